@@ -1,0 +1,9 @@
+"""composer: train LSTM/GRU models on your own MIDI and generate music.
+
+The Qt-free core: MIDI I/O, representations, model, sampling, model file and
+the services that the CLI and the GUI both call.
+"""
+__version__ = "0.1.0"
+
+from .errors import (Cancelled, ComposerError, ConstraintError, MidiReadError,  # noqa: F401
+                     ModelFileError, OutputExistsError)

@@ -1,0 +1,184 @@
+"""`python -m composer SUBCOMMAND`: generate, info (train and eval register
+themselves from training/ and composer/evaluate.py when present).
+
+Bad input gets one line on stderr and exit code 2, never a traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from .errors import ComposerError
+
+ASSETS = Path(__file__).resolve().parent.parent / "assets"
+DEFAULT_MELODY_MODEL = ASSETS / "melody.model"
+EXIT_USAGE = 2
+
+
+class CliError(ComposerError):
+    pass
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def _time_signature(text: str) -> tuple[int, int]:
+    try:
+        num, den = (int(x) for x in text.split("/"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"time signature must look like 6/8, got {text!r}") from None
+    return num, den
+
+
+def _pitch_range(text: str) -> tuple[int, int]:
+    from .generate import parse_note_list
+    try:
+        low, high = text.split("-") if "-" in text.strip("-") else (None, None)
+        pitches = [parse_note_list(p)[0].pitch for p in (low, high)]
+    except (ValueError, TypeError, ComposerError):
+        raise argparse.ArgumentTypeError(f"pitch range must look like C4-C6 or 60-84, got {text!r}") from None
+    return pitches[0], pitches[1]
+
+
+def add_generate_parser(sub) -> None:
+    p = sub.add_parser("generate", help="write new pieces as .mid files",
+                       description="Sample pieces from a model and write them as .mid files.")
+    p.add_argument("--model", type=Path, default=None,
+                   help=f"model file (default: the shipped melody model, {DEFAULT_MELODY_MODEL.name})")
+    p.add_argument("--count", type=int, default=1, help="how many pieces (default 1)")
+    p.add_argument("--bars", type=int, default=None, help="length in bars (melody; default 8)")
+    p.add_argument("--seconds", type=float, default=None, help="length in seconds (performance; melody rounds up to bars)")
+    p.add_argument("--temperature", type=float, default=1.0, help="randomness, > 0 (default 1.0)")
+    p.add_argument("--top-k", type=int, default=0, help="sample among the K likeliest tokens (0 = off)")
+    p.add_argument("--top-p", type=float, default=1.0, help="nucleus sampling mass in (0, 1] (1 = off)")
+    p.add_argument("--seed", type=int, default=None, help="same seed, same device -> same files")
+    p.add_argument("--primer", default=None, help="a .mid file, or notes such as 'C4:1 D4:0.5 E4:0.5'")
+    p.add_argument("--drop-primer", action="store_true", help="write only the continuation, not the primer")
+    p.add_argument("--key", default=None, help="tonic of the key constraint, e.g. D, F#, Bb")
+    p.add_argument("--scale", default=None, help="major, minor, dorian, mixolydian, major_pentatonic, blues, ...")
+    p.add_argument("--pitch-range", type=_pitch_range, default=None, help="lowest-highest pitch, e.g. C4-C6")
+    p.add_argument("--time-signature", type=_time_signature, default=None, help="melody meter, e.g. 6/8 (default: model's choice)")
+    p.add_argument("--tempo", type=float, default=120.0, help="beats per minute written to the file (default 120)")
+    p.add_argument("--program", type=int, default=0, help="General MIDI program 0..127 (default 0, piano)")
+    p.add_argument("--device", default="auto", help="auto (CUDA > MPS > CPU), cpu, cuda, cuda:N, mps")
+    p.add_argument("--batch", type=_positive_int, default=64, help="pieces sampled together (default 64)")
+    p.add_argument("--out", type=Path, default=Path("songs"), help="output folder (default ./songs)")
+    p.add_argument("--prefix", default=None, help="file name prefix (default: the representation)")
+    p.add_argument("--force", action="store_true", help="overwrite existing files")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=run_generate)
+
+
+def resolve_model_path(path: Path | None) -> Path:
+    if path is not None:
+        return path
+    if not DEFAULT_MELODY_MODEL.exists():
+        raise CliError(f"no default model at {DEFAULT_MELODY_MODEL}; pass --model PATH or train one "
+                       "with 'python -m composer train FOLDER --out my.model'")
+    return DEFAULT_MELODY_MODEL
+
+
+def run_generate(args) -> int:
+    from .device import choose_device
+    from .generate import GenerateRequest, generate, output_paths, check_writable, write_songs
+    from .modelfile import load_model
+    from .progress import terminal_progress
+
+    if args.count < 1:
+        raise CliError(f"--count must be >= 1, got {args.count}")
+    device, reason = choose_device(args.device)
+    model_path = resolve_model_path(args.model)
+    loaded = load_model(model_path, device)
+    low, high = args.pitch_range or (0, 127)
+    request = GenerateRequest(
+        count=args.count, bars=args.bars if args.bars is not None else (None if args.seconds else 8),
+        seconds=args.seconds, temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
+        seed=args.seed, primer=args.primer, keep_primer=not args.drop_primer, key=args.key,
+        scale=args.scale, pitch_low=low, pitch_high=high, tempo=args.tempo, program=args.program,
+        time_signature=args.time_signature, batch_size=args.batch)
+    request.validate()
+    prefix = args.prefix or loaded.tokenizer.kind
+    if request.seed is None:
+        import random
+        request.seed = random.SystemRandom().randrange(2**31)
+    paths = output_paths(args.out, args.count, prefix=prefix, seed=request.seed)
+    check_writable(paths, force=args.force)
+    _err(f"model: {model_path} ({loaded.summary()})")
+    _err(f"device: {reason}")
+    with terminal_progress("generating", unit="bar" if loaded.tokenizer.kind == "melody" else "s",
+                           disable=args.quiet) as progress:
+        result = generate(loaded, request, progress=progress)
+    args.out.mkdir(parents=True, exist_ok=True)
+    write_songs(result.songs, paths, force=args.force)
+    _err(f"wrote {len(paths)} file(s) to {args.out}/ (seed {result.seed})")
+    return 0
+
+
+def add_info_parser(sub) -> None:
+    p = sub.add_parser("info", help="print a model file's metadata")
+    p.add_argument("path", type=Path)
+    p.add_argument("--json", action="store_true", help="print the whole metadata as JSON")
+    p.set_defaults(func=run_info)
+
+
+def run_info(args) -> int:
+    from .modelfile import read_metadata
+    meta = read_metadata(args.path)
+    if args.json:
+        print(json.dumps(meta, indent=2))
+        return 0
+    model, rep, training = meta.get("model", {}), meta.get("representation", {}), meta.get("training", {})
+    lines = [
+        f"file:            {args.path}",
+        f"format:          {meta.get('format')} v{meta.get('format_version')} (created {meta.get('created', '?')})",
+        f"representation:  {rep.get('kind')}  {json.dumps(rep.get('config', {}))}",
+        f"vocabulary:      {len(meta.get('vocabulary', []))} tokens",
+        f"model:           {model.get('cell', '?').upper()} {model.get('num_layers')}x{model.get('hidden_size')}, "
+        f"embedding {model.get('embed_dim')}, dropout {model.get('dropout')}, tied head {model.get('tie_weights')}",
+    ]
+    for key, value in training.items():
+        lines.append(f"training.{key + ':':<9}{json.dumps(value) if isinstance(value, (dict, list)) else value}")
+    lines.append("libraries:       " + ", ".join(f"{k} {v}" for k, v in meta.get("library_versions", {}).items()))
+    print("\n".join(lines))
+    return 0
+
+
+def _err(text: str) -> None:
+    print(text, file=sys.stderr)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="composer", description="Train and sample LSTM/GRU music models.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    add_generate_parser(sub)
+    add_info_parser(sub)
+    for module, attr in (("training.cli", "add_train_parser"), ("composer.evaluate", "add_eval_parser"),
+                         ("composer.infill", "add_infill_parser")):
+        try:
+            adder = getattr(__import__(module, fromlist=[attr]), attr)
+        except (ImportError, AttributeError):
+            continue
+        adder(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        _err("interrupted")
+        return 130
+    except (ComposerError, ValueError, OSError) as exc:
+        _err(f"error: {' '.join(str(exc).split())}")
+        return EXIT_USAGE

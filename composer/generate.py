@@ -1,0 +1,273 @@
+"""The generation service: one request in, songs out.
+
+`generate(loaded, request, progress, should_stop)` is what the CLI runs under
+a progress bar and the GUI runs on a worker thread.
+"""
+from __future__ import annotations
+
+import math
+import os
+import random
+import re
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+from .errors import ComposerError, ConstraintError
+from .melody import MelodyTokenizer
+from .midi_io import read_midi, song_to_bytes, write_atomic
+from .modelfile import LoadedModel
+from .music import Note, Song, melody_song
+from .performance import PerformanceTokenizer
+from .sampling import SamplingConfig, sample
+from .scales import allowed_pitch_classes, parse_key
+from .tokenizer import BOS, Constraints, UnusableMusic
+
+MAX_COUNT = 10_000
+
+
+@dataclass
+class GenerateRequest:
+    """Everything a user can ask of one generation run."""
+
+    count: int = 1
+    bars: int | None = 8                 # melody length in new bars
+    seconds: float | None = None         # performance length (or melody length, converted to bars)
+    temperature: float = 1.0
+    top_k: int = 0
+    top_p: float = 1.0
+    seed: int | None = None              # None: a fresh seed, reported in the result
+    primer: str | os.PathLike | Song | list[Note] | None = None
+    keep_primer: bool = True
+    key: str | None = None
+    scale: str | None = None
+    pitch_low: int = 0
+    pitch_high: int = 127
+    tempo: float = 120.0
+    program: int = 0                     # General MIDI program 0..127
+    time_signature: tuple[int, int] | None = None   # melody: None lets the model choose
+    batch_size: int = 64
+
+    def validate(self) -> None:
+        if not 1 <= self.count <= MAX_COUNT:
+            raise ComposerError(f"count must be in 1..{MAX_COUNT}, got {self.count}")
+        if self.bars is not None and not 1 <= self.bars <= 1000:
+            raise ComposerError(f"bars must be in 1..1000, got {self.bars}")
+        if self.seconds is not None and not 0 < self.seconds <= 3600:
+            raise ComposerError(f"seconds must be in (0, 3600], got {self.seconds}")
+        if not 10 <= self.tempo <= 400:
+            raise ComposerError(f"tempo must be in 10..400 bpm, got {self.tempo}")
+        if not 0 <= self.program <= 127:
+            raise ComposerError(f"program must be a General MIDI program 0..127, got {self.program}")
+        if self.batch_size < 1:
+            raise ComposerError(f"batch size must be >= 1, got {self.batch_size}")
+        if self.seed is not None and not 0 <= self.seed < 2**63:
+            raise ComposerError(f"seed must be in 0..2**63-1, got {self.seed}")
+        try:
+            self.sampling()
+        except ValueError as exc:
+            raise ComposerError(str(exc)) from None
+        allowed_pitch_classes(self.key, self.scale)   # raises ConstraintError naming the bad value
+
+    def sampling(self) -> SamplingConfig:
+        return SamplingConfig(temperature=self.temperature, top_k=self.top_k, top_p=self.top_p)
+
+
+@dataclass
+class GenerationResult:
+    songs: list[Song]
+    seed: int
+    tokens: list[list[int]] = field(default_factory=list)
+    primer_beats: float = 0.0            # where new music starts in each song (0 if primer dropped)
+
+
+# progress(done, total, partial): done/total in the length unit requested
+# (bars for melody, seconds for performance); partial() decodes the songs so far.
+ProgressCallback = Callable[[int, int, Callable[[], list[Song]]], None]
+
+
+_PRIMER_NOTE = re.compile(r"^(?P<name>[A-Ga-g][#b]?-?\d|R|r|\d{1,3})(?::(?P<beats>\d+(?:\.\d+)?(?:/\d+)?))?$")
+
+
+def parse_note_list(text: str) -> list[Note]:
+    """A short primer written as text: 'C4:1 D4:0.5 R:0.5 E4:2' (name or MIDI
+    number, ':' beats, default 1; R is a rest)."""
+    notes, beat = [], 0.0
+    for item in text.replace(",", " ").split():
+        match = _PRIMER_NOTE.match(item)
+        if not match:
+            raise ComposerError(f"primer note {item!r} is not NAME[:BEATS] (e.g. C4:1, F#5:0.5, R:1, 60:2)")
+        beats_text = match["beats"] or "1"
+        num, _, den = beats_text.partition("/")
+        beats = float(num) / float(den or 1)
+        if beats <= 0:
+            raise ComposerError(f"primer note {item!r} must last > 0 beats")
+        name = match["name"]
+        if name not in ("R", "r"):
+            if name.isdigit():
+                pitch = int(name)
+            else:
+                octave = int(re.sub(r"^[A-Ga-g][#b]?", "", name))
+                pitch = parse_key(re.match(r"^[A-Ga-g][#b]?", name).group()) + 12 * (octave + 1)
+            if not 0 <= pitch <= 127:
+                raise ComposerError(f"primer note {item!r} is outside MIDI pitch 0..127")
+            notes.append(Note(beat, beat + beats, pitch))
+        beat += beats
+    if not notes:
+        raise ComposerError("primer note list has no notes")
+    return notes
+
+
+def load_primer(primer) -> Song:
+    """A primer given as a path to a MIDI file, a note-list string, a Song or notes."""
+    if isinstance(primer, Song):
+        return primer
+    if isinstance(primer, list):
+        return melody_song(primer)
+    path = Path(primer)
+    if path.exists():
+        return read_midi(path)
+    if isinstance(primer, str) and not primer.lower().endswith((".mid", ".midi", ".kar")):
+        return melody_song(parse_note_list(primer))
+    raise ComposerError(f"primer file {primer} does not exist")
+
+
+def _primer_tokens(loaded: LoadedModel, request: GenerateRequest) -> tuple[list[int], float]:
+    """Prefix tokens for the sampler and the primer length in beats."""
+    tok = loaded.tokenizer
+    if request.primer is None:
+        return [BOS], 0.0
+    song = load_primer(request.primer)
+    try:
+        if isinstance(tok, MelodyTokenizer):
+            ts = tuple(song.time_signature)
+            if request.time_signature and tuple(request.time_signature) != ts:
+                raise ComposerError(f"the primer is in {ts[0]}/{ts[1]} but {request.time_signature[0]}/"
+                                    f"{request.time_signature[1]} was requested")
+            if ts not in [tuple(t) for t in tok.config.time_signatures]:
+                raise ComposerError(f"the primer's time signature {ts[0]}/{ts[1]} is not one this model knows")
+            notes, _, _ = tok.extract(song)
+            c = tok.config
+            notes = [n for n in notes if c.pitch_low <= n.pitch <= c.pitch_high]
+            if not notes:
+                raise UnusableMusic("no notes in the model's pitch range")
+            tokens = tok.encode_notes(notes, ts, end=False)
+            return tokens, max(n.end for n in notes)
+        quantized = tok.quantize(song)
+        c = tok.config
+        quantized = [q for q in quantized if c.pitch_low <= q[2] <= c.pitch_high]
+        if not quantized:
+            raise UnusableMusic("no notes in the model's pitch range")
+        tokens = tok.encode_quantized(quantized, end=False)
+        return tokens, max(q[1] for q in quantized) * c.shift_ms / 1000.0
+    except UnusableMusic as exc:
+        raise ComposerError(f"primer {request.primer if not isinstance(request.primer, (Song, list)) else ''}"
+                            f" cannot be used: {exc}".replace("primer  ", "primer ")) from None
+
+
+def constraints_for(loaded: LoadedModel, request: GenerateRequest) -> Constraints:
+    tok = loaded.tokenizer
+    pcs = allowed_pitch_classes(request.key, request.scale)
+    bars, seconds = request.bars, request.seconds
+    if isinstance(tok, MelodyTokenizer) and request.seconds is not None:
+        ts = request.time_signature or (4, 4)
+        bar_seconds = ts[0] * 4 / ts[1] * 60.0 / request.tempo
+        bars = max(1, math.ceil(request.seconds / bar_seconds - 1e-9))
+    if isinstance(tok, PerformanceTokenizer) and seconds is None:
+        seconds = (bars or 8) * 4 * 60.0 / request.tempo   # bars of 4/4 at the tempo
+    try:
+        return Constraints(bars=bars, seconds=seconds, pitch_classes=pcs,
+                           pitch_low=request.pitch_low, pitch_high=request.pitch_high,
+                           time_signature=request.time_signature)
+    except ComposerError as exc:
+        raise ConstraintError(str(exc)) from None
+
+
+def _finish(loaded: LoadedModel, tokens: list[int], request: GenerateRequest, primer_len: float,
+            primer_used: bool) -> Song:
+    """Decode one sequence, drop the primer if asked, set tempo and program."""
+    tok = loaded.tokenizer
+    song = tok.decode(tokens, tempo=request.tempo, program=request.program)
+    if not primer_used or request.keep_primer:
+        return song
+    if isinstance(tok, MelodyTokenizer):
+        bar = song.bar_length()
+        cut = math.ceil(primer_len / bar - 1e-9) * bar      # the bar line after the primer
+    else:
+        cut = primer_len * request.tempo / 60.0               # seconds -> beats at the output tempo
+    notes = [Note(n.start - cut, n.end - cut, n.pitch, n.velocity) for n in song.tracks[0].notes if n.start >= cut]
+    return replace(song, tracks=[replace(song.tracks[0], notes=notes)])
+
+
+def generate(loaded: LoadedModel, request: GenerateRequest,
+             progress: ProgressCallback | None = None,
+             should_stop: Callable[[], bool] | None = None) -> GenerationResult:
+    """Sample `request.count` pieces in batches of `request.batch_size`."""
+    request.validate()
+    seed = request.seed if request.seed is not None else random.SystemRandom().randrange(2**31)
+    prefix, primer_len = _primer_tokens(loaded, request)
+    primer_used = request.primer is not None
+    constraints = constraints_for(loaded, request)
+    unit_total = constraints.bars if isinstance(loaded.tokenizer, MelodyTokenizer) else math.ceil(constraints.seconds)
+    device = loaded.device
+    generator = torch.Generator(device=device)
+    generator.manual_seed(seed)
+    all_tokens: list[list[int]] = []
+    total = unit_total * request.count
+    for start in range(0, request.count, request.batch_size):
+        batch = min(request.batch_size, request.count - start)
+        try:
+            grammar = loaded.tokenizer.grammar(batch, constraints, device)
+        except ValueError as exc:
+            raise ConstraintError(str(exc)) from None
+
+        def on_step(step, tokens, g, start=start):
+            if progress is None:
+                return
+            done = unit_total * start + int(g.progress() * unit_total * tokens.shape[0])
+
+            def partial(tokens=tokens):
+                return [_finish(loaded, row.tolist(), request, primer_len, primer_used) for row in tokens]
+            progress(min(done, total), total, partial)
+
+        out = sample(loaded.model, grammar, prefix, batch, request.sampling(), generator=generator,
+                     on_step=on_step if progress else None, should_stop=should_stop, mark_primed=primer_used)
+        all_tokens.extend(row.tolist() for row in out.cpu())
+    songs = [_finish(loaded, t, request, primer_len, primer_used) for t in all_tokens]
+    if progress is not None:
+        progress(total, total, lambda: songs)
+    return GenerationResult(songs=songs, seed=seed, tokens=all_tokens,
+                            primer_beats=primer_len if primer_used and request.keep_primer else 0.0)
+
+
+def output_paths(out_dir: str | os.PathLike, count: int, *, prefix: str = "melody",
+                 seed: int | None = None) -> list[Path]:
+    out = Path(out_dir)
+    tag = f"_s{seed}" if seed is not None else ""
+    width = max(3, len(str(count)))
+    return [out / f"{prefix}{tag}_{i + 1:0{width}d}.mid" for i in range(count)]
+
+
+def check_writable(paths: list[Path], *, force: bool) -> None:
+    """Fail before writing anything if a file would be overwritten silently."""
+    if force:
+        return
+    existing = [p for p in paths if p.exists()]
+    if existing:
+        more = f" and {len(existing) - 1} more" if len(existing) > 1 else ""
+        raise ComposerError(f"{existing[0]}{more} already exist(s); use --force to overwrite")
+
+
+def write_songs(songs: list[Song], paths: list[Path], *, force: bool = False) -> list[Path]:
+    """Write each song to its path atomically; refuses to overwrite without `force`."""
+    check_writable(paths, force=force)
+    for song, path in zip(songs, paths):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(path, song_to_bytes(song), force=force)
+    return paths
+
+
+__all__ = ["GenerateRequest", "GenerationResult", "generate", "write_songs", "output_paths",
+           "parse_note_list", "load_primer"]

@@ -1,0 +1,61 @@
+"""The sequence model: embedding -> nn.LSTM / nn.GRU (fused kernels) -> head."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from .config import ConfigMixin
+
+CELLS = {"lstm": nn.LSTM, "gru": nn.GRU}
+
+
+@dataclass(frozen=True)
+class ModelConfig(ConfigMixin):
+    vocab_size: int
+    cell: str = "lstm"
+    embed_dim: int = 128
+    hidden_size: int = 256
+    num_layers: int = 2
+    dropout: float = 0.2
+    tie_weights: bool = False   # head shares the embedding matrix (via a projection)
+
+    def __post_init__(self):
+        if self.cell not in CELLS:
+            raise ValueError(f"cell must be one of {', '.join(CELLS)}, got {self.cell!r}")
+        for name in ("vocab_size", "embed_dim", "hidden_size", "num_layers"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if not 0 <= self.dropout < 1:
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+
+
+class MusicRNN(nn.Module):
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.config = config
+        c = config
+        self.embed = nn.Embedding(c.vocab_size, c.embed_dim)
+        self.rnn = CELLS[c.cell](c.embed_dim, c.hidden_size, num_layers=c.num_layers,
+                                 dropout=c.dropout if c.num_layers > 1 else 0.0, batch_first=True)
+        self.drop = nn.Dropout(c.dropout)
+        if c.tie_weights:
+            self.proj = nn.Linear(c.hidden_size, c.embed_dim)
+            self.head = nn.Linear(c.embed_dim, c.vocab_size)
+            self.head.weight = self.embed.weight
+        else:
+            self.proj = None
+            self.head = nn.Linear(c.hidden_size, c.vocab_size)
+
+    def forward(self, tokens: torch.Tensor, state=None):
+        """tokens (B, T) -> logits (B, T, V), new recurrent state."""
+        x = self.drop(self.embed(tokens))        # (B, T, E)
+        h, state = self.rnn(x, state)            # (B, T, H)
+        h = self.drop(h)
+        if self.proj is not None:
+            h = self.proj(h)                     # (B, T, E)
+        return self.head(h), state               # (B, T, V)
+
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters())

@@ -1,0 +1,93 @@
+"""Batched sampling: N variations are one batch through the RNN.
+
+The loop reads top to bottom: prime -> forward one step -> temperature ->
+constraint mask -> top-k / top-p -> sample. The mask comes before top-k/top-p
+so the nucleus is taken over allowed tokens only (otherwise a key constraint
+could leave top-k with nothing to choose).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+
+from .config import ConfigMixin
+from .errors import Cancelled
+from .model import MusicRNN
+from .tokenizer import Grammar
+
+
+@dataclass(frozen=True)
+class SamplingConfig(ConfigMixin):
+    temperature: float = 1.0
+    top_k: int = 0          # 0 = off
+    top_p: float = 1.0      # 1.0 = off
+
+    def __post_init__(self):
+        if not (self.temperature > 0 and self.temperature <= 10):
+            raise ValueError(f"temperature must be in (0, 10], got {self.temperature}")
+        if self.top_k < 0:
+            raise ValueError(f"top-k must be >= 0, got {self.top_k}")
+        if not 0 < self.top_p <= 1:
+            raise ValueError(f"top-p must be in (0, 1], got {self.top_p}")
+
+
+def filter_logits(logits: torch.Tensor, allowed: torch.Tensor, cfg: SamplingConfig) -> torch.Tensor:
+    """logits (B, V) -> logits with disallowed, non-top-k and non-nucleus
+    tokens at -inf. At least one allowed token always survives."""
+    logits = logits.float() / cfg.temperature
+    logits = logits.masked_fill(~allowed, float("-inf"))
+    if cfg.top_k and cfg.top_k < logits.shape[-1]:
+        kth = torch.topk(logits, cfg.top_k, dim=-1).values[:, -1:]       # (B, 1)
+        logits = logits.masked_fill(logits < kth, float("-inf"))
+    if cfg.top_p < 1.0:
+        sorted_logits, order = torch.sort(logits, descending=True, dim=-1)
+        cumulative = torch.softmax(sorted_logits, dim=-1).cumsum(dim=-1)
+        drop_sorted = cumulative - torch.softmax(sorted_logits, dim=-1) >= cfg.top_p   # keep the first past p
+        drop = torch.zeros_like(drop_sorted).scatter(-1, order, drop_sorted)
+        logits = logits.masked_fill(drop, float("-inf"))
+    return logits
+
+
+ProgressHook = Callable[[int, torch.Tensor, Grammar], None]
+
+
+@torch.no_grad()
+def sample(model: MusicRNN, grammar: Grammar, prefix: list[int], batch: int, cfg: SamplingConfig, *,
+           generator: torch.Generator | None = None,
+           on_step: ProgressHook | None = None,
+           should_stop: Callable[[], bool] | None = None,
+           mark_primed: bool = False) -> torch.Tensor:
+    """Sample `batch` continuations of `prefix` under `grammar`.
+
+    Returns the token ids (B, T) including the prefix. `on_step(step, tokens,
+    grammar)` runs after every sampled token; `should_stop()` is checked each
+    step and raises `Cancelled`.
+    """
+    device = next(model.parameters()).device
+    model.eval()
+    prefix_t = torch.tensor(prefix, dtype=torch.long, device=device).expand(batch, -1)    # (B, P)
+    for t in range(prefix_t.shape[1]):
+        grammar.update(prefix_t[:, t])
+    if mark_primed:
+        grammar.mark_primed()
+    logits, state = model(prefix_t)                      # (B, P, V)
+    logits = logits[:, -1]                               # (B, V)
+    out = [prefix_t]
+    for step in range(grammar.max_steps()):
+        if should_stop is not None and should_stop():
+            raise Cancelled("generation cancelled")
+        allowed = grammar.mask()                         # (B, V) bool
+        filtered = filter_logits(logits, allowed, cfg)
+        probs = torch.softmax(filtered, dim=-1)
+        nxt = torch.multinomial(probs, 1, generator=generator)    # (B, 1)
+        grammar.update(nxt[:, 0])
+        out.append(nxt)
+        if on_step is not None:
+            on_step(step, torch.cat(out, dim=1), grammar)
+        if bool(grammar.done.all()):
+            break
+        logits, state = model(nxt, state)
+        logits = logits[:, -1]
+    return torch.cat(out, dim=1)

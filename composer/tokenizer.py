@@ -1,0 +1,133 @@
+"""What every representation provides, and the registry that rebuilds one from
+the config stored in a model file."""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+
+import torch
+
+from .errors import ComposerError
+from .music import Song
+
+PAD, BOS, EOS = 0, 1, 2
+
+
+class UnusableMusic(ComposerError):
+    """A song holds nothing this representation can use; the message says why
+    in words a musician understands ("drums only", "no notes", ...)."""
+
+
+@dataclass
+class Encoded:
+    """A song as tokens, with what was taken from it."""
+
+    tokens: list[int]
+    n_notes: int
+    source: str = ""            # e.g. "track 2 'Flute' (program 73)"
+    notes_dropped: int = 0      # e.g. chord notes removed by the melody policy
+    info: dict = field(default_factory=dict)
+
+
+@dataclass
+class Constraints:
+    """Hard limits applied while sampling, by masking logits."""
+
+    bars: int | None = None                     # melody: exact number of new bars
+    seconds: float | None = None                # performance: length in seconds
+    pitch_classes: frozenset[int] | None = None  # allowed pitch classes (key + scale)
+    pitch_low: int = 0
+    pitch_high: int = 127
+    time_signature: tuple[int, int] | None = None
+
+    def __post_init__(self):
+        if not 0 <= self.pitch_low <= self.pitch_high <= 127:
+            raise ComposerError(f"pitch range must satisfy 0 <= low <= high <= 127, got {self.pitch_low}..{self.pitch_high}")
+
+    def pitch_ok(self, pitch: int) -> bool:
+        return (self.pitch_low <= pitch <= self.pitch_high
+                and (self.pitch_classes is None or pitch % 12 in self.pitch_classes))
+
+
+class Grammar(ABC):
+    """Batched sampling state: which tokens may come next for each sequence.
+
+    `mask()` returns a bool tensor (B, V), True = allowed; `update(tokens)`
+    advances every sequence by one token (B,); `done` (B,) marks finished ones.
+    A finished sequence is only ever allowed PAD.
+    """
+
+    done: torch.Tensor
+
+    @abstractmethod
+    def mask(self) -> torch.Tensor: ...
+
+    @abstractmethod
+    def update(self, tokens: torch.Tensor) -> None: ...
+
+    @abstractmethod
+    def max_steps(self) -> int:
+        """An upper bound on the tokens still to sample (the loop's guard)."""
+
+    def progress(self) -> float:
+        """Fraction of the requested length reached by the slowest sequence."""
+        return 0.0
+
+
+class Tokenizer(ABC):
+    """A representation: Song <-> token ids, and a grammar for sampling."""
+
+    kind: str = ""
+
+    def __init__(self, config):
+        self.config = config
+        self.vocab: list[str] = self._build_vocab()
+        self.index = {name: i for i, name in enumerate(self.vocab)}
+        if self.vocab[:3] != ["<pad>", "<bos>", "<eos>"]:
+            raise ValueError("a vocabulary must start with <pad>, <bos>, <eos>")
+
+    @property
+    def vocab_size(self) -> int:
+        return len(self.vocab)
+
+    @abstractmethod
+    def _build_vocab(self) -> list[str]: ...
+
+    @abstractmethod
+    def encode(self, song: Song) -> Encoded:
+        """Tokens for `song`, starting with BOS and ending with EOS; raises
+        UnusableMusic with the reason when nothing usable is in it."""
+
+    @abstractmethod
+    def decode(self, tokens, *, tempo: float = 120.0, program: int = 0) -> Song:
+        """A valid Song for ANY token sequence (unexpected tokens are skipped)."""
+
+    @abstractmethod
+    def grammar(self, batch: int, constraints: Constraints, device) -> Grammar: ...
+
+    @abstractmethod
+    def transpose(self, tokens: list[int], semitones: int) -> list[int] | None:
+        """The sequence moved by `semitones`, or None if a note leaves the range."""
+
+    @abstractmethod
+    def count_notes(self, tokens) -> int:
+        """How many notes `tokens` encode (the denominator of bits per note)."""
+
+    def strip_end(self, tokens: list[int]) -> list[int]:
+        """Tokens without the trailing EOS/PAD, for priming a continuation."""
+        out = list(tokens)
+        while out and out[-1] in (EOS, PAD):
+            out.pop()
+        return out
+
+
+def tokenizer_from_config(kind: str, config: dict) -> Tokenizer:
+    """Rebuild a tokenizer from the (kind, config dict) a model file stores."""
+    from .melody import MelodyConfig, MelodyTokenizer
+    from .performance import PerformanceConfig, PerformanceTokenizer
+    registry = {"melody": (MelodyTokenizer, MelodyConfig),
+                "performance": (PerformanceTokenizer, PerformanceConfig)}
+    if kind not in registry:
+        raise ComposerError(f"unknown representation {kind!r}; known: {', '.join(registry)}")
+    cls, cfg_cls = registry[kind]
+    return cls(cfg_cls.from_dict(config))
