@@ -233,6 +233,7 @@ def generate(loaded: LoadedModel, request: GenerateRequest,
             progress(min(done, total), total, partial)
 
         out = sample(loaded.model, grammar, prefix, batch, request.sampling(), generator=generator,
+                     prefix_positions=loaded.tokenizer.positions(prefix),
                      on_step=on_step if progress else None, should_stop=should_stop, mark_primed=primer_used)
         all_tokens.extend(row.tolist() for row in out.cpu())
     songs = [_finish(loaded, t, request, primer_len, primer_used) for t in all_tokens]

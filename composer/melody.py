@@ -259,6 +259,26 @@ class MelodyTokenizer(Tokenizer):
                 pending = False
         return count
 
+    @property
+    def position_classes(self) -> int:
+        return self.config.max_duration
+
+    def positions(self, tokens) -> list[int]:
+        """The grid step within the bar where the next event will start, after
+        each token (the same value the sampling grammar tracks)."""
+        c = self.config
+        spb = c.steps_per_bar(tuple(c.time_signatures[0]))
+        pos, out = 0, []
+        for tok in (int(t) for t in tokens):
+            if self.ts_base <= tok < self.note_base:
+                spb = c.steps_per_bar(tuple(c.time_signatures[tok - self.ts_base]))
+            elif tok == BAR:
+                pos = 0
+            elif self.is_dur(tok):
+                pos = (pos + tok - self.dur_base + 1) % spb
+            out.append(min(pos, c.max_duration - 1))
+        return out
+
     def transpose(self, tokens: list[int], semitones: int) -> list[int] | None:
         if semitones == 0:
             return list(tokens)
@@ -386,6 +406,9 @@ class MelodyGrammar(Grammar):
             self.bars_done[full] += 1
             self.pos[full] = 0
             self.phase[is_dur] = self.EVENT
+
+    def positions(self) -> torch.Tensor:
+        return self.pos.clamp(max=self.tok.config.max_duration - 1)
 
     def progress(self) -> float:
         made = (self.bars_done - self.bars_base).clamp(min=0).float() + self.pos.float() / self.spb.float()

@@ -20,6 +20,7 @@ class ModelConfig(ConfigMixin):
     num_layers: int = 2
     dropout: float = 0.2
     tie_weights: bool = False   # head shares the embedding matrix (via a projection)
+    position_classes: int = 0   # > 1: a learned embedding of the tokenizer's position (e.g. step in bar) is added
 
     def __post_init__(self):
         if self.cell not in CELLS:
@@ -37,6 +38,7 @@ class MusicRNN(nn.Module):
         self.config = config
         c = config
         self.embed = nn.Embedding(c.vocab_size, c.embed_dim)
+        self.pos_embed = nn.Embedding(c.position_classes, c.embed_dim) if c.position_classes > 1 else None
         self.rnn = CELLS[c.cell](c.embed_dim, c.hidden_size, num_layers=c.num_layers,
                                  dropout=c.dropout if c.num_layers > 1 else 0.0, batch_first=True)
         self.drop = nn.Dropout(c.dropout)
@@ -48,9 +50,14 @@ class MusicRNN(nn.Module):
             self.proj = None
             self.head = nn.Linear(c.hidden_size, c.vocab_size)
 
-    def forward(self, tokens: torch.Tensor, state=None):
-        """tokens (B, T) -> logits (B, T, V), new recurrent state."""
-        x = self.drop(self.embed(tokens))        # (B, T, E)
+    def forward(self, tokens: torch.Tensor, state=None, positions: torch.Tensor | None = None):
+        """tokens (B, T) [+ positions (B, T)] -> logits (B, T, V), new recurrent state."""
+        x = self.embed(tokens)                   # (B, T, E)
+        if self.pos_embed is not None:
+            if positions is None:
+                raise ValueError("this model needs token positions (config.position_classes > 1)")
+            x = x + self.pos_embed(positions)
+        x = self.drop(x)
         h, state = self.rnn(x, state)            # (B, T, H)
         h = self.drop(h)
         if self.proj is not None:

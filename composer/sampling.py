@@ -55,6 +55,7 @@ ProgressHook = Callable[[int, torch.Tensor, Grammar], None]
 
 @torch.no_grad()
 def sample(model: MusicRNN, grammar: Grammar, prefix: list[int], batch: int, cfg: SamplingConfig, *,
+           prefix_positions: list[int] | None = None,
            generator: torch.Generator | None = None,
            on_step: ProgressHook | None = None,
            should_stop: Callable[[], bool] | None = None,
@@ -72,7 +73,13 @@ def sample(model: MusicRNN, grammar: Grammar, prefix: list[int], batch: int, cfg
         grammar.update(prefix_t[:, t])
     if mark_primed:
         grammar.mark_primed()
-    logits, state = model(prefix_t)                      # (B, P, V)
+    use_pos = model.pos_embed is not None
+    pos_t = None
+    if use_pos:
+        if prefix_positions is None or len(prefix_positions) != len(prefix):
+            raise ValueError("this model needs prefix_positions, one per prefix token")
+        pos_t = torch.tensor(prefix_positions, dtype=torch.long, device=device).expand(batch, -1)
+    logits, state = model(prefix_t, positions=pos_t)     # (B, P, V)
     logits = logits[:, -1]                               # (B, V)
     out = [prefix_t]
     for step in range(grammar.max_steps()):
@@ -88,6 +95,7 @@ def sample(model: MusicRNN, grammar: Grammar, prefix: list[int], batch: int, cfg
             on_step(step, torch.cat(out, dim=1), grammar)
         if bool(grammar.done.all()):
             break
-        logits, state = model(nxt, state)
+        pos_t = grammar.positions().to(device)[:, None] if use_pos else None   # (B, 1)
+        logits, state = model(nxt, state, positions=pos_t)
         logits = logits[:, -1]
     return torch.cat(out, dim=1)

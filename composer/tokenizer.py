@@ -73,6 +73,11 @@ class Grammar(ABC):
         """Fraction of the requested length reached by the slowest sequence."""
         return 0.0
 
+    def positions(self) -> torch.Tensor:
+        """Position class (B,) of each sequence after its last token (see
+        `Tokenizer.positions`); zeros for representations without one."""
+        return torch.zeros_like(self.done, dtype=torch.long)
+
 
 class Tokenizer(ABC):
     """A representation: Song <-> token ids, and a grammar for sampling."""
@@ -112,6 +117,17 @@ class Tokenizer(ABC):
     @abstractmethod
     def count_notes(self, tokens) -> int:
         """How many notes `tokens` encode (the denominator of bits per note)."""
+
+    @property
+    def position_classes(self) -> int:
+        """How many position classes `positions` uses (1 = no position input)."""
+        return 1
+
+    def positions(self, tokens) -> list[int]:
+        """For each token, a small integer the model gets as an extra input with
+        that token: for melody the grid step within the bar after the token.
+        Representations without such a notion return zeros."""
+        return [0] * len(tokens)
 
     def strip_end(self, tokens: list[int]) -> list[int]:
         """Tokens without the trailing EOS/PAD, for priming a continuation."""
