@@ -75,7 +75,29 @@ def add_generate_parser(sub) -> None:
     p.add_argument("--prefix", default=None, help="file name prefix (default: the representation)")
     p.add_argument("--force", action="store_true", help="overwrite existing files")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_audio_arguments(p)
     p.set_defaults(func=run_generate)
+
+
+def _add_audio_arguments(p) -> None:
+    """`--audio [wav|flac]` and `--soundfont PATH`: also write each piece as audio (composer.audio)."""
+    p.add_argument("--audio", nargs="?", const="wav", default=None, choices=("wav", "flac"),
+                   help="also render each piece to audio next to its .mid (default format: wav)")
+    p.add_argument("--soundfont", type=Path, default=None,
+                   help="General MIDI .sf2 for --audio (default: the bundled TimGM6mb.sf2)")
+
+
+def _write_audio_files(songs, midi_paths, args) -> None:
+    """Render each song to an audio file beside its .mid; paths were checked before generating."""
+    from .audio import write_audio
+    from .progress import terminal_progress
+    with terminal_progress("rendering audio", unit="file", disable=args.quiet) as progress:
+        for done, (song, path) in enumerate(zip(songs, midi_paths), start=1):
+            if any(track.notes for track in song.tracks):
+                write_audio(song, path.with_suffix("." + args.audio), soundfont=args.soundfont, force=args.force)
+            else:
+                _err(f"no audio for {path.name}: the piece has no notes")
+            progress(done, len(songs))
 
 
 def resolve_model_path(path: Path | None) -> Path:
@@ -89,7 +111,7 @@ def resolve_model_path(path: Path | None) -> Path:
 
 def run_generate(args) -> int:
     from .device import choose_device
-    from .generate import GenerateRequest, generate, output_paths, check_writable, write_songs
+    from .generate import GenerateRequest, check_writable, generate, load_primer, output_paths, prepare, write_songs
     from .modelfile import load_model
     from .progress import terminal_progress
 
@@ -105,20 +127,26 @@ def run_generate(args) -> int:
         seed=args.seed, primer=args.primer, keep_primer=not args.drop_primer, key=args.key,
         scale=args.scale, pitch_low=low, pitch_high=high, tempo=args.tempo, program=args.program,
         time_signature=args.time_signature, batch_size=args.batch)
-    request.validate()
-    prefix = args.prefix or loaded.tokenizer.kind
-    if request.seed is None:
-        import random
-        request.seed = random.SystemRandom().randrange(2**31)
-    paths = output_paths(args.out, args.count, prefix=prefix, seed=request.seed)
+    if args.primer is not None:
+        request.primer = load_primer(args.primer)
+    plan = prepare(loaded, request)
+    paths = output_paths(args.out, args.count, prefix=args.prefix or loaded.tokenizer.kind, seed=plan.seed)
     check_writable(paths, force=args.force)
+    if args.audio:
+        from .audio import AudioUnavailable, audio_status
+        audio_ok, audio_reason = audio_status(args.soundfont)
+        if not audio_ok:
+            raise AudioUnavailable(f"--audio: {audio_reason}")
+        check_writable([p.with_suffix("." + args.audio) for p in paths], force=args.force)
     _err(f"model: {model_path} ({loaded.summary()})")
     _err(f"device: {reason}")
     with terminal_progress("generating", unit="bar" if loaded.tokenizer.kind == "melody" else "s",
                            disable=args.quiet) as progress:
-        result = generate(loaded, request, progress=progress)
+        result = generate(loaded, request, progress=progress, plan=plan)
     args.out.mkdir(parents=True, exist_ok=True)
     write_songs(result.songs, paths, force=args.force)
+    if args.audio:
+        _write_audio_files(result.songs, paths, args)
     _err(f"wrote {len(paths)} file(s) to {args.out}/ (seed {result.seed})")
     return 0
 
