@@ -163,8 +163,8 @@ def _primer_tokens(loaded: LoadedModel, request: GenerateRequest) -> tuple[list[
         tokens = tok.encode_quantized(quantized, end=False)
         return tokens, max(q[1] for q in quantized) * c.shift_ms / 1000.0
     except UnusableMusic as exc:
-        raise ComposerError(f"primer {request.primer if not isinstance(request.primer, (Song, list)) else ''}"
-                            f" cannot be used: {exc}".replace("primer  ", "primer ")) from None
+        named = "" if isinstance(request.primer, (Song, list)) else f" {request.primer}"
+        raise ComposerError(f"primer{named} cannot be used: {exc}") from None
 
 
 def constraints_for(loaded: LoadedModel, request: GenerateRequest) -> Constraints:
@@ -201,45 +201,64 @@ def _finish(loaded: LoadedModel, tokens: list[int], request: GenerateRequest, pr
     return replace(song, tracks=[replace(song.tracks[0], notes=notes)])
 
 
-def generate(loaded: LoadedModel, request: GenerateRequest,
-             progress: ProgressCallback | None = None,
-             should_stop: Callable[[], bool] | None = None) -> GenerationResult:
-    """Sample `request.count` pieces in batches of `request.batch_size`."""
+@dataclass
+class Plan:
+    """A validated request: everything checked before any sampling starts."""
+
+    seed: int
+    prefix: list[int]
+    primer_len: float             # beats (melody) or seconds (performance) of the primer
+    constraints: Constraints
+    unit_total: int               # length per piece in progress units (bars or seconds)
+
+
+def prepare(loaded: LoadedModel, request: GenerateRequest) -> Plan:
+    """Check a request against a model without sampling; raises ComposerError
+    naming the bad value (request fields, primer, constraints)."""
     request.validate()
     seed = request.seed if request.seed is not None else random.SystemRandom().randrange(2**31)
     prefix, primer_len = _primer_tokens(loaded, request)
-    primer_used = request.primer is not None
     constraints = constraints_for(loaded, request)
+    try:
+        loaded.tokenizer.grammar(1, constraints, "cpu")
+    except ValueError as exc:
+        raise ConstraintError(str(exc)) from None
     unit_total = constraints.bars if isinstance(loaded.tokenizer, MelodyTokenizer) else math.ceil(constraints.seconds)
+    return Plan(seed=seed, prefix=prefix, primer_len=primer_len, constraints=constraints, unit_total=unit_total)
+
+
+def generate(loaded: LoadedModel, request: GenerateRequest,
+             progress: ProgressCallback | None = None,
+             should_stop: Callable[[], bool] | None = None,
+             plan: Plan | None = None) -> GenerationResult:
+    """Sample `request.count` pieces in batches of `request.batch_size`."""
+    plan = plan or prepare(loaded, request)
+    primer_used = request.primer is not None
+    unit_total, primer_len = plan.unit_total, plan.primer_len
     device = loaded.device
     generator = torch.Generator(device=device)
-    generator.manual_seed(seed)
+    generator.manual_seed(plan.seed)
     all_tokens: list[list[int]] = []
     total = unit_total * request.count
     for start in range(0, request.count, request.batch_size):
         batch = min(request.batch_size, request.count - start)
-        try:
-            grammar = loaded.tokenizer.grammar(batch, constraints, device)
-        except ValueError as exc:
-            raise ConstraintError(str(exc)) from None
+        grammar = loaded.tokenizer.grammar(batch, plan.constraints, device)
 
         def on_step(step, tokens, g, start=start):
-            if progress is None:
-                return
             done = unit_total * start + int(g.progress() * unit_total * tokens.shape[0])
 
             def partial(tokens=tokens):
                 return [_finish(loaded, row.tolist(), request, primer_len, primer_used) for row in tokens]
             progress(min(done, total), total, partial)
 
-        out = sample(loaded.model, grammar, prefix, batch, request.sampling(), generator=generator,
-                     prefix_positions=loaded.tokenizer.positions(prefix),
+        out = sample(loaded.model, grammar, plan.prefix, batch, request.sampling(), generator=generator,
+                     prefix_positions=loaded.tokenizer.positions(plan.prefix),
                      on_step=on_step if progress else None, should_stop=should_stop, mark_primed=primer_used)
         all_tokens.extend(row.tolist() for row in out.cpu())
     songs = [_finish(loaded, t, request, primer_len, primer_used) for t in all_tokens]
     if progress is not None:
         progress(total, total, lambda: songs)
-    return GenerationResult(songs=songs, seed=seed, tokens=all_tokens,
+    return GenerationResult(songs=songs, seed=plan.seed, tokens=all_tokens,
                             primer_beats=primer_len if primer_used and request.keep_primer else 0.0)
 
 
@@ -270,5 +289,5 @@ def write_songs(songs: list[Song], paths: list[Path], *, force: bool = False) ->
     return paths
 
 
-__all__ = ["GenerateRequest", "GenerationResult", "generate", "write_songs", "output_paths",
+__all__ = ["GenerateRequest", "GenerationResult", "Plan", "prepare", "generate", "write_songs", "output_paths",
            "parse_note_list", "load_primer"]

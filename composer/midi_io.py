@@ -88,16 +88,67 @@ def _parse(data: bytes, limits: ReadLimits) -> Song:
         raise MidiReadError("ticks per beat is 0")
     if division & 0x8000:
         raise MidiReadError("SMPTE time division is not supported")
+    if len(data) >= 2 * limits.max_events:   # an event takes >= 2 bytes: only big files can break the cap
+        n_events = _count_events(data, limits.max_events)
+        if n_events > limits.max_events:   # refuse before mido builds an object per event
+            raise MidiReadError(f"too many events (more than {limits.max_events:,}, limit {limits.max_events:,})")
     try:
         midi = mido.MidiFile(file=io.BytesIO(data), clip=True)
     except Exception as exc:  # mido raises many types (OSError, EOFError, KeyError, ValueError...)
-        raise MidiReadError(f"corrupt: {type(exc).__name__}: {exc}") from None
+        detail = str(exc) or ("the file ends too early (truncated)" if isinstance(exc, EOFError) else "")
+        raise MidiReadError(f"corrupt: {type(exc).__name__}: {detail}") from None
     if len(midi.tracks) > limits.max_tracks:
         raise MidiReadError(f"too many tracks ({len(midi.tracks)}, limit {limits.max_tracks})")
     n_events = sum(len(t) for t in midi.tracks)
     if n_events > limits.max_events:
         raise MidiReadError(f"too many events ({n_events:,}, limit {limits.max_events:,})")
     return _to_song(midi, limits)
+
+
+def _count_events(data: bytes, stop_after: int) -> int:
+    """Events in the MTrk chunks of `data`, counting stopped once past `stop_after`.
+
+    A cheap walk over the bytes (no object per event). It gives up quietly on
+    anything malformed and returns the count so far: mido then names the problem.
+    """
+    ntracks = struct.unpack(">H", data[10:12])[0]
+    pos, count = 8 + struct.unpack(">I", data[4:8])[0], 0
+    for _ in range(ntracks):
+        if pos + 8 > len(data) or data[pos:pos + 4] != b"MTrk":
+            break
+        end = min(len(data), pos + 8 + struct.unpack(">I", data[pos + 4:pos + 8])[0])
+        pos, running = pos + 8, 0
+        try:
+            while pos < end and count <= stop_after:
+                while data[pos] & 0x80:          # delta time
+                    pos += 1
+                pos += 1
+                status = data[pos]
+                if status & 0x80:
+                    pos += 1
+                    if status != 0xFF:           # meta events do not set running status
+                        running = status
+                elif running:
+                    status = running
+                else:
+                    break
+                if status == 0xFF:
+                    pos += 1                     # meta type
+                if status in (0xFF, 0xF0, 0xF7):
+                    length = 0
+                    while data[pos] & 0x80:
+                        length = (length << 7) | (data[pos] & 0x7F)
+                        pos += 1
+                    pos += 1 + ((length << 7) | (data[pos] & 0x7F))
+                else:
+                    pos += 1 if status & 0xE0 == 0xC0 else 2
+                count += 1
+        except IndexError:
+            break
+        if count > stop_after:
+            break
+        pos = end
+    return count
 
 
 def _to_song(midi: mido.MidiFile, limits: ReadLimits) -> Song:
@@ -137,7 +188,9 @@ def _to_song(midi: mido.MidiFile, limits: ReadLimits) -> Song:
                     by_channel.setdefault(channel, []).append((start, tick, pitch, velocity))
         name = next((m.name for m in mtrack if m.type == "track_name"), "")
         for channel, raw in sorted(by_channel.items()):
-            notes = sorted(Note(s / tpb, e / tpb, p, v) for s, e, p, v in raw)
+            # sort plain tuples, then build Notes: same order as sorting Notes (their order is
+            # field order) without the slow dataclass comparisons
+            notes = [Note(*n) for n in sorted((s / tpb, e / tpb, p, v) for s, e, p, v in raw)]
             tracks.append(Track(notes=notes, program=programs.get(channel, 0),
                                 is_drum=channel == GM_DRUM_CHANNEL, name=name))
     song = Song(tracks=tracks,

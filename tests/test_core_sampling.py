@@ -1,0 +1,157 @@
+import pytest
+import torch
+
+from composer.errors import Cancelled, ComposerError, ConstraintError
+from composer.generate import GenerateRequest, generate, parse_note_list
+from composer.midi_io import song_to_bytes
+from composer.modelfile import load_model
+from composer.music import Note
+from composer.sampling import SamplingConfig, filter_logits
+
+from tinymodels import scale_tune, tiny_model_file
+
+
+@pytest.fixture(scope="module")
+def melody_model(tmp_path_factory):
+    return load_model(tiny_model_file(tmp_path_factory.mktemp("m") / "melody.model", "melody"))
+
+
+@pytest.fixture(scope="module")
+def performance_model(tmp_path_factory):
+    return load_model(tiny_model_file(tmp_path_factory.mktemp("p") / "perf.model", "performance", steps=30))
+
+
+def run(model, **kwargs):
+    return generate(model, GenerateRequest(**kwargs))
+
+
+def test_variations_are_one_batch_through_the_rnn(melody_model):
+    calls = []
+    handle = melody_model.model.rnn.register_forward_hook(lambda m, i, o: calls.append(i[0].shape[0]))
+    try:
+        result = run(melody_model, count=6, bars=4, seed=1)
+    finally:
+        handle.remove()
+    assert len(result.songs) == 6
+    assert set(calls) == {6}          # every RNN call carried the whole batch
+
+
+@pytest.mark.parametrize("bars", [1, 3, 8])
+def test_melody_has_exactly_the_requested_bars(melody_model, bars):
+    result = run(melody_model, count=4, bars=bars, seed=bars)
+    for song, tokens in zip(result.songs, result.tokens):
+        _, ts, n_bars = melody_model.tokenizer.decode_notes(tokens)
+        assert n_bars == bars
+        assert song.end_beat <= bars * song.bar_length() + 1e-9
+
+
+def test_same_seed_same_bytes_and_different_seed_different_notes(melody_model):
+    def notes_and_bytes(seed):
+        songs = run(melody_model, count=3, bars=4, seed=seed, temperature=1.5).songs
+        return [s.tracks[0].notes for s in songs], [song_to_bytes(s) for s in songs]
+
+    notes_a, bytes_a = notes_and_bytes(11)
+    notes_b, bytes_b = notes_and_bytes(11)
+    notes_c, _ = notes_and_bytes(12)
+    assert bytes_a == bytes_b
+    assert notes_c != notes_a
+
+
+@pytest.mark.parametrize("key, scale, pcs", [("D", "dorian", {2, 4, 5, 7, 9, 11, 0}),
+                                             ("F#", "major_pentatonic", {6, 8, 10, 1, 3}),
+                                             ("A", "blues", {9, 0, 2, 3, 4, 7})])
+def test_key_constraint_gives_only_in_scale_pitches(melody_model, key, scale, pcs):
+    songs = run(melody_model, count=8, bars=4, seed=3, key=key, scale=scale, temperature=2.0).songs
+    pitches = [n.pitch for s in songs for n in s.tracks[0].notes]
+    assert pitches and {p % 12 for p in pitches} <= pcs
+
+
+def test_pitch_range_is_honoured(melody_model, performance_model):
+    for model, extra in ((melody_model, {"bars": 4}), (performance_model, {"seconds": 3})):
+        songs = run(model, count=6, seed=5, pitch_low=62, pitch_high=69, temperature=2.0, **extra).songs
+        pitches = [n.pitch for s in songs for n in s.tracks[0].notes]
+        assert pitches and min(pitches) >= 62 and max(pitches) <= 69
+
+
+def test_primer_notes_appear_at_the_start_and_can_be_dropped(melody_model):
+    primer = scale_tune()[:6]          # 3 beats: the model completes bar 1, then 2 new bars
+    kept = run(melody_model, count=3, bars=2, seed=2, primer=primer)
+    for song in kept.songs:
+        assert song.tracks[0].notes[:6] == primer
+        assert song.end_beat <= 12 + 1e-9
+    dropped = run(melody_model, count=3, bars=2, seed=2, primer=primer, keep_primer=False)
+    for full, song in zip(kept.songs, dropped.songs):
+        assert all(n.start >= 0 for n in song.tracks[0].notes) and song.end_beat <= 8 + 1e-9
+        assert [(n.start + 4, n.pitch) for n in song.tracks[0].notes] == \
+               [(n.start, n.pitch) for n in full.tracks[0].notes if n.start >= 4]
+
+
+def test_primer_from_a_midi_file_and_from_a_note_list(melody_model, tmp_path):
+    from composer.midi_io import write_midi
+    from composer.music import melody_song
+    path = write_midi(melody_song(scale_tune()[:4]), tmp_path / "p.mid")
+    song = run(melody_model, count=1, bars=1, seed=0, primer=str(path)).songs[0]
+    assert [n.pitch for n in song.tracks[0].notes[:4]] == [60, 62, 64, 65]
+    song = run(melody_model, count=1, bars=1, seed=0, primer="C4:0.5 R:0.5 Eb4:1").songs[0]
+    assert [(n.start, n.pitch) for n in song.tracks[0].notes[:2]] == [(0, 60), (1, 63)]
+    assert parse_note_list("60:1/2 D#5") == [Note(0, 0.5, 60), Note(0.5, 1.5, 75)]
+    with pytest.raises(ComposerError, match="H4"):
+        parse_note_list("C4 H4")
+
+
+def test_tempo_program_and_time_signature_are_written(melody_model):
+    song = run(melody_model, count=1, bars=2, seed=0, tempo=84, program=73, time_signature=(3, 4)).songs[0]
+    assert song.tempo == 84 and song.tracks[0].program == 73 and song.time_signature == (3, 4)
+    assert song.end_beat <= 6 + 1e-9
+
+
+def test_performance_length_in_seconds(performance_model):
+    songs = run(performance_model, count=3, seconds=4.0, tempo=120, seed=1).songs
+    for song in songs:
+        assert song.duration_seconds <= 4.0 + 1e-6
+
+
+def test_progress_streams_partial_results_and_cancel_stops(melody_model):
+    seen = []
+
+    def progress(done, total, partial):
+        seen.append((done, total, len(partial()[0].tracks[0].notes)))
+
+    generate(melody_model, GenerateRequest(count=2, bars=4, seed=0), progress=progress)
+    assert seen[-1][:2] == (8, 8) and seen[0][1] == 8
+    assert [s[0] for s in seen] == sorted(s[0] for s in seen)
+    assert seen[len(seen) // 2][2] < seen[-1][2]          # notes stream in
+    calls = iter(range(10**6))
+    with pytest.raises(Cancelled):
+        generate(melody_model, GenerateRequest(count=2, bars=64, seed=0), should_stop=lambda: next(calls) >= 5)
+
+
+def test_filter_logits_top_k_top_p_and_mask():
+    logits = torch.tensor([[4.0, 3.0, 2.0, 1.0, 0.0]])
+    allowed = torch.tensor([[True, True, True, True, False]])
+    out = filter_logits(logits, allowed, SamplingConfig(top_k=2))
+    assert torch.isfinite(out).tolist() == [[True, True, False, False, False]]
+    out = filter_logits(logits, torch.tensor([[False, True, True, True, True]]), SamplingConfig(top_k=1))
+    assert torch.isfinite(out).tolist() == [[False, True, False, False, False]]
+    probs = torch.softmax(logits, -1)[0]
+    out = filter_logits(logits, allowed, SamplingConfig(top_p=float(probs[0]) + 0.01))
+    assert torch.isfinite(out).tolist() == [[True, True, False, False, False]]
+    out = filter_logits(logits, allowed, SamplingConfig(top_p=0.01))
+    assert torch.isfinite(out).tolist() == [[True, False, False, False, False]]
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"count": -1}, "count"), ({"temperature": 0}, "temperature"), ({"top_p": 1.5}, "top-p"),
+    ({"key": "H"}, "unknown key 'H'"), ({"scale": "bebop9"}, "unknown scale"), ({"tempo": 0}, "tempo"),
+    ({"program": 128}, "program"), ({"pitch_low": 80, "pitch_high": 70}, "pitch range"),
+])
+def test_bad_requests_name_the_bad_value(melody_model, kwargs, message):
+    with pytest.raises(ComposerError, match=message):
+        run(melody_model, **kwargs)
+
+
+def test_impossible_constraints_are_reported(melody_model):
+    with pytest.raises(ConstraintError, match="no pitch"):
+        run(melody_model, bars=2, pitch_low=100, pitch_high=110)
+    with pytest.raises(ConstraintError, match="7/8"):
+        run(melody_model, bars=2, time_signature=(7, 8))

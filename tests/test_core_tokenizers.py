@@ -1,0 +1,122 @@
+import io
+
+import mido
+import pretty_midi
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from composer.melody import MelodyConfig, MelodyTokenizer
+from composer.midi_io import read_midi, song_to_bytes
+from composer.music import Note, Song, Track
+from composer.performance import PerformanceTokenizer
+from composer.tokenizer import Constraints, UnusableMusic, tokenizer_from_config
+
+
+def folk_song_6_8() -> Song:
+    """A jig-like line in 6/8 with a note tied over the bar line, rests, and
+    an accompaniment track with chords below it."""
+    q = 0.5  # an eighth note in beats
+    melody = [Note(0, q, 67), Note(q, 2 * q, 69), Note(2 * q, 3 * q, 71), Note(3 * q, 5 * q, 72),
+              Note(5 * q, 8 * q, 74),                       # crosses the bar line at 6 eighths
+              Note(9 * q, 10 * q, 71), Note(10 * q, 12 * q, 67),
+              Note(12 * q, 15 * q, 69), Note(15 * q, 18 * q, 66)]
+    chords = [Note(b * 3.0, b * 3.0 + 3.0, p, 50) for b in range(3) for p in (48, 52, 55)]
+    return Song(tracks=[Track(notes=chords, program=0, name="Piano"),
+                        Track(notes=melody, program=73, name="Whistle")],
+                time_signatures=[(0.0, 6, 8)], tempos=[(0.0, 100.0)])
+
+
+def test_melody_round_trip_through_a_real_midi_file():
+    song = read_midi(song_to_bytes(folk_song_6_8()))
+    tok = MelodyTokenizer()
+    enc = tok.encode(song)
+    assert "Whistle" in enc.source and enc.n_notes == 9
+    names = [tok.vocab[t] for t in enc.tokens]
+    assert names[:3] == ["<bos>", "ts:6/8", "bar"] and names.count("bar") == 3 and "hold" in names
+    back = tok.decode(enc.tokens, tempo=100, program=73)
+    assert back.tracks[0].notes == [Note(n.start, n.end, n.pitch) for n in folk_song_6_8().tracks[1].notes]
+    assert back.time_signature == (6, 8)
+    assert tok.count_notes(enc.tokens) == 9
+
+
+def test_melody_policy_chords_keep_highest_or_lowest_and_track_override():
+    chords = Track(notes=[Note(i, i + 1, p) for i in range(8) for p in (60, 64, 67)], name="Chords")
+    bass = Track(notes=[Note(i, i + 1, 40 + i) for i in range(8)], name="Bass")
+    song = Song(tracks=[bass, chords])
+    high = MelodyTokenizer().encode(song)
+    assert "Chords" in high.source and high.notes_dropped == 16
+    assert {n.pitch for n in MelodyTokenizer().decode(high.tokens).tracks[0].notes} == {67}
+    low = MelodyTokenizer(MelodyConfig(chords="lowest")).encode(song)
+    assert {n.pitch for n in MelodyTokenizer().decode(low.tokens).tracks[0].notes} == {60}
+    forced = MelodyTokenizer(MelodyConfig(track="bass")).encode(song)
+    assert [n.pitch for n in MelodyTokenizer().decode(forced.tokens).tracks[0].notes] == list(range(40, 48))
+
+
+@pytest.mark.parametrize("song, reason", [
+    (Song(tracks=[]), "no notes"),
+    (Song(tracks=[Track(notes=[Note(i, i + 1, 36) for i in range(20)], is_drum=True)]), "drums only"),
+    (Song(tracks=[Track(notes=[Note(0, 1, 60)])]), "too short"),
+    (Song(tracks=[Track(notes=[Note(i, i + 1, 60) for i in range(20)])], time_signatures=[(0.0, 7, 16)]),
+     "unsupported time signature 7/16"),
+])
+def test_unusable_music_says_why(song, reason):
+    with pytest.raises(UnusableMusic, match=reason):
+        MelodyTokenizer().encode(song)
+
+
+def test_performance_round_trip_is_lossless_on_the_quantized_grid():
+    song = Song(tracks=[Track(notes=[Note(0, 1, 60, 100), Note(0, 2, 64, 50), Note(0.5, 0.75, 67, 127),
+                                     Note(1, 1.5, 60, 70), Note(3, 9, 72, 20)] * 1, program=0),
+                        Track(notes=[Note(0, 0.5, 36, 100)], is_drum=True)],
+                tempos=[(0.0, 90.0)])
+    tok = PerformanceTokenizer()
+    tokens = tok.encode_quantized(tok.quantize(song))
+    assert tok.decode_quantized(tokens) == tok.quantize(song)
+    back = tok.decode(tokens, tempo=90)
+    half_step_beats = 0.005 * 90 / 60      # times are kept to the nearest 10 ms
+    for got, want in zip(back.tracks[0].notes, sorted(song.tracks[0].notes), strict=True):
+        assert got.pitch == want.pitch
+        assert got.start == pytest.approx(want.start, abs=half_step_beats)
+        assert got.end == pytest.approx(want.end, abs=half_step_beats)
+        assert abs(got.velocity - want.velocity) <= 127 // 32 // 2 + 1
+    assert all(n.pitch != 36 for n in back.tracks[0].notes)  # drums are not part of a piano performance
+
+
+def test_tokenizers_rebuild_from_their_stored_config():
+    for tok in (MelodyTokenizer(MelodyConfig(steps_per_quarter=12)), PerformanceTokenizer()):
+        again = tokenizer_from_config(tok.kind, tok.config.to_dict())
+        assert again.vocab == tok.vocab and again.config == tok.config
+
+
+def test_melody_positions_match_what_the_sampling_grammar_tracks():
+    tok = MelodyTokenizer()
+    tokens = tok.encode(read_midi(song_to_bytes(folk_song_6_8()))).tokens[:-1]
+    grammar = tok.grammar(1, Constraints(bars=50), "cpu")
+    tracked = []
+    for t in tokens:
+        grammar.update(torch.tensor([t]))
+        tracked.append(int(grammar.positions()[0]))
+    assert tracked == tok.positions(tokens)
+
+
+def _check_valid_midi(song: Song):
+    data = song_to_bytes(song)
+    midi = mido.MidiFile(file=io.BytesIO(data))
+    assert midi.length >= 0
+    pm = pretty_midi.PrettyMIDI(io.BytesIO(data))
+    for note in pm.instruments[0].notes if pm.instruments else []:
+        assert note.end > note.start and 0 <= note.pitch <= 127
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.integers(min_value=0, max_value=MelodyTokenizer().vocab_size - 1), max_size=200))
+def test_any_melody_token_sequence_decodes_to_a_valid_midi_file(tokens):
+    _check_valid_midi(MelodyTokenizer().decode(tokens))
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.integers(min_value=0, max_value=PerformanceTokenizer().vocab_size - 1), max_size=300))
+def test_any_performance_token_sequence_decodes_to_a_valid_midi_file(tokens):
+    _check_valid_midi(PerformanceTokenizer().decode(tokens))
