@@ -1,0 +1,1 @@
+"""Training: corpus conversion, ingestion, the trainer and the default-model recipe."""

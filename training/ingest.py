@@ -1,0 +1,239 @@
+"""Ingest a user's MIDI folder: every file parsed, encoded, and accounted for.
+
+    corpus = scan_folder("~/midi", MelodyTokenizer(), progress=..., should_stop=...)
+    corpus.sequences      # {"folk/tune1.mid": [1, 6, 3, ...], ...}   (used files only)
+    corpus.report         # one FileResult per file: used, or skipped with the reason
+
+`scan_folder` finds .mid/.midi/.kar files (any case) recursively, in sorted
+order. Each file's bytes are hashed; a result cached for that content (and
+this tokenizer config and these read limits, see ingest_cache) is reused,
+anything else is parsed and encoded in worker processes (ingest_pool), which
+contain parser crashes, hangs and time-outs. A broken file never stops the
+scan: it is reported as skipped, with a reason a musician understands:
+
+    corrupt: <what the parser said>     no notes        drums only
+    too short (5 melody notes, need 8)  too long (...)  too large (...)
+    unsupported time signature 5/8      parser crashed (...)
+    timed out after 10 s                unreadable: Permission denied
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from composer.errors import Cancelled, ComposerError, MidiReadError
+from composer.midi_io import DEFAULT_LIMITS, ReadLimits, write_atomic
+from composer.tokenizer import Tokenizer, UnusableMusic
+
+from .ingest_cache import IngestCache, default_cache_dir
+from .ingest_pool import ParsedFile, ParseFn, default_workers, run_contained
+from .midi_fast import read_midi_fast
+
+MIDI_SUFFIXES = (".mid", ".midi", ".kar")
+
+
+@dataclass
+class FileResult:
+    """What became of one file of the folder."""
+
+    path: str                 # relative to the scanned folder, with "/" separators
+    status: str               # "used" | "skipped"
+    reason: str = ""          # why it was skipped ("" when used)
+    n_notes: int = 0          # notes encoded (used files)
+    n_tokens: int = 0         # tokens of the sequence, BOS and EOS included (used files)
+    source: str = ""          # which track the tokens come from, e.g. "track 1 'Flute' (program 73)"
+    sha256: str = ""          # of the file's bytes ("" if it was not read: too large, unreadable)
+    seconds: float = 0.0      # parse + encode time in a worker (0.0 when it came from the cache)
+
+
+@dataclass
+class IngestReport:
+    """Per-file outcome of a scan, in the sorted order of the files."""
+
+    folder: str
+    representation: str
+    files: list[FileResult] = field(default_factory=list)
+    parsed: int = 0           # files parsed in this scan (not served from the cache)
+    cache_hits: int = 0       # files whose result came from the cache
+    seconds: float = 0.0      # wall time of the scan
+
+    def used(self) -> list[FileResult]:
+        return [f for f in self.files if f.status == "used"]
+
+    def skipped(self) -> list[FileResult]:
+        return [f for f in self.files if f.status == "skipped"]
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "IngestReport":
+        fields = dict(data)
+        fields["files"] = [FileResult(**f) for f in data.get("files", [])]
+        return cls(**fields)
+
+    def save_json(self, path: str | os.PathLike) -> Path:
+        """Write the report as JSON (atomically; replaces an older report)."""
+        return write_atomic(path, json.dumps(self.to_dict(), indent=1).encode() + b"\n", force=True)
+
+    @classmethod
+    def load_json(cls, path: str | os.PathLike) -> "IngestReport":
+        return cls.from_dict(json.loads(Path(path).read_text()))
+
+    def summary_lines(self) -> list[str]:
+        """Counts, then one line per skipped file with its reason."""
+        used, skipped = self.used(), self.skipped()
+        lines = [f"{len(self.files)} MIDI file(s) in {self.folder}: {len(used)} used "
+                 f"({sum(f.n_notes for f in used):,} notes, {sum(f.n_tokens for f in used):,} {self.representation} "
+                 f"tokens), {len(skipped)} skipped"]
+        if skipped:
+            kinds = Counter(reason_kind(f.reason) for f in skipped)
+            lines.append("skipped: " + ", ".join(f"{n} {kind}" for kind, n in kinds.most_common()))
+            lines += [f"  {f.path}: {f.reason}" for f in skipped]
+        lines.append(f"parsed {self.parsed}, from cache {self.cache_hits}, in {self.seconds:.1f} s")
+        return lines
+
+
+@dataclass
+class Corpus:
+    report: IngestReport
+    sequences: dict[str, list[int]] = field(default_factory=dict)   # relative path -> tokens (used files)
+
+
+def reason_kind(reason: str) -> str:
+    """The short kind of a skip reason, for counting: "corrupt: EOFError: ..." ->
+    "corrupt", "too short (3 melody notes, need 8)" -> "too short",
+    "unsupported time signature 5/8" -> "unsupported time signature"."""
+    head = reason.split(":")[0].split(" (")[0]
+    words = []
+    for word in head.split():
+        if any(c.isdigit() for c in word):
+            break
+        words.append(word)
+    return " ".join(words) or head.strip()
+
+
+def reason_for_read_error(message: str) -> str:
+    """A MidiReadError message as a skip reason: "corrupt: ...", "too large (...)", "too long (...)"."""
+    if message.startswith("<bytes>: "):
+        message = message[len("<bytes>: "):]
+    if message.startswith("file too large"):
+        return message[len("file "):]
+    if message.startswith(("too many events", "too many tracks")):
+        return f"too large: {message}"
+    if message.startswith("too long"):
+        return message
+    if message.startswith("tick position"):
+        return f"too long: {message}"
+    if message.startswith("SMPTE"):
+        return f"unsupported: {message}"
+    if message.startswith("corrupt"):
+        return message
+    return f"corrupt: {message}"
+
+
+def parse_and_encode(data: bytes, tokenizer: Tokenizer, limits: ReadLimits) -> ParsedFile:
+    """The production parse function (runs in a worker): bytes -> tokens or a skip reason."""
+    try:
+        song = read_midi_fast(data, limits)
+    except MidiReadError as exc:
+        return ParsedFile.skipped(reason_for_read_error(str(exc)))
+    try:
+        encoded = tokenizer.encode(song)
+    except UnusableMusic as exc:
+        return ParsedFile.skipped(str(exc))
+    return ParsedFile("used", "", list(encoded.tokens), encoded.n_notes, encoded.source)
+
+
+def find_midi_files(folder: str | os.PathLike) -> list[Path]:
+    """MIDI files under `folder` (any depth, suffix in any case), sorted by relative path.
+    Symbolic links to folders are not followed (no loops)."""
+    folder = Path(folder)
+    found = []
+    for root, dirs, files in os.walk(folder):
+        dirs.sort()
+        found += [Path(root, name) for name in files if name.lower().endswith(MIDI_SUFFIXES)]
+    return sorted(found, key=lambda p: p.relative_to(folder).as_posix())
+
+
+def scan_folder(folder: str | os.PathLike, tokenizer: Tokenizer, *, cache_dir: str | os.PathLike | None = None,
+                workers: int | None = None, limits: ReadLimits = DEFAULT_LIMITS, timeout_s: float = 10.0,
+                progress: Callable[[int, int, str], None] | None = None,
+                should_stop: Callable[[], bool] | None = None, parse: ParseFn = parse_and_encode) -> Corpus:
+    """Parse and encode every MIDI file under `folder`; see the module docstring.
+
+    cache_dir: where results are cached (None: `default_cache_dir()`).
+    workers: parser processes (None: one per available core).
+    timeout_s: seconds one file may take before its worker is killed.
+    progress(done_files, total_files, current_path) after each file;
+    should_stop() -> True raises `Cancelled` promptly, leaving no worker behind.
+    parse: the per-file function run in the workers (tests inject failing ones).
+    """
+    started = time.perf_counter()
+    folder = Path(folder).expanduser()
+    if not folder.is_dir():
+        raise ComposerError(f"{folder}: no such folder")
+    paths = find_midi_files(folder)
+    names = [p.relative_to(folder).as_posix() for p in paths]
+    cache = IngestCache(cache_dir if cache_dir is not None else default_cache_dir(), tokenizer, limits)
+    report = IngestReport(folder=str(folder), representation=tokenizer.kind)
+    results: list[FileResult | None] = [None] * len(paths)
+    sequences: dict[str, list[int]] = {}
+    hashes = [""] * len(paths)
+    done = 0
+
+    def record(index: int, parsed: ParsedFile, seconds: float) -> None:
+        nonlocal done
+        results[index] = FileResult(names[index], parsed.status, parsed.reason, parsed.n_notes,
+                                    len(parsed.tokens), parsed.source, hashes[index], round(seconds, 4))
+        if parsed.status == "used":
+            sequences[names[index]] = parsed.tokens
+        done += 1
+        if progress is not None:
+            progress(done, len(paths), names[index])
+
+    def parsed_in_worker(index: int, parsed: ParsedFile, seconds: float) -> None:
+        if hashes[index]:
+            cache.put(hashes[index], parsed)
+        record(index, parsed, seconds)
+
+    def tasks():
+        """Files the cache cannot answer, as (index, bytes); the others are recorded on the way."""
+        for index, path in enumerate(paths):
+            if should_stop is not None and should_stop():
+                raise Cancelled("scan cancelled")
+            data, problem = _read(path, limits)
+            if problem:
+                record(index, ParsedFile.skipped(problem), 0.0)
+                continue
+            hashes[index] = hashlib.sha256(data).hexdigest()
+            cached = cache.get(hashes[index])
+            if cached is not None:
+                report.cache_hits += 1
+                record(index, cached, 0.0)
+            else:
+                yield index, data
+
+    report.parsed = run_contained(tasks(), parsed_in_worker, parse=parse, tokenizer=tokenizer, limits=limits,
+                                  workers=workers or default_workers(), timeout_s=timeout_s,
+                                  should_stop=should_stop)
+    report.files = [r for r in results if r is not None]
+    report.seconds = round(time.perf_counter() - started, 3)
+    return Corpus(report=report, sequences={n: sequences[n] for n in names if n in sequences})
+
+
+def _read(path: Path, limits: ReadLimits) -> tuple[bytes, str]:
+    """(bytes, "") or (b"", reason) for a file that is too large or cannot be read."""
+    try:
+        size = path.stat().st_size
+        if size > limits.max_bytes:
+            return b"", f"too large ({size:,} bytes, limit {limits.max_bytes:,})"
+        return path.read_bytes(), ""
+    except OSError as exc:
+        return b"", f"unreadable: {exc.strerror or exc}"
