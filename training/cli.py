@@ -1,0 +1,175 @@
+"""`python -m composer train FOLDER --out my.model`: the terminal front end of
+`training.trainer.train` (ingest summary, tqdm bar, Ctrl-C = checkpoint and stop)."""
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from pathlib import Path
+
+from .config import MELODY_TRANSPOSE, TrainConfig
+
+DEFAULTS = TrainConfig(folder="", out="")
+
+
+def _transpose(text: str) -> tuple[int, int]:
+    """'-5:6' or '-5,6' (semitones, low:high), '0' = off, '6' = -6..6."""
+    try:
+        parts = [int(p) for p in text.replace(",", ":").split(":") if p.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"transpose must look like -5:6 (semitones) or 0, got {text!r}") from None
+    if len(parts) == 1:
+        return (-abs(parts[0]), abs(parts[0]))
+    if len(parts) != 2 or parts[0] > 0 or parts[1] < 0:
+        raise argparse.ArgumentTypeError(f"transpose must be LOW:HIGH with LOW <= 0 <= HIGH, got {text!r}")
+    return (parts[0], parts[1])
+
+
+def _track(text: str) -> int | str:
+    return int(text) if text.lstrip("-").isdigit() else text
+
+
+def add_train_parser(sub) -> None:
+    d = DEFAULTS
+    p = sub.add_parser("train", help="train a model on a folder of MIDI files",
+                       description="Train an LSTM/GRU model on every MIDI file in FOLDER (sub-folders too). "
+                                   "Ctrl-C writes a checkpoint and stops; --resume continues it.")
+    p.add_argument("folder", type=Path, help="folder of .mid/.midi files")
+    p.add_argument("--out", type=Path, default=None, help="model file to write (default: FOLDER_NAME.model)")
+    p.add_argument("--representation", choices=("melody", "performance"), default=d.representation)
+    p.add_argument("--track", type=_track, default=None, help="melody policy: take this track (index or name)")
+    p.add_argument("--chords", choices=("highest", "lowest"), default=d.chords,
+                   help="melody policy: which note of a chord to keep (default highest)")
+    g = p.add_argument_group("model")
+    g.add_argument("--cell", choices=("lstm", "gru"), default=d.cell)
+    g.add_argument("--layers", type=int, default=d.layers, help=f"recurrent layers (default {d.layers})")
+    g.add_argument("--hidden", type=int, default=d.hidden, help=f"units per layer (default {d.hidden})")
+    g.add_argument("--embed", type=int, default=d.embed, help=f"token embedding size (default {d.embed})")
+    g.add_argument("--dropout", type=float, default=d.dropout, help=f"default {d.dropout}")
+    g.add_argument("--no-position", action="store_true", help="do not feed the position in the bar to the model")
+    g = p.add_argument_group("length (whichever ends first; none: early stopping decides)")
+    g.add_argument("--steps", type=int, default=None, help="optimizer steps")
+    g.add_argument("--epochs", type=float, default=None, help="passes over the training tokens")
+    g.add_argument("--minutes", type=float, default=None, help="wall-clock minutes")
+    g.add_argument("--patience", type=int, default=d.patience,
+                   help=f"stop after this many evaluations without improvement (0 = never; default {d.patience})")
+    g = p.add_argument_group("optimization")
+    g.add_argument("--batch", type=int, default=d.batch, help=f"chunks per step (default {d.batch})")
+    g.add_argument("--seq-len", type=int, default=d.seq_len, help=f"tokens per chunk (default {d.seq_len})")
+    g.add_argument("--lr", type=float, default=d.lr, help=f"peak learning rate (default {d.lr})")
+    g.add_argument("--warmup-steps", type=int, default=d.warmup_steps, help=f"default {d.warmup_steps}")
+    g.add_argument("--weight-decay", type=float, default=d.weight_decay, help=f"AdamW (default {d.weight_decay})")
+    g.add_argument("--clip", type=float, default=d.clip, help=f"gradient norm clipping, 0 = off (default {d.clip})")
+    g.add_argument("--val-share", type=float, default=d.val_share,
+                   help=f"share of files held out for validation (default {d.val_share})")
+    g.add_argument("--transpose", type=_transpose, default=None,
+                   help=f"random transposition LOW:HIGH semitones, 0 = off (default {MELODY_TRANSPOSE[0]}:"
+                        f"{MELODY_TRANSPOSE[1]} for melody, off for performance)")
+    g.add_argument("--seed", type=int, default=d.seed, help=f"default {d.seed}")
+    g = p.add_argument_group("run")
+    g.add_argument("--device", default=d.device, help="auto (CUDA > MPS > CPU), cpu, cuda, cuda:N, mps")
+    g.add_argument("--resume", action="store_true", help="continue from the last checkpoint of this --out")
+    g.add_argument("--force", action="store_true", help="overwrite --out and start over an old checkpoint")
+    g.add_argument("--report", type=Path, default=None, help="write the ingest report (JSON) here")
+    g.add_argument("--checkpoint-every", type=int, default=d.checkpoint_every, help="steps (default %(default)s)")
+    g.add_argument("--eval-every", type=int, default=d.eval_every, help="steps (default %(default)s)")
+    g.add_argument("--cache-dir", type=Path, default=None, help="ingest cache (default ~/.cache/rnn-composer)")
+    g.add_argument("--workers", type=int, default=None, help="processes that read MIDI files")
+    g.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=run_train)
+
+
+def config_from_args(args) -> TrainConfig:
+    out = args.out or Path(args.folder.resolve().name + ".model")
+    return TrainConfig(
+        folder=str(args.folder), out=str(out), representation=args.representation, cell=args.cell,
+        layers=args.layers, hidden=args.hidden, embed=args.embed, dropout=args.dropout,
+        position_input=not args.no_position, steps=args.steps, epochs=args.epochs, minutes=args.minutes,
+        batch=args.batch, seq_len=args.seq_len, lr=args.lr, warmup_steps=args.warmup_steps,
+        weight_decay=args.weight_decay, clip=args.clip, val_share=args.val_share, transpose=args.transpose,
+        seed=args.seed, device=args.device, resume=args.resume, force=args.force,
+        report=str(args.report) if args.report else None, checkpoint_every=args.checkpoint_every,
+        eval_every=args.eval_every, patience=args.patience,
+        cache_dir=str(args.cache_dir) if args.cache_dir else None, workers=args.workers,
+        track=args.track, chords=args.chords)
+
+
+class _TerminalView:
+    """Turns TrainProgress snapshots into the ingest summary and a tqdm bar."""
+
+    def __init__(self, quiet: bool):
+        self.quiet, self.bar, self.scan_bar, self.printed_report, self.printed_device = quiet, None, None, False, False
+
+    def __call__(self, p) -> None:
+        from tqdm import tqdm
+        if p.phase == "scanning" and p.files_total and not self.quiet:
+            if self.scan_bar is None:
+                self.scan_bar = tqdm(desc="scanning", unit="file", total=p.files_total, dynamic_ncols=True)
+            self.scan_bar.n = p.files_done
+            self.scan_bar.refresh()
+        if p.report is not None and not self.printed_report:
+            self._close_scan()
+            self.printed_report = True
+            for line in p.report.summary_lines():
+                _err(line)
+        if p.phase in ("training", "validating") and not self.printed_device:
+            self.printed_device = True
+            _err(f"device: {p.device_reason}")
+            if p.message.startswith("resumed"):
+                _err(p.message)
+        if p.phase in ("training", "validating") and not self.quiet:
+            if self.bar is None:
+                self.bar = tqdm(desc="training", unit="step", total=p.total_steps, initial=p.step, dynamic_ncols=True)
+            self.bar.n = p.step
+            post = {"loss": f"{p.train_loss:.3f}" if p.train_loss is not None else "-",
+                    "val_bits/note": f"{p.val_bits_per_note:.3f}" if p.val_bits_per_note is not None else "-",
+                    "tok/s": f"{p.tokens_per_s:,.0f}"}
+            if p.eta_s is not None:
+                post["eta"] = f"{int(p.eta_s // 60)}:{int(p.eta_s % 60):02d}"
+            self.bar.set_postfix(post, refresh=False)
+            self.bar.refresh()
+
+    def _close_scan(self):
+        if self.scan_bar is not None:
+            self.scan_bar.close()
+            self.scan_bar = None
+
+    def close(self):
+        self._close_scan()
+        if self.bar is not None:
+            self.bar.close()
+
+
+def run_train(args) -> int:
+    from .trainer import train
+    config = config_from_args(args)
+    stop = {"requested": False}
+
+    def on_sigint(signum, frame):
+        if stop["requested"]:
+            raise KeyboardInterrupt
+        stop["requested"] = True
+        _err("\nstopping after this step (checkpoint is written); press Ctrl-C again to abort")
+
+    try:
+        previous = signal.signal(signal.SIGINT, on_sigint)
+    except ValueError:      # not the main thread: no Ctrl-C handling
+        previous = None
+    view = _TerminalView(args.quiet)
+    try:
+        result = train(config, progress=view, should_stop=lambda: stop["requested"])
+    finally:
+        view.close()
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+    best = result.best_val_bits_per_note
+    _err(f"stopped: {result.stopped_reason} after {result.steps} steps"
+         + (f"; best validation {best:.3f} bits per note" if best is not None else "; no validation files"))
+    _err(f"wrote {result.model_path} (checkpoints and metrics log in {result.checkpoint_dir}/)")
+    if result.stopped_reason == "cancelled":
+        _err(f"continue with: python -m composer train {args.folder} --out {config.out} --resume")
+    return 0 if not result.stopped_reason.startswith("non-finite") else 1
+
+
+def _err(text: str) -> None:
+    print(text, file=sys.stderr)

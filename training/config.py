@@ -1,0 +1,137 @@
+"""TrainConfig (everything a training run needs) and the progress/result types
+that the CLI's progress bar and the GUI's training tab both read."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from composer.config import ConfigMixin
+from composer.melody import MelodyConfig, MelodyTokenizer
+from composer.performance import PerformanceTokenizer
+from composer.tokenizer import Tokenizer
+
+REPRESENTATIONS = ("melody", "performance")
+DEFAULT_EPOCHS = 60          # used when none of steps / epochs / minutes is given (early stopping ends sooner)
+MELODY_TRANSPOSE = (-5, 6)   # semitones; a fifth down to a tritone up covers every key from any key
+
+
+@dataclass(frozen=True)
+class TrainConfig(ConfigMixin):
+    """One training run. Lengths: `steps` optimizer steps, `epochs` passes over
+    the training tokens, `minutes` wall-clock minutes; whichever ends first
+    (none given: up to DEFAULT_EPOCHS epochs, usually ended by early stopping).
+    Defaults were chosen by measurement (docs/training.md)."""
+
+    folder: str
+    out: str
+    representation: str = "melody"
+    cell: str = "lstm"
+    layers: int = 2
+    hidden: int = 256
+    embed: int = 128
+    dropout: float = 0.3
+    tie_weights: bool = False
+    position_input: bool = True     # feed the tokenizer's position (step in the bar) to the model
+    steps: int | None = None
+    epochs: float | None = None
+    minutes: float | None = None
+    batch: int = 64                 # chunks per optimizer step (per process)
+    seq_len: int = 128              # tokens per chunk
+    lr: float = 3e-3                # peak learning rate (AdamW)
+    warmup_steps: int = 100         # linear warm-up, then cosine decay to lr * min_lr_ratio
+    min_lr_ratio: float = 0.05
+    weight_decay: float = 0.0
+    clip: float = 1.0               # gradient norm clipping (0 = off)
+    val_share: float = 0.1          # share of FILES held out for validation
+    transpose: tuple | None = None  # (low, high) semitones; None = MELODY_TRANSPOSE for melody, off for performance
+    seed: int = 0
+    device: str = "auto"
+    resume: bool = False
+    force: bool = False             # overwrite an existing model file / start over an old checkpoint
+    report: str | None = None       # where to write the JSON ingest report
+    checkpoint_every: int = 200     # steps
+    eval_every: int = 100           # steps
+    log_every: int = 10             # steps between metrics-log lines
+    patience: int = 10              # evaluations without improvement before stopping (0 = never)
+    cache_dir: str | None = None
+    workers: int | None = None
+    track: int | str | None = None  # melody policy override (track index or part of its name)
+    chords: str = "highest"         # melody policy for chords: "highest" or "lowest"
+    checkpoint_dir: str | None = None   # default: OUT + ".train/"
+
+    def __post_init__(self):
+        if self.representation not in REPRESENTATIONS:
+            raise ValueError(f"representation must be one of {', '.join(REPRESENTATIONS)}, got {self.representation!r}")
+        for name in ("layers", "hidden", "embed", "batch", "checkpoint_every", "eval_every", "log_every"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.seq_len < 2:
+            raise ValueError(f"seq_len must be >= 2 tokens, got {self.seq_len}")
+        for name in ("steps", "epochs", "minutes"):
+            value = getattr(self, name)
+            if value is not None and value <= 0:
+                raise ValueError(f"{name} must be > 0, got {value}")
+        if not self.lr > 0:
+            raise ValueError(f"lr must be > 0, got {self.lr}")
+        if not 0 <= self.dropout < 1:
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        if not 0 <= self.val_share < 1:
+            raise ValueError(f"val_share must be in [0, 1), got {self.val_share}")
+        if self.warmup_steps < 0 or self.patience < 0 or self.clip < 0:
+            raise ValueError("warmup_steps, patience and clip must be >= 0")
+        if self.transpose is not None:
+            low, high = self.transpose
+            if not -24 <= low <= 0 <= high <= 24:
+                raise ValueError(f"transpose must be (low, high) semitones with -24 <= low <= 0 <= high <= 24, "
+                                 f"got {self.transpose}")
+        if self.chords not in ("highest", "lowest"):
+            raise ValueError(f"chords must be 'highest' or 'lowest', got {self.chords!r}")
+
+    @property
+    def transpose_range(self) -> tuple[int, int]:
+        if self.transpose is not None:
+            return (int(self.transpose[0]), int(self.transpose[1]))
+        return MELODY_TRANSPOSE if self.representation == "melody" else (0, 0)
+
+    @property
+    def checkpoint_path(self) -> Path:
+        return Path(self.checkpoint_dir) if self.checkpoint_dir else Path(str(self.out) + ".train")
+
+    def make_tokenizer(self) -> Tokenizer:
+        if self.representation == "melody":
+            return MelodyTokenizer(MelodyConfig(track=self.track, chords=self.chords))
+        return PerformanceTokenizer()
+
+
+@dataclass
+class TrainProgress:
+    """A snapshot for progress bars and plots; times in seconds."""
+
+    step: int = 0
+    total_steps: int | None = None
+    epoch: float = 0.0
+    train_loss: float | None = None          # nats per token, mean since the last log line
+    val_bits_per_note: float | None = None   # latest evaluation
+    best_val_bits_per_note: float | None = None
+    tokens_per_s: float = 0.0
+    eta_s: float | None = None
+    elapsed_s: float = 0.0
+    device: str = ""
+    device_reason: str = ""
+    phase: str = "scanning"                  # scanning | training | validating | done
+    message: str = ""
+    files_done: int = 0                      # while scanning
+    files_total: int = 0
+    report: object = None                    # the IngestReport, once the folder is scanned
+
+
+@dataclass
+class TrainResult:
+    model_path: Path | None
+    best_val_bits_per_note: float | None
+    steps: int
+    stopped_reason: str                      # "steps", "epochs", "minutes", "early stopping", "cancelled", "non-finite loss ..."
+    report: object                           # training.ingest.IngestReport
+    metrics_path: Path | None
+    checkpoint_dir: Path | None
+    summary: dict = field(default_factory=dict)   # the training summary stored in the model file

@@ -1,0 +1,121 @@
+"""Training data: the train/validation split by file, and random-chunk batches
+with on-the-fly transposition.
+
+Every batch is a pure function of (seed, rank, step): resuming at step N
+draws exactly the batches an uninterrupted run would have drawn, with no
+sampler state to save, and each process of a distributed run draws its own
+chunks from its own shard of the files.
+"""
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from composer.tokenizer import PAD, Tokenizer
+
+
+def split_files(paths, val_share: float, seed: int) -> tuple[list[str], list[str]]:
+    """Split file names (not chunks) into (train, validation), deterministic
+    from `seed` and independent of the order the names come in. At least one
+    file is held out when there are two or more files and `val_share` > 0."""
+    if not 0 <= val_share < 1:
+        raise ValueError(f"val_share must be in [0, 1), got {val_share}")
+    paths = sorted(paths)
+    key = lambda p: hashlib.sha256(f"{seed}:{p}".encode()).hexdigest()  # noqa: E731
+    shuffled = sorted(paths, key=key)
+    n_val = 0
+    if val_share > 0 and len(paths) >= 2:
+        n_val = min(len(paths) - 1, max(1, round(len(paths) * val_share)))
+    val = sorted(shuffled[:n_val])
+    train = sorted(shuffled[n_val:])
+    return train, val
+
+
+def transpose_tables(tokenizer: Tokenizer, low: int, high: int) -> dict[int, np.ndarray]:
+    """For each shift in low..high semitones, a lookup table token -> moved
+    token (-1 where the move leaves the representation's pitch range)."""
+    tables = {}
+    for shift in range(low, high + 1):
+        table = np.empty(tokenizer.vocab_size, dtype=np.int64)
+        for tok in range(tokenizer.vocab_size):
+            moved = tokenizer.transpose([tok], shift)
+            table[tok] = -1 if moved is None else moved[0]
+        tables[shift] = table
+    return tables
+
+
+@dataclass
+class Batch:
+    inputs: torch.Tensor      # (B, T) token ids
+    targets: torch.Tensor     # (B, T) next tokens, PAD where there is none
+    positions: torch.Tensor   # (B, T) position classes of the inputs
+
+    @property
+    def n_tokens(self) -> int:
+        return int((self.targets != PAD).sum())
+
+
+class ChunkSampler:
+    """Random `seq_len`-token windows of the training pieces.
+
+    A piece is picked with probability proportional to its length (every
+    token is equally likely to be trained on), a window start uniformly, and
+    a transposition uniformly from `transpose` (low, high) semitones; a shift
+    that would push a note out of range falls back to the next smaller one.
+    """
+
+    def __init__(self, tokenizer: Tokenizer, sequences: list[list[int]], *, batch: int, seq_len: int,
+                 transpose: tuple[int, int] = (0, 0), seed: int = 0, rank: int = 0, use_positions: bool = True):
+        if not sequences:
+            raise ValueError("no training sequences")
+        if batch < 1 or seq_len < 2:
+            raise ValueError(f"batch must be >= 1 and seq_len >= 2, got {batch} and {seq_len}")
+        low, high = transpose
+        if low > 0 or high < 0:
+            raise ValueError(f"transpose range must include 0, got {low}..{high}")
+        self.batch, self.seq_len, self.seed, self.rank = batch, seq_len, seed, rank
+        self.transpose = (low, high)
+        self.sequences = [np.asarray(s, dtype=np.int64) for s in sequences]
+        self.positions = [np.asarray(tokenizer.positions(s) if use_positions else [0] * len(s), dtype=np.int64)
+                          for s in sequences]
+        lengths = np.array([max(len(s) - 1, 1) for s in self.sequences], dtype=np.float64)
+        self.weights = lengths / lengths.sum()
+        self.tables = transpose_tables(tokenizer, low, high) if (low, high) != (0, 0) else {}
+        self.n_tokens = int(sum(len(s) - 1 for s in self.sequences))
+
+    @property
+    def steps_per_epoch(self) -> int:
+        """Steps after which (on average) every training token was seen once."""
+        return max(1, math.ceil(self.n_tokens / (self.batch * self.seq_len)))
+
+    def batch_at(self, step: int) -> Batch:
+        """The batch of training step `step` (0-based) on this process."""
+        rng = np.random.default_rng([self.seed, self.rank, step, 0x5EED])
+        L = self.seq_len
+        tokens = np.full((self.batch, L + 1), PAD, dtype=np.int64)
+        positions = np.zeros((self.batch, L), dtype=np.int64)
+        picks = rng.choice(len(self.sequences), size=self.batch, p=self.weights)
+        for row, i in enumerate(picks):
+            seq, pos = self.sequences[i], self.positions[i]
+            start = int(rng.integers(0, max(1, len(seq) - L)))
+            chunk = seq[start:start + L + 1]
+            shift = int(rng.integers(self.transpose[0], self.transpose[1] + 1)) if self.tables else 0
+            chunk = self._moved(chunk, shift)
+            tokens[row, :len(chunk)] = chunk
+            p = pos[start:start + L]
+            positions[row, :len(p)] = p
+        tokens_t = torch.from_numpy(tokens)
+        return Batch(inputs=tokens_t[:, :-1].clone(), targets=tokens_t[:, 1:].clone(),
+                     positions=torch.from_numpy(positions))
+
+    def _moved(self, chunk: np.ndarray, shift: int) -> np.ndarray:
+        while shift != 0:
+            moved = self.tables[shift][chunk]
+            if (moved >= 0).all():
+                return moved
+            shift -= 1 if shift > 0 else -1
+        return chunk

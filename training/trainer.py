@@ -1,0 +1,455 @@
+"""train(config, progress, should_stop): the one training function that the
+`train` command and the GUI's training tab both call.
+
+scan the folder (training.ingest) -> split by file -> random chunks with
+on-the-fly transposition -> AdamW with warm-up + cosine decay, clipping and
+mixed precision on CUDA -> bits-per-note validation, early stopping ->
+checkpoints (last + best, safetensors + JSON, atomic) -> a model file.
+Runs unchanged under `torchrun` (see training/distributed.py).
+"""
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from pathlib import Path
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+
+from composer.device import Precision, choose_device, precision_for
+from composer.errors import Cancelled, ComposerError, OutputExistsError
+from composer.model import ModelConfig, MusicRNN
+from composer.modelfile import load_model, save_model
+from composer.tokenizer import PAD
+
+from . import distributed as D
+from .checkpoint import load_checkpoint, save_checkpoint
+from .config import DEFAULT_EPOCHS, TrainConfig, TrainProgress, TrainResult
+from .data import ChunkSampler, split_files
+from .metrics import BitsPerNote, evaluate_bits_per_note
+
+__all__ = ["TrainConfig", "TrainProgress", "TrainResult", "train", "oom_message", "lr_factor",
+           "amp_setup", "NonFiniteLoss"]
+
+log = logging.getLogger(__name__)
+LAST, BEST, METRICS = "last.ckpt", "best.model", "metrics.jsonl"
+
+
+class NonFiniteLoss(ComposerError):
+    """The loss became NaN or infinite; the last good checkpoint is kept."""
+
+
+def oom_message(batch: int, seq_len: int, device: torch.device | str) -> str:
+    """What to tell the user when the device runs out of memory."""
+    smaller = max(1, batch // 2)
+    return (f"out of memory on {device} with batch size {batch} (x {seq_len} tokens); "
+            f"try a smaller batch, e.g. --batch {smaller}, or a smaller --seq-len or --hidden")
+
+
+def is_oom(exc: BaseException) -> bool:
+    if isinstance(exc, torch.OutOfMemoryError):
+        return True
+    return isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower()
+
+
+def lr_factor(step: int, *, warmup_steps: int, fraction_done: float, min_ratio: float) -> float:
+    """Learning-rate multiplier: linear warm-up over `warmup_steps`, then cosine
+    decay from 1 to `min_ratio` as `fraction_done` (0..1 of the run's steps or
+    minutes, whichever is further along) goes from 0 to 1."""
+    if warmup_steps and step < warmup_steps:
+        return (step + 1) / warmup_steps
+    p = min(max(fraction_done, 0.0), 1.0)
+    return min_ratio + (1.0 - min_ratio) * 0.5 * (1.0 + math.cos(math.pi * p))
+
+
+def amp_setup(device: torch.device, *, bf16_supported: bool | None = None):
+    """(Precision, GradScaler or None) for `device`: bf16 autocast on CUDA
+    GPUs that support it, fp16 + GradScaler on older ones, off on CPU/MPS."""
+    precision = precision_for(device, bf16_supported=bf16_supported) if device.type == "cuda" \
+        else precision_for(device)
+    scaler = torch.amp.GradScaler(device.type) if precision.grad_scaler else None
+    return precision, scaler
+
+
+def _step_seed(seed: int, rank: int, step: int) -> int:
+    return (seed * 1_000_003 + rank * 7_919 + step * 104_729) % (2**63 - 1)
+
+
+def _plain(value):
+    """`value` as it reads back from JSON (tuples become lists)."""
+    return json.loads(json.dumps(value))
+
+
+def train(config: TrainConfig, progress: Callable[[TrainProgress], None] | None = None,
+          should_stop: Callable[[], bool] | None = None, *,
+          after_step: Callable[[int, MusicRNN], None] | None = None) -> TrainResult:
+    """Train a model on the MIDI files in `config.folder` and write `config.out`.
+
+    `progress(TrainProgress)` is called often; `should_stop()` returning True
+    ends the run after a checkpoint (stopped_reason "cancelled", the model file
+    is still written). `after_step(step, model)` runs after every optimizer
+    step (for experiments and tests). Raises ComposerError when the folder
+    holds nothing usable, naming the folder.
+    """
+    info = D.dist_info_from_env()
+    device, reason = choose_device(config.device)
+    if info.enabled and device.type == "cuda":
+        device = torch.device("cuda", info.local_rank)
+        torch.cuda.set_device(device)
+        reason += f" (rank {info.rank} of {info.world_size}, local GPU {info.local_rank})"
+    created = D.setup(info, device)
+    try:
+        return _Run(config, info, device, reason, progress, should_stop, after_step).run()
+    finally:
+        D.teardown(created)
+
+
+class _Run:
+    def __init__(self, config, info, device, reason, progress, should_stop, after_step):
+        self.c, self.info, self.device, self.reason = config, info, device, reason
+        self._progress, self._should_stop, self.after_step = progress, should_stop, after_step
+        self.tokenizer = config.make_tokenizer()
+        self.ckpt_dir = config.checkpoint_path
+        self.state = TrainProgress(device=str(device), device_reason=reason)
+        self.best_val: float | None = None
+        self.best_step = 0
+        self.bad_evals = 0
+        self.last_val: float | None = None
+        self.elapsed_before = 0.0
+
+    # ---- hooks ----------------------------------------------------------------
+    def emit(self, **changes) -> None:
+        for key, value in changes.items():
+            setattr(self.state, key, value)
+        if self._progress is not None and self.info.is_main:
+            self._progress(self.state)
+
+    def stop_requested(self) -> bool:
+        return bool(self._should_stop and self._should_stop())
+
+    # ---- the run ----------------------------------------------------------------
+    def run(self) -> TrainResult:
+        self.check_paths()
+        corpus = self.scan()
+        train_seqs, val_seqs = self.split(corpus)
+        self.build(train_seqs)
+        start_step = self.resume() if self.c.resume else 0
+        self.open_metrics(start_step)
+        self.val_seqs = D.shard(val_seqs, self.info, fallback=False)
+        self.n_val = len(val_seqs)
+        try:
+            reason, step = self.loop(start_step)
+        except NonFiniteLoss as exc:
+            return self.after_nonfinite(corpus, exc, len(train_seqs), len(val_seqs))
+        return self.finish(corpus, reason, step, len(train_seqs), len(val_seqs))
+
+    def after_nonfinite(self, corpus, exc: NonFiniteLoss, n_train: int, n_val: int) -> TrainResult:
+        """Keep the last good checkpoint (untouched) and write the model file
+        from the best or last good weights; with none, re-raise."""
+        log.warning("%s; stopping (last good checkpoint kept)", exc)
+        step = 0
+        if self.info.is_main:
+            last = self.ckpt_dir / LAST
+            if not last.exists() and self.best_val is None:
+                raise NonFiniteLoss(f"{exc}; no good checkpoint was written yet, so no model file was written "
+                                    f"(try a lower --lr than {self.c.lr})") from None
+            good = load_checkpoint(last) if last.exists() else None
+            if good is not None:
+                self.model.load_state_dict(good.model_state)
+            step = int(good.meta["step"]) if good is not None else self.best_step
+        reason = f"non-finite loss ({exc}); kept the checkpoint of step {step}"
+        return self.write_model(corpus, reason, step, n_train, n_val)
+
+    def check_paths(self) -> None:
+        c = self.c
+        out = Path(c.out)
+        if not c.resume and not c.force:
+            if out.exists():
+                raise OutputExistsError(f"{out} already exists (use --force to overwrite, or --resume)")
+            if (self.ckpt_dir / LAST).exists():
+                raise OutputExistsError(f"an earlier run's checkpoint is in {self.ckpt_dir}; use --resume to "
+                                        "continue it or --force to start over")
+        if c.resume and not (self.ckpt_dir / LAST).exists():
+            raise ComposerError(f"nothing to resume: no checkpoint {self.ckpt_dir / LAST}")
+        if not out.parent.exists():
+            raise ComposerError(f"output folder {out.parent} does not exist")
+
+    def scan(self):
+        from .ingest import scan_folder
+        folder = Path(self.c.folder)
+        if not folder.is_dir():
+            raise ComposerError(f"{folder}: no such folder")
+        self.emit(phase="scanning", message=f"scanning {folder}")
+
+        def on_file(done, total, current=""):
+            self.emit(files_done=done, files_total=total, message=f"scanning {current}")
+
+        corpus = None
+        for turn in ((0,) if not self.info.enabled else (0, 1)):   # rank 0 fills the cache first
+            if (turn == 0) == self.info.is_main:
+                corpus = scan_folder(folder, self.tokenizer, cache_dir=self.c.cache_dir, workers=self.c.workers,
+                                     progress=on_file, should_stop=self._should_stop)
+            D.barrier(self.info)
+        report = corpus.report
+        if self.c.report and self.info.is_main:
+            report.save_json(self.c.report)
+        self.emit(report=report, message=f"scanned {len(report.files)} file(s)")
+        if not corpus.sequences:
+            scanned = len(report.files)
+            raise ComposerError(f"{folder}: no usable MIDI files" + (
+                f" ({scanned} file(s) scanned, all skipped; see the reasons above)" if scanned
+                else " (no .mid/.midi files found)"))
+        return corpus
+
+    def split(self, corpus):
+        names = sorted(corpus.sequences)
+        if self.c.resume:
+            meta = load_checkpoint(self.ckpt_dir / LAST).meta
+            train_names, val_names = meta["split"]["train"], meta["split"]["val"]
+            missing = [n for n in train_names + val_names if n not in corpus.sequences]
+            if missing:
+                raise ComposerError(f"cannot resume: {len(missing)} file(s) of the checkpointed run are no longer "
+                                    f"usable in {self.c.folder}, e.g. {missing[0]}")
+        else:
+            train_names, val_names = split_files(names, self.c.val_share, self.c.seed)
+        self.split_names = {"train": list(train_names), "val": list(val_names)}
+        return ([corpus.sequences[n] for n in train_names], [corpus.sequences[n] for n in val_names])
+
+    def build(self, train_seqs) -> None:
+        c, tok = self.c, self.tokenizer
+        self.model_config = ModelConfig(
+            vocab_size=tok.vocab_size, cell=c.cell, embed_dim=c.embed, hidden_size=c.hidden,
+            num_layers=c.layers, dropout=c.dropout, tie_weights=c.tie_weights,
+            position_classes=tok.position_classes if c.position_input else 0)
+        torch.manual_seed(c.seed)
+        self.model = MusicRNN(self.model_config).to(self.device)
+        self.net = self.model
+        if self.info.enabled:
+            from torch.nn.parallel import DistributedDataParallel
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            self.net = DistributedDataParallel(self.model, device_ids=ids)
+        self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=c.lr, weight_decay=c.weight_decay)
+        self.precision, self.scaler = amp_setup(self.device)
+        self.sampler = ChunkSampler(tok, D.shard(train_seqs, self.info), batch=c.batch, seq_len=c.seq_len,
+                                    transpose=c.transpose_range, seed=c.seed, rank=self.info.rank,
+                                    use_positions=self.model_config.position_classes > 1)
+        spe = self.sampler.steps_per_epoch
+        totals = [c.steps] if c.steps else []
+        if c.epochs:
+            totals.append(max(1, math.ceil(c.epochs * spe)))
+        if not totals and not c.minutes:
+            totals.append(DEFAULT_EPOCHS * spe)
+        self.total_steps = min(totals) if totals else None
+        self.budget_s = c.minutes * 60.0 if c.minutes else None
+
+    def resume(self) -> int:
+        ckpt = load_checkpoint(self.ckpt_dir / LAST)
+        meta = ckpt.meta
+        if meta["model_config"] != _plain(self.model_config.to_dict()):
+            raise ComposerError(f"cannot resume: the checkpoint's model ({meta['model_config']}) differs from "
+                                "the requested one; use the same --cell/--layers/--hidden/--embed options")
+        if meta["representation"] != _plain({"kind": self.tokenizer.kind, "config": self.tokenizer.config.to_dict()}):
+            raise ComposerError("cannot resume: the checkpoint was trained with another representation config")
+        self.model.load_state_dict(ckpt.model_state)
+        self.optimizer.load_state_dict(ckpt.optimizer_state)
+        if self.scaler is not None and meta.get("scaler"):
+            self.scaler.load_state_dict(meta["scaler"])
+        self.best_val, self.best_step = meta["best_val"], meta["best_step"]
+        self.bad_evals, self.last_val = meta["bad_evals"], meta.get("last_val")
+        self.elapsed_before = float(meta["elapsed_s"])
+        self.emit(message=f"resumed from {self.ckpt_dir / LAST} at step {meta['step']}")
+        return int(meta["step"])
+
+    # ---- bookkeeping ------------------------------------------------------------
+    def open_metrics(self, start_step: int) -> None:
+        self.metrics_path = self.ckpt_dir / METRICS
+        if not self.info.is_main:
+            return
+        self.ckpt_dir.mkdir(parents=True, exist_ok=True)
+        kept = []
+        if start_step and self.metrics_path.exists():
+            for line in self.metrics_path.read_text().splitlines():
+                try:
+                    if json.loads(line)["step"] <= start_step:
+                        kept.append(line)
+                except (ValueError, KeyError):
+                    continue
+        self.metrics_path.write_text("".join(line + "\n" for line in kept))
+
+    def log_metrics(self, row: dict) -> None:
+        if self.info.is_main:
+            with open(self.metrics_path, "a") as handle:
+                handle.write(json.dumps(row) + "\n")
+
+    def checkpoint(self, step: int, elapsed: float) -> None:
+        if not self.info.is_main:
+            return
+        meta = {"step": step, "elapsed_s": elapsed, "best_val": self.best_val, "best_step": self.best_step,
+                "bad_evals": self.bad_evals, "last_val": self.last_val, "split": self.split_names,
+                "config": self.c.to_dict(), "model_config": self.model_config.to_dict(),
+                "representation": {"kind": self.tokenizer.kind, "config": self.tokenizer.config.to_dict()},
+                "world_size": self.info.world_size,
+                "scaler": self.scaler.state_dict() if self.scaler is not None else None}
+        save_checkpoint(self.ckpt_dir / LAST, self.model.state_dict(), self.optimizer.state_dict(), meta)
+
+    def evaluate(self, step: int) -> float | None:
+        self.emit(phase="validating")
+        metric = evaluate_bits_per_note(self.model, self.tokenizer, self.val_seqs, device=self.device)
+        metric = D.all_reduce_metric(self.info, metric, self.device)
+        self.emit(phase="training")
+        if not metric.notes:
+            return None
+        value = metric.bits_per_note
+        self.last_val = value
+        if self.best_val is None or value < self.best_val:
+            self.best_val, self.best_step, self.bad_evals = value, step, 0
+            if self.info.is_main:
+                save_model(self.ckpt_dir / BEST, self.model, self.tokenizer, {"step": step, "val_bits_per_note": value})
+        else:
+            self.bad_evals += 1
+        return value
+
+    # ---- the training loop -------------------------------------------------------
+    def loop(self, step: int) -> tuple[str, int]:
+        """Train from `step` until a limit, a stop request or early stopping.
+        Returns (stopped_reason, steps done)."""
+        c, total, budget = self.c, self.total_steps, self.budget_s
+        t0 = time.monotonic()
+        self.window = [time.monotonic(), 0, 0.0, 0]      # start time, tokens, loss sum, steps
+        self.last_eval_step = step if c.resume else -1
+        self.emit(phase="training", step=step, total_steps=total, message=f"training on {self.reason}")
+        while True:
+            elapsed = self.elapsed_before + time.monotonic() - t0
+            stop, over_time, elapsed = D.sync_max(
+                self.info, [self.stop_requested(), bool(budget and elapsed >= budget), elapsed], self.device)
+            self.elapsed = elapsed
+            if stop:
+                self.checkpoint(step, elapsed)
+                return "cancelled", step
+            if total is not None and step >= total:
+                return ("steps" if c.steps and total == c.steps else "epochs"), step
+            if over_time:
+                return "minutes", step
+            fraction = max(step / total if total else 0.0, elapsed / budget if budget else 0.0)
+            lr = c.lr * lr_factor(step, warmup_steps=c.warmup_steps, fraction_done=fraction,
+                                  min_ratio=c.min_lr_ratio)
+            for group in self.optimizer.param_groups:
+                group["lr"] = lr
+            loss, n_tokens = self.train_step(step)
+            step += 1
+            if self.after_step is not None:
+                self.after_step(step, self.model)
+            if self.after(step, loss, n_tokens, lr, elapsed):
+                return "early stopping", step
+
+    def train_step(self, step: int) -> tuple[float, int]:
+        """One optimizer step on batch `step`; returns (loss in nats/token, tokens)."""
+        c = self.c
+        torch.manual_seed(_step_seed(c.seed, self.info.rank, step))   # dropout: a function of the step
+        batch = self.sampler.batch_at(step)
+        x, y = batch.inputs.to(self.device), batch.targets.to(self.device)        # (B, T)
+        positions = batch.positions.to(self.device) if self.model_config.position_classes > 1 else None
+        self.net.train()
+        try:
+            with self.precision.autocast(self.device):
+                logits, _ = self.net(x, positions=positions)                      # (B, T, V)
+            loss = F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), y.reshape(-1), ignore_index=PAD)
+            bad = D.sync_max(self.info, [0.0 if torch.isfinite(loss).item() else 1.0], self.device)[0]
+            if bad:
+                raise NonFiniteLoss(f"the loss became non-finite ({loss.item()}) at step {step + 1}")
+            self.optimizer.zero_grad(set_to_none=True)
+            if self.scaler is not None:
+                self.scaler.scale(loss).backward()
+                self.scaler.unscale_(self.optimizer)
+                if c.clip:
+                    torch.nn.utils.clip_grad_norm_(self.model.parameters(), c.clip)
+                self.scaler.step(self.optimizer)
+                self.scaler.update()
+            else:
+                loss.backward()
+                if c.clip:
+                    norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), c.clip)
+                    if not torch.isfinite(norm):
+                        raise NonFiniteLoss(f"the gradients became non-finite at step {step + 1}")
+                self.optimizer.step()
+        except RuntimeError as exc:
+            if is_oom(exc):
+                raise ComposerError(oom_message(c.batch, c.seq_len, self.device)) from None
+            raise
+        return float(loss.item()), batch.n_tokens
+
+    def after(self, step: int, loss: float, n_tokens: int, lr: float, elapsed: float) -> bool:
+        """Progress, metrics log, evaluation, checkpoint; True = stop early."""
+        c, w = self.c, self.window
+        w[1] += n_tokens
+        w[2] += loss
+        w[3] += 1
+        now = time.monotonic()
+        speed = w[1] * self.info.world_size / max(now - w[0], 1e-9)
+        val = None
+        if step % c.eval_every == 0 and self.n_val:
+            val = self.evaluate(step)
+            self.last_eval_step = step
+        stop_early = bool(c.patience and self.bad_evals >= c.patience)
+        if step % c.log_every == 0 or val is not None or stop_early:
+            self.log_metrics({"step": step, "epoch": round(step / self.sampler.steps_per_epoch, 4),
+                              "loss": w[2] / w[3], "val_bits_per_note": val, "lr": lr,
+                              "tokens_per_s": round(speed, 1), "elapsed": round(elapsed, 3)})
+            self.window = [now, 0, 0.0, 0]
+        if step % c.checkpoint_every == 0 or stop_early:
+            self.checkpoint(step, elapsed)
+        self.emit(step=step, epoch=step / self.sampler.steps_per_epoch, train_loss=w[2] / max(w[3], 1),
+                  val_bits_per_note=self.last_val, best_val_bits_per_note=self.best_val, tokens_per_s=speed,
+                  elapsed_s=elapsed, eta_s=self.eta(step, elapsed))
+        return stop_early
+
+    def eta(self, step: int, elapsed: float) -> float | None:
+        """Seconds left: by steps at the average pace so far, or by the time budget."""
+        etas = []
+        if self.total_steps and step:
+            etas.append((self.total_steps - step) * elapsed / step)
+        if self.budget_s:
+            etas.append(self.budget_s - elapsed)
+        return max(0.0, min(etas)) if etas else None
+
+    # ---- the end -----------------------------------------------------------------
+    def finish(self, corpus, reason: str, step: int, n_train: int, n_val: int) -> TrainResult:
+        """Final evaluation, then the model file: best-by-validation weights
+        (or the last ones when nothing was held out)."""
+        if reason != "cancelled" and self.n_val and self.last_eval_step != step:
+            self.evaluate(step)
+        if reason != "cancelled":
+            self.checkpoint(step, self.elapsed)
+        return self.write_model(corpus, reason, step, n_train, n_val)
+
+    def write_model(self, corpus, reason: str, step: int, n_train: int, n_val: int) -> TrainResult:
+        summary = self.summary(corpus.report, reason, step, n_train, n_val)
+        out = Path(self.c.out)
+        if self.info.is_main:
+            model = self.model
+            if (self.ckpt_dir / BEST).exists() and self.best_val is not None:
+                model = load_model(self.ckpt_dir / BEST, "cpu").model
+            save_model(out, model, self.tokenizer, summary, force=True)
+        D.barrier(self.info)
+        self.emit(phase="done", step=step, message=f"stopped: {reason}; wrote {out}")
+        return TrainResult(model_path=out, best_val_bits_per_note=self.best_val, steps=step,
+                           stopped_reason=reason, report=corpus.report, metrics_path=self.metrics_path,
+                           checkpoint_dir=self.ckpt_dir, summary=summary)
+
+    def summary(self, report, reason: str, step: int, n_train: int, n_val: int) -> dict:
+        """The training summary stored in the model file."""
+        used = report.used()
+        folder = Path(self.c.folder)
+        corpus = {"name": folder.resolve().name, "folder": str(folder), "files_used": len(used),
+                  "files_skipped": len(report.skipped()), "notes": sum(f.n_notes for f in used),
+                  "tokens": sum(f.n_tokens for f in used), "train_files": n_train, "val_files": n_val}
+        return {"corpus": corpus, "steps": step,
+                "epochs": round(step / self.sampler.steps_per_epoch, 3),
+                "val_bits_per_note": self.best_val, "best_step": self.best_step if self.best_val is not None else None,
+                "last_val_bits_per_note": self.last_val, "stopped_reason": reason,
+                "minutes": round(self.elapsed / 60.0, 2), "device": self.reason,
+                "processes": self.info.world_size, "parameters": self.model.num_parameters(),
+                "train_config": self.c.to_dict()}
