@@ -1,0 +1,31 @@
+"""`python -m gui` / `rnn-composer-app`: open the main window."""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="rnn-composer-app", description="RNN Composer Studio desktop app")
+    parser.add_argument("--settings", default=None, help="keep settings in this INI file instead of the user's")
+    parser.add_argument("--models-dir", default=None, help="folder for trained models (default: the app data folder)")
+    args, qt_args = parser.parse_known_args(argv if argv is not None else sys.argv[1:])
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+
+    from PySide6.QtWidgets import QApplication
+
+    from .main_window import MainWindow
+    from .settings import APPLICATION, ORGANIZATION, Settings
+
+    app = QApplication.instance() or QApplication([sys.argv[0], *qt_args])
+    app.setOrganizationName(ORGANIZATION)
+    app.setApplicationName(APPLICATION)
+    settings = Settings.at_path(args.settings) if args.settings else Settings()
+    window = MainWindow(settings, args.models_dir)
+    window.show()
+    return app.exec()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

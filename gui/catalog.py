@@ -1,0 +1,103 @@
+"""The models the picker offers: shipped defaults, the user's trained models
+and recently opened files, each described from its metadata alone (the
+weights are not loaded until the model is used)."""
+from __future__ import annotations
+
+import json
+import math
+import os
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+
+from composer.errors import ComposerError
+from composer.modelfile import MODEL_SUFFIX, read_metadata
+
+ASSETS_DIR = Path(__file__).resolve().parent.parent / "assets"
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    """One model file as the picker shows it."""
+
+    path: Path
+    origin: str                 # "default" | "trained" | "recent"
+    representation: str = ""    # "melody" | "performance"
+    cell: str = ""              # "LSTM" | "GRU"
+    layers: int = 0
+    hidden: int = 0
+    parameters: int = 0
+    corpus: str = ""
+    error: str = ""             # why the file cannot be used ("" when fine)
+
+    @property
+    def name(self) -> str:
+        return self.path.stem
+
+    @property
+    def usable(self) -> bool:
+        return not self.error
+
+    def label(self) -> str:
+        if self.error:
+            return f"{self.name} (unusable)"
+        return f"{self.name} — {self.representation}, {self.cell} {self.layers}x{self.hidden}"
+
+    def description(self) -> str:
+        """One line: representation, cell type, size and corpus."""
+        if self.error:
+            return self.error
+        corpus = f", trained on {self.corpus}" if self.corpus else ""
+        return (f"{self.representation} {self.cell} {self.layers}x{self.hidden}, "
+                f"{self.parameters / 1e6:.2f}M parameters{corpus} [{self.origin}] {self.path}")
+
+
+def _parameter_count(path: Path, tied: bool) -> int:
+    """Sum of tensor sizes from the safetensors header (no weights read)."""
+    with open(path, "rb") as handle:
+        size = struct.unpack("<Q", handle.read(8))[0]
+        header = json.loads(handle.read(size))
+    return sum(math.prod(info["shape"]) for name, info in header.items()
+               if name != "__metadata__" and not (tied and name == "head.weight"))
+
+
+def describe(path: str | os.PathLike, origin: str) -> ModelEntry:
+    """A picker entry for `path`; a bad file becomes an entry with `error` set."""
+    path = Path(path)
+    try:
+        meta = read_metadata(path)
+        model = meta.get("model", {})
+        training = meta.get("training", {}) or {}
+        corpus = training.get("corpus", {})
+        corpus_name = (corpus.get("name", "") if isinstance(corpus, dict) else str(corpus)) \
+            or str(training.get("corpus_name", "") or "")
+        return ModelEntry(path=path, origin=origin,
+                          representation=str(meta.get("representation", {}).get("kind", "?")),
+                          cell=str(model.get("cell", "?")).upper(), layers=int(model.get("num_layers", 0)),
+                          hidden=int(model.get("hidden_size", 0)),
+                          parameters=_parameter_count(path, bool(model.get("tie_weights"))),
+                          corpus=corpus_name)
+    except (ComposerError, OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        return ModelEntry(path=path, origin=origin, error=" ".join(str(exc).split()))
+
+
+def discover(user_dir: Path, recent: list[str], assets_dir: Path = ASSETS_DIR) -> list[ModelEntry]:
+    """Every model to offer, defaults first, without duplicates."""
+    seen: set[Path] = set()
+    out: list[ModelEntry] = []
+
+    def add(path: Path, origin: str) -> None:
+        key = path.resolve()
+        if key in seen or not path.is_file():
+            return
+        seen.add(key)
+        out.append(describe(path, origin))
+
+    for path in sorted(assets_dir.glob(f"*{MODEL_SUFFIX}")):
+        add(path, "default")
+    if user_dir.is_dir():
+        for path in sorted(user_dir.glob(f"*{MODEL_SUFFIX}"), key=lambda p: p.stat().st_mtime, reverse=True):
+            add(path, "trained")
+    for text in recent:
+        add(Path(text), "recent")
+    return out

@@ -1,0 +1,180 @@
+"""The generation controls: length, sampling, seed, key/scale, pitch range,
+tempo, instrument and primer. They build a `GenerateRequest` and persist
+themselves through `Settings`."""
+from __future__ import annotations
+
+import random
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QValidator
+from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QFormLayout, QHBoxLayout, QLabel, QPushButton,
+                               QSpinBox, QWidget)
+
+from composer.errors import ComposerError
+from composer.generate import GenerateRequest, parse_note_list
+from composer.music import pitch_name
+from composer.scales import KEY_NAMES, SCALES
+
+from .settings import Settings
+
+ANY = "any"
+MAX_SEED = 2**31 - 1
+
+
+def instrument_names() -> list[str]:
+    """The 128 General MIDI program names (pretty_midi's table)."""
+    from pretty_midi.constants import INSTRUMENT_MAP
+    return list(INSTRUMENT_MAP)
+
+
+class PitchSpinBox(QSpinBox):
+    """A MIDI pitch shown as 'C4 (60)'; accepts a name (C4, F#5) or a number."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setRange(0, 127)
+
+    def textFromValue(self, value: int) -> str:
+        return f"{pitch_name(value)} ({value})"
+
+    def valueFromText(self, text: str) -> int:
+        return self._parse(text) if self._parse(text) is not None else self.value()
+
+    def validate(self, text: str, pos: int):
+        state = QValidator.State.Acceptable if self._parse(text) is not None else QValidator.State.Intermediate
+        return state, text, pos
+
+    @staticmethod
+    def _parse(text: str) -> int | None:
+        word = text.split("(")[0].strip()
+        try:
+            pitch = parse_note_list(word)[0].pitch
+        except (ComposerError, IndexError):
+            return None
+        return pitch if 0 <= pitch <= 127 else None
+
+
+class GenerateControls(QWidget):
+    """The form; `request()` turns it into a GenerateRequest (primer excluded)."""
+
+    primerOpenRequested = Signal()
+    primerClearRequested = Signal()
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.kind = "melody"
+        form = self.form = QFormLayout(self)
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+
+        self.bars = QSpinBox(minimum=1, maximum=256, suffix=" bars")
+        self.bars.setToolTip("How many new bars to generate")
+        self.seconds = QDoubleSpinBox(minimum=1.0, maximum=600.0, decimals=1, singleStep=5.0, suffix=" s")
+        self.seconds.setToolTip("Length of the new music in seconds (polyphonic models)")
+        self.temperature = QDoubleSpinBox(minimum=0.05, maximum=3.0, singleStep=0.05, decimals=2)
+        self.temperature.setToolTip("Randomness: < 1 safer, > 1 wilder")
+        self.top_p = QDoubleSpinBox(minimum=0.05, maximum=1.0, singleStep=0.05, decimals=2)
+        self.top_p.setToolTip("Nucleus sampling: keep the likeliest tokens up to this probability mass (1 = off)")
+        self.count = QSpinBox(minimum=1, maximum=16)
+        self.count.setToolTip("How many variations to generate at once")
+        self.seed = QSpinBox(minimum=0, maximum=MAX_SEED)
+        self.seed.setToolTip("Same seed and settings give the same music")
+        self.new_seed_button = QPushButton("New seed")
+        self.new_seed_button.clicked.connect(self.new_seed)
+        self.key = QComboBox()
+        self.key.addItems([ANY] + KEY_NAMES)
+        self.scale = QComboBox()
+        self.scale.addItems([ANY] + list(SCALES))
+        self.pitch_low = PitchSpinBox()
+        self.pitch_high = PitchSpinBox()
+        self.tempo = QDoubleSpinBox(minimum=20.0, maximum=300.0, decimals=0, singleStep=5.0, suffix=" bpm")
+        self.instrument = QComboBox()
+        self.instrument.addItems([f"{i}: {name}" for i, name in enumerate(instrument_names())])
+        self.instrument.setMaxVisibleItems(20)
+        self.primer_label = QLabel("none")
+        self.primer_label.setWordWrap(True)
+        self.primer_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.primer_open = QPushButton("Open primer...")
+        self.primer_open.setToolTip("A .mid file to continue (or drop one on the window)")
+        self.primer_open.clicked.connect(self.primerOpenRequested)
+        self.primer_clear = QPushButton("Clear")
+        self.primer_clear.clicked.connect(self.primerClearRequested)
+
+        form.addRow("Length", self.bars)
+        form.addRow("Length", self.seconds)
+        form.addRow("Temperature", self.temperature)
+        form.addRow("Top-p", self.top_p)
+        form.addRow("Variations", self.count)
+        form.addRow("Seed", _row(self.seed, self.new_seed_button))
+        form.addRow("Key", _row(self.key, self.scale))
+        form.addRow("Pitch range", _row(self.pitch_low, QLabel("to"), self.pitch_high))
+        form.addRow("Tempo", self.tempo)
+        form.addRow("Instrument", self.instrument)
+        form.addRow("Primer", _row(self.primer_open, self.primer_clear))
+        form.addRow("", self.primer_label)
+        self.set_kind("melody")
+
+    def set_kind(self, kind: str) -> None:
+        """Show bars for melody models, seconds for performance models."""
+        self.kind = kind
+        self.form.setRowVisible(self.bars, kind == "melody")
+        self.form.setRowVisible(self.seconds, kind != "melody")
+
+    def new_seed(self) -> None:
+        self.seed.setValue(random.SystemRandom().randrange(MAX_SEED))
+
+    def request(self) -> GenerateRequest:
+        """The request the controls describe; raises ComposerError for a bad combination."""
+        low, high = self.pitch_low.value(), self.pitch_high.value()
+        if low > high:
+            raise ComposerError(f"the pitch range is empty: lowest {pitch_name(low)} is above highest {pitch_name(high)}")
+        melody = self.kind == "melody"
+        return GenerateRequest(
+            count=self.count.value(), bars=self.bars.value() if melody else None,
+            seconds=None if melody else self.seconds.value(), temperature=self.temperature.value(),
+            top_p=self.top_p.value(), seed=self.seed.value(),
+            key=None if self.key.currentText() == ANY else self.key.currentText(),
+            scale=None if self.scale.currentText() == ANY else self.scale.currentText(),
+            pitch_low=low, pitch_high=high, tempo=self.tempo.value(), program=self.instrument.currentIndex())
+
+    # ---- persistence ------------------------------------------------------------
+    def load(self, settings: Settings) -> None:
+        self.bars.setValue(settings.get("generate/bars"))
+        self.seconds.setValue(settings.get("generate/seconds"))
+        self.temperature.setValue(settings.get("generate/temperature"))
+        self.top_p.setValue(settings.get("generate/top_p"))
+        self.count.setValue(settings.get("generate/count"))
+        self.seed.setValue(min(MAX_SEED, max(0, settings.get("generate/seed"))))
+        _select(self.key, settings.get("generate/key") or ANY)
+        _select(self.scale, settings.get("generate/scale") or ANY)
+        self.pitch_low.setValue(settings.get("generate/pitch_low"))
+        self.pitch_high.setValue(settings.get("generate/pitch_high"))
+        self.tempo.setValue(settings.get("generate/tempo"))
+        self.instrument.setCurrentIndex(min(127, max(0, settings.get("generate/program"))))
+
+    def save(self, settings: Settings) -> None:
+        settings.set("generate/bars", self.bars.value())
+        settings.set("generate/seconds", self.seconds.value())
+        settings.set("generate/temperature", self.temperature.value())
+        settings.set("generate/top_p", self.top_p.value())
+        settings.set("generate/count", self.count.value())
+        settings.set("generate/seed", self.seed.value())
+        settings.set("generate/key", "" if self.key.currentText() == ANY else self.key.currentText())
+        settings.set("generate/scale", "" if self.scale.currentText() == ANY else self.scale.currentText())
+        settings.set("generate/pitch_low", self.pitch_low.value())
+        settings.set("generate/pitch_high", self.pitch_high.value())
+        settings.set("generate/tempo", self.tempo.value())
+        settings.set("generate/program", self.instrument.currentIndex())
+
+
+def _row(*widgets: QWidget) -> QWidget:
+    box = QWidget()
+    layout = QHBoxLayout(box)
+    layout.setContentsMargins(0, 0, 0, 0)
+    for widget in widgets:
+        layout.addWidget(widget)
+    return box
+
+
+def _select(combo: QComboBox, text: str) -> None:
+    index = combo.findText(text)
+    combo.setCurrentIndex(max(0, index))

@@ -1,0 +1,119 @@
+"""The main window: Generate and Train tabs, menus and shortcuts, and a
+close that never leaves a worker thread running."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QMainWindow, QTabWidget, QWidget
+
+from .dialogs import Dialogs
+from .generate_view import GenerateView
+from .jobs import Job
+from .settings import APPLICATION, Settings, default_user_models_dir
+from .train_view import TrainView
+
+
+class MainWindow(QMainWindow):
+    """`settings` and `user_models_dir` default to the user's; tests pass temporary ones."""
+
+    def __init__(self, settings: Settings | None = None, user_models_dir: Path | None = None,
+                 parent: QWidget | None = None):
+        super().__init__(parent)
+        self.settings = settings or Settings()
+        self.user_models_dir = Path(user_models_dir) if user_models_dir else default_user_models_dir()
+        self.dialogs = Dialogs(self)
+        self.setWindowTitle(APPLICATION)
+        self.generate_view = GenerateView(self.settings, self.dialogs, self.user_models_dir)
+        self.train_view = TrainView(self.settings, self.dialogs, self.user_models_dir)
+        self.tabs = QTabWidget()
+        self.tabs.addTab(self.generate_view, "Generate")
+        self.tabs.addTab(self.train_view, "Train")
+        self.setCentralWidget(self.tabs)
+        self._make_actions()
+        for view in (self.generate_view, self.train_view):
+            view.status.connect(self.show_status)
+            view.busyChanged.connect(self._update_actions)
+        self.generate_view.results.variations.currentRowChanged.connect(self._update_actions)
+        self.train_view.modelTrained.connect(self.on_model_trained)
+        geometry = self.settings.get("window/geometry")
+        if geometry.isEmpty() or not self.restoreGeometry(geometry):
+            self.resize(1280, 800)
+        self.tabs.setCurrentIndex(min(1, max(0, self.settings.get("window/tab"))))
+        self._update_actions()
+
+    def _make_actions(self) -> None:
+        g, r = self.generate_view, self.generate_view.results
+
+        def action(text: str, slot, shortcut=None, tip: str = "") -> QAction:
+            act = QAction(text, self)
+            if shortcut is not None:
+                act.setShortcut(QKeySequence(shortcut))
+                act.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+            act.setStatusTip(tip)
+            act.triggered.connect(slot)
+            self.addAction(act)
+            return act
+
+        self.open_model_action = action("&Open model file...", g.open_model, QKeySequence.StandardKey.Open)
+        self.open_primer_action = action("Open &primer...", g.open_primer)
+        self.export_action = action("&Export .mid...", r.export_midi, "Ctrl+E", "Write the selected variation")
+        self.export_audio_action = action("Export &audio...", r.export_audio)
+        self.quit_action = action("&Quit", self.close, QKeySequence.StandardKey.Quit)
+        self.generate_action = action("&Generate", g.generate, "Ctrl+G", "Sample new variations")
+        self.cancel_action = action("&Cancel", self.cancel_jobs, "Esc", "Stop the running job")
+        self.play_action = action("&Play / Stop", r.toggle_play, "Space")
+        file_menu = self.menuBar().addMenu("&File")
+        for act in (self.open_model_action, self.open_primer_action, self.export_action, self.export_audio_action):
+            file_menu.addAction(act)
+        file_menu.addSeparator()
+        file_menu.addAction(self.quit_action)
+        gen_menu = self.menuBar().addMenu("&Generate")
+        for act in (self.generate_action, self.cancel_action, self.play_action):
+            gen_menu.addAction(act)
+
+    def _update_actions(self, *_args) -> None:
+        g, r = self.generate_view, self.generate_view.results
+        has_song = r.current_song() is not None
+        self.generate_action.setEnabled(g.generate_button.isEnabled())
+        self.cancel_action.setEnabled(bool(self.running_jobs()))
+        self.export_action.setEnabled(has_song)
+        self.export_audio_action.setEnabled(has_song and not r.audio_reason)
+        self.play_action.setEnabled(has_song and not r.play_reason)
+
+    def show_status(self, text: str) -> None:
+        self.statusBar().showMessage(text, 10_000)
+
+    def on_model_trained(self, path: Path) -> None:
+        """A finished (or cancelled with a checkpoint) run: offer and select its model."""
+        self.generate_view.refresh_models(select=path)
+        self.show_status(f"New model {Path(path).name} is ready in the Generate tab")
+
+    def running_jobs(self) -> list[Job]:
+        return self.generate_view.running_jobs() + self.train_view.running_jobs()
+
+    def cancel_jobs(self) -> None:
+        self.generate_view.cancel()
+        self.train_view.cancel()
+
+    def save_settings(self) -> None:
+        self.settings.set("window/geometry", self.saveGeometry())
+        self.settings.set("window/tab", self.tabs.currentIndex())
+        self.generate_view.save_settings()
+        self.train_view.save_settings()
+        self.settings.sync()
+
+    def closeEvent(self, event) -> None:
+        jobs = self.running_jobs()
+        if jobs:
+            names = ", ".join(sorted({job.name for job in jobs}))
+            if not self.dialogs.confirm("Stop and quit?", f"A job is still running ({names}). Stop it and quit?"):
+                event.ignore()
+                return
+            for job in jobs:
+                job.stop_and_wait()
+        self.generate_view.results.stop_playback()
+        self.generate_view.results.variations.remove_drag_files()
+        self.save_settings()
+        event.accept()

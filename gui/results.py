@@ -1,0 +1,270 @@
+"""The results side of the generate view: the variation list, the piano roll,
+Play/Stop, export (.mid and audio), Continue and Regenerate from bar N."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSpinBox, QSplitter, QVBoxLayout, QWidget
+
+from composer.errors import ComposerError
+from composer.midi_io import write_midi
+from composer.music import Song
+
+from .dialogs import MIDI_FILTER, WAV_FILTER, Dialogs
+from .jobs import Job
+from .pianoroll import PianoRoll
+from .primer import bar_count
+from .settings import Settings
+from .variations import VariationList
+
+SOUND_NOT_AVAILABLE = "sound not available yet"
+
+
+def _player_class():
+    """gui.player.Player once the sound engineer's module exists, else None."""
+    try:
+        from .player import Player
+    except ImportError:
+        return None
+    return Player
+
+
+def _audio_module():
+    try:
+        from composer import audio
+    except ImportError:
+        return None
+    return audio
+
+
+class ResultsPanel(QWidget):
+    """Shows the variations of the last generation and acts on the selected one."""
+
+    continueRequested = Signal(object)           # Song: use it as the primer
+    regenerateRequested = Signal(object, int)    # Song, bar N (1-based): keep bars before N
+    status = Signal(str)
+
+    def __init__(self, settings: Settings, dialogs: Dialogs, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.settings, self.dialogs = settings, dialogs
+        self.kind = "melody"
+        self.audio_job: Job | None = None
+        self.variations = VariationList()
+        self.roll = PianoRoll()
+        self.play_button = QPushButton("Play")
+        self.export_button = QPushButton("Export .mid...")
+        self.export_audio_button = QPushButton("Export audio...")
+        self.continue_button = QPushButton("Continue")
+        self.continue_button.setToolTip("Use this variation as the primer and generate what comes next")
+        self.regen_bar = QSpinBox(minimum=2, maximum=256, prefix="bar ")
+        self.regen_button = QPushButton("Regenerate from")
+        self.regen_button.setToolTip("Keep the bars before N and sample the rest again")
+
+        buttons = QHBoxLayout()
+        for widget in (self.play_button, self.export_button, self.export_audio_button, self.continue_button,
+                       self.regen_button, self.regen_bar):
+            buttons.addWidget(widget)
+        buttons.addStretch(1)
+        top = QWidget()
+        top_layout = QVBoxLayout(top)
+        top_layout.setContentsMargins(0, 0, 0, 0)
+        top_layout.addWidget(QLabel("Variations"))
+        top_layout.addWidget(self.variations)
+        top_layout.addLayout(buttons)
+        splitter = QSplitter(Qt.Orientation.Vertical)
+        splitter.addWidget(top)
+        splitter.addWidget(self.roll)
+        splitter.setStretchFactor(1, 3)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(splitter)
+
+        self.variations.currentRowChanged.connect(self._on_row_changed)
+        self.export_button.clicked.connect(self.export_midi)
+        self.export_audio_button.clicked.connect(self.export_audio)
+        self.continue_button.clicked.connect(self._on_continue)
+        self.regen_button.clicked.connect(self._on_regenerate)
+        self.play_button.clicked.connect(self.toggle_play)
+        self._setup_player()
+        self._update_buttons()
+
+    # ---- sound ----------------------------------------------------------------
+    def _setup_player(self) -> None:
+        player_class = _player_class()
+        self.player = player_class(self) if player_class is not None else None
+        self.playing = False
+        if self.player is None:
+            self.play_reason = SOUND_NOT_AVAILABLE
+        else:
+            available, reason = self.player.is_available()
+            self.play_reason = "" if available else reason
+            self.player.positionChanged.connect(self._on_play_position)
+            self.player.stateChanged.connect(self._on_play_state)
+            self.player.error.connect(self._on_play_error)
+        audio = _audio_module()
+        available, reason = audio.audio_status() if audio is not None else (False, SOUND_NOT_AVAILABLE)
+        self.audio_reason = "" if available else reason
+
+    def toggle_play(self) -> None:
+        """Play the selected variation, or stop if playing (Space)."""
+        if self.player is None or self.play_reason:
+            return
+        if self.playing:
+            self.player.stop()
+            return
+        song = self.current_song()
+        if song is not None:
+            self.player.play(song)
+
+    def stop_playback(self) -> None:
+        if self.player is not None and self.playing:
+            self.player.stop()
+
+    def _on_play_position(self, seconds: float) -> None:
+        song = self.current_song()
+        if song is not None and self.playing:
+            self.roll.set_playhead(song.beat_at(seconds))
+
+    def _on_play_state(self, state: str) -> None:
+        self.playing = state == "playing"
+        if not self.playing:
+            self.roll.set_playhead(None)
+        self._update_buttons()
+
+    def _on_play_error(self, message: str) -> None:
+        self.dialogs.error("Playback failed", message)
+
+    # ---- content --------------------------------------------------------------
+    def set_results(self, songs: list[Song], kind: str, seed: int | None, primer_beats: float) -> None:
+        self.stop_playback()
+        self.kind = kind
+        self.variations.set_songs(songs, kind, seed, primer_beats)
+        self._on_row_changed(self.variations.currentRow())
+
+    def show_partial(self, songs: list[Song], primer_beats: float) -> None:
+        """Draw the variation being sampled (the selected row's, else the first)."""
+        if not songs:
+            return
+        row = self.variations.currentRow()
+        song = songs[row] if 0 <= row < len(songs) else songs[0]
+        self.roll.set_song(song, primer_beats, keep_view=self.roll.song is not None)
+
+    def redraw(self) -> None:
+        """Draw the selected variation again (after partial results were shown)."""
+        self._on_row_changed(self.variations.currentRow())
+
+    def current_song(self) -> Song | None:
+        return self.variations.song_at(self.variations.currentRow())
+
+    def _on_row_changed(self, row: int) -> None:
+        self.stop_playback()
+        song = self.variations.song_at(row)
+        self.roll.set_song(song, self.variations.primer_beats)
+        if song is not None:
+            bars = bar_count(song)
+            self.regen_bar.setMaximum(max(2, bars))
+            self.regen_bar.setValue(min(max(2, self.regen_bar.value()), max(2, bars)))
+        self._update_buttons()
+
+    def set_busy(self, busy: bool) -> None:
+        self._busy = busy
+        self._update_buttons()
+
+    def _update_buttons(self) -> None:
+        has_song = self.current_song() is not None
+        busy = getattr(self, "_busy", False)
+        self.play_button.setEnabled(has_song and not self.play_reason)
+        self.play_button.setText("Stop" if self.playing else "Play")
+        self.play_button.setToolTip(self.play_reason or "Play or stop the selected variation (Space)")
+        self.export_button.setEnabled(has_song)
+        self.export_button.setToolTip("Write the selected variation as a .mid file (Ctrl+E)")
+        audio_busy = self.audio_job is not None
+        self.export_audio_button.setEnabled(has_song and not self.audio_reason and not audio_busy)
+        self.export_audio_button.setToolTip(self.audio_reason or "Render the selected variation to a WAV file")
+        self.continue_button.setEnabled(has_song and not busy)
+        self.regen_button.setEnabled(has_song and not busy)
+        self.regen_bar.setEnabled(has_song and not busy)
+
+    def _on_continue(self) -> None:
+        song = self.current_song()
+        if song is not None:
+            self.continueRequested.emit(song)
+
+    def _on_regenerate(self) -> None:
+        song = self.current_song()
+        if song is not None:
+            self.regenerateRequested.emit(song, self.regen_bar.value())
+
+    # ---- export -----------------------------------------------------------------
+    def _target_path(self, caption: str, suffix: str, file_filter: str) -> tuple[Path, bool] | None:
+        """Ask where to write; returns (path, force) or None. Never overwrites silently."""
+        row = self.variations.currentRow()
+        name = Path(self.variations.file_name(row)).with_suffix(suffix).name
+        folder = self.settings.get("export/folder") or str(Path.home())
+        chosen = self.dialogs.save_file(caption, str(Path(folder) / name), file_filter)
+        if not chosen:
+            return None
+        path = Path(chosen)
+        if path.suffix.lower() not in (suffix, ".midi" if suffix == ".mid" else suffix):
+            path = path.with_name(path.name + suffix)
+        force = False
+        if path.exists():
+            if not self.dialogs.confirm("Replace file?", f"{path.name} already exists in {path.parent}.\n"
+                                                           "Do you want to replace it?"):
+                return None
+            force = True
+        self.settings.set("export/folder", str(path.parent))
+        return path, force
+
+    def export_midi(self) -> Path | None:
+        """Export the selected variation as a .mid file (Ctrl+E)."""
+        song = self.current_song()
+        if song is None:
+            return None
+        target = self._target_path("Export MIDI", ".mid", MIDI_FILTER)
+        if target is None:
+            return None
+        path, force = target
+        try:
+            write_midi(song, path, force=force)
+        except (ComposerError, OSError) as exc:
+            self.dialogs.error("Export failed", f"Could not write {path}: {exc}")
+            return None
+        self.status.emit(f"Wrote {path}")
+        return path
+
+    def export_audio(self) -> None:
+        """Render the selected variation to WAV on a worker thread."""
+        song = self.current_song()
+        audio = _audio_module()
+        if song is None or audio is None or self.audio_reason or self.audio_job is not None:
+            return
+        target = self._target_path("Export audio", ".wav", WAV_FILTER)
+        if target is None:
+            return
+        path, force = target
+
+        def render(progress, should_stop):
+            return audio.write_wav(song, path, force=force)
+
+        self.audio_job = Job("export-audio", render, self)
+        self.audio_job.succeeded.connect(self._on_audio_written)
+        self.audio_job.failed.connect(self._on_audio_failed)
+        self.audio_job.finished.connect(self._on_audio_finished)
+        self.status.emit(f"Rendering {path.name}...")
+        self.audio_job.start()
+        self._update_buttons()
+
+    def _on_audio_written(self, path) -> None:
+        self.status.emit(f"Wrote {path}")
+
+    def _on_audio_failed(self, error) -> None:
+        self.dialogs.job_error("Audio export failed", error)
+
+    def _on_audio_finished(self) -> None:
+        self.audio_job = None
+        self._update_buttons()
+
+    def running_jobs(self) -> list[Job]:
+        return [self.audio_job] if self.audio_job is not None and self.audio_job.is_running() else []

@@ -1,0 +1,117 @@
+"""The one place that knows every QSettings key, its type and its default.
+
+Widgets never call `QSettings.value` themselves: they ask `Settings.get(name)`
+and get a value of the declared type (a wrong or missing stored value falls
+back to the default). Tests pass a `QSettings` on a temporary INI file.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QByteArray, QSettings, QStandardPaths
+
+ORGANIZATION = "rnn-composer"
+APPLICATION = "RNN Composer Studio"
+MAX_RECENT_MODELS = 10
+
+
+@dataclass(frozen=True)
+class Key:
+    type: type
+    default: Any
+
+
+KEYS: dict[str, Key] = {
+    # window
+    "window/geometry": Key(QByteArray, QByteArray()),
+    "window/tab": Key(int, 0),
+    # model picker
+    "models/last": Key(str, ""),
+    "models/recent": Key(list, []),
+    # generate view (lengths: bars; seconds for performance models; tempo in bpm)
+    "generate/bars": Key(int, 8),
+    "generate/seconds": Key(float, 20.0),
+    "generate/temperature": Key(float, 1.0),
+    "generate/top_p": Key(float, 0.95),
+    "generate/count": Key(int, 4),
+    "generate/seed": Key(int, 1),
+    "generate/key": Key(str, ""),          # "" = no key constraint
+    "generate/scale": Key(str, ""),        # "" = no scale constraint
+    "generate/pitch_low": Key(int, 36),    # MIDI pitch
+    "generate/pitch_high": Key(int, 96),
+    "generate/tempo": Key(float, 120.0),
+    "generate/program": Key(int, 0),       # General MIDI program 0..127
+    "generate/primer": Key(str, ""),       # path of a .mid primer
+    "export/folder": Key(str, ""),
+    # train view
+    "train/folder": Key(str, ""),
+    "train/name": Key(str, "my-model"),
+    "train/representation": Key(str, "melody"),
+    "train/cell": Key(str, "lstm"),
+    "train/size": Key(str, "small"),
+    "train/layers": Key(int, 2),
+    "train/hidden": Key(int, 256),
+    "train/embed": Key(int, 128),
+    "train/dropout": Key(float, 0.2),
+    "train/batch": Key(int, 32),
+    "train/seq_len": Key(int, 256),
+    "train/lr": Key(float, 2e-3),
+    "train/steps": Key(int, 2000),
+    "train/val_share": Key(float, 0.1),
+    "train/transpose_low": Key(int, -3),   # semitones
+    "train/transpose_high": Key(int, 3),
+}
+
+
+class Settings:
+    """Typed access to the app's persistent settings."""
+
+    def __init__(self, qsettings: QSettings | None = None):
+        self.qsettings = qsettings or QSettings(ORGANIZATION, APPLICATION)
+
+    @classmethod
+    def at_path(cls, path: str | os.PathLike) -> "Settings":
+        """Settings stored in an INI file at `path` (tests, portable installs)."""
+        return cls(QSettings(str(path), QSettings.Format.IniFormat))
+
+    def get(self, name: str) -> Any:
+        key = KEYS[name]
+        if not self.qsettings.contains(name):
+            return _copy(key.default)
+        try:
+            value = self.qsettings.value(name, key.default, type=key.type)
+        except (TypeError, ValueError):
+            return _copy(key.default)
+        if key.type is list:
+            return [str(v) for v in (value or [])]
+        return value if isinstance(value, key.type) else _copy(key.default)
+
+    def set(self, name: str, value: Any) -> None:
+        key = KEYS[name]
+        if key.type is list:
+            value = [str(v) for v in value]
+        elif key.type is not QByteArray:
+            value = key.type(value)
+        self.qsettings.setValue(name, value)
+
+    def sync(self) -> None:
+        self.qsettings.sync()
+
+    # ---- derived conveniences --------------------------------------------
+    def add_recent_model(self, path: str | os.PathLike) -> None:
+        text = str(Path(path))
+        recent = [p for p in self.get("models/recent") if p != text]
+        self.set("models/recent", [text] + recent[:MAX_RECENT_MODELS - 1])
+
+
+def _copy(value):
+    return list(value) if isinstance(value, list) else value
+
+
+def default_user_models_dir() -> Path:
+    """Where models trained in the app are saved: <AppDataLocation>/models."""
+    base = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppDataLocation)
+    return Path(base or Path.home() / ".local" / "share" / APPLICATION) / "models"

@@ -1,0 +1,217 @@
+"""The generate view driven through the real window (offscreen): generate,
+cancel, export, continue, regenerate, errors as dialogs, closing mid-job."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import Qt
+
+from composer.midi_io import read_midi, write_midi
+from composer.music import Note, Song, Track
+from gui.pianoroll import velocity_color
+from gui.primer import bar_count
+
+WAIT_MS = 60_000
+
+
+def _setup(window, *, count=3, bars=2, seed=7):
+    c = window.generate_view.controls
+    c.count.setValue(count)
+    c.bars.setValue(bars)
+    c.seed.setValue(seed)
+    c.temperature.setValue(1.0)
+    c.top_p.setValue(1.0)
+    return window.generate_view
+
+
+def _generate(qtbot, view):
+    qtbot.mouseClick(view.generate_button, Qt.MouseButton.LeftButton)
+    assert view.job is not None
+    qtbot.waitUntil(lambda: view.job is None, timeout=WAIT_MS)
+
+
+def test_generate_lists_and_draws_variations(qtbot, make_window):
+    window = make_window()
+    view = _setup(window, count=3, bars=2)
+    assert view.current_entry().name == "tiny-melody"
+    _generate(qtbot, view)
+    variations = view.results.variations
+    assert variations.count() == 3
+    assert all(bar_count(song) == 2 for song in variations.songs)
+    roll = view.results.roll
+    assert roll.song is variations.songs[0] and roll.song.notes
+    assert view.progress.value() == view.progress.maximum()
+    # the selected variation is what is painted: a note's cell has its velocity colour
+    image = roll.viewport().grab().toImage()
+    note = next(n for n in roll.song.notes if roll.note_rect(n).center().x() < roll.viewport().width() - 5)
+    center = roll.note_rect(note).center().toPoint()
+    assert image.pixelColor(center).name() == velocity_color(note.velocity).name()
+    variations.setCurrentRow(2)
+    assert roll.song is variations.songs[2]
+    assert window.export_action.isEnabled()
+
+
+def test_cancel_mid_generation_stops_and_ui_stays_usable(qtbot, make_window):
+    window = make_window()
+    view = _setup(window, count=16, bars=256)
+    qtbot.mouseClick(view.generate_button, Qt.MouseButton.LeftButton)
+    assert not view.generate_button.isEnabled() and view.cancel_button.isEnabled()
+    # notes stream into the piano roll while sampling
+    qtbot.waitUntil(lambda: view.results.roll.song is not None and len(view.results.roll.song.notes) > 0,
+                    timeout=WAIT_MS)
+    assert view.job is not None and view.progress.value() < view.progress.maximum()
+    qtbot.mouseClick(view.cancel_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: view.job is None, timeout=WAIT_MS)
+    assert "cancelled" in view.message.text()
+    assert view.results.variations.count() == 0 and view.results.roll.song is None
+    assert view.generate_button.isEnabled() and not view.cancel_button.isEnabled()
+    _setup(window, count=2, bars=1)
+    _generate(qtbot, view)
+    assert view.results.variations.count() == 2
+
+
+def test_export_writes_a_mid_with_the_notes_shown_and_never_overwrites_silently(qtbot, make_window, tmp_path):
+    window = make_window()
+    view = _setup(window, count=2, bars=2)
+    _generate(qtbot, view)
+    view.results.variations.setCurrentRow(1)
+    shown = view.results.roll.song.notes
+    target = tmp_path / "exported"
+    window.dialogs.save_file = lambda caption, suggested, file_filter: str(target)
+    asked = []
+
+    def refuse(title, question):
+        asked.append(question)
+        return False
+
+    window.dialogs.confirm = refuse
+    window.export_action.trigger()
+    written = tmp_path / "exported.mid"
+    assert written.is_file() and not asked
+    back = read_midi(written).notes
+    assert [(n.start, n.end, n.pitch) for n in back] == [(n.start, n.end, n.pitch) for n in shown]
+    # a second export to the same file asks; "no" leaves the file alone
+    view.results.variations.setCurrentRow(0)
+    before = written.read_bytes()
+    window.export_action.trigger()
+    assert len(asked) == 1 and written.read_bytes() == before
+    window.dialogs.confirm = lambda title, question: True
+    window.export_action.trigger()
+    assert [n.pitch for n in read_midi(written).notes] == [n.pitch for n in view.results.variations.songs[0].notes]
+
+
+def test_worker_error_becomes_a_dialog_with_the_traceback(qtbot, make_window):
+    window = make_window()
+    view = _setup(window, count=1, bars=2)
+    odd_meter = Song(tracks=[Track(notes=[Note(i * 0.5, i * 0.5 + 0.5, 60 + i) for i in range(12)])],
+                     time_signatures=[(0.0, 7, 8)])
+    view.set_primer_song(odd_meter, "odd.mid")
+    with qtbot.waitSignal(window.dialogs.errorShown, timeout=WAIT_MS) as blocker:
+        qtbot.mouseClick(view.generate_button, Qt.MouseButton.LeftButton)
+    box = blocker.args[0]
+    assert "7/8" in box.text()
+    assert "Traceback" in box.detailedText()
+    qtbot.waitUntil(lambda: view.job is None, timeout=WAIT_MS)
+    box.accept()
+    view.clear_primer()
+    _generate(qtbot, view)
+    assert view.results.variations.count() == 1
+
+
+def test_continue_primes_the_next_generation_with_the_variation(qtbot, make_window):
+    window = make_window()
+    view = _setup(window, count=1, bars=2)
+    _generate(qtbot, view)
+    first = view.results.current_song()
+    qtbot.mouseClick(view.results.continue_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: view.job is None, timeout=WAIT_MS)
+    continued = view.results.current_song()
+    assert "variation 1" in view.controls.primer_label.text()
+    assert bar_count(continued) == 4
+    assert [n for n in continued.notes if n.start < 8] == [n for n in first.notes if n.start < 8]
+    assert view.results.variations.primer_beats > 0
+
+
+def test_regenerate_from_bar_keeps_the_bars_before_it(qtbot, make_window):
+    window = make_window()
+    view = _setup(window, count=1, bars=4, seed=3)
+    _generate(qtbot, view)
+    original = view.results.current_song()
+    view.results.regen_bar.setValue(3)
+    qtbot.mouseClick(view.results.regen_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: view.job is None, timeout=WAIT_MS)
+    again = view.results.current_song()
+    cut = 2 * original.bar_length()
+    kept = [(n.start, min(n.end, cut), n.pitch) for n in original.notes if n.start < cut]
+    assert [(n.start, min(n.end, cut), n.pitch) for n in again.notes if n.start < cut] == kept
+    assert bar_count(again) == 4
+    assert any(n.start >= cut for n in again.notes)
+
+
+def test_primer_file_shows_how_it_is_reduced_to_a_melody(qtbot, make_window, tmp_path):
+    window = make_window()
+    view = window.generate_view
+    bass = Track(notes=[Note(i, i + 1, 40) for i in range(8)], name="Bass", program=33)
+    flute_notes = []
+    for i in range(8):
+        flute_notes.append(Note(i, i + 1, 72 + i % 3))
+        if i < 3:
+            flute_notes.append(Note(i, i + 1, 64))        # a chord note under the tune
+    flute = Track(notes=flute_notes, name="Flute", program=73)
+    path = write_midi(Song(tracks=[bass, flute]), tmp_path / "duo.mid")
+    assert view.set_primer_file(path)
+    text = view.controls.primer_label.text()
+    assert "track 1 'Flute'" in text and "3 chord notes dropped" in text and "1 other track(s) ignored" in text
+    assert view.controls.primer_clear.isEnabled()
+
+
+def test_unreadable_primer_is_reported_and_ignored(qtbot, make_window, tmp_path):
+    window = make_window()
+    bad = tmp_path / "bad.mid"
+    bad.write_bytes(b"not a midi file at all")
+    with qtbot.waitSignal(window.dialogs.errorShown) as blocker:
+        assert not window.generate_view.set_primer_file(bad)
+    assert "bad.mid" in blocker.args[0].text() or "MIDI" in blocker.args[0].text()
+    assert window.generate_view.primer is None
+
+
+def test_drag_out_of_the_list_gives_a_temporary_mid_file(qtbot, make_window):
+    window = make_window()
+    view = _setup(window, count=2, bars=1)
+    _generate(qtbot, view)
+    variations = view.results.variations
+    mime = variations.mimeData([variations.item(1)])
+    urls = mime.urls()
+    assert len(urls) == 1 and urls[0].isLocalFile()
+    path = Path(urls[0].toLocalFile())
+    assert path.suffix == ".mid"
+    assert [n.pitch for n in read_midi(path).notes] == [n.pitch for n in variations.songs[1].notes]
+    window.close()
+    assert not path.exists()      # temporary drag files are removed with the window
+
+
+def test_closing_while_generating_asks_then_stops_the_job(qtbot, make_window):
+    window = make_window()
+    view = _setup(window, count=16, bars=256)
+    qtbot.mouseClick(view.generate_button, Qt.MouseButton.LeftButton)
+    job = view.job
+    questions = []
+    window.dialogs.confirm = lambda title, question: questions.append(question) or False
+    window.close()
+    assert window.isVisible() and job.is_running() and len(questions) == 1
+    window.dialogs.confirm = lambda title, question: True
+    window.close()
+    assert not window.isVisible() and not job.is_running()
+
+
+def test_play_is_disabled_with_a_reason_when_there_is_no_sound(qtbot, make_window):
+    window = make_window()
+    view = _setup(window, count=1, bars=1)
+    _generate(qtbot, view)
+    results = view.results
+    if not results.play_reason:
+        pytest.skip("this machine can play sound")
+    assert not results.play_button.isEnabled()
+    assert results.play_button.toolTip() == results.play_reason
+
