@@ -6,4 +6,4 @@ the services that the CLI and the GUI both call.
 __version__ = "0.1.0"
 
 from .errors import (Cancelled, ComposerError, ConstraintError, MidiReadError,  # noqa: F401
-                     ModelFileError, OutputExistsError)
+                     ModelFileError, OutputExistsError, WriteError)

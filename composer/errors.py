@@ -25,5 +25,10 @@ class OutputExistsError(ComposerError):
     """Refusing to overwrite an existing file without `force`."""
 
 
+class WriteError(ComposerError, OSError):
+    """A file could not be written (disk full, read-only folder...); the
+    previous file at that path, if any, is intact."""
+
+
 class Cancelled(ComposerError):
     """Long work stopped because `should_stop()` returned True."""

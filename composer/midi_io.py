@@ -16,7 +16,7 @@ from pathlib import Path
 
 import mido
 
-from .errors import MidiReadError, OutputExistsError
+from .errors import MidiReadError, OutputExistsError, WriteError
 from .music import GM_DRUM_CHANNEL, Note, Song, Track
 
 WRITE_TICKS_PER_BEAT = 480
@@ -254,18 +254,23 @@ def write_atomic(path: str | os.PathLike, data: bytes, *, force: bool = False) -
     path = Path(path)
     if path.exists() and not force:
         raise OutputExistsError(f"{path} already exists (use --force to overwrite)")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise WriteError(f"cannot write {path}: {exc.strerror or exc}") from None
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         try:
             os.unlink(tmp)
         except OSError:
             pass
+        if isinstance(exc, OSError):
+            raise WriteError(f"cannot write {path}: {exc.strerror or exc}") from None
         raise
     return path
 
