@@ -127,6 +127,18 @@ def riff_wrap(data: bytes) -> bytes:
     return b"RIFF" + struct.pack("<I", 4 + len(chunk)) + b"RMID" + chunk
 
 
+def meta_event(meta_type: int, payload: bytes, delta: int = 0) -> bytes:
+    return varlen(delta) + bytes([0xFF, meta_type]) + varlen(len(payload)) + payload
+
+
+def karaoke_bytes(n_notes: int = 16) -> bytes:
+    """A .kar-style file: text events (title, lyrics) before and between the notes."""
+    events = meta_event(0x01, b"@KMIDI KARAOKE FILE") + meta_event(0x03, b"Words") + tempo_event(600_000)
+    for i in range(n_notes):
+        events += meta_event(0x05, f"la{i} ".encode()) + note_events(1, first_pitch=60 + SCALE[i % 7])
+    return smf(track_chunk(events))
+
+
 def good_bytes(n_notes: int = 16) -> bytes:
     """A small valid one-track file."""
     return smf(track_chunk(tempo_event(500_000) + note_events(n_notes)))

@@ -16,6 +16,7 @@ are spawned, and the parse function must be a module-level function.
 """
 from __future__ import annotations
 
+import faulthandler
 import multiprocessing as mp
 import os
 import signal
@@ -70,6 +71,7 @@ def _context():
 
 def _worker_main(conn, parse: ParseFn, tokenizer, limits) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)     # Ctrl+C is the parent's to handle
+    faulthandler.disable()     # a crash is reported per file; an inherited stack dump would be noise
     while True:
         try:
             task = conn.recv()

@@ -1,0 +1,251 @@
+"""Ingestion of a user's MIDI folder: statuses and reasons, cache, cancel, containment."""
+from __future__ import annotations
+
+import ctypes
+import multiprocessing
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from composer.errors import Cancelled, ComposerError
+from composer.melody import MelodyConfig, MelodyTokenizer
+from composer.midi_io import read_midi
+from composer.performance import PerformanceTokenizer
+from tests.midi_factory import (HOSTILE, band, drums_only, karaoke_bytes, melody, no_notes, write_song)
+from training.ingest import IngestReport, find_midi_files, parse_and_encode, reason_kind, scan_folder
+
+# relative path -> (status, reason substring) for the mixed folder
+EXPECTED = {
+    "Band.mid": ("used", ""),
+    "broken/random.mid": ("skipped", "corrupt: not a MIDI file"),
+    "broken/truncated.mid": ("skipped", "corrupt: EOFError: the file ends too early"),
+    "drums.mid": ("skipped", "drums only"),
+    "empty.midi": ("skipped", "corrupt: empty file"),
+    "five_eight.mid": ("skipped", "unsupported time signature 5/8"),
+    "jig_6_8.mid": ("used", ""),
+    "melodies/a.mid": ("used", ""),
+    "melodies/b.midi": ("used", ""),
+    "melodies/nested/deeper/LOUD.MID": ("used", ""),
+    "silence.mid": ("skipped", "no notes"),
+    "singalong.kar": ("used", ""),
+    "short.mid": ("skipped", "too short (3 melody notes, need 8)"),
+}
+
+
+def build_mixed_folder(root: Path) -> Path:
+    write_song(band(4, seed=1), root / "Band.mid")
+    (root / "broken").mkdir()
+    (root / "broken/random.mid").write_bytes(HOSTILE["random_bytes"].build())
+    (root / "broken/truncated.mid").write_bytes(HOSTILE["truncated_track"].build())
+    write_song(drums_only(), root / "drums.mid")
+    (root / "empty.midi").write_bytes(b"")
+    write_song(melody(20, time_signature=(5, 8)), root / "five_eight.mid")
+    write_song(melody(24, seed=3, time_signature=(6, 8), step=0.5), root / "jig_6_8.mid")
+    write_song(melody(32, seed=4), root / "melodies/a.mid")
+    write_song(melody(16, seed=5, tempo=90), root / "melodies/b.midi")
+    write_song(melody(12, seed=6), root / "melodies/nested/deeper/LOUD.MID")
+    write_song(no_notes(), root / "silence.mid")
+    (root / "singalong.kar").write_bytes(karaoke_bytes(16))
+    write_song(melody(3, seed=7), root / "short.mid")
+    (root / "notes.txt").write_text("not music")
+    (root / "melodies/cover.jpg").write_bytes(b"\xff\xd8")
+    return root
+
+
+@pytest.fixture
+def mixed(tmp_path):
+    return build_mixed_folder(tmp_path / "music")
+
+
+def scan(folder, tokenizer=None, **kw):
+    kw.setdefault("cache_dir", folder.parent / "cache")
+    kw.setdefault("workers", 2)
+    return scan_folder(folder, tokenizer or MelodyTokenizer(), **kw)
+
+
+def child_pids() -> list[int]:
+    """Live child processes of this process (Linux /proc)."""
+    me, out = os.getpid(), []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            fields = stat.rsplit(")", 1)[1].split()
+            if int(fields[1]) == me and fields[0] != "Z":
+                out.append(int(entry.name))
+    return out
+
+
+def test_every_file_gets_its_status_and_reason(mixed):
+    corpus = scan(mixed)
+    report = corpus.report
+    assert [f.path for f in report.files] == sorted(EXPECTED)
+    for result in report.files:
+        status, reason = EXPECTED[result.path]
+        assert (result.status, reason in result.reason) == (status, True), result
+        if status == "used":
+            assert result.reason == "" and result.n_notes > 0 and len(result.sha256) == 64
+        else:
+            assert result.n_notes == 0 and result.n_tokens == 0
+    assert sorted(corpus.sequences) == sorted(p for p, (s, _) in EXPECTED.items() if s == "used")
+
+
+def test_tokens_are_those_of_the_core_reader_and_tokenizer(mixed):
+    tokenizer = MelodyTokenizer()
+    corpus = scan(mixed, tokenizer)
+    for result in corpus.report.used():
+        encoded = tokenizer.encode(read_midi(mixed / result.path))
+        assert corpus.sequences[result.path] == encoded.tokens
+        assert (result.n_tokens, result.n_notes, result.source) == (len(encoded.tokens), encoded.n_notes,
+                                                                     encoded.source)
+
+
+def test_melody_is_taken_from_the_top_voice_of_a_band(mixed):
+    band_result = next(f for f in scan(mixed).report.files if f.path == "Band.mid")
+    assert band_result.source == "track 1 'Melody' (program 0)"
+
+
+def test_performance_representation_takes_all_pitched_tracks(mixed):
+    report = scan(mixed, PerformanceTokenizer()).report
+    band_result = next(f for f in report.files if f.path == "Band.mid")
+    assert band_result.status == "used" and band_result.source == "2 pitched track(s) merged"
+    assert next(f for f in report.files if f.path == "five_eight.mid").status == "used"   # no meter limits
+
+
+def test_second_scan_parses_nothing_and_gives_the_same_report(mixed):
+    first = scan(mixed)
+    second = scan(mixed)
+    assert (first.report.parsed, first.report.cache_hits) == (len(EXPECTED), 0)
+    assert (second.report.parsed, second.report.cache_hits) == (0, len(EXPECTED))
+    strip = [dict(f.__dict__, seconds=0) for f in first.report.files]
+    assert strip == [dict(f.__dict__, seconds=0) for f in second.report.files]
+    assert second.sequences == first.sequences
+
+
+def test_cache_is_keyed_by_content_and_tokenizer_config(mixed):
+    scan(mixed)
+    write_song(melody(40, seed=99), mixed / "melodies/a.mid")        # new content, same name
+    (mixed / "melodies/b.midi").rename(mixed / "melodies/b_renamed.midi")   # same content, new name
+    again = scan(mixed)
+    assert again.report.parsed == 1
+    assert next(f for f in again.report.files if f.path == "melodies/a.mid").n_notes == 40
+    other_config = scan(mixed, MelodyTokenizer(MelodyConfig(steps_per_quarter=2)))
+    assert other_config.report.parsed == len(EXPECTED)
+
+
+def test_progress_reports_every_file(mixed):
+    calls = []
+    scan(mixed, progress=lambda done, total, path: calls.append((done, total, path)))
+    assert [c[0] for c in calls] == list(range(1, len(EXPECTED) + 1))
+    assert {c[1] for c in calls} == {len(EXPECTED)}
+    assert sorted(c[2] for c in calls) == sorted(EXPECTED)
+
+
+def test_report_summary_and_json_round_trip(mixed, tmp_path):
+    report = scan(mixed).report
+    lines = report.summary_lines()
+    assert lines[0].startswith(f"{len(EXPECTED)} MIDI file(s) in {mixed}: 6 used")
+    for result in report.skipped():
+        assert f"  {result.path}: {result.reason}" in lines
+    assert lines[1] == "skipped: 3 corrupt, 1 drums only, 1 unsupported time signature, 1 too short, 1 no notes"
+    path = report.save_json(tmp_path / "report.json")
+    assert IngestReport.load_json(path) == report
+
+
+def test_reason_kind():
+    assert reason_kind("corrupt: EOFError: x") == "corrupt"
+    assert reason_kind("too short (3 melody notes, need 8)") == "too short"
+    assert reason_kind("unsupported time signature 5/8") == "unsupported time signature"
+    assert reason_kind("melody pitch 127 is outside the range 36..96") == "melody pitch"
+
+
+def test_find_midi_files_is_sorted_and_case_insensitive(mixed):
+    names = [p.relative_to(mixed).as_posix() for p in find_midi_files(mixed)]
+    assert names == sorted(EXPECTED)
+
+
+def test_missing_folder_is_one_clear_error(tmp_path):
+    with pytest.raises(ComposerError, match="no such folder"):
+        scan_folder(tmp_path / "nope", MelodyTokenizer(), cache_dir=tmp_path / "cache")
+
+
+def test_empty_folder_gives_an_empty_report_and_starts_no_worker(tmp_path):
+    (tmp_path / "music").mkdir()
+    corpus = scan(tmp_path / "music")
+    assert corpus.report.files == [] and corpus.sequences == {} and corpus.report.parsed == 0
+
+
+# ---------------------------------------------------------------- containment
+
+def crashing_parse(data, tokenizer, limits):
+    """The production parse function, except for files holding a marker."""
+    if data.startswith(b"SEGFAULT"):
+        ctypes.string_at(0)            # a real segmentation fault in C code
+    if data.startswith(b"ABORT"):
+        os.abort()
+    if data.startswith(b"HANG"):
+        time.sleep(60)
+    if data.startswith(b"BUG"):
+        raise ValueError("a bug in the parser")
+    return parse_and_encode(data, tokenizer, limits)
+
+
+def slow_parse(data, tokenizer, limits):
+    time.sleep(0.3)
+    return parse_and_encode(data, tokenizer, limits)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_crashes_hangs_and_bugs_are_contained(mixed, workers):
+    (mixed / "a_segfault.mid").write_bytes(b"SEGFAULT")
+    (mixed / "b_abort.mid").write_bytes(b"ABORT")
+    (mixed / "c_hang.mid").write_bytes(b"HANG")
+    (mixed / "d_bug.mid").write_bytes(b"BUG")
+    corpus = scan(mixed, parse=crashing_parse, timeout_s=1.0, workers=workers)
+    by_path = {f.path: f for f in corpus.report.files}
+    assert by_path["a_segfault.mid"].reason == "parser crashed (killed by SIGSEGV)"
+    assert by_path["b_abort.mid"].reason == "parser crashed (killed by SIGABRT)"
+    assert by_path["c_hang.mid"].reason == "timed out after 1 s"
+    assert by_path["d_bug.mid"].reason == "internal error: ValueError: a bug in the parser"
+    for path, (status, reason) in EXPECTED.items():          # every other file still got its verdict
+        assert by_path[path].status == status and reason in by_path[path].reason
+    assert child_pids() == [] and multiprocessing.active_children() == []
+    # crashes and time-outs are not cached: they depend on the run, not on the file
+    again = scan(mixed, parse=crashing_parse, timeout_s=1.0, workers=workers)
+    assert again.report.parsed == 4 and again.report.cache_hits == len(EXPECTED)
+
+
+def test_cancel_during_parsing_raises_and_leaves_no_process(mixed):
+    calls = []
+
+    def progress(done, total, path):
+        calls.append(done)
+
+    with pytest.raises(Cancelled):
+        scan(mixed, parse=slow_parse, progress=progress, should_stop=lambda: len(calls) >= 2)
+    assert 2 <= len(calls) < len(EXPECTED)
+    assert child_pids() == [] and multiprocessing.active_children() == []
+
+
+def test_cancel_before_start_parses_nothing(mixed):
+    with pytest.raises(Cancelled):
+        scan(mixed, should_stop=lambda: True)
+    assert scan(mixed).report.parsed == len(EXPECTED)       # nothing was cached by the cancelled scan
+
+
+def test_bad_arguments_are_refused(mixed):
+    with pytest.raises(ValueError, match="workers"):
+        scan(mixed, workers=-1)
+    with pytest.raises(ValueError, match="timeout_s"):
+        scan(mixed, timeout_s=0)
+
+
+def test_unwritable_cache_does_not_stop_the_scan(mixed, tmp_path):
+    blocker = tmp_path / "not_a_dir"
+    blocker.write_text("")
+    corpus = scan(mixed, cache_dir=blocker / "cache")
+    assert len(corpus.report.used()) == 6 and corpus.report.parsed == len(EXPECTED)
