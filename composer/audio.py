@@ -7,9 +7,9 @@ still import this module, ask `audio_status()` why sound is off, and export
 MIDI. The default SoundFont is the small General MIDI bank that pretty_midi
 ships (TimGM6mb.sf2); any .sf2 can be passed as `soundfont=`.
 
-What sounds is exactly what the written MIDI file holds: the song goes through
-`composer.midi_io.song_to_midi`, so channels, programs and note order are the
-same (pitched tracks on channels 1-9 and 11-16 with their General MIDI
+What sounds is what the written MIDI file holds: the song is played as
+`composer.midiout.channel_events`, on the channels and programs that
+`composer.midi_io.song_to_midi` writes (pitched tracks on channels 1-9 and 11-16 with their General MIDI
 program; drum tracks on channel 10, bank 128, which is the drum kit).
 
 Lengths: a render lasts `song.duration_seconds` (to the end of the last note)
@@ -31,7 +31,8 @@ from pathlib import Path
 import numpy as np
 
 from .errors import ComposerError, OutputExistsError
-from .midi_io import song_to_midi, write_atomic
+from .midi_io import write_atomic
+from .midiout import ChannelEvent, channel_events
 from .music import GM_DRUM_CHANNEL, Song
 
 log = logging.getLogger(__name__)
@@ -180,6 +181,12 @@ def _acquire_synth(soundfont: Path, sample_rate: int) -> _Synth:
     return _Synth(synth, sfont_id, key)
 
 
+def prepare_synth(soundfont: str | os.PathLike | None = None, sample_rate: int = DEFAULT_SAMPLE_RATE) -> None:
+    """Load the SoundFont into an idle synthesizer ahead of time (about 50 ms for TimGM6mb.sf2),
+    so that the next render or Play starts without that wait. Raises AudioUnavailable."""
+    _release_synth(_acquire_synth(resolve_soundfont(soundfont), sample_rate))
+
+
 def _release_synth(entry: _Synth) -> None:
     entry.synth.system_reset()  # all notes and sounds off, controllers and programs reset
     with _pool_lock:
@@ -191,24 +198,6 @@ def _release_synth(entry: _Synth) -> None:
 
 
 # --- rendering -------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class _Event:
-    frame: int         # sample frame at which the message takes effect
-    message: object    # mido.Message (channel message)
-
-
-def song_events(song: Song, sample_rate: int) -> tuple[list[_Event], int]:
-    """The song's channel messages in time order with their sample frames, and the end frame
-    of the music (last note-off). Uses the same MIDI conversion as the written .mid file."""
-    events, seconds = [], 0.0
-    for msg in song_to_midi(song):          # merged tracks; msg.time = delta seconds (tempo map applied)
-        seconds += msg.time
-        if not msg.is_meta:
-            events.append(_Event(round(seconds * sample_rate), msg))
-    end_frame = round(song.duration_seconds * sample_rate)
-    return events, max(end_frame, events[-1].frame if events else 0)
-
 
 class SongRenderer:
     """Synthesizes one song block by block: `read(frames)` -> float32 array (n, 2) in [-1, 1].
@@ -231,9 +220,10 @@ class SongRenderer:
             raise ValueError("the song has no notes: nothing to render")
         self.sample_rate = int(sample_rate)
         self.soundfont = resolve_soundfont(soundfont)
-        self._events, music_end = song_events(song, self.sample_rate)
-        self.music_frames = music_end
-        self.total_frames = music_end + round(tail_seconds * self.sample_rate)
+        rate = self.sample_rate
+        self._events = [(round(e.seconds * rate), e) for e in channel_events(song)]  # (frame, event)
+        self.music_frames = max(round(song.duration_seconds * rate), self._events[-1][0])
+        self.total_frames = self.music_frames + round(tail_seconds * rate)
         self.position = 0            # frames rendered so far
         self._next_event = 0
         self._entry: _Synth | None = _acquire_synth(self.soundfont, self.sample_rate)
@@ -256,10 +246,10 @@ class SongRenderer:
         start, done = self.position, 0
         while done < n:
             # apply every message due at or before the current frame, then synthesize up to the next one
-            while self._next_event < len(self._events) and self._events[self._next_event].frame <= start + done:
-                self._apply(self._events[self._next_event].message)
+            while self._next_event < len(self._events) and self._events[self._next_event][0] <= start + done:
+                self._apply(self._events[self._next_event][1])
                 self._next_event += 1
-            upto = self._events[self._next_event].frame if self._next_event < len(self._events) else start + n
+            upto = self._events[self._next_event][0] if self._next_event < len(self._events) else start + n
             chunk = max(1, min(start + n, upto) - (start + done))
             pointer = out.ctypes.data + done * 8  # 2 float32 per frame
             _write_float(self._entry.synth.synth, chunk, pointer, 0, 2, pointer, 1, 2)
@@ -272,22 +262,18 @@ class SongRenderer:
         """Everything not read yet, as float32 (n, 2)."""
         return self.read(self.total_frames - self.position)
 
-    def _apply(self, msg) -> None:
+    def _apply(self, event: ChannelEvent) -> None:
         synth, sfont_id = self._entry.synth, self._entry.sfont_id
-        if msg.type == "note_on" and msg.velocity > 0:
-            synth.noteon(msg.channel, msg.note, msg.velocity)
-        elif msg.type in ("note_on", "note_off"):
-            synth.noteoff(msg.channel, msg.note)
-        elif msg.type == "program_change":
-            bank = DRUM_BANK if msg.channel == GM_DRUM_CHANNEL else 0
-            if synth.program_select(msg.channel, sfont_id, bank, msg.program) != 0:
+        if event.kind == "on":
+            synth.noteon(event.channel, event.data1, event.data2)
+        elif event.kind == "off":
+            synth.noteoff(event.channel, event.data1)
+        elif event.kind == "program":
+            bank = DRUM_BANK if event.channel == GM_DRUM_CHANNEL else 0
+            if synth.program_select(event.channel, sfont_id, bank, event.data1) != 0:
                 log.warning("SoundFont %s has no preset %d in bank %d; using preset 0",
-                            self.soundfont.name, msg.program, bank)
-                synth.program_select(msg.channel, sfont_id, bank, 0)
-        elif msg.type == "control_change":
-            synth.cc(msg.channel, msg.control, msg.value)
-        elif msg.type == "pitchwheel":
-            synth.pitch_bend(msg.channel, msg.pitch)
+                            self.soundfont.name, event.data1, bank)
+                synth.program_select(event.channel, sfont_id, bank, 0)
 
     def close(self) -> None:
         if self._entry is not None:
@@ -303,7 +289,7 @@ class SongRenderer:
     def __del__(self):
         try:
             self.close()
-        except Exception:  # interpreter shutdown: the pool may be gone
+        except Exception:  # noqa: BLE001, S110 - at interpreter shutdown the pool may be gone; nothing to report
             pass
 
 
@@ -379,6 +365,6 @@ def write_wav(song: Song, path: str | os.PathLike, *, soundfont: str | os.PathLi
     return write_audio(song, path, soundfont=soundfont, force=force, sample_rate=sample_rate, audio_format="wav")
 
 
-__all__ = ["AudioUnavailable", "SongRenderer", "audio_status", "default_soundfont", "resolve_soundfont",
-           "render_audio", "write_audio", "write_wav", "encode_audio", "audio_format_for",
-           "fluidsynth_version", "RELEASE_TAIL_SECONDS", "DEFAULT_SAMPLE_RATE", "AUDIO_FORMATS"]
+__all__ = ["AUDIO_FORMATS", "DEFAULT_SAMPLE_RATE", "RELEASE_TAIL_SECONDS", "AudioUnavailable", "SongRenderer",
+           "audio_format_for", "audio_status", "default_soundfont", "encode_audio", "fluidsynth_version",
+           "prepare_synth", "render_audio", "resolve_soundfont", "write_audio", "write_wav"]

@@ -11,7 +11,7 @@ A `MidiOutput` opens its port once and reuses it for every piece. `play()`
 sends on a background thread, timed against `time.perf_counter()` from the
 tempo map; `stop()` interrupts at once and silences the port (note-offs for
 sounding notes, then All Notes Off and sustain off on every channel used).
-Channels and programs are those of the written .mid file (`song_to_midi`):
+Channels and programs are those of the written .mid file (`composer.midi_io.song_to_midi`):
 pitched tracks on channels 1-9 and 11-16, drums on channel 10.
 """
 from __future__ import annotations
@@ -21,19 +21,21 @@ import os
 import sys
 import threading
 import time
-from typing import Callable
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import mido
 
 from .errors import ComposerError
-from .midi_io import song_to_midi
-from .music import Song
+from .music import GM_DRUM_CHANNEL, Song
 
 log = logging.getLogger(__name__)
 
 ALSA_SEQUENCER = "/dev/snd/seq"
 ALL_NOTES_OFF = 123       # MIDI controller numbers
 SUSTAIN_PEDAL = 64
+# What a failing port raises: rtmidi's errors derive from OSError; mido adds ValueError/RuntimeError.
+PORT_ERRORS = (OSError, RuntimeError, ValueError)
 
 
 class MidiUnavailable(ComposerError):
@@ -61,7 +63,7 @@ def list_output_ports() -> list[str]:
         return []
     try:
         return list(mido.get_output_names())
-    except Exception as exc:  # rtmidi raises its own SystemError/RuntimeError types
+    except PORT_ERRORS as exc:
         log.warning("cannot list MIDI output ports: %s", exc)
         return []
 
@@ -77,14 +79,46 @@ def midi_status() -> tuple[bool, str]:
     return True, f"{len(ports)} MIDI output port(s): {', '.join(ports)}"
 
 
+@dataclass(frozen=True, order=True)
+class ChannelEvent:
+    """One channel message of a song at its time in seconds (tempo map applied)."""
+
+    seconds: float
+    order: int        # at the same instant: 0 note-off, 1 program change, 2 note-on
+    kind: str         # "off" | "program" | "on"
+    channel: int      # 0..15; GM drums on 9 (channel 10)
+    data1: int        # pitch, or program
+    data2: int = 0    # velocity of a note-on
+
+    def to_message(self) -> mido.Message:
+        if self.kind == "on":
+            return mido.Message("note_on", channel=self.channel, note=self.data1, velocity=self.data2)
+        if self.kind == "off":
+            return mido.Message("note_off", channel=self.channel, note=self.data1, velocity=0)
+        return mido.Message("program_change", channel=self.channel, program=self.data1)
+
+
+def channel_events(song: Song) -> list[ChannelEvent]:
+    """The song as time-ordered channel events, on the channels `song_to_midi` writes:
+    drum tracks on GM_DRUM_CHANNEL, pitched track i on the i-th free channel (modulo 15).
+    Both the synthesizer and MIDI out play this list, so they agree with the .mid file."""
+    free_channels = [c for c in range(16) if c != GM_DRUM_CHANNEL]
+    events = []
+    for index, track in enumerate(song.tracks):
+        if not track.notes:
+            continue
+        channel = GM_DRUM_CHANNEL if track.is_drum else free_channels[index % len(free_channels)]
+        events.append(ChannelEvent(0.0, 1, "program", channel, track.program))
+        for note in track.notes:
+            events.append(ChannelEvent(song.seconds_at(note.start), 2, "on", channel, note.pitch, note.velocity))
+            events.append(ChannelEvent(song.seconds_at(note.end), 0, "off", channel, note.pitch))
+    events.sort()
+    return events
+
+
 def song_messages(song: Song) -> list[tuple[float, mido.Message]]:
-    """The song's channel messages with their absolute times in seconds (tempo map applied)."""
-    out, seconds = [], 0.0
-    for msg in song_to_midi(song):  # merged tracks; msg.time is the delta in seconds
-        seconds += msg.time
-        if not msg.is_meta:
-            out.append((seconds, msg.copy(time=0)))
-    return out
+    """The song's channel messages as (seconds from the start, mido.Message)."""
+    return [(event.seconds, event.to_message()) for event in channel_events(song)]
 
 
 class MidiOutput:
@@ -123,7 +157,7 @@ class MidiOutput:
                 raise MidiUnavailable(f"no MIDI output port named {name!r}; ports: {', '.join(ports)}")
         try:
             return mido.open_output(name, virtual=virtual)
-        except Exception as exc:  # rtmidi/OS errors: busy port, vanished device
+        except PORT_ERRORS as exc:  # busy port, vanished device
             raise MidiUnavailable(f"cannot open MIDI output {name or '(default)'}: {exc}") from None
 
     @property
@@ -177,7 +211,7 @@ class MidiOutput:
                     sounding.discard((msg.channel, msg.note))
                 if on_position is not None:
                     on_position(seconds)
-        except Exception as exc:  # the port failed mid-piece (device unplugged...)
+        except PORT_ERRORS as exc:  # the port failed mid-piece (device unplugged...)
             reason = f"error: MIDI output {self.name} failed: {exc}"
             self.last_error = reason
             log.error("%s", reason)
@@ -196,7 +230,7 @@ class MidiOutput:
                 for channel in sorted(channels):
                     self.port.send(mido.Message("control_change", channel=channel, control=SUSTAIN_PEDAL, value=0))
                     self.port.send(mido.Message("control_change", channel=channel, control=ALL_NOTES_OFF, value=0))
-        except Exception as exc:
+        except PORT_ERRORS as exc:
             log.warning("could not silence MIDI output %s: %s", self.name, exc)
 
     def stop(self, timeout: float = 2.0) -> None:
@@ -230,4 +264,5 @@ class MidiOutput:
         self.close()
 
 
-__all__ = ["MidiOutput", "MidiUnavailable", "list_output_ports", "midi_status", "song_messages"]
+__all__ = ["ChannelEvent", "MidiOutput", "MidiUnavailable", "channel_events", "list_output_ports", "midi_status",
+           "song_messages"]
