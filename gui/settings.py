@@ -78,16 +78,16 @@ class Settings:
         return cls(QSettings(str(path), QSettings.Format.IniFormat))
 
     def get(self, name: str) -> Any:
+        """The stored value of `name` as its declared type; the default when it
+        is missing or cannot be read as that type."""
         key = KEYS[name]
         if not self.qsettings.contains(name):
             return _copy(key.default)
+        raw = self.qsettings.value(name)
         try:
-            value = self.qsettings.value(name, key.default, type=key.type)
+            return _convert(raw, key.type)
         except (TypeError, ValueError):
             return _copy(key.default)
-        if key.type is list:
-            return [str(v) for v in (value or [])]
-        return value if isinstance(value, key.type) else _copy(key.default)
 
     def set(self, name: str, value: Any) -> None:
         key = KEYS[name]
@@ -105,6 +105,37 @@ class Settings:
         text = str(Path(path))
         recent = [p for p in self.get("models/recent") if p != text]
         self.set("models/recent", [text] + recent[:MAX_RECENT_MODELS - 1])
+
+
+def _convert(raw: Any, wanted: type) -> Any:
+    """QSettings gives strings (INI) or native values: convert strictly."""
+    if wanted is list:
+        if raw is None:
+            return []
+        if isinstance(raw, str):            # a one-item list comes back as its item
+            return [raw]
+        if isinstance(raw, (list, tuple)):
+            return [str(v) for v in raw]
+        raise TypeError(f"expected a list, got {type(raw).__name__}")
+    if wanted is QByteArray:
+        if isinstance(raw, QByteArray):
+            return raw
+        raise TypeError(f"expected bytes, got {type(raw).__name__}")
+    if wanted is bool:
+        if isinstance(raw, bool):
+            return raw
+        if str(raw).lower() in ("true", "1"):
+            return True
+        if str(raw).lower() in ("false", "0"):
+            return False
+        raise ValueError(f"expected true/false, got {raw!r}")
+    if wanted is int:
+        if isinstance(raw, float) and not raw.is_integer():
+            raise ValueError(f"expected a whole number, got {raw!r}")
+        return int(raw) if not isinstance(raw, str) else int(raw.strip())
+    if wanted in (float, str):
+        return wanted(raw)
+    raise TypeError(f"unsupported settings type {wanted.__name__}")
 
 
 def _copy(value):

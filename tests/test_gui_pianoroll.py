@@ -1,0 +1,57 @@
+"""The piano roll paints what it is given: notes by velocity, primer faded,
+zoom, and a playhead that stays in view."""
+from __future__ import annotations
+
+import pytest
+
+from composer.music import Note, melody_song
+from gui.pianoroll import KEY_WIDTH, PianoRoll, velocity_color
+
+
+@pytest.fixture
+def roll(qtbot):
+    widget = PianoRoll()
+    qtbot.addWidget(widget)
+    widget.resize(640, 360)
+    widget.show()
+    qtbot.waitExposed(widget)
+    return widget
+
+
+def _pixel(roll, note):
+    image = roll.viewport().grab().toImage()
+    return image.pixelColor(roll.note_rect(note).center().toPoint()).name()
+
+
+def test_notes_are_drawn_in_their_velocity_colour_and_the_primer_faded(roll):
+    soft, loud, primed = Note(4, 6, 60, velocity=20), Note(6, 8, 67, velocity=120), Note(0, 2, 64, velocity=120)
+    roll.set_song(melody_song([primed, soft, loud]), primer_beats=4)
+    assert _pixel(roll, soft) == velocity_color(20).name()
+    assert _pixel(roll, loud) == velocity_color(120).name()
+    assert _pixel(roll, primed) == velocity_color(120, faded=True).name()
+    assert velocity_color(20).name() != velocity_color(120).name()
+
+
+def test_zoom_scales_the_time_axis(roll):
+    note = Note(1, 2, 60)
+    roll.set_song(melody_song([note]))
+    width = roll.note_rect(note).width()
+    roll.zoom(2.0)
+    assert roll.note_rect(note).width() == pytest.approx(2 * width + 1)
+
+
+def test_playhead_scrolls_into_view_and_is_painted(roll):
+    roll.set_song(melody_song([Note(b, b + 1, 60 + b % 12) for b in range(64)]))
+    roll.set_playhead(60.0)
+    x = KEY_WIDTH - roll.horizontalScrollBar().value() + 60.0 * roll.px_per_beat
+    assert KEY_WIDTH <= x <= roll.viewport().width()
+    image = roll.viewport().grab().toImage()
+    assert image.pixelColor(int(x), roll.viewport().height() - 3).name() == "#dc1e1e"
+    roll.set_playhead(None)
+    assert roll.playhead_beat is None
+
+
+def test_empty_roll_paints_without_a_song(roll):
+    roll.set_song(None)
+    image = roll.viewport().grab().toImage()
+    assert not image.isNull() and roll.content_beats() == 16.0

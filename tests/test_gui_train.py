@@ -1,0 +1,114 @@
+"""The train view driven through the real window (offscreen): the ingestion
+report, a tiny training run that ends in the model picker, cancelling."""
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import Qt
+
+from composer.midi_io import write_midi
+from composer.music import Note, Song, Track, melody_song
+
+pytest.importorskip("training.trainer")
+pytest.importorskip("training.ingest")
+
+from tinymodels import scale_tune  # noqa: E402
+
+WAIT_MS = 180_000
+
+
+@pytest.fixture
+def tune_folder(tmp_path, monkeypatch):
+    """Six usable tunes, a drums-only file and a file that is not MIDI."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))   # the ingest cache stays in tmp
+    folder = tmp_path / "tunes"
+    folder.mkdir()
+    for k in range(6):
+        notes = scale_tune(k - 3) + [Note(n.start + 8, n.end + 8, n.pitch) for n in scale_tune(k - 2)]
+        write_midi(melody_song(notes), folder / f"tune{k}.mid")
+    drums = Track(notes=[Note(i * 0.5, i * 0.5 + 0.25, 36 + i % 3) for i in range(32)], is_drum=True)
+    write_midi(Song(tracks=[drums]), folder / "drums.mid")
+    (folder / "broken.mid").write_bytes(b"MThd\x00\x00\x00\x06garbage")
+    return folder
+
+
+def _tiny_settings(view, name: str, steps: int) -> None:
+    view.name.setText(name)
+    view.representation.setCurrentText("melody")
+    view.cell.setCurrentIndex(view.cell.findData("gru"))
+    view.layers.setValue(1)
+    view.hidden.setValue(16)
+    view.embed.setValue(16)
+    view.dropout.setValue(0.0)
+    view.batch.setValue(4)
+    view.seq_len.setValue(32)
+    view.steps.setValue(steps)
+    view.val_share.setValue(0.2)
+    view.transpose_low.setValue(-1)
+    view.transpose_high.setValue(1)
+
+
+def test_choosing_a_folder_shows_the_ingestion_report(qtbot, make_window, tune_folder):
+    window = make_window()
+    view = window.train_view
+    window.dialogs.choose_folder = lambda caption, folder: str(tune_folder)
+    qtbot.mouseClick(view.choose_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: view.job is None and view.report is not None, timeout=WAIT_MS)
+    assert view.counts.text().startswith("8 files: 6 used, 2 skipped")
+    rows = {view.table.item(r, 0).text(): [view.table.item(r, c).text() for c in range(1, 4)]
+            for r in range(view.table.rowCount())}
+    assert rows["tune0.mid"][0] == "used" and int(rows["tune0.mid"][2]) == 32
+    assert rows["drums.mid"][0] == "skipped" and "drum" in rows["drums.mid"][1]
+    assert rows["broken.mid"][0] == "skipped" and rows["broken.mid"][1]
+    assert view.start_button.isEnabled()
+
+
+def test_size_preset_shows_the_parameter_count(qtbot, make_window):
+    view = make_window().train_view
+    view.size.setCurrentText("small")
+    small = view.size_label.text()
+    view.size.setCurrentText("large")
+    assert (view.layers.value(), view.hidden.value()) == (3, 768)
+    assert view.size_label.text() != small and "M parameters" in view.size_label.text()
+    view.hidden.setValue(300)
+    assert view.size.currentText() == "custom"
+
+
+def test_training_on_a_tiny_folder_puts_the_model_in_the_picker(qtbot, make_window, tune_folder, tmp_path):
+    window = make_window(models_dir=tmp_path / "user-models")
+    view = window.train_view
+    view.folder.setText(str(tune_folder))
+    _tiny_settings(view, "tiny-run", steps=6)
+    qtbot.mouseClick(view.start_button, Qt.MouseButton.LeftButton)
+    assert view.job is not None and view.cancel_button.isEnabled()
+    qtbot.waitUntil(lambda: view.job is None, timeout=WAIT_MS)
+    out = tmp_path / "user-models" / "tiny-run.model"
+    assert out.is_file(), view.phase.text()
+    assert "stopped" in view.phase.text().lower()
+    assert view.loss_plot.points and view.val_plot.points
+    assert view.device.text().startswith("Device: ")
+    assert view.table.rowCount() == 8
+    entry = window.generate_view.current_entry()
+    assert entry.path == out and entry.origin == "trained" and entry.cell == "GRU"
+    # it can generate at once
+    gen = window.generate_view
+    gen.controls.count.setValue(2)
+    gen.controls.bars.setValue(1)
+    qtbot.mouseClick(gen.generate_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: gen.job is None, timeout=WAIT_MS)
+    assert gen.results.variations.count() == 2
+
+
+def test_cancelled_training_keeps_a_model_and_can_resume(qtbot, make_window, tune_folder, tmp_path):
+    window = make_window(models_dir=tmp_path / "user-models")
+    view = window.train_view
+    view.folder.setText(str(tune_folder))
+    _tiny_settings(view, "long-run", steps=1_000_000)
+    qtbot.mouseClick(view.start_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: bool(view.loss_plot.points), timeout=WAIT_MS)
+    qtbot.mouseClick(view.cancel_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: view.job is None, timeout=WAIT_MS)
+    assert "cancelled" in view.phase.text()
+    out = tmp_path / "user-models" / "long-run.model"
+    assert out.is_file()
+    assert window.generate_view.current_entry().path == out
+    assert view.resume_button.isEnabled()
