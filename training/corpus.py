@@ -33,6 +33,7 @@ import sys
 import time
 import warnings
 from collections import Counter
+from contextlib import contextmanager
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -237,12 +238,26 @@ class _Converted:
     expanded: str = ""          # "" or why repeats were not expanded
 
 
+@contextmanager
+def _without_beams():
+    """music21's ABC reader spends most of its time drawing beams, which MIDI
+    does not have: skip that while parsing (restored afterwards)."""
+    from music21 import stream
+    original = stream.Stream.makeBeams
+    stream.Stream.makeBeams = lambda self, *args, **kwargs: None if kwargs.get("inPlace") else self
+    try:
+        yield
+    finally:
+        stream.Stream.makeBeams = original
+
+
 def _parse(source: TuneSource):
     from music21 import converter, stream
-    if source.text is not None:
-        parsed = converter.parse(source.text, format="abc")
-    else:
-        parsed = converter.parse(source.path)
+    with _without_beams():
+        if source.text is not None:
+            parsed = converter.parse(source.text, format="abc")
+        else:
+            parsed = converter.parse(source.path)
     if isinstance(parsed, stream.Opus):
         scores = list(parsed.scores)
         if not scores:
@@ -259,20 +274,43 @@ def _voices(score) -> list:
     return named if len(named) == 4 and len(parts) > 4 else parts
 
 
-def _untie_different_pitches(part):
-    """Drop ties between notes of different pitches (ABC transcriptions such as
-    O'Neill's write slurs as ties); music21 would merge them into one note."""
-    from music21 import tie
-    notes = list(part.recurse().notes)
-    for a, b in zip(notes, notes[1:]):
-        if a.tie is None or a.tie.type not in ("start", "continue"):
-            continue
-        if tuple(p.midi for p in a.pitches) == tuple(p.midi for p in b.pitches):
-            continue
-        a.tie = None if a.tie.type == "start" else tie.Tie("stop")
-        if b.tie is not None:
-            b.tie = None if b.tie.type == "stop" else tie.Tie("start")
-    return part
+def _part_notes(measures: list, starts: list[float]) -> list[Note]:
+    """The notes of one part placed at the measures' new starts (beats). Tied
+    notes of the same pitch become one note; a tie to a different pitch (ABC
+    books such as O'Neill's write slurs as ties) is ignored. Grace notes and
+    chord symbols are dropped."""
+    from music21 import harmony
+    out: dict[tuple[float, int], Note] = {}
+    open_ties: dict[int, list[float]] = {}        # pitch -> [onset, end] of a note whose tie is not closed
+
+    def emit(pitch: int, onset: float, end: float) -> None:
+        out.setdefault((round(onset, 6), pitch), Note(onset, end, pitch))
+
+    for start, m in zip(starts, measures):
+        for el in m.flatten().notes:
+            if isinstance(el, harmony.Harmony) or el.duration.isGrace or el.quarterLength <= 0:
+                continue
+            onset = start + float(Fraction(el.offset))
+            end = onset + float(el.quarterLength)
+            tie = el.tie.type if getattr(el, "tie", None) is not None else None
+            pitches = {p.midi for p in el.pitches if 0 <= p.midi <= 127}
+            for q in [q for q in open_ties if q not in pitches]:
+                emit(q, *open_ties.pop(q))
+            for p in sorted(pitches):
+                if p in open_ties and tie in ("stop", "continue"):
+                    open_ties[p][1] = end
+                    if tie == "stop":
+                        emit(p, *open_ties.pop(p))
+                    continue
+                if p in open_ties:
+                    emit(p, *open_ties.pop(p))
+                if tie in ("start", "continue"):
+                    open_ties[p] = [onset, end]
+                else:
+                    emit(p, onset, end)
+    for q, (onset, end) in open_ties.items():
+        emit(q, onset, end)
+    return sorted(out.values())
 
 
 def _bar_length(ts) -> float:
@@ -285,14 +323,14 @@ def score_to_song(score, *, expand_repeats: bool = True, program: int = 0) -> tu
     Returns (song, info) where info has "pickup" (beats of rest added before
     the first note), "realigned" (measures moved), "expanded" ("" or the reason
     repeats were left as written) and "meter"."""
-    from music21 import harmony, meter, stream, tempo
+    from music21 import meter, stream, tempo
     info = {"expanded": ""}
     if expand_repeats:
         try:
             score = score.expandRepeats()
         except Exception as exc:  # music21 raises several types for repeats it cannot follow
             info["expanded"] = f"{type(exc).__name__}: {' '.join(str(exc).split())[:120]}"
-    parts = [_untie_different_pitches(p).stripTies(inPlace=False, matchByPitch=True) for p in _voices(score)]
+    parts = _voices(score)
     measures = [list(p.getElementsByClass(stream.Measure)) for p in parts]
     if not measures[0]:
         raise ComposerError("no measures")
@@ -313,18 +351,9 @@ def score_to_song(score, *, expand_repeats: bool = True, program: int = 0) -> tu
             time_sigs.append((0.0 if not time_sigs else start, *sig))
     tracks = []
     for part, part_measures in zip(parts, measures):
-        notes: dict[tuple[float, int], Note] = {}
-        for start, m in zip(starts, part_measures):
-            for el in m.flatten().notes:
-                if isinstance(el, harmony.Harmony) or el.duration.isGrace or el.quarterLength <= 0:
-                    continue
-                onset = start + float(Fraction(el.offset))
-                end = onset + float(el.quarterLength)
-                for p in getattr(el, "pitches", ()):
-                    if 0 <= p.midi <= 127:
-                        notes.setdefault((round(onset, 6), p.midi), Note(onset, end, p.midi))
+        notes = _part_notes(part_measures, starts)
         if notes:
-            tracks.append(Track(notes=sorted(notes.values()), program=program, name=part.partName or ""))
+            tracks.append(Track(notes=notes, program=program, name=part.partName or ""))
     if not tracks:
         raise ComposerError("no notes")
     mark = score.flatten().getElementsByClass(tempo.MetronomeMark).first()
