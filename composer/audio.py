@@ -12,9 +12,10 @@ What sounds is what the written MIDI file holds: the song is played as
 `composer.midi_io.song_to_midi` writes (pitched tracks on channels 1-9 and 11-16 with their General MIDI
 program; drum tracks on channel 10, bank 128, which is the drum kit).
 
-Lengths: a render lasts `song.duration_seconds` (to the end of the last note)
-plus a fixed release tail of `RELEASE_TAIL_SECONDS` so that notes fade out
-(release envelope and reverb) instead of being cut off.
+Lengths: a render lasts until the bar line after the last note ends (so a
+piece ending with a rest keeps its last bar; `music_end_beat`), plus a fixed
+release tail of `RELEASE_TAIL_SECONDS` so that notes fade out (release
+envelope and reverb) instead of being cut off.
 """
 from __future__ import annotations
 
@@ -151,28 +152,30 @@ def audio_status(soundfont: str | os.PathLike | None = None) -> tuple[bool, str]
     return True, f"FluidSynth {version}, SoundFont {path.name}"
 
 
-# --- synthesizers, pooled so that Play does not reload the SoundFont -------------------------
+# --- synthesizers: one fresh synthesizer per render; fresh ones can be loaded ahead of time ---
+# A used FluidSynth keeps state that system_reset() does not clear (voice and effect memories,
+# block phase), so reusing one would make renders of the same song differ. Each render therefore
+# takes a never-used synthesizer; prepare_synth() loads one in advance so Play need not wait.
 
 @dataclass
 class _Synth:
     synth: object      # fluidsynth.Synth
     sfont_id: int
-    key: tuple
+    key: tuple         # (SoundFont path, mtime, size, sample rate)
 
 
-_pool: dict[tuple, list[_Synth]] = {}
-_pool_lock = threading.Lock()
-_POOL_SIZE = 2  # idle synthesizers kept per (SoundFont, sample rate)
+_ready: dict[tuple, _Synth] = {}      # one fresh, preloaded synthesizer per key
+_ready_lock = threading.Lock()
 
 
-def _acquire_synth(soundfont: Path, sample_rate: int) -> _Synth:
-    fluidsynth = _load_fluidsynth()
+def _synth_key(soundfont: Path, sample_rate: int) -> tuple:
     stat = soundfont.stat()
-    key = (str(soundfont.resolve()), stat.st_mtime_ns, stat.st_size, int(sample_rate))
-    with _pool_lock:
-        idle = _pool.get(key)
-        if idle:
-            return idle.pop()
+    return (str(soundfont.resolve()), stat.st_mtime_ns, stat.st_size, int(sample_rate))
+
+
+def _new_synth(soundfont: Path, sample_rate: int) -> _Synth:
+    fluidsynth = _load_fluidsynth()
+    key = _synth_key(soundfont, sample_rate)
     synth = fluidsynth.Synth(gain=SYNTH_GAIN, samplerate=float(sample_rate))
     sfont_id = synth.sfload(str(soundfont))
     if sfont_id < 0:
@@ -181,30 +184,53 @@ def _acquire_synth(soundfont: Path, sample_rate: int) -> _Synth:
     return _Synth(synth, sfont_id, key)
 
 
+def _acquire_synth(soundfont: Path, sample_rate: int) -> _Synth:
+    """A fresh synthesizer with the SoundFont loaded: the preloaded one if there is one."""
+    _load_fluidsynth()
+    with _ready_lock:
+        entry = _ready.pop(_synth_key(soundfont, sample_rate), None)
+    return entry if entry is not None else _new_synth(soundfont, sample_rate)
+
+
 def prepare_synth(soundfont: str | os.PathLike | None = None, sample_rate: int = DEFAULT_SAMPLE_RATE) -> None:
-    """Load the SoundFont into an idle synthesizer ahead of time (about 50 ms for TimGM6mb.sf2),
-    so that the next render or Play starts without that wait. Raises AudioUnavailable."""
-    _release_synth(_acquire_synth(resolve_soundfont(soundfont), sample_rate))
-
-
-def _release_synth(entry: _Synth) -> None:
-    entry.synth.system_reset()  # all notes and sounds off, controllers and programs reset
-    with _pool_lock:
-        idle = _pool.setdefault(entry.key, [])
-        if len(idle) < _POOL_SIZE:
-            idle.append(entry)
+    """Load the SoundFont into a fresh synthesizer ahead of time (about 50 ms for TimGM6mb.sf2)
+    so that the next render or Play starts without that wait. Thread-safe; raises AudioUnavailable."""
+    path = resolve_soundfont(soundfont)
+    key = _synth_key(path, sample_rate)
+    with _ready_lock:
+        if key in _ready:
+            return
+    entry = _new_synth(path, sample_rate)
+    with _ready_lock:
+        if key not in _ready:
+            _ready[key] = entry
             return
     entry.synth.delete()
 
 
+def _release_synth(entry: _Synth) -> None:
+    entry.synth.delete()
+
+
 # --- rendering -------------------------------------------------------------------------------
+
+def music_end_beat(song: Song) -> float:
+    """Where the music ends, in beats: the end of the last note rounded up to the next bar line
+    of the meter in force there, so a one-bar piece lasts one bar even if it ends with a rest."""
+    end = song.end_beat
+    meters = sorted(song.time_signatures) or [(0.0, 4, 4)]
+    start, num, den = next(((b, n, d) for b, n, d in reversed(meters) if b <= end), (0.0, 4, 4))
+    bar = num * 4.0 / den
+    bars = np.ceil((end - start) / bar - 1e-9)
+    return float(start + max(bars, 0) * bar)
+
 
 class SongRenderer:
     """Synthesizes one song block by block: `read(frames)` -> float32 array (n, 2) in [-1, 1].
 
     Reading everything gives the same samples as `render_audio(..., normalize=False)`;
     the player reads small blocks so sound starts before the whole piece is rendered.
-    `total_frames` = music + release tail. Call `close()` (or use `with`) to return
+    `total_frames` = music (to the bar line after the last note) + release tail. Call `close()` (or use `with`) to return
     the synthesizer to the pool. Not thread-safe: one reader at a time.
     """
 
@@ -222,7 +248,7 @@ class SongRenderer:
         self.soundfont = resolve_soundfont(soundfont)
         rate = self.sample_rate
         self._events = [(round(e.seconds * rate), e) for e in channel_events(song)]  # (frame, event)
-        self.music_frames = max(round(song.duration_seconds * rate), self._events[-1][0])
+        self.music_frames = max(round(song.seconds_at(music_end_beat(song)) * rate), self._events[-1][0])
         self.total_frames = self.music_frames + round(tail_seconds * rate)
         self.position = 0            # frames rendered so far
         self._next_event = 0
@@ -298,7 +324,7 @@ def render_audio(song: Song, *, soundfont: str | os.PathLike | None = None,
                  normalize: bool = False) -> np.ndarray:
     """Synthesize `song` to float32 stereo samples, shape (frames, 2), values in [-1, 1].
 
-    frames = round((song.duration_seconds + tail_seconds) * sample_rate). With
+    frames = round((seconds to the bar line after the last note + tail_seconds) * sample_rate). With
     `normalize` the result is scaled so its peak is -1 dBFS (exports do this).
     Raises AudioUnavailable (no FluidSynth, SoundFont missing or unusable) or
     ValueError (a song without notes).
@@ -366,5 +392,5 @@ def write_wav(song: Song, path: str | os.PathLike, *, soundfont: str | os.PathLi
 
 
 __all__ = ["AUDIO_FORMATS", "DEFAULT_SAMPLE_RATE", "RELEASE_TAIL_SECONDS", "AudioUnavailable", "SongRenderer",
-           "audio_format_for", "audio_status", "default_soundfont", "encode_audio", "fluidsynth_version",
+           "audio_format_for", "audio_status", "music_end_beat", "default_soundfont", "encode_audio", "fluidsynth_version",
            "prepare_synth", "render_audio", "resolve_soundfont", "write_audio", "write_wav"]

@@ -196,11 +196,7 @@ class MidiOutput:
         reason = "finished"
         try:
             for seconds, msg in events:
-                delay = self._start_time + seconds - time.perf_counter()
-                if delay > 0 and self._stop.wait(delay):
-                    reason = "stopped"
-                    break
-                if self._stop.is_set():
+                if not self._wait_until(self._start_time + seconds):
                     reason = "stopped"
                     break
                 with self._lock:
@@ -220,6 +216,13 @@ class MidiOutput:
                 self._silence(sounding, channels)
             if on_finished is not None:
                 on_finished(reason)
+
+    def _wait_until(self, deadline: float) -> bool:
+        """Sleep until perf_counter() >= deadline (never early); False if stop() came first."""
+        while (delay := deadline - time.perf_counter()) > 0:
+            if self._stop.wait(delay):
+                return False
+        return not self._stop.is_set()
 
     def _silence(self, sounding: set[tuple[int, int]], channels: set[int]) -> None:
         """Note-offs for every sounding note, then All Notes Off and sustain off per channel."""

@@ -156,6 +156,7 @@ class Player(QObject):
             self.error.emit(f"Cannot play: {exc}")
             return
         self._duration = renderer.duration_seconds
+        self._prepare()   # a fresh synthesizer for the next play (each render needs a new one)
         # Sink and source have no Qt parent: Python owns them, and dropping them in _teardown deletes
         # them at once (deleteLater'd audio objects left to interpreter shutdown can crash PySide).
         self._source = _SongSource(renderer, int16)

@@ -1,0 +1,192 @@
+"""composer.audio on real FluidSynth renders with the bundled General MIDI SoundFont."""
+from __future__ import annotations
+
+import subprocess
+import sys
+import wave
+
+import numpy as np
+import pytest
+
+from composer import audio
+from composer.errors import OutputExistsError
+from composer.music import Note, Song, Track, melody_song
+
+RATE = audio.DEFAULT_SAMPLE_RATE
+
+
+def strongest_hz(samples: np.ndarray, rate: int = RATE) -> float:
+    mono = samples.mean(axis=1) * np.hanning(len(samples))
+    spectrum = np.abs(np.fft.rfft(mono))
+    return float(np.fft.rfftfreq(len(mono), 1 / rate)[np.argmax(spectrum)])
+
+
+def level_db(samples: np.ndarray) -> float:
+    return 20 * np.log10(np.sqrt(np.mean(samples.astype(np.float64) ** 2)) + 1e-12)
+
+
+def window(samples: np.ndarray, start_s: float, end_s: float) -> np.ndarray:
+    return samples[int(start_s * RATE):int(end_s * RATE)]
+
+
+def spectrum_profile(samples: np.ndarray) -> np.ndarray:
+    """Normalised magnitude spectrum in 50 Hz bands up to 10 kHz."""
+    spectrum = np.abs(np.fft.rfft(samples.mean(axis=1)[:RATE // 2], n=RATE // 2))   # 2 Hz bins
+    bands = spectrum[:5000].reshape(-1, 25).sum(axis=1)
+    return bands / np.linalg.norm(bands)
+
+
+def test_a4_sounds_at_440_hz():
+    song = melody_song([Note(0, 2, 69, 100)], tempo=120)   # A4 for one second
+    samples = audio.render_audio(song)
+    assert samples.dtype == np.float32 and samples.shape[1] == 2
+    assert strongest_hz(window(samples, 0.05, 1.0)) == pytest.approx(440.0, rel=0.02)
+
+
+@pytest.mark.parametrize("tempo, meter", [(120.0, (4, 4)), (90.0, (3, 4))])
+def test_one_bar_lasts_one_bar_plus_the_release_tail_with_notes_on_the_beat(tempo, meter):
+    beats = meter[0] * 4 / meter[1]
+    # staccato notes on every beat, so each onset shows in the level; the bar ends with a rest
+    song = melody_song([Note(b, b + 0.5, 60 + 2 * b, 100) for b in range(int(beats))], tempo=tempo,
+                       time_signature=meter)
+    samples = audio.render_audio(song)
+    bar_seconds = beats * 60 / tempo
+    assert len(samples) / RATE - audio.RELEASE_TAIL_SECONDS == pytest.approx(bar_seconds, abs=0.05)
+    beat_seconds = 60 / tempo
+    for beat in range(1, int(beats)):
+        onset = beat * beat_seconds
+        before, after = window(samples, onset - 0.06, onset - 0.01), window(samples, onset + 0.01, onset + 0.06)
+        assert level_db(after) > level_db(before) + 10, f"no onset at beat {beat} ({onset:.3f} s)"
+    last_note_end = (beats - 1 + 0.5) * beat_seconds
+    assert level_db(window(samples, last_note_end - 0.05, last_note_end)) > -50   # sounding until it ends
+    end = len(samples) / RATE
+    assert level_db(window(samples, end - 0.1, end)) < level_db(samples) - 40     # the tail has faded
+
+
+def test_render_is_not_silent_and_stays_in_range():
+    samples = audio.render_audio(melody_song([Note(i, i + 1, 60 + i, 90) for i in range(4)]))
+    assert level_db(samples) > -50
+    assert np.max(np.abs(samples)) <= 1.0
+
+
+def test_drum_note_sounds_different_from_the_same_piano_note():
+    piano = Song(tracks=[Track(notes=[Note(0, 1, 38, 110)], program=0)])
+    drum = Song(tracks=[Track(notes=[Note(0, 1, 38, 110)], program=0, is_drum=True)])  # 38 = acoustic snare
+    a, b = audio.render_audio(piano), audio.render_audio(drum)
+    assert level_db(b) > -50
+    similarity = float(spectrum_profile(a) @ spectrum_profile(b))
+    assert similarity < 0.8
+
+
+def harmonic_profile(samples: np.ndarray, f0: float) -> np.ndarray:
+    """Normalised amplitudes of harmonics 1..8 over 0.05-0.55 s: the timbre of one note."""
+    mono = window(samples, 0.05, 0.55).mean(axis=1) * np.hanning(RATE // 2)
+    spectrum, freqs = np.abs(np.fft.rfft(mono)), np.fft.rfftfreq(RATE // 2, 1 / RATE)
+    peaks = np.array([spectrum[(freqs > k * f0 * 0.97) & (freqs < k * f0 * 1.03)].max() for k in range(1, 9)])
+    return peaks / np.linalg.norm(peaks)
+
+
+def test_the_chosen_program_is_what_sounds():
+    c5 = 440 * 2 ** (3 / 12)
+    piano, organ, soft_piano = (audio.render_audio(melody_song([Note(0, 2, 72, velocity)], program=program))
+                                for program, velocity in ((0, 100), (19, 100), (0, 60)))
+    same = float(harmonic_profile(piano, c5) @ harmonic_profile(soft_piano, c5))
+    other = float(harmonic_profile(piano, c5) @ harmonic_profile(organ, c5))
+    assert same > 0.99 and other < 0.9
+
+
+def test_block_by_block_rendering_equals_the_whole_render():
+    song = melody_song([Note(i * 0.5, i * 0.5 + 0.4, 60 + i, 90) for i in range(8)], tempo=133)
+    whole = audio.render_audio(song)
+    with audio.SongRenderer(song) as renderer:
+        blocks = []
+        while not renderer.finished:
+            blocks.append(renderer.read(1000))
+    assert np.array_equal(np.concatenate(blocks), whole)
+
+
+def test_missing_soundfont_is_reported_with_its_path(tmp_path):
+    missing = tmp_path / "nope.sf2"
+    song = melody_song([Note(0, 1, 60)])
+    with pytest.raises(audio.AudioUnavailable, match=r"SoundFont not found: .*nope\.sf2"):
+        audio.render_audio(song, soundfont=missing)
+    available, reason = audio.audio_status(missing)
+    assert not available and reason == f"SoundFont not found: {missing}"
+
+
+def test_a_file_that_is_not_a_soundfont_is_refused(tmp_path):
+    fake = tmp_path / "fake.sf2"
+    fake.write_bytes(b"RIFF\x04\x00\x00\x00sfbk" + b"\x00" * 64)
+    with pytest.raises(audio.AudioUnavailable, match="is not a SoundFont FluidSynth can load"):
+        audio.render_audio(melody_song([Note(0, 1, 60)]), soundfont=fake)
+
+
+def test_default_soundfont_is_the_bundled_general_midi_bank():
+    path = audio.default_soundfont()
+    assert path.name == "TimGM6mb.sf2" and path.stat().st_size > 1_000_000
+    available, reason = audio.audio_status()
+    assert available, reason
+    assert reason.startswith("FluidSynth ") and "TimGM6mb.sf2" in reason
+
+
+def test_a_piece_ending_with_a_rest_keeps_its_last_bar():
+    song = melody_song([Note(0, 1, 60), Note(4, 5, 62)], time_signature=(3, 4))   # bar 2 is 3..6 beats
+    assert audio.music_end_beat(song) == 6.0
+    samples = audio.render_audio(song, tail_seconds=0.0)
+    assert len(samples) / RATE == pytest.approx(3.0, abs=0.05)                    # 6 beats at 120 bpm
+
+
+def test_a_song_without_notes_is_refused():
+    with pytest.raises(ValueError, match="no notes"):
+        audio.render_audio(Song(tracks=[Track()]))
+
+
+def test_without_libfluidsynth_the_reason_names_the_package():
+    # A machine without libfluidsynth3: the library lookup pyfluidsynth does finds nothing.
+    code = ("import ctypes.util; ctypes.util.find_library = lambda name: None\n"
+            "from composer import audio\n"
+            "print(audio.audio_status())\n"
+            "from composer.music import Note, melody_song\n"
+            "try:\n"
+            "    audio.render_audio(melody_song([Note(0, 1, 60)]))\n"
+            "except audio.AudioUnavailable as exc:\n"
+            "    print('raised:', exc)\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    message = "FluidSynth library not found (install libfluidsynth3, e.g. sudo apt-get install libfluidsynth3)"
+    assert result.stdout.splitlines() == [str((False, message)), f"raised: {message}"]
+
+
+def test_write_wav_is_16_bit_stereo_normalised_and_never_overwrites(tmp_path):
+    song = melody_song([Note(0, 4, 69, 100)])             # one 4/4 bar at 120 bpm: 2 s
+    path = audio.write_wav(song, tmp_path / "a4.wav")
+    with wave.open(str(path)) as wav:
+        assert (wav.getnchannels(), wav.getsampwidth(), wav.getframerate()) == (2, 2, RATE)
+        pcm = np.frombuffer(wav.readframes(wav.getnframes()), dtype="<i2").reshape(-1, 2) / 32767.0
+    assert len(pcm) / RATE == pytest.approx(2.0 + audio.RELEASE_TAIL_SECONDS, abs=0.05)
+    assert strongest_hz(window(pcm, 0.05, 1.0)) == pytest.approx(440.0, rel=0.02)
+    assert np.max(np.abs(pcm)) == pytest.approx(audio.EXPORT_PEAK, abs=0.001)
+    before = path.read_bytes()
+    with pytest.raises(OutputExistsError):
+        audio.write_wav(melody_song([Note(0, 1, 60)]), path)
+    assert path.read_bytes() == before
+    audio.write_wav(melody_song([Note(0, 1, 60)]), path, force=True)
+    assert path.read_bytes() != before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a4.wav"]   # no temp files left
+
+
+def test_flac_export_holds_the_same_samples_as_wav(tmp_path):
+    soundfile = pytest.importorskip("soundfile")
+    song = melody_song([Note(0, 1, 64, 100), Note(1, 2, 67, 100)])
+    wav_path = audio.write_audio(song, tmp_path / "x.wav")
+    flac_path = audio.write_audio(song, tmp_path / "x.flac")
+    wav_samples, wav_rate = soundfile.read(wav_path, dtype="int16")
+    flac_samples, flac_rate = soundfile.read(flac_path, dtype="int16")
+    assert wav_rate == flac_rate == RATE
+    assert np.array_equal(wav_samples, flac_samples)
+    assert flac_path.stat().st_size < wav_path.stat().st_size
+
+
+def test_unknown_audio_format_is_named(tmp_path):
+    with pytest.raises(ValueError, match="'mp3'"):
+        audio.write_audio(melody_song([Note(0, 1, 60)]), tmp_path / "x.mp3")
