@@ -391,6 +391,21 @@ def write_wav(song: Song, path: str | os.PathLike, *, soundfont: str | os.PathLi
     return write_audio(song, path, soundfont=soundfont, force=force, sample_rate=sample_rate, audio_format="wav")
 
 
-__all__ = ["AUDIO_FORMATS", "DEFAULT_SAMPLE_RATE", "RELEASE_TAIL_SECONDS", "AudioUnavailable", "SongRenderer",
-           "audio_format_for", "audio_status", "music_end_beat", "default_soundfont", "encode_audio", "fluidsynth_version",
-           "prepare_synth", "render_audio", "resolve_soundfont", "write_audio", "write_wav"]
+__all__ = [
+    "AUDIO_FORMATS",
+    "DEFAULT_SAMPLE_RATE",
+    "RELEASE_TAIL_SECONDS",
+    "AudioUnavailable",
+    "SongRenderer",
+    "audio_format_for",
+    "audio_status",
+    "default_soundfont",
+    "encode_audio",
+    "fluidsynth_version",
+    "music_end_beat",
+    "prepare_synth",
+    "render_audio",
+    "resolve_soundfont",
+    "write_audio",
+    "write_wav",
+]

@@ -151,7 +151,7 @@ def test_without_libfluidsynth_the_reason_names_the_package():
             "    audio.render_audio(melody_song([Note(0, 1, 60)]))\n"
             "except audio.AudioUnavailable as exc:\n"
             "    print('raised:', exc)\n")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False)
     assert result.returncode == 0, result.stderr
     message = "FluidSynth library not found (install libfluidsynth3, e.g. sudo apt-get install libfluidsynth3)"
     assert result.stdout.splitlines() == [str((False, message)), f"raised: {message}"]
@@ -190,3 +190,71 @@ def test_flac_export_holds_the_same_samples_as_wav(tmp_path):
 def test_unknown_audio_format_is_named(tmp_path):
     with pytest.raises(ValueError, match="'mp3'"):
         audio.write_audio(melody_song([Note(0, 1, 60)]), tmp_path / "x.mp3")
+
+
+# ---- generate --audio, run as a user would ---------------------------------------------------
+
+def cli(*args):
+    return subprocess.run([sys.executable, "-m", "composer", *map(str, args)], capture_output=True, text=True,
+                          timeout=300, check=False)
+
+
+@pytest.fixture(scope="module")
+def cli_model(tmp_path_factory):
+    from tinymodels import tiny_model_file
+    return tiny_model_file(tmp_path_factory.mktemp("audio-cli") / "tiny.model", "melody", steps=30)
+
+
+def test_cli_audio_writes_a_wav_beside_each_midi_that_sounds_like_it(cli_model, tmp_path):
+    from composer.midi_io import read_midi
+    out = tmp_path / "songs"
+    result = cli("generate", "--model", cli_model, "--count", 2, "--bars", 2, "--seed", 3, "--tempo", 100,
+                 "--out", out, "--audio", "--quiet")
+    assert result.returncode == 0, result.stderr
+    mids = sorted(out.glob("*.mid"))
+    assert len(mids) == 2 and sorted(p.with_suffix(".wav") for p in mids) == sorted(out.glob("*.wav"))
+    for mid in mids:
+        song = read_midi(mid)
+        with wave.open(str(mid.with_suffix(".wav"))) as wav:
+            assert (wav.getnchannels(), wav.getsampwidth(), wav.getframerate()) == (2, 2, RATE)
+            pcm = np.frombuffer(wav.readframes(wav.getnframes()), dtype="<i2").reshape(-1, 2) / 32767.0
+        bars_seconds = 2 * 4 * 60 / 100
+        assert len(pcm) / RATE - audio.RELEASE_TAIL_SECONDS == pytest.approx(bars_seconds, abs=0.05)
+        assert level_db(pcm) > -50
+        expected = audio.render_audio(song, normalize=True)          # the file is the render of its .mid
+        assert np.max(np.abs(pcm - expected)) < 2 / 32767
+        first = song.tracks[0].notes[0]
+        hz = 440 * 2 ** ((first.pitch - 69) / 12)
+        segment = window(pcm, song.seconds_at(first.start) + 0.03, song.seconds_at(first.end))
+        if len(segment) > RATE // 20:                                 # long enough to resolve the pitch
+            assert strongest_hz(segment) == pytest.approx(hz, rel=0.02) or \
+                strongest_hz(segment) == pytest.approx(2 * hz, rel=0.02)
+
+
+def test_cli_audio_flac_and_missing_soundfont(cli_model, tmp_path):
+    soundfile = pytest.importorskip("soundfile")
+    out = tmp_path / "flac"
+    result = cli("generate", "--model", cli_model, "--count", 1, "--bars", 1, "--seed", 5, "--out", out,
+                 "--audio", "flac", "--quiet")
+    assert result.returncode == 0, result.stderr
+    samples, rate = soundfile.read(next(out.glob("*.flac")))
+    assert rate == RATE and len(samples) / RATE == pytest.approx(2.0 + audio.RELEASE_TAIL_SECONDS, abs=0.05)
+    missing = tmp_path / "missing.sf2"
+    result = cli("generate", "--model", cli_model, "--count", 1, "--bars", 1, "--out", tmp_path / "none",
+                 "--audio", "--soundfont", missing, "--quiet")
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"error: --audio: SoundFont not found: {missing}"
+    assert not (tmp_path / "none").exists()
+
+
+def test_cli_audio_never_overwrites_without_force(cli_model, tmp_path):
+    out = tmp_path / "songs"
+    args = ("generate", "--model", cli_model, "--count", 1, "--bars", 1, "--seed", 9, "--out", out, "--audio",
+            "--quiet")
+    assert cli(*args).returncode == 0
+    wav = next(out.glob("*.wav"))
+    wav.write_bytes(b"mine")
+    next(out.glob("*.mid")).unlink()          # only the audio file is in the way
+    result = cli(*args)
+    assert result.returncode == 2 and "already exist" in result.stderr and wav.read_bytes() == b"mine"
+    assert not list(out.glob("*.mid"))        # refused before generating anything
