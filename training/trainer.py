@@ -36,6 +36,7 @@ __all__ = ["TrainConfig", "TrainProgress", "TrainResult", "train", "oom_message"
 
 log = logging.getLogger(__name__)
 LAST, BEST, METRICS = "last.ckpt", "best.model", "metrics.jsonl"
+MIN_IMPROVEMENT = 1e-3      # bits per note a validation score must improve by to count (early stopping)
 
 
 class NonFiniteLoss(ComposerError):
@@ -304,7 +305,7 @@ class _Run:
             return None
         value = metric.bits_per_note
         self.last_val = value
-        if self.best_val is None or value < self.best_val:
+        if self.best_val is None or value < self.best_val - MIN_IMPROVEMENT:
             self.best_val, self.best_step, self.bad_evals = value, step, 0
             if self.info.is_main:
                 save_model(self.ckpt_dir / BEST, self.model, self.tokenizer, {"step": step, "val_bits_per_note": value})

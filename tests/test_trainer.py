@@ -1,0 +1,210 @@
+"""The trainer: split, batches, schedule, precision policy, metric,
+checkpoints, exact resume, non-finite loss, cancel, early stopping."""
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+
+import pytest
+import torch
+
+from composer.device import precision_for
+from composer.errors import Cancelled, ComposerError, OutputExistsError
+from composer.melody import MelodyTokenizer
+from composer.model import ModelConfig, MusicRNN
+from composer.modelfile import load_model
+from composer.tokenizer import PAD
+from tests.midi_factory import melody, write_song
+from training.checkpoint import load_checkpoint, save_checkpoint
+from training.data import ChunkSampler, split_files
+from training.metrics import evaluate_bits_per_note, sequence_nll_bits
+from training.trainer import TrainConfig, amp_setup, lr_factor, oom_message, train
+
+
+@pytest.fixture
+def folder(tmp_path):
+    d = tmp_path / "tunes"
+    for i in range(6):
+        write_song(melody(40, seed=i), d / f"tune{i}.mid")
+    return d
+
+
+def tiny_config(folder, tmp_path, **changes) -> TrainConfig:
+    base = TrainConfig(folder=str(folder), out=str(tmp_path / "tiny.model"), layers=1, hidden=24, embed=12,
+                       steps=12, batch=4, seq_len=24, warmup_steps=3, eval_every=4, checkpoint_every=4,
+                       log_every=2, cache_dir=str(tmp_path / "cache"), workers=1, val_share=0.2)
+    return dataclasses.replace(base, **changes)
+
+
+# ---- pieces -----------------------------------------------------------------------
+
+def test_split_is_by_file_deterministic_and_order_independent():
+    names = [f"f{i}.mid" for i in range(20)]
+    train_a, val_a = split_files(names, 0.2, seed=3)
+    train_b, val_b = split_files(list(reversed(names)), 0.2, seed=3)
+    assert (train_a, val_a) == (train_b, val_b)
+    assert len(val_a) == 4 and not set(train_a) & set(val_a) and sorted(train_a + val_a) == sorted(names)
+    assert split_files(names, 0.2, seed=4)[1] != val_a
+    assert split_files(["only.mid"], 0.5, seed=0) == (["only.mid"], [])
+
+
+def test_chunks_are_a_function_of_the_step_and_transposed_within_range():
+    tok = MelodyTokenizer()
+    seqs = [tok.encode(melody(40, seed=i)).tokens for i in range(3)]
+    sampler = ChunkSampler(tok, seqs, batch=8, seq_len=16, transpose=(-5, 6), seed=1)
+    a, b = sampler.batch_at(7), sampler.batch_at(7)
+    assert torch.equal(a.inputs, b.inputs) and torch.equal(a.positions, b.positions)
+    assert not torch.equal(a.inputs, sampler.batch_at(8).inputs)
+    assert torch.equal(a.inputs[:, 1:], a.targets[:, :-1])       # targets are the next tokens
+    pitches = {tok.vocab[t].split(":")[1] for t in a.inputs.flatten().tolist() if tok.is_note(t)}
+    originals = {str(p) for s in seqs for p in range(127) if tok.note_token(min(max(p, 36), 96)) in s}
+    assert pitches - originals, "some chunks should be transposed"
+    plain = ChunkSampler(tok, seqs, batch=8, seq_len=16, transpose=(0, 0), seed=1).batch_at(7)
+    assert all(t in set(sum(seqs, [])) | {PAD} for t in plain.inputs.flatten().tolist())
+
+
+def test_learning_rate_warms_up_then_decays():
+    f = lambda step, done: lr_factor(step, warmup_steps=10, fraction_done=done, min_ratio=0.1)  # noqa: E731
+    assert f(0, 0) == pytest.approx(0.1) and f(9, 0.01) == pytest.approx(1.0)
+    assert f(10, 0.0) == pytest.approx(1.0) and f(50, 0.5) == pytest.approx(0.55) and f(99, 1.0) == pytest.approx(0.1)
+
+
+def test_precision_policy_without_a_gpu():
+    fp16 = precision_for(torch.device("cuda"), bf16_supported=False)
+    assert fp16.enabled and fp16.dtype == torch.float16 and fp16.grad_scaler
+    bf16 = precision_for(torch.device("cuda"), bf16_supported=True)
+    assert bf16.enabled and bf16.dtype == torch.bfloat16 and not bf16.grad_scaler
+    cpu, scaler = amp_setup(torch.device("cpu"))
+    assert not cpu.enabled and scaler is None
+    with cpu.autocast(torch.device("cpu")):
+        assert not torch.is_autocast_enabled("cpu")
+        y = torch.ones(2, 2) @ torch.ones(2, 2)
+    assert y.dtype == torch.float32
+
+
+def test_out_of_memory_message_names_the_batch_and_a_smaller_one():
+    text = oom_message(64, 128, "cuda:0")
+    assert "batch size 64" in text and "--batch 32" in text and "cuda:0" in text
+    assert "--batch 1" in oom_message(1, 128, "cuda")
+
+
+def test_bits_per_note_is_the_whole_sequence_nll_over_notes():
+    tok = MelodyTokenizer()
+    torch.manual_seed(0)
+    model = MusicRNN(ModelConfig(vocab_size=tok.vocab_size, hidden_size=16, embed_dim=8, num_layers=1,
+                                 position_classes=tok.position_classes)).eval()
+    seqs = [tok.encode(melody(20 + 7 * i, seed=i)).tokens for i in range(3)]
+    expected_bits = 0.0
+    for s in seqs:
+        x = torch.tensor([s])
+        logits, _ = model(x[:, :-1], positions=torch.tensor([tok.positions(s)])[:, :-1])
+        expected_bits += torch.nn.functional.cross_entropy(logits[0], x[0, 1:], reduction="sum").item() / math.log(2)
+    metric = evaluate_bits_per_note(model, tok, seqs)
+    assert metric.notes == sum(tok.count_notes(s) for s in seqs) == 20 + 27 + 34
+    assert metric.bits_per_note == pytest.approx(expected_bits / metric.notes, rel=1e-5)
+    windowed = sequence_nll_bits(model, tok, seqs, batch_size=2, window=5)   # state carried across windows
+    assert sum(windowed) == pytest.approx(expected_bits, rel=1e-5)
+
+
+def test_checkpoint_round_trip_holds_no_pickle(tmp_path):
+    model = MusicRNN(ModelConfig(vocab_size=20, hidden_size=8, embed_dim=4, num_layers=1))
+    opt = torch.optim.AdamW(model.parameters(), lr=0.01)
+    model(torch.randint(0, 20, (2, 5)))[0].sum().backward()
+    opt.step()
+    path = save_checkpoint(tmp_path / "last.ckpt", model.state_dict(), opt.state_dict(), {"step": 1, "x": [1, 2]})
+    data = path.read_bytes()
+    assert data[8:9] == b"{" and b"\x80\x04" not in data[:16]      # a safetensors header, not a pickle
+    ckpt = load_checkpoint(path)
+    assert ckpt.meta == {"step": 1, "x": [1, 2]}
+    fresh = torch.optim.AdamW(model.parameters(), lr=0.5)
+    fresh.load_state_dict(ckpt.optimizer_state)
+    assert fresh.param_groups[0]["lr"] == 0.01
+    for p in model.parameters():
+        assert torch.equal(fresh.state[p]["exp_avg"], opt.state[p]["exp_avg"])
+    (tmp_path / "bad.ckpt").write_bytes(b"\x80\x04garbage")
+    with pytest.raises(ComposerError, match="bad.ckpt"):
+        load_checkpoint(tmp_path / "bad.ckpt")
+
+
+# ---- whole runs --------------------------------------------------------------------
+
+def test_interrupted_and_resumed_run_ends_with_the_same_weights(folder, tmp_path):
+    straight = train(tiny_config(folder, tmp_path, out=str(tmp_path / "a.model")))
+    seen = {"step": 0}
+    config = tiny_config(folder, tmp_path, out=str(tmp_path / "b.model"))
+    first = train(config, progress=lambda p: seen.update(step=p.step), should_stop=lambda: seen["step"] >= 5)
+    assert first.stopped_reason == "cancelled" and first.steps == 5 and first.model_path.exists()
+    resumed = train(dataclasses.replace(config, resume=True))
+    assert resumed.steps == straight.steps == 12
+    a = load_checkpoint(straight.checkpoint_dir / "last.ckpt")
+    b = load_checkpoint(resumed.checkpoint_dir / "last.ckpt")
+    for name, tensor in a.model_state.items():
+        torch.testing.assert_close(b.model_state[name], tensor, atol=0, rtol=0)
+    assert resumed.best_val_bits_per_note == straight.best_val_bits_per_note
+    steps_logged = [line for line in resumed.metrics_path.read_text().splitlines()]
+    assert len(steps_logged) == len(straight.metrics_path.read_text().splitlines())
+
+
+def test_summary_in_the_model_file(folder, tmp_path):
+    result = train(tiny_config(folder, tmp_path))
+    training = load_model(result.model_path).training
+    assert training["corpus"]["files_used"] == 6 and training["corpus"]["val_files"] == 1
+    assert training["corpus"]["notes"] == 240 and training["steps"] == 12
+    assert training["val_bits_per_note"] == pytest.approx(result.best_val_bits_per_note)
+    assert training["train_config"]["hidden"] == 24 and "CPU" in training["device"]
+    assert training["minutes"] >= 0 and training["epochs"] > 0
+    lines = result.metrics_path.read_text().splitlines()
+    assert {"step", "loss", "val_bits_per_note", "lr", "tokens_per_s", "elapsed"} <= set(json.loads(lines[0]))
+    assert [json.loads(line)["step"] for line in lines] == [2, 4, 6, 8, 10, 12]
+
+
+def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(folder, tmp_path):
+    def poison(step, model):
+        if step == 6:
+            with torch.no_grad():
+                model.head.bias.fill_(float("nan"))
+
+    result = train(tiny_config(folder, tmp_path), after_step=poison)
+    assert result.stopped_reason.startswith("non-finite loss") and "step 4" in result.stopped_reason
+    kept = load_checkpoint(result.checkpoint_dir / "last.ckpt")
+    assert kept.meta["step"] == 4
+    assert all(torch.isfinite(t).all() for t in kept.model_state.values())
+    model = load_model(result.model_path).model
+    assert all(torch.isfinite(p).all() for p in model.parameters())
+
+
+def test_should_stop_while_training_returns_cancelled_with_a_model(folder, tmp_path):
+    phase = {"now": ""}
+    result = train(tiny_config(folder, tmp_path), progress=lambda p: phase.update(now=p.phase),
+                   should_stop=lambda: phase["now"] == "training")
+    assert result.stopped_reason == "cancelled" and result.steps == 0 and result.model_path.exists()
+    assert (result.checkpoint_dir / "last.ckpt").exists()
+
+
+def test_should_stop_while_scanning_cancels_without_a_model(folder, tmp_path):
+    with pytest.raises(Cancelled):
+        train(tiny_config(folder, tmp_path), should_stop=lambda: True)
+    assert not (tmp_path / "tiny.model").exists()
+
+
+def test_early_stopping_on_validation(folder, tmp_path):
+    # lr 0 never improves on the first evaluation: stops after `patience` more.
+    result = train(tiny_config(folder, tmp_path, lr=1e-12, steps=100, warmup_steps=0, patience=2))
+    assert result.stopped_reason == "early stopping" and result.steps == 12
+
+
+def test_refuses_to_overwrite_and_to_resume_nothing(folder, tmp_path):
+    config = tiny_config(folder, tmp_path, steps=2)
+    train(config)
+    with pytest.raises(OutputExistsError):
+        train(config)
+    with pytest.raises(ComposerError, match="nothing to resume"):
+        train(dataclasses.replace(config, out=str(tmp_path / "other.model"), resume=True))
+
+
+def test_empty_folder_is_a_clear_error(tmp_path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ComposerError, match="no usable MIDI files"):
+        train(tiny_config(tmp_path / "empty", tmp_path))
+    assert not (tmp_path / "tiny.model").exists()
