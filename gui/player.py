@@ -35,6 +35,8 @@ NO_DEVICE = "no audio output device found (Play is off; Export audio still works
 POSITION_INTERVAL_MS = 30         # how often positionChanged fires while playing
 SINK_BUFFER_SECONDS = 0.25        # audio queued in the sink: guards against GUI-thread hiccups
 MAX_BLOCK_FRAMES = 8192           # largest block rendered per pull (~0.19 s at 44.1 kHz)
+END_SLACK_SECONDS = 0.05          # the piece is over when the output has played all but this much
+STALL_SECONDS = 3.0               # ...or when, all data delivered, the output has not advanced for this long
 
 
 class _SongSource(QIODevice):
@@ -91,8 +93,8 @@ class Player(QObject):
         self._duration = 0.0
         self._state = "stopped"
         self._play_called_at = 0.0
-        self.start_latency: float | None = None   # seconds from play() until the output consumed audio,
-        #                                           seen at the next poll (so over-estimated by < 30 ms)
+        self.start_latency: float | None = None   # seconds from play() to the first block handed to the output
+        self._last_position, self._last_progress_at = 0.0, 0.0
         self._timer = QTimer(self)
         self._timer.setInterval(POSITION_INTERVAL_MS)
         self._timer.timeout.connect(self._poll)
@@ -164,6 +166,7 @@ class Player(QObject):
         self._sink = QAudioSink(device, fmt)
         self._sink.setBufferSize(int(SINK_BUFFER_SECONDS * fmt.sampleRate()) * self._source.bytes_per_frame)
         self.start_latency = None
+        self._last_position, self._last_progress_at = 0.0, time.perf_counter()
         self._sink.start(self._source)
         if self._sink.error() != QAudio.Error.NoError:
             message = f"Cannot play: the audio output {device.description()} refused to start ({self._sink.error().name})"
@@ -203,23 +206,29 @@ class Player(QObject):
     # ---- internals --------------------------------------------------------------
     def _poll(self) -> None:
         """Every POSITION_INTERVAL_MS while playing: report the position, notice the end and errors.
-        (The sink's stateChanged signal is polled instead: PySide6 6.12 cannot convert its argument.)"""
+        (The sink's stateChanged signal is polled instead: PySide6 cannot convert its argument.)"""
         if self._sink is None:
             return
-        state = self._sink.state()
-        if self.start_latency is None and self._sink.processedUSecs() > 0:
-            self.start_latency = time.perf_counter() - self._play_called_at
-            log.debug("audio output consuming %.1f ms after play()", self.start_latency * 1000)
-        error = self._sink.error()
-        if state == QAudio.State.IdleState and self._source is not None and self._source.renderer.finished:
-            self.positionChanged.emit(self._duration)
-            self.stop()                                  # the piece (and its tail) has been played
-        elif state == QAudio.State.StoppedState and error != QAudio.Error.NoError:
+        if self.start_latency is None and self._source.first_read_at is not None:
+            self.start_latency = self._source.first_read_at - self._play_called_at
+            log.debug("first audio block handed to the output %.1f ms after play()", self.start_latency * 1000)
+        state, error = self._sink.state(), self._sink.error()
+        position = self.position()
+        if position > self._last_position:
+            self._last_position, self._last_progress_at = position, time.perf_counter()
+        if state == QAudio.State.StoppedState and error != QAudio.Error.NoError:
             message = f"Playback stopped: audio output error ({error.name})"
             self.stop()
             self.error.emit(message)
-        else:
-            self.positionChanged.emit(self.position())
+            return
+        # Idle means the sink got no more data; the output may still be playing what it holds.
+        if state == QAudio.State.IdleState and self._source.renderer.finished:
+            stalled = time.perf_counter() - self._last_progress_at > STALL_SECONDS
+            if position >= self._duration - END_SLACK_SECONDS or stalled:
+                self.positionChanged.emit(self._duration)
+                self.stop()
+                return
+        self.positionChanged.emit(position)
 
     def _teardown(self) -> None:
         self._timer.stop()
