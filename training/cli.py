@@ -116,7 +116,7 @@ class _TerminalView:
             self.printed_device = True
             _err(f"device: {p.device_reason}")
             if p.message.startswith("resumed"):
-                _err(p.message)
+                _err(p.message.split(";")[0])
         if p.phase in ("training", "validating") and not self.quiet:
             if self.bar is None:
                 self.bar = tqdm(desc="training", unit="step", total=p.total_steps, initial=p.step, dynamic_ncols=True)

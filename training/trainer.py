@@ -261,7 +261,8 @@ class _Run:
         self.best_val, self.best_step = meta["best_val"], meta["best_step"]
         self.bad_evals, self.last_val = meta["bad_evals"], meta.get("last_val")
         self.elapsed_before = float(meta["elapsed_s"])
-        self.emit(message=f"resumed from {self.ckpt_dir / LAST} at step {meta['step']}")
+        self.resume_note = f"resumed from {self.ckpt_dir / LAST} at step {meta['step']}"
+        self.emit(message=self.resume_note)
         return int(meta["step"])
 
     # ---- bookkeeping ------------------------------------------------------------
@@ -321,7 +322,9 @@ class _Run:
         t0 = time.monotonic()
         self.window = [time.monotonic(), 0, 0.0, 0]      # start time, tokens, loss sum, steps
         self.last_eval_step = step if c.resume else -1
-        self.emit(phase="training", step=step, total_steps=total, message=f"training on {self.reason}")
+        note = getattr(self, "resume_note", "")
+        self.emit(phase="training", step=step, total_steps=total,
+                  message=(note + "; " if note else "") + f"training on {self.reason}")
         while True:
             elapsed = self.elapsed_before + time.monotonic() - t0
             stop, over_time, elapsed = D.sync_max(

@@ -1,0 +1,100 @@
+"""`python -m composer train`: a folder with broken files trains a model that
+`generate` uses; the report names each broken file; the cache; Ctrl-C and
+--resume; an empty folder."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from composer.cli import main
+from composer.midi_io import read_midi
+from composer.modelfile import read_metadata
+from tests.midi_factory import drums_only, melody, write_song
+
+ROOT = Path(__file__).resolve().parent.parent
+TINY = ["--layers", "1", "--hidden", "24", "--embed", "12", "--batch", "4", "--seq-len", "24",
+        "--eval-every", "3", "--checkpoint-every", "3", "--workers", "1", "--quiet"]
+BROKEN = {"truncated.mid": b"MThd\x00\x00\x00\x06\x00\x01", "notes.txt.mid": b"this is not MIDI at all\n"}
+
+
+def make_folder(root: Path) -> Path:
+    folder = root / "mixed"
+    for i in range(5):
+        write_song(melody(40, seed=i), folder / f"good{i}.mid")
+    write_song(drums_only(), folder / "sub" / "drums.mid")
+    for name, data in BROKEN.items():
+        (folder / name).write_bytes(data)
+    return folder
+
+
+def test_mixed_folder_trains_a_model_that_generate_uses(tmp_path, capsys):
+    folder = make_folder(tmp_path)
+    model, report = tmp_path / "mixed.model", tmp_path / "report.json"
+    cache = ["--cache-dir", str(tmp_path / "cache")]
+    rc = main(["train", str(folder), "--out", str(model), "--steps", "6", "--report", str(report), *cache, *TINY])
+    err = capsys.readouterr().err
+    assert rc == 0 and model.exists()
+    for name in [*BROKEN, "sub/drums.mid"]:
+        assert name in err
+    assert "8 MIDI file(s)" in err and "device: CPU" in err
+    skipped = {f["path"]: f["reason"] for f in json.loads(report.read_text())["files"] if f["status"] == "skipped"}
+    assert set(skipped) == {*BROKEN, "sub/drums.mid"} and "drums only" in skipped["sub/drums.mid"]
+    assert read_metadata(model)["training"]["corpus"]["files_skipped"] == 3
+
+    songs = tmp_path / "songs"
+    assert main(["generate", "--model", str(model), "--count", "2", "--bars", "2", "--seed", "1",
+                 "--out", str(songs), "--quiet"]) == 0
+    files = sorted(songs.glob("*.mid"))
+    assert len(files) == 2 and all(read_midi(f).notes for f in files)
+
+    rc = main(["train", str(folder), "--out", str(model), "--steps", "3", "--force", *cache, *TINY])
+    assert rc == 0 and "from cache 8" in capsys.readouterr().err
+
+
+def test_resume_continues_to_the_new_length(tmp_path, capsys):
+    folder = make_folder(tmp_path)
+    model = tmp_path / "r.model"
+    cache = ["--cache-dir", str(tmp_path / "cache")]
+    assert main(["train", str(folder), "--out", str(model), "--steps", "3", *cache, *TINY]) == 0
+    assert main(["train", str(folder), "--out", str(model), "--steps", "3", *cache, *TINY]) == 2
+    assert "already exists" in capsys.readouterr().err
+    assert main(["train", str(folder), "--out", str(model), "--steps", "6", "--resume", *cache, *TINY]) == 0
+    assert "resumed from" in capsys.readouterr().err
+    assert read_metadata(model)["training"]["steps"] == 6
+
+
+def test_ctrl_c_checkpoints_and_resume_finishes(tmp_path):
+    folder = make_folder(tmp_path)
+    model = tmp_path / "c.model"
+    args = [sys.executable, "-m", "composer", "train", str(folder), "--out", str(model), "--steps", "100000",
+            "--cache-dir", str(tmp_path / "cache"), *TINY]
+    proc = subprocess.Popen(args, cwd=ROOT, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+    metrics = Path(str(model) + ".train") / "metrics.jsonl"
+    deadline = time.monotonic() + 240
+    while not (metrics.exists() and metrics.read_text().strip()) and proc.poll() is None \
+            and time.monotonic() < deadline:
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=240)
+    assert proc.returncode == 0, err
+    assert "stopped: cancelled" in err and "--resume" in err and model.exists()
+    steps = read_metadata(model)["training"]["steps"]
+    assert 0 < steps < 100000
+    rc = subprocess.run([*args[:7], "--steps", str(steps + 2), *args[9:], "--resume"], cwd=ROOT,
+                        env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True)
+    assert rc.returncode == 0, rc.stderr
+    assert read_metadata(model)["training"]["steps"] == steps + 2
+
+
+def test_empty_folder_exits_2_without_a_model(tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    model = tmp_path / "e.model"
+    rc = main(["train", str(tmp_path / "empty"), "--out", str(model), "--cache-dir", str(tmp_path / "c"), *TINY])
+    assert rc == 2 and not model.exists()
+    assert "no usable MIDI files" in capsys.readouterr().err
