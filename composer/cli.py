@@ -76,6 +76,9 @@ def add_generate_parser(sub) -> None:
     p.add_argument("--force", action="store_true", help="overwrite existing files")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     _add_audio_arguments(p)
+    p.add_argument("--max-copy", type=int, default=None, metavar="K",
+                   help="resample pieces that copy more than K consecutive notes of the model's training data "
+                        "(needs its training folder; see composer.eval_copy)")
     p.set_defaults(func=run_generate)
 
 
@@ -138,11 +141,22 @@ def run_generate(args) -> int:
         if not audio_ok:
             raise AudioUnavailable(f"--audio: {audio_reason}")
         check_writable([p.with_suffix("." + args.audio) for p in paths], force=args.force)
+    copy_index = None
+    if getattr(args, "max_copy", None) is not None:
+        from .eval_copy import index_for_model
+        copy_index = index_for_model(loaded)     # before generating: fails fast without the training folder
     _err(f"model: {model_path} ({loaded.summary()})")
     _err(f"device: {reason}")
     with terminal_progress("generating", unit="bar" if loaded.tokenizer.kind == "melody" else "s",
                            disable=args.quiet) as progress:
         result = generate(loaded, request, progress=progress, plan=plan)
+    if copy_index is not None:
+        from .eval_copy import limit_copies
+        result, checks = limit_copies(loaded, request, result, copy_index, args.max_copy)
+        for check in checks:
+            _err(f"piece {check.piece + 1}: longest copy {check.length} notes"
+                 + (f" (from {check.source})" if check.source else "") + f", {check.attempts} sample(s)"
+                 + ("" if check.ok else f", still above --max-copy {args.max_copy}"))
     args.out.mkdir(parents=True, exist_ok=True)
     write_songs(result.songs, paths, force=args.force)
     if args.audio:

@@ -1,0 +1,288 @@
+"""`python -m composer eval MODEL FOLDER`: how good is a model, measured.
+
+1. Held-out likelihood, in bits per note (training.metrics, the trainer's own
+   implementation) of the folder's pieces, next to two baselines on the same
+   notes (composer.eval_likelihood): a pitch/duration bigram fitted on the
+   model's training split when its training folder is on this machine (files
+   of the folder that are in that training split are left out of the
+   evaluation), else on a fixed half of the folder (and everything is then
+   scored on the other half only); and the uniform-over-allowed-tokens model.
+2. Musical statistics of `samples` generated pieces (fixed seed) against the
+   folder's pieces, with overlapping areas (composer.eval_stats).
+3. The copy meter of each generated piece against the training data
+   (composer.eval_copy); against the folder's fitting half if the training
+   folder is not available.
+
+`evaluate(config, progress, should_stop)` is the Qt-free service; the CLI
+prints a table and writes JSON (`--json`) and a one-page HTML report (`--html`).
+"""
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from .config import ConfigMixin
+from .errors import ComposerError
+
+# progress(stage, done, total): stage is "scanning", "training data", "likelihood", "generating", "statistics"
+EvalProgress = Callable[[str, int, int], None]
+
+
+@dataclass(frozen=True)
+class EvalConfig(ConfigMixin):
+    model: str
+    folder: str
+    samples: int = 32               # generated pieces for the statistics and the copy meter
+    seed: int = 0                   # generation seed (same seed, same device -> same pieces)
+    bars: int = 16                  # melody: length of each generated piece, bars
+    seconds: float = 30.0           # performance: length of each generated piece, seconds
+    temperature: float = 1.0
+    device: str = "auto"
+    workers: int | None = None      # ingestion processes (None: one per core)
+    cache_dir: str | None = None    # ingestion cache (None: the default)
+    split_seed: int = 0             # which half of the folder fits the bigram when the training data is absent
+
+    def __post_init__(self):
+        if not 1 <= self.samples <= 10_000:
+            raise ValueError(f"samples must be in 1..10000, got {self.samples}")
+        if not 1 <= self.bars <= 1000:
+            raise ValueError(f"bars must be in 1..1000, got {self.bars}")
+        if not 0 < self.seconds <= 3600:
+            raise ValueError(f"seconds must be in (0, 3600], got {self.seconds}")
+
+
+@dataclass
+class EvalResult:
+    model: str
+    folder: str
+    representation: str
+    likelihood: dict = field(default_factory=dict)      # name -> BitsPerNote.to_dict() (+ notes)
+    split: dict = field(default_factory=dict)           # how the folder was used
+    features: list = field(default_factory=list)        # [FeatureComparison]
+    copies: list = field(default_factory=list)          # [{"piece", "length", "source"}]
+    copy_index: dict = field(default_factory=dict)      # what the copy meter compares against
+    generation: dict = field(default_factory=dict)
+    skipped_files: int = 0
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict:
+        out = dict(self.__dict__)
+        out["features"] = [f.to_dict() for f in self.features]
+        return out
+
+    def table_lines(self) -> list[str]:
+        """A short terminal table of the results."""
+        lines = [f"{'model':<22}{'bits/note':>10}{'bits/token':>11}{'notes':>9}{'files':>7}"]
+        for name, m in self.likelihood.items():
+            lines.append(f"{name:<22}{_fmt(m['bits_per_note']):>10}{_fmt(m['bits_per_token']):>11}"
+                         f"{m['notes']:>9}{m['files']:>7}")
+        lines.append(f"evaluated on: {self.split.get('description', '')}")
+        lines.append(f"{'feature':<16}{'OA':>6}{'generated':>11}{'folder':>9}")
+        for f in self.features:
+            lines.append(f"{f.name:<16}{f.oa:>6.3f}{_fmt(f.generated_mean):>11}{_fmt(f.reference_mean):>9}")
+        if self.copies:
+            worst = max(self.copies, key=lambda c: c["length"])
+            mean = sum(c["length"] for c in self.copies) / len(self.copies)
+            lines.append(f"copy meter ({self.copy_index.get('description', '')}): mean {mean:.1f} notes, "
+                         f"longest {worst['length']} (piece {worst['piece'] + 1}, from {worst['source']})")
+        return lines
+
+
+def _fmt(value) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    return f"{value:.3f}"
+
+
+def _stage(progress: EvalProgress | None, stage: str):
+    if progress is None:
+        return None
+    return lambda done, total, *_: progress(stage, int(done), int(total))
+
+
+def _likelihood(loaded, eval_seqs: list[list[int]], fit_seqs: list[list[int]] | None, device) -> dict:
+    from training.metrics import BitsPerNote, evaluate_bits_per_note
+
+    from .eval_likelihood import BigramModel, uniform_bits
+    tok = loaded.tokenizer
+    notes = sum(tok.count_notes(s) for s in eval_seqs)
+    tokens = sum(len([t for t in s[1:] if t != 0]) for s in eval_seqs)
+    out = {"model": evaluate_bits_per_note(loaded.model, tok, eval_seqs, device=device).to_dict()}
+    if fit_seqs:
+        bigram = BigramModel(tok).fit(fit_seqs)
+        bits = sum(bigram.sequence_bits(s) for s in eval_seqs)
+        out["bigram"] = BitsPerNote(bits, notes, tokens, len(eval_seqs)).to_dict()
+        out["bigram"]["fitted_on_files"] = bigram.sequences
+    uniform = uniform_bits(tok, eval_seqs)
+    out["uniform"] = BitsPerNote(sum(uniform.bits), notes, tokens, len(eval_seqs)).to_dict()
+    out["uniform"]["outside_grammar_tokens"] = uniform.outside_grammar
+    return out
+
+
+def _training_split(loaded, scan, progress, should_stop, config):
+    """(training folder corpus, names of its training split) or (None, None)."""
+    from training.data import split_files
+
+    from .eval_copy import training_folder
+    folder = training_folder(loaded)
+    if not folder or not Path(folder).is_dir():
+        return None, None
+    corpus = scan(folder, _stage(progress, "training data"))
+    train_config = (loaded.training or {}).get("train_config") or {}
+    names, _ = split_files(sorted(corpus.sequences), float(train_config.get("val_share", 0.1)),
+                           int(train_config.get("seed", 0)))
+    return corpus, names
+
+
+def evaluate(config: EvalConfig, progress: EvalProgress | None = None,
+             should_stop: Callable[[], bool] | None = None) -> EvalResult:
+    """Run the whole evaluation (see the module docstring). Raises
+    ModelFileError for a bad model file, ComposerError for a folder with
+    nothing usable, Cancelled when `should_stop()` returns True."""
+    from training.data import split_files
+    from training.ingest import scan_folder
+
+    from .device import choose_device
+    from .eval_copy import CopyIndex, copy_meter
+    from .eval_stats import compare_sets, set_features
+    from .generate import GenerateRequest, generate
+    from .melody import MelodyTokenizer
+    from .modelfile import load_model
+
+    started = time.monotonic()
+    device, device_reason = choose_device(None if config.device == "auto" else config.device)
+    loaded = load_model(config.model, device)
+    tok = loaded.tokenizer
+
+    def scan(folder, hook):
+        return scan_folder(folder, tok, cache_dir=config.cache_dir, workers=config.workers, progress=hook,
+                           should_stop=should_stop)
+
+    if not Path(config.folder).is_dir():
+        raise ComposerError(f"{config.folder}: no such folder")
+    corpus = scan(config.folder, _stage(progress, "scanning"))
+    if not corpus.sequences:
+        raise ComposerError(f"{config.folder}: no usable MIDI files for a {tok.kind} model "
+                            f"({len(corpus.report.files)} file(s) scanned)")
+    names = sorted(corpus.sequences)
+    train_corpus, train_names = _training_split(loaded, scan, progress, should_stop, config)
+    if train_corpus is not None:
+        in_train = set(train_names)
+        train_hashes = {f.sha256 for f in train_corpus.report.used() if f.path in in_train}
+        eval_names = [f.path for f in corpus.report.used() if f.sha256 not in train_hashes]
+        if not eval_names:
+            raise ComposerError(f"every usable file of {config.folder} is in the model's training split; "
+                                "evaluate on files it was not trained on")
+        fit_seqs = [train_corpus.sequences[n] for n in train_names]
+        split = {"description": f"{len(eval_names)} of {len(names)} files (left out {len(names) - len(eval_names)} "
+                                f"in the training split); bigram fitted on the training split of "
+                                f"{train_corpus.report.folder} ({len(fit_seqs)} files)",
+                 "bigram_fit": "training split", "training_folder": train_corpus.report.folder,
+                 "left_out_in_training_split": len(names) - len(eval_names)}
+        index_pieces = train_corpus.sequences
+        index_desc = f"training folder {train_corpus.report.folder}"
+    else:
+        fit_names, eval_names = split_files(names, 0.5, config.split_seed)
+        fit_seqs = [corpus.sequences[n] for n in fit_names]
+        split = {"description": f"half of the folder, {len(eval_names)} files (training data not available; "
+                                f"bigram fitted on the other {len(fit_names)})",
+                 "bigram_fit": "other half of the folder", "fit_files": fit_names}
+        index_pieces = {n: corpus.sequences[n] for n in fit_names}
+        index_desc = f"the other half of {config.folder} (training folder not available)"
+    split.update(eval_files=eval_names, folder_files=len(corpus.report.files), usable_files=len(names))
+    eval_seqs = [corpus.sequences[n] for n in eval_names]
+    if progress:
+        progress("likelihood", 0, 1)
+    likelihood = _likelihood(loaded, eval_seqs, fit_seqs, device)
+    if progress:
+        progress("likelihood", 1, 1)
+
+    melody = isinstance(tok, MelodyTokenizer)
+    request = GenerateRequest(count=config.samples, bars=config.bars if melody else None,
+                              seconds=None if melody else config.seconds, temperature=config.temperature,
+                              seed=config.seed)
+    gen_hook = _stage(progress, "generating")
+    generated = generate(loaded, request, progress=gen_hook, should_stop=should_stop)
+    reference = [tok.decode(corpus.sequences[n]) for n in names]
+    features = compare_sets(set_features(generated.songs), set_features(reference))
+    index = CopyIndex.from_corpus(index_pieces, tok, should_stop=should_stop)
+    copies = []
+    for i, song in enumerate(generated.songs):
+        length, source = copy_meter(song, index)
+        copies.append({"piece": i, "length": length, "source": source})
+    return EvalResult(
+        model=str(config.model), folder=str(config.folder), representation=tok.kind, likelihood=likelihood,
+        split=split, features=features, copies=copies,
+        copy_index={"description": index_desc, "files": len(index.names), "notes": index.n_notes,
+                    "anchor": index.anchor},
+        generation={"samples": config.samples, "seed": generated.seed, "bars": request.bars,
+                    "seconds": request.seconds, "temperature": config.temperature, "device": device_reason},
+        skipped_files=len(corpus.report.skipped()), seconds=round(time.monotonic() - started, 2))
+
+
+# ---- command line ------------------------------------------------------------------------
+def add_eval_parser(sub) -> None:
+    p = sub.add_parser("eval", help="measure a model against a folder of MIDI files",
+                       description="Bits per note (with bigram and uniform baselines), musical statistics of "
+                                   "generated pieces against the folder, and a copy meter.")
+    p.add_argument("model", type=Path, help="model file")
+    p.add_argument("folder", type=Path, help="folder of MIDI files the model was not trained on")
+    p.add_argument("--json", type=Path, default=None, help="write all results as JSON")
+    p.add_argument("--html", type=Path, default=None, help="write a one-page HTML report with plots")
+    p.add_argument("--samples", type=int, default=32, help="generated pieces for the statistics (default 32)")
+    p.add_argument("--seed", type=int, default=0, help="generation seed (default 0)")
+    p.add_argument("--bars", type=int, default=16, help="melody: bars per generated piece (default 16)")
+    p.add_argument("--seconds", type=float, default=30.0, help="performance: seconds per generated piece")
+    p.add_argument("--temperature", type=float, default=1.0)
+    p.add_argument("--device", default="auto", help="auto (CUDA > MPS > CPU), cpu, cuda, cuda:N, mps")
+    p.add_argument("--workers", type=int, default=None, help="ingestion processes (default: one per core)")
+    p.add_argument("--force", action="store_true", help="overwrite existing --json/--html files")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=run_eval)
+
+
+def run_eval(args) -> int:
+    import sys
+
+    from .midi_io import write_atomic
+    from .progress import terminal_progress
+    from .report_html import render_html
+
+    for path in (args.json, args.html):
+        if path is not None and path.exists() and not args.force:
+            raise ComposerError(f"{path} already exists (use --force to overwrite)")
+    config = EvalConfig(model=str(args.model), folder=str(args.folder), samples=args.samples, seed=args.seed,
+                        bars=args.bars, seconds=args.seconds, temperature=args.temperature, device=args.device,
+                        workers=args.workers)
+    bars: dict = {}
+
+    def progress(stage, done, total):
+        bar = bars.get(stage)
+        if bar is None:
+            for other in bars.values():
+                other.__exit__(None, None, None)
+            bars.clear()
+            ctx = terminal_progress(stage, disable=args.quiet)
+            bars[stage] = ctx
+            ctx.hook = ctx.__enter__()
+            bar = ctx
+        bar.hook(done, total)
+
+    try:
+        result = evaluate(config, progress)
+    finally:
+        for ctx in bars.values():
+            ctx.__exit__(None, None, None)
+    if args.json is not None:
+        write_atomic(args.json, json.dumps(result.to_dict(), indent=1).encode() + b"\n", force=args.force)
+    if args.html is not None:
+        write_atomic(args.html, render_html(result).encode(), force=args.force)
+    print("\n".join(result.table_lines()))
+    for path in (args.json, args.html):
+        if path is not None:
+            print(f"wrote {path}", file=sys.stderr)
+    return 0
