@@ -165,6 +165,7 @@ class _Synth:
 
 
 _ready: dict[tuple, _Synth] = {}      # one fresh, preloaded synthesizer per key
+_loading: dict[tuple, threading.Event] = {}   # preloads in progress
 _ready_lock = threading.Lock()
 
 
@@ -185,10 +186,16 @@ def _new_synth(soundfont: Path, sample_rate: int) -> _Synth:
 
 
 def _acquire_synth(soundfont: Path, sample_rate: int) -> _Synth:
-    """A fresh synthesizer with the SoundFont loaded: the preloaded one if there is one."""
+    """A fresh synthesizer with the SoundFont loaded: the preloaded one if there is one
+    (waiting for a preload in progress rather than loading a second copy beside it)."""
     _load_fluidsynth()
+    key = _synth_key(soundfont, sample_rate)
     with _ready_lock:
-        entry = _ready.pop(_synth_key(soundfont, sample_rate), None)
+        loading = _loading.get(key)
+    if loading is not None:
+        loading.wait(timeout=30)
+    with _ready_lock:
+        entry = _ready.pop(key, None)
     return entry if entry is not None else _new_synth(soundfont, sample_rate)
 
 
@@ -198,14 +205,17 @@ def prepare_synth(soundfont: str | os.PathLike | None = None, sample_rate: int =
     path = resolve_soundfont(soundfont)
     key = _synth_key(path, sample_rate)
     with _ready_lock:
-        if key in _ready:
+        if key in _ready or key in _loading:
             return
-    entry = _new_synth(path, sample_rate)
-    with _ready_lock:
-        if key not in _ready:
+        done = _loading[key] = threading.Event()
+    try:
+        entry = _new_synth(path, sample_rate)
+        with _ready_lock:
             _ready[key] = entry
-            return
-    entry.synth.delete()
+    finally:
+        with _ready_lock:
+            del _loading[key]
+        done.set()
 
 
 def _release_synth(entry: _Synth) -> None:
