@@ -10,9 +10,14 @@ accepts as an already open port.
 from __future__ import annotations
 
 import io
+import json
 import os
+import shutil
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 
 import mido
 import pytest
@@ -144,3 +149,75 @@ def test_ports_report_no_midi_cleanly_or_a_virtual_port_receives_the_piece():
             received = [m.type for m in inport.iter_pending()]
         assert received.count("note_on") == 2 and received.count("note_off") == 2
         assert "rnn-composer-test" in " ".join(list_output_ports() + mido.get_input_names())
+
+
+JACK_SCRIPT = r"""
+import json, time
+import mido
+from composer.midiout import MidiOutput, list_output_ports, midi_status
+from composer.music import Note, melody_song
+
+arrivals = []
+def receive(msg):
+    arrivals.append((time.perf_counter(), msg.dict()))
+
+result = {"before": midi_status()}
+with mido.open_input("synth-in", virtual=True, callback=receive):   # a software synth's MIDI input
+    time.sleep(0.2)
+    result["status"], result["ports"] = midi_status(), list_output_ports()
+    name = next(p for p in result["ports"] if "synth-in" in p)
+    out = MidiOutput(name)                                        # opened once, reused below
+    piece = melody_song([Note(0, 0.25, 60), Note(0.25, 0.5, 62), Note(0.5, 0.75, 64)], tempo=120)
+    out.play(piece)
+    start = out._start_time
+    out.wait(10)
+    time.sleep(0.2)
+    result["played"] = [(t - start, m["type"], m.get("note")) for t, m in arrivals]
+    arrivals.clear()
+    out.play(melody_song([Note(0, 30, 48)]))                      # a long note, stopped early
+    time.sleep(0.3)
+    out.stop()
+    time.sleep(0.3)
+    result["stopped"] = [m for _, m in arrivals]
+    result["same_port"] = out.port is not None and not out.port.closed
+    out.close()
+print(json.dumps(result))
+"""
+
+
+@pytest.fixture(scope="module")
+def jack_server(tmp_path_factory):
+    """A private JACK server with the dummy driver: real MIDI ports on a machine without a sound card."""
+    if shutil.which("jackd") is None:
+        pytest.skip("needs the jackd program (Debian jackd2) to make MIDI ports without an ALSA sequencer")
+    name = f"rnc-test-{os.getpid()}"
+    env = dict(os.environ, JACK_NO_AUDIO_RESERVATION="1")
+    server = subprocess.Popen(["jackd", "--no-realtime", "-n", name, "-d", "dummy", "-r", "44100", "-p", "256"],
+                              env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    time.sleep(1.0)
+    if server.poll() is not None:
+        pytest.skip(f"jackd did not start: {server.stdout.read().decode(errors='replace')[-300:]}")
+    yield name
+    server.terminate()
+    server.wait(timeout=10)
+
+
+def test_a_real_port_lists_receives_on_time_and_gets_all_notes_off(jack_server):
+    env = dict(os.environ, JACK_DEFAULT_SERVER=jack_server, MIDO_BACKEND="mido.backends.rtmidi/UNIX_JACK",
+               PYTHONPATH=str(Path(__file__).resolve().parent.parent))
+    run = subprocess.run([sys.executable, "-c", JACK_SCRIPT], env=env, capture_output=True, text=True,
+                         timeout=60, check=False)
+    assert run.returncode == 0, run.stderr[-2000:]
+    result = json.loads(run.stdout.strip().splitlines()[-1])
+    assert result["before"] == [False, ("no MIDI ports: no MIDI output port was found "
+                                        "(connect a device or start a software synth)")]
+    assert result["status"][0] and any("synth-in" in p for p in result["ports"])
+    kinds = [(kind, note) for _, kind, note in result["played"]]
+    assert kinds == [("program_change", None), ("note_on", 60), ("note_off", 60), ("note_on", 62),
+                     ("note_off", 62), ("note_on", 64), ("note_off", 64)]
+    onsets = [t for t, kind, _ in result["played"] if kind == "note_on"]
+    assert all(t >= due for t, due in zip(onsets, (0.0, 0.125, 0.25)))   # beats 0, 0.25, 0.5 at 120 bpm
+    stopped = result["stopped"]
+    assert {"type": "note_off", "channel": 0, "note": 48, "velocity": 0, "time": 0} in stopped
+    assert any(m["type"] == "control_change" and m["control"] == 123 for m in stopped)
+    assert result["same_port"]

@@ -147,3 +147,20 @@ def test_plays_a_piece_to_the_end_and_stops_at_once_on_a_real_output(pulse_serve
     assert result["first_latency"] is not None              # the output did consume audio
     assert result["minute_states"] == ["playing", "stopped"]
     assert result["after_stop"] == 0.0 and max(result["minute_positions"]) < 60
+
+
+def test_midi_player_reports_why_it_cannot_send(qtbot):
+    from composer.midiout import midi_status
+    from gui.player import MidiPlayer
+    player = MidiPlayer()
+    available, reason = player.is_available()
+    assert (available, reason) == midi_status()
+    if available:
+        pytest.skip(f"this machine has MIDI ports ({reason}); the no-port path is not reachable")
+    assert reason.startswith("no MIDI ports") and MidiPlayer.ports() == []
+    states = []
+    player.stateChanged.connect(states.append)
+    with qtbot.waitSignal(player.error, timeout=2000) as error:
+        player.play(melody_song([Note(0, 1, 60)]))
+    assert error.args[0].startswith("Cannot send to MIDI: no MIDI ports") and states == []
+    player.close()
