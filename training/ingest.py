@@ -220,9 +220,10 @@ def scan_folder(folder: str | os.PathLike, tokenizer: Tokenizer, *, cache_dir: s
             else:
                 yield index, data
 
-    report.parsed = run_contained(tasks(), parsed_in_worker, parse=parse, tokenizer=tokenizer, limits=limits,
-                                  workers=default_workers() if workers is None else workers, timeout_s=timeout_s,
-                                  should_stop=should_stop)
+    with cache:
+        report.parsed = run_contained(tasks(), parsed_in_worker, parse=parse, tokenizer=tokenizer, limits=limits,
+                                      workers=default_workers() if workers is None else workers,
+                                      timeout_s=timeout_s, should_stop=should_stop)
     report.files = [r for r in results if r is not None]
     report.seconds = round(time.perf_counter() - started, 3)
     return Corpus(report=report, sequences={n: sequences[n] for n in names if n in sequences})

@@ -17,10 +17,12 @@ are spawned, and the parse function must be a module-level function.
 from __future__ import annotations
 
 import faulthandler
+import gc
 import multiprocessing as mp
 import os
 import signal
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from multiprocessing.connection import wait
 from typing import Callable, Iterable, Iterator
@@ -29,6 +31,8 @@ from composer.errors import Cancelled
 
 POLL_S = 0.1          # how often should_stop() is asked while workers are busy, in seconds
 JOIN_S = 2.0          # how long a finished worker may take to exit before it is killed, in seconds
+PREFETCH = 4          # files queued per worker, so it never waits for the parent between files
+PREFETCH_BYTES = 32_768   # ... if they fit in the pipe's buffer together (a send then never blocks)
 
 
 @dataclass
@@ -89,25 +93,48 @@ def _worker_main(conn, parse: ParseFn, tokenizer, limits) -> None:
 
 
 class _Worker:
+    """One worker process and the files sent to it, oldest (the one it is parsing) first."""
+
     def __init__(self, ctx, parse: ParseFn, tokenizer, limits):
         self.conn, child_conn = ctx.Pipe()
         self.proc = ctx.Process(target=_worker_main, args=(child_conn, parse, tokenizer, limits),
                                 name="midi-ingest-worker", daemon=True)
-        self.proc.start()
+        # A forked child inherits every object of the parent (torch, Qt...): frozen, its garbage
+        # collector skips them, instead of walking (and copying-on-write) the whole heap again and again.
+        gc.freeze()
+        try:
+            self.proc.start()
+        finally:
+            gc.unfreeze()
         child_conn.close()
-        self.index: int | None = None     # the file it is parsing
-        self.started = 0.0                # time.monotonic() when that file was sent
+        self.queue: deque[tuple[int, bytes]] = deque()
+        self.head_since = 0.0     # time.monotonic() when the file at the head was started (or sent)
+        self.broken = False       # a send failed: the process is dying
+
+    def has_room(self, size: int) -> bool:
+        """Can a file of `size` bytes be queued without risking a blocking send?
+        Small files are queued (up to PREFETCH) so the worker never waits for
+        the parent; a big one goes only to a worker with nothing queued."""
+        if not self.queue:
+            return True
+        return (len(self.queue) < PREFETCH and not self.broken
+                and size + sum(len(d) for _, d in self.queue) <= PREFETCH_BYTES)
 
     def send(self, index: int, data: bytes) -> None:
-        self.index, self.started = index, time.monotonic()
-        self.conn.send((index, data))
+        if not self.queue:
+            self.head_since = time.monotonic()
+        self.queue.append((index, data))
+        try:
+            self.conn.send((index, data))
+        except OSError:
+            self.broken = True    # reported when the process is found dead
 
     def stop(self, *, kill: bool) -> None:
         if not kill and self.proc.is_alive():
             try:
                 self.conn.send(None)
             except OSError:
-                kill = True
+                pass
             else:
                 self.proc.join(JOIN_S)
         if self.proc.is_alive():
@@ -130,9 +157,11 @@ def run_contained(tasks: Iterable[tuple[int, bytes]], on_result: ResultFn, *, pa
                   workers: int, timeout_s: float, should_stop: Callable[[], bool] | None = None) -> int:
     """Parse every (index, data) of `tasks` in up to `workers` processes.
 
-    `tasks` is consumed lazily, one item per free worker, so at most `workers`
-    files are held in memory. Workers start only when a task arrives (an
-    empty iterator starts none). Returns how many files were sent to a worker.
+    `tasks` is consumed lazily, a few small files per worker ahead, so only
+    those are held in memory. Workers start only when a task arrives (an
+    empty iterator starts none). When a worker dies or times out, its file is
+    reported and the files queued behind it go to the next worker. Returns
+    how many files were parsed (or lost a worker).
     """
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
@@ -140,9 +169,9 @@ def run_contained(tasks: Iterable[tuple[int, bytes]], on_result: ResultFn, *, pa
         raise ValueError(f"timeout_s must be > 0 seconds, got {timeout_s}")
     ctx = _context()
     pending: Iterator = iter(tasks)
-    idle: list[_Worker] = []
-    busy: list[_Worker] = []
-    exhausted, sent, finished = False, 0, False
+    retry: deque[tuple[int, bytes]] = deque()    # queued behind a file that crashed its worker
+    pool: list[_Worker] = []
+    task, done, finished = None, 0, False
 
     def check_stop():
         if should_stop is not None and should_stop():
@@ -151,53 +180,70 @@ def run_contained(tasks: Iterable[tuple[int, bytes]], on_result: ResultFn, *, pa
     try:
         while True:
             check_stop()
-            while not exhausted and (idle or len(busy) < workers):
-                task = next(pending, None)      # may take a while (hashing, cache look-ups)
+            while True:                          # hand out files while some worker has room
                 if task is None:
-                    exhausted = True
-                    break
-                worker = idle.pop() if idle else _Worker(ctx, parse, tokenizer, limits)
+                    task = retry.popleft() if retry else next(pending, None)   # may hash, look up the cache
+                    if task is None:
+                        break
+                    check_stop()
+                worker = min((w for w in pool if w.has_room(len(task[1]))), key=lambda w: len(w.queue),
+                             default=None)
+                if worker is None or (worker.queue and len(pool) < workers):
+                    if len(pool) >= workers:
+                        break
+                    worker = _Worker(ctx, parse, tokenizer, limits)
+                    pool.append(worker)
                 worker.send(*task)
-                busy.append(worker)
-                sent += 1
-                check_stop()
+                task = None
+            busy = [w for w in pool if w.queue]
             if not busy:
                 break
-            deadline = min(w.started for w in busy) + timeout_s
+            deadline = min(w.head_since for w in busy) + timeout_s
             wait([w.conn for w in busy] + [w.proc.sentinel for w in busy],
                  timeout=max(0.0, min(POLL_S, deadline - time.monotonic())))
-            for worker in list(busy):
-                outcome = _collect(worker, timeout_s)
-                if outcome is None:
-                    continue
-                busy.remove(worker)
-                index, parsed, seconds, alive = outcome
-                if alive:
-                    idle.append(worker)
-                else:
+            for worker in busy:
+                results, lost = _collect(worker, timeout_s)
+                for index, parsed, seconds in results:
+                    done += 1
+                    on_result(index, parsed, seconds)
+                if lost:
+                    pool.remove(worker)
                     worker.stop(kill=True)
-                on_result(index, parsed, seconds)
+                    retry.extend(worker.queue)
         finished = True
     finally:
-        for worker in idle + busy:
+        for worker in pool:
             worker.stop(kill=not finished)
-    return sent
+    return done
 
 
-def _collect(worker: _Worker, timeout_s: float):
-    """(index, parsed, seconds, worker still usable) if `worker` is done with its file, else None."""
-    elapsed = time.monotonic() - worker.started
-    if worker.conn.poll():
-        try:
+def _collect(worker: _Worker, timeout_s: float) -> tuple[list, bool]:
+    """Results `worker` has sent, and whether the worker is lost (crashed or
+    timed out: then its head file is among the results, reported as such, and
+    the rest of its queue is left for the caller to hand out again)."""
+    results = []
+    try:
+        while worker.queue and worker.conn.poll():
             index, parsed, seconds = worker.conn.recv()
-            return index, parsed, seconds, True
-        except (EOFError, OSError):
-            pass                      # died mid-way: the exit code tells more
-    if not worker.proc.is_alive() or worker.conn.closed:
+            queued_index, _ = worker.queue.popleft()
+            if index != queued_index:             # a worker answers in the order it was given files
+                raise RuntimeError(f"ingest worker answered for file {index}, expected {queued_index}")
+            worker.head_since = time.monotonic()
+            results.append((index, parsed, seconds))
+    except (EOFError, OSError):
+        pass                                     # died: the exit code tells more
+    if not worker.queue:
+        return results, False
+    elapsed = time.monotonic() - worker.head_since
+    if worker.broken or not worker.proc.is_alive():
         worker.proc.join()
-        return worker.index, ParsedFile.skipped(_crash_reason(worker.proc.exitcode)), elapsed, False
+        index, _ = worker.queue.popleft()
+        results.append((index, ParsedFile.skipped(_crash_reason(worker.proc.exitcode)), elapsed))
+        return results, True
     if elapsed > timeout_s:
         worker.proc.kill()
         worker.proc.join()
-        return worker.index, ParsedFile.skipped(f"timed out after {timeout_s:g} s"), elapsed, False
-    return None
+        index, _ = worker.queue.popleft()
+        results.append((index, ParsedFile.skipped(f"timed out after {timeout_s:g} s"), elapsed))
+        return results, True
+    return results, False

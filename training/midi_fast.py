@@ -25,7 +25,7 @@ from types import SimpleNamespace
 from mido.midifiles.meta import build_meta_message, meta_charset
 
 from composer.errors import MidiReadError
-from composer.midi_io import DEFAULT_LIMITS, ReadLimits, _to_song, read_midi
+from composer.midi_io import DEFAULT_LIMITS, ReadLimits, _count_events, _to_song, read_midi
 from composer.music import Song
 
 # One event as `_to_song` reads it (the attribute names of mido's messages).
@@ -70,6 +70,8 @@ def _scan(data: bytes, limits: ReadLimits) -> SimpleNamespace:
     size, _fmt, ntracks, division = struct.unpack(">IhhH", data[4:14])
     if size != 6 or division == 0 or division & 0x8000 or not 0 <= ntracks <= limits.max_tracks:
         raise _Defer
+    if len(data) >= 2 * limits.max_events and _count_events(data, limits.max_events) > limits.max_events:
+        raise _Defer       # over the event cap: read_midi refuses it (counting is cheaper than scanning)
     clipped = data.translate(_CLIP)      # data bytes as mido reads them with clip=True
     pos, tracks, n_events = 14, [], 0
     for _ in range(ntracks):
@@ -79,10 +81,8 @@ def _scan(data: bytes, limits: ReadLimits) -> SimpleNamespace:
         start, end = pos + 8, pos + 8 + length
         if end > len(data):
             raise _Defer
-        track, count = _scan_track(data, clipped, start, end, limits.max_ticks)
+        track, count = _scan_track(data, clipped, start, end, limits.max_ticks, limits.max_events - n_events)
         n_events += count
-        if n_events > limits.max_events:
-            raise _Defer
         tracks.append(track)
         pos = end
     return SimpleNamespace(ticks_per_beat=division, tracks=tracks)
@@ -91,10 +91,12 @@ def _scan(data: bytes, limits: ReadLimits) -> SimpleNamespace:
 _CLIP = bytes(min(b, 127) for b in range(256))
 
 
-def _scan_track(data: bytes, clipped: bytes, pos: int, end: int, max_ticks: int) -> tuple[list, int]:
+def _scan_track(data: bytes, clipped: bytes, pos: int, end: int, max_ticks: int,
+                max_events: int) -> tuple[list, int]:
     """Events of one MTrk chunk data[pos:end] (mido semantics, clip=True) that
     `_to_song` looks at, and the number of all events. Deltas of the events
-    left out are carried into the next one kept (or a final "other")."""
+    left out are carried into the next one kept (or a final "other").
+    Defers past `max_ticks` or `max_events`, so a huge file costs no memory here."""
     out = []
     append = out.append
     last_status = None
@@ -113,7 +115,7 @@ def _scan_track(data: bytes, clipped: bytes, pos: int, end: int, max_ticks: int)
             raise _Defer
         count += 1
         tick += delta
-        if tick > max_ticks:             # read_midi words this error
+        if tick > max_ticks or count > max_events:   # read_midi words these errors
             raise _Defer
         delta += carry
         carry = 0
