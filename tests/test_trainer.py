@@ -14,10 +14,10 @@ from composer.errors import Cancelled, ComposerError, OutputExistsError
 from composer.melody import MelodyTokenizer
 from composer.model import ModelConfig, MusicRNN
 from composer.modelfile import load_model
-from composer.tokenizer import PAD
+from composer.tokenizer import BOS, EOS, PAD
 from tests.midi_factory import melody, write_song
 from training.checkpoint import load_checkpoint, save_checkpoint
-from training.data import ChunkSampler, split_files
+from training.data import ChunkSampler, StreamSampler, split_files
 from training.metrics import evaluate_bits_per_note, sequence_nll_bits
 from training.trainer import TrainConfig, amp_setup, lr_factor, oom_message, train
 
@@ -62,6 +62,19 @@ def test_chunks_are_a_function_of_the_step_and_transposed_within_range():
     assert pitches - originals, "some chunks should be transposed"
     plain = ChunkSampler(tok, seqs, batch=8, seq_len=16, transpose=(0, 0), seed=1).batch_at(7)
     assert all(t in set(sum(seqs, [])) | {PAD} for t in plain.inputs.flatten().tolist())
+
+
+def test_streams_continue_from_step_to_step():
+    tok = MelodyTokenizer()
+    seqs = [tok.encode(melody(20 + 5 * i, seed=i)).tokens for i in range(4)]
+    sampler = StreamSampler(tok, seqs, batch=3, seq_len=16, transpose=(-2, 2), seed=0)
+    first, second = sampler.batch_at(0), sampler.batch_at(1)
+    assert torch.equal(first.targets[:, -1], second.inputs[:, 0])
+    assert (first.inputs[:, 0] == BOS).all() and PAD not in first.targets
+    later = StreamSampler(tok, seqs, batch=3, seq_len=16, transpose=(-2, 2), seed=0).batch_at(9)
+    assert torch.equal(later.inputs, sampler.batch_at(9).inputs)    # a function of the step alone
+    stream = torch.cat([sampler.batch_at(k).inputs[0] for k in range(12)]).tolist()
+    assert stream.count(BOS) >= 3 and all(stream[i + 1] == BOS for i, t in enumerate(stream[:-1]) if t == EOS)
 
 
 def test_learning_rate_warms_up_then_decays():
@@ -129,10 +142,11 @@ def test_checkpoint_round_trip_holds_no_pickle(tmp_path):
 
 # ---- whole runs --------------------------------------------------------------------
 
-def test_interrupted_and_resumed_run_ends_with_the_same_weights(folder, tmp_path):
-    straight = train(tiny_config(folder, tmp_path, out=str(tmp_path / "a.model")))
+@pytest.mark.parametrize("batching", ["chunks", "tbptt"])
+def test_interrupted_and_resumed_run_ends_with_the_same_weights(folder, tmp_path, batching):
+    straight = train(tiny_config(folder, tmp_path, out=str(tmp_path / "a.model"), batching=batching))
     seen = {"step": 0}
-    config = tiny_config(folder, tmp_path, out=str(tmp_path / "b.model"))
+    config = tiny_config(folder, tmp_path, out=str(tmp_path / "b.model"), batching=batching)
     first = train(config, progress=lambda p: seen.update(step=p.step), should_stop=lambda: seen["step"] >= 5)
     assert first.stopped_reason == "cancelled" and first.steps == 5 and first.model_path.exists()
     resumed = train(dataclasses.replace(config, resume=True))

@@ -30,6 +30,7 @@ class Checkpoint:
     model_state: dict[str, torch.Tensor]
     optimizer_state: dict          # as torch.optim.Optimizer.state_dict() returns it
     meta: dict                     # JSON-able training state
+    extra: dict[str, torch.Tensor] = None   # other tensors, e.g. the recurrent state carried between steps
 
 
 def _jsonable(value):
@@ -44,8 +45,10 @@ def _jsonable(value):
     return value
 
 
-def checkpoint_bytes(model_state: dict[str, torch.Tensor], optimizer_state: dict, meta: dict) -> bytes:
+def checkpoint_bytes(model_state: dict[str, torch.Tensor], optimizer_state: dict, meta: dict,
+                     extra: dict[str, torch.Tensor] | None = None) -> bytes:
     tensors = {f"model.{k}": v.detach().to("cpu").contiguous().clone() for k, v in model_state.items()}
+    tensors.update({f"extra.{k}": v.detach().to("cpu").contiguous().clone() for k, v in (extra or {}).items()})
     scalars: dict[str, dict] = {}
     for index, state in optimizer_state.get("state", {}).items():
         for name, value in state.items():
@@ -60,9 +63,9 @@ def checkpoint_bytes(model_state: dict[str, torch.Tensor], optimizer_state: dict
 
 
 def save_checkpoint(path: str | os.PathLike, model_state: dict[str, torch.Tensor], optimizer_state: dict,
-                    meta: dict) -> Path:
+                    meta: dict, extra: dict[str, torch.Tensor] | None = None) -> Path:
     """Write a checkpoint atomically (temp file, fsync, rename), replacing the old one."""
-    return write_atomic(path, checkpoint_bytes(model_state, optimizer_state, meta), force=True)
+    return write_atomic(path, checkpoint_bytes(model_state, optimizer_state, meta, extra), force=True)
 
 
 def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
@@ -93,4 +96,5 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
     for index, values in header["optimizer"]["scalars"].items():
         state.setdefault(int(index), {}).update(values)
     optimizer_state = {"state": state, "param_groups": header["optimizer"]["param_groups"]}
-    return Checkpoint(model_state=model_state, optimizer_state=optimizer_state, meta=header["meta"])
+    extra = {k[len("extra."):]: v for k, v in tensors.items() if k.startswith("extra.")}
+    return Checkpoint(model_state=model_state, optimizer_state=optimizer_state, meta=header["meta"], extra=extra)

@@ -56,6 +56,8 @@ def add_train_parser(sub) -> None:
     g = p.add_argument_group("optimization")
     g.add_argument("--batch", type=int, default=d.batch, help=f"chunks per step (default {d.batch})")
     g.add_argument("--seq-len", type=int, default=d.seq_len, help=f"tokens per chunk (default {d.seq_len})")
+    g.add_argument("--batching", choices=("chunks", "tbptt"), default=d.batching,
+                   help="random windows, or streams with the state carried over (truncated BPTT); default %(default)s")
     g.add_argument("--lr", type=float, default=d.lr, help=f"peak learning rate (default {d.lr})")
     g.add_argument("--warmup-steps", type=int, default=d.warmup_steps, help=f"default {d.warmup_steps}")
     g.add_argument("--weight-decay", type=float, default=d.weight_decay, help=f"AdamW (default {d.weight_decay})")
@@ -85,7 +87,7 @@ def config_from_args(args) -> TrainConfig:
         folder=str(args.folder), out=str(out), representation=args.representation, cell=args.cell,
         layers=args.layers, hidden=args.hidden, embed=args.embed, dropout=args.dropout,
         position_input=not args.no_position, steps=args.steps, epochs=args.epochs, minutes=args.minutes,
-        batch=args.batch, seq_len=args.seq_len, lr=args.lr, warmup_steps=args.warmup_steps,
+        batch=args.batch, seq_len=args.seq_len, batching=args.batching, lr=args.lr, warmup_steps=args.warmup_steps,
         weight_decay=args.weight_decay, clip=args.clip, val_share=args.val_share, transpose=args.transpose,
         seed=args.seed, device=args.device, resume=args.resume, force=args.force,
         report=str(args.report) if args.report else None, checkpoint_every=args.checkpoint_every,

@@ -37,6 +37,7 @@ class TrainConfig(ConfigMixin):
     minutes: float | None = None
     batch: int = 64                 # chunks per optimizer step (per process)
     seq_len: int = 128              # tokens per chunk
+    batching: str = "chunks"        # "chunks": random windows; "tbptt": streams with the state carried over
     lr: float = 3e-3                # peak learning rate (AdamW)
     warmup_steps: int = 100         # linear warm-up, then cosine decay to lr * min_lr_ratio
     min_lr_ratio: float = 0.05
@@ -84,6 +85,8 @@ class TrainConfig(ConfigMixin):
             if not -24 <= low <= 0 <= high <= 24:
                 raise ValueError(f"transpose must be (low, high) semitones with -24 <= low <= 0 <= high <= 24, "
                                  f"got {self.transpose}")
+        if self.batching not in ("chunks", "tbptt"):
+            raise ValueError(f"batching must be 'chunks' or 'tbptt', got {self.batching!r}")
         if self.chords not in ("highest", "lowest"):
             raise ValueError(f"chords must be 'highest' or 'lowest', got {self.chords!r}")
 

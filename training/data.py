@@ -8,6 +8,7 @@ chunks from its own shard of the files.
 """
 from __future__ import annotations
 
+import bisect
 import hashlib
 import math
 from dataclasses import dataclass
@@ -119,3 +120,62 @@ class ChunkSampler:
                 return moved
             shift -= 1 if shift > 0 else -1
         return chunk
+
+
+class StreamSampler(ChunkSampler):
+    """Truncated back-propagation through time: `batch` lanes, each an endless
+    stream of whole pieces (<bos> ... <eos> <bos> ...), in a random order and
+    transposition drawn from (seed, rank, lane). Step k reads tokens
+    [k*seq_len, (k+1)*seq_len] of every lane, so the trainer can carry the
+    recurrent state from one step to the next and every token is predicted
+    with its whole piece before it."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.lanes = [_Lane(self, lane) for lane in range(self.batch)]
+
+    def batch_at(self, step: int) -> Batch:
+        """The batch of training step `step` (0-based) on this process."""
+        L = self.seq_len
+        tokens = np.empty((self.batch, L + 1), dtype=np.int64)
+        positions = np.empty((self.batch, L), dtype=np.int64)
+        for row, lane in enumerate(self.lanes):
+            toks, pos = lane.window(step * L, L + 1)
+            tokens[row], positions[row] = toks, pos[:L]
+        tokens_t = torch.from_numpy(tokens)
+        return Batch(inputs=tokens_t[:, :-1].clone(), targets=tokens_t[:, 1:].clone(),
+                     positions=torch.from_numpy(positions))
+
+
+class _Lane:
+    """One stream: pieces drawn epoch by epoch (a fresh permutation each time)."""
+
+    def __init__(self, sampler: StreamSampler, lane: int):
+        self.s = sampler
+        self.rng = np.random.default_rng([sampler.seed, sampler.rank, lane, 0x57EA])
+        self.pieces: list[tuple[int, int, int]] = []    # (start offset in the stream, piece index, shift)
+        self.offsets: list[int] = []
+        self.end = 0
+
+    def _extend(self) -> None:
+        low, high = self.s.transpose
+        for i in self.rng.permutation(len(self.s.sequences)):
+            shift = int(self.rng.integers(low, high + 1)) if self.s.tables else 0
+            self.pieces.append((self.end, int(i), shift))
+            self.offsets.append(self.end)
+            self.end += len(self.s.sequences[i])
+
+    def window(self, start: int, length: int) -> tuple[np.ndarray, np.ndarray]:
+        while self.end < start + length:
+            self._extend()
+        toks, pos = [], []
+        k, at = bisect.bisect_right(self.offsets, start) - 1, start
+        while at < start + length:
+            offset, index, shift = self.pieces[k]
+            seq = self.s.sequences[index]
+            a, b = at - offset, min(len(seq), start + length - offset)
+            toks.append(self.s._moved(seq[a:b], shift))
+            pos.append(self.s.positions[index][a:b])
+            at = offset + b
+            k += 1
+        return np.concatenate(toks), np.concatenate(pos)

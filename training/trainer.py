@@ -28,7 +28,7 @@ from composer.tokenizer import PAD
 from . import distributed as D
 from .checkpoint import load_checkpoint, save_checkpoint
 from .config import DEFAULT_EPOCHS, TrainConfig, TrainProgress, TrainResult
-from .data import ChunkSampler, split_files
+from .data import ChunkSampler, StreamSampler, split_files
 from .metrics import BitsPerNote, evaluate_bits_per_note
 
 __all__ = ["TrainConfig", "TrainProgress", "TrainResult", "train", "oom_message", "lr_factor",
@@ -234,7 +234,9 @@ class _Run:
             self.net = DistributedDataParallel(self.model, device_ids=ids)
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=c.lr, weight_decay=c.weight_decay)
         self.precision, self.scaler = amp_setup(self.device)
-        self.sampler = ChunkSampler(tok, D.shard(train_seqs, self.info), batch=c.batch, seq_len=c.seq_len,
+        self.rnn_state = None       # carried between steps with batching="tbptt"
+        sampler_cls = StreamSampler if c.batching == "tbptt" else ChunkSampler
+        self.sampler = sampler_cls(tok, D.shard(train_seqs, self.info), batch=c.batch, seq_len=c.seq_len,
                                     transpose=c.transpose_range, seed=c.seed, rank=self.info.rank,
                                     use_positions=self.model_config.position_classes > 1)
         spe = self.sampler.steps_per_epoch
@@ -245,6 +247,8 @@ class _Run:
             totals.append(DEFAULT_EPOCHS * spe)
         self.total_steps = min(totals) if totals else None
         self.budget_s = c.minutes * 60.0 if c.minutes else None
+        # a short run must not spend itself warming up: at most a tenth of its steps
+        self.warmup = min(c.warmup_steps, self.total_steps // 10) if self.total_steps else c.warmup_steps
 
     def resume(self) -> int:
         ckpt = load_checkpoint(self.ckpt_dir / LAST)
@@ -256,6 +260,9 @@ class _Run:
             raise ComposerError("cannot resume: the checkpoint was trained with another representation config")
         self.model.load_state_dict(ckpt.model_state)
         self.optimizer.load_state_dict(ckpt.optimizer_state)
+        if ckpt.extra:
+            parts = [ckpt.extra[f"rnn_state.{i}"].to(self.device) for i in range(len(ckpt.extra))]
+            self.rnn_state = tuple(parts) if self.model_config.cell == "lstm" else parts[0]
         if self.scaler is not None and meta.get("scaler"):
             self.scaler.load_state_dict(meta["scaler"])
         self.best_val, self.best_step = meta["best_val"], meta["best_step"]
@@ -295,7 +302,10 @@ class _Run:
                 "representation": {"kind": self.tokenizer.kind, "config": self.tokenizer.config.to_dict()},
                 "world_size": self.info.world_size,
                 "scaler": self.scaler.state_dict() if self.scaler is not None else None}
-        save_checkpoint(self.ckpt_dir / LAST, self.model.state_dict(), self.optimizer.state_dict(), meta)
+        state = self.rnn_state
+        parts = [] if state is None else (list(state) if isinstance(state, tuple) else [state])
+        save_checkpoint(self.ckpt_dir / LAST, self.model.state_dict(), self.optimizer.state_dict(), meta,
+                        extra={f"rnn_state.{i}": t for i, t in enumerate(parts)})
 
     def evaluate(self, step: int) -> float | None:
         self.emit(phase="validating")
@@ -338,7 +348,7 @@ class _Run:
             if over_time:
                 return "minutes", step
             fraction = max(step / total if total else 0.0, elapsed / budget if budget else 0.0)
-            lr = c.lr * lr_factor(step, warmup_steps=c.warmup_steps, fraction_done=fraction,
+            lr = c.lr * lr_factor(step, warmup_steps=self.warmup, fraction_done=fraction,
                                   min_ratio=c.min_lr_ratio)
             for group in self.optimizer.param_groups:
                 group["lr"] = lr
@@ -359,7 +369,7 @@ class _Run:
         self.net.train()
         try:
             with self.precision.autocast(self.device):
-                logits, _ = self.net(x, positions=positions)                      # (B, T, V)
+                logits, state = self.net(x, self.rnn_state, positions=positions)  # (B, T, V)
             loss = F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), y.reshape(-1), ignore_index=PAD)
             bad = D.sync_max(self.info, [0.0 if torch.isfinite(loss).item() else 1.0], self.device)[0]
             if bad:
@@ -379,6 +389,8 @@ class _Run:
                     if not torch.isfinite(norm):
                         raise NonFiniteLoss(f"the gradients became non-finite at step {step + 1}")
                 self.optimizer.step()
+            if c.batching == "tbptt":     # keep the state, cut the graph (truncated BPTT)
+                self.rnn_state = tuple(t.detach() for t in state) if isinstance(state, tuple) else state.detach()
         except RuntimeError as exc:
             if is_oom(exc):
                 raise ComposerError(oom_message(c.batch, c.seq_len, self.device)) from None
