@@ -103,13 +103,13 @@ class Player(QObject):
             app.aboutToQuit.connect(self.stop)   # never leave a running sink to interpreter shutdown
         self._prepare()
 
-    def _prepare(self) -> None:
-        """Load the SoundFont on a background thread now, so the first Play does not wait for it."""
+    def _prepare(self, sample_rate: int = audio.DEFAULT_SAMPLE_RATE) -> None:
+        """Load the SoundFont on a background thread now, so the next Play does not wait for it."""
         soundfont = self._soundfont
 
         def load() -> None:
             try:
-                audio.prepare_synth(soundfont)
+                audio.prepare_synth(soundfont, sample_rate)
             except (audio.AudioUnavailable, OSError) as exc:  # is_available() reports it
                 log.info("SoundFont not preloaded: %s", exc)
 
@@ -158,7 +158,7 @@ class Player(QObject):
             self.error.emit(f"Cannot play: {exc}")
             return
         self._duration = renderer.duration_seconds
-        self._prepare()   # a fresh synthesizer for the next play (each render needs a new one)
+        self._prepare(fmt.sampleRate())   # a fresh synthesizer for the next play (each render needs a new one)
         # Sink and source have no Qt parent: Python owns them, and dropping them in _teardown deletes
         # them at once (deleteLater'd audio objects left to interpreter shutdown can crash PySide).
         self._source = _SongSource(renderer, int16)
