@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 from pathlib import Path
@@ -164,6 +165,8 @@ def run_train(args) -> int:
         view.close()
         if previous is not None:
             signal.signal(signal.SIGINT, previous)
+    if os.environ.get("RANK", "0") != "0":      # under torchrun, process 0 reports
+        return 0
     best = result.best_val_bits_per_note
     _err(f"stopped: {result.stopped_reason} after {result.steps} steps"
          + (f"; best validation {best:.3f} bits per note" if best is not None else "; no validation files"))
