@@ -188,6 +188,8 @@ HOSTILE: dict[str, HostileCase] = {
                                 scan_reason="corrupt: not a MIDI file"),
     "ticks_per_beat_zero": HostileCase(lambda: smf(track_chunk(note_events(12)), division=0),
                                        "ticks per beat is 0", scan_reason="corrupt: ticks per beat is 0"),
+    "smpte_division": HostileCase(lambda: smf(track_chunk(note_events(12)), division=0xE728),
+                                  "SMPTE time division is not supported", scan_reason="unsupported: SMPTE"),
     "tempo_zero": HostileCase(lambda: smf(track_chunk(tempo_event(0) + note_events(12))), None, notes=12),
     # the largest delta time a file can hold (4 bytes, 0x0FFFFFFF ticks): read, but hours long
     "huge_tick": HostileCase(lambda: smf(track_chunk(b"\x00\x90\x3c\x40" + varlen(0x0FFF_FFFF) + b"\x80\x3c\x00")),

@@ -249,3 +249,17 @@ def test_unwritable_cache_does_not_stop_the_scan(mixed, tmp_path):
     blocker.write_text("")
     corpus = scan(mixed, cache_dir=blocker / "cache")
     assert len(corpus.report.used()) == 6 and corpus.report.parsed == len(EXPECTED)
+
+
+def test_a_file_that_cannot_be_read_is_reported(mixed):
+    (mixed / "gone.mid").symlink_to(mixed / "nowhere.mid")
+    result = next(f for f in scan(mixed).report.files if f.path == "gone.mid")
+    assert (result.status, result.reason, result.sha256) == ("skipped", "unreadable: No such file or directory", "")
+
+
+def test_a_file_over_the_size_cap_is_not_read(mixed):
+    from composer.midi_io import ReadLimits
+    report = scan(mixed, limits=ReadLimits(max_bytes=300)).report
+    band_result = next(f for f in report.files if f.path == "Band.mid")
+    size = (mixed / "Band.mid").stat().st_size
+    assert band_result.reason == f"too large ({size:,} bytes, limit 300)" and band_result.sha256 == ""

@@ -39,7 +39,11 @@ def main(argv=None) -> None:
     parser.add_argument("--files", type=int, default=1000)
     parser.add_argument("--workers", type=int, default=None)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--memory", action="store_true",
+                        help="instead: peak RSS of scanning the largest files the default caps let through")
     args = parser.parse_args(argv)
+    if args.memory:
+        return worst_case_memory(args.workers)
 
     import pretty_midi
     from composer.melody import MelodyTokenizer
@@ -84,6 +88,49 @@ def main(argv=None) -> None:
         parallel = cpu["scan cold"] / workers
         print(f"scan cold on {workers} idle cores (CPU / workers): about {parallel:.2f} s, "
               f"{cpu['pretty_midi'] / parallel:.1f}x the pretty_midi loop")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+WORST_CASE_SCRIPT = """
+import json, resource, sys
+from composer.performance import PerformanceTokenizer
+from training.ingest import scan_folder
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+workers = int(sys.argv[3]) if sys.argv[3] != "None" else None
+report = scan_folder(sys.argv[1], PerformanceTokenizer(), cache_dir=sys.argv[2], workers=workers,
+                     timeout_s=300).report
+print(json.dumps({"files": [(f.path, f.status, f.reason, f.seconds) for f in report.files], "before_kb": before,
+                  "self_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+                  "worker_kb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}))
+"""
+
+
+def worst_case_memory(workers) -> None:
+    """Scan (performance representation: every note becomes tokens) files at the
+    default caps: 499,990 events (249,995 notes) in 1.5 MB, a 3.8 MB file of
+    40,000 notes and sysex padding, and a 1,000,000-event file (refused)."""
+    import json
+    import subprocess
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from tests.midi_factory import HOSTILE, smf, track_chunk, varlen
+    tmp = Path(tempfile.mkdtemp(prefix="ingest-mem-"))
+    try:
+        folder = tmp / "music"
+        folder.mkdir()
+        n = 249_995
+        (folder / "near_event_cap.mid").write_bytes(
+            smf(track_chunk(b"\x00\x90\x3c\x40" + b"\x01\x3c\x00\x00\x3c\x40" * (n - 1) + b"\x01\x3c\x00")))
+        sysex = (b"\x00\xf0" + varlen(900_000) + b"\x01" * 899_999 + b"\xf7") * 4   # mido allows <= 1 MB each
+        (folder / "near_size_cap.mid").write_bytes(smf(track_chunk(sysex + b"\x00\x90\x3c\x40\x01\x3c\x00" * 40_000)))
+        (folder / "million_events.mid").write_bytes(HOSTILE["million_events"].build())
+        out = subprocess.run([sys.executable, "-c", WORST_CASE_SCRIPT, str(folder), str(tmp / "cache"), str(workers)],
+                             capture_output=True, text=True, check=True, cwd=Path(__file__).resolve().parent.parent)
+        result = json.loads(out.stdout)
+        for path, status, reason, seconds in result["files"]:
+            print(f"{path:22s} {(folder / path).stat().st_size:>9,} bytes  {status:7s} {reason or '':40s} {seconds:6.2f} s")
+        print(f"peak RSS: scan process {result['self_kb'] / 1024:.0f} MB (after imports {result['before_kb'] / 1024:.0f} MB),"
+              f" largest worker {result['worker_kb'] / 1024:.0f} MB")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
