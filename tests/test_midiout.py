@@ -167,6 +167,7 @@ with mido.open_input("synth-in", virtual=True, callback=receive):   # a software
     result["status"], result["ports"] = midi_status(), list_output_ports()
     name = next(p for p in result["ports"] if "synth-in" in p)
     out = MidiOutput(name)                                        # opened once, reused below
+    time.sleep(0.3)                     # JACK connects ports asynchronously: let the connection settle
     piece = melody_song([Note(0, 0.25, 60), Note(0.25, 0.5, 62), Note(0.5, 0.75, 64)], tempo=120)
     out.play(piece)
     start = out._start_time
