@@ -160,7 +160,9 @@ def test_reason_kind():
     assert reason_kind("corrupt: EOFError: x") == "corrupt"
     assert reason_kind("too short (3 melody notes, need 8)") == "too short"
     assert reason_kind("unsupported time signature 5/8") == "unsupported time signature"
-    assert reason_kind("melody pitch 127 is outside the range 36..96") == "melody pitch"
+    assert reason_kind("melody pitch 127 is outside the range 36..96") == "melody pitch is outside the range"
+    assert reason_kind("timed out after 10 s") == "timed out"
+    assert reason_kind("parser crashed (killed by SIGSEGV)") == "parser crashed"
 
 
 def test_find_midi_files_is_sorted_and_case_insensitive(mixed):

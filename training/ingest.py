@@ -106,17 +106,20 @@ class Corpus:
     sequences: dict[str, list[int]] = field(default_factory=dict)   # relative path -> tokens (used files)
 
 
+KNOWN_KINDS = ("corrupt", "too large", "too long", "too short", "no notes", "drums only", "unsupported time signature",
+               "unsupported", "parser crashed", "timed out", "unreadable", "internal error")
+
+
 def reason_kind(reason: str) -> str:
     """The short kind of a skip reason, for counting: "corrupt: EOFError: ..." ->
-    "corrupt", "too short (3 melody notes, need 8)" -> "too short",
-    "unsupported time signature 5/8" -> "unsupported time signature"."""
+    "corrupt", "too short (3 melody notes, need 8)" -> "too short"; other
+    reasons lose their numbers: "melody pitch 127 is outside the range 36..96"
+    -> "melody pitch is outside the range"."""
+    for kind in KNOWN_KINDS:
+        if reason.startswith(kind):
+            return kind
     head = reason.split(":")[0].split(" (")[0]
-    words = []
-    for word in head.split():
-        if any(c.isdigit() for c in word):
-            break
-        words.append(word)
-    return " ".join(words) or head.strip()
+    return " ".join(w for w in head.split() if not any(c.isdigit() for c in w)) or head.strip()
 
 
 def reason_for_read_error(message: str) -> str:
