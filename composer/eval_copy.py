@@ -19,8 +19,8 @@ reported as 0 (they are too common to mean anything).
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Callable, Mapping
 
 import numpy as np
 
@@ -73,7 +73,7 @@ class CopyIndex:
     anchor: int = DEFAULT_ANCHOR
 
     @classmethod
-    def from_notes(cls, pieces: Mapping[str, list[Note]], *, anchor: int = DEFAULT_ANCHOR) -> "CopyIndex":
+    def from_notes(cls, pieces: Mapping[str, list[Note]], *, anchor: int = DEFAULT_ANCHOR) -> CopyIndex:
         """Index note lists by piece name (file path relative to its folder)."""
         if anchor < 2:
             raise ValueError(f"anchor must be >= 2 notes, got {anchor}")
@@ -96,12 +96,12 @@ class CopyIndex:
                    names=names, hashes=all_h[order], positions=all_p[order], anchor=anchor)
 
     @classmethod
-    def from_songs(cls, songs: Mapping[str, Song], *, anchor: int = DEFAULT_ANCHOR) -> "CopyIndex":
+    def from_songs(cls, songs: Mapping[str, Song], *, anchor: int = DEFAULT_ANCHOR) -> CopyIndex:
         return cls.from_notes({name: song.notes for name, song in songs.items()}, anchor=anchor)
 
     @classmethod
     def from_corpus(cls, sequences: Mapping[str, list[int]], tokenizer, *, anchor: int = DEFAULT_ANCHOR,
-                    should_stop: Callable[[], bool] | None = None) -> "CopyIndex":
+                    should_stop: Callable[[], bool] | None = None) -> CopyIndex:
         """Index token sequences (e.g. `training.ingest.scan_folder(...).sequences`)
         decoded with `tokenizer`: the notes the model was trained on."""
         from .errors import Cancelled

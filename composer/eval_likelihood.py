@@ -25,13 +25,13 @@ from __future__ import annotations
 
 import math
 from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Sequence
 
 import torch
 
 from .melody import BAR, HOLD, REST, MelodyTokenizer
-from .tokenizer import BOS, EOS, PAD, Constraints, Tokenizer
+from .tokenizer import BOS, PAD, Constraints, Tokenizer
 
 BETA = 5.0     # strength of the unigram prior of the bigram model, in pseudo-counts
 
@@ -65,7 +65,7 @@ class BigramModel:
                     last_event = cur
             prev = cur
 
-    def fit(self, sequences: Iterable[Sequence[int]]) -> "BigramModel":
+    def fit(self, sequences: Iterable[Sequence[int]]) -> BigramModel:
         for seq in sequences:
             seq = [t for t in seq if t != PAD]
             if len(seq) < 2:

@@ -24,7 +24,7 @@ def _figures(result) -> list[tuple[str, str]]:
     """(caption, base64 PNG) for the likelihood bars, every feature and the copy meter."""
     import matplotlib
     matplotlib.use("Agg", force=False)
-    from matplotlib.figure import Figure   # a Figure without pyplot: no global state, thread-safe
+    from matplotlib.figure import Figure  # a Figure without pyplot: no global state, thread-safe
 
     out = []
     fig = Figure(figsize=(5, 2.4))

@@ -204,3 +204,23 @@ def test_cli_bad_model_path_exits_2(tmp_path, capsys):
     folder = folder_of_tunes(tmp_path / "f", 2)
     assert main(["eval", str(tmp_path / "missing.model"), str(folder)]) == 2
     assert "missing.model" in capsys.readouterr().err
+
+
+def test_generate_max_copy_reports_each_piece(tmp_path, capsys, monkeypatch):
+    from tests.tinymodels import train_tiny
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    train_dir = folder_of_tunes(tmp_path / "train", 3)
+    model, tok = train_tiny(steps=5)
+    save_model(tmp_path / "m.model", model, tok, {"corpus": {"folder": str(train_dir)}})
+    code = main(["generate", "--model", str(tmp_path / "m.model"), "--count", "2", "--bars", "2", "--seed", "1",
+                 "--out", str(tmp_path / "out"), "--max-copy", "100", "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 0 and len(list((tmp_path / "out").glob("*.mid"))) == 2
+    assert "piece 1: longest copy" in err and "piece 2: longest copy" in err and "still above" not in err
+
+
+def test_generate_max_copy_without_the_training_folder_exits_2(tmp_path, capsys):
+    model = tiny_model_file(tmp_path / "m.model", steps=3)       # metadata names no training folder
+    code = main(["generate", "--model", str(model), "--out", str(tmp_path / "out"), "--max-copy", "8", "--quiet"])
+    assert code == 2 and "trained on" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()

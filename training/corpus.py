@@ -35,17 +35,16 @@ import sys
 import time
 import warnings
 from collections import Counter
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
-from fractions import Fraction
 from multiprocessing import get_context
 from pathlib import Path
-from typing import Callable, Iterable
 
 from composer.errors import Cancelled, ComposerError, MidiReadError
 from composer.midi_io import read_midi, song_to_bytes, write_atomic
-from composer.music import Note, Song, Track
+
+from .corpus_score import DEFAULT_TEMPO, layout_measures, parse_score, score_to_song  # noqa: F401 (re-exported)
 
 log = logging.getLogger(__name__)
 
@@ -55,9 +54,7 @@ COLLECTIONS = {
     "bach": ("bach",),
 }
 PROGRAMS = {"folk": 40, "bach": 52}     # General MIDI: violin (fiddle tunes), choir aahs (chorales)
-DEFAULT_TEMPO = 120.0                   # bpm when a tune has no tempo mark
 SUFFIXES = (".abc", ".mxl", ".xml", ".musicxml", ".krn")
-VOICE_NAMES = ("soprano", "alto", "tenor", "bass")
 _EPS = 1e-6
 
 # progress(done_tunes, total_tunes, current_source)
@@ -209,41 +206,6 @@ def tune_sources(paths: Iterable[str | Path], *, root: str | Path | None = None,
     return out
 
 
-# ---- bar lines -------------------------------------------------------------
-def layout_measures(measures: list[tuple[float, float]]) -> tuple[list[float], int]:
-    """Start beat of each measure so that bar lines fall where the tune's do.
-
-    `measures` are (duration, bar_length) in quarter-note beats, in playing
-    order. A short measure on a bar line followed by a complete one in the same
-    meter is a pickup and is right-aligned to end on the next bar line; a short measure inside a
-    bar completes it (split bars at repeats); a measure that would cross a bar
-    line it should start on is moved to that bar line. Returns (starts, number
-    of measures moved because the bars before them did not add up)."""
-    starts, moved = [], 0
-    beat, origin, current_bar = 0.0, 0.0, None
-    for i, (duration, bar) in enumerate(measures):
-        if current_bar is not None and abs(bar - current_bar) > _EPS:      # meter change: restart the grid
-            offset = (beat - origin) % current_bar
-            if offset > _EPS and current_bar - offset > _EPS:
-                beat += current_bar - offset
-            origin = beat
-        current_bar = bar
-        offset = (beat - origin) % bar
-        if bar - offset < _EPS:
-            offset = 0.0
-        following = measures[i + 1] if i + 1 < len(measures) else None
-        if offset > _EPS:
-            if offset + duration > bar + _EPS:
-                beat += bar - offset
-                moved += 1
-        elif (duration < bar - _EPS and following is not None and abs(following[1] - bar) < _EPS
-              and following[0] >= bar - _EPS):
-            beat += bar - duration
-        starts.append(beat)
-        beat += duration
-    return starts, moved
-
-
 # ---- one tune ----------------------------------------------------------------
 @dataclass
 class _Converted:
@@ -256,139 +218,13 @@ class _Converted:
     expanded: str = ""          # "" or why repeats were not expanded
 
 
-@contextmanager
-def _without_beams():
-    """music21's ABC reader spends most of its time drawing beams, which MIDI
-    does not have: skip that while parsing (restored afterwards)."""
-    from music21 import stream
-    original = stream.Stream.makeBeams
-    stream.Stream.makeBeams = lambda self, *args, **kwargs: None if kwargs.get("inPlace") else self
-    try:
-        yield
-    finally:
-        stream.Stream.makeBeams = original
-
-
-def _parse(source: TuneSource):
-    from music21 import converter, stream
-    with _without_beams():
-        if source.text is not None:
-            parsed = converter.parse(source.text, format="abc")
-        else:
-            parsed = converter.parse(source.path)
-    if isinstance(parsed, stream.Opus):
-        scores = list(parsed.scores)
-        if not scores:
-            raise ComposerError("no tune in the file")
-        parsed = scores[0]
-    return parsed
-
-
-def _voices(score) -> list:
-    """The parts to keep: the four SATB voices when a chorale also has
-    instrument doublings, else every part."""
-    parts = list(score.parts) or [score]
-    named = [p for p in parts if (p.partName or "").strip().lower().startswith(VOICE_NAMES)]
-    return named if len(named) == 4 and len(parts) > 4 else parts
-
-
-def _part_notes(measures: list, starts: list[float]) -> list[Note]:
-    """The notes of one part placed at the measures' new starts (beats). Tied
-    notes of the same pitch become one note; a tie to a different pitch (ABC
-    books such as O'Neill's write slurs as ties) is ignored. Grace notes and
-    chord symbols are dropped."""
-    from music21 import harmony
-    out: dict[tuple[float, int], Note] = {}
-    open_ties: dict[int, list[float]] = {}        # pitch -> [onset, end] of a note whose tie is not closed
-
-    def emit(pitch: int, onset: float, end: float) -> None:
-        out.setdefault((round(onset, 6), pitch), Note(onset, end, pitch))
-
-    for start, m in zip(starts, measures):
-        for el in m.flatten().notes:
-            if isinstance(el, harmony.Harmony) or el.duration.isGrace or el.quarterLength <= 0:
-                continue
-            onset = start + float(Fraction(el.offset))
-            end = onset + float(el.quarterLength)
-            tie = el.tie.type if getattr(el, "tie", None) is not None else None
-            pitches = {p.midi for p in el.pitches if 0 <= p.midi <= 127}
-            for q in [q for q in open_ties if q not in pitches]:
-                emit(q, *open_ties.pop(q))
-            for p in sorted(pitches):
-                if p in open_ties and tie in ("stop", "continue"):
-                    open_ties[p][1] = end
-                    if tie == "stop":
-                        emit(p, *open_ties.pop(p))
-                    continue
-                if p in open_ties:
-                    emit(p, *open_ties.pop(p))
-                if tie in ("start", "continue"):
-                    open_ties[p] = [onset, end]
-                else:
-                    emit(p, onset, end)
-    for q, (onset, end) in open_ties.items():
-        emit(q, onset, end)
-    return sorted(out.values())
-
-
-def _bar_length(ts) -> float:
-    return float(ts.barDuration.quarterLength)
-
-
-def score_to_song(score, *, expand_repeats: bool = True, program: int = 0) -> tuple[Song, dict]:
-    """A music21 Score as a `Song` with bar lines laid out by `layout_measures`.
-
-    Returns (song, info) where info has "pickup" (beats of rest added before
-    the first note), "realigned" (measures moved), "expanded" ("" or the reason
-    repeats were left as written) and "meter"."""
-    from music21 import meter, stream, tempo
-    info = {"expanded": ""}
-    if expand_repeats:
-        try:
-            score = score.expandRepeats()
-        except Exception as exc:  # music21 raises several types for repeats it cannot follow
-            info["expanded"] = f"{type(exc).__name__}: {' '.join(str(exc).split())[:120]}"
-    parts = _voices(score)
-    measures = [list(p.getElementsByClass(stream.Measure)) for p in parts]
-    if not measures[0]:
-        raise ComposerError("no measures")
-    if any(len(m) != len(measures[0]) for m in measures):
-        raise ComposerError(f"parts have different numbers of bars ({', '.join(str(len(m)) for m in measures)})")
-    ts = measures[0][0].timeSignature or score.flatten().getElementsByClass(meter.TimeSignature).first()
-    ts = ts or meter.TimeSignature("4/4")
-    shape, signatures = [], []
-    for m in measures[0]:
-        if m.timeSignature is not None:
-            ts = m.timeSignature
-        shape.append((float(m.duration.quarterLength), _bar_length(ts)))
-        signatures.append((ts.numerator, ts.denominator))
-    starts, moved = layout_measures(shape)
-    time_sigs: list[tuple[float, int, int]] = []
-    for start, sig in zip(starts, signatures):
-        if not time_sigs or time_sigs[-1][1:] != sig:
-            time_sigs.append((0.0 if not time_sigs else start, *sig))
-    tracks = []
-    for part, part_measures in zip(parts, measures):
-        notes = _part_notes(part_measures, starts)
-        if notes:
-            tracks.append(Track(notes=notes, program=program, name=part.partName or ""))
-    if not tracks:
-        raise ComposerError("no notes")
-    mark = score.flatten().getElementsByClass(tempo.MetronomeMark).first()
-    bpm = float(mark.getQuarterBPM()) if mark is not None and mark.getQuarterBPM() else DEFAULT_TEMPO
-    song = Song(tracks=tracks, tempos=[(0.0, min(max(bpm, 20.0), 400.0))], time_signatures=time_sigs)
-    first = min(n.start for t in tracks for n in t.notes)
-    info.update(pickup=starts[0], realigned=moved, meter=f"{time_sigs[0][1]}/{time_sigs[0][2]}",
-                first_note=first)
-    return song, info
-
-
 def convert_tune(source: TuneSource, *, expand_repeats: bool = True) -> _Converted:
     """Parse and convert one tune; failures come back as a reason, never raised."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            song, info = score_to_song(_parse(source), expand_repeats=expand_repeats, program=source.program)
+            score = parse_score(source.text, source.path)
+            song, info = score_to_song(score, expand_repeats=expand_repeats, program=source.program)
         return _Converted(source, song_to_bytes(song), meter=info["meter"], pickup=info["pickup"] > _EPS,
                           realigned=info["realigned"], expanded=info["expanded"])
     except Exception as exc:  # music21's parsers raise anything; the tune is reported and skipped
