@@ -259,6 +259,7 @@ def write_atomic(path: str | os.PathLike, data: bytes, *, force: bool = False) -
     except OSError as exc:
         raise WriteError(f"cannot write {path}: {exc.strerror or exc}") from None
     try:
+        os.fchmod(fd, _file_mode(path))      # mkstemp makes 0600; give the file normal permissions
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
@@ -273,6 +274,16 @@ def write_atomic(path: str | os.PathLike, data: bytes, *, force: bool = False) -
             raise WriteError(f"cannot write {path}: {exc.strerror or exc}") from None
         raise
     return path
+
+
+def _file_mode(path: Path) -> int:
+    """The mode a replaced file keeps, or 0666 minus the umask for a new file."""
+    try:
+        return path.stat().st_mode & 0o777
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
 
 
 def write_midi(song: Song, path: str | os.PathLike, *, force: bool = False) -> Path:
