@@ -265,3 +265,13 @@ def test_a_file_over_the_size_cap_is_not_read(mixed):
     band_result = next(f for f in report.files if f.path == "Band.mid")
     size = (mixed / "Band.mid").stat().st_size
     assert band_result.reason == f"too large ({size:,} bytes, limit 300)" and band_result.sha256 == ""
+
+
+def test_spawned_workers_give_the_same_report(mixed, monkeypatch):
+    """macOS and Windows spawn workers instead of forking them: same results."""
+    import training.ingest_pool
+    forked = scan(mixed, cache_dir=mixed.parent / "cache_fork").report
+    monkeypatch.setattr(training.ingest_pool, "START_METHOD", "spawn")
+    spawned = scan(mixed, cache_dir=mixed.parent / "cache_spawn", workers=1).report
+    assert [dict(f.__dict__, seconds=0) for f in spawned.files] == [dict(f.__dict__, seconds=0) for f in forked.files]
+    assert spawned.parsed == len(EXPECTED)

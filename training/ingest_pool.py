@@ -9,10 +9,10 @@ a fresh worker takes over and the run goes on. `should_stop()` is polled at
 least every `POLL_S` seconds; on True every worker is killed and joined
 before `Cancelled` is raised, so no process outlives the call.
 
-Workers are forked where the platform allows it (Linux): they inherit the
-already imported modules (importing torch anew would cost ~2 s per worker)
-and the parse function and tokenizer need not be picklable. Elsewhere they
-are spawned, and the parse function must be a module-level function.
+Workers are forked on Linux: they inherit the already imported modules
+(importing torch anew would cost ~2 s per worker) and the parse function and
+tokenizer need not be picklable. Elsewhere (macOS, Windows) they are spawned,
+and the parse function must be a module-level function.
 """
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ import gc
 import multiprocessing as mp
 import os
 import signal
+import sys
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -32,7 +33,7 @@ from composer.errors import Cancelled
 POLL_S = 0.1          # how often should_stop() is asked while workers are busy, in seconds
 JOIN_S = 2.0          # how long a finished worker may take to exit before it is killed, in seconds
 PREFETCH = 4          # files queued per worker, so it never waits for the parent between files
-PREFETCH_BYTES = 32_768   # ... if they fit in the pipe's buffer together (a send then never blocks)
+PREFETCH_BYTES = 8_192    # ... if they fit in the socket buffer together (8 KB on macOS): a send never blocks
 
 
 @dataclass
@@ -69,8 +70,12 @@ def default_workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+START_METHOD: str | None = None   # None: "fork" on Linux, else "spawn" (tests set "spawn" to cover that path)
+
+
 def _context():
-    return mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
+    # fork only on Linux: macOS system libraries are not fork-safe (Python's default there is spawn)
+    return mp.get_context(START_METHOD or ("fork" if sys.platform.startswith("linux") else "spawn"))
 
 
 def _worker_main(conn, parse: ParseFn, tokenizer, limits) -> None:
