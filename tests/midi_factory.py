@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import random
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from composer.midi_io import song_to_bytes, write_midi
 from composer.music import Note, Song, Track

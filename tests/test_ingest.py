@@ -13,7 +13,7 @@ from composer.errors import Cancelled, ComposerError
 from composer.melody import MelodyConfig, MelodyTokenizer
 from composer.midi_io import read_midi
 from composer.performance import PerformanceTokenizer
-from tests.midi_factory import (HOSTILE, band, drums_only, karaoke_bytes, melody, no_notes, write_song)
+from tests.midi_factory import HOSTILE, band, drums_only, karaoke_bytes, melody, no_notes, write_song
 from training.ingest import IngestReport, find_midi_files, parse_and_encode, reason_kind, scan_folder
 
 # relative path -> (status, reason substring) for the mixed folder

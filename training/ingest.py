@@ -23,9 +23,9 @@ import json
 import os
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from composer.errors import Cancelled, ComposerError, MidiReadError
 from composer.midi_io import DEFAULT_LIMITS, ReadLimits, write_atomic
@@ -73,7 +73,7 @@ class IngestReport:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict) -> "IngestReport":
+    def from_dict(cls, data: dict) -> IngestReport:
         fields = dict(data)
         fields["files"] = [FileResult(**f) for f in data.get("files", [])]
         return cls(**fields)
@@ -83,15 +83,15 @@ class IngestReport:
         return write_atomic(path, json.dumps(self.to_dict(), indent=1).encode() + b"\n", force=True)
 
     @classmethod
-    def load_json(cls, path: str | os.PathLike) -> "IngestReport":
+    def load_json(cls, path: str | os.PathLike) -> IngestReport:
         return cls.from_dict(json.loads(Path(path).read_text()))
 
     def summary_lines(self) -> list[str]:
         """Counts, then one line per skipped file with its reason."""
         used, skipped = self.used(), self.skipped()
-        lines = [f"{len(self.files)} MIDI file(s) in {self.folder}: {len(used)} used "
-                 f"({sum(f.n_notes for f in used):,} notes, {sum(f.n_tokens for f in used):,} {self.representation} "
-                 f"tokens), {len(skipped)} skipped"]
+        lines = [(f"{len(self.files)} MIDI file(s) in {self.folder}: {len(used)} used "
+                  f"({sum(f.n_notes for f in used):,} notes, {sum(f.n_tokens for f in used):,} {self.representation} "
+                  f"tokens), {len(skipped)} skipped")]
         if skipped:
             kinds = Counter(reason_kind(f.reason) for f in skipped)
             lines.append("skipped: " + ", ".join(f"{n} {kind}" for kind, n in kinds.most_common()))
@@ -124,8 +124,7 @@ def reason_kind(reason: str) -> str:
 
 def reason_for_read_error(message: str) -> str:
     """A MidiReadError message as a skip reason: "corrupt: ...", "too large (...)", "too long (...)"."""
-    if message.startswith("<bytes>: "):
-        message = message[len("<bytes>: "):]
+    message = message.removeprefix("<bytes>: ")
     if message.startswith("file too large"):
         return message[len("file "):]
     if message.startswith(("too many events", "too many tracks")):

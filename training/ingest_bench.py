@@ -46,6 +46,7 @@ def main(argv=None) -> None:
         return worst_case_memory(args.workers)
 
     import pretty_midi
+
     from composer.melody import MelodyTokenizer
     from composer.midi_io import read_midi
     from training.ingest import scan_folder
@@ -78,8 +79,8 @@ def main(argv=None) -> None:
             timed("pretty_midi", lambda: [pretty_midi.PrettyMIDI(str(p)) for p in paths])
             timed("read_midi", lambda: [read_midi(p) for p in paths])
             timed("read_midi_fast", lambda: [read_midi_fast(p.read_bytes()) for p in paths])
-            timed("scan cold", lambda: scan_folder(tmp / "music", tokenizer, cache_dir=cache, workers=workers))
-            timed("scan warm", lambda: scan_folder(tmp / "music", tokenizer, cache_dir=cache, workers=workers))
+            timed("scan cold", lambda c=cache: scan_folder(tmp / "music", tokenizer, cache_dir=c, workers=workers))
+            timed("scan warm", lambda c=cache: scan_folder(tmp / "music", tokenizer, cache_dir=c, workers=workers))
         print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores (wall times suffer when it is high)")
         for label in wall:
             print(f"{label:15s} wall {wall[label]:7.3f} s ({wall['pretty_midi'] / wall[label]:5.1f}x)   "

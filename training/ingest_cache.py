@@ -49,7 +49,7 @@ class IngestCache:
         self._db: sqlite3.Connection | None = None
         self._pending: list[tuple[str, str]] = []
 
-    def __enter__(self) -> "IngestCache":
+    def __enter__(self) -> IngestCache:
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(self.directory / "ingest.sqlite", timeout=LOCK_TIMEOUT_S)

@@ -24,9 +24,9 @@ import signal
 import sys
 import time
 from collections import deque
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from multiprocessing.connection import wait
-from typing import Callable, Iterable, Iterator
 
 from composer.errors import Cancelled
 
@@ -47,7 +47,7 @@ class ParsedFile:
     source: str = ""                      # which track(s) the tokens come from
 
     @classmethod
-    def skipped(cls, reason: str) -> "ParsedFile":
+    def skipped(cls, reason: str) -> ParsedFile:
         return cls("skipped", reason)
 
     @property
@@ -92,7 +92,7 @@ def _worker_main(conn, parse: ParseFn, tokenizer, limits) -> None:
         start = time.perf_counter()
         try:
             parsed = parse(data, tokenizer, limits)
-        except Exception as exc:     # a bug, not a bad file: report it, keep the worker
+        except Exception as exc:  # noqa: BLE001 -- a bug, not a bad file: report it, keep the worker
             parsed = ParsedFile.skipped(f"internal error: {type(exc).__name__}: {exc}")
         conn.send((index, parsed, time.perf_counter() - start))
 

@@ -197,7 +197,7 @@ def _meta(meta_type: int, payload: bytes, delta: int) -> _Msg | None:
     try:
         with meta_charset("latin1"):
             msg = build_meta_message(meta_type, list(payload), delta)
-    except Exception:                    # mido would reject the file: let read_midi word it
+    except Exception:  # noqa: BLE001 -- mido would reject the file: let read_midi word it
         raise _Defer from None
     if msg.type == "set_tempo":
         return _Msg("set_tempo", delta, tempo=msg.tempo)
