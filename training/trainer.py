@@ -468,4 +468,5 @@ class _Run:
                 "last_val_bits_per_note": self.last_val, "stopped_reason": reason,
                 "minutes": round(self.elapsed / 60.0, 2), "device": self.reason,
                 "processes": self.info.world_size, "parameters": self.model.num_parameters(),
+                "transpose": list(self.c.transpose_range),
                 "train_config": self.c.to_dict()}

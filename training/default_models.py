@@ -1,0 +1,170 @@
+"""The recipe for the shipped models: anyone can rerun it.
+
+    python -m training.default_models                  # melody model -> assets/melody.model + assets/melody.md
+    python -m training.default_models --minutes 10 --work /tmp/composer-default
+
+1. Converts music21's bundled public-domain folk collections (O'Neill's 1850,
+   Ryan's Mammoth, Aird's Airs, misc. folk) to MIDI with training.corpus
+   (never the `essenFolksong` or `nottingham-dataset` folders: those are kept
+   for independent evaluation).
+2. Trains with the trainer's defaults (chosen by measurement, see
+   docs/training.md) for a wall-clock budget.
+3. Writes the model file and its model card (data, licence, settings, steps,
+   validation bits per note, training time and machine).
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import os
+import platform
+import sys
+from pathlib import Path
+
+from composer.modelfile import read_metadata
+
+ASSETS = Path(__file__).resolve().parent.parent / "assets"
+
+COLLECTIONS = {
+    "airdsAirs": "James Aird, *A Selection of Scotch, English, Irish and Foreign Airs* (1782-1797)",
+    "miscFolk": "music21's miscellaneous folk files",
+    "oneills1850": "Francis O'Neill, *The Music of Ireland* (1903; music21's `oneills1850` collection)",
+    "ryansMammoth": "William Bradbury Ryan, *Ryan's Mammoth Collection* (1883)",
+}
+
+RECIPES = {
+    "melody": {
+        "corpus": "folk",
+        "representation": "melody",
+        "title": "Folk melody model",
+        "data": ("music21's bundled folk collections converted to MIDI by `training/corpus.py` (repeats "
+                 "expanded, pickups aligned to the bar line). music21's `essenFolksong` and "
+                 "`nottingham-dataset` folders were NOT used."),
+        "licence": ("The tunes are traditional and their printed sources are in the public domain "
+                    "(published before 1900); music21's corpus distributes these transcriptions for free use. "
+                    "The model file is released under the project's MIT licence."),
+    },
+}
+
+
+def machine_description() -> str:
+    import torch
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return (f"{os.cpu_count()} CPU core(s), {cpu}; {platform.system()} {platform.release()}; "
+            f"Python {platform.python_version()}, torch {torch.__version__} "
+            f"(machine shared with other jobs, so a quiet machine trains faster)")
+
+
+def collections_in(folder: Path) -> dict[str, int]:
+    """Tunes per source collection, from the converter's file names."""
+    from collections import Counter
+    return dict(sorted(Counter(p.name.split("_")[0] for p in Path(folder).glob("*.mid")).items()))
+
+
+def model_card(name: str, model_path: Path, conversion: dict | None, command: str,
+               collections: dict[str, int] | None = None) -> str:
+    recipe = RECIPES[name]
+    meta = read_metadata(model_path)
+    t, m = meta["training"], meta["model"]
+    cfg, corpus = t["train_config"], t["corpus"]
+    size_mb = model_path.stat().st_size / 1e6
+    val = t.get("val_bits_per_note")
+    lines = [
+        f"# {recipe['title']} (`assets/{model_path.name}`)", "",
+        f"A {m['cell'].upper()} {m['num_layers']}x{m['hidden_size']} ({t['parameters'] / 1e6:.2f}M parameters, "
+        f"{size_mb:.1f} MB) over the **{meta['representation']['kind']}** representation"
+        + (", with the position in the bar as an extra input" if m.get("position_classes", 0) > 1 else "") + ".",
+        "`python -m composer generate` uses it when no `--model` is given.", "",
+        "## Data", recipe["data"], "",
+        *[f"- {n} tunes from {COLLECTIONS.get(k, k)}" for k, n in (collections or {}).items()],
+        f"- files used: {corpus['files_used']} ({corpus['notes']:,} notes, {corpus['tokens']:,} tokens), "
+        f"skipped: {corpus['files_skipped']}",
+        f"- split by file (seed {cfg['seed']}): {corpus['train_files']} training, {corpus['val_files']} validation",
+    ]
+    if conversion:
+        lines.append(f"- conversion: {len(conversion.get('written', [])) + len(conversion.get('reused', []))} "
+                     f"tunes written, {len(conversion.get('skipped', []))} tunes music21 could not convert")
+    lines += ["", "## Licence", recipe["licence"], "",
+              "## Settings",
+              f"cell {cfg['cell']}, layers {cfg['layers']}, hidden {cfg['hidden']}, embedding {cfg['embed']}, "
+              f"dropout {cfg['dropout']}, batch {cfg['batch']} x {cfg['seq_len']} tokens ({cfg.get('batching', 'chunks')}), "
+              f"AdamW lr {cfg['lr']} (warm-up {cfg['warmup_steps']} steps, cosine to {cfg['min_lr_ratio']} x lr), "
+              f"clip {cfg['clip']}, transposition {t.get('transpose', cfg['transpose'])} semitones, "
+              f"validation share {cfg['val_share']}, seed {cfg['seed']}.", "",
+              "## Result",
+              f"- validation: **{val:.3f} bits per note** (best, at step {t.get('best_step')})" if val is not None
+              else "- validation: none",
+              f"- steps: {t['steps']} ({t['epochs']} epochs), stopped by: {t['stopped_reason']}",
+              f"- training time: {t['minutes']} minutes on {t['device']}",
+              f"- machine: {machine_description()}",
+              f"- trained {meta.get('created', '')} with: `{command}`", ""]
+    return "\n".join(lines)
+
+
+def build(name: str, *, work: Path, minutes: float | None, steps: int | None, limit: int | None, workers: int,
+          force: bool, extra: dict) -> Path:
+    from .corpus import convert_corpus
+    from .trainer import TrainConfig, train
+    recipe = RECIPES[name]
+    folder = work / recipe["corpus"]
+    conversion = convert_corpus(recipe["corpus"], folder, workers=workers, limit=limit)
+    out = ASSETS / f"{name}.model"
+    config = TrainConfig(folder=str(folder), out=str(out), representation=recipe["representation"],
+                         minutes=minutes, steps=steps, force=force, checkpoint_dir=str(work / f"{name}.train"),
+                         report=str(work / f"{name}.ingest.json"), cache_dir=str(work / "cache"),
+                         workers=workers, **extra)
+    train(config, progress=_Printer())
+    command = "python -m training.default_models " + " ".join(sys.argv[1:])
+    card = model_card(name, out, conversion.to_dict(), command.strip(), collections_in(folder))
+    (ASSETS / f"{name}.md").write_text(card)
+    return out
+
+
+class _Printer:
+    """Minimal progress for a long unattended run (one line per validation)."""
+
+    def __init__(self):
+        self.last_val = None
+
+    def __call__(self, p) -> None:
+        if p.report is not None and self.last_val is None:
+            self.last_val = -1.0
+            print("\n".join(p.report.summary_lines()[:2]), file=sys.stderr, flush=True)
+        if p.val_bits_per_note is not None and p.val_bits_per_note != self.last_val:
+            self.last_val = p.val_bits_per_note
+            print(f"{_dt.datetime.now():%H:%M:%S} step {p.step} epoch {p.epoch:.2f} loss {p.train_loss:.3f} "
+                  f"val {p.val_bits_per_note:.3f} bits/note (best {p.best_val_bits_per_note:.3f}) "
+                  f"{p.tokens_per_s:,.0f} tok/s", file=sys.stderr, flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m training.default_models", description=__doc__.split("\n")[0])
+    parser.add_argument("--only", choices=sorted(RECIPES), default=None)
+    parser.add_argument("--work", type=Path, default=Path("runs/default-models"), help="corpus, cache, checkpoints")
+    parser.add_argument("--minutes", type=float, default=None, help="wall-clock budget per model")
+    parser.add_argument("--steps", type=int, default=None, help="step budget per model (machine-independent)")
+    parser.add_argument("--limit", type=int, default=None, help="only the first N tunes of the collection "
+                        "(in file-name order), for a quicker run")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--no-force", action="store_true", help="refuse to replace existing assets")
+    args = parser.parse_args(argv)
+    args.work.mkdir(parents=True, exist_ok=True)
+    for name in ([args.only] if args.only else sorted(RECIPES)):
+        if args.minutes is None and args.steps is None:
+            args.minutes = 10.0
+        out = build(name, work=args.work, minutes=args.minutes, steps=args.steps, limit=args.limit,
+                    workers=args.workers, force=not args.no_force, extra={"seed": args.seed})
+        print(f"wrote {out} and {out.with_suffix('.md')}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
