@@ -187,3 +187,15 @@ def test_held_out_conversion_is_only_for_the_reserved_folders(tmp_path):
         tune_sources([abc_book(tmp_path, [PICKUP_TUNE])], held_out=True)
     result = convert_held_out("nottingham-dataset", tmp_path / "eval", workers=1, limit=2)
     assert len(result.written) == 2 and all(n.startswith("nottingham-dataset_reelsa-c_") for n in result.written)
+
+
+def test_a_slow_repeat_expansion_is_abandoned():
+    import time
+
+    from training.corpus_score import ExpansionTimeout, _time_limit
+    with pytest.raises(ExpansionTimeout):
+        with _time_limit(0.05):
+            time.sleep(2.0)
+    with _time_limit(5.0):          # the timer is cleared when the block ends in time
+        pass
+    time.sleep(0.01)

@@ -12,6 +12,8 @@ from composer.music import Note, Song, Track
 DEFAULT_TEMPO = 120.0                   # bpm when a tune has no tempo mark
 VOICE_NAMES = ("soprano", "alto", "tenor", "bass")
 _EPS = 1e-6
+EXPANSION_SECONDS = 10.0                # music21 can take minutes on odd repeat structures: give up then
+MAX_EXPANSION = 4.0                     # expanded repeats may make a tune at most this many times longer
 
 
 # ---- bar lines -------------------------------------------------------------
@@ -60,6 +62,32 @@ def _without_beams():
         yield
     finally:
         stream.Stream.makeBeams = original
+
+
+class ExpansionTimeout(Exception):
+    pass
+
+
+@contextmanager
+def _time_limit(seconds: float):
+    """Raise ExpansionTimeout after `seconds` of wall time; only in the main
+    thread of a POSIX process (the conversion workers), else no limit."""
+    import signal
+    import threading
+    if not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def expired(_signum, _frame):
+        raise ExpansionTimeout(f"gave up after {seconds:.0f} s")
+
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def parse_score(text: str | None, path: str):
@@ -137,9 +165,16 @@ def score_to_song(score, *, expand_repeats: bool = True, program: int = 0) -> tu
     info = {"expanded": ""}
     if expand_repeats:
         try:
-            score = score.expandRepeats()
+            with _time_limit(EXPANSION_SECONDS):
+                expanded = score.expandRepeats()
         except Exception as exc:  # music21 raises several types for repeats it cannot follow
             info["expanded"] = f"{type(exc).__name__}: {' '.join(str(exc).split())[:120]}"
+        else:
+            written, played = float(score.highestTime), float(expanded.highestTime)
+            if played > MAX_EXPANSION * max(written, 1.0):      # e.g. P: parts read as nested repeats
+                info["expanded"] = f"expansion too long ({played:.0f} beats from {written:.0f})"
+            else:
+                score = expanded
     parts = _voices(score)
     measures = [list(p.getElementsByClass(stream.Measure)) for p in parts]
     if not measures[0]:
