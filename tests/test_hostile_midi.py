@@ -20,7 +20,8 @@ from hypothesis import strategies as st
 from composer.errors import MidiReadError
 from composer.midi_io import ReadLimits, read_midi, song_to_bytes
 from composer.music import Note, Song, Track
-from tests.midi_factory import HOSTILE, band, good_bytes, header, melody, riff_wrap, write_song
+from tests.midi_factory import (HOSTILE, band, good_bytes, header, melody, riff_wrap, smf, track_chunk, varlen,
+                                 write_song)
 from training.midi_fast import read_midi_fast
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -134,6 +135,33 @@ def test_fast_reader_gives_the_same_song_as_read_midi(song):
     data = song_to_bytes(song)
     assert outcome(read_midi_fast, data) == outcome(read_midi, data)
     assert outcome(read_midi_fast, data)[0] == "song"
+
+
+# raw events as real files hold them: every channel message kind, running status,
+# sysex, text and key-signature metas, odd tempos and meters, unknown metas
+channel_event = st.builds(lambda kind, ch, d1, d2: bytes([kind | ch, d1, d2][:2 if kind in (0xC0, 0xD0) else 3]),
+                          st.sampled_from([0x80, 0x90, 0x90, 0xA0, 0xB0, 0xC0, 0xD0, 0xE0]), st.integers(0, 15),
+                          st.integers(0, 127), st.integers(0, 127))
+running_event = st.builds(lambda d1, d2: bytes([d1, d2]), st.integers(0, 127), st.integers(0, 127))
+meta_event_bytes = st.one_of(
+    st.builds(lambda t, text: bytes([0xFF, t]) + varlen(len(text)) + text, st.sampled_from([1, 2, 3, 4, 5, 6, 7, 0x7F]),
+              st.binary(max_size=12)),
+    st.builds(lambda us: b"\xff\x51\x03" + us.to_bytes(3, "big"), st.integers(0, 0xFFFFFF)),
+    st.builds(lambda n, d: bytes([0xFF, 0x58, 4, n, d, 24, 8]), st.integers(0, 16), st.integers(0, 5)),
+    st.builds(lambda k, m: bytes([0xFF, 0x59, 2, k & 0xFF, m]), st.integers(-8, 8), st.integers(0, 2)),
+    st.builds(lambda t, data: bytes([0xFF, t]) + varlen(len(data)) + data, st.integers(0x08, 0x7E),
+              st.binary(max_size=6)))
+sysex_event = st.builds(lambda data: b"\xf0" + varlen(len(data) + 1) + data + b"\xf7", st.binary(max_size=10))
+track_bytes = st.lists(st.tuples(st.integers(0, 2000), st.one_of(channel_event, channel_event, running_event,
+                                                                 meta_event_bytes, sysex_event)), max_size=60)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(track_bytes, min_size=1, max_size=3), st.integers(1, 960))
+def test_fast_reader_agrees_on_raw_event_streams(tracks, division):
+    data = smf(*[track_chunk(b"".join(varlen(delta) + event for delta, event in events)) for events in tracks],
+               division=division)
+    assert outcome(read_midi_fast, data) == outcome(read_midi, data)
 
 
 # ---------------------------------------------------------------- a scan over all of them

@@ -22,7 +22,7 @@ import struct
 from collections import namedtuple
 from types import SimpleNamespace
 
-from mido.midifiles.meta import build_meta_message, meta_charset
+from mido.midifiles.meta import _META_SPECS, build_meta_message, meta_charset
 
 from composer.errors import MidiReadError
 from composer.midi_io import DEFAULT_LIMITS, ReadLimits, _count_events, _to_song, read_midi
@@ -33,7 +33,10 @@ _Msg = namedtuple("_Msg", "type time channel note velocity program tempo numerat
                   defaults=(0, 0, 0, 0, 0, 4, 4, ""))
 
 _MAX_MESSAGE_LENGTH = 1_000_000          # mido refuses longer sysex/meta payloads
-_TEXT_METAS = frozenset(range(0x01, 0x10)) | {0x2F, 0x7F}   # no checks in mido (latin-1 text, raw data)
+# Meta types mido knows; it reads any other as UnknownMetaMessage *with time 0* (it drops
+# the delta: build_meta_message does not pass it on), which shifts later events of the
+# track earlier. read_midi inherits that, so the fast path does the same.
+_MIDO_METAS = frozenset(k for k in _META_SPECS if isinstance(k, int))
 _CHECKED_METAS = frozenset({0x00, 0x20, 0x21, 0x51, 0x54, 0x58, 0x59})   # decoded through mido to get its checks
 
 
@@ -117,6 +120,7 @@ def _scan_track(data: bytes, clipped: bytes, pos: int, end: int, max_ticks: int,
         tick += delta
         if tick > max_ticks or count > max_events:   # read_midi words these errors
             raise _Defer
+        own_delta = delta
         delta += carry
         carry = 0
         status = data[pos]
@@ -154,11 +158,15 @@ def _scan_track(data: bytes, clipped: bytes, pos: int, end: int, max_ticks: int,
             length, pos = _varlen(data, pos + 1, end)
             if length > _MAX_MESSAGE_LENGTH or pos + length > end:
                 raise _Defer
-            msg = _meta(meta_type, data[pos:pos + length], delta)
-            if msg is None:
-                carry = delta
+            if meta_type not in _MIDO_METAS:     # mido gives unknown metas time 0: their delta is lost
+                tick -= own_delta
+                carry = delta - own_delta
             else:
-                append(msg)
+                msg = _meta(meta_type, data[pos:pos + length], delta)
+                if msg is None:
+                    carry = delta
+                else:
+                    append(msg)
             pos += length
         elif status == 0xF0 or status == 0xF7:   # sysex: skipped, but it sets running status as in mido
             last_status = status
@@ -190,10 +198,8 @@ def _meta(meta_type: int, payload: bytes, delta: int) -> _Msg | None:
     """The event `_to_song` needs for a meta event, None for one it ignores."""
     if meta_type == 0x03:
         return _Msg("track_name", delta, name=payload.decode("latin-1"))
-    if meta_type in _TEXT_METAS or (meta_type not in _CHECKED_METAS and meta_type < 0x80):
+    if meta_type not in _CHECKED_METAS:  # text, end of track, sequencer data: mido does not check them
         return None
-    if meta_type not in _CHECKED_METAS:
-        raise _Defer
     try:
         with meta_charset("latin1"):
             msg = build_meta_message(meta_type, list(payload), delta)
