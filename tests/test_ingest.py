@@ -275,3 +275,16 @@ def test_spawned_workers_give_the_same_report(mixed, monkeypatch):
     spawned = scan(mixed, cache_dir=mixed.parent / "cache_spawn", workers=1).report
     assert [dict(f.__dict__, seconds=0) for f in spawned.files] == [dict(f.__dict__, seconds=0) for f in forked.files]
     assert spawned.parsed == len(EXPECTED)
+
+
+def test_scan_runs_on_a_worker_thread_as_in_the_gui(mixed):
+    import threading
+    out = {}
+    thread = threading.Thread(target=lambda: out.update(report=scan(mixed).report))
+    thread.start()
+    thread.join()
+    report = out["report"]
+    assert [f.path for f in report.files] == sorted(EXPECTED)
+    for result in report.files:
+        status, reason = EXPECTED[result.path]
+        assert result.status == status and reason in result.reason
