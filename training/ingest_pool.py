@@ -1,11 +1,13 @@
 """Parse files in worker processes, so one bad file can only take its worker down.
 
 A MIDI parser can crash the whole process (a segfault in a C extension, an
-`os.abort()`), hang, or allocate without end. `run_contained` hands one file
-at a time to each of `workers` processes; when a worker dies its file is
-reported as "parser crashed (...)", when it takes longer than `timeout_s` the
-worker is killed and its file reported as "timed out after N s"; either way
-a fresh worker takes over and the run goes on. `should_stop()` is polled at
+`os.abort()`), hang, or allocate without end. `run_contained` hands files to
+`workers` processes, each parsing one file at a time (up to `PREFETCH` small
+files are queued ahead, so a worker never waits for the parent). When a
+worker dies, the file it was parsing is reported as "parser crashed (...)";
+when one file takes longer than `timeout_s` the worker is killed and the file
+reported as "timed out after N s"; either way the files queued behind it go
+to a fresh worker and the run goes on. `should_stop()` is polled at
 least every `POLL_S` seconds; on True every worker is killed and joined
 before `Cancelled` is raised, so no process outlives the call.
 
