@@ -215,7 +215,9 @@ def song_to_midi(song: Song) -> mido.MidiFile:
         channel = GM_DRUM_CHANNEL if track.is_drum else free_channels[index % len(free_channels)]
         events = []
         if track.name:
-            events.append((0, mido.MetaMessage("track_name", name=track.name)))
+            # MIDI text is latin-1 (mido's encoding); other characters become '?'
+            name = track.name.encode("latin-1", "replace").decode("latin-1")
+            events.append((0, mido.MetaMessage("track_name", name=name)))
         events.append((0, mido.Message("program_change", channel=channel, program=track.program)))
         for note in track.notes:
             start, end = round(note.start * tpb), round(note.end * tpb)

@@ -76,3 +76,8 @@ def test_bad_bytes_give_one_named_reason(data, message):
 def test_missing_file_names_the_path(tmp_path):
     with pytest.raises(MidiReadError, match="nope.mid"):
         read_midi(tmp_path / "nope.mid")
+
+
+def test_track_names_outside_latin1_are_written_not_fatal():
+    song = melody_song([Note(0, 1, 60)], name="Flöte – 笛")
+    assert read_midi(song_to_bytes(song)).tracks[0].name == "Flöte ? ?"
