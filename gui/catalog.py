@@ -49,7 +49,7 @@ class ModelEntry:
             return self.error
         corpus = f", trained on {self.corpus}" if self.corpus else ""
         return (f"{self.representation} {self.cell} {self.layers}x{self.hidden}, "
-                f"{self.parameters / 1e6:.2f}M parameters{corpus} [{self.origin}] {self.path}")
+                f"{self.parameters / 1e6:.2f}M parameters{corpus} ({self.origin} model)")
 
 
 def _parameter_count(path: Path, tied: bool) -> int:

@@ -7,8 +7,18 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (QComboBox, QGroupBox, QHBoxLayout, QLabel, QProgressBar, QPushButton, QScrollArea,
-                               QSplitter, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QComboBox,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QScrollArea,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
 
 from composer.device import choose_device
 from composer.errors import ComposerError
@@ -28,6 +38,7 @@ from .settings import Settings
 
 OPEN_MODEL_ITEM = "Open model file..."
 MIDI_SUFFIXES = (".mid", ".midi", ".kar")
+PREVIEW_INTERVAL = 0.05     # seconds between piano-roll updates while sampling (~20 fps) at most
 
 
 @dataclass
@@ -53,11 +64,15 @@ def generation_job(path: Path, loaded: LoadedModel | None, request: GenerateRequ
         if model is None:
             device, _ = choose_device("auto")
             model = load_model(path, device)
-        throttle = Throttle(0.05)   # ~20 piano-roll updates per second at most
+        throttle = Throttle(PREVIEW_INTERVAL)
 
         def on_progress(done, total, partial):
             if throttle.ready(final=done >= total):
-                progress(GenerationProgress(done, total, partial()))
+                decode_started = time.monotonic()
+                songs = partial()
+                # decoding the partial songs costs time the sampler could use: keep it under ~10%
+                throttle.interval = max(PREVIEW_INTERVAL, 10 * (time.monotonic() - decode_started))
+                progress(GenerationProgress(done, total, songs))
 
         result = generate(model, request, progress=on_progress, should_stop=should_stop)
         return GenerationOutcome(model, result, time.monotonic() - started)
@@ -191,6 +206,7 @@ class GenerateView(QWidget):
             self.model_info.setText(f"Cannot use this file: {entry.error}")
         else:
             self.model_info.setText(entry.description())
+            self.model_info.setToolTip(str(entry.path))
             try:
                 meta = read_metadata(entry.path)
                 rep = meta["representation"]
@@ -304,8 +320,8 @@ class GenerateView(QWidget):
         result = outcome.result
         kind = outcome.loaded.tokenizer.kind
         self.results.set_results(result.songs, kind, result.seed, result.primer_beats)
-        self.progress.setRange(0, 1)
-        self.progress.setValue(1)
+        self.progress.setRange(0, max(1, self.progress.maximum()))
+        self.progress.setValue(self.progress.maximum())
         self.message.setText(f"{len(result.songs)} variation(s), seed {result.seed}, "
                              f"in {outcome.seconds:.1f} s ({outcome.loaded.summary()})")
 

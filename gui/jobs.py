@@ -18,8 +18,9 @@ from __future__ import annotations
 import threading
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
@@ -70,7 +71,7 @@ class _Worker(QObject):
             result = self._fn(self.progressed.emit, self._should_stop)
         except Cancelled:
             self.done.emit("cancelled", None)
-        except Exception as exc:  # every failure must reach the user as a dialog
+        except Exception as exc:  # noqa: BLE001 - every failure must reach the user as a dialog
             self.done.emit("failed", JobError(_message(exc), traceback.format_exc()))
         else:
             self.done.emit("cancelled" if self._stop.is_set() and result is None else "ok", result)

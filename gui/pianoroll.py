@@ -16,6 +16,7 @@ from composer.music import Note, Song, pitch_name
 KEY_WIDTH = 44        # px, the pitch-name column
 RULER_HEIGHT = 22     # px, the bar/beat ruler
 MIN_SPAN = 24         # semitones shown at least
+MIN_ROW, MAX_ROW = 7, 16   # px per semitone row
 BLACK_KEYS = {1, 3, 6, 8, 10}
 
 
@@ -56,11 +57,21 @@ class PianoRoll(QAbstractScrollArea):
                 pad = (MIN_SPAN - (high - low)) // 2
                 low, high = low - pad, high + (MIN_SPAN - (high - low) - pad)
             self.pitch_low, self.pitch_high = max(0, low), min(127, high)
+        if not keep_view:
+            self.fit()
         self._update_scrollbars()
         if not keep_view:
             self.horizontalScrollBar().setValue(0)
             self.verticalScrollBar().setValue(self.verticalScrollBar().maximum() // 2)
         self.viewport().update()
+
+    def fit(self) -> None:
+        """Choose row height and zoom so that the piece fills the view when it can."""
+        view = self.viewport()
+        rows = self.pitch_high - self.pitch_low + 1
+        self.row_height = int(max(MIN_ROW, min(MAX_ROW, (view.height() - RULER_HEIGHT) / rows)))
+        if self.song is not None:
+            self.px_per_beat = max(12.0, min(80.0, (view.width() - KEY_WIDTH - 8) / self.content_beats()))
 
     def set_playhead(self, beat: float | None) -> None:
         """Move the playhead (None hides it), scrolling to keep it in view."""
@@ -108,6 +119,8 @@ class PianoRoll(QAbstractScrollArea):
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
+        rows = self.pitch_high - self.pitch_low + 1
+        self.row_height = int(max(MIN_ROW, min(MAX_ROW, (self.viewport().height() - RULER_HEIGHT) / rows)))
         self._update_scrollbars()
 
     # ---- input ----------------------------------------------------------------

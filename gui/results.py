@@ -76,6 +76,7 @@ class ResultsPanel(QWidget):
         splitter.addWidget(top)
         splitter.addWidget(self.roll)
         splitter.setStretchFactor(1, 3)
+        splitter.setSizes([180, 620])
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(splitter)
@@ -102,6 +103,8 @@ class ResultsPanel(QWidget):
             self.player.positionChanged.connect(self._on_play_position)
             self.player.stateChanged.connect(self._on_play_state)
             self.player.error.connect(self._on_play_error)
+            if hasattr(self.player, "availabilityChanged"):
+                self.player.availabilityChanged.connect(self._on_play_availability)
         audio = _audio_module()
         available, reason = audio.audio_status() if audio is not None else (False, SOUND_NOT_AVAILABLE)
         self.audio_reason = "" if available else reason
@@ -130,6 +133,11 @@ class ResultsPanel(QWidget):
         self.playing = state == "playing"
         if not self.playing:
             self.roll.set_playhead(None)
+        self._update_buttons()
+
+    def _on_play_availability(self, available: bool, reason: str) -> None:
+        """Audio outputs appeared or vanished."""
+        self.play_reason = "" if available else reason
         self._update_buttons()
 
     def _on_play_error(self, message: str) -> None:

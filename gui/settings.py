@@ -73,7 +73,7 @@ class Settings:
         self.qsettings = qsettings or QSettings(ORGANIZATION, APPLICATION)
 
     @classmethod
-    def at_path(cls, path: str | os.PathLike) -> "Settings":
+    def at_path(cls, path: str | os.PathLike) -> Settings:
         """Settings stored in an INI file at `path` (tests, portable installs)."""
         return cls(QSettings(str(path), QSettings.Format.IniFormat))
 

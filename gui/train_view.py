@@ -8,9 +8,26 @@ import re
 from pathlib import Path
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QDoubleSpinBox, QFormLayout, QGridLayout, QGroupBox,
-                               QHBoxLayout, QHeaderView, QLabel, QLineEdit, QProgressBar, QPushButton, QSpinBox,
-                               QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
 
 from .dialogs import Dialogs
 from .jobs import Job, JobError, Throttle
@@ -147,16 +164,16 @@ class TrainView(QWidget):
         form.addRow("Length", self.steps)
         form.addRow("Validation share", self.val_share)
         form.addRow("Transposition", _row(self.transpose_low, QLabel("to"), self.transpose_high))
-        self.advanced = QGroupBox("Advanced")
-        self.advanced.setCheckable(True)
-        self.advanced.setChecked(False)
+        self.show_advanced = QCheckBox("Advanced settings")
+        self.advanced = QWidget()
         adv = QFormLayout(self.advanced)
+        adv.setContentsMargins(16, 0, 0, 0)
         for label, widget in (("Layers", self.layers), ("Hidden units", self.hidden), ("Embedding", self.embed),
                               ("Dropout", self.dropout), ("Batch", self.batch), ("Chunk length", self.seq_len),
                               ("Learning rate", self.lr)):
             adv.addRow(label, widget)
-        self.advanced.toggled.connect(self._show_advanced)
-        self._show_advanced(False)
+        self.show_advanced.toggled.connect(self.advanced.setVisible)
+        self.advanced.setVisible(False)
 
         self.start_button = QPushButton("Start")
         self.cancel_button = QPushButton("Cancel")
@@ -178,6 +195,7 @@ class TrainView(QWidget):
         settings_box = QGroupBox("Model and training")
         settings_layout = QVBoxLayout(settings_box)
         settings_layout.addLayout(form)
+        settings_layout.addWidget(self.show_advanced)
         settings_layout.addWidget(self.advanced)
         buttons = QHBoxLayout()
         for button in (self.start_button, self.cancel_button, self.resume_button):
@@ -206,10 +224,6 @@ class TrainView(QWidget):
         layout.addWidget(self.banner)
         layout.addLayout(folder_row)
         layout.addLayout(grid, 1)
-
-    def _show_advanced(self, shown: bool) -> None:
-        for child in self.advanced.findChildren(QWidget):
-            child.setVisible(shown)
 
     def _connect(self) -> None:
         self.choose_button.clicked.connect(self.choose_folder)

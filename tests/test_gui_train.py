@@ -11,7 +11,7 @@ from composer.music import Note, Song, Track, melody_song
 pytest.importorskip("training.trainer")
 pytest.importorskip("training.ingest")
 
-from tinymodels import scale_tune  # noqa: E402
+from tinymodels import scale_tune
 
 WAIT_MS = 180_000
 
