@@ -199,3 +199,15 @@ def test_a_slow_repeat_expansion_is_abandoned():
     with _time_limit(5.0):          # the timer is cleared when the block ends in time
         pass
     time.sleep(0.01)
+
+
+def test_meters_the_melody_model_lacks_are_written_with_shorter_notes(tmp_path):
+    tune = "X:1\nT:Minim Air\nM:3/2\nL:1/2\nQ:1/2=60\nK:G\nG A B | c B A | G3 |]"
+    result = convert(tmp_path, abc_book(tmp_path, [tune]))
+    song = read_midi(tmp_path / "out" / "book.mid")
+    assert result.renotated == {"3/2 -> 3/4": 1} and result.meters == {"3/4": 1}
+    assert song.time_signature == (3, 4) and song.tempo == pytest.approx(60.0, abs=0.01)   # Q:1/2=60 -> 60 quarters
+    assert [(n.start, n.end) for n in song.notes][:3] == [(0.0, 1.0), (1.0, 2.0), (2.0, 3.0)]
+    assert song.seconds_at(song.end_beat) == pytest.approx(9.0)      # sounds as written: 9 minims at 60 a minute
+    kept = convert(tmp_path, abc_book(tmp_path, [tune.replace("M:3/2", "M:2/2").replace("G3", "G2")]), force=True)
+    assert kept.renotated == {} and read_midi(tmp_path / "out" / "book.mid").time_signature == (2, 2)

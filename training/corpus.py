@@ -87,6 +87,7 @@ class ConversionResult:
     skipped: list[tuple[str, str]] = field(default_factory=list)
     not_expanded: list[tuple[str, str]] = field(default_factory=list)   # repeats left as written
     meters: dict[str, int] = field(default_factory=dict)   # opening time signature -> files
+    renotated: dict[str, int] = field(default_factory=dict)   # "3/2 -> 3/4" -> tunes (see corpus_score.renotate)
     pickups: int = 0            # tunes that start with an anacrusis (shifted to end on a bar line)
     realigned_bars: int = 0     # measures moved to the next bar line because the bars before did not add up
     seconds: float = 0.0        # wall-clock time of the run
@@ -99,7 +100,8 @@ class ConversionResult:
         return {"name": self.name, "out_dir": self.out_dir, "written": sorted(self.written),
                 "reused": sorted(self.reused), "skipped": [list(s) for s in self.skipped],
                 "not_expanded": [list(s) for s in self.not_expanded], "meters": dict(self.meters),
-                "pickups": self.pickups, "realigned_bars": self.realigned_bars, "seconds": self.seconds}
+                "renotated": dict(self.renotated), "pickups": self.pickups, "realigned_bars": self.realigned_bars,
+                "seconds": self.seconds}
 
     def save_json(self, path: str | Path) -> None:
         write_atomic(path, json.dumps(self.to_dict(), indent=1).encode(), force=True)
@@ -111,7 +113,8 @@ class ConversionResult:
                  f"{len(self.skipped)} skipped, {self.seconds:.0f} s",
                  f"meters: {meters or '-'}",
                  f"pickups shifted: {self.pickups}; bars realigned: {self.realigned_bars}; "
-                 f"repeats not expanded: {len(self.not_expanded)}"]
+                 f"repeats not expanded: {len(self.not_expanded)}",
+                 "meters renotated: " + (", ".join(f"{k}: {v}" for k, v in sorted(self.renotated.items())) or "-")]
         lines += [f"skipped {source}: {reason}" for source, reason in self.skipped]
         return lines
 
@@ -216,6 +219,7 @@ class _Converted:
     pickup: bool = False
     realigned: int = 0
     expanded: str = ""          # "" or why repeats were not expanded
+    renotated: str = ""         # "" or e.g. "3/2 -> 3/4"
 
 
 def convert_tune(source: TuneSource, *, expand_repeats: bool = True) -> _Converted:
@@ -226,7 +230,7 @@ def convert_tune(source: TuneSource, *, expand_repeats: bool = True) -> _Convert
             score = parse_score(source.text, source.path)
             song, info = score_to_song(score, expand_repeats=expand_repeats, program=source.program)
         return _Converted(source, song_to_bytes(song), meter=info["meter"], pickup=info["pickup"] > _EPS,
-                          realigned=info["realigned"], expanded=info["expanded"])
+                          realigned=info["realigned"], expanded=info["expanded"], renotated=info["renotated"])
     except Exception as exc:  # music21's parsers raise anything; the tune is reported and skipped
         reason = " ".join(str(exc).split())[:200] or type(exc).__name__
         return _Converted(source, reason=f"{type(exc).__name__}: {reason}" if not isinstance(exc, ComposerError)
@@ -307,6 +311,8 @@ def convert_sources(sources: list[TuneSource], out_dir: str | Path, progress: Pr
         result.realigned_bars += converted.realigned
         if converted.expanded:
             result.not_expanded.append((source.source, converted.expanded))
+        if converted.renotated:
+            result.renotated[converted.renotated] = result.renotated.get(converted.renotated, 0) + 1
     result.skipped.sort()
     result.not_expanded.sort()
     result.meters = dict(sorted(meters.items()))

@@ -13,6 +13,8 @@ DEFAULT_TEMPO = 120.0                   # bpm when a tune has no tempo mark
 VOICE_NAMES = ("soprano", "alto", "tenor", "bass")
 _EPS = 1e-6
 EXPANSION_SECONDS = 10.0                # music21 can take minutes on odd repeat structures: give up then
+# the meters of the melody representation (composer.melody.MelodyConfig)
+MELODY_METERS = ((2, 4), (3, 4), (4, 4), (6, 8), (9, 8), (12, 8), (2, 2), (3, 8), (5, 4))
 MAX_EXPANSION = 4.0                     # expanded repeats may make a tune at most this many times longer
 
 
@@ -155,12 +157,14 @@ def _bar_length(ts) -> float:
     return float(ts.barDuration.quarterLength)
 
 
-def score_to_song(score, *, expand_repeats: bool = True, program: int = 0) -> tuple[Song, dict]:
+def score_to_song(score, *, expand_repeats: bool = True, program: int = 0,
+                  renotate_meters: bool = True) -> tuple[Song, dict]:
     """A music21 Score as a `Song` with bar lines laid out by `layout_measures`.
 
     Returns (song, info) where info has "pickup" (beats of rest added before
     the first note), "realigned" (measures moved), "expanded" ("" or the reason
-    repeats were left as written) and "meter"."""
+    repeats were left as written), "meter" and "renotated" ("" or e.g.
+    "3/2 -> 3/4", see `renotate`)."""
     from music21 import meter, stream, tempo
     info = {"expanded": ""}
     if expand_repeats:
@@ -204,7 +208,27 @@ def score_to_song(score, *, expand_repeats: bool = True, program: int = 0) -> tu
     mark = score.flatten().getElementsByClass(tempo.MetronomeMark).first()
     bpm = float(mark.getQuarterBPM()) if mark is not None and mark.getQuarterBPM() else DEFAULT_TEMPO
     song = Song(tracks=tracks, tempos=[(0.0, min(max(bpm, 20.0), 400.0))], time_signatures=time_sigs)
-    first = min(n.start for t in tracks for n in t.notes)
-    info.update(pickup=starts[0], realigned=moved, meter=f"{time_sigs[0][1]}/{time_sigs[0][2]}",
-                first_note=first)
+    written = f"{time_sigs[0][1]}/{time_sigs[0][2]}"
+    song, factor = renotate(song) if renotate_meters else (song, 1)
+    first = min(n.start for t in song.tracks for n in t.notes)
+    num, den = song.time_signature
+    info.update(pickup=starts[0] / factor, realigned=moved, meter=f"{num}/{den}", first_note=first,
+                renotated=f"{written} -> {num}/{den}" if factor > 1 else "")
     return song, info
+
+
+def renotate(song: Song, meters: tuple = MELODY_METERS) -> tuple[Song, int]:
+    """A song whose opening meter is not in `meters` written with shorter note
+    values, if that gives one of them: 3/2 -> 3/4, 4/2 -> 4/4, 6/2 -> 6/8,
+    3/1 -> 3/4, 6/4 -> 6/8 (every duration divided by 2, 4 or 8; tempo in
+    quarter notes multiplied, so it sounds the same). Returns (song, factor)."""
+    num, den = song.time_signature
+    if (num, den) in meters:
+        return song, 1
+    factor = next((f for f in (2, 4, 8) if (num, den * f) in meters), 1)
+    if factor == 1:
+        return song, 1
+    tracks = [Track(notes=[Note(n.start / factor, n.end / factor, n.pitch, n.velocity) for n in t.notes],
+                    program=t.program, is_drum=t.is_drum, name=t.name) for t in song.tracks]
+    return Song(tracks=tracks, tempos=[(b / factor, max(bpm / factor, 10.0)) for b, bpm in song.tempos],
+                time_signatures=[(b / factor, n, d * factor) for b, n, d in song.time_signatures]), factor
