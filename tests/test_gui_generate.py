@@ -215,3 +215,19 @@ def test_play_is_disabled_with_a_reason_when_there_is_no_sound(qtbot, make_windo
     assert not results.play_button.isEnabled()
     assert results.play_button.toolTip() == results.play_reason
 
+
+
+def test_export_audio_renders_a_wav_on_a_worker(qtbot, make_window, tmp_path):
+    import wave
+    window = make_window()
+    view = _setup(window, count=1, bars=1)
+    _generate(qtbot, view)
+    results = view.results
+    if results.audio_reason:
+        pytest.skip(f"no synthesizer here: {results.audio_reason}")
+    window.dialogs.save_file = lambda caption, suggested, file_filter: str(tmp_path / "take.wav")
+    qtbot.mouseClick(results.export_audio_button, Qt.MouseButton.LeftButton)
+    assert results.audio_job is not None
+    qtbot.waitUntil(lambda: results.audio_job is None, timeout=WAIT_MS)
+    with wave.open(str(tmp_path / "take.wav")) as handle:
+        assert handle.getnchannels() == 2 and handle.getnframes() > 0
