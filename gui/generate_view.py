@@ -90,11 +90,13 @@ class GenerateView(QWidget):
         self.entries: list[ModelEntry] = []
         self.tokenizer: Tokenizer | None = None       # of the selected model, from its metadata
         self.loaded: LoadedModel | None = None        # the last model used, kept loaded
+        self._loaded_stamp: tuple[int, int] | None = None
         self.job: Job | None = None
         self.primer: Song | None = None
         self.primer_path: str = ""
         self.primer_name: str = ""
         self._pending_primer_beats = 0.0
+        self._previous_index = 0
         self.setAcceptDrops(True)
 
         self.model_combo = QComboBox()
@@ -195,11 +197,13 @@ class GenerateView(QWidget):
         if index == len(self.entries):       # the "Open model file..." item
             self.open_model()
             if self.model_combo.currentIndex() == len(self.entries) and self.entries:
-                self.model_combo.setCurrentIndex(0)
+                self.model_combo.setCurrentIndex(min(self._previous_index, len(self.entries) - 1))
 
     def _on_model_changed(self, index: int) -> None:
         entry = self.current_entry()
         self.tokenizer = None
+        if entry is not None:
+            self._previous_index = index
         if entry is None:
             self.model_info.setText("No model yet: open a model file or train one in the Train tab.")
         elif not entry.usable:
@@ -288,7 +292,8 @@ class GenerateView(QWidget):
         entry = self.current_entry()
         if self.job is not None or entry is None or not entry.usable:
             return
-        loaded = self.loaded if self.loaded is not None and self.loaded.path == entry.path else None
+        same_file = self.loaded is not None and self.loaded.path == entry.path and self._loaded_stamp == _stamp(entry.path)
+        loaded = self.loaded if same_file else None      # a retrained file at the same path is loaded again
         self.results.stop_playback()
         primer = request.primer
         self._pending_primer_beats = primer.end_beat if isinstance(primer, Song) else 0.0
@@ -317,6 +322,7 @@ class GenerateView(QWidget):
 
     def _on_generated(self, outcome: GenerationOutcome) -> None:
         self.loaded = outcome.loaded
+        self._loaded_stamp = _stamp(outcome.loaded.path)
         result = outcome.result
         kind = outcome.loaded.tokenizer.kind
         self.results.set_results(result.songs, kind, result.seed, result.primer_beats)
@@ -384,6 +390,15 @@ class GenerateView(QWidget):
 
     def save_settings(self) -> None:
         self.controls.save(self.settings)
+
+
+def _stamp(path: Path | None) -> tuple[int, int] | None:
+    """(modification time in ns, size in bytes) of a model file, None if it is gone."""
+    try:
+        stat = Path(path).stat()
+    except (OSError, TypeError):
+        return None
+    return stat.st_mtime_ns, stat.st_size
 
 
 def _dropped_path(url) -> Path | None:

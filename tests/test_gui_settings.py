@@ -93,3 +93,23 @@ def test_a_broken_model_cannot_be_used_to_generate(qtbot, make_window, gui_setti
     assert view.current_entry().path == broken
     assert "Cannot use this file" in view.model_info.text()
     assert not view.generate_button.isEnabled()
+
+
+def test_open_model_item_adds_the_file_or_keeps_the_selection(qtbot, make_window, tiny_melody_model, tmp_path):
+    window = make_window()
+    view = window.generate_view
+    combo = view.model_combo
+    open_item = combo.count() - 1
+    window.dialogs.open_file = lambda caption, folder, file_filter: None       # the user cancels
+    combo.setCurrentIndex(open_item)
+    combo.activated.emit(open_item)
+    assert view.current_entry().path == tiny_melody_model
+    other = tmp_path / "second.model"
+    other.write_bytes(tiny_melody_model.read_bytes())
+    window.dialogs.open_file = lambda caption, folder, file_filter: str(other)
+    open_item = combo.count() - 1
+    combo.setCurrentIndex(open_item)
+    combo.activated.emit(open_item)
+    assert view.current_entry().path == other
+    assert window.settings.get("models/recent")[0] == str(other)
+    assert view.generate_button.isEnabled()
