@@ -15,6 +15,7 @@ import torch
 from .config import ConfigMixin
 from .errors import Cancelled
 from .model import MusicRNN
+from .runtime import make_runner
 from .tokenizer import Grammar
 
 
@@ -59,7 +60,7 @@ def sample(model: MusicRNN, grammar: Grammar, prefix: list[int], batch: int, cfg
            generator: torch.Generator | None = None,
            on_step: ProgressHook | None = None,
            should_stop: Callable[[], bool] | None = None,
-           mark_primed: bool = False) -> torch.Tensor:
+           mark_primed: bool = False, runner=None) -> torch.Tensor:
     """Sample `batch` continuations of `prefix` under `grammar`.
 
     Returns the token ids (B, T) including the prefix. `on_step(step, tokens,
@@ -79,8 +80,8 @@ def sample(model: MusicRNN, grammar: Grammar, prefix: list[int], batch: int, cfg
         if prefix_positions is None or len(prefix_positions) != len(prefix):
             raise ValueError("this model needs prefix_positions, one per prefix token")
         pos_t = torch.tensor(prefix_positions, dtype=torch.long, device=device).expand(batch, -1)
-    logits, state = model(prefix_t, positions=pos_t)     # (B, P, V)
-    logits = logits[:, -1]                               # (B, V)
+    runner = runner or make_runner(model)
+    logits = runner.prime(prefix_t, pos_t)               # (B, V)
     out = [prefix_t]
     for step in range(grammar.max_steps()):
         if should_stop is not None and should_stop():
@@ -96,6 +97,5 @@ def sample(model: MusicRNN, grammar: Grammar, prefix: list[int], batch: int, cfg
         if bool(grammar.done.all()):
             break
         pos_t = grammar.positions().to(device)[:, None] if use_pos else None   # (B, 1)
-        logits, state = model(nxt, state, positions=pos_t)
-        logits = logits[:, -1]
+        logits = runner.step(nxt, pos_t)
     return torch.cat(out, dim=1)

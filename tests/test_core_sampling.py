@@ -25,7 +25,9 @@ def run(model, **kwargs):
     return generate(model, GenerateRequest(**kwargs))
 
 
-def test_variations_are_one_batch_through_the_rnn(melody_model):
+def test_variations_are_one_batch_through_the_rnn(melody_model, monkeypatch):
+    from composer import runtime
+    monkeypatch.setenv("COMPOSER_RUNTIME", "torch")
     calls = []
     handle = melody_model.model.rnn.register_forward_hook(lambda m, i, o: calls.append(i[0].shape[0]))
     try:
@@ -33,7 +35,13 @@ def test_variations_are_one_batch_through_the_rnn(melody_model):
     finally:
         handle.remove()
     assert len(result.songs) == 6
-    assert set(calls) == {6}          # every RNN call carried the whole batch
+    assert len(calls) > 10 and set(calls) == {6}          # every RNN call carried the whole batch
+    monkeypatch.setenv("COMPOSER_RUNTIME", "onnx")
+    shapes = []
+    real_step = runtime.OnnxRunner.step
+    monkeypatch.setattr(runtime.OnnxRunner, "step", lambda self, t, p: shapes.append(t.shape) or real_step(self, t, p))
+    run(melody_model, count=6, bars=4, seed=1)
+    assert len(shapes) > 10 and set(shapes) == {(6, 1)}
 
 
 @pytest.mark.parametrize("bars", [1, 3, 8])
