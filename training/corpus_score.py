@@ -221,7 +221,7 @@ def renotate(song: Song, meters: tuple = MELODY_METERS) -> tuple[Song, int]:
     """A song whose opening meter is not in `meters` written with shorter note
     values, if that gives one of them: 3/2 -> 3/4, 4/2 -> 4/4, 6/2 -> 6/8,
     3/1 -> 3/4, 6/4 -> 6/8 (every duration divided by 2, 4 or 8; tempo in
-    quarter notes multiplied, so it sounds the same). Returns (song, factor)."""
+    quarter notes divided likewise, so it sounds the same). Returns (song, factor)."""
     num, den = song.time_signature
     if (num, den) in meters:
         return song, 1
