@@ -10,7 +10,7 @@ from composer.melody import MelodyConfig, MelodyTokenizer
 from composer.performance import PerformanceTokenizer
 from composer.tokenizer import Tokenizer
 
-REPRESENTATIONS = ("melody", "performance")
+REPRESENTATIONS = ("melody", "performance", "frames")   # frames: piano-roll grid (benchmarks/polyphonic.py)
 DEFAULT_EPOCHS = 60          # used when none of steps / epochs / minutes is given (early stopping ends sooner)
 MELODY_TRANSPOSE = (-5, 6)   # semitones; a fifth down to a tritone up covers every key from any key
 
@@ -35,10 +35,10 @@ class TrainConfig(ConfigMixin):
     steps: int | None = None
     epochs: float | None = None
     minutes: float | None = None
-    batch: int = 64                 # chunks per optimizer step (per process)
-    seq_len: int = 128              # tokens per chunk
+    batch: int = 16                 # chunks per optimizer step (per process)
+    seq_len: int = 256              # tokens per chunk (256 holds a repeated 8-bar strain and its repeat)
     batching: str = "chunks"        # "chunks": random windows; "tbptt": streams with the state carried over
-    lr: float = 3e-3                # peak learning rate (AdamW)
+    lr: float = 6e-3                # peak learning rate (AdamW)
     warmup_steps: int = 100         # linear warm-up, then cosine decay to lr * min_lr_ratio
     min_lr_ratio: float = 0.05
     weight_decay: float = 0.0
@@ -50,8 +50,8 @@ class TrainConfig(ConfigMixin):
     resume: bool = False
     force: bool = False             # overwrite an existing model file / start over an old checkpoint
     report: str | None = None       # where to write the JSON ingest report
-    checkpoint_every: int = 200     # steps
-    eval_every: int = 100           # steps
+    checkpoint_every: int = 100     # steps
+    eval_every: int = 50            # steps
     log_every: int = 10             # steps between metrics-log lines
     patience: int = 10              # evaluations without improvement before stopping (0 = never)
     cache_dir: str | None = None
@@ -103,6 +103,9 @@ class TrainConfig(ConfigMixin):
     def make_tokenizer(self) -> Tokenizer:
         if self.representation == "melody":
             return MelodyTokenizer(MelodyConfig(track=self.track, chords=self.chords))
+        if self.representation == "frames":
+            from composer.frames import FramesTokenizer
+            return FramesTokenizer()
         return PerformanceTokenizer()
 
 
