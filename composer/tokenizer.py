@@ -139,10 +139,12 @@ class Tokenizer(ABC):
 
 def tokenizer_from_config(kind: str, config: dict) -> Tokenizer:
     """Rebuild a tokenizer from the (kind, config dict) a model file stores."""
+    from .frames import FramesConfig, FramesTokenizer
     from .melody import MelodyConfig, MelodyTokenizer
     from .performance import PerformanceConfig, PerformanceTokenizer
     registry = {"melody": (MelodyTokenizer, MelodyConfig),
-                "performance": (PerformanceTokenizer, PerformanceConfig)}
+                "performance": (PerformanceTokenizer, PerformanceConfig),
+                "frames": (FramesTokenizer, FramesConfig)}
     if kind not in registry:
         raise ComposerError(f"unknown representation {kind!r}; known: {', '.join(registry)}")
     cls, cfg_cls = registry[kind]

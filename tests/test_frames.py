@@ -1,0 +1,140 @@
+"""The frame representation (composer/frames.py): piano roll <-> tokens <->
+Song, the sampling grammar, transposition and the registry."""
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from composer.frames import FramesConfig, FramesTokenizer
+from composer.midi_io import read_midi, song_to_bytes
+from composer.model import ModelConfig, MusicRNN
+from composer.modelfile import load_model, save_model
+from composer.music import Note, Song, Track
+from composer.sampling import SamplingConfig, sample
+from composer.tokenizer import BOS, EOS, Constraints, UnusableMusic, tokenizer_from_config
+
+rolls = arrays(np.uint8, st.tuples(st.integers(1, 24), st.just(88)), elements=st.integers(0, 1))
+
+
+@settings(max_examples=60, deadline=None)
+@given(rolls)
+def test_piano_roll_to_tokens_to_piano_roll_is_identity(roll):
+    tok = FramesTokenizer()
+    tokens = tok.encode_roll(roll, lowest_pitch=21)
+    assert tokens[0] == BOS and tokens[-1] == EOS
+    assert tokens.count(tok.end_of_frame) == len(roll)
+    assert np.array_equal(tok.decode_roll(tokens, lowest_pitch=21, columns=88), roll)
+
+
+@settings(max_examples=30, deadline=None)
+@given(rolls)
+def test_piano_roll_survives_a_real_midi_file(roll):
+    """roll -> tokens -> Song -> MIDI bytes -> Song -> tokens -> roll."""
+    tok = FramesTokenizer(FramesConfig(steps_per_quarter=2, min_frames=1))
+    tokens = tok.encode_roll(roll)
+    if not roll.any():
+        assert tok.decode(tokens).tracks[0].notes == []
+        return
+    song = read_midi(song_to_bytes(tok.decode(tokens, tempo=100)))
+    again = tok.encode(song).tokens
+    back = tok.decode_roll(again)
+    # trailing empty frames carry no note, so a MIDI file cannot keep them
+    last = int(np.nonzero(roll.any(axis=1))[0].max()) + 1
+    assert np.array_equal(back, roll[:last])
+
+
+def test_song_on_a_grid_becomes_frames_of_ascending_pitches():
+    # eighth-note grid: a C major triad held a quarter, then E alone for an eighth, a rest, then G
+    notes = [Note(0, 1, 67), Note(0, 1, 60), Note(0, 1, 64), Note(1, 1.5, 64), Note(2, 2.5, 67)]
+    tok = FramesTokenizer(FramesConfig(steps_per_quarter=2))
+    enc = tok.encode(Song(tracks=[Track(notes=notes), Track(notes=[Note(0, 1, 36)], is_drum=True)]))
+    names = [tok.vocab[t] for t in enc.tokens]
+    assert names == ["<bos>", "pitch:60", "pitch:64", "pitch:67", "frame", "pitch:60", "pitch:64", "pitch:67",
+                     "frame", "pitch:64", "frame", "frame", "pitch:67", "frame", "<eos>"]
+    # held and repeated look the same: E sounds in frames 0..2 and decodes as one note
+    assert enc.n_notes == 4 == tok.count_notes(enc.tokens)
+    decoded = tok.decode(enc.tokens).tracks[0].notes
+    assert Note(0, 1.5, 64, 80) in decoded and len(decoded) == 4
+
+
+@pytest.mark.parametrize("song, reason", [
+    (Song(tracks=[Track(notes=[])]), "no notes"),
+    (Song(tracks=[Track(notes=[Note(0, 1, 38)], is_drum=True)]), "drums only"),
+    (Song(tracks=[Track(notes=[Note(0, 1, 10)])]), "no notes in the pitch range"),
+    (Song(tracks=[Track(notes=[Note(0, 0.25, 60)])]), "too short (1 frames, need 2)"),
+])
+def test_unusable_songs_name_the_reason(song, reason):
+    with pytest.raises(UnusableMusic, match=reason.replace("(", r"\(").replace(")", r"\)")):
+        FramesTokenizer().encode(song)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.integers(0, 91), max_size=80))
+def test_any_token_sequence_decodes_to_a_valid_song(tokens):
+    tok = FramesTokenizer()
+    assert tok.vocab_size == 92
+    song = tok.decode(tokens, tempo=90, program=5)
+    notes = song.tracks[0].notes
+    assert all(21 <= n.pitch <= 108 and n.end > n.start for n in notes)
+    assert len(notes) == tok.count_notes(tokens)
+    read_midi(song_to_bytes(song))      # writes and reads back as a real MIDI file
+
+
+def test_transpose_moves_pitches_and_refuses_to_leave_the_range():
+    tok = FramesTokenizer()
+    tokens = tok.encode_frames([[60, 64], [], [108]])
+    assert tok.decode_frames(tok.transpose(tokens, -2)) == [[58, 62], [], [106]]
+    assert tok.transpose(tokens, 1) is None
+    assert tok.transpose(tokens, 0) == tokens
+
+
+def test_frame_spans_cover_pitches_and_the_end_of_frame_token():
+    tok = FramesTokenizer()
+    tokens = tok.encode_frames([[60, 64], [], [67]])
+    assert tok.frame_spans(tokens) == [(1, 3), (4, 4), (5, 6)]
+
+
+def tiny_model(tok, seed=0):
+    torch.manual_seed(seed)
+    return MusicRNN(ModelConfig(vocab_size=tok.vocab_size, hidden_size=16, embed_dim=8, num_layers=1))
+
+
+def test_sampling_grammar_gives_ascending_frames_of_the_requested_length():
+    tok = FramesTokenizer(FramesConfig(steps_per_quarter=2))
+    constraints = Constraints(bars=2, time_signature=(3, 4), pitch_low=48, pitch_high=72,
+                              pitch_classes=frozenset({0, 4, 7}))
+    grammar = tok.grammar(4, constraints, "cpu")
+    assert grammar.frames_wanted == 12        # 2 bars of 3/4 in eighths
+    out = sample(tiny_model(tok), grammar, [BOS], 4, SamplingConfig(temperature=1.5), generator=torch.Generator().manual_seed(1))
+    for row in out.tolist():
+        body = row[1:row.index(EOS)]
+        assert body.count(tok.end_of_frame) == 12 and body[-1] == tok.end_of_frame
+        frame = []
+        for t in body:
+            if t == tok.end_of_frame:
+                assert frame == sorted(set(frame))
+                frame = []
+            else:
+                p = tok.vocab[t]
+                pitch = int(p.split(":")[1])
+                assert 48 <= pitch <= 72 and pitch % 12 in (0, 4, 7)
+                frame.append(pitch)
+
+
+def test_grammar_length_in_seconds_and_in_frames():
+    tok = FramesTokenizer(FramesConfig(steps_per_quarter=4))
+    assert tok.grammar(1, Constraints(seconds=3.0), "cpu").frames_wanted == 24    # 6 beats at 120 bpm
+    assert tok.grammar(1, Constraints(), "cpu", frames=5).frames_wanted == 5
+    with pytest.raises(ValueError, match="needs a length"):
+        tok.grammar(1, Constraints(), "cpu")
+
+
+def test_registry_and_model_file_round_trip(tmp_path):
+    tok = FramesTokenizer(FramesConfig(steps_per_quarter=1, pitch_low=30))
+    again = tokenizer_from_config("frames", tok.config.to_dict())
+    assert again.vocab == tok.vocab and again.config == tok.config
+    save_model(tmp_path / "f.model", tiny_model(tok), tok, {"note": "test"})
+    loaded = load_model(tmp_path / "f.model", "cpu")
+    assert loaded.tokenizer.kind == "frames" and loaded.tokenizer.config.pitch_low == 30
