@@ -31,7 +31,7 @@ from .config import DEFAULT_EPOCHS, TrainConfig, TrainProgress, TrainResult
 from .data import ChunkSampler, StreamSampler, split_files
 from .metrics import BitsPerNote, evaluate_bits_per_note
 
-__all__ = ["TrainConfig", "TrainProgress", "TrainResult", "train", "oom_message", "lr_factor",
+__all__ = ["TrainConfig", "TrainProgress", "TrainResult", "train", "train_sequences", "oom_message", "lr_factor",
            "amp_setup", "NonFiniteLoss"]
 
 log = logging.getLogger(__name__)
@@ -95,6 +95,28 @@ def train(config: TrainConfig, progress: Callable[[TrainProgress], None] | None 
     step (for experiments and tests). Raises ComposerError when the folder
     holds nothing usable, naming the folder.
     """
+    return _launch(config, progress, should_stop, after_step)
+
+
+def train_sequences(config: TrainConfig, corpus, val_names, progress: Callable[[TrainProgress], None] | None = None,
+                    should_stop: Callable[[], bool] | None = None, *, tokenizer=None,
+                    after_step: Callable[[int, MusicRNN], None] | None = None) -> TrainResult:
+    """Train like `train`, on token sequences made elsewhere instead of a scan
+    of `config.folder` (e.g. the piano-roll benchmarks, benchmarks/polyphonic.py).
+
+    `corpus` is a training.ingest.Corpus (sequences by name + its report);
+    the names in `val_names` are the validation pieces (selection and early
+    stopping), every other sequence trains; this replaces the random split
+    by file. `tokenizer` (default: config.make_tokenizer()) must be the one
+    that made the sequences. `config.folder` only names the data in the
+    summary."""
+    missing = [n for n in val_names if n not in corpus.sequences]
+    if missing:
+        raise ComposerError(f"validation piece {missing[0]!r} is not in the corpus")
+    return _launch(config, progress, should_stop, after_step, given=(corpus, set(val_names)), tokenizer=tokenizer)
+
+
+def _launch(config, progress, should_stop, after_step, given=None, tokenizer=None) -> TrainResult:
     info = D.dist_info_from_env()
     device, reason = choose_device(config.device)
     if info.enabled and device.type == "cuda":
@@ -103,7 +125,11 @@ def train(config: TrainConfig, progress: Callable[[TrainProgress], None] | None 
         reason += f" (rank {info.rank} of {info.world_size}, local GPU {info.local_rank})"
     created = D.setup(info, device)
     try:
-        return _Run(config, info, device, reason, progress, should_stop, after_step).run()
+        run = _Run(config, info, device, reason, progress, should_stop, after_step)
+        run.given = given
+        if tokenizer is not None:
+            run.tokenizer = tokenizer
+        return run.run()
     finally:
         D.teardown(created)
 
@@ -120,6 +146,7 @@ class _Run:
         self.bad_evals = 0
         self.last_val: float | None = None
         self.elapsed_before = 0.0
+        self.given = None           # (Corpus, validation names) from train_sequences, instead of a scan
 
     # ---- hooks ----------------------------------------------------------------
     def emit(self, **changes) -> None:
@@ -180,6 +207,10 @@ class _Run:
 
     def scan(self):
         from .ingest import scan_folder
+        if self.given is not None:
+            corpus = self.given[0]
+            self.emit(report=corpus.report, message=f"{len(corpus.sequences)} sequence(s) given")
+            return corpus
         folder = Path(self.c.folder)
         if not folder.is_dir():
             raise ComposerError(f"{folder}: no such folder")
@@ -214,6 +245,9 @@ class _Run:
             if missing:
                 raise ComposerError(f"cannot resume: {len(missing)} file(s) of the checkpointed run are no longer "
                                     f"usable in {self.c.folder}, e.g. {missing[0]}")
+        elif self.given is not None:
+            val_names = sorted(n for n in names if n in self.given[1])
+            train_names = [n for n in names if n not in self.given[1]]
         else:
             train_names, val_names = split_files(names, self.c.val_share, self.c.seed)
         self.split_names = {"train": list(train_names), "val": list(val_names)}
