@@ -1,0 +1,313 @@
+"""The polyphonic piano-roll benchmarks (JSB Chorales, Nottingham) with the
+frame representation, trained by the project's own trainer.
+
+    python -m benchmarks.polyphonic jsb [--minutes 15]
+    python -m benchmarks.polyphonic nottingham [--minutes 15]
+
+Protocol (Boulanger-Lewandowski et al. 2012, as in Bai et al. 2018): train on
+`traindata`, select (best checkpoint, early stopping) on `validdata`, report
+the negative log-likelihood of `testdata` in nats per frame: for each piece
+the first frame is given, every later frame is predicted, and the NLL of all
+predicted frames is summed over the split and divided by their number.
+
+A frame's probability is the product of the probabilities of its tokens
+(its pitches in ascending order, then the end-of-frame token), each given
+everything before it. Tokens the frame grammar rules out (a pitch not above
+the previous one, <eos> while frames remain, <pad>, <bos>) get probability 0
+and the rest is renormalised, so each frame's distribution is a proper one
+over all 2^88 frames ("masked", the number reported). The unmasked number,
+which counts the probability of impossible tokens as lost, is also given.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+
+from composer.config import ConfigMixin
+from composer.errors import ComposerError
+from composer.frames import FramesConfig, FramesTokenizer
+from composer.model import MusicRNN
+from composer.modelfile import load_model
+from composer.tokenizer import BOS, EOS, PAD
+
+log = logging.getLogger(__name__)
+DATA_DIR = Path(__file__).resolve().parent / "data"
+LOWEST_PITCH = 21           # column 0 of the .mat piano rolls is MIDI pitch 21 (A0)
+SPLITS = ("traindata", "validdata", "testdata")
+# name -> (file, frames per quarter note)
+DATASETS = {"jsb": ("JSB_Chorales.mat", 1), "nottingham": ("Nottingham.mat", 2)}
+
+
+@dataclass(frozen=True)
+class BenchConfig(ConfigMixin):
+    """One benchmark run. Lengths: `minutes` of training (wall clock, the
+    trainer's budget, validation included) and/or `steps`; `pieces` > 0 keeps
+    only the first N pieces of every split (a quick check, not a result)."""
+
+    dataset: str = "jsb"
+    minutes: float | None = 15.0
+    steps: int | None = None
+    pieces: int = 0
+    cell: str = "lstm"
+    layers: int = 2
+    hidden: int = 384
+    embed: int = 64
+    dropout: float = 0.4
+    batch: int = 32
+    seq_len: int = 256
+    lr: float = 3e-3
+    weight_decay: float = 0.0
+    transpose: tuple = (0, 0)        # (low, high) semitones of training augmentation
+    eval_every: int = 50             # steps between validation passes
+    patience: int = 10               # validation passes without improvement before stopping
+    val_pieces: int = 0              # validdata pieces used for selection during training (0 = all)
+    seed: int = 0
+    threads: int = 0                 # torch CPU threads (0 = leave torch's default)
+    out_dir: str = "runs/polyphonic"
+
+    def __post_init__(self):
+        if self.dataset not in DATASETS:
+            raise ValueError(f"dataset must be one of {', '.join(DATASETS)}, got {self.dataset!r}")
+        if min(self.pieces, self.threads, self.val_pieces) < 0:
+            raise ValueError(f"pieces, threads and val_pieces must be >= 0, got {self.pieces}, {self.threads}, "
+                             f"{self.val_pieces}")
+        if self.minutes is None and self.steps is None:
+            raise ValueError("give minutes or steps")
+
+
+def load_rolls(dataset: str, data_dir: Path = DATA_DIR) -> dict[str, list[np.ndarray]]:
+    """{split: [piano roll (frames, 88) uint8, ...]} from the dataset's .mat file."""
+    from scipy.io import loadmat
+    path = Path(data_dir) / DATASETS[dataset][0]
+    if not path.exists():
+        raise ComposerError(f"{path}: benchmark file missing (see benchmarks/data/SOURCE.md)")
+    mat = loadmat(str(path))
+    return {split: [np.asarray(p, dtype=np.uint8) for p in mat[split][0]] for split in SPLITS}
+
+
+def tokenizer_for(dataset: str) -> FramesTokenizer:
+    return FramesTokenizer(FramesConfig(steps_per_quarter=DATASETS[dataset][1], min_frames=1))
+
+
+def allowed_after(tok: FramesTokenizer) -> torch.Tensor:
+    """(V, V) bool: row x = the tokens the frame grammar allows right after
+    token x when more frames follow (no <eos>, pitches ascending)."""
+    V, P = tok.vocab_size, tok.n_pitches
+    table = torch.ones(V, V, dtype=torch.bool)
+    start = torch.zeros(V, dtype=torch.bool)
+    start[tok.pitch_base:tok.end_of_frame + 1] = True
+    table[BOS] = start
+    table[tok.end_of_frame] = start
+    for i in range(P):
+        row = torch.zeros(V, dtype=torch.bool)
+        row[tok.pitch_base + i + 1:tok.end_of_frame + 1] = True
+        table[tok.pitch_base + i] = row
+    return table
+
+
+@dataclass
+class FrameNLL:
+    """Sums over a split: NLL (nats) of the predicted frames and their count."""
+
+    nats: float = 0.0           # masked (grammar-renormalised), the reported number
+    raw_nats: float = 0.0       # unmasked: impossible tokens' probability counted as lost
+    frames: int = 0
+    pieces: int = 0
+
+    @property
+    def nats_per_frame(self) -> float:
+        return self.nats / self.frames if self.frames else float("nan")
+
+    @property
+    def raw_nats_per_frame(self) -> float:
+        return self.raw_nats / self.frames if self.frames else float("nan")
+
+    def to_dict(self) -> dict:
+        return {"nats_per_frame": self.nats_per_frame, "raw_nats_per_frame": self.raw_nats_per_frame,
+                "nats": self.nats, "raw_nats": self.raw_nats, "frames": self.frames, "pieces": self.pieces}
+
+
+def counted_targets(tok: FramesTokenizer, tokens: Sequence[int]) -> list[int]:
+    """Indices (into `tokens`) of the tokens whose log-probability a piece's
+    NLL sums: every token of frames 2, 3, ... (the first frame is given)."""
+    out = []
+    for first, last in tok.frame_spans(tokens)[1:]:
+        out.extend(range(first, last + 1))
+    return out
+
+
+@torch.no_grad()
+def frame_nll(model: MusicRNN, tok: FramesTokenizer, sequences: Sequence[Sequence[int]], *,
+              device: torch.device | str = "cpu", batch_size: int = 16, window: int = 1024) -> FrameNLL:
+    """The benchmark NLL of whole pieces (tokens from <bos>, one per piece),
+    run in `window`-token pieces with the recurrent state carried over."""
+    model.eval()
+    device = torch.device(device)
+    table = allowed_after(tok).to(device)
+    total = FrameNLL()
+    order = sorted(range(len(sequences)), key=lambda i: len(sequences[i]))
+    for b0 in range(0, len(order), batch_size):
+        idx = order[b0:b0 + batch_size]
+        length = max(len(sequences[i]) for i in idx)
+        tokens = torch.full((len(idx), length), PAD, dtype=torch.long)
+        weight = torch.zeros((len(idx), length), dtype=torch.float64)   # 1 where a target counts
+        for row, i in enumerate(idx):
+            seq = [int(t) for t in sequences[i]]
+            tokens[row, :len(seq)] = torch.tensor(seq)
+            weight[row, counted_targets(tok, seq)] = 1.0
+            total.frames += max(0, len(tok.frame_spans(seq)) - 1)
+        tokens, weight = tokens.to(device), weight.to(device)
+        state = None
+        for t0 in range(0, length - 1, window):
+            t1 = min(t0 + window, length - 1)
+            x, y = tokens[:, t0:t1], tokens[:, t0 + 1:t1 + 1]                    # (B, W)
+            logits, state = model(x, state)                                        # (B, W, V)
+            logits = logits.double()
+            raw = torch.log_softmax(logits, dim=-1).gather(-1, y[..., None])[..., 0]
+            masked = torch.log_softmax(logits.masked_fill(~table[x], -math.inf), dim=-1)
+            masked = masked.gather(-1, y[..., None])[..., 0]                       # (B, W)
+            w = weight[:, t0 + 1:t1 + 1]
+            total.raw_nats -= float((raw * w).sum())
+            total.nats -= float((masked.masked_fill(w == 0, 0.0) * w).sum())
+        total.pieces += len(idx)
+    return total
+
+
+def build_corpus(tok: FramesTokenizer, rolls: dict[str, list[np.ndarray]], source: str):
+    """A training.ingest.Corpus of the train and valid pieces (names
+    "traindata/0000", "validdata/0000", ...) and the validation names."""
+    from training.ingest import Corpus, FileResult, IngestReport
+    sequences, files = {}, []
+    for split in ("traindata", "validdata"):
+        for i, roll in enumerate(rolls[split]):
+            name = f"{split}/{i:04d}"
+            seq = tok.encode_roll(roll, lowest_pitch=LOWEST_PITCH)
+            sequences[name] = seq
+            files.append(FileResult(path=name, status="used", n_notes=tok.count_notes(seq), n_tokens=len(seq),
+                                    source=f"{source} {split}[{i}]"))
+    report = IngestReport(folder=source, representation=tok.kind, files=files)
+    return Corpus(report=report, sequences=sequences), [n for n in sequences if n.startswith("validdata/")]
+
+
+def train_config(cfg: BenchConfig, model_path: Path, source: str):
+    from training.config import TrainConfig
+    return TrainConfig(folder=source, out=str(model_path), representation="frames", cell=cfg.cell,
+                       layers=cfg.layers, hidden=cfg.hidden, embed=cfg.embed, dropout=cfg.dropout,
+                       position_input=False, steps=cfg.steps, minutes=cfg.minutes, batch=cfg.batch,
+                       seq_len=cfg.seq_len, batching="chunks", lr=cfg.lr, weight_decay=cfg.weight_decay,
+                       transpose=tuple(cfg.transpose), seed=cfg.seed, device="cpu", force=True,
+                       eval_every=cfg.eval_every, checkpoint_every=max(cfg.eval_every, 100),
+                       patience=cfg.patience, warmup_steps=100)
+
+
+def run_benchmark(cfg: BenchConfig, progress: Callable | None = None,
+                  should_stop: Callable[[], bool] | None = None) -> dict:
+    """Train on traindata (selecting on validdata), then measure valid and
+    test nats per frame with the selected model. Writes OUT_DIR/DATASET.model
+    and OUT_DIR/DATASET.json (this dict). `progress(TrainProgress)` and
+    `should_stop()` are the trainer's hooks."""
+    from training.trainer import train_sequences
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    rolls = load_rolls(cfg.dataset)
+    if cfg.pieces:
+        rolls = {split: pieces[:cfg.pieces] for split, pieces in rolls.items()}
+    tok = tokenizer_for(cfg.dataset)
+    source = DATASETS[cfg.dataset][0]
+    corpus, val_names = build_corpus(tok, rolls, source)
+    if cfg.val_pieces:      # a fixed subset of validdata: the selection passes cost less of the budget
+        keep = set(val_names[:cfg.val_pieces])
+        corpus.sequences = {n: s for n, s in corpus.sequences.items() if n in keep or not n.startswith("validdata/")}
+        val_names = sorted(keep)
+    out_dir = Path(cfg.out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    model_path = out_dir / f"{cfg.dataset}.model"
+    t0 = time.monotonic()
+    result = train_sequences(train_config(cfg, model_path, source), corpus, val_names, progress, should_stop,
+                             tokenizer=tok)
+    train_s = time.monotonic() - t0
+    model = load_model(model_path, "cpu").model          # the best-by-validation weights
+    t1 = time.monotonic()
+    scores = {split: frame_nll(model, tok, [tok.encode_roll(r, lowest_pitch=LOWEST_PITCH) for r in rolls[split]])
+              for split in ("validdata", "testdata")}
+    report = {"dataset": cfg.dataset, "config": cfg.to_dict(),
+              "test_nats_per_frame": scores["testdata"].nats_per_frame,
+              "valid_nats_per_frame": scores["validdata"].nats_per_frame,
+              "test": scores["testdata"].to_dict(), "valid": scores["validdata"].to_dict(),
+              "train_seconds": round(train_s, 1), "eval_seconds": round(time.monotonic() - t1, 1),
+              "steps": result.steps, "stopped_reason": result.stopped_reason,
+              "best_step": result.summary.get("best_step"), "parameters": model.num_parameters(),
+              "epochs": result.summary.get("epochs"), "torch_threads": torch.get_num_threads(),
+              "model_path": str(model_path), "metrics_path": str(result.metrics_path)}
+    (out_dir / f"{cfg.dataset}.json").write_text(json.dumps(report, indent=1) + "\n")
+    return report
+
+
+# JSB is small (~68k training tokens): a smaller, more regularised model
+PRESETS = {"jsb": dict(hidden=256, embed=64, dropout=0.5, layers=2, batch=16, seq_len=128, eval_every=50,
+                       transpose=(-3, 3)),
+           "nottingham": dict(hidden=256, embed=64, dropout=0.2, layers=2, batch=16, seq_len=128, lr=5e-3,
+                              eval_every=150, val_pieces=40, transpose=(0, 0))}
+
+
+def main(argv=None) -> int:
+    import argparse
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.polyphonic", description=__doc__.split("\n\n")[0])
+    parser.add_argument("dataset", choices=sorted(DATASETS))
+    parser.add_argument("--minutes", type=float, default=15.0, help="training budget, wall clock (default 15)")
+    parser.add_argument("--steps", type=int, default=None, help="stop after this many optimizer steps")
+    parser.add_argument("--pieces", type=int, default=0, help="use only the first N pieces of each split")
+    for name, kind in (("cell", str), ("layers", int), ("hidden", int), ("embed", int), ("dropout", float),
+                       ("batch", int), ("seq-len", int), ("lr", float), ("eval-every", int), ("patience", int),
+                       ("seed", int), ("threads", int), ("val-pieces", int)):
+        parser.add_argument(f"--{name}", type=kind, default=None)
+    parser.add_argument("--transpose", default=None, help="augmentation range LOW,HIGH semitones, e.g. --transpose=-3,3")
+    parser.add_argument("--out-dir", default="runs/polyphonic")
+    args = parser.parse_args(argv)
+    fields = dict(PRESETS[args.dataset])
+    for name in ("cell", "layers", "hidden", "embed", "dropout", "batch", "seq_len", "lr", "eval_every",
+                 "patience", "seed", "threads", "val_pieces"):
+        if getattr(args, name) is not None:
+            fields[name] = getattr(args, name)
+    if args.transpose is not None:
+        fields["transpose"] = tuple(int(v) for v in args.transpose.split(","))
+    try:
+        cfg = BenchConfig(dataset=args.dataset, minutes=args.minutes if args.minutes > 0 else None,
+                          steps=args.steps, pieces=args.pieces, out_dir=args.out_dir, **fields)
+        report = _run_with_bar(cfg)
+    except (ComposerError, ValueError, OSError) as exc:
+        print(f"error: {exc}")
+        return 2
+    print(f"{args.dataset}: test {report['test_nats_per_frame']:.3f} nats/frame "
+          f"(valid {report['valid_nats_per_frame']:.3f}; unmasked test {report['test']['raw_nats_per_frame']:.3f}) "
+          f"after {report['steps']} steps, {report['train_seconds'] / 60:.1f} min ({report['stopped_reason']}); "
+          f"{Path(cfg.out_dir) / (args.dataset + '.json')}")
+    return 0
+
+
+def _run_with_bar(cfg: BenchConfig) -> dict:
+    from tqdm import tqdm
+    bar = tqdm(desc=f"training {cfg.dataset}", unit="step", dynamic_ncols=True)
+
+    def progress(p) -> None:
+        bar.total = p.total_steps
+        bar.n = p.step
+        val = p.best_val_bits_per_note
+        bar.set_postfix_str(f"loss {p.train_loss or 0:.3f} nats/token, best val {val or 0:.3f} bits/note", refresh=True)
+
+    try:
+        return run_benchmark(cfg, progress)
+    finally:
+        bar.close()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
