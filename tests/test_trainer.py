@@ -9,7 +9,7 @@ import math
 import pytest
 import torch
 
-from composer.device import precision_for
+from composer.device import choose_device, precision_for
 from composer.errors import Cancelled, ComposerError, OutputExistsError
 from composer.melody import MelodyTokenizer
 from composer.model import ModelConfig, MusicRNN
@@ -94,6 +94,28 @@ def test_precision_policy_without_a_gpu():
         assert not torch.is_autocast_enabled("cpu")
         y = torch.ones(2, 2) @ torch.ones(2, 2)
     assert y.dtype == torch.float32
+
+
+def test_device_choice_says_why():
+    device, reason = choose_device("cpu")
+    assert device.type == "cpu" and "requested" in reason
+    auto, why = choose_device(None)
+    assert why.split(":")[0] in ("CUDA", "MPS", "CPU")
+    if not torch.cuda.is_available():
+        assert auto.type in ("cpu", "mps")
+        with pytest.raises(ComposerError, match="no CUDA device"):
+            choose_device("cuda")
+
+
+def test_config_errors_name_the_bad_value(tmp_path):
+    with pytest.raises(ValueError, match="batch must be >= 1, got 0"):
+        TrainConfig(folder="f", out="o", batch=0)
+    with pytest.raises(ValueError, match=r"transpose .* got \(3, 4\)"):
+        TrainConfig(folder="f", out="o", transpose=(3, 4))
+    with pytest.raises(ValueError, match="'tbtt'"):
+        TrainConfig(folder="f", out="o", batching="tbtt")
+    assert TrainConfig(folder="f", out="o").transpose_range == (-5, 6)
+    assert TrainConfig(folder="f", out="o", representation="performance").transpose_range == (0, 0)
 
 
 def test_out_of_memory_message_names_the_batch_and_a_smaller_one():
