@@ -211,3 +211,16 @@ def test_meters_the_melody_model_lacks_are_written_with_shorter_notes(tmp_path):
     assert song.seconds_at(song.end_beat) == pytest.approx(9.0)      # sounds as written: 9 minims at 60 a minute
     kept = convert(tmp_path, abc_book(tmp_path, [tune.replace("M:3/2", "M:2/2").replace("G3", "G2")]), force=True)
     assert kept.renotated == {} and read_midi(tmp_path / "out" / "book.mid").time_signature == (2, 2)
+
+
+def test_a_chorale_in_two_formats_is_converted_once():
+    files = [f for f in corpus_files("bach") if f.stem == "bwv277"]
+    assert [f.suffix for f in files] == [".mxl"]
+    assert len({f.with_suffix("") for f in corpus_files("bach")}) == len(corpus_files("bach")) == 410
+
+
+def test_two_tunes_with_one_output_name_are_refused(tmp_path):
+    path = abc_book(tmp_path, [PICKUP_TUNE])
+    sources = tune_sources([path], root=path.parent) * 2
+    with pytest.raises(ValueError, match="book.mid"):
+        convert_sources(sources, tmp_path / "out", workers=1)

@@ -162,10 +162,22 @@ def corpus_files(name: str) -> list[Path]:
             known = ", ".join(sorted(COLLECTIONS))
             raise ComposerError(f"unknown corpus {name!r}: no folder {directory} (known names: {known}, or a "
                                 "folder of the music21 corpus)")
-        files += sorted(p for p in directory.rglob("*") if p.suffix.lower() in SUFFIXES and p.is_file())
+        files += _one_format_per_piece(p for p in directory.rglob("*") if p.suffix.lower() in SUFFIXES and p.is_file())
     for path in files:
         refuse_reserved(path)
     return files
+
+
+def _one_format_per_piece(paths: Iterable[Path]) -> list[Path]:
+    """Sorted paths, keeping one file per piece when a piece comes in several
+    formats (music21's bach folder has bwv277 as .krn and .mxl): the first
+    suffix in SUFFIXES order wins."""
+    best: dict[Path, Path] = {}
+    for path in paths:
+        key = path.with_suffix("")
+        if key not in best or SUFFIXES.index(path.suffix.lower()) < SUFFIXES.index(best[key].suffix.lower()):
+            best[key] = path
+    return sorted(best.values())
 
 
 def _slug(text: str, limit: int = 40) -> str:
@@ -281,6 +293,11 @@ def convert_sources(sources: list[TuneSource], out_dir: str | Path, progress: Pr
     started = time.monotonic()
     for s in sources:
         _check_use(s.path, held_out)
+    names = [s.out_name for s in sources]
+    if len(set(names)) != len(names):
+        twice = sorted({n for n in names if names.count(n) > 1})
+        raise ValueError(f"two tunes would both be written as {twice[0]}" + (f" (and {len(twice) - 1} more)"
+                                                                            if len(twice) > 1 else ""))
     sources = sorted(sources, key=lambda s: s.out_name)[:limit]
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
