@@ -1,0 +1,146 @@
+"""Generation throughput, side by side in one process (issue 6, part 2).
+
+    python -m benchmarks.generation [--model PATH] [--json PATH] [--repeats N]
+
+For batch 1, 16 and 64: notes/s of `composer.generate.generate` with every
+feature on (top-p, key mask, a progress callback that decodes the partial result
+20 times a second as the GUI does)
+against a raw sampling loop of the same model (embedding -> RNN step -> softmax
+-> multinomial in eager torch) run for the same number of steps. Also the time
+from calling generate to the first note available to a progress callback, and
+the time for one 8-bar melody at batch 1. Ratios are what count on a shared
+machine; absolute times are printed for context.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import time
+from pathlib import Path
+
+import torch
+
+from composer.generate import GenerateRequest, generate
+from composer.melody import MelodyTokenizer
+from composer.model import ModelConfig, MusicRNN
+from composer.modelfile import LoadedModel, load_model
+
+DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "assets" / "melody.model"
+
+
+def load(path: Path | None) -> tuple[LoadedModel, str]:
+    path = path or (DEFAULT_MODEL if DEFAULT_MODEL.exists() else None)
+    if path is not None:
+        return load_model(path, "cpu"), str(path)
+    tok = MelodyTokenizer()
+    torch.manual_seed(0)
+    model = MusicRNN(ModelConfig(vocab_size=tok.vocab_size, hidden_size=256, num_layers=2,
+                                 position_classes=tok.position_classes)).eval()
+    return LoadedModel(model, tok), "untrained 2x256 LSTM (no assets/melody.model)"
+
+
+@torch.no_grad()
+def raw_loop(model: MusicRNN, batch: int, steps: int, seed: int) -> float:
+    """Seconds for `steps` plain sampling steps at `batch`."""
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.ones(batch, 1, dtype=torch.long)
+    pos = torch.zeros(batch, 1, dtype=torch.long) if model.pos_embed is not None else None
+    state = None
+    start = time.perf_counter()
+    for _ in range(steps):
+        emb = model.embed(x) + (model.pos_embed(pos) if pos is not None else 0)
+        h, state = model.rnn(emb, state)
+        logits = model.head(model.proj(h) if model.proj is not None else h)[:, -1]
+        x = torch.multinomial(torch.softmax(logits, -1), 1, generator=gen)
+    return time.perf_counter() - start
+
+
+def ours(loaded: LoadedModel, batch: int, bars: int, seed: int) -> tuple[float, int, int]:
+    """Seconds, notes and steps for one full-featured generate() call."""
+    last = [0.0]
+
+    def progress(done, total, partial):
+        now = time.perf_counter()
+        if now - last[0] >= 0.05:       # what the GUI does to stream notes, at its 20 updates/s
+            partial()
+            last[0] = now
+
+    request = GenerateRequest(count=batch, bars=bars, seed=seed, top_p=0.95, key="D", scale="dorian",
+                              batch_size=batch)
+    start = time.perf_counter()
+    result = generate(loaded, request, progress=progress)
+    seconds = time.perf_counter() - start
+    notes = sum(len(s.tracks[0].notes) for s in result.songs)
+    return seconds, notes, max(len(t) for t in result.tokens)
+
+
+def first_note_seconds(loaded: LoadedModel, seed: int) -> float:
+    start = time.perf_counter()
+    seen = []
+
+    def progress(done, total, partial):
+        if not seen and partial()[0].tracks[0].notes:
+            seen.append(time.perf_counter() - start)
+
+    generate(loaded, GenerateRequest(count=1, bars=8, seed=seed), progress=progress)
+    return seen[0]
+
+
+def one_melody_seconds(loaded: LoadedModel, seed: int) -> float:
+    start = time.perf_counter()
+    generate(loaded, GenerateRequest(count=1, bars=8, seed=seed))
+    return time.perf_counter() - start
+
+
+def run(model_path: Path | None, repeats: int) -> dict:
+    torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+    loaded, name = load(model_path)
+    one_melody_seconds(loaded, 0)                     # warm-up: ONNX graph export/load, allocator
+    rows = []
+    for batch in (1, 16, 64):
+        ratios, rates = [], []
+        for r in range(repeats):
+            seconds, notes, steps = ours(loaded, batch, 8, seed=r)
+            raw = raw_loop(loaded.model, batch, steps, seed=r)
+            ratios.append(raw / seconds)
+            rates.append(notes / seconds)
+        rows.append({"batch": batch, "notes_per_s": statistics.median(rates),
+                     "ratio_to_raw_loop": statistics.median(ratios)})
+    b1 = rows[0]["notes_per_s"]
+    for row in rows:
+        row["speedup_vs_batch1"] = row["notes_per_s"] / b1
+    return {
+        "model": name, "machine": f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}",
+        "runtime": os.environ.get("COMPOSER_RUNTIME", "auto"),
+        "rows": rows,
+        "first_note_s": statistics.median(first_note_seconds(loaded, r) for r in range(repeats)),
+        "one_8_bar_melody_s": statistics.median(one_melody_seconds(loaded, r) for r in range(repeats)),
+        "targets": {"ratio_to_raw_loop": ">= 0.8", "batch64_vs_batch1": ">= 15", "first_note_s": "< 0.1",
+                    "one_8_bar_melody_s": "< 0.1"},
+    }
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.generation", description=__doc__.split("\n")[0])
+    parser.add_argument("--model", type=Path, default=None)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--json", type=Path, default=None)
+    args = parser.parse_args(argv)
+    result = run(args.model, args.repeats)
+    print(f"model: {result['model']}  runtime: {result['runtime']}  machine: {result['machine']}")
+    print(f"{'batch':>5} {'notes/s':>9} {'vs raw loop':>12} {'vs batch 1':>11}")
+    for row in result["rows"]:
+        print(f"{row['batch']:>5} {row['notes_per_s']:>9.0f} {row['ratio_to_raw_loop']:>12.2f} "
+              f"{row['speedup_vs_batch1']:>10.1f}x")
+    print(f"first note available: {result['first_note_s'] * 1000:.0f} ms; "
+          f"one 8-bar melody at batch 1: {result['one_8_bar_melody_s'] * 1000:.0f} ms")
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
