@@ -231,3 +231,23 @@ def test_export_audio_renders_a_wav_on_a_worker(qtbot, make_window, tmp_path):
     qtbot.waitUntil(lambda: results.audio_job is None, timeout=WAIT_MS)
     with wave.open(str(tmp_path / "take.wav")) as handle:
         assert handle.getnchannels() == 2 and handle.getnframes() > 0
+
+
+def test_dropping_a_mid_on_the_view_sets_the_primer(qtbot, make_window, tmp_path):
+    from PySide6.QtCore import QMimeData, QPointF, QUrl
+    from PySide6.QtGui import QDragEnterEvent, QDropEvent
+    window = make_window()
+    view = window.generate_view
+    path = write_midi(Song(tracks=[Track(notes=[Note(i, i + 1, 60 + i) for i in range(8)], name="Oboe")]),
+                      tmp_path / "dropped.mid")
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(path))])
+    enter = QDragEnterEvent(QPointF(20, 20).toPoint(), Qt.DropAction.CopyAction, mime,
+                            Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    view.dragEnterEvent(enter)
+    assert enter.isAccepted()
+    drop = QDropEvent(QPointF(20, 20), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                      Qt.KeyboardModifier.NoModifier)
+    view.dropEvent(drop)
+    assert view.primer is not None and view.primer_path == str(path)
+    assert "dropped.mid" in view.controls.primer_label.text() and "'Oboe'" in view.controls.primer_label.text()
