@@ -78,7 +78,7 @@ def test_streams_continue_from_step_to_step():
 
 
 def test_learning_rate_warms_up_then_decays():
-    f = lambda step, done: lr_factor(step, warmup_steps=10, fraction_done=done, min_ratio=0.1)  # noqa: E731
+    f = lambda step, done: lr_factor(step, warmup_steps=10, fraction_done=done, min_ratio=0.1)
     assert f(0, 0) == pytest.approx(0.1) and f(9, 0.01) == pytest.approx(1.0)
     assert f(10, 0.0) == pytest.approx(1.0) and f(50, 0.5) == pytest.approx(0.55) and f(99, 1.0) == pytest.approx(0.1)
 

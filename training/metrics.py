@@ -9,8 +9,8 @@ models, or two vocabularies, can be compared.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -38,7 +38,7 @@ class BitsPerNote:
     def bits_per_token(self) -> float:
         return self.nll_bits / self.tokens if self.tokens else float("nan")
 
-    def __add__(self, other: "BitsPerNote") -> "BitsPerNote":
+    def __add__(self, other: BitsPerNote) -> BitsPerNote:
         return BitsPerNote(self.nll_bits + other.nll_bits, self.notes + other.notes,
                            self.tokens + other.tokens, self.files + other.files)
 

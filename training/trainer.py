@@ -13,14 +13,14 @@ import json
 import logging
 import math
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import torch
 import torch.nn.functional as F
 
-from composer.device import Precision, choose_device, precision_for
-from composer.errors import Cancelled, ComposerError, OutputExistsError
+from composer.device import choose_device
+from composer.errors import ComposerError, OutputExistsError
 from composer.model import ModelConfig, MusicRNN
 from composer.modelfile import load_model, save_model
 from composer.tokenizer import PAD
@@ -29,10 +29,20 @@ from . import distributed as D
 from .checkpoint import load_checkpoint, save_checkpoint
 from .config import DEFAULT_EPOCHS, TrainConfig, TrainProgress, TrainResult
 from .data import ChunkSampler, StreamSampler, split_files
-from .metrics import BitsPerNote, evaluate_bits_per_note
+from .metrics import evaluate_bits_per_note
+from .optim import amp_setup, is_oom, lr_factor, oom_message
 
-__all__ = ["TrainConfig", "TrainProgress", "TrainResult", "train", "train_sequences", "oom_message", "lr_factor",
-           "amp_setup", "NonFiniteLoss"]
+__all__ = [
+    "NonFiniteLoss",
+    "TrainConfig",
+    "TrainProgress",
+    "TrainResult",
+    "amp_setup",
+    "lr_factor",
+    "oom_message",
+    "train",
+    "train_sequences",
+]
 
 log = logging.getLogger(__name__)
 LAST, BEST, METRICS = "last.ckpt", "best.model", "metrics.jsonl"
@@ -41,38 +51,6 @@ MIN_IMPROVEMENT = 1e-3      # bits per note a validation score must improve by t
 
 class NonFiniteLoss(ComposerError):
     """The loss became NaN or infinite; the last good checkpoint is kept."""
-
-
-def oom_message(batch: int, seq_len: int, device: torch.device | str) -> str:
-    """What to tell the user when the device runs out of memory."""
-    smaller = max(1, batch // 2)
-    return (f"out of memory on {device} with batch size {batch} (x {seq_len} tokens); "
-            f"try a smaller batch, e.g. --batch {smaller}, or a smaller --seq-len or --hidden")
-
-
-def is_oom(exc: BaseException) -> bool:
-    if isinstance(exc, torch.OutOfMemoryError):
-        return True
-    return isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower()
-
-
-def lr_factor(step: int, *, warmup_steps: int, fraction_done: float, min_ratio: float) -> float:
-    """Learning-rate multiplier: linear warm-up over `warmup_steps`, then cosine
-    decay from 1 to `min_ratio` as `fraction_done` (0..1 of the run's steps or
-    minutes, whichever is further along) goes from 0 to 1."""
-    if warmup_steps and step < warmup_steps:
-        return (step + 1) / warmup_steps
-    p = min(max(fraction_done, 0.0), 1.0)
-    return min_ratio + (1.0 - min_ratio) * 0.5 * (1.0 + math.cos(math.pi * p))
-
-
-def amp_setup(device: torch.device, *, bf16_supported: bool | None = None):
-    """(Precision, GradScaler or None) for `device`: bf16 autocast on CUDA
-    GPUs that support it, fp16 + GradScaler on older ones, off on CPU/MPS."""
-    precision = precision_for(device, bf16_supported=bf16_supported) if device.type == "cuda" \
-        else precision_for(device)
-    scaler = torch.amp.GradScaler(device.type) if precision.grad_scaler else None
-    return precision, scaler
 
 
 def _step_seed(seed: int, rank: int, step: int) -> int:
@@ -312,6 +290,9 @@ class _Run:
         if not self.info.is_main:
             return
         self.ckpt_dir.mkdir(parents=True, exist_ok=True)
+        if not start_step:      # a fresh run (--force): an older run's files must not stand in for this one's
+            for stale in (LAST, BEST):
+                (self.ckpt_dir / stale).unlink(missing_ok=True)
         kept = []
         if start_step and self.metrics_path.exists():
             for line in self.metrics_path.read_text().splitlines():

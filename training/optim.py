@@ -1,0 +1,41 @@
+"""Optimisation policies of the trainer: learning-rate schedule, mixed
+precision, and what to say when the device runs out of memory."""
+from __future__ import annotations
+
+import math
+
+import torch
+
+from composer.device import precision_for
+
+
+def oom_message(batch: int, seq_len: int, device: torch.device | str) -> str:
+    """What to tell the user when the device runs out of memory."""
+    smaller = max(1, batch // 2)
+    return (f"out of memory on {device} with batch size {batch} (x {seq_len} tokens); "
+            f"try a smaller batch, e.g. --batch {smaller}, or a smaller --seq-len or --hidden")
+
+
+def is_oom(exc: BaseException) -> bool:
+    if isinstance(exc, torch.OutOfMemoryError):
+        return True
+    return isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower()
+
+
+def lr_factor(step: int, *, warmup_steps: int, fraction_done: float, min_ratio: float) -> float:
+    """Learning-rate multiplier: linear warm-up over `warmup_steps`, then cosine
+    decay from 1 to `min_ratio` as `fraction_done` (0..1 of the run's steps or
+    minutes, whichever is further along) goes from 0 to 1."""
+    if warmup_steps and step < warmup_steps:
+        return (step + 1) / warmup_steps
+    p = min(max(fraction_done, 0.0), 1.0)
+    return min_ratio + (1.0 - min_ratio) * 0.5 * (1.0 + math.cos(math.pi * p))
+
+
+def amp_setup(device: torch.device, *, bf16_supported: bool | None = None):
+    """(Precision, GradScaler or None) for `device`: bf16 autocast on CUDA
+    GPUs that support it, fp16 + GradScaler on older ones, off on CPU/MPS."""
+    precision = precision_for(device, bf16_supported=bf16_supported) if device.type == "cuda" \
+        else precision_for(device)
+    scaler = torch.amp.GradScaler(device.type) if precision.grad_scaler else None
+    return precision, scaler
