@@ -251,3 +251,20 @@ def test_dropping_a_mid_on_the_view_sets_the_primer(qtbot, make_window, tmp_path
     view.dropEvent(drop)
     assert view.primer is not None and view.primer_path == str(path)
     assert "dropped.mid" in view.controls.primer_label.text() and "'Oboe'" in view.controls.primer_label.text()
+
+
+def test_a_performance_model_is_asked_for_seconds(qtbot, make_window, tmp_path):
+    from tinymodels import tiny_model_file
+    model = tiny_model_file(tmp_path / "tiny-piano.model", "performance", "gru", steps=5)
+    window = make_window()
+    view = window.generate_view
+    view.add_model(model)
+    c = view.controls
+    assert view.current_entry().representation == "performance"
+    assert c.seconds.isVisibleTo(window) and not c.bars.isVisibleTo(window)
+    c.seconds.setValue(2.0)
+    c.count.setValue(2)
+    _generate(qtbot, view)
+    songs = view.results.variations.songs
+    assert len(songs) == 2 and all(0 < s.duration_seconds <= 3.0 for s in songs)
+    assert " s, " in view.results.variations.item(0).text()
