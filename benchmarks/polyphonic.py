@@ -226,6 +226,7 @@ def run_benchmark(cfg: BenchConfig, progress: Callable | None = None,
     if cfg.val_pieces:      # a fixed subset of validdata: the selection passes cost less of the budget
         keep = set(val_names[:cfg.val_pieces])
         corpus.sequences = {n: s for n, s in corpus.sequences.items() if n in keep or not n.startswith("validdata/")}
+        corpus.report.files = [f for f in corpus.report.files if f.path in corpus.sequences]
         val_names = sorted(keep)
     out_dir = Path(cfg.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -253,7 +254,7 @@ def run_benchmark(cfg: BenchConfig, progress: Callable | None = None,
 
 # JSB is small (~68k training tokens): a smaller, more regularised model
 PRESETS = {"jsb": dict(hidden=256, embed=64, dropout=0.5, layers=2, batch=16, seq_len=128, eval_every=50,
-                       transpose=(-3, 3)),
+                       transpose=(0, 0)),
            "nottingham": dict(hidden=256, embed=64, dropout=0.2, layers=2, batch=16, seq_len=128, lr=5e-3,
                               eval_every=150, val_pieces=40, transpose=(0, 0))}
 
