@@ -268,3 +268,19 @@ def test_a_performance_model_is_asked_for_seconds(qtbot, make_window, tmp_path):
     songs = view.results.variations.songs
     assert len(songs) == 2 and all(0 < s.duration_seconds <= 3.0 for s in songs)
     assert " s, " in view.results.variations.item(0).text()
+
+
+def test_the_playhead_follows_the_players_position(qtbot, make_window):
+    window = make_window()
+    view = _setup(window, count=1, bars=2)
+    _generate(qtbot, view)
+    results = view.results
+    if results.player is None:
+        pytest.skip("gui.player is not there yet")
+    song = results.current_song()
+    results.player.stateChanged.emit("playing")        # what the real player reports when it starts
+    results.player.positionChanged.emit(1.5)
+    assert results.playing and results.play_button.text() == "Stop"
+    assert results.roll.playhead_beat == pytest.approx(song.beat_at(1.5))
+    results.player.stateChanged.emit("stopped")
+    assert results.roll.playhead_beat is None and results.play_button.text() == "Play"
