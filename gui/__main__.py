@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
 
 
@@ -13,6 +14,7 @@ def main(argv: list[str] | None = None) -> int:
     args, qt_args = parser.parse_known_args(argv if argv is not None else sys.argv[1:])
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 
+    from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
     from .main_window import MainWindow
@@ -24,6 +26,12 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings.at_path(args.settings) if args.settings else Settings()
     window = MainWindow(settings, args.models_dir)
     window.show()
+    # Ctrl+C in the terminal closes the window the normal way (asks if a job runs, saves settings);
+    # the timer lets the Python interpreter run its signal handler while Qt's event loop waits.
+    signal.signal(signal.SIGINT, lambda *_: window.close())
+    heartbeat = QTimer()
+    heartbeat.timeout.connect(lambda: None)
+    heartbeat.start(250)
     return app.exec()
 
 

@@ -112,3 +112,9 @@ def test_cancelled_training_keeps_a_model_and_can_resume(qtbot, make_window, tun
     assert out.is_file()
     assert window.generate_view.current_entry().path == out
     assert view.resume_button.isEnabled()
+    # Resume continues the checkpoint (here with a shorter length, so it ends at once)
+    view.steps.setValue(2)
+    qtbot.mouseClick(view.resume_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: view.job is None, timeout=WAIT_MS)
+    assert "Training stopped" in view.phase.text() and "cancelled" not in view.phase.text()
+    assert window.generate_view.current_entry().path == out
