@@ -191,8 +191,9 @@ class ResultsPanel(QWidget):
         self.export_audio_button.setEnabled(has_song and not self.audio_reason and not audio_busy)
         self.export_audio_button.setToolTip(self.audio_reason or "Render the selected variation to a WAV file")
         self.continue_button.setEnabled(has_song and not busy)
-        self.regen_button.setEnabled(has_song and not busy)
-        self.regen_bar.setEnabled(has_song and not busy)
+        two_bars = has_song and bar_count(self.current_song()) >= 2     # something to keep and to redo
+        self.regen_button.setEnabled(two_bars and not busy)
+        self.regen_bar.setEnabled(two_bars and not busy)
 
     def _on_continue(self) -> None:
         song = self.current_song()
