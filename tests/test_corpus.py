@@ -224,3 +224,12 @@ def test_two_tunes_with_one_output_name_are_refused(tmp_path):
     sources = tune_sources([path], root=path.parent) * 2
     with pytest.raises(ValueError, match="book.mid"):
         convert_sources(sources, tmp_path / "out", workers=1)
+
+
+def test_a_grace_note_in_a_triplet_does_not_make_an_impossible_meter(tmp_path):
+    # O'Neill 0301-0350 #17: music21 reads "((3{d}cAG)" with a 1/6 time signature
+    tune = "X:1\nT:Triplet\nM:3/4\nL:1/8\nK:G\nG>A | B2 c2 B2 | B2 d2 ((3{d}cAG) | A2 G2 G2 | G6 |]"
+    result = convert(tmp_path, abc_book(tmp_path, [tune]))
+    assert result.skipped == [] and result.meters == {"3/4": 1}
+    song = read_midi(tmp_path / "out" / "book.mid")
+    assert [(n.start, n.pitch) for n in song.notes][:2] == [(2.0, 67), (2.75, 69)]   # one-beat pickup

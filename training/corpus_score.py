@@ -153,6 +153,13 @@ def _part_notes(measures: list, starts: list[float]) -> list[Note]:
     return sorted(out.values())
 
 
+def _real_meter(ts) -> bool:
+    """False for the odd meters music21 makes of some ABC triplets with grace
+    notes (e.g. 1/6): MIDI needs a power-of-two denominator."""
+    den = ts.denominator
+    return den > 0 and den & (den - 1) == 0 and ts.numerator > 0
+
+
 def _bar_length(ts) -> float:
     return float(ts.barDuration.quarterLength)
 
@@ -189,7 +196,7 @@ def score_to_song(score, *, expand_repeats: bool = True, program: int = 0,
     ts = ts or meter.TimeSignature("4/4")
     shape, signatures = [], []
     for m in measures[0]:
-        if m.timeSignature is not None:
+        if m.timeSignature is not None and _real_meter(m.timeSignature):
             ts = m.timeSignature
         shape.append((float(m.duration.quarterLength), _bar_length(ts)))
         signatures.append((ts.numerator, ts.denominator))
