@@ -59,7 +59,9 @@ KEYS: dict[str, Key] = {
     "train/batch": Key(int, 32),
     "train/seq_len": Key(int, 256),
     "train/lr": Key(float, 2e-3),
+    "train/length_unit": Key(str, "steps"),   # "steps" or "epochs"
     "train/steps": Key(int, 2000),
+    "train/epochs": Key(float, 20.0),
     "train/val_share": Key(float, 0.1),
     "train/transpose_low": Key(int, -3),   # semitones
     "train/transpose_high": Key(int, 3),

@@ -144,6 +144,10 @@ class TrainView(QWidget):
         self.size.addItems(list(SIZE_PRESETS) + ["custom"])
         self.size_label = QLabel()
         self.steps = QSpinBox(minimum=1, maximum=1_000_000, singleStep=100, suffix=" steps")
+        self.epochs = QDoubleSpinBox(minimum=0.1, maximum=10_000.0, decimals=1, singleStep=1.0, suffix=" epochs")
+        self.length_unit = QComboBox()
+        self.length_unit.addItems(["steps", "epochs"])
+        self.length_unit.setToolTip("Train for a number of optimizer steps, or of passes over the training files")
         self.val_share = QDoubleSpinBox(minimum=0.0, maximum=0.5, singleStep=0.05, decimals=2)
         self.val_share.setToolTip("Share of the files held out to measure validation bits per note")
         self.transpose_low = QSpinBox(minimum=-12, maximum=0, suffix=" st")
@@ -161,7 +165,7 @@ class TrainView(QWidget):
         form.addRow("Representation", self.representation)
         form.addRow("Cell", self.cell)
         form.addRow("Size", _row(self.size, self.size_label))
-        form.addRow("Length", self.steps)
+        form.addRow("Length", _row(self.length_unit, self.steps, self.epochs))
         form.addRow("Validation share", self.val_share)
         form.addRow("Transposition", _row(self.transpose_low, QLabel("to"), self.transpose_high))
         self.show_advanced = QCheckBox("Advanced settings")
@@ -238,6 +242,7 @@ class TrainView(QWidget):
         for spin in (self.layers, self.hidden, self.embed):
             spin.valueChanged.connect(self._on_size_edited)
         self.cell.currentIndexChanged.connect(self._update_size_label)
+        self.length_unit.currentTextChanged.connect(self._on_length_unit)
 
     # ---- settings -----------------------------------------------------------------------
     def load_settings(self) -> None:
@@ -255,6 +260,9 @@ class TrainView(QWidget):
         self.seq_len.setValue(s.get("train/seq_len"))
         self.lr.setValue(s.get("train/lr"))
         self.steps.setValue(s.get("train/steps"))
+        self.epochs.setValue(s.get("train/epochs"))
+        self.length_unit.setCurrentText(s.get("train/length_unit"))
+        self._on_length_unit()
         self.val_share.setValue(s.get("train/val_share"))
         self.transpose_low.setValue(s.get("train/transpose_low"))
         self.transpose_high.setValue(s.get("train/transpose_high"))
@@ -266,9 +274,11 @@ class TrainView(QWidget):
         s.set("train/representation", self.representation.currentText())
         s.set("train/cell", self.cell.currentData())
         s.set("train/size", self.size.currentText())
+        s.set("train/length_unit", self.length_unit.currentText())
         for key, spin in (("layers", self.layers), ("hidden", self.hidden), ("embed", self.embed),
                           ("dropout", self.dropout), ("batch", self.batch), ("seq_len", self.seq_len),
-                          ("lr", self.lr), ("steps", self.steps), ("val_share", self.val_share),
+                          ("lr", self.lr), ("steps", self.steps), ("epochs", self.epochs),
+                          ("val_share", self.val_share),
                           ("transpose_low", self.transpose_low), ("transpose_high", self.transpose_high)):
             s.set(f"train/{key}", spin.value())
 
@@ -294,6 +304,11 @@ class TrainView(QWidget):
         count = parameter_count(self.representation.currentText(), self.cell.currentData(), self.layers.value(),
                                 self.hidden.value(), self.embed.value())
         self.size_label.setText(f"{self.layers.value()}x{self.hidden.value()}, {count / 1e6:.2f}M parameters")
+
+    def _on_length_unit(self) -> None:
+        by_steps = self.length_unit.currentText() == "steps"
+        self.steps.setVisible(by_steps)
+        self.epochs.setVisible(not by_steps)
 
     def _on_representation(self) -> None:
         self._update_size_label()
@@ -357,14 +372,18 @@ class TrainView(QWidget):
 
     def config(self, *, resume: bool = False, force: bool = False):
         low, high = self.transpose_low.value(), self.transpose_high.value()
+        by_steps = self.length_unit.currentText() == "steps"
+        steps = self.steps.value() if by_steps else None
         return self.trainer.TrainConfig(
             folder=self.folder.text().strip(), out=str(self.out_path()),
             representation=self.representation.currentText(), cell=self.cell.currentData(),
             layers=self.layers.value(), hidden=self.hidden.value(), embed=self.embed.value(),
-            dropout=self.dropout.value(), steps=self.steps.value(), batch=self.batch.value(),
-            seq_len=self.seq_len.value(), lr=self.lr.value(), val_share=self.val_share.value(),
-            transpose=(low, high), eval_every=max(1, min(100, self.steps.value() // 10)),
-            checkpoint_every=max(1, min(200, self.steps.value() // 5)), resume=resume, force=force)
+            dropout=self.dropout.value(), steps=steps, epochs=None if by_steps else self.epochs.value(),
+            batch=self.batch.value(), seq_len=self.seq_len.value(), lr=self.lr.value(),
+            val_share=self.val_share.value(), transpose=(low, high),
+            eval_every=max(1, min(100, self.steps.value() // 10)) if by_steps else 100,
+            checkpoint_every=max(1, min(200, self.steps.value() // 5)) if by_steps else 200,
+            resume=resume, force=force)
 
     def start(self) -> None:
         self._start_training(resume=False)

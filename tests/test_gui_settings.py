@@ -26,6 +26,8 @@ def test_every_control_round_trips_through_a_restart(qtbot, make_window, gui_set
     t.cell.setCurrentIndex(t.cell.findData("gru"))
     t.size.setCurrentText("medium")
     t.steps.setValue(1234)
+    t.length_unit.setCurrentText("epochs")
+    t.epochs.setValue(3.5)
     t.val_share.setValue(0.15)
     t.transpose_low.setValue(-5)
     t.transpose_high.setValue(6)
@@ -45,6 +47,10 @@ def test_every_control_round_trips_through_a_restart(qtbot, make_window, gui_set
     assert (t.size.currentText(), t.layers.value(), t.hidden.value()) == ("medium", 2, 512)
     assert (t.steps.value(), t.val_share.value(), t.transpose_low.value(), t.transpose_high.value()) == \
         (1234, 0.15, -5, 6)
+    assert (t.length_unit.currentText(), t.epochs.value()) == ("epochs", 3.5)
+    assert t.epochs.isVisibleTo(again) and not t.steps.isVisibleTo(again)
+    config = t.config()
+    assert (config.epochs, config.steps, config.cell, config.transpose) == (3.5, None, "gru", (-5, 6))
     assert again.tabs.currentIndex() == 1
     assert again.generate_view.current_entry().path == tiny_melody_model
 
