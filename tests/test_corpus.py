@@ -233,3 +233,16 @@ def test_a_grace_note_in_a_triplet_does_not_make_an_impossible_meter(tmp_path):
     assert result.skipped == [] and result.meters == {"3/4": 1}
     song = read_midi(tmp_path / "out" / "book.mid")
     assert [(n.start, n.pitch) for n in song.notes][:2] == [(2.0, 67), (2.75, 69)]   # one-beat pickup
+
+
+def test_short_measures_inside_a_real_tune_do_not_change_the_meter(tmp_path):
+    # O'Neill #9 "I Could But I Wont": music21 marks its split bars at "||" as 1/4 meters
+    root = music21_corpus_dir()
+    sources = [s for s in tune_sources(corpus_files("oneills1850"), root=root)
+               if s.source == "oneills1850/0001-0050.abc#9"]
+    result = convert_sources(sources, tmp_path, workers=1)
+    song = read_midi(tmp_path / result.written[0])
+    assert song.time_signatures == [(0.0, 2, 4)]
+    tokens = TOK.encode(song).tokens
+    assert TOK.count_notes(tokens) >= 60                       # was cut to 7 notes at the first split bar
+    assert names(tokens)[:5] == ["<bos>", "ts:2/4", "bar", "rest", "dur:7"]     # "D/ |": a sixteenth pickup

@@ -153,6 +153,23 @@ def _part_notes(measures: list, starts: list[float]) -> list[Note]:
     return sorted(out.values())
 
 
+def _meter_change(marks: list, i: int, current) -> bool:
+    """Whether measure i's time signature (marks[i], None if it has none)
+    really changes the meter. Not: a power-of-two check fails (music21 reads
+    some ABC grace-note triplets as 1/6), a 1/N "meter", or a one-measure
+    meter that the next measure reverts to `current` - music21 marks short
+    measures (split bars at repeats, mid-tune pickups) that way, which would
+    cut the melody at the first one."""
+    mark = marks[i]
+    if mark is None or not _real_meter(mark) or mark.numerator == 1:
+        return False
+    if current is not None and mark.ratioString == current.ratioString:
+        return False
+    following = marks[i + 1] if i + 1 < len(marks) else None
+    reverts = following is not None and current is not None and following.ratioString == current.ratioString
+    return not reverts
+
+
 def _real_meter(ts) -> bool:
     """False for the odd meters music21 makes of some ABC triplets with grace
     notes (e.g. 1/6): MIDI needs a power-of-two denominator."""
@@ -195,8 +212,9 @@ def score_to_song(score, *, expand_repeats: bool = True, program: int = 0,
     ts = measures[0][0].timeSignature or score.flatten().getElementsByClass(meter.TimeSignature).first()
     ts = ts or meter.TimeSignature("4/4")
     shape, signatures = [], []
-    for m in measures[0]:
-        if m.timeSignature is not None and _real_meter(m.timeSignature):
+    marks = [m.timeSignature for m in measures[0]]
+    for i, m in enumerate(measures[0]):
+        if _meter_change(marks, i, ts):
             ts = m.timeSignature
         shape.append((float(m.duration.quarterLength), _bar_length(ts)))
         signatures.append((ts.numerator, ts.denominator))
