@@ -24,9 +24,9 @@ import json
 import logging
 import math
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
 import torch
@@ -36,7 +36,7 @@ from composer.errors import ComposerError
 from composer.frames import FramesConfig, FramesTokenizer
 from composer.model import MusicRNN
 from composer.modelfile import load_model
-from composer.tokenizer import BOS, EOS, PAD
+from composer.tokenizer import BOS, PAD
 
 log = logging.getLogger(__name__)
 DATA_DIR = Path(__file__).resolve().parent / "data"
@@ -252,11 +252,13 @@ def run_benchmark(cfg: BenchConfig, progress: Callable | None = None,
     return report
 
 
-# JSB is small (~68k training tokens): a smaller, more regularised model
-PRESETS = {"jsb": dict(hidden=256, embed=64, dropout=0.5, layers=2, batch=16, seq_len=128, eval_every=50,
-                       transpose=(0, 0)),
-           "nottingham": dict(hidden=256, embed=64, dropout=0.2, layers=2, batch=16, seq_len=128, lr=5e-3,
-                              eval_every=150, val_pieces=40, transpose=(0, 0))}
+# Chosen by measurement (docs/benchmarks.md): 2 x 256 LSTM, 16 x 128-token windows, no transposition
+PRESETS = {
+    "jsb": {"hidden": 256, "embed": 64, "dropout": 0.3, "layers": 2, "batch": 16, "seq_len": 128, "lr": 6e-3,
+            "eval_every": 50, "transpose": (0, 0)},
+    "nottingham": {"hidden": 256, "embed": 64, "dropout": 0.2, "layers": 2, "batch": 16, "seq_len": 128, "lr": 5e-3,
+                   "eval_every": 150, "val_pieces": 40, "transpose": (0, 0)},
+}
 
 
 def main(argv=None) -> int:

@@ -77,7 +77,7 @@ class FramesTokenizer(Tokenizer):
         c = self.config
         tokens = [BOS]
         for k, frame in enumerate(frames):
-            for p in sorted(set(int(p) for p in frame)):
+            for p in sorted({int(p) for p in frame}):
                 if not c.pitch_low <= p <= c.pitch_high:
                     raise ValueError(f"frame {k}: pitch {p} is outside {c.pitch_low}..{c.pitch_high}")
                 tokens.append(self.pitch_base + p - c.pitch_low)
@@ -213,7 +213,7 @@ class FramesTokenizer(Tokenizer):
             out.append(tok)
         return out
 
-    def grammar(self, batch: int, constraints: Constraints, device, *, frames: int | None = None) -> "FramesGrammar":
+    def grammar(self, batch: int, constraints: Constraints, device, *, frames: int | None = None) -> FramesGrammar:
         return FramesGrammar(self, batch, constraints, device, frames=frames)
 
     def frames_for(self, constraints: Constraints) -> int:

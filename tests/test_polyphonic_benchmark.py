@@ -7,8 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from benchmarks.polyphonic import (BenchConfig, build_corpus, counted_targets, frame_nll, load_rolls, main,
-                                   tokenizer_for)
+from benchmarks.polyphonic import BenchConfig, build_corpus, counted_targets, frame_nll, load_rolls, main, tokenizer_for
 from composer.frames import FramesConfig, FramesTokenizer
 from composer.model import ModelConfig, MusicRNN
 from composer.modelfile import load_model
