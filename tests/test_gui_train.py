@@ -118,3 +118,22 @@ def test_cancelled_training_keeps_a_model_and_can_resume(qtbot, make_window, tun
     qtbot.waitUntil(lambda: view.job is None, timeout=WAIT_MS)
     assert "Training stopped" in view.phase.text() and "cancelled" not in view.phase.text()
     assert window.generate_view.current_entry().path == out
+
+
+def test_closing_while_training_asks_then_stops_the_run_with_a_checkpoint(qtbot, make_window, tune_folder, tmp_path):
+    window = make_window(models_dir=tmp_path / "user-models")
+    view = window.train_view
+    view.folder.setText(str(tune_folder))
+    _tiny_settings(view, "closed-run", steps=1_000_000)
+    qtbot.mouseClick(view.start_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: bool(view.loss_plot.points), timeout=WAIT_MS)
+    job = view.job
+    questions = []
+    window.dialogs.confirm = lambda title, question: questions.append(question) or False
+    window.close()
+    assert window.isVisible() and job.is_running() and len(questions) == 1
+    window.dialogs.confirm = lambda title, question: True
+    window.close()
+    assert not window.isVisible() and not job.is_running()
+    assert (tmp_path / "user-models" / "closed-run.model").is_file()         # cancelled runs keep a model
+    assert (tmp_path / "user-models" / "closed-run.model.train" / "last.ckpt").is_file()
