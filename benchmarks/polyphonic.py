@@ -254,9 +254,9 @@ def run_benchmark(cfg: BenchConfig, progress: Callable | None = None,
 
 # Chosen by measurement (docs/benchmarks.md): 2 x 256 LSTM, 16 x 128-token windows, no transposition
 PRESETS = {
-    "jsb": {"hidden": 256, "embed": 64, "dropout": 0.3, "layers": 2, "batch": 16, "seq_len": 128, "lr": 6e-3,
+    "jsb": {"hidden": 256, "embed": 64, "dropout": 0.4, "layers": 2, "batch": 16, "seq_len": 128, "lr": 8e-3,
             "eval_every": 50, "transpose": (0, 0)},
-    "nottingham": {"hidden": 256, "embed": 64, "dropout": 0.2, "layers": 2, "batch": 16, "seq_len": 128, "lr": 5e-3,
+    "nottingham": {"hidden": 256, "embed": 64, "dropout": 0.2, "layers": 2, "batch": 16, "seq_len": 128, "lr": 8e-3,
                    "eval_every": 150, "val_pieces": 40, "transpose": (0, 0)},
 }
 
