@@ -451,7 +451,10 @@ class _Run:
         """Final evaluation, then the model file: best-by-validation weights
         (or the last ones when nothing was held out)."""
         if reason != "cancelled" and self.n_val and self.last_eval_step != step:
-            self.evaluate(step)
+            val = self.evaluate(step)
+            self.log_metrics({"step": step, "epoch": round(step / self.sampler.steps_per_epoch, 4), "loss": None,
+                              "val_bits_per_note": val, "lr": None, "tokens_per_s": None,
+                              "elapsed": round(self.elapsed, 3)})
         if reason != "cancelled":
             self.checkpoint(step, self.elapsed)
         return self.write_model(corpus, reason, step, n_train, n_val)
