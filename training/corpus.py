@@ -261,7 +261,8 @@ def convert_corpus(name: str, out_dir: str | Path, progress: ProgressHook | None
     into one .mid per tune in `out_dir`.
 
     Files already in `out_dir` are kept (listed as `reused`) unless `force`.
-    `limit` converts only the first N tunes (in name order). `workers` > 1 uses
+    `limit` converts only N tunes, spread evenly over the name-sorted list so
+    every book of the collection is represented. `workers` > 1 uses
     that many processes. `should_stop()` True raises Cancelled (files written
     so far stay, each complete)."""
     root = music21_corpus_dir()
@@ -298,7 +299,9 @@ def convert_sources(sources: list[TuneSource], out_dir: str | Path, progress: Pr
         twice = sorted({n for n in names if names.count(n) > 1})
         raise ValueError(f"two tunes would both be written as {twice[0]}" + (f" (and {len(twice) - 1} more)"
                                                                             if len(twice) > 1 else ""))
-    sources = sorted(sources, key=lambda s: s.out_name)[:limit]
+    sources = sorted(sources, key=lambda s: s.out_name)
+    if limit is not None and limit < len(sources):      # an even spread, not just the first book
+        sources = [sources[i * len(sources) // limit] for i in range(limit)]
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     result = ConversionResult(name=name, out_dir=str(out))
@@ -383,7 +386,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2, help="processes (default 2)")
     parser.add_argument("--force", action="store_true", help="convert again files already in OUT_DIR")
     parser.add_argument("--no-repeats", action="store_true", help="do not expand repeats")
-    parser.add_argument("--limit", type=int, default=None, help="only the first N tunes")
+    parser.add_argument("--limit", type=int, default=None, help="only N tunes, spread evenly over the collection")
     parser.add_argument("--report", type=Path, default=None, help="write the conversion report as JSON")
     parser.add_argument("--held-out", action="store_true",
                         help="convert a reserved folder (essenFolksong, nottingham-dataset) for evaluation only")

@@ -150,8 +150,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work", type=Path, default=Path("runs/default-models"), help="corpus, cache, checkpoints")
     parser.add_argument("--minutes", type=float, default=None, help="wall-clock budget per model")
     parser.add_argument("--steps", type=int, default=None, help="step budget per model (machine-independent)")
-    parser.add_argument("--limit", type=int, default=None, help="only the first N tunes of the collection "
-                        "(in file-name order), for a quicker run")
+    parser.add_argument("--limit", type=int, default=None, help="only N tunes, spread evenly over the "
+                        "collection's books (in file-name order), for a quicker run")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-force", action="store_true", help="refuse to replace existing assets")
