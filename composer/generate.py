@@ -20,6 +20,7 @@ from .melody import MelodyTokenizer
 from .midi_io import read_midi, song_to_bytes, write_atomic
 from .modelfile import LoadedModel
 from .music import Note, Song, melody_song
+from .frames import FramesTokenizer
 from .performance import PerformanceTokenizer
 from .sampling import SamplingConfig, sample
 from .scales import allowed_pitch_classes, parse_key
@@ -155,6 +156,9 @@ def _primer_tokens(loaded: LoadedModel, request: GenerateRequest) -> tuple[list[
                 raise UnusableMusic("no notes in the model's pitch range")
             tokens = tok.encode_notes(notes, ts, end=False)
             return tokens, max(n.end for n in notes)
+        if isinstance(tok, FramesTokenizer):
+            tokens = tok.strip_end(tok.encode(song).tokens)
+            return tokens, tokens.count(tok.end_of_frame) / tok.config.steps_per_quarter
         quantized = tok.quantize(song)
         c = tok.config
         quantized = [q for q in quantized if c.pitch_low <= q[2] <= c.pitch_high]
@@ -171,12 +175,16 @@ def constraints_for(loaded: LoadedModel, request: GenerateRequest) -> Constraint
     tok = loaded.tokenizer
     pcs = allowed_pitch_classes(request.key, request.scale)
     bars, seconds = request.bars, request.seconds
-    if isinstance(tok, MelodyTokenizer) and request.seconds is not None:
+    if isinstance(tok, (MelodyTokenizer, FramesTokenizer)) and request.seconds is not None:
         ts = request.time_signature or (4, 4)
         bar_seconds = ts[0] * 4 / ts[1] * 60.0 / request.tempo
         bars = max(1, math.ceil(request.seconds / bar_seconds - 1e-9))
-    if isinstance(tok, PerformanceTokenizer) and seconds is None:
-        seconds = (bars or 8) * 4 * 60.0 / request.tempo   # bars of 4/4 at the tempo
+    if isinstance(tok, PerformanceTokenizer):
+        if seconds is None:
+            seconds = (bars or 8) * 4 * 60.0 / request.tempo   # bars of 4/4 at the tempo
+        bars = None
+    if isinstance(tok, FramesTokenizer):
+        seconds = None                                       # length in bars, as for melody
     try:
         return Constraints(bars=bars, seconds=seconds, pitch_classes=pcs,
                            pitch_low=request.pitch_low, pitch_high=request.pitch_high,
@@ -195,6 +203,8 @@ def _finish(loaded: LoadedModel, tokens: list[int], request: GenerateRequest, pr
     if isinstance(tok, MelodyTokenizer):
         bar = song.bar_length()
         cut = math.ceil(primer_len / bar - 1e-9) * bar      # the bar line after the primer
+    elif isinstance(tok, FramesTokenizer):
+        cut = primer_len                                      # already in beats
     else:
         cut = primer_len * request.tempo / 60.0               # seconds -> beats at the output tempo
     notes = [Note(n.start - cut, n.end - cut, n.pitch, n.velocity) for n in song.tracks[0].notes if n.start >= cut]
@@ -223,7 +233,8 @@ def prepare(loaded: LoadedModel, request: GenerateRequest) -> Plan:
         loaded.tokenizer.grammar(1, constraints, "cpu")
     except ValueError as exc:
         raise ConstraintError(str(exc)) from None
-    unit_total = constraints.bars if isinstance(loaded.tokenizer, MelodyTokenizer) else math.ceil(constraints.seconds)
+    # progress units: bars for grid representations (melody, frames), seconds for performance
+    unit_total = constraints.bars if constraints.bars is not None else math.ceil(constraints.seconds)
     return Plan(seed=seed, prefix=prefix, primer_len=primer_len, constraints=constraints, unit_total=unit_total)
 
 

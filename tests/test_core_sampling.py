@@ -163,3 +163,21 @@ def test_impossible_constraints_are_reported(melody_model):
         run(melody_model, bars=2, pitch_low=100, pitch_high=110)
     with pytest.raises(ConstraintError, match="7/8"):
         run(melody_model, bars=2, time_signature=(7, 8))
+
+
+def test_a_frames_model_generates_bars_and_continues_a_primer():
+    from composer.frames import FramesTokenizer
+    from composer.model import ModelConfig, MusicRNN
+    from composer.modelfile import LoadedModel
+    tok = FramesTokenizer()
+    torch.manual_seed(0)
+    model = MusicRNN(ModelConfig(vocab_size=tok.vocab_size, embed_dim=16, hidden_size=16, num_layers=1)).eval()
+    loaded = LoadedModel(model, tok)
+    songs = run(loaded, count=2, bars=2, seed=1, key="C", scale="major").songs
+    for song in songs:
+        assert song.end_beat <= 8 + 1e-9 and {n.pitch % 12 for n in song.tracks[0].notes} <= {0, 2, 4, 5, 7, 9, 11}
+    primer = [Note(0, 1, 60), Note(0, 1, 64), Note(1, 2, 67)]
+    kept = run(loaded, count=1, bars=1, seed=1, primer=primer).songs[0]
+    assert [(n.start, n.pitch) for n in kept.tracks[0].notes[:3]] == [(0, 60), (0, 64), (1, 67)]
+    assert kept.end_beat <= 2 + 4 + 1e-9
+    assert run(loaded, count=1, seconds=3.0, seed=1).songs[0].end_beat <= 8 + 1e-9
