@@ -80,9 +80,14 @@ def _context():
     return mp.get_context(START_METHOD or ("fork" if sys.platform.startswith("linux") else "spawn"))
 
 
+READY = ("ready",)
+STARTUP_S = 120.0      # how long a worker may take to start before its first file counts as lost
+
+
 def _worker_main(conn, parse: ParseFn, tokenizer, limits) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)     # Ctrl+C is the parent's to handle
     faulthandler.disable()     # a crash is reported per file; an inherited stack dump would be noise
+    conn.send(READY)           # start-up (a spawned worker imports torch) is not the first file's time
     while True:
         try:
             task = conn.recv()
@@ -117,6 +122,12 @@ class _Worker:
         self.queue: deque[tuple[int, bytes]] = deque()
         self.head_since = 0.0     # time.monotonic() when the file at the head was started (or sent)
         self.broken = False       # a send failed: the process is dying
+        self.ready = False        # the process has started and waits for files
+
+    def limit(self, timeout_s: float) -> float:
+        """Seconds the head file may take: the per-file limit once the worker runs,
+        plus start-up time before that."""
+        return timeout_s if self.ready else max(STARTUP_S, timeout_s)
 
     def has_room(self, size: int) -> bool:
         """Can a file of `size` bytes be queued without risking a blocking send?
@@ -205,7 +216,7 @@ def run_contained(tasks: Iterable[tuple[int, bytes]], on_result: ResultFn, *, pa
             busy = [w for w in pool if w.queue]
             if not busy:
                 break
-            deadline = min(w.head_since for w in busy) + timeout_s
+            deadline = min(w.head_since + w.limit(timeout_s) for w in busy)
             wait([w.conn for w in busy] + [w.proc.sentinel for w in busy],
                  timeout=max(0.0, min(POLL_S, deadline - time.monotonic())))
             for worker in busy:
@@ -231,7 +242,12 @@ def _collect(worker: _Worker, timeout_s: float) -> tuple[list, bool]:
     results = []
     try:
         while worker.queue and worker.conn.poll():
-            index, parsed, seconds = worker.conn.recv()
+            message = worker.conn.recv()
+            if message == READY:
+                worker.ready = True
+                worker.head_since = time.monotonic()      # the head file starts now
+                continue
+            index, parsed, seconds = message
             queued_index, _ = worker.queue.popleft()
             if index != queued_index:             # a worker answers in the order it was given files
                 raise RuntimeError(f"ingest worker answered for file {index}, expected {queued_index}")
@@ -247,10 +263,12 @@ def _collect(worker: _Worker, timeout_s: float) -> tuple[list, bool]:
         index, _ = worker.queue.popleft()
         results.append((index, ParsedFile.skipped(_crash_reason(worker.proc.exitcode)), elapsed))
         return results, True
-    if elapsed > timeout_s:
+    if elapsed > worker.limit(timeout_s):
         worker.proc.kill()
         worker.proc.join()
         index, _ = worker.queue.popleft()
-        results.append((index, ParsedFile.skipped(f"timed out after {timeout_s:g} s"), elapsed))
+        reason = (f"timed out after {timeout_s:g} s" if worker.ready
+                  else f"the parser process did not start within {worker.limit(timeout_s):g} s")
+        results.append((index, ParsedFile.skipped(reason), elapsed))
         return results, True
     return results, False
