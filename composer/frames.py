@@ -25,7 +25,7 @@ import torch
 
 from .config import ConfigMixin
 from .music import Note, Song, Track
-from .tokenizer import BOS, EOS, PAD, Constraints, Encoded, Grammar, Tokenizer, UnusableMusic
+from .tokenizer import BOS, EOS, Constraints, Encoded, Grammar, Tokenizer, UnusableMusic
 
 SECONDS_TEMPO = 120.0     # bpm used to turn a length in seconds into frames when sampling
 
@@ -263,17 +263,12 @@ class FramesGrammar(Grammar):
 
     def mask(self) -> torch.Tensor:
         m = self.m_after[self.last + 1].clone()                  # (B, V)
-        m[(self.frames - self.base) >= self.frames_wanted] = self.m_only[EOS]
-        m[~self.started] = self.m_only[BOS]
-        m[self.done] = self.m_only[PAD]
-        return m.to(self.device)
+        return self._bracket(m, (self.frames - self.base) >= self.frames_wanted).to(self.device)
 
     def update(self, tokens: torch.Tensor) -> None:
         tok = self.tok
         t = tokens.detach().to("cpu").long()
-        live = ~self.done
-        self.started |= live & (t == BOS)
-        self.done |= live & ((t == EOS) | ((t == PAD) & self.started))
+        live = self._start_and_end(t)
         is_pitch = live & (t >= tok.pitch_base) & (t < tok.end_of_frame)
         self.last[is_pitch] = t[is_pitch] - tok.pitch_base
         is_end = live & (t == tok.end_of_frame)

@@ -17,7 +17,7 @@ import torch
 
 from .config import ConfigMixin
 from .music import Note, Song, Track
-from .tokenizer import BOS, EOS, PAD, Constraints, Encoded, Grammar, Tokenizer, UnusableMusic
+from .tokenizer import BOS, EOS, Constraints, Encoded, Grammar, Tokenizer, UnusableMusic
 
 
 @dataclass(frozen=True)
@@ -229,17 +229,12 @@ class PerformanceGrammar(Grammar):
         m[:, tok.shift_base:tok.vel_base] &= self.m_shift[remaining, tok.shift_base:tok.vel_base]
         crowded = self.since_shift >= tok.config.max_simultaneous
         m[crowded] = self.m_shift[remaining[crowded]]
-        m[(self.now - self.base) >= self.steps_wanted] = self.m_only[EOS]
-        m[~self.started] = self.m_only[BOS]
-        m[self.done] = self.m_only[PAD]
-        return m.to(self.device)
+        return self._bracket(m, (self.now - self.base) >= self.steps_wanted).to(self.device)
 
     def update(self, tokens: torch.Tensor) -> None:
         tok = self.tok
         t = tokens.detach().to("cpu").long()
-        live = ~self.done
-        self.started |= live & (t == BOS)
-        self.done |= live & ((t == EOS) | ((t == PAD) & self.started))
+        live = self._start_and_end(t)
         rows = torch.arange(t.shape[0])
         is_on = live & (t >= tok.on_base) & (t < tok.off_base)
         self.sounding[rows[is_on], t[is_on] - tok.on_base] = True

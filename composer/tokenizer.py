@@ -73,6 +73,23 @@ class Grammar(ABC):
         """Fraction of the requested length reached by the slowest sequence."""
         return 0.0
 
+    # Shared by the grammars whose sequences are <bos> ... <eos> <pad>... and that
+    # keep `started`, `done` (B,) and the one-hot rows `m_only` (V, V).
+    def _bracket(self, m: torch.Tensor, at_end: torch.Tensor) -> torch.Tensor:
+        """Force <eos> where the length is reached, <bos> first, <pad> after the end."""
+        m[at_end] = self.m_only[EOS]
+        m[~self.started] = self.m_only[BOS]
+        m[self.done] = self.m_only[PAD]
+        return m
+
+    def _start_and_end(self, t: torch.Tensor) -> torch.Tensor:
+        """Note <bos> and <eos>/<pad> in tokens t (B,); returns which sequences
+        were still live before this token."""
+        live = ~self.done
+        self.started |= live & (t == BOS)
+        self.done |= live & ((t == EOS) | ((t == PAD) & self.started))
+        return live
+
     def positions(self) -> torch.Tensor:
         """Position class (B,) of each sequence after its last token (see
         `Tokenizer.positions`); zeros for representations without one."""

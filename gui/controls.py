@@ -112,12 +112,12 @@ class GenerateControls(QWidget):
         form.addRow("Temperature", self.temperature)
         form.addRow("Top-p", self.top_p)
         form.addRow("Variations", self.count)
-        form.addRow("Seed", _row(self.seed, self.new_seed_button))
-        form.addRow("Key", _row(self.key, self.scale))
-        form.addRow("Pitch range", _row(self.pitch_low, QLabel("to"), self.pitch_high))
+        form.addRow("Seed", row_of(self.seed, self.new_seed_button))
+        form.addRow("Key", row_of(self.key, self.scale))
+        form.addRow("Pitch range", row_of(self.pitch_low, QLabel("to"), self.pitch_high))
         form.addRow("Tempo", self.tempo)
         form.addRow("Instrument", self.instrument)
-        form.addRow("Primer", _row(self.primer_open, self.primer_clear))
+        form.addRow("Primer", row_of(self.primer_open, self.primer_clear))
         form.addRow("", self.primer_label)
         self.set_kind("melody")
 
@@ -174,7 +174,8 @@ class GenerateControls(QWidget):
         settings.set("generate/program", self.instrument.currentIndex())
 
 
-def _row(*widgets: QWidget) -> QWidget:
+def row_of(*widgets: QWidget) -> QWidget:
+    """The widgets side by side, without margins (one row of a form)."""
     box = QWidget()
     layout = QHBoxLayout(box)
     layout.setContentsMargins(0, 0, 0, 0)

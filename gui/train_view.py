@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from .controls import row_of
 from .dialogs import Dialogs
 from .jobs import Job, JobError, Throttle
 from .plot import CurvePlot
@@ -164,10 +165,10 @@ class TrainView(QWidget):
         form.addRow("Model name", self.name)
         form.addRow("Representation", self.representation)
         form.addRow("Cell", self.cell)
-        form.addRow("Size", _row(self.size, self.size_label))
-        form.addRow("Length", _row(self.length_unit, self.steps, self.epochs))
+        form.addRow("Size", row_of(self.size, self.size_label))
+        form.addRow("Length", row_of(self.length_unit, self.steps, self.epochs))
         form.addRow("Validation share", self.val_share)
-        form.addRow("Transposition", _row(self.transpose_low, QLabel("to"), self.transpose_high))
+        form.addRow("Transposition", row_of(self.transpose_low, QLabel("to"), self.transpose_high))
         self.show_advanced = QCheckBox("Advanced settings")
         self.advanced = QWidget()
         adv = QFormLayout(self.advanced)
@@ -498,10 +499,3 @@ class TrainView(QWidget):
         return [self.job] if self.job is not None and self.job.is_running() else []
 
 
-def _row(*widgets: QWidget) -> QWidget:
-    box = QWidget()
-    layout = QHBoxLayout(box)
-    layout.setContentsMargins(0, 0, 0, 0)
-    for widget in widgets:
-        layout.addWidget(widget)
-    return box
