@@ -255,11 +255,11 @@ def generate(loaded: LoadedModel, request: GenerateRequest,
         batch = min(request.batch_size, request.count - start)
         grammar = loaded.tokenizer.grammar(batch, plan.constraints, device)
 
-        def on_step(step, tokens, g, start=start):
-            done = unit_total * start + int(g.progress() * unit_total * tokens.shape[0])
+        def on_step(step, tokens, g, start=start, batch=batch):
+            done = unit_total * start + int(g.progress() * unit_total * batch)
 
             def partial(tokens=tokens):
-                return [_finish(loaded, row.tolist(), request, primer_len, primer_used) for row in tokens]
+                return [_finish(loaded, row.tolist(), request, primer_len, primer_used) for row in tokens()]
             progress(min(done, total), total, partial)
 
         out = sample(loaded.model, grammar, plan.prefix, batch, request.sampling(), generator=generator,

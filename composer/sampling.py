@@ -51,7 +51,9 @@ def filter_logits(logits: torch.Tensor, allowed: torch.Tensor, cfg: SamplingConf
     return logits
 
 
-ProgressHook = Callable[[int, torch.Tensor, Grammar], None]
+# on_step(step, tokens, grammar): tokens() returns the (B, T) ids so far; it is a
+# function so the concatenation happens only when someone looks (the GUI, 20x/s).
+ProgressHook = Callable[[int, Callable[[], torch.Tensor], Grammar], None]
 
 
 @torch.no_grad()
@@ -64,7 +66,7 @@ def sample(model: MusicRNN, grammar: Grammar, prefix: list[int], batch: int, cfg
     """Sample `batch` continuations of `prefix` under `grammar`.
 
     Returns the token ids (B, T) including the prefix. `on_step(step, tokens,
-    grammar)` runs after every sampled token; `should_stop()` is checked each
+    grammar)` runs after every sampled token (`tokens()` gives the ids so far); `should_stop()` is checked each
     step and raises `Cancelled`.
     """
     device = next(model.parameters()).device
@@ -93,7 +95,7 @@ def sample(model: MusicRNN, grammar: Grammar, prefix: list[int], batch: int, cfg
         grammar.update(nxt[:, 0])
         out.append(nxt)
         if on_step is not None:
-            on_step(step, torch.cat(out, dim=1), grammar)
+            on_step(step, lambda n=len(out): torch.cat(out[:n], dim=1), grammar)
         if bool(grammar.done.all()):
             break
         pos_t = grammar.positions().to(device)[:, None] if use_pos else None   # (B, 1)
