@@ -1,4 +1,7 @@
-"""The sequence model: embedding -> nn.LSTM / nn.GRU (fused kernels) -> head."""
+"""The sequence model: embedding -> nn.LSTM / nn.GRU / nn.RNN (fused kernels) -> head.
+
+The three recurrent families the field teaches: LSTM, GRU and the plain
+(Elman, tanh) RNN, so users can compare them on their own music."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -8,7 +11,7 @@ from torch import nn
 
 from .config import ConfigMixin
 
-CELLS = {"lstm": nn.LSTM, "gru": nn.GRU}
+CELLS = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}   # nn.RNN: tanh nonlinearity (its default)
 
 
 @dataclass(frozen=True)

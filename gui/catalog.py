@@ -23,7 +23,7 @@ class ModelEntry:
     path: Path
     origin: str                 # "default" | "trained" | "recent"
     representation: str = ""    # "melody" | "performance"
-    cell: str = ""              # "LSTM" | "GRU"
+    cell: str = ""              # "LSTM" | "GRU" | "RNN"
     layers: int = 0
     hidden: int = 0
     parameters: int = 0

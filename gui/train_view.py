@@ -141,6 +141,7 @@ class TrainView(QWidget):
         self.cell = QComboBox()
         self.cell.addItem("LSTM", "lstm")
         self.cell.addItem("GRU", "gru")
+        self.cell.addItem("Plain RNN (tanh)", "rnn")
         self.size = QComboBox()
         self.size.addItems(list(SIZE_PRESETS) + ["custom"])
         self.size_label = QLabel()

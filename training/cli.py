@@ -8,6 +8,8 @@ import signal
 import sys
 from pathlib import Path
 
+from composer.model import CELLS
+
 from .config import MELODY_TRANSPOSE, TrainConfig
 
 DEFAULTS = TrainConfig(folder="", out="")
@@ -33,7 +35,7 @@ def _track(text: str) -> int | str:
 def add_train_parser(sub) -> None:
     d = DEFAULTS
     p = sub.add_parser("train", help="train a model on a folder of MIDI files",
-                       description="Train an LSTM/GRU model on every MIDI file in FOLDER (sub-folders too). "
+                       description="Train an LSTM/GRU/RNN model on every MIDI file in FOLDER (sub-folders too). "
                                    "Ctrl-C writes a checkpoint and stops; --resume continues it.")
     p.add_argument("folder", type=Path, help="folder of .mid/.midi files")
     p.add_argument("--out", type=Path, default=None, help="model file to write (default: FOLDER_NAME.model)")
@@ -42,7 +44,8 @@ def add_train_parser(sub) -> None:
     p.add_argument("--chords", choices=("highest", "lowest"), default=d.chords,
                    help="melody policy: which note of a chord to keep (default highest)")
     g = p.add_argument_group("model")
-    g.add_argument("--cell", choices=("lstm", "gru"), default=d.cell)
+    g.add_argument("--cell", choices=tuple(CELLS), default=d.cell,
+                   help="recurrent cell: lstm, gru or rnn (plain tanh RNN)")
     g.add_argument("--layers", type=int, default=d.layers, help=f"recurrent layers (default {d.layers})")
     g.add_argument("--hidden", type=int, default=d.hidden, help=f"units per layer (default {d.hidden})")
     g.add_argument("--embed", type=int, default=d.embed, help=f"token embedding size (default {d.embed})")
