@@ -21,7 +21,7 @@ def small(tok, cell="lstm", tie=False):
                                 num_layers=2, tie_weights=tie, position_classes=tok.position_classes))
 
 
-@pytest.mark.parametrize("cell", ["lstm", "gru"])
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
 @pytest.mark.parametrize("tie", [False, True])
 @pytest.mark.parametrize("tok", [MelodyTokenizer(MelodyConfig(steps_per_quarter=6)), PerformanceTokenizer()],
                          ids=["melody", "performance"])

@@ -19,7 +19,7 @@ def model_for(tok, cell):
                                 position_classes=tok.position_classes)).eval()
 
 
-@pytest.mark.parametrize("cell", ["lstm", "gru"])
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
 @pytest.mark.parametrize("tok", [MelodyTokenizer(), PerformanceTokenizer()], ids=["melody", "performance"])
 def test_onnx_and_torch_runners_sample_the_same_music(monkeypatch, tmp_path, tok, cell):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))

@@ -98,3 +98,34 @@ def test_empty_folder_exits_2_without_a_model(tmp_path, capsys):
     rc = main(["train", str(tmp_path / "empty"), "--out", str(model), "--cache-dir", str(tmp_path / "c"), *TINY])
     assert rc == 2 and not model.exists()
     assert "no usable MIDI files" in capsys.readouterr().err
+
+
+def test_cell_comparison_trains_one_model_per_cell_and_prints_the_table(tmp_path, capsys):
+    folder = make_folder(tmp_path)
+    out = tmp_path / "mine.model"
+    rc = main(["train", str(folder), "--out", str(out), "--cell", "lstm,gru,rnn", "--steps", "3",
+               "--cache-dir", str(tmp_path / "cache"), *TINY])
+    err = capsys.readouterr().err
+    assert rc == 0
+    table = json.loads((tmp_path / "mine-cells.json").read_text())
+    assert [r["cell"] for r in table["runs"]] == ["lstm", "gru", "rnn"]
+    for run in table["runs"]:
+        path = Path(run["model_path"])
+        assert path == tmp_path / f"mine-{run['cell']}.model"
+        meta = read_metadata(path)
+        assert meta["model"]["cell"] == run["cell"]
+        assert run["val_bits_per_note"] == meta["training"]["val_bits_per_note"] > 0
+        assert f"{run['val_bits_per_note']:.3f}" in err
+    assert err.count("8 MIDI file(s)") == 1          # the ingest summary once, not per cell
+    assert not out.exists()
+    # the plain RNN model generates like the others
+    assert main(["generate", "--model", str(tmp_path / "mine-rnn.model"), "--bars", "2", "--seed", "3",
+                 "--out", str(tmp_path / "songs"), "--quiet"]) == 0
+
+
+def test_unknown_cell_is_one_line_naming_it(capsys):
+    try:
+        main(["train", "x", "--cell", "lstm,transformer"])
+    except SystemExit as exc:
+        assert exc.code == 2
+    assert "'lstm,transformer'" in capsys.readouterr().err

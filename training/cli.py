@@ -8,8 +8,7 @@ import signal
 import sys
 from pathlib import Path
 
-from composer.model import CELLS
-
+from .compare import parse_cells
 from .config import MELODY_TRANSPOSE, TrainConfig
 
 DEFAULTS = TrainConfig(folder="", out="")
@@ -28,6 +27,13 @@ def _transpose(text: str) -> tuple[int, int]:
     return (parts[0], parts[1])
 
 
+def _cells(text: str) -> tuple[str, ...]:
+    try:
+        return parse_cells(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _track(text: str) -> int | str:
     return int(text) if text.lstrip("-").isdigit() else text
 
@@ -44,8 +50,10 @@ def add_train_parser(sub) -> None:
     p.add_argument("--chords", choices=("highest", "lowest"), default=d.chords,
                    help="melody policy: which note of a chord to keep (default highest)")
     g = p.add_argument_group("model")
-    g.add_argument("--cell", choices=tuple(CELLS), default=d.cell,
-                   help="recurrent cell: lstm, gru or rnn (plain tanh RNN)")
+    g.add_argument("--cell", type=_cells, default=(d.cell,),
+                   help="recurrent cell: lstm, gru or rnn (plain tanh RNN); a comma list or 'all' trains one "
+                        "model per cell (OUT-lstm.model, ...) with the same data and budget, and prints their "
+                        "validation bits per note side by side (default lstm)")
     g.add_argument("--layers", type=int, default=d.layers, help=f"recurrent layers (default {d.layers})")
     g.add_argument("--hidden", type=int, default=d.hidden, help=f"units per layer (default {d.hidden})")
     g.add_argument("--embed", type=int, default=d.embed, help=f"token embedding size (default {d.embed})")
@@ -88,7 +96,7 @@ def add_train_parser(sub) -> None:
 def config_from_args(args) -> TrainConfig:
     out = args.out or Path(args.folder.resolve().name + ".model")
     return TrainConfig(
-        folder=str(args.folder), out=str(out), representation=args.representation, cell=args.cell,
+        folder=str(args.folder), out=str(out), representation=args.representation, cell=args.cell[0],
         layers=args.layers, hidden=args.hidden, embed=args.embed, dropout=args.dropout,
         position_input=not args.no_position, steps=args.steps, epochs=args.epochs, minutes=args.minutes,
         batch=args.batch, seq_len=args.seq_len, batching=args.batching, lr=args.lr, warmup_steps=args.warmup_steps,
@@ -161,6 +169,12 @@ def run_train(args) -> int:
         previous = signal.signal(signal.SIGINT, on_sigint)
     except ValueError:      # not the main thread: no Ctrl-C handling
         previous = None
+    if len(args.cell) > 1:
+        try:
+            return _compare(args, config, stop)
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGINT, previous)
     view = _TerminalView(args.quiet)
     try:
         result = train(config, progress=view, should_stop=lambda: stop["requested"])
@@ -177,6 +191,36 @@ def run_train(args) -> int:
     if result.stopped_reason == "cancelled":
         _err(f"continue with: python -m composer train {args.folder} --out {config.out} --resume")
     return 0 if not result.stopped_reason.startswith("non-finite") else 1
+
+
+def _compare(args, config: TrainConfig, stop: dict) -> int:
+    """--cell a,b,c: one run per cell, then the table (and OUT-cells.json)."""
+    from .compare import compare_cells, out_for, table_lines, write_comparison
+    views: dict[str, _TerminalView] = {}
+
+    def on_progress(cell, p):
+        if cell not in views:
+            for v in views.values():
+                v.close()
+            _err(f"--- {cell}: {out_for(config.out, cell)}")
+            views[cell] = _TerminalView(args.quiet)
+            views[cell].printed_report = len(views) > 1     # the ingest summary once
+        views[cell](p)
+
+    try:
+        runs = compare_cells(config, args.cell, progress=on_progress, should_stop=lambda: stop["requested"])
+    finally:
+        for v in views.values():
+            v.close()
+    if os.environ.get("RANK", "0") != "0":
+        return 0
+    for line in table_lines(runs):
+        _err(line)
+    table = write_comparison(out_for(config.out, "cells").with_suffix(".json"), config, runs)
+    _err(f"wrote {table}")
+    if any(r.stopped_reason == "cancelled" for r in runs):
+        _err("stopped: cancelled; the runs after the cancelled one were not started")
+    return 0 if not any(r.stopped_reason.startswith("non-finite") for r in runs) else 1
 
 
 def _err(text: str) -> None:

@@ -1,0 +1,90 @@
+"""Compare recurrent cells on the user's own music: the same folder, split,
+settings and budget, one model per cell, and a table of their validation bits
+per note (`python -m composer train FOLDER --cell lstm,gru,rnn`).
+
+Each run is an ordinary `train()` run (its own model file, checkpoints and
+metrics log); the folder is scanned once, later runs read the ingest cache.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from composer.model import CELLS
+from composer.midi_io import write_atomic
+
+from .config import TrainConfig, TrainProgress, TrainResult
+
+
+@dataclass
+class CellRun:
+    cell: str
+    model_path: Path | None
+    val_bits_per_note: float | None
+    steps: int
+    minutes: float
+    parameters: int
+    stopped_reason: str
+
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d["model_path"] = str(self.model_path) if self.model_path else None
+        return d
+
+
+def parse_cells(text: str) -> tuple[str, ...]:
+    """'lstm', 'lstm,gru,rnn' or 'all' -> the cells, in order, without repeats."""
+    names = list(CELLS) if text.strip().lower() == "all" else [p.strip().lower() for p in text.split(",") if p.strip()]
+    bad = [n for n in names if n not in CELLS]
+    if bad or not names:
+        raise ValueError(f"cell must be one of {', '.join(CELLS)} (or a comma list, or 'all'), got {text!r}")
+    return tuple(dict.fromkeys(names))
+
+
+def out_for(out: str | Path, cell: str) -> Path:
+    """my.model -> my-gru.model"""
+    out = Path(out)
+    return out.with_name(f"{out.stem}-{cell}{out.suffix or '.model'}")
+
+
+def compare_cells(config: TrainConfig, cells: Sequence[str],
+                  progress: Callable[[str, TrainProgress], None] | None = None,
+                  should_stop: Callable[[], bool] | None = None,
+                  train: Callable[..., TrainResult] | None = None) -> list[CellRun]:
+    """Train one model per cell with `config` otherwise unchanged (model file
+    `out_for(config.out, cell)`); `progress(cell, snapshot)` as in `train`.
+    A stop request ends the current run (its checkpoint is kept) and skips the rest."""
+    if train is None:
+        from .trainer import train
+    runs: list[CellRun] = []
+    for cell in cells:
+        if should_stop is not None and should_stop():
+            break
+        cfg = dataclasses.replace(config, cell=cell, out=str(out_for(config.out, cell)), checkpoint_dir=None)
+        result = train(cfg, progress=(lambda p, cell=cell: progress(cell, p)) if progress else None,
+                       should_stop=should_stop)
+        s = result.summary or {}
+        runs.append(CellRun(cell=cell, model_path=result.model_path, val_bits_per_note=result.best_val_bits_per_note,
+                            steps=result.steps, minutes=float(s.get("minutes", 0.0)),
+                            parameters=int(s.get("parameters", 0)), stopped_reason=result.stopped_reason))
+    return runs
+
+
+def table_lines(runs: Sequence[CellRun]) -> list[str]:
+    """A small fixed-width table, best first; the best one is marked."""
+    ranked = sorted(runs, key=lambda r: (r.val_bits_per_note is None, r.val_bits_per_note or 0.0))
+    lines = [f"{'cell':<5} {'val bits/note':>13} {'steps':>6} {'minutes':>7} {'parameters':>10}  model"]
+    for i, r in enumerate(ranked):
+        val = f"{r.val_bits_per_note:.3f}" if r.val_bits_per_note is not None else "-"
+        mark = "  <- best" if i == 0 and r.val_bits_per_note is not None and len(ranked) > 1 else ""
+        lines.append(f"{r.cell:<5} {val:>13} {r.steps:>6} {r.minutes:>7.2f} {r.parameters:>10,}  {r.model_path}{mark}")
+    return lines
+
+
+def write_comparison(path: str | Path, config: TrainConfig, runs: Sequence[CellRun]) -> Path:
+    data = {"folder": config.folder, "settings": {k: v for k, v in config.to_dict().items() if k not in ("cell", "out")},
+            "runs": [r.to_dict() for r in runs]}
+    return write_atomic(Path(path), (json.dumps(data, indent=2) + "\n").encode(), force=True)
