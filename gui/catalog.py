@@ -28,6 +28,8 @@ class ModelEntry:
     hidden: int = 0
     parameters: int = 0
     corpus: str = ""
+    val_bits_per_note: float | None = None   # best validation score from training, when there was one
+    val_files: int = 0
     error: str = ""             # why the file cannot be used ("" when fine)
 
     @property
@@ -48,8 +50,11 @@ class ModelEntry:
         if self.error:
             return self.error
         corpus = f", trained on {self.corpus}" if self.corpus else ""
+        score = ""
+        if self.val_bits_per_note is not None:
+            score = f", {self.val_bits_per_note:.2f} bits/note on {self.val_files} held-out file(s)"
         return (f"{self.representation} {self.cell} {self.layers}x{self.hidden}, "
-                f"{self.parameters / 1e6:.2f}M parameters{corpus} ({self.origin} model)")
+                f"{self.parameters / 1e6:.2f}M parameters{corpus}{score} ({self.origin} model)")
 
 
 def _parameter_count(path: Path, tied: bool) -> int:
@@ -59,6 +64,14 @@ def _parameter_count(path: Path, tied: bool) -> int:
         header = json.loads(handle.read(size))
     return sum(math.prod(info["shape"]) for name, info in header.items()
                if name != "__metadata__" and not (tied and name == "head.weight"))
+
+
+def _score(training: dict, corpus) -> dict:
+    value = training.get("val_bits_per_note")
+    if not isinstance(value, (int, float)) or not math.isfinite(value):
+        return {}
+    files = corpus.get("val_files", 0) if isinstance(corpus, dict) else 0
+    return {"val_bits_per_note": float(value), "val_files": int(files or 0)}
 
 
 def describe(path: str | os.PathLike, origin: str) -> ModelEntry:
@@ -76,7 +89,7 @@ def describe(path: str | os.PathLike, origin: str) -> ModelEntry:
                           cell=str(model.get("cell", "?")).upper(), layers=int(model.get("num_layers", 0)),
                           hidden=int(model.get("hidden_size", 0)),
                           parameters=_parameter_count(path, bool(model.get("tie_weights"))),
-                          corpus=corpus_name)
+                          corpus=corpus_name, **_score(training, corpus))
     except (ComposerError, OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         return ModelEntry(path=path, origin=origin, error=" ".join(str(exc).split()))
 

@@ -119,3 +119,15 @@ def test_open_model_item_adds_the_file_or_keeps_the_selection(qtbot, make_window
     assert view.current_entry().path == other
     assert window.settings.get("models/recent")[0] == str(other)
     assert view.generate_button.isEnabled()
+
+
+def test_picker_shows_the_validation_score_so_models_compare(tmp_path, tiny_melody_model):
+    from composer.modelfile import load_model, save_model
+    from gui.catalog import describe
+    loaded = load_model(tiny_melody_model)
+    scored = save_model(tmp_path / "gru.model", loaded.model, loaded.tokenizer,
+                        {"corpus": {"name": "my reels", "val_files": 7}, "val_bits_per_note": 3.456})
+    entry = describe(scored, "trained")
+    assert entry.val_bits_per_note == 3.456 and "3.46 bits/note on 7 held-out file(s)" in entry.description()
+    assert describe(tiny_melody_model, "recent").val_bits_per_note is None     # never validated: nothing shown
+    assert "bits/note" not in describe(tiny_melody_model, "recent").description()
