@@ -20,6 +20,7 @@ from safetensors.torch import save as save_tensors
 
 from .errors import ComposerError, ModelFileError
 from .midi_io import write_atomic
+from .infill_model import InfillConfig, InfillRNN, is_infill_config
 from .model import ModelConfig, MusicRNN
 from .tokenizer import Tokenizer, tokenizer_from_config
 
@@ -33,11 +34,15 @@ _MAX_HEADER = 50_000_000
 class LoadedModel:
     """A model ready to sample, with everything its file says about it."""
 
-    model: MusicRNN
+    model: MusicRNN | InfillRNN      # InfillRNN: an infill model (composer.infill)
     tokenizer: Tokenizer
     path: Path | None = None
     training: dict = field(default_factory=dict)
     meta: dict = field(default_factory=dict)
+
+    @property
+    def is_infill(self) -> bool:
+        return isinstance(self.model, InfillRNN)
 
     @property
     def device(self) -> torch.device:
@@ -46,7 +51,8 @@ class LoadedModel:
     def summary(self) -> str:
         c = self.model.config
         corpus = self.training.get("corpus", {}).get("name") or self.training.get("corpus_name", "")
-        return (f"{self.tokenizer.kind} {c.cell.upper()} {c.num_layers}x{c.hidden_size}, "
+        kind = f"{self.tokenizer.kind} infill" if self.is_infill else self.tokenizer.kind
+        return (f"{kind} {c.cell.upper()} {c.num_layers}x{c.hidden_size}, "
                 f"{self.model.num_parameters() / 1e6:.2f}M parameters" + (f", trained on {corpus}" if corpus else ""))
 
 
@@ -63,7 +69,7 @@ def library_versions() -> dict[str, str]:
     return out
 
 
-def model_metadata(model: MusicRNN, tokenizer: Tokenizer, training: dict | None = None) -> dict:
+def model_metadata(model: MusicRNN | InfillRNN, tokenizer: Tokenizer, training: dict | None = None) -> dict:
     return {
         "format": FORMAT_NAME,
         "format_version": FORMAT_VERSION,
@@ -150,7 +156,8 @@ def load_model(path: str | os.PathLike, device: torch.device | str = "cpu") -> L
     meta = read_metadata(path)
     try:
         tokenizer = tokenizer_from_config(meta["representation"]["kind"], meta["representation"]["config"])
-        config = ModelConfig.from_dict(meta["model"])
+        infill = is_infill_config(meta["model"])
+        config = (InfillConfig if infill else ModelConfig).from_dict(meta["model"])
     except (KeyError, TypeError, ValueError, ComposerError) as exc:
         raise ModelFileError(f"{path}: invalid metadata ({_one_line(exc)})") from None
     if meta.get("vocabulary") != tokenizer.vocab:
@@ -158,7 +165,7 @@ def load_model(path: str | os.PathLike, device: torch.device | str = "cpu") -> L
     if config.vocab_size != tokenizer.vocab_size:
         raise ModelFileError(f"{path}: model vocab_size {config.vocab_size} does not match the "
                              f"vocabulary ({tokenizer.vocab_size} tokens)")
-    model = MusicRNN(config)
+    model = InfillRNN(config) if infill else MusicRNN(config)
     try:
         with safe_open(str(path), framework="pt", device="cpu") as handle:
             tensors = {k: handle.get_tensor(k) for k in handle.keys()}

@@ -34,6 +34,18 @@ def _cells(text: str) -> tuple[str, ...]:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _bar_range(text: str) -> tuple[int, int]:
+    """'1:4' or '2' (span lengths in bars)."""
+    try:
+        parts = [int(p) for p in text.replace(",", ":").split(":")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"bars must look like 1:4, got {text!r}") from None
+    low, high = (parts[0], parts[-1]) if len(parts) in (1, 2) else (0, 0)
+    if not 1 <= low <= high:
+        raise argparse.ArgumentTypeError(f"bars must be LOW:HIGH with 1 <= LOW <= HIGH, got {text!r}")
+    return (low, high)
+
+
 def _track(text: str) -> int | str:
     return int(text) if text.lstrip("-").isdigit() else text
 
@@ -49,6 +61,13 @@ def add_train_parser(sub) -> None:
     p.add_argument("--track", type=_track, default=None, help="melody policy: take this track (index or name)")
     p.add_argument("--chords", choices=("highest", "lowest"), default=d.chords,
                    help="melody policy: which note of a chord to keep (default highest)")
+    p.add_argument("--objective", choices=("next", "infill"), default=d.objective,
+                   help="next: predict each token from the ones before (generate); infill: rewrite spans of bars "
+                        "given the music on both sides (composer infill; melody only). Default %(default)s")
+    p.add_argument("--infill-bars", type=_bar_range, default=d.infill_bars,
+                   help="infill: span lengths LOW:HIGH in bars drawn in training (default %(default)s)")
+    p.add_argument("--infill-context", type=int, default=d.infill_context,
+                   help="infill: bars of context read on each side of a span (default %(default)s)")
     g = p.add_argument_group("model")
     g.add_argument("--cell", type=_cells, default=(d.cell,),
                    help="recurrent cell: lstm, gru or rnn (plain tanh RNN); a comma list or 'all' trains one "
@@ -105,7 +124,8 @@ def config_from_args(args) -> TrainConfig:
         report=str(args.report) if args.report else None, checkpoint_every=args.checkpoint_every,
         eval_every=args.eval_every, patience=args.patience,
         cache_dir=str(args.cache_dir) if args.cache_dir else None, workers=args.workers,
-        track=args.track, chords=args.chords)
+        track=args.track, chords=args.chords, objective=args.objective, infill_bars=args.infill_bars,
+        infill_context=args.infill_context)
 
 
 class _TerminalView:

@@ -11,6 +11,7 @@ from composer.performance import PerformanceTokenizer
 from composer.tokenizer import Tokenizer
 
 REPRESENTATIONS = ("melody", "performance", "frames")   # frames: piano-roll grid (benchmarks/polyphonic.py)
+OBJECTIVES = ("next", "infill")   # next token (left to right), or infill spans of bars given both sides (melody)
 DEFAULT_EPOCHS = 60          # used when none of steps / epochs / minutes is given (early stopping ends sooner)
 MELODY_TRANSPOSE = (-5, 6)   # semitones; a fifth down to a tritone up covers every key from any key
 
@@ -59,6 +60,9 @@ class TrainConfig(ConfigMixin):
     track: int | str | None = None  # melody policy override (track index or part of its name)
     chords: str = "highest"         # melody policy for chords: "highest" or "lowest"
     checkpoint_dir: str | None = None   # default: OUT + ".train/"
+    objective: str = "next"         # "infill": composer.infill_model.InfillRNN on spans (training/infill_data.py)
+    infill_bars: tuple = (1, 4)     # infill: span lengths in bars (low, high), drawn uniformly
+    infill_context: int = 8         # infill: bars of context the model reads on each side of a span
 
     def __post_init__(self):
         if self.representation not in REPRESENTATIONS:
@@ -89,6 +93,18 @@ class TrainConfig(ConfigMixin):
             raise ValueError(f"batching must be 'chunks' or 'tbptt', got {self.batching!r}")
         if self.chords not in ("highest", "lowest"):
             raise ValueError(f"chords must be 'highest' or 'lowest', got {self.chords!r}")
+        if self.objective not in OBJECTIVES:
+            raise ValueError(f"objective must be one of {', '.join(OBJECTIVES)}, got {self.objective!r}")
+        if self.objective == "infill":
+            if self.representation != "melody":
+                raise ValueError(f"objective infill needs the melody representation, got {self.representation!r}")
+            if self.batching != "chunks":
+                raise ValueError("objective infill draws its own spans; batching must be 'chunks'")
+            low, high = self.infill_bars
+            if not 1 <= low <= high <= 64:
+                raise ValueError(f"infill_bars must be (low, high) with 1 <= low <= high <= 64, got {self.infill_bars}")
+            if self.infill_context < 1:
+                raise ValueError(f"infill_context must be >= 1 bar, got {self.infill_context}")
 
     @property
     def transpose_range(self) -> tuple[int, int]:

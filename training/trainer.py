@@ -6,6 +6,11 @@ on-the-fly transposition -> AdamW with warm-up + cosine decay, clipping and
 mixed precision on CUDA -> bits-per-note validation, early stopping ->
 checkpoints (last + best, safetensors + JSON, atomic) -> a model file.
 Runs unchanged under `torchrun` (see training/distributed.py).
+
+`objective="infill"` swaps three parts and keeps the rest of the loop: the
+model (composer.infill_model.InfillRNN), the batches (random spans of bars
+with context on both sides, training/infill_data.py) and the validation
+metric (span bits per note on deterministic spans of the validation pieces).
 """
 from __future__ import annotations
 
@@ -21,6 +26,7 @@ import torch.nn.functional as F
 
 from composer.device import choose_device
 from composer.errors import ComposerError, OutputExistsError
+from composer.infill_model import InfillConfig, InfillRNN
 from composer.model import ModelConfig, MusicRNN
 from composer.modelfile import load_model, save_model
 from composer.tokenizer import PAD
@@ -29,6 +35,7 @@ from . import distributed as D
 from .checkpoint import load_checkpoint, save_checkpoint
 from .config import DEFAULT_EPOCHS, TrainConfig, TrainProgress, TrainResult
 from .data import ChunkSampler, StreamSampler, split_files
+from .infill_data import SpanSampler, span_bits_per_note
 from .metrics import evaluate_bits_per_note
 from .optim import amp_setup, is_oom, lr_factor, oom_message
 
@@ -233,12 +240,19 @@ class _Run:
 
     def build(self, train_seqs) -> None:
         c, tok = self.c, self.tokenizer
-        self.model_config = ModelConfig(
-            vocab_size=tok.vocab_size, cell=c.cell, embed_dim=c.embed, hidden_size=c.hidden,
-            num_layers=c.layers, dropout=c.dropout, tie_weights=c.tie_weights,
-            position_classes=tok.position_classes if c.position_input else 0)
+        self.infill = c.objective == "infill"
+        positions = tok.position_classes if c.position_input else 0
+        if self.infill:
+            self.model_config = InfillConfig(
+                vocab_size=tok.vocab_size, cell=c.cell, embed_dim=c.embed, hidden_size=c.hidden,
+                num_layers=c.layers, dropout=c.dropout, position_classes=positions,
+                remaining_classes=2 * c.infill_context + c.infill_bars[1] + 1, context_bars=c.infill_context)
+        else:
+            self.model_config = ModelConfig(
+                vocab_size=tok.vocab_size, cell=c.cell, embed_dim=c.embed, hidden_size=c.hidden,
+                num_layers=c.layers, dropout=c.dropout, tie_weights=c.tie_weights, position_classes=positions)
         torch.manual_seed(c.seed)
-        self.model = MusicRNN(self.model_config).to(self.device)
+        self.model = (InfillRNN if self.infill else MusicRNN)(self.model_config).to(self.device)
         self.net = self.model
         if self.info.enabled:
             from torch.nn.parallel import DistributedDataParallel
@@ -247,10 +261,16 @@ class _Run:
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=c.lr, weight_decay=c.weight_decay)
         self.precision, self.scaler = amp_setup(self.device)
         self.rnn_state = None       # carried between steps with batching="tbptt"
-        sampler_cls = StreamSampler if c.batching == "tbptt" else ChunkSampler
-        self.sampler = sampler_cls(tok, D.shard(train_seqs, self.info), batch=c.batch, seq_len=c.seq_len,
-                                    transpose=c.transpose_range, seed=c.seed, rank=self.info.rank,
-                                    use_positions=self.model_config.position_classes > 1)
+        if self.infill:
+            self.sampler = SpanSampler(tok, D.shard(train_seqs, self.info), batch=c.batch,
+                                       span_bars=tuple(c.infill_bars), context_bars=c.infill_context,
+                                       transpose=c.transpose_range, seed=c.seed, rank=self.info.rank,
+                                       use_positions=self.model_config.position_classes > 1)
+        else:
+            sampler_cls = StreamSampler if c.batching == "tbptt" else ChunkSampler
+            self.sampler = sampler_cls(tok, D.shard(train_seqs, self.info), batch=c.batch, seq_len=c.seq_len,
+                                        transpose=c.transpose_range, seed=c.seed, rank=self.info.rank,
+                                        use_positions=self.model_config.position_classes > 1)
         spe = self.sampler.steps_per_epoch
         totals = [c.steps] if c.steps else []
         if c.epochs:
@@ -324,7 +344,10 @@ class _Run:
 
     def evaluate(self, step: int) -> float | None:
         self.emit(phase="validating")
-        metric = evaluate_bits_per_note(self.model, self.tokenizer, self.val_seqs, device=self.device)
+        if self.infill:     # span bits per note on deterministic spans, given both sides
+            metric = span_bits_per_note(self.model, self.tokenizer, self.val_seqs, device=self.device)
+        else:
+            metric = evaluate_bits_per_note(self.model, self.tokenizer, self.val_seqs, device=self.device)
         metric = D.all_reduce_metric(self.info, metric, self.device)
         self.emit(phase="training")
         if not metric.notes:
@@ -379,12 +402,15 @@ class _Run:
         c = self.c
         torch.manual_seed(_step_seed(c.seed, self.info.rank, step))   # dropout: a function of the step
         batch = self.sampler.batch_at(step)
-        x, y = batch.inputs.to(self.device), batch.targets.to(self.device)        # (B, T)
+        y = batch.targets.to(self.device)                                          # (B, T)
         positions = batch.positions.to(self.device) if self.model_config.position_classes > 1 else None
         self.net.train()
         try:
             with self.precision.autocast(self.device):
-                logits, state = self.net(x, self.rnn_state, positions=positions)  # (B, T, V)
+                if self.infill:     # left context + span, conditioned on the right context
+                    logits, state = self.net(**batch.model_inputs(self.device)), None       # (B, T, V)
+                else:
+                    logits, state = self.net(batch.inputs.to(self.device), self.rnn_state, positions=positions)
             loss = F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), y.reshape(-1), ignore_index=PAD)
             bad = D.sync_max(self.info, [0.0 if torch.isfinite(loss).item() else 1.0], self.device)[0]
             if bad:
@@ -480,7 +506,8 @@ class _Run:
         corpus = {"name": folder.resolve().name, "folder": str(folder), "files_used": len(used),
                   "files_skipped": len(report.skipped()), "notes": sum(f.n_notes for f in used),
                   "tokens": sum(f.n_tokens for f in used), "train_files": n_train, "val_files": n_val}
-        return {"corpus": corpus, "steps": step,
+        return {"corpus": corpus, "objective": self.c.objective,
+                "val_metric": "span bits per note" if self.infill else "bits per note", "steps": step,
                 "epochs": round(step / self.sampler.steps_per_epoch, 3),
                 "val_bits_per_note": self.best_val, "best_step": self.best_step if self.best_val is not None else None,
                 "last_val_bits_per_note": self.last_val, "stopped_reason": reason,
