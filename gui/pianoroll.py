@@ -4,12 +4,18 @@ Pitch names run down the left, bar numbers and beat ticks along the top;
 notes are coloured by velocity (blue = soft, red = loud), primer notes are
 drawn paler, and a red playhead follows playback. Ctrl+wheel or +/- zooms
 the time axis, the wheel scrolls (Shift+wheel sideways).
+
+A range of whole bars can be selected: drag along the ruler, or click one bar
+and shift-click another (anywhere in the view). The selection is shaded;
+`selectionChanged` carries it as (first, last) bars, 1-based and inclusive.
+Notes given to `set_ghost_notes` (e.g. the original notes of a rewritten
+span) are drawn as grey outlines behind the song's notes.
 """
 from __future__ import annotations
 
-from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QPainter, QPen
-from PySide6.QtWidgets import QAbstractScrollArea, QWidget
+from PySide6.QtWidgets import QAbstractScrollArea, QMenu, QWidget
 
 from composer.music import Note, Song, pitch_name
 
@@ -18,6 +24,9 @@ RULER_HEIGHT = 22     # px, the bar/beat ruler
 MIN_SPAN = 24         # semitones shown at least
 MIN_ROW, MAX_ROW = 7, 16   # px per semitone row
 BLACK_KEYS = {1, 3, 6, 8, 10}
+SELECTION_FILL = QColor(255, 196, 0, 48)     # the selected bars over the notes
+SELECTION_RULER = QColor(255, 190, 40)       # the selected bars on the ruler
+GHOST_PEN = QColor(150, 150, 160)
 
 
 def velocity_color(velocity: int, *, faded: bool = False) -> QColor:
@@ -29,11 +38,17 @@ def velocity_color(velocity: int, *, faded: bool = False) -> QColor:
 class PianoRoll(QAbstractScrollArea):
     """Draws `song` (all non-drum notes); times in beats, zoom in px per beat."""
 
+    selectionChanged = Signal(object)      # (first bar, last bar), 1-based inclusive, or None
+
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.song: Song | None = None
         self.primer_beats = 0.0
         self.playhead_beat: float | None = None
+        self.selection: tuple[int, int] | None = None
+        self._anchor_bar: int | None = None     # where the last plain click or drag began
+        self._dragging = False
+        self._ghosts: list[Note] = []
         self.px_per_beat = 24.0
         self.row_height = 9
         self.pitch_low, self.pitch_high = 48, 84
@@ -50,6 +65,9 @@ class PianoRoll(QAbstractScrollArea):
         self.song = song
         self.primer_beats = primer_beats
         self._notes = song.notes if song is not None else []
+        self._ghosts = []
+        if self.selection is not None and (song is None or self.selection[1] > self.bar_count()):
+            self.clear_selection()
         if self._notes:
             low = min(n.pitch for n in self._notes) - 3
             high = max(n.pitch for n in self._notes) + 3
@@ -83,6 +101,46 @@ class PianoRoll(QAbstractScrollArea):
             if not bar.value() <= x <= bar.value() + visible * 0.9:
                 bar.setValue(int(max(0.0, x - visible * 0.1)))
         self.viewport().update()
+
+    def set_ghost_notes(self, notes: list[Note]) -> None:
+        """Draw `notes` as grey outlines behind the song (cleared by `set_song`)."""
+        self._ghosts = list(notes)
+        self.viewport().update()
+
+    # ---- bar selection ----------------------------------------------------------
+    def set_selection(self, first: int, last: int | None = None) -> None:
+        """Select bars `first`..`last` (1-based, inclusive, either order; clamped to the song)."""
+        last = first if last is None else last
+        first, last = sorted((first, last))
+        count = self.bar_count()
+        selection = (max(1, min(count, first)), max(1, min(count, last)))
+        if selection != self.selection:
+            self.selection = selection
+            self.selectionChanged.emit(selection)
+        self.viewport().update()
+
+    def clear_selection(self) -> None:
+        self._anchor_bar = None
+        if self.selection is not None:
+            self.selection = None
+            self.selectionChanged.emit(None)
+        self.viewport().update()
+
+    def bar_count(self) -> int:
+        """Bars the view shows (whole bars of the opening meter)."""
+        bar = self.song.bar_length() if self.song else 4.0
+        return max(1, round(self.content_beats() / bar))
+
+    def bar_at(self, x: float) -> int:
+        """The bar (1-based, clamped to the song) under viewport x."""
+        bar = self.song.bar_length() if self.song else 4.0
+        beat = (x - self._origin().x()) / self.px_per_beat
+        return max(1, min(self.bar_count(), int(beat // bar) + 1))
+
+    def bar_x(self, bar: int) -> float:
+        """Viewport x where `bar` (1-based) begins."""
+        length = self.song.bar_length() if self.song else 4.0
+        return self._origin().x() + (bar - 1) * length * self.px_per_beat
 
     def zoom(self, factor: float) -> None:
         """Scale the time axis by `factor`, keeping it between 4 and 400 px per beat."""
@@ -124,6 +182,56 @@ class PianoRoll(QAbstractScrollArea):
         self._update_scrollbars()
 
     # ---- input ----------------------------------------------------------------
+    def mousePressEvent(self, event) -> None:
+        pos = event.position()
+        if self.song is None or event.button() != Qt.MouseButton.LeftButton or pos.x() < KEY_WIDTH:
+            super().mousePressEvent(event)
+            return
+        bar = self.bar_at(pos.x())
+        if event.modifiers() & Qt.KeyboardModifier.ShiftModifier:
+            anchor = self._anchor_bar or (self.selection[0] if self.selection else bar)
+            self._anchor_bar = anchor
+            self.set_selection(anchor, bar)
+        elif pos.y() < RULER_HEIGHT:
+            self._anchor_bar, self._dragging = bar, True
+            self.set_selection(bar)
+        else:
+            super().mousePressEvent(event)
+            return
+        event.accept()
+
+    def mouseMoveEvent(self, event) -> None:
+        if self._dragging and self._anchor_bar is not None:
+            self.set_selection(self._anchor_bar, self.bar_at(event.position().x()))
+            event.accept()
+        else:
+            super().mouseMoveEvent(event)
+
+    def mouseReleaseEvent(self, event) -> None:
+        if self._dragging and self._anchor_bar is not None:
+            self.set_selection(self._anchor_bar, self.bar_at(event.position().x()))
+            self._dragging = False
+            event.accept()
+        else:
+            super().mouseReleaseEvent(event)
+
+    def context_menu(self, x: float) -> QMenu:
+        """The menu of the actions added to the roll; a right-click outside the
+        selection first selects the bar under `x` (viewport pixels)."""
+        if self.song is not None and x >= KEY_WIDTH:
+            bar = self.bar_at(x)
+            if self.selection is None or not self.selection[0] <= bar <= self.selection[1]:
+                self._anchor_bar = bar
+                self.set_selection(bar)
+        menu = QMenu(self)
+        menu.addActions(self.actions())
+        return menu
+
+    def contextMenuEvent(self, event) -> None:
+        if self.actions():
+            self.context_menu(event.pos().x()).exec(event.globalPos())
+        event.accept()
+
     def wheelEvent(self, event) -> None:
         delta = event.angleDelta().y()
         if event.modifiers() & Qt.KeyboardModifier.ControlModifier:
@@ -154,6 +262,7 @@ class PianoRoll(QAbstractScrollArea):
         painter.fillRect(rect, QColor(250, 250, 250))
         self._paint_rows(painter, rect.width())
         self._paint_grid(painter, rect.height())
+        self._paint_selection(painter, rect.height(), RULER_HEIGHT, SELECTION_FILL)
         self._paint_notes(painter)
         self._paint_keys(painter, rect.height())
         self._paint_ruler(painter, rect.width())
@@ -165,7 +274,7 @@ class PianoRoll(QAbstractScrollArea):
         if self.song is None:
             painter.setPen(QColor(120, 120, 120))
             painter.drawText(rect.adjusted(KEY_WIDTH, RULER_HEIGHT, 0, 0), Qt.AlignmentFlag.AlignCenter,
-                             "Generate to see the notes here")
+                             "Generate, or open a MIDI file, to see the notes here")
         painter.end()
 
     def _paint_rows(self, painter: QPainter, width: int) -> None:
@@ -191,8 +300,21 @@ class PianoRoll(QAbstractScrollArea):
             painter.setPen(QColor(150, 150, 165) if on_bar else QColor(222, 222, 230))
             painter.drawLine(QPointF(x, RULER_HEIGHT), QPointF(x, height))
 
+    def _paint_selection(self, painter: QPainter, bottom: float, top: float, color: QColor) -> None:
+        """Shade the selected bars between `top` and `bottom` (viewport y)."""
+        if self.selection is None:
+            return
+        left = max(float(KEY_WIDTH), self.bar_x(self.selection[0]))
+        right = self.bar_x(self.selection[1] + 1)
+        if right > left:
+            painter.fillRect(QRectF(left, top, right - left, bottom - top), color)
+
     def _paint_notes(self, painter: QPainter) -> None:
         painter.setClipRect(QRectF(KEY_WIDTH, RULER_HEIGHT, self.viewport().width(), self.viewport().height()))
+        painter.setPen(QPen(GHOST_PEN, 1, Qt.PenStyle.DashLine))
+        for note in self._ghosts:
+            if self.pitch_low <= note.pitch <= self.pitch_high:
+                painter.drawRect(self.note_rect(note))
         border = QColor(40, 40, 60)
         for note in self._notes:
             if not self.pitch_low <= note.pitch <= self.pitch_high:
@@ -224,6 +346,7 @@ class PianoRoll(QAbstractScrollArea):
 
     def _paint_ruler(self, painter: QPainter, width: int) -> None:
         painter.fillRect(QRectF(0, 0, width, RULER_HEIGHT), QColor(232, 232, 238))
+        self._paint_selection(painter, RULER_HEIGHT, 0, SELECTION_RULER)
         o = self._origin()
         bar = self.song.bar_length() if self.song else 4.0
         beat_unit = 4.0 / (self.song.time_signature[1] if self.song else 4)
