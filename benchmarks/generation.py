@@ -95,8 +95,9 @@ def one_melody_seconds(loaded: LoadedModel, seed: int) -> float:
     return time.perf_counter() - start
 
 
-def run(model_path: Path | None, repeats: int) -> dict:
-    torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+def run(model_path: Path | None, repeats: int, threads: int | None = None) -> dict:
+    if threads:
+        torch.set_num_threads(threads)
     loaded, name = load(model_path)
     one_melody_seconds(loaded, 0)                     # warm-up: ONNX graph export/load, allocator
     rows = []
@@ -114,6 +115,7 @@ def run(model_path: Path | None, repeats: int) -> dict:
         row["speedup_vs_batch1"] = row["notes_per_s"] / b1
     return {
         "model": name, "machine": f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}",
+        "torch_threads": torch.get_num_threads(),
         "runtime": os.environ.get("COMPOSER_RUNTIME", "auto"),
         "rows": rows,
         "first_note_s": statistics.median(first_note_seconds(loaded, r) for r in range(repeats)),

@@ -45,6 +45,21 @@ def main(argv=None) -> None:
     if args.memory:
         return worst_case_memory(args.workers)
 
+    result = measure(args.files, args.workers, args.rounds)
+    wall, cpu, n = result["wall_s"], result["cpu_s"], result["files"]
+    print(f"{n} files, {result['bytes_per_file']:.0f} bytes on average")
+    print(f"load average {result['load_average']:.1f} on {os.cpu_count()} cores (wall times suffer when it is high)")
+    for label in wall:
+        print(f"{label:15s} wall {wall[label]:7.3f} s ({wall['pretty_midi'] / wall[label]:5.1f}x)   "
+              f"CPU {cpu[label]:7.3f} s = {cpu[label] / n * 1000:5.2f} ms/file "
+              f"({cpu['pretty_midi'] / cpu[label]:5.1f}x)")
+    print(f"scan cold on {result['workers']} idle cores (CPU / workers): about {result['cold_idle_estimate_s']:.2f} s, "
+          f"{result['cold_speedup_idle_estimate']:.1f}x the pretty_midi loop")
+
+
+def measure(files: int = 1000, workers: int | None = None, rounds: int = 3) -> dict:
+    """Best-of-`rounds` wall and CPU seconds of each way of reading `files`
+    generated files (see the module docstring), and the derived speed-ups."""
     import pretty_midi
 
     from composer.melody import MelodyTokenizer
@@ -55,40 +70,46 @@ def main(argv=None) -> None:
 
     tmp = Path(tempfile.mkdtemp(prefix="ingest-bench-"))
     try:
-        paths = make_files(tmp / "music", args.files)
+        paths = make_files(tmp / "music", files)
         size = sum(p.stat().st_size for p in paths) / len(paths)
-        print(f"{len(paths)} files, {size:.0f} bytes on average")
         tokenizer = MelodyTokenizer()
-        workers = args.workers or default_workers()
+        workers = workers or default_workers()
         wall: dict[str, float] = {}
         cpu: dict[str, float] = {}
+        notes = [0]
 
         def timed(label, fn):
             """Best wall time and best CPU time (this process + its finished children), in seconds."""
             children = resource.getrusage(resource.RUSAGE_CHILDREN)
             start, start_cpu = time.perf_counter(), time.process_time()
-            fn()
+            out = fn()
             after = resource.getrusage(resource.RUSAGE_CHILDREN)
             used = (time.process_time() - start_cpu + after.ru_utime - children.ru_utime
                     + after.ru_stime - children.ru_stime)
             wall[label] = min(wall.get(label, float("inf")), time.perf_counter() - start)
             cpu[label] = min(cpu.get(label, float("inf")), used)
+            return out
 
-        for round_ in range(args.rounds):
+        for round_ in range(rounds):
             cache = tmp / f"cache{round_}"
-            timed("pretty_midi", lambda: [pretty_midi.PrettyMIDI(str(p)) for p in paths])
+            midis = timed("pretty_midi", lambda: [pretty_midi.PrettyMIDI(str(p)) for p in paths])
+            notes[0] = sum(len(i.notes) for m in midis for i in m.instruments)
+            del midis
             timed("read_midi", lambda: [read_midi(p) for p in paths])
             timed("read_midi_fast", lambda: [read_midi_fast(p.read_bytes()) for p in paths])
             timed("scan cold", lambda c=cache: scan_folder(tmp / "music", tokenizer, cache_dir=c, workers=workers))
             timed("scan warm", lambda c=cache: scan_folder(tmp / "music", tokenizer, cache_dir=c, workers=workers))
-        print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores (wall times suffer when it is high)")
-        for label in wall:
-            print(f"{label:15s} wall {wall[label]:7.3f} s ({wall['pretty_midi'] / wall[label]:5.1f}x)   "
-                  f"CPU {cpu[label]:7.3f} s = {cpu[label] / len(paths) * 1000:5.2f} ms/file "
-                  f"({cpu['pretty_midi'] / cpu[label]:5.1f}x)")
         parallel = cpu["scan cold"] / workers
-        print(f"scan cold on {workers} idle cores (CPU / workers): about {parallel:.2f} s, "
-              f"{cpu['pretty_midi'] / parallel:.1f}x the pretty_midi loop")
+        return {
+            "files": len(paths), "bytes_per_file": size, "notes": notes[0], "workers": workers, "rounds": rounds,
+            "load_average": os.getloadavg()[0], "wall_s": wall, "cpu_s": cpu,
+            "cold_files_per_s": len(paths) / wall["scan cold"], "cold_notes_per_s": notes[0] / wall["scan cold"],
+            "pretty_midi_files_per_s": len(paths) / wall["pretty_midi"],
+            "cold_speedup_wall": wall["pretty_midi"] / wall["scan cold"],
+            "cold_idle_estimate_s": parallel, "cold_speedup_idle_estimate": cpu["pretty_midi"] / parallel,
+            "warm_s": wall["scan warm"],
+            "targets": {"cold_speedup": ">= 5", "warm_s": "< 1 (for 1,000 files)"},
+        }
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

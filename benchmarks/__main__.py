@@ -1,0 +1,165 @@
+"""All benchmarks of issue 6 in one command: one table, one JSON file.
+
+    python -m benchmarks [--quick] [--only training|generation|ingestion|memory] [--json PATH]
+
+Parts (each also runs alone, with more options, as its own module):
+  training    benchmarks.training: trainer vs raw nn.LSTM / nn.GRU loop, tokens/s, interleaved
+  generation  benchmarks.generation: sampler vs raw sampling loop, notes/s at batch 1/16/64, latency
+  ingestion   training.ingest_bench: cold scan of 1,000 files vs a pretty_midi loop, warm re-scan
+  memory      benchmarks.memory: peak RSS training the default model and generating 64 variations
+`--quick` runs each part briefly (a smoke run: the numbers are noisy).
+The JSON holds the machine (CPU model, cores, torch, load average at start and
+end), every part's full result and the table rows.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_JSON = Path(__file__).resolve().parent / "results.json"
+PARTS = ("training", "generation", "ingestion", "memory")
+
+
+def machine() -> dict:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {"cpu": cpu, "cores": os.cpu_count(), "machine": platform.machine(), "python": platform.python_version(),
+            "torch": torch.__version__, "torch_threads": torch.get_num_threads(), "platform": platform.platform()}
+
+
+def row(name: str, measured: float | None, unit: str, target: str, met: bool | None, command: str) -> dict:
+    return {"name": name, "measured": measured, "unit": unit, "target": target, "met": met, "command": command}
+
+
+def part_training(quick: bool, overrides: dict | None = None, folder: Path | None = None) -> tuple[dict, list]:
+    from benchmarks import training
+    kwargs = {"steps": 6, "chunk": 2, "warmup": 1} if quick else {}
+    result = training.run(("lstm", "gru"), folder=folder or training.DEFAULT_FOLDER, overrides=overrides, **kwargs)
+    cmd = "python -m benchmarks.training"
+    rows = [row(f"training {r['cell']}: trainer / raw loop tokens/s", r["ratio"], "x", ">= 0.9",
+                r["ratio"] >= training.TARGET_RATIO, cmd) for r in result["cells"]]
+    rows += [row(f"training {r['cell']}: trainer tokens/s", r["trainer_tokens_per_s"], "tokens/s", "", None, cmd)
+             for r in result["cells"]]
+    return result, rows
+
+
+def part_generation(quick: bool) -> tuple[dict, list]:
+    from benchmarks import generation
+    result = generation.run(None, 1 if quick else 5)
+    cmd = "python -m benchmarks.generation"
+    rows = [row(f"generation batch {r['batch']}: sampler / raw loop notes/s", r["ratio_to_raw_loop"], "x", ">= 0.8",
+                r["ratio_to_raw_loop"] >= 0.8, cmd) for r in result["rows"]]
+    rows += [row(f"generation batch {r['batch']}: notes/s", r["notes_per_s"], "notes/s", "", None, cmd)
+             for r in result["rows"]]
+    b64 = result["rows"][-1]["speedup_vs_batch1"]
+    rows += [row("generation batch 64 / batch 1 notes/s", b64, "x", ">= 15", b64 >= 15, cmd),
+             row("generation: first note available", result["first_note_s"] * 1000, "ms", "< 100",
+                 result["first_note_s"] < 0.1, cmd),
+             row("generation: one 8-bar melody, batch 1", result["one_8_bar_melody_s"] * 1000, "ms", "< 100",
+                 result["one_8_bar_melody_s"] < 0.1, cmd)]
+    return result, rows
+
+
+def part_ingestion(quick: bool) -> tuple[dict, list]:
+    from training import ingest_bench
+    files, rounds = (100, 1) if quick else (1000, 3)
+    result = ingest_bench.measure(files, None, rounds)
+    cmd = f"python -m training.ingest_bench --files {files} --rounds {rounds}"
+    warm_target = 1.0 * files / 1000
+    rows = [row(f"ingestion: cold scan / pretty_midi loop, wall ({files} files)", result["cold_speedup_wall"], "x",
+                ">= 5", result["cold_speedup_wall"] >= 5, cmd),
+            row("ingestion: cold scan / pretty_midi loop, CPU / workers (idle estimate)",
+                result["cold_speedup_idle_estimate"], "x", ">= 5", result["cold_speedup_idle_estimate"] >= 5, cmd),
+            row("ingestion: cold scan files/s", result["cold_files_per_s"], "files/s", "", None, cmd),
+            row("ingestion: cold scan notes/s", result["cold_notes_per_s"], "notes/s", "", None, cmd),
+            row(f"ingestion: warm re-scan of {files} files", result["warm_s"], "s", f"< {warm_target:g}",
+                result["warm_s"] < warm_target, cmd)]
+    return result, rows
+
+
+def part_memory(quick: bool) -> tuple[dict, list]:
+    from benchmarks import memory
+    result = memory.run(steps=3 if quick else 12, count=8 if quick else 64)
+    cmd = "python -m benchmarks.memory"
+    rows = [row("memory: peak RSS training the default model (LSTM 2x256, batch 16 x 256)",
+                result["training"]["peak_mb"], "MB", "", None, cmd),
+            row(f"memory: peak RSS generating {result['generation']['variations']} variations (default model)",
+                result["generation"]["peak_mb"], "MB", "", None, cmd)]
+    return result, rows
+
+
+def run(only=PARTS, quick: bool = False, json_path: Path | None = DEFAULT_JSON, *,
+        training_overrides: dict | None = None, training_folder: Path | None = None, progress=None) -> dict:
+    """Run the parts named in `only`; returns (and writes to `json_path`) the
+    machine, every part's result and the table rows."""
+    started = time.time()
+    out = {"command": "python -m benchmarks" + (" --quick" if quick else ""), "quick": quick,
+           "started": time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(started)),
+           "machine": machine(), "load_average_start": list(os.getloadavg()), "parts": {}, "rows": []}
+    for name in only:
+        if progress:
+            progress(name)
+        t0 = time.perf_counter()
+        if name == "training":
+            result, rows = part_training(quick, training_overrides, training_folder)
+        else:
+            result, rows = {"generation": part_generation, "ingestion": part_ingestion,
+                            "memory": part_memory}[name](quick)
+        result["seconds"] = time.perf_counter() - t0
+        out["parts"][name] = result
+        out["rows"] += rows
+    out["load_average_end"] = list(os.getloadavg())
+    out["seconds"] = time.time() - started
+    if json_path is not None:
+        Path(json_path).write_text(json.dumps(out, indent=2))
+    return out
+
+
+def format_table(result: dict) -> str:
+    m = result["machine"]
+    lines = [f"{m['cpu']}, {m['cores']} cores, torch {m['torch']} ({m['torch_threads']} threads); load average "
+             f"{result['load_average_start'][0]:.1f} at start, {result['load_average_end'][0]:.1f} at end",
+             f"{'benchmark':<72} {'measured':>12} {'target':>8} {'met':>4}"]
+    for r in result["rows"]:
+        value = "-" if r["measured"] is None else (f"{r['measured']:.2f} {r['unit']}" if r["unit"] == "x"
+                                                   else f"{r['measured']:.0f} {r['unit']}" if r["measured"] >= 100
+                                                   else f"{r['measured']:.3g} {r['unit']}")
+        met = "" if r["met"] is None else ("yes" if r["met"] else "NO")
+        lines.append(f"{r['name']:<72} {value:>12} {r['target']:>8} {met:>4}")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="a short smoke run of every part")
+    parser.add_argument("--only", choices=PARTS, action="append", help="run only this part (repeatable)")
+    parser.add_argument("--json", type=Path, default=DEFAULT_JSON, help=f"default {DEFAULT_JSON.relative_to(ROOT)}")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+    args = parser.parse_args(argv)
+    if args.threads is not None:
+        if args.threads < 1:
+            print(f"--threads must be >= 1, got {args.threads}")
+            return 2
+        torch.set_num_threads(args.threads)
+    result = run(args.only or PARTS, args.quick, args.json, progress=lambda name: print(f"running {name} ...",
+                                                                                        flush=True))
+    print(format_table(result))
+    print(f"wrote {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,112 @@
+"""Peak memory (issue 6, part 4): training the default-size model, and
+generating 64 variations with the default model.
+
+    python -m benchmarks.memory [--steps 12] [--folder DIR] [--json PATH]
+
+Each runs in a fresh child process (`python -m benchmarks.memory --child
+KIND ...`) that reports its own peak resident set size (getrusage ru_maxrss,
+no psutil), the peak of its own children (the ingest workers of a scan that
+misses the cache), and its RSS right after the imports, as one JSON line.
+
+Training: `training.trainer.train` with every default (LSTM 2x256, embedding
+128, batch 16 x 256 tokens) on the folder, for `steps` steps with a
+validation pass and a checkpoint at step 10 (the defaults do them at 50 and
+100; moved so a short run includes both, since the validation pass over
+whole pieces is the largest single allocation). Generation:
+`composer.generate.generate` of 64 variations (the default request: 8 bars,
+batch 64) with the shipped `assets/melody.model`, writing nothing.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_FOLDER = ROOT / "runs" / "dm2" / "folk"
+DEFAULT_MODEL = ROOT / "assets" / "melody.model"
+
+
+def _peak_kb() -> tuple[int, int]:
+    return (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+            resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+
+
+def child_training(folder: str, steps: int) -> dict:
+    import torch  # noqa: F401  (counted in the baseline)
+
+    from training.config import TrainConfig
+    from training.trainer import train
+    baseline = _peak_kb()[0]
+    with tempfile.TemporaryDirectory(prefix="bench-mem-") as tmp:
+        every = min(10, steps)
+        result = train(TrainConfig(folder=folder, out=str(Path(tmp) / "m.model"), steps=steps, force=True,
+                                   eval_every=every, checkpoint_every=every))
+        parameters = result.summary["parameters"]
+    self_kb, children_kb = _peak_kb()
+    return {"baseline_kb": baseline, "peak_kb": self_kb, "children_peak_kb": children_kb, "steps": steps,
+            "parameters": parameters}
+
+
+def child_generation(model: str, count: int) -> dict:
+    import torch  # noqa: F401
+
+    from composer.generate import GenerateRequest, generate
+    from composer.modelfile import load_model
+    baseline = _peak_kb()[0]
+    loaded = load_model(model, "cpu")
+    result = generate(loaded, GenerateRequest(count=count, seed=0), progress=lambda done, total, partial: None)
+    self_kb, children_kb = _peak_kb()
+    return {"baseline_kb": baseline, "peak_kb": self_kb, "children_peak_kb": children_kb,
+            "variations": len(result.songs), "model": model}
+
+
+def _in_child(*args: str) -> dict:
+    out = subprocess.run([sys.executable, "-m", "benchmarks.memory", "--child", *args], capture_output=True,
+                         text=True, cwd=ROOT)
+    if out.returncode != 0:
+        raise RuntimeError(f"memory child {args[0]} failed: {out.stderr.strip().splitlines()[-1:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def run(*, folder: Path = DEFAULT_FOLDER, model: Path = DEFAULT_MODEL, steps: int = 12, count: int = 64) -> dict:
+    """Peak RSS in MB of each child (ru_maxrss is in KiB on Linux)."""
+    result = {}
+    for kind, args in (("training", ("training", str(folder), str(steps))),
+                       ("generation", ("generation", str(model), str(count)))):
+        r = _in_child(*args)
+        r.update(peak_mb=r["peak_kb"] / 1024, baseline_mb=r["baseline_kb"] / 1024,
+                 children_peak_mb=r["children_peak_kb"] / 1024)
+        result[kind] = r
+    return result
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.memory", description=__doc__.split("\n")[0])
+    parser.add_argument("--child", nargs=3, metavar=("KIND", "PATH", "N"), help=argparse.SUPPRESS)
+    parser.add_argument("--steps", type=int, default=12)
+    parser.add_argument("--count", type=int, default=64)
+    parser.add_argument("--folder", type=Path, default=DEFAULT_FOLDER)
+    parser.add_argument("--model", type=Path, default=DEFAULT_MODEL)
+    parser.add_argument("--json", type=Path, default=None)
+    args = parser.parse_args(argv)
+    if args.child:
+        kind, path, n = args.child
+        fn = child_training if kind == "training" else child_generation
+        print(json.dumps(fn(path, int(n))))
+        return 0
+    result = run(folder=args.folder, model=args.model, steps=args.steps, count=args.count)
+    for kind, r in result.items():
+        print(f"{kind:10s} peak RSS {r['peak_mb']:7.0f} MB (after imports {r['baseline_mb']:.0f} MB; "
+              f"largest child process {r['children_peak_mb']:.0f} MB)")
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
