@@ -1,5 +1,6 @@
 """The generate view: model picker and controls on the left, results on the
-right. Generation runs `composer.generate.generate` on a worker thread."""
+right. Generation runs `composer.generate.generate` on a worker thread, and
+Regenerate selection runs `composer.infill.infill` (see gui/infill.py)."""
 from __future__ import annotations
 
 import time
@@ -31,6 +32,7 @@ from composer.tokenizer import Tokenizer, tokenizer_from_config
 from .catalog import ModelEntry, discover
 from .controls import GenerateControls
 from .dialogs import MIDI_FILTER, MODEL_FILTER, Dialogs
+from .infill import InfillOutcome, InfillProgress, choose_infill_model, describe_outcome, infill_job, infill_request
 from .jobs import Job, JobError, Throttle
 from .primer import bar_count, describe_primer, song_before
 from .results import ResultsPanel
@@ -91,6 +93,9 @@ class GenerateView(QWidget):
         self.tokenizer: Tokenizer | None = None       # of the selected model, from its metadata
         self.loaded: LoadedModel | None = None        # the last model used, kept loaded
         self._loaded_stamp: tuple[int, int] | None = None
+        self.infill_loaded: LoadedModel | None = None   # the last model used for Regenerate selection
+        self._infill_stamp: tuple[int, int] | None = None
+        self._infill_target: tuple[int, Song, tuple[int, int]] | None = None   # row, song, bars of the job
         self.job: Job | None = None
         self.primer: Song | None = None
         self.primer_path: str = ""
@@ -151,6 +156,7 @@ class GenerateView(QWidget):
         self.controls.primerClearRequested.connect(self.clear_primer)
         self.results.continueRequested.connect(self.continue_from)
         self.results.regenerateRequested.connect(self.regenerate_from_bar)
+        self.results.infillRequested.connect(self.regenerate_selection)
         self.results.status.connect(self.status)
 
         self.controls.load(settings)
@@ -382,6 +388,67 @@ class GenerateView(QWidget):
         row = self.results.variations.currentRow()
         self.message.setText(f"Regenerating variation {row + 1} from bar {bar}...")
         self.start_generation(replace(request, primer=head, keep_primer=True))
+
+    # ---- regenerate selection (infill) -------------------------------------------------
+    def regenerate_selection(self, song: Song, row: int, bars: tuple[int, int]) -> None:
+        """Sample takes of `bars` (1-based, inclusive) of `song` (variation `row`)
+        with the sampling controls and the infill model for the selected model."""
+        entry = self.current_entry()
+        if self.job is not None or entry is None or not entry.usable:
+            return
+        try:
+            request = infill_request(self.controls.request(), bars)
+            path, two_sided = choose_infill_model(entry.path)
+        except ComposerError as exc:
+            self.dialogs.error("Cannot regenerate the selection", str(exc))
+            return
+        same_file = (self.infill_loaded is not None and self.infill_loaded.path == path
+                     and self._infill_stamp == _stamp(path))
+        self.results.stop_playback()
+        self._infill_target = (row, song, bars)
+        self.job = Job("infill", infill_job(path, self.infill_loaded if same_file else None, song, request), self)
+        self.job.progressed.connect(self._on_infill_progress)
+        self.job.succeeded.connect(self._on_infilled)
+        self.job.failed.connect(self._on_infill_failed)
+        self.job.cancelled.connect(self._on_infill_cancelled)
+        self.job.finished.connect(self._on_finished)
+        self.progress.setRange(0, 0)
+        span = f"bar {bars[0]}" if bars[0] == bars[1] else f"bars {bars[0]}-{bars[1]}"
+        context = (f"with {path.name}" if two_sided else
+                   f"with {path.name}, from the music before the selection only (no infill model reads this music)")
+        self.message.setText(f"Regenerating {span} of variation {row + 1} {context}...")
+        self.status.emit(self.message.text())
+        self.controls.save(self.settings)
+        self.job.start()
+        self._update_buttons()
+        self.busyChanged.emit(True)
+
+    def _on_infill_progress(self, update: InfillProgress) -> None:
+        self.progress.setRange(0, max(1, update.total))
+        self.progress.setValue(update.done)
+
+    def _on_infilled(self, outcome: InfillOutcome) -> None:
+        self.infill_loaded = outcome.loaded
+        self._infill_stamp = _stamp(outcome.loaded.path)
+        row, song, bars = self._infill_target
+        self.progress.setRange(0, 1)
+        self.progress.setValue(1)
+        text = describe_outcome(outcome, bars)
+        if not self.results.show_takes(row, song, outcome.result, bars):
+            text = f"Variation {row + 1} changed while its bars were being regenerated: the takes were dropped."
+        self.message.setText(text)
+        self.status.emit(text)
+
+    def _on_infill_failed(self, error: JobError) -> None:
+        self.progress.setRange(0, 1)
+        self.progress.setValue(0)
+        self.message.setText(f"Regenerate selection failed: {error.message}")
+        self.dialogs.job_error("Regenerate selection failed", error)
+
+    def _on_infill_cancelled(self) -> None:
+        self.progress.setRange(0, 1)
+        self.progress.setValue(0)
+        self.message.setText("Regenerate selection cancelled; the song is unchanged.")
 
     # ---- lifetime --------------------------------------------------------------------
     def running_jobs(self) -> list[Job]:

@@ -58,6 +58,8 @@ class MainWindow(QMainWindow):
 
         self.open_model_action = action("&Open model file...", g.open_model, QKeySequence.StandardKey.Open)
         self.open_primer_action = action("Open &primer...", g.open_primer)
+        self.open_midi_action = action("Open &MIDI file to edit...", r.open_midi, "Ctrl+Shift+O",
+                                       "Open a .mid file to regenerate bars of it")
         self.export_action = action("&Export .mid...", r.export_midi, "Ctrl+E", "Write the selected variation")
         self.export_audio_action = action("Export &audio...", r.export_audio)
         self.quit_action = action("&Quit", self.close, QKeySequence.StandardKey.Quit)
@@ -65,10 +67,14 @@ class MainWindow(QMainWindow):
         self.cancel_action = action("&Cancel", self.cancel_jobs, "Esc", "Stop the running job")
         self.play_action = action("&Play / Stop", r.toggle_play, "Space")
         file_menu = self.menuBar().addMenu("&File")
-        for act in (self.open_model_action, self.open_primer_action, self.export_action, self.export_audio_action):
+        for act in (self.open_model_action, self.open_primer_action, self.open_midi_action, self.export_action,
+                    self.export_audio_action):
             file_menu.addAction(act)
         file_menu.addSeparator()
         file_menu.addAction(self.quit_action)
+        edit_menu = self.menuBar().addMenu("&Edit")        # the results panel owns these actions
+        for act in (r.undo_action, r.redo_action, r.infill_action, r.clear_selection_action):
+            edit_menu.addAction(act)
         gen_menu = self.menuBar().addMenu("&Generate")
         for act in (self.generate_action, self.cancel_action, self.play_action):
             gen_menu.addAction(act)

@@ -1,22 +1,38 @@
 """The results side of the generate view: the variation list, the piano roll,
-Play/Stop, export (.mid and audio), Continue and Regenerate from bar N."""
+Play/Stop, export (.mid and audio), Continue, Regenerate from bar N, a MIDI
+file opened to edit, and Regenerate selection with its takes and undo."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSpinBox, QSplitter, QVBoxLayout, QWidget
+from PySide6.QtGui import QAction, QKeySequence, QUndoStack
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSpinBox,
+    QSplitter,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from composer.errors import ComposerError
-from composer.midi_io import write_midi
+from composer.midi_io import read_midi, write_midi
 from composer.music import Song
 
 from .dialogs import MIDI_FILTER, WAV_FILTER, Dialogs
+from .infill import InfillPanel, ReplaceSongCommand, notes_between
 from .jobs import Job
 from .pianoroll import PianoRoll
 from .primer import bar_count
 from .settings import Settings
-from .variations import VariationList
+from .variations import VariationList, variation_label
+
+if TYPE_CHECKING:
+    from composer.infill import InfillResult
 
 SOUND_NOT_AVAILABLE = "sound not available yet"
 
@@ -43,6 +59,7 @@ class ResultsPanel(QWidget):
 
     continueRequested = Signal(object)           # Song: use it as the primer
     regenerateRequested = Signal(object, int)    # Song, bar N (1-based): keep bars before N
+    infillRequested = Signal(object, int, object)   # Song, its row, (first, last) bars (1-based, inclusive)
     status = Signal(str)
 
     def __init__(self, settings: Settings, dialogs: Dialogs, parent: QWidget | None = None):
@@ -60,18 +77,33 @@ class ResultsPanel(QWidget):
         self.regen_bar = QSpinBox(minimum=2, maximum=256, prefix="bar ")
         self.regen_button = QPushButton("Regenerate from")
         self.regen_button.setToolTip("Keep the bars before N and sample the rest again")
+        self.source_name = ""                    # stem of the MIDI file opened to edit, "" for generated songs
+        self.open_button = QPushButton("Open MIDI...")
+        self.open_button.setToolTip("Open a .mid file to edit it here (select bars, Regenerate selection)")
+        self.infill_panel = InfillPanel()
+        self.selection_label = QLabel()
+        self._make_edit_actions()
 
         buttons = QHBoxLayout()
         for widget in (self.play_button, self.export_button, self.export_audio_button, self.continue_button,
                        self.regen_button, self.regen_bar):
             buttons.addWidget(widget)
         buttons.addStretch(1)
+        edit_row = QHBoxLayout()
+        for widget in (self.open_button, self.infill_button, self.undo_button, self.redo_button,
+                       self.selection_label):
+            edit_row.addWidget(widget)
+        edit_row.addStretch(1)
+        lists = QHBoxLayout()
+        lists.addWidget(self.variations, 1)
+        lists.addWidget(self.infill_panel, 1)
         top = QWidget()
         top_layout = QVBoxLayout(top)
         top_layout.setContentsMargins(0, 0, 0, 0)
         top_layout.addWidget(QLabel("Variations"))
-        top_layout.addWidget(self.variations)
+        top_layout.addLayout(lists)
         top_layout.addLayout(buttons)
+        top_layout.addLayout(edit_row)
         splitter = QSplitter(Qt.Orientation.Vertical)
         splitter.addWidget(top)
         splitter.addWidget(self.roll)
@@ -87,8 +119,37 @@ class ResultsPanel(QWidget):
         self.continue_button.clicked.connect(self._on_continue)
         self.regen_button.clicked.connect(self._on_regenerate)
         self.play_button.clicked.connect(self.toggle_play)
+        self.open_button.clicked.connect(self.open_midi)
+        self.infill_button.clicked.connect(self.infill_action.trigger)
+        self.roll.selectionChanged.connect(self._on_selection_changed)
+        self.infill_panel.takeSelected.connect(self._show_take)
+        self.infill_panel.accepted.connect(self._on_take_accepted)
+        self.infill_panel.discarded.connect(self._on_takes_discarded)
         self._setup_player()
         self._update_buttons()
+
+    def _make_edit_actions(self) -> None:
+        """Regenerate selection (Ctrl+R, also in the roll's context menu), Clear
+        selection, Undo (Ctrl+Z) and Redo (Ctrl+Shift+Z) of accepted takes."""
+        self.undo_stack = QUndoStack(self)
+        self.undo_action = self.undo_stack.createUndoAction(self, "&Undo")
+        self.undo_action.setShortcuts([QKeySequence("Ctrl+Z")])
+        self.redo_action = self.undo_stack.createRedoAction(self, "&Redo")
+        self.redo_action.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
+        self.infill_action = QAction("Regenerate &selection", self)
+        self.infill_action.setShortcut(QKeySequence("Ctrl+R"))
+        self.infill_action.setStatusTip("Sample new takes of the selected bars; the other bars stay as they are")
+        self.infill_action.triggered.connect(self.request_infill)
+        self.clear_selection_action = QAction("Clear selection", self)
+        self.clear_selection_action.triggered.connect(self.roll.clear_selection)
+        for act in (self.undo_action, self.redo_action, self.infill_action):
+            act.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+            self.addAction(act)
+        self.roll.addActions([self.infill_action, self.clear_selection_action])
+        self.infill_button = QPushButton("Regenerate selection")
+        self.undo_button, self.redo_button = QToolButton(), QToolButton()
+        self.undo_button.setDefaultAction(self.undo_action)
+        self.redo_button.setDefaultAction(self.redo_action)
 
     # ---- sound ----------------------------------------------------------------
     def _setup_player(self) -> None:
@@ -116,7 +177,7 @@ class ResultsPanel(QWidget):
         if self.playing:
             self.player.stop()
             return
-        song = self.current_song()
+        song = self.shown_song()
         if song is not None:
             self.player.play(song)
 
@@ -125,7 +186,7 @@ class ResultsPanel(QWidget):
             self.player.stop()
 
     def _on_play_position(self, seconds: float) -> None:
-        song = self.current_song()
+        song = self.shown_song()         # changing what is shown stops playback
         if song is not None and self.playing:
             self.roll.set_playhead(song.beat_at(seconds))
 
@@ -146,6 +207,9 @@ class ResultsPanel(QWidget):
     # ---- content --------------------------------------------------------------
     def set_results(self, songs: list[Song], kind: str, seed: int | None, primer_beats: float) -> None:
         self.stop_playback()
+        self.infill_panel.discard()
+        self.undo_stack.clear()             # its commands name rows of the previous list
+        self.source_name = ""
         self.kind = kind
         self.variations.set_songs(songs, kind, seed, primer_beats)
         self._on_row_changed(self.variations.currentRow())
@@ -165,8 +229,14 @@ class ResultsPanel(QWidget):
     def current_song(self) -> Song | None:
         return self.variations.song_at(self.variations.currentRow())
 
+    def shown_song(self) -> Song | None:
+        """What the piano roll shows: the selected take while takes are open, else the variation."""
+        return self.infill_panel.selected_song() or self.current_song()
+
     def _on_row_changed(self, row: int) -> None:
         self.stop_playback()
+        if self.infill_panel.is_open() and row != self.infill_panel.row:
+            self.infill_panel.discard()
         song = self.variations.song_at(row)
         self.roll.set_song(song, self.variations.primer_beats)
         if song is not None:
@@ -194,6 +264,18 @@ class ResultsPanel(QWidget):
         two_bars = has_song and bar_count(self.current_song()) >= 2     # something to keep and to redo
         self.regen_button.setEnabled(two_bars and not busy)
         self.regen_bar.setEnabled(two_bars and not busy)
+        self.open_button.setEnabled(not busy)
+        selection = self.roll.selection
+        self.infill_action.setEnabled(has_song and selection is not None and not busy)
+        self.infill_button.setEnabled(self.infill_action.isEnabled())
+        self.clear_selection_action.setEnabled(selection is not None)
+        if selection is None:
+            self.selection_label.setText("Drag on the ruler to select bars")
+        else:
+            first, last = selection
+            self.selection_label.setText(f"bar {first} selected" if first == last else f"bars {first}-{last} selected")
+        self.infill_button.setToolTip(
+            "Sample new takes of the selected bars (Ctrl+R)" if selection else "First select bars: drag on the ruler")
 
     def _on_continue(self) -> None:
         song = self.current_song()
@@ -205,11 +287,86 @@ class ResultsPanel(QWidget):
         if song is not None:
             self.regenerateRequested.emit(song, self.regen_bar.value())
 
+    # ---- editing: open a file, regenerate a selection, undo ------------------------
+    def open_midi(self) -> bool:
+        """Open a .mid file as the one song of the list, to edit it."""
+        folder = self.settings.get("export/folder") or str(Path.home())
+        path = self.dialogs.open_file("Open MIDI file to edit", folder, MIDI_FILTER)
+        if not path:
+            return False
+        return self.load_song_file(path)
+
+    def load_song_file(self, path: str | Path) -> bool:
+        try:
+            song = read_midi(path)
+        except ComposerError as exc:
+            self.dialogs.error("Cannot open this file", str(exc))
+            return False
+        if not song.notes:
+            self.dialogs.error("Cannot open this file", f"{Path(path).name} has no pitched notes to edit")
+            return False
+        self.roll.clear_selection()
+        self.set_results([song], "melody", None, 0.0)
+        self.source_name = Path(path).stem
+        self.status.emit(f"Opened {Path(path).name}: drag on the ruler to select bars, then Regenerate selection")
+        return True
+
+    def request_infill(self) -> None:
+        """Ask for new takes of the selected bars of the selected variation (Ctrl+R)."""
+        song, selection = self.current_song(), self.roll.selection
+        if song is not None and selection is not None and self.infill_action.isEnabled():
+            self.infillRequested.emit(song, self.variations.currentRow(), selection)
+
+    def show_takes(self, row: int, original: Song, result: InfillResult, bars: tuple[int, int]) -> bool:
+        """Offer the takes of an infill of variation `row`; False if that
+        variation has changed since the job started (the takes are dropped)."""
+        if self.variations.song_at(row) is not original:
+            return False
+        if self.variations.currentRow() != row:
+            self.variations.setCurrentRow(row)
+        self.infill_panel.set_takes(row, original, result, bars)
+        return True
+
+    def _show_take(self, song: Song) -> None:
+        self.stop_playback()
+        panel = self.infill_panel
+        self.roll.set_song(song, self.variations.primer_beats, keep_view=True)
+        if song is not panel.original:
+            self.roll.set_ghost_notes(notes_between(panel.original, *panel.span_beats))
+
+    def _on_take_accepted(self, song: Song) -> None:
+        panel = self.infill_panel
+        first, last = panel.bars
+        span = f"bar {first}" if first == last else f"bars {first}-{last}"
+        self.undo_stack.push(ReplaceSongCommand(self, panel.row, panel.original, song,
+                                                f"regenerate {span} of variation {panel.row + 1}"))
+        self.status.emit(f"Replaced {span} of variation {panel.row + 1} (Ctrl+Z undoes it)")
+
+    def _on_takes_discarded(self) -> None:
+        self.stop_playback()
+        self.roll.set_song(self.current_song(), self.variations.primer_beats, keep_view=True)
+
+    def replace_song(self, row: int, song: Song) -> None:
+        """Put `song` in row `row` of the variations (what undo and redo do) and show it."""
+        self.stop_playback()
+        self.infill_panel.discard()
+        self.variations.songs[row] = song
+        self.variations.item(row).setText(variation_label(row, song, self.kind))
+        if self.variations.currentRow() != row:
+            self.variations.setCurrentRow(row)
+        else:
+            self.roll.set_song(song, self.variations.primer_beats, keep_view=True)
+        self._update_buttons()
+
+    def _on_selection_changed(self, selection) -> None:
+        self._update_buttons()
+
     # ---- export -----------------------------------------------------------------
     def _target_path(self, caption: str, suffix: str, file_filter: str) -> tuple[Path, bool] | None:
         """Ask where to write; returns (path, force) or None. Never overwrites silently."""
         row = self.variations.currentRow()
-        name = Path(self.variations.file_name(row)).with_suffix(suffix).name
+        name = self.variations.file_name(row) if not self.source_name else f"{self.source_name}-edited.mid"
+        name = Path(name).with_suffix(suffix).name
         folder = self.settings.get("export/folder") or str(Path.home())
         chosen = self.dialogs.save_file(caption, str(Path(folder) / name), file_filter)
         if not chosen:
@@ -227,8 +384,8 @@ class ResultsPanel(QWidget):
         return path, force
 
     def export_midi(self) -> Path | None:
-        """Export the selected variation as a .mid file (Ctrl+E)."""
-        song = self.current_song()
+        """Export the song shown (the selected variation or take) as a .mid file (Ctrl+E)."""
+        song = self.shown_song()
         if song is None:
             return None
         target = self._target_path("Export MIDI", ".mid", MIDI_FILTER)
@@ -244,8 +401,8 @@ class ResultsPanel(QWidget):
         return path
 
     def export_audio(self) -> None:
-        """Render the selected variation to WAV on a worker thread."""
-        song = self.current_song()
+        """Render the song shown (the selected variation or take) to WAV on a worker thread."""
+        song = self.shown_song()
         audio = _audio_module()
         if song is None or audio is None or self.audio_reason or self.audio_job is not None:
             return

@@ -1,0 +1,201 @@
+""""Regenerate selection": the infill job, the panel that lists its takes, and
+the undoable replacement of a song by the take the user accepts.
+
+The job runs `composer.infill.infill` on a worker thread; the takes appear in
+`InfillPanel` next to the variation list ("Original" first), each drawn in
+the piano roll when selected; *Use this take* pushes a `ReplaceSongCommand`
+on the results panel's QUndoStack, so Ctrl+Z / Ctrl+Shift+Z undo and redo it.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import Signal
+from PySide6.QtGui import QUndoCommand
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QListWidget, QPushButton, QVBoxLayout, QWidget
+
+from composer.device import choose_device
+from composer.generate import GenerateRequest
+from composer.modelfile import LoadedModel, load_model
+from composer.music import Note, Song
+
+from .jobs import Throttle
+
+if TYPE_CHECKING:
+    from composer.infill import InfillRequest, InfillResult
+
+PROGRESS_INTERVAL = 0.05    # seconds between progress-bar updates at most
+
+
+@dataclass
+class InfillProgress:
+    done: int                 # variations or tokens done (composer.infill's unit)
+    total: int
+
+
+@dataclass
+class InfillOutcome:
+    loaded: LoadedModel
+    result: InfillResult
+    seconds: float            # wall time of the job
+
+
+def infill_request(controls: GenerateRequest, bars: tuple[int, int]) -> InfillRequest:
+    """The infill request for `bars` (1-based, inclusive) with the sampling
+    controls of a generation request (count, temperature, top-p/k, seed,
+    key/scale, pitch range). Raises ComposerError naming a bad value."""
+    from composer.infill import InfillRequest
+    request = InfillRequest(bars=bars, count=controls.count, temperature=controls.temperature,
+                            top_k=controls.top_k, top_p=controls.top_p, seed=controls.seed,
+                            key=controls.key, scale=controls.scale,
+                            pitch_low=controls.pitch_low, pitch_high=controls.pitch_high)
+    request.validate()
+    return request
+
+
+def choose_infill_model(model_path: Path) -> tuple[Path, bool]:
+    """The model file to rewrite a span with, and whether it is an infill
+    model (reads both sides) rather than the left-to-right model itself."""
+    from composer.infill import infill_model_for
+    chosen = infill_model_for(model_path)
+    return (Path(chosen), True) if chosen is not None else (Path(model_path), False)
+
+
+def infill_job(path: Path, loaded: LoadedModel | None, song: Song, request: InfillRequest):
+    """The worker function: load the model if needed, then rewrite the span."""
+
+    def run(progress, should_stop):
+        from composer.infill import infill
+        started = time.monotonic()
+        model = loaded
+        if model is None:
+            device, _ = choose_device("auto")
+            model = load_model(path, device)
+        throttle = Throttle(PROGRESS_INTERVAL)
+
+        def on_progress(done, total):
+            if throttle.ready(final=done >= total):
+                progress(InfillProgress(done, total))
+
+        result = infill(model, song, request, progress=on_progress, should_stop=should_stop)
+        return InfillOutcome(model, result, time.monotonic() - started)
+
+    return run
+
+
+def notes_between(song: Song, start: float, end: float) -> list[Note]:
+    """The song's non-drum notes that start in [start, end) beats."""
+    return [n for n in song.notes if start - 1e-9 <= n.start < end - 1e-9]
+
+
+def describe_outcome(outcome: InfillOutcome, bars: tuple[int, int]) -> str:
+    """One line for the status: takes, bars, seed, time, and which context was used."""
+    result = outcome.result
+    span = f"bar {bars[0]}" if bars[0] == bars[1] else f"bars {bars[0]}-{bars[1]}"
+    text = (f"{len(result.songs)} take(s) of {span}, seed {result.seed}, in {outcome.seconds:.1f} s "
+            f"({outcome.loaded.summary()})")
+    if not result.uses_right_context:
+        text += ": only the music before the selection was used (no infill model reads this model's music)"
+    return text
+
+
+class ReplaceSongCommand(QUndoCommand):
+    """Row `row` of the results panel's variations: `before` -> `after`."""
+
+    def __init__(self, panel, row: int, before: Song, after: Song, text: str):
+        super().__init__(text)
+        self.panel, self.row, self.before, self.after = panel, row, before, after
+
+    def redo(self) -> None:
+        self.panel.replace_song(self.row, self.after)
+
+    def undo(self) -> None:
+        self.panel.replace_song(self.row, self.before)
+
+
+class InfillPanel(QWidget):
+    """The takes of one "Regenerate selection": Original, Take 1..N.
+
+    `takeSelected(song)` when the user picks a row (the original too),
+    `accepted(song)` for *Use this take*, `discarded()` for *Discard*."""
+
+    takeSelected = Signal(object)
+    accepted = Signal(object)
+    discarded = Signal()
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.original: Song | None = None
+        self.takes: list[Song] = []
+        self.row = -1                       # the variation the takes were made from
+        self.bars: tuple[int, int] | None = None
+        self.span_beats: tuple[float, float] = (0.0, 0.0)
+        self.title = QLabel("Takes")
+        self.list = QListWidget()
+        self.list.setToolTip("Pick a take to see and play it; the other bars are unchanged")
+        self.accept_button = QPushButton("Use this take")
+        self.accept_button.setToolTip("Replace the song with the selected take (undo with Ctrl+Z)")
+        self.discard_button = QPushButton("Discard")
+        self.discard_button.setToolTip("Keep the song as it was and close the takes")
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.accept_button)
+        buttons.addWidget(self.discard_button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.title)
+        layout.addWidget(self.list)
+        layout.addLayout(buttons)
+        self.list.currentRowChanged.connect(self._on_row_changed)
+        self.accept_button.clicked.connect(self._on_accept)
+        self.discard_button.clicked.connect(self.discard)
+        self.hide()
+
+    def set_takes(self, row: int, original: Song, result: InfillResult, bars: tuple[int, int]) -> None:
+        """Offer `result.songs` as takes for variation `row`; selects the first take."""
+        self.row, self.original, self.takes, self.bars = row, original, list(result.songs), bars
+        self.span_beats = tuple(result.span_beats)
+        span = f"bar {bars[0]}" if bars[0] == bars[1] else f"bars {bars[0]}-{bars[1]}"
+        self.title.setText(f"Takes for {span} of variation {row + 1}")
+        self.list.blockSignals(True)
+        self.list.clear()
+        self.list.addItem("Original")
+        start, end = self.span_beats
+        for k, song in enumerate(self.takes):
+            self.list.addItem(f"Take {k + 1}: {len(notes_between(song, start, end))} notes in the span")
+        self.list.blockSignals(False)
+        self.show()
+        self.list.setCurrentRow(1 if self.takes else 0)
+
+    def is_open(self) -> bool:
+        return self.original is not None
+
+    def selected_song(self) -> Song | None:
+        row = self.list.currentRow()
+        if self.original is None or row < 0:
+            return None
+        return self.original if row == 0 else self.takes[row - 1]
+
+    def discard(self) -> None:
+        """Close the takes without changing anything."""
+        was_open = self.is_open()
+        self.original, self.takes, self.row, self.bars = None, [], -1, None
+        self.list.blockSignals(True)
+        self.list.clear()
+        self.list.blockSignals(False)
+        self.hide()
+        if was_open:
+            self.discarded.emit()
+
+    def _on_row_changed(self, row: int) -> None:
+        self.accept_button.setEnabled(row >= 1)
+        song = self.selected_song()
+        if song is not None:
+            self.takeSelected.emit(song)
+
+    def _on_accept(self) -> None:
+        song = self.selected_song()
+        if song is not None and song is not self.original:
+            self.accepted.emit(song)
