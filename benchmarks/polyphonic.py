@@ -66,6 +66,7 @@ class BenchConfig(ConfigMixin):
     lr: float = 3e-3
     weight_decay: float = 0.0
     transpose: tuple = (0, 0)        # (low, high) semitones of training augmentation
+    position_input: bool = False     # feed the previous frame's next pitch (FramesTokenizer.positions)
     eval_every: int = 50             # steps between validation passes
     patience: int = 10               # validation passes without improvement before stopping
     val_pieces: int = 0              # validdata pieces used for selection during training (0 = all)
@@ -158,18 +159,22 @@ def frame_nll(model: MusicRNN, tok: FramesTokenizer, sequences: Sequence[Sequenc
         idx = order[b0:b0 + batch_size]
         length = max(len(sequences[i]) for i in idx)
         tokens = torch.full((len(idx), length), PAD, dtype=torch.long)
+        positions = torch.zeros((len(idx), length), dtype=torch.long)
         weight = torch.zeros((len(idx), length), dtype=torch.float64)   # 1 where a target counts
         for row, i in enumerate(idx):
             seq = [int(t) for t in sequences[i]]
             tokens[row, :len(seq)] = torch.tensor(seq)
+            if model.pos_embed is not None:
+                positions[row, :len(seq)] = torch.tensor(tok.positions(seq))
             weight[row, counted_targets(tok, seq)] = 1.0
             total.frames += max(0, len(tok.frame_spans(seq)) - 1)
-        tokens, weight = tokens.to(device), weight.to(device)
+        tokens, weight, positions = tokens.to(device), weight.to(device), positions.to(device)
         state = None
         for t0 in range(0, length - 1, window):
             t1 = min(t0 + window, length - 1)
             x, y = tokens[:, t0:t1], tokens[:, t0 + 1:t1 + 1]                    # (B, W)
-            logits, state = model(x, state)                                        # (B, W, V)
+            pos = positions[:, t0:t1] if model.pos_embed is not None else None
+            logits, state = model(x, state, positions=pos)                          # (B, W, V)
             logits = logits.double()
             raw = torch.log_softmax(logits, dim=-1).gather(-1, y[..., None])[..., 0]
             masked = torch.log_softmax(logits.masked_fill(~table[x], -math.inf), dim=-1)
@@ -201,7 +206,7 @@ def train_config(cfg: BenchConfig, model_path: Path, source: str):
     from training.config import TrainConfig
     return TrainConfig(folder=source, out=str(model_path), representation="frames", cell=cfg.cell,
                        layers=cfg.layers, hidden=cfg.hidden, embed=cfg.embed, dropout=cfg.dropout,
-                       position_input=False, steps=cfg.steps, minutes=cfg.minutes, batch=cfg.batch,
+                       position_input=cfg.position_input, steps=cfg.steps, minutes=cfg.minutes, batch=cfg.batch,
                        seq_len=cfg.seq_len, batching="chunks", lr=cfg.lr, weight_decay=cfg.weight_decay,
                        transpose=tuple(cfg.transpose), seed=cfg.seed, device="cpu", force=True,
                        eval_every=cfg.eval_every, checkpoint_every=max(cfg.eval_every, 100),
@@ -272,6 +277,8 @@ def main(argv=None) -> int:
                        ("batch", int), ("seq-len", int), ("lr", float), ("eval-every", int), ("patience", int),
                        ("seed", int), ("threads", int), ("val-pieces", int)):
         parser.add_argument(f"--{name}", type=kind, default=None)
+    parser.add_argument("--position", action=argparse.BooleanOptionalAction, default=None,
+                        help="feed the previous frame's next pitch as an extra input (see composer/frames.py)")
     parser.add_argument("--transpose", default=None, help="augmentation range LOW,HIGH semitones, e.g. --transpose=-3,3")
     parser.add_argument("--out-dir", default="runs/polyphonic")
     args = parser.parse_args(argv)
@@ -280,6 +287,8 @@ def main(argv=None) -> int:
                  "patience", "seed", "threads", "val_pieces"):
         if getattr(args, name) is not None:
             fields[name] = getattr(args, name)
+    if args.position is not None:
+        fields["position_input"] = args.position
     if args.transpose is not None:
         fields["transpose"] = tuple(int(v) for v in args.transpose.split(","))
     try:

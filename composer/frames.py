@@ -10,6 +10,12 @@ quarter notes long. As in the piano-roll benchmarks (JSB Chorales,
 Nottingham), a held note and a note repeated on the next step look the same:
 decoding merges a pitch that sounds in consecutive frames into one note.
 
+Position input ("what sounded a frame ago"): after each token the model may
+get, as `Tokenizer.positions`, the next pitch of the previous frame above the
+last pitch written in this frame (class 1 + its index; 0 when there is none).
+In music most notes of a frame were sounding in the one before, so this
+pointer says which pitch would continue the previous frame next.
+
 Because every frame is spelled out in one fixed order, the model's
 probability of a token sequence is exactly its probability of the piano roll,
 so the negative log-likelihood in nats per frame is directly comparable with
@@ -17,6 +23,7 @@ the per-frame models of the benchmark tables (see benchmarks/polyphonic.py).
 """
 from __future__ import annotations
 
+import bisect
 import math
 from dataclasses import dataclass
 
@@ -25,7 +32,7 @@ import torch
 
 from .config import ConfigMixin
 from .music import Note, Song, Track
-from .tokenizer import BOS, EOS, Constraints, Encoded, Grammar, Tokenizer, UnusableMusic
+from .tokenizer import BOS, EOS, PAD, Constraints, Encoded, Grammar, Tokenizer, UnusableMusic
 
 SECONDS_TEMPO = 120.0     # bpm used to turn a length in seconds into frames when sampling
 
@@ -192,6 +199,36 @@ class FramesTokenizer(Tokenizer):
         return Song(tracks=[Track(notes=sorted(notes), program=program, name="frames")],
                     tempos=[(0.0, float(tempo))])
 
+    # ---- position input: the previous frame's next pitch -------------------------
+    @property
+    def position_classes(self) -> int:
+        return self.n_pitches + 1
+
+    def positions(self, tokens) -> list[int]:
+        """After each token: 1 + the index of the lowest pitch of the previous
+        complete frame above the last pitch of the current frame (any pitch of
+        it at a frame start), or 0 when there is none (also after <bos>)."""
+        previous: list[int] = []          # sorted pitch indices of the previous frame
+        current: list[int] = []
+        out = []
+        for tok in (int(t) for t in tokens):
+            if self.is_pitch(tok):
+                current.append(tok - self.pitch_base)
+            elif tok == self.end_of_frame:
+                previous, current = sorted(current), []
+            elif tok == BOS:
+                previous, current = [], []
+            last = current[-1] if current else -1
+            k = bisect.bisect_right(previous, last)
+            out.append(previous[k] + 1 if k < len(previous) and tok not in (EOS, PAD) else 0)
+        return out
+
+    def transpose_positions(self, positions, semitones: int):
+        if not semitones:
+            return positions
+        moved = np.where(positions > 0, positions + semitones, 0)
+        return np.where((moved >= 1) & (moved <= self.n_pitches), moved, 0)
+
     # ---- the rest of the interface ------------------------------------------------
     def count_notes(self, tokens) -> int:
         """Notes as decoded: a pitch starting a run of consecutive frames."""
@@ -245,6 +282,9 @@ class FramesGrammar(Grammar):
         self.frames = torch.zeros(batch, dtype=torch.long)
         self.base = torch.zeros(batch, dtype=torch.long)
         self.last = torch.full((batch,), -1, dtype=torch.long)     # index of the last pitch in this frame
+        self.previous = torch.zeros(batch, tok.n_pitches, dtype=torch.bool)   # the last complete frame
+        self.current = torch.zeros(batch, tok.n_pitches, dtype=torch.bool)
+        self.ended = torch.zeros(batch, dtype=torch.bool)              # the last token was <eos>/<pad>
         ok = torch.tensor([constraints.pitch_ok(p) for p in range(c.pitch_low, c.pitch_high + 1)])
         if not ok.any():
             raise ValueError("no pitch in this model's range satisfies the key, scale and pitch range")
@@ -271,9 +311,23 @@ class FramesGrammar(Grammar):
         live = self._start_and_end(t)
         is_pitch = live & (t >= tok.pitch_base) & (t < tok.end_of_frame)
         self.last[is_pitch] = t[is_pitch] - tok.pitch_base
+        self.current[is_pitch, self.last[is_pitch]] = True
         is_end = live & (t == tok.end_of_frame)
         self.frames[is_end] += 1
         self.last[is_end] = -1
+        self.previous[is_end] = self.current[is_end]
+        self.current[is_end] = False
+        is_bos = live & (t == BOS)
+        self.previous[is_bos] = False
+        self.current[is_bos] = False
+        self.ended = (t == EOS) | (t == PAD)
+
+    def positions(self) -> torch.Tensor:
+        """The tokenizer's position class after each sequence's last token."""
+        above = self.previous & (torch.arange(self.tok.n_pitches)[None, :] > self.last[:, None])
+        first = above.int().argmax(dim=1)
+        found = above.any(dim=1) & ~self.ended
+        return torch.where(found, first + 1, torch.zeros_like(first))
 
     def progress(self) -> float:
         return float(((self.frames - self.base).float() / self.frames_wanted).clamp(max=1.0).min())

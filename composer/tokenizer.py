@@ -146,6 +146,12 @@ class Tokenizer(ABC):
         Representations without such a notion return zeros."""
         return [0] * len(tokens)
 
+    def transpose_positions(self, positions, semitones: int):
+        """`positions` (a numpy array from `positions`) of the same tokens
+        transposed by `semitones`; unchanged for representations whose
+        positions do not name pitches."""
+        return positions
+
     def strip_end(self, tokens: list[int]) -> list[int]:
         """Tokens without the trailing EOS/PAD, for priming a continuation."""
         out = list(tokens)

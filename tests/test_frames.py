@@ -138,3 +138,46 @@ def test_registry_and_model_file_round_trip(tmp_path):
     save_model(tmp_path / "f.model", tiny_model(tok), tok, {"note": "test"})
     loaded = load_model(tmp_path / "f.model", "cpu")
     assert loaded.tokenizer.kind == "frames" and loaded.tokenizer.config.pitch_low == 30
+
+
+@settings(max_examples=40, deadline=None)
+@given(arrays(np.uint8, st.tuples(st.integers(1, 16), st.just(30)), elements=st.integers(0, 1)),
+       st.integers(-6, 6))
+def test_previous_frame_pointer_is_the_same_in_tokenizer_grammar_and_transposition(roll, shift):
+    tok = FramesTokenizer()
+    tokens = tok.encode_roll(roll, lowest_pitch=50)
+    positions = tok.positions(tokens)
+    assert len(positions) == len(tokens) and all(0 <= p < tok.position_classes for p in positions)
+    # by hand: after a pitch, the next pitch of the previous frame above it
+    frames = tok.decode_frames(tokens)
+    i = 1
+    for k, frame in enumerate(frames):
+        previous = frames[k - 1] if k else []
+        for j, pitch in enumerate(frame + [None]):            # None: the `frame` token
+            written = frame[:j + 1] if pitch is not None else []
+            last = written[-1] if written else -1
+            above = [p for p in previous if p > last] if pitch is not None else frame
+            expect = above[0] - tok.config.pitch_low + 1 if above else 0
+            assert positions[i] == expect, (k, j)
+            i += 1
+    grammar = tok.grammar(1, Constraints(bars=64), "cpu", frames=len(roll) + 1)
+    seen = []
+    for t in tokens:
+        grammar.update(torch.tensor([t]))
+        seen.append(int(grammar.positions()[0]))
+    assert seen == positions
+    moved = tok.transpose(tokens, shift)
+    assert moved is not None
+    assert list(tok.transpose_positions(np.asarray(positions), shift)) == tok.positions(moved)
+
+
+def test_a_frames_model_with_the_pointer_input_samples(tmp_path):
+    tok = FramesTokenizer(FramesConfig(steps_per_quarter=2))
+    model = MusicRNN(ModelConfig(vocab_size=tok.vocab_size, embed_dim=8, hidden_size=12, num_layers=1,
+                                 position_classes=tok.position_classes))
+    path = save_model(tmp_path / "f.model", model, tok)
+    loaded = load_model(path)
+    prefix = tok.encode_frames([[60, 64], [60, 67]], end=False)
+    out = sample(loaded.model, tok.grammar(3, Constraints(bars=1), "cpu"), prefix, 3, SamplingConfig(),
+                 prefix_positions=tok.positions(prefix), generator=torch.Generator().manual_seed(0))
+    assert out.shape[0] == 3 and all(len(tok.decode_frames(row.tolist())) >= 2 for row in out)

@@ -79,6 +79,7 @@ class ChunkSampler:
         if low > 0 or high < 0:
             raise ValueError(f"transpose range must include 0, got {low}..{high}")
         self.batch, self.seq_len, self.seed, self.rank = batch, seq_len, seed, rank
+        self.tokenizer = tokenizer
         self.transpose = (low, high)
         self.sequences = [np.asarray(s, dtype=np.int64) for s in sequences]
         self.positions = [np.asarray(tokenizer.positions(s) if use_positions else [0] * len(s), dtype=np.int64)
@@ -105,21 +106,23 @@ class ChunkSampler:
             start = int(rng.integers(0, max(1, len(seq) - L)))
             chunk = seq[start:start + L + 1]
             shift = int(rng.integers(self.transpose[0], self.transpose[1] + 1)) if self.tables else 0
-            chunk = self._moved(chunk, shift)
+            chunk, shift = self._moved(chunk, shift)
             tokens[row, :len(chunk)] = chunk
-            p = pos[start:start + L]
+            p = self.tokenizer.transpose_positions(pos[start:start + L], shift)
             positions[row, :len(p)] = p
         tokens_t = torch.from_numpy(tokens)
         return Batch(inputs=tokens_t[:, :-1].clone(), targets=tokens_t[:, 1:].clone(),
                      positions=torch.from_numpy(positions))
 
-    def _moved(self, chunk: np.ndarray, shift: int) -> np.ndarray:
+    def _moved(self, chunk: np.ndarray, shift: int) -> tuple[np.ndarray, int]:
+        """The chunk transposed by `shift` semitones or the nearest smaller
+        shift that keeps every note in range; returns it and the shift used."""
         while shift != 0:
             moved = self.tables[shift][chunk]
             if (moved >= 0).all():
-                return moved
+                return moved, shift
             shift -= 1 if shift > 0 else -1
-        return chunk
+        return chunk, 0
 
 
 class StreamSampler(ChunkSampler):
@@ -174,8 +177,9 @@ class _Lane:
             offset, index, shift = self.pieces[k]
             seq = self.s.sequences[index]
             a, b = at - offset, min(len(seq), start + length - offset)
-            toks.append(self.s._moved(seq[a:b], shift))
-            pos.append(self.s.positions[index][a:b])
+            moved, used = self.s._moved(seq[a:b], shift)
+            toks.append(moved)
+            pos.append(self.s.tokenizer.transpose_positions(self.s.positions[index][a:b], used))
             at = offset + b
             k += 1
         return np.concatenate(toks), np.concatenate(pos)
