@@ -2,15 +2,20 @@
 
     right context (after the span), read in reverse by a backward RNN -> summary (B, H)
     [<bos> ts] + left context + span, read by a forward RNN, teacher-forced;
-    every step gets: token + position in the bar + bars still to come until the
-    span ends + "the next token is in the span" flag, concatenated with the summary
-    -> head -> logits of the next token
+    every step's input is the sum of: token + position in the bar + bars still
+    to come until the span ends + "the next token is in the span" flag + a
+    projection of the summary -> forward RNN -> head -> logits of the next token
 
 The forward RNN writes the span left to right like the plain model, so the
 sampling grammar (exact bar count, key, range) applies unchanged; the summary
 tells it where the music has to land, the bars-remaining input how far away
 that is. Both RNNs use the same cell family as the plain model (CELLS: LSTM,
 GRU, tanh RNN).
+
+The forward part has the plain model's shapes (embedding, position embedding,
+RNN, head) and the conditioning inputs start at zero, so a new infill model can
+start as a trained left-to-right model (`init_from_plain`) and learn to use the
+right context from there.
 
 The layout of one example (`span_example`) is shared by training, evaluation
 and `composer.infill`, so the model sees the same thing in all three.
@@ -67,10 +72,13 @@ class InfillRNN(nn.Module):
         self.remaining_embed = nn.Embedding(c.remaining_classes, c.embed_dim)
         self.span_embed = nn.Embedding(2, c.embed_dim)
         self.backward_rnn = rnn(c.embed_dim, c.hidden_size, num_layers=c.num_layers, dropout=drop, batch_first=True)
-        self.forward_rnn = rnn(c.embed_dim + c.hidden_size, c.hidden_size, num_layers=c.num_layers, dropout=drop,
-                               batch_first=True)
+        self.summary_proj = nn.Linear(c.hidden_size, c.embed_dim)
+        self.forward_rnn = rnn(c.embed_dim, c.hidden_size, num_layers=c.num_layers, dropout=drop, batch_first=True)
         self.drop = nn.Dropout(c.dropout)
         self.head = nn.Linear(c.hidden_size, c.vocab_size)
+        for layer in (self.remaining_embed, self.span_embed, self.summary_proj):   # start as a plain model
+            nn.init.zeros_(layer.weight)
+        nn.init.zeros_(self.summary_proj.bias)
 
     def _tokens(self, tokens: torch.Tensor, positions: torch.Tensor | None) -> torch.Tensor:
         x = self.embed(tokens)                                   # (B, T, E)
@@ -94,11 +102,11 @@ class InfillRNN(nn.Module):
                in_span: torch.Tensor, summary: torch.Tensor, state=None):
         """The forward stream (B, T) with its per-step inputs (B, T) and the
         right-context summary (B, H) -> logits (B, T, V), new state."""
-        x = self._tokens(tokens, positions)
+        x = self._tokens(tokens, positions)                                  # (B, T, E)
         x = x + self.remaining_embed(remaining.clamp(0, self.config.remaining_classes - 1)) + self.span_embed(in_span)
-        s = self.drop(summary)[:, None, :].expand(-1, tokens.shape[1], -1)   # (B, T, H)
-        h, state = self.forward_rnn(torch.cat([self.drop(x), s], dim=-1), state)   # (B, T, H)
-        return self.head(self.drop(h)), state                    # (B, T, V)
+        x = x + self.summary_proj(self.drop(summary))[:, None, :]            # (B, 1, E) broadcast over T
+        h, state = self.forward_rnn(self.drop(x), state)                     # (B, T, H)
+        return self.head(self.drop(h)), state                                # (B, T, V)
 
     def forward(self, tokens, positions, remaining, in_span, right_tokens, right_positions, right_lengths):
         """Teacher-forced logits (B, T, V) of a batch of examples (training, evaluation)."""
@@ -108,6 +116,23 @@ class InfillRNN(nn.Module):
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())
+
+    def init_from_plain(self, plain: nn.Module) -> None:
+        """Copy a plain left-to-right MusicRNN's embedding, position embedding,
+        RNN and head into the forward part (same sizes needed; the backward RNN
+        and the conditioning inputs keep their initial values)."""
+        c, p = self.config, plain.config
+        mine = (c.vocab_size, c.cell, c.embed_dim, c.hidden_size, c.num_layers, c.position_classes)
+        theirs = (p.vocab_size, p.cell, p.embed_dim, p.hidden_size, p.num_layers, p.position_classes)
+        if mine != theirs or getattr(p, "tie_weights", False):
+            raise ValueError(f"cannot start from a model of another shape: (vocabulary, cell, embedding, hidden, "
+                             f"layers, positions) {theirs} != {mine}" + (" (tied head)" if p.tie_weights else ""))
+        with torch.no_grad():
+            self.embed.load_state_dict(plain.embed.state_dict())
+            if self.pos_embed is not None:
+                self.pos_embed.load_state_dict(plain.pos_embed.state_dict())
+            self.forward_rnn.load_state_dict(plain.rnn.state_dict())
+            self.head.load_state_dict(plain.head.state_dict())
 
 
 def is_infill_config(model_config: dict) -> bool:

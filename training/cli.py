@@ -68,6 +68,9 @@ def add_train_parser(sub) -> None:
                    help="infill: span lengths LOW:HIGH in bars drawn in training (default %(default)s)")
     p.add_argument("--infill-context", type=int, default=d.infill_context,
                    help="infill: bars of context read on each side of a span (default %(default)s)")
+    p.add_argument("--init-from", type=Path, default=None, metavar="MODEL",
+                   help="infill: start from this left-to-right model of the same size (its embedding, RNN and "
+                        "head become the infill model's forward part)")
     g = p.add_argument_group("model")
     g.add_argument("--cell", type=_cells, default=(d.cell,),
                    help="recurrent cell: lstm, gru or rnn (plain tanh RNN); a comma list or 'all' trains one "
@@ -125,7 +128,7 @@ def config_from_args(args) -> TrainConfig:
         eval_every=args.eval_every, patience=args.patience,
         cache_dir=str(args.cache_dir) if args.cache_dir else None, workers=args.workers,
         track=args.track, chords=args.chords, objective=args.objective, infill_bars=args.infill_bars,
-        infill_context=args.infill_context)
+        infill_context=args.infill_context, init_from=str(args.init_from) if args.init_from else None)
 
 
 class _TerminalView:

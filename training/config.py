@@ -63,6 +63,7 @@ class TrainConfig(ConfigMixin):
     objective: str = "next"         # "infill": composer.infill_model.InfillRNN on spans (training/infill_data.py)
     infill_bars: tuple = (1, 4)     # infill: span lengths in bars (low, high), drawn uniformly
     infill_context: int = 8         # infill: bars of context the model reads on each side of a span
+    init_from: str | None = None    # infill: start the forward part from this left-to-right model file
 
     def __post_init__(self):
         if self.representation not in REPRESENTATIONS:
@@ -95,6 +96,8 @@ class TrainConfig(ConfigMixin):
             raise ValueError(f"chords must be 'highest' or 'lowest', got {self.chords!r}")
         if self.objective not in OBJECTIVES:
             raise ValueError(f"objective must be one of {', '.join(OBJECTIVES)}, got {self.objective!r}")
+        if self.init_from is not None and self.objective != "infill":
+            raise ValueError("init_from is for infill runs (it starts an infill model from a plain model)")
         if self.objective == "infill":
             if self.representation != "melody":
                 raise ValueError(f"objective infill needs the melody representation, got {self.representation!r}")

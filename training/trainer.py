@@ -252,7 +252,13 @@ class _Run:
                 vocab_size=tok.vocab_size, cell=c.cell, embed_dim=c.embed, hidden_size=c.hidden,
                 num_layers=c.layers, dropout=c.dropout, tie_weights=c.tie_weights, position_classes=positions)
         torch.manual_seed(c.seed)
-        self.model = (InfillRNN if self.infill else MusicRNN)(self.model_config).to(self.device)
+        self.model = (InfillRNN if self.infill else MusicRNN)(self.model_config)
+        if self.infill and c.init_from and not c.resume:
+            try:
+                self.model.init_from_plain(load_model(c.init_from, "cpu").model)
+            except ValueError as exc:
+                raise ComposerError(f"--init-from {c.init_from}: {exc}") from None
+        self.model.to(self.device)
         self.net = self.model
         if self.info.enabled:
             from torch.nn.parallel import DistributedDataParallel

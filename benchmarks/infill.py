@@ -1,0 +1,81 @@
+"""Span bits per note: an infill model given both sides against a plain
+left-to-right model given the left side only, on the same spans (issue 8).
+
+    python -m benchmarks.infill FOLDER --model assets/melody-infill.model --model assets/melody.model
+        [--val-share 0.1] [--seed 0] [--json PATH]
+
+The validation pieces are the trainer's: the same files `train FOLDER
+--val-share S --seed N` holds out (training.data.split_files). On each piece
+the spans are `training.infill_data.eval_spans` (one span of 1, 2, 3 and 4
+bars, placed by the piece's own tokens), so every model is scored on exactly
+the same bars. An infill model reads its context_bars on both sides; a plain
+model reads everything before the span. Lower is better.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from composer.modelfile import load_model
+from training.data import split_files
+from training.infill_data import EVAL_SPAN_BARS, span_bits_per_note
+from training.ingest import scan_folder
+
+
+def validation_pieces(folder: Path, tokenizer, *, val_share: float, seed: int, cache_dir=None) -> list[list[int]]:
+    corpus = scan_folder(folder, tokenizer, cache_dir=cache_dir, workers=1)
+    _, val = split_files(sorted(corpus.sequences), val_share, seed)
+    return [corpus.sequences[name] for name in val]
+
+
+def evaluate(folder: Path, model_paths: list[Path], *, val_share: float = 0.1, seed: int = 0,
+             cache_dir=None) -> dict:
+    """Span bits per note of each model on the validation pieces of `folder`,
+    overall and by span length."""
+    rows = []
+    pieces = None
+    for path in model_paths:
+        loaded = load_model(path, "cpu")
+        if pieces is None:
+            pieces = validation_pieces(folder, loaded.tokenizer, val_share=val_share, seed=seed, cache_dir=cache_dir)
+        started = time.perf_counter()
+        total = span_bits_per_note(loaded.model, loaded.tokenizer, pieces)
+        by_size = {n: span_bits_per_note(loaded.model, loaded.tokenizer, pieces, sizes=(n,)).bits_per_note
+                   for n in EVAL_SPAN_BARS}
+        rows.append({"model": str(path), "summary": loaded.summary(), "infill": loaded.is_infill,
+                     "sees": "both sides" if loaded.is_infill else "left side only",
+                     "span_bits_per_note": total.bits_per_note, "by_span_bars": by_size, "spans": total.files,
+                     "notes": total.notes, "tokens": total.tokens, "seconds": round(time.perf_counter() - started, 1)})
+    return {"folder": str(folder), "val_share": val_share, "seed": seed, "pieces": len(pieces or []),
+            "span_bars": list(EVAL_SPAN_BARS), "models": rows,
+            "machine": f"{platform.machine()}, torch {torch.__version__}, {torch.get_num_threads()} thread(s)"}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.infill", description=__doc__.split("\n")[0])
+    parser.add_argument("folder", type=Path, help="the training folder (its validation pieces are scored)")
+    parser.add_argument("--model", type=Path, action="append", required=True, help="a model file (repeat)")
+    parser.add_argument("--val-share", type=float, default=0.1, help="as in train (default 0.1)")
+    parser.add_argument("--seed", type=int, default=0, help="as in train (default 0)")
+    parser.add_argument("--cache-dir", type=Path, default=None, help="ingest cache (default ~/.cache/rnn-composer)")
+    parser.add_argument("--json", type=Path, default=None, help="also write the results here")
+    args = parser.parse_args(argv)
+    result = evaluate(args.folder, args.model, val_share=args.val_share, seed=args.seed, cache_dir=args.cache_dir)
+    for row in result["models"]:
+        sizes = "  ".join(f"{n} bar(s) {v:.3f}" for n, v in row["by_span_bars"].items())
+        print(f"{row['span_bits_per_note']:.3f} span bits/note ({row['sees']}; {sizes}) {row['model']}")
+    print(f"{result['pieces']} validation pieces, {result['models'][0]['spans']} spans, "
+          f"{result['models'][0]['notes']} notes", file=sys.stderr)
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,370 @@
+"""Infill: rewrite a span of whole bars of a song's melody, `count` variations.
+
+`infill(loaded, song, request, progress, should_stop)` is what the CLI
+(`python -m composer infill MODEL FILE.mid --bars 5-6`) and the GUI's
+"Regenerate selection" run. The melody is encoded, cut at the span's bar
+tokens, the span is sampled `count` times in one batch under the melody
+grammar (exactly the requested number of bars; key, scale, pitch range,
+temperature, top-k, top-p), and each sample is spliced back.
+
+What the model sees: an infill model (composer.infill_model) reads up to its
+`context_bars` on both sides; a plain left-to-right model reads everything
+before the span (`InfillResult.uses_right_context` is False).
+
+What changes in the song (docs/infill.md): only the melody track, and only
+inside the span. A melody note that starts before the span and sounds into
+it is shortened to end where the span starts; a note that starts inside the
+span is replaced, even if it sounds past the span's end. Every other note of
+that track and every other track is kept exactly (not re-quantized).
+"""
+from __future__ import annotations
+
+import argparse
+import random
+import re
+import sys
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+from .errors import ComposerError, ConstraintError, ModelFileError
+from .infill_model import InfillRNN, is_infill_config, span_example
+from .melody import BAR, REST, MelodyGrammar, MelodyTokenizer
+from .modelfile import LoadedModel, read_metadata
+from .music import Note, Song, Track
+from .sampling import SamplingConfig, filter_logits, sample
+from .scales import allowed_pitch_classes
+from .tokenizer import BOS, EOS, PAD, Constraints, UnusableMusic
+
+ASSETS = Path(__file__).resolve().parent.parent / "assets"
+DEFAULT_INFILL_MODEL = ASSETS / "melody-infill.model"
+MAX_COUNT = 64
+
+
+@dataclass
+class InfillRequest:
+    bars: tuple[int, int]        # first and last bar to rewrite, 1-based, inclusive
+    count: int = 4               # variations
+    temperature: float = 1.0
+    top_k: int = 0
+    top_p: float = 1.0
+    seed: int | None = None      # None: a fresh seed, reported in the result
+    key: str | None = None       # as GenerateRequest.key / scale (composer/scales.py)
+    scale: str | None = None
+    pitch_low: int = 0
+    pitch_high: int = 127
+    track: int | None = None     # index of the melody track (None: the melody policy picks it)
+
+    def validate(self) -> None:
+        first, last = self.bars
+        if not 1 <= first <= last:
+            raise ComposerError(f"bars must be FIRST-LAST with 1 <= FIRST <= LAST, got {first}-{last}")
+        if not 1 <= self.count <= MAX_COUNT:
+            raise ComposerError(f"count must be in 1..{MAX_COUNT}, got {self.count}")
+        if self.seed is not None and not 0 <= self.seed < 2**63:
+            raise ComposerError(f"seed must be in 0..2**63-1, got {self.seed}")
+        if not 0 <= self.pitch_low <= self.pitch_high <= 127:
+            raise ConstraintError(f"pitch range must satisfy 0 <= low <= high <= 127, got "
+                                  f"{self.pitch_low}..{self.pitch_high}")
+        if self.track is not None and self.track < 0:
+            raise ComposerError(f"track must be a track index >= 0, got {self.track}")
+        try:
+            self.sampling()
+        except ValueError as exc:
+            raise ComposerError(str(exc)) from None
+        allowed_pitch_classes(self.key, self.scale)   # raises ConstraintError naming the bad value
+
+    def sampling(self) -> SamplingConfig:
+        return SamplingConfig(temperature=self.temperature, top_k=self.top_k, top_p=self.top_p)
+
+
+@dataclass
+class InfillResult:
+    songs: list[Song]            # the input song with the span's melody replaced, one per variation
+    seed: int
+    span_beats: tuple[float, float]   # where the rewritten span starts and ends, in beats
+    uses_right_context: bool     # False when the model is a plain left-to-right model
+    span_tokens: list[list[int]] = field(default_factory=list)   # each variation's span as melody tokens
+
+
+def infill_model_for(model_path) -> Path | None:
+    """The model itself if it is an infill model; else the shipped infill
+    model when it reads the same music (same representation config); else None."""
+    path = Path(model_path)
+    meta = read_metadata(path)
+    if is_infill_config(meta.get("model")):
+        return path
+    if DEFAULT_INFILL_MODEL.is_file() and DEFAULT_INFILL_MODEL.resolve() != path.resolve():
+        try:
+            default = read_metadata(DEFAULT_INFILL_MODEL)
+        except ModelFileError:
+            return None
+        if default.get("representation") == meta.get("representation"):
+            return DEFAULT_INFILL_MODEL
+    return None
+
+
+# ---- the span in the song ------------------------------------------------------------
+
+@dataclass
+class _Layout:
+    track: int                  # the melody track
+    tokens: list[int]           # the melody as the model reads it (span bars left as rests)
+    first_bar: int              # 0-based
+    n_bars: int
+    bar_beats: float
+    ts: tuple[int, int]
+
+
+def _melody_track(tok: MelodyTokenizer, song: Song, track: int | None) -> int:
+    if track is not None:
+        if track >= len(song.tracks):
+            raise ComposerError(f"track {track} does not exist (the song has {len(song.tracks)} track(s))")
+        if song.tracks[track].is_drum:
+            raise ComposerError(f"track {track} is a drum track")
+        return track
+    try:
+        _, label, _ = tok.extract(song)
+    except UnusableMusic as exc:
+        raise ComposerError(f"no melody to infill: {exc}") from None
+    return int(re.match(r"track (\d+)", label).group(1))   # extract names the track it took
+
+
+def _layout(tok: MelodyTokenizer, song: Song, request: InfillRequest) -> _Layout:
+    ts = tuple(song.time_signature)
+    if ts not in [tuple(t) for t in tok.config.time_signatures]:
+        raise ComposerError(f"the song's time signature {ts[0]}/{ts[1]} is not one this model knows")
+    bar_beats = song.bar_length()
+    total = max(1, int(-(-round(song.end_beat * 1e6) // round(bar_beats * 1e6))))
+    first, last = request.bars
+    if last > total:
+        raise ComposerError(f"bars {first}-{last} are outside the song (bars 1-{total})")
+    change = next((b for b, n, d in song.time_signatures[1:] if (n, d) != ts), None)
+    if change is not None and last * bar_beats > change + 1e-9:
+        raise ComposerError(f"bars {first}-{last} reach past the meter change at beat {change:g}; "
+                            "only bars before it can be rewritten")
+    index = _melody_track(tok, song, request.track)
+    start, end = (first - 1) * bar_beats, last * bar_beats
+    picked = tok.extract(replace(song, tracks=[song.tracks[index]]))[0] if song.tracks[index].notes else []
+    c = tok.config
+    context = [n for n in picked if c.pitch_low <= n.pitch <= c.pitch_high and not start <= n.start < end
+               and (change is None or n.start < change)]
+    context = [Note(n.start, min(n.end, start), n.pitch, n.velocity) if n.start < start < n.end else n
+               for n in context]
+    context = [n for n in context if n.end > n.start]
+    tokens = tok.encode_notes(context, ts, end=False)
+    have = sum(1 for t in tokens if t == BAR)
+    spb = c.steps_per_bar(ts)
+    tokens += [BAR, REST, tok.dur_token(spb)] * max(0, total - have) + [EOS]   # silent bars up to the song's end
+    return _Layout(index, tokens, first - 1, last - first + 1, bar_beats, ts)
+
+
+def _splice(song: Song, layout: _Layout, notes: list[Note]) -> Song:
+    """The song with the melody track's span replaced by `notes` (in beats)."""
+    start, end = layout.first_bar * layout.bar_beats, (layout.first_bar + layout.n_bars) * layout.bar_beats
+    track = song.tracks[layout.track]
+    kept = []
+    for n in track.notes:
+        if n.end <= start or n.start >= end:
+            kept.append(n)
+        elif n.start < start:
+            kept.append(Note(n.start, start, n.pitch, n.velocity))   # sounded into the span: cut at its start
+    velocities = sorted(n.velocity for n in track.notes)
+    velocity = velocities[len(velocities) // 2] if velocities else 80
+    new = [Note(n.start + start, n.end + start, n.pitch, velocity) for n in notes]
+    tracks = [replace(t, notes=list(t.notes)) for t in song.tracks]
+    tracks[layout.track] = replace(track, notes=sorted(kept + new))
+    return replace(song, tracks=tracks, tempos=list(song.tempos), time_signatures=list(song.time_signatures))
+
+
+# ---- sampling ------------------------------------------------------------------------------
+
+class SpanGrammar(MelodyGrammar):
+    """The melody grammar for a span: after the left context it starts a new
+    bar, and the span's first event may not hold a note of the left context
+    (that note is cut at the span's start)."""
+
+    def mark_primed(self) -> None:
+        super().mark_primed()
+        self.has_prev[:] = False
+
+
+@torch.no_grad()
+def _sample_infill_model(model: InfillRNN, tok: MelodyTokenizer, layout: _Layout, grammar: SpanGrammar,
+                         count: int, cfg: SamplingConfig, generator, on_step, should_stop) -> list[list[int]]:
+    """The sampling loop of generate, with the infill model's extra inputs."""
+    device = next(model.parameters()).device
+    positions = tok.positions(layout.tokens)
+    ex = span_example(layout.tokens, positions, layout.first_bar, layout.n_bars, model.config.context_bars,
+                      include_span=False)
+    as_row = lambda values: torch.tensor([values], dtype=torch.long, device=device)   # noqa: E731  (1, T)
+    summary = model.encode_right(as_row(ex.right), as_row(ex.right_positions), torch.tensor([len(ex.right)]))
+    logits, state = model.decode(as_row(ex.forward), as_row(ex.forward_positions), as_row(ex.remaining),
+                                 as_row(ex.in_span), summary)               # prime once, then widen to the batch
+    logits = logits[:, -1].expand(count, -1)                               # (B, V)
+    state = tuple(s.expand(-1, count, -1).contiguous() for s in state) if isinstance(state, tuple) \
+        else state.expand(-1, count, -1).contiguous()
+    summary = summary.expand(count, -1)
+    for t in ex.forward:
+        grammar.update(torch.full((count,), t, dtype=torch.long))
+    grammar.mark_primed()
+    bars_done = torch.zeros(count, dtype=torch.long, device=device)
+    in_span = torch.ones((count, 1), dtype=torch.long, device=device)
+    out = []
+    for step in range(grammar.max_steps()):
+        if should_stop is not None and should_stop():
+            from .errors import Cancelled
+            raise Cancelled("infill cancelled")
+        filtered = filter_logits(logits, grammar.mask(), cfg)
+        nxt = torch.multinomial(torch.softmax(filtered, dim=-1), 1, generator=generator)   # (B, 1)
+        grammar.update(nxt[:, 0])
+        out.append(nxt)
+        if on_step is not None:
+            on_step(grammar)
+        if bool(grammar.done.all()):
+            break
+        bars_done += (nxt[:, 0] == BAR).long()
+        remaining = (layout.n_bars - bars_done).clamp(min=0)[:, None]       # (B, 1)
+        pos = grammar.positions().to(device)[:, None]
+        logits, state = model.decode(nxt, pos, remaining, in_span, summary, state)
+        logits = logits[:, -1]
+    return [row for row in torch.cat(out, dim=1).tolist()]
+
+
+def _span_tokens(row: list[int]) -> list[int]:
+    out = []
+    for t in row:
+        if t in (EOS, PAD):
+            break
+        out.append(t)
+    return out
+
+
+def infill(loaded: LoadedModel, song: Song, request: InfillRequest, *,
+           progress: Callable[[int, int], None] | None = None,
+           should_stop: Callable[[], bool] | None = None) -> InfillResult:
+    """`request.count` variations of `song` with the span `request.bars`
+    rewritten. progress(done, total) counts grid steps of the span written,
+    summed over the variations; should_stop() is checked every token and
+    raises composer.errors.Cancelled."""
+    request.validate()
+    tok = loaded.tokenizer
+    if not isinstance(tok, MelodyTokenizer):
+        raise ComposerError(f"infill needs a melody model; this one is a {tok.kind} model")
+    layout = _layout(tok, song, request)
+    constraints = Constraints(bars=layout.n_bars, pitch_classes=allowed_pitch_classes(request.key, request.scale),
+                              pitch_low=request.pitch_low, pitch_high=request.pitch_high, time_signature=layout.ts)
+    try:
+        grammar = SpanGrammar(tok, request.count, constraints, "cpu")
+    except ValueError as exc:
+        raise ConstraintError(str(exc)) from None
+    seed = request.seed if request.seed is not None else random.SystemRandom().randrange(2**31)
+    device = loaded.device
+    generator = torch.Generator(device=device)
+    generator.manual_seed(seed)
+    total = request.count * layout.n_bars * tok.config.steps_per_bar(layout.ts)
+
+    def report(g) -> None:
+        if progress is not None:
+            progress(min(total, int(g.progress() * total)), total)
+
+    uses_right = isinstance(loaded.model, InfillRNN)
+    if uses_right:
+        rows = _sample_infill_model(loaded.model, tok, layout, grammar, request.count, request.sampling(),
+                                    generator, report, should_stop)
+    else:
+        bars = [i for i, t in enumerate(layout.tokens) if t == BAR]
+        prefix = layout.tokens[:bars[layout.first_bar]]
+        out = sample(loaded.model, grammar, prefix, request.count, request.sampling(), generator=generator,
+                     prefix_positions=tok.positions(prefix), should_stop=should_stop, mark_primed=True,
+                     on_step=lambda step, tokens, g: report(g))
+        rows = [row[len(prefix):] for row in out.cpu().tolist()]
+    spans = [_span_tokens(row) for row in rows]
+    songs = []
+    for span in spans:
+        notes, _, _ = tok.decode_notes([BOS, tok.ts_token(layout.ts)] + span)
+        songs.append(_splice(song, layout, notes))
+    if progress is not None:
+        progress(total, total)
+    start = layout.first_bar * layout.bar_beats
+    return InfillResult(songs=songs, seed=seed, span_beats=(start, start + layout.n_bars * layout.bar_beats),
+                        uses_right_context=uses_right, span_tokens=spans)
+
+
+# ---- the command -------------------------------------------------------------------------------
+
+def _bars(text: str) -> tuple[int, int]:
+    match = re.fullmatch(r"\s*(\d+)\s*(?:-\s*(\d+)\s*)?", text)
+    if not match:
+        raise argparse.ArgumentTypeError(f"bars must look like 5-6 or 5, got {text!r}")
+    first = int(match[1])
+    return first, int(match[2] or first)
+
+
+def add_infill_parser(sub) -> None:
+    p = sub.add_parser("infill", help="rewrite some bars of a song's melody",
+                       description="Rewrite bars of the melody of FILE (a .mid file), keeping everything else, "
+                                   "and write COUNT variations. An infill model (train --objective infill) fits "
+                                   "the new bars to the music on both sides; a plain model sees only what comes "
+                                   "before.")
+    p.add_argument("model", type=Path, help="model file (an infill model, or a plain melody model)")
+    p.add_argument("file", type=Path, help="the song (.mid)")
+    p.add_argument("--bars", type=_bars, required=True, help="bars to rewrite, 1-based and inclusive: 5-6, or 5")
+    p.add_argument("--count", type=int, default=4, help="how many variations (default 4)")
+    p.add_argument("--out", type=Path, default=Path("songs"), help="output folder (default ./songs)")
+    p.add_argument("--temperature", type=float, default=1.0, help="randomness, > 0 (default 1.0)")
+    p.add_argument("--top-k", type=int, default=0, help="sample among the K likeliest tokens (0 = off)")
+    p.add_argument("--top-p", type=float, default=1.0, help="nucleus sampling mass in (0, 1] (1 = off)")
+    p.add_argument("--key", default=None, help="tonic of the key constraint, e.g. D, F#, Bb")
+    p.add_argument("--scale", default=None, help="major, minor, dorian, mixolydian, major_pentatonic, blues, ...")
+    p.add_argument("--track", type=int, default=None, help="index of the melody track (default: the melody policy)")
+    p.add_argument("--seed", type=int, default=None, help="same seed, same device -> same files")
+    p.add_argument("--device", default="auto", help="auto (CUDA > MPS > CPU), cpu, cuda, cuda:N, mps")
+    p.add_argument("--force", action="store_true", help="overwrite existing files")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=run_infill)
+
+
+def infill_paths(out_dir: Path, stem: str, count: int) -> list[Path]:
+    width = max(2, len(str(count)))
+    return [Path(out_dir) / f"{stem}-infill-{i + 1:0{width}d}.mid" for i in range(count)]
+
+
+def run_infill(args) -> int:
+    from .device import choose_device
+    from .generate import check_writable, write_songs
+    from .midi_io import read_midi
+    from .modelfile import load_model
+    from .progress import terminal_progress
+
+    request = InfillRequest(bars=args.bars, count=args.count, temperature=args.temperature, top_k=args.top_k,
+                            top_p=args.top_p, seed=args.seed, key=args.key, scale=args.scale, track=args.track)
+    request.validate()
+    if not args.file.is_file():
+        raise ComposerError(f"{args.file}: no such MIDI file")
+    paths = infill_paths(args.out, args.file.stem, args.count)
+    check_writable(paths, force=args.force)
+    device, reason = choose_device(args.device)
+    loaded = load_model(args.model, device)
+    song = read_midi(args.file)
+    _err(f"model: {args.model} ({loaded.summary()})")
+    if not loaded.is_infill:
+        _err("note: a left-to-right model reads only the bars before the span (an infill model, trained with "
+             "--objective infill, also reads the bars after it)")
+    _err(f"device: {reason}")
+    with terminal_progress("infilling", unit="step", disable=args.quiet) as progress:
+        result = infill(loaded, song, request, progress=lambda done, total: progress(done, total, list))
+    write_songs(result.songs, paths, force=args.force)
+    first, last = args.bars
+    _err(f"wrote {len(paths)} file(s) to {args.out}/ (bars {first}-{last}, beats {result.span_beats[0]:g}-"
+         f"{result.span_beats[1]:g}, seed {result.seed})")
+    return 0
+
+
+def _err(text: str) -> None:
+    print(text, file=sys.stderr)
+
+
+__all__ = ["InfillRequest", "InfillResult", "infill", "infill_model_for", "DEFAULT_INFILL_MODEL"]

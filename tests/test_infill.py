@@ -1,0 +1,292 @@
+"""Infill (issue 8): the model and its example layout, training with
+--objective infill (exact resume, the model file), the span metric, and
+composer.infill / `composer infill` (what changes in the song and what does not)."""
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+import torch
+
+from composer import infill as infill_module
+from composer.cli import main
+from composer.errors import Cancelled, ComposerError, ConstraintError
+from composer.infill import InfillRequest, infill, infill_model_for
+from composer.infill_model import InfillConfig, InfillRNN, bar_indices, span_example
+from composer.melody import BAR, MelodyTokenizer
+from composer.midi_io import read_midi, song_to_bytes
+from composer.modelfile import LoadedModel, load_model, save_model
+from composer.music import Note, Song, Track
+from composer.scales import allowed_pitch_classes
+from composer.tokenizer import BOS, EOS
+from tests.midi_factory import band, melody, write_song
+from tests.tinymodels import tiny_model_file, train_tiny, training_sequences
+from training.checkpoint import load_checkpoint
+from training.infill_data import SpanSampler, eval_spans, span_bits_per_note
+from training.metrics import LN2
+from training.trainer import TrainConfig, train
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    d = tmp_path_factory.mktemp("tunes")
+    for i in range(6):
+        write_song(melody(48, seed=i), d / f"tune{i}.mid")
+    return d
+
+
+def infill_config(folder, tmp_path, **changes) -> TrainConfig:
+    base = TrainConfig(folder=str(folder), out=str(tmp_path / "infill.model"), objective="infill", layers=1,
+                       hidden=24, embed=12, steps=10, batch=4, warmup_steps=2, eval_every=4, checkpoint_every=4,
+                       log_every=2, cache_dir=str(tmp_path / "cache"), workers=1, val_share=0.2,
+                       infill_bars=(1, 2), infill_context=2)
+    return dataclasses.replace(base, **changes)
+
+
+@pytest.fixture(scope="module")
+def infill_model(folder, tmp_path_factory):
+    """A tiny infill model trained by the real trainer (module-wide: the trainer is the slow part)."""
+    out = tmp_path_factory.mktemp("infill_model")
+    return train(infill_config(folder, out)).model_path
+
+
+@pytest.fixture(scope="module")
+def plain_model(tmp_path_factory):
+    return tiny_model_file(tmp_path_factory.mktemp("plain") / "plain.model", steps=10)
+
+
+def other_tracks_bytes(song: Song, skip: int) -> list[bytes]:
+    return [song_to_bytes(Song(tracks=[t], tempos=song.tempos, time_signatures=song.time_signatures))
+            for i, t in enumerate(song.tracks) if i != skip]
+
+
+# ---- the layout and the metric ------------------------------------------------------------
+
+def test_span_example_cuts_at_bar_tokens_and_counts_the_bars_left():
+    tok = MelodyTokenizer()
+    seq = training_sequences(tok)[0] + []           # <bos> ts bar ... bar ... <eos>: 2 bars
+    seq = seq[:-1] + seq[2:-1] + [EOS]              # 4 bars
+    bars = bar_indices(seq)
+    ex = span_example(seq, tok.positions(seq), 1, 2, 8)
+    assert ex.forward == seq[:bars[3]] and ex.span_start == bars[1]
+    assert ex.right == seq[bars[3]:][::-1] and ex.right[-1] == BAR
+    assert ex.remaining[0] == 3 and ex.remaining[bars[1] - 1] == 2 and ex.remaining[bars[1]] == 1
+    assert ex.remaining[-1] == 0 and ex.in_span[bars[1] - 2] == 0 and ex.in_span[bars[1] - 1] == 1
+    short = span_example(seq, tok.positions(seq), 3, 1, 1, include_span=False)
+    assert short.forward == seq[:2] + seq[bars[2]:bars[3]] and short.right == [EOS]
+    with pytest.raises(ValueError, match="outside the piece"):
+        span_example(seq, tok.positions(seq), 3, 2, 1)
+
+
+def test_span_batches_are_a_function_of_the_step():
+    tok = MelodyTokenizer()
+    sampler = SpanSampler(tok, training_sequences(tok), batch=3, span_bars=(1, 2), context_bars=1, transpose=(-2, 2))
+    a, b, c = sampler.batch_at(5), sampler.batch_at(5), sampler.batch_at(6)
+    assert torch.equal(a.tokens, b.tokens) and torch.equal(a.right_tokens, b.right_tokens)
+    assert not torch.equal(a.tokens, c.tokens) or not torch.equal(a.right_tokens, c.right_tokens)
+    assert (a.span_targets & (a.targets == BAR)).any()          # every span starts with its bar token
+
+
+def test_plain_model_span_bits_are_its_token_nll_over_the_span():
+    model, tok = train_tiny(steps=5)
+    seq = training_sequences(tok)[2]
+    (first, n), = eval_spans(seq, sizes=(1,))
+    bars = bar_indices(seq)
+    start, end = bars[first], bars[first + 1] if first + 1 < len(bars) else len(seq) - 1
+    x = torch.tensor([seq[:-1]])
+    with torch.no_grad():
+        logits, _ = model(x, positions=torch.tensor([tok.positions(seq[:-1])]))
+        nll = torch.nn.functional.cross_entropy(logits[0], torch.tensor(seq[1:]), reduction="none")
+    expected = float(nll[start - 1:end - 1].sum()) / LN2
+    got = span_bits_per_note(model, tok, [seq], sizes=(1,))
+    assert got.nll_bits == pytest.approx(expected, rel=1e-5)
+    assert got.notes == tok.count_notes(seq[start:end]) and got.files == 1
+
+
+def test_an_infill_model_started_from_a_plain_model_scores_like_it():
+    plain, tok = train_tiny(steps=5, hidden=24)
+    c = plain.config
+    model = InfillRNN(InfillConfig(vocab_size=c.vocab_size, embed_dim=c.embed_dim, hidden_size=c.hidden_size,
+                                   num_layers=1, dropout=0.0, position_classes=c.position_classes, context_bars=4))
+    seqs = training_sequences(tok)
+    assert span_bits_per_note(model, tok, seqs).nll_bits != pytest.approx(span_bits_per_note(plain, tok, seqs).nll_bits)
+    model.init_from_plain(plain)
+    assert span_bits_per_note(model, tok, seqs).nll_bits == pytest.approx(span_bits_per_note(plain, tok, seqs).nll_bits)
+    gru, _ = train_tiny(cell="gru", steps=1, hidden=24)
+    with pytest.raises(ValueError, match="another shape"):
+        model.init_from_plain(gru)
+
+
+# ---- training and the model file ----------------------------------------------------------
+
+def test_infill_model_file_round_trip(infill_model, tmp_path, capsys):
+    loaded = load_model(infill_model)
+    assert loaded.is_infill and "infill" in loaded.summary()
+    assert loaded.training["objective"] == "infill" and loaded.training["val_metric"] == "span bits per note"
+    copy = save_model(tmp_path / "copy.model", loaded.model, loaded.tokenizer, loaded.training)
+    again = load_model(copy)
+    for name, tensor in loaded.model.state_dict().items():
+        assert torch.equal(again.model.state_dict()[name], tensor)
+    assert main(["info", str(infill_model)]) == 0
+    out = capsys.readouterr().out
+    assert "training.objective:infill" in out.replace(" ", "")
+
+
+@pytest.mark.parametrize("cell", ["gru", "rnn"])
+def test_infill_training_with_other_cells(folder, tmp_path, cell):
+    result = train(infill_config(folder, tmp_path, cell=cell, steps=4))
+    assert load_model(result.model_path).model.config.cell == cell and result.best_val_bits_per_note > 0
+
+
+def test_interrupted_infill_run_resumes_exactly(folder, tmp_path):
+    straight = train(infill_config(folder, tmp_path, out=str(tmp_path / "a.model")))
+    seen = {"step": 0}
+    config = infill_config(folder, tmp_path, out=str(tmp_path / "b.model"))
+    first = train(config, progress=lambda p: seen.update(step=p.step), should_stop=lambda: seen["step"] >= 5)
+    assert first.stopped_reason == "cancelled" and first.steps == 5
+    resumed = train(dataclasses.replace(config, resume=True))
+    assert resumed.steps == straight.steps == 10
+    a = load_checkpoint(straight.checkpoint_dir / "last.ckpt").model_state
+    b = load_checkpoint(resumed.checkpoint_dir / "last.ckpt").model_state
+    for name, tensor in a.items():
+        torch.testing.assert_close(b[name], tensor, atol=0, rtol=0)
+    assert resumed.best_val_bits_per_note == straight.best_val_bits_per_note
+
+
+def test_infill_objective_config_errors(folder, tmp_path):
+    with pytest.raises(ValueError, match="melody"):
+        infill_config(folder, tmp_path, representation="performance")
+    with pytest.raises(ValueError, match="infill_bars"):
+        infill_config(folder, tmp_path, infill_bars=(3, 2))
+    with pytest.raises(ValueError, match="init_from"):
+        TrainConfig(folder="f", out="o", init_from="x.model")
+
+
+# ---- composer.infill ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("which", ["infill", "plain"])
+def test_only_the_span_of_the_melody_changes(which, infill_model, plain_model):
+    loaded = load_model(infill_model if which == "infill" else plain_model)
+    song = band(8, seed=3)                  # strings, melody (track 1), drums
+    result = infill(loaded, song, InfillRequest(bars=(3, 4), count=3, seed=7))
+    assert result.uses_right_context == (which == "infill") and result.span_beats == (8.0, 16.0)
+    assert len(result.songs) == 3
+    before = song.tracks[1].notes
+    for out, span in zip(result.songs, result.span_tokens):
+        notes = out.tracks[1].notes
+        assert [n for n in notes if n.end <= 8] == [n for n in before if n.end <= 8]
+        assert [n for n in notes if n.start >= 16] == [n for n in before if n.start >= 16]
+        assert all(8 <= n.start and n.end <= 16 for n in notes if 8 < n.end and n.start < 16)
+        assert other_tracks_bytes(out, 1) == other_tracks_bytes(song, 1)
+        assert out.tempos == song.tempos and out.time_signatures == song.time_signatures
+        assert span.count(BAR) == 2 and span[0] == BAR
+        tok = loaded.tokenizer
+        assert tok.decode_notes([BOS, tok.ts_token((4, 4))] + span)[2] == 2
+
+
+def test_key_scale_and_range_are_honoured(infill_model):
+    loaded = load_model(infill_model)
+    request = InfillRequest(bars=(2, 3), count=4, seed=1, key="F#", scale="major_pentatonic",
+                            pitch_low=60, pitch_high=80)
+    result = infill(loaded, band(6), request)
+    allowed = allowed_pitch_classes("F#", "major_pentatonic")
+    new = [n for s in result.songs for n in s.tracks[1].notes if 4 <= n.start < 12]
+    assert new and all(n.pitch % 12 in allowed and 60 <= n.pitch <= 80 for n in new)
+
+
+def test_notes_across_the_span_edges(plain_model):
+    notes = [Note(0, 3, 60), Note(3, 5, 62), Note(5, 6, 64), Note(7.5, 9.5, 65), Note(9.5, 12, 67), Note(12, 16, 60)]
+    song = Song(tracks=[Track(notes=notes, program=73, name="Flute")])
+    result = infill(load_model(plain_model), song, InfillRequest(bars=(2, 2), count=2, seed=3))
+    for out in result.songs:
+        kept = out.tracks[0].notes
+        assert Note(0, 3, 60) in kept and Note(3, 4, 62) in kept          # sounded into the span: cut at its start
+        assert Note(9.5, 12, 67) in kept and Note(12, 16, 60) in kept     # after the span: untouched
+        assert Note(7.5, 9.5, 65) not in kept and Note(5, 6, 64) not in kept   # started inside: replaced
+        assert all(n.end <= 8 for n in kept if 4 <= n.start < 8)
+
+
+def test_request_errors_name_the_bad_value(plain_model):
+    loaded = load_model(plain_model)
+    with pytest.raises(ComposerError, match="outside the song"):
+        infill(loaded, band(4), InfillRequest(bars=(4, 5)))
+    with pytest.raises(ComposerError, match="FIRST-LAST"):
+        infill(loaded, band(4), InfillRequest(bars=(3, 2)))
+    with pytest.raises(ConstraintError, match="Hb"):
+        infill(loaded, band(4), InfillRequest(bars=(1, 1), key="Hb"))
+    with pytest.raises(ComposerError, match="track 9"):
+        infill(loaded, band(4), InfillRequest(bars=(1, 1), track=9))
+    perf = load_model(tiny_model_file(plain_model.parent / "perf.model", kind="performance", steps=1))
+    with pytest.raises(ComposerError, match="melody model"):
+        infill(perf, band(4), InfillRequest(bars=(1, 1)))
+
+
+def test_progress_and_cancel(infill_model):
+    loaded = load_model(infill_model)
+    seen = []
+    infill(loaded, band(4), InfillRequest(bars=(2, 2), count=2, seed=0), progress=lambda d, t: seen.append((d, t)))
+    assert seen[-1][0] == seen[-1][1] > 0 and all(d <= t for d, t in seen)
+    with pytest.raises(Cancelled):
+        infill(loaded, band(4), InfillRequest(bars=(2, 2)), should_stop=lambda: True)
+
+
+def test_same_seed_same_variations(infill_model):
+    loaded = load_model(infill_model)
+    a = infill(loaded, band(4), InfillRequest(bars=(2, 3), count=2, seed=11))
+    b = infill(loaded, band(4), InfillRequest(bars=(2, 3), count=2, seed=11))
+    assert a.span_tokens == b.span_tokens and a.seed == 11
+
+
+def test_infill_model_for(infill_model, plain_model, tmp_path, monkeypatch):
+    assert infill_model_for(infill_model) == infill_model
+    monkeypatch.setattr(infill_module, "DEFAULT_INFILL_MODEL", infill_model)
+    assert infill_model_for(plain_model) == infill_model
+    perf = tiny_model_file(tmp_path / "perf.model", kind="performance", steps=1)
+    assert infill_model_for(perf) is None
+    monkeypatch.setattr(infill_module, "DEFAULT_INFILL_MODEL", tmp_path / "missing.model")
+    assert infill_model_for(plain_model) is None
+
+
+# ---- the command -------------------------------------------------------------------------------
+
+def test_cli_writes_the_variations(infill_model, tmp_path, capsys):
+    song = band(6, seed=2)
+    write_song(song, tmp_path / "tune.mid")
+    original = read_midi(tmp_path / "tune.mid")
+    code = main(["infill", str(infill_model), str(tmp_path / "tune.mid"), "--bars", "3-4", "--count", "2",
+                 "--out", str(tmp_path / "out"), "--seed", "5", "--key", "C", "--quiet"])
+    assert code == 0
+    paths = sorted((tmp_path / "out").iterdir())
+    assert [p.name for p in paths] == ["tune-infill-01.mid", "tune-infill-02.mid"]
+    assert original.tracks[1].name == "Melody"
+    for path in paths:
+        written = read_midi(path)
+        assert other_tracks_bytes(written, 1) == other_tracks_bytes(original, 1)
+        assert [n for n in written.tracks[1].notes if not 8 <= n.start < 16] == \
+            [n for n in original.tracks[1].notes if not 8 <= n.start < 16]
+    assert "seed 5" in capsys.readouterr().err
+    again = main(["infill", str(infill_model), str(tmp_path / "tune.mid"), "--bars", "3", "--count", "2",
+                  "--out", str(tmp_path / "out")])
+    assert again == 2 and "--force" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--bars", "7-8"], "outside the song"),
+    (["--bars", "2-1"], "FIRST-LAST"),
+    (["--bars", "2", "--count", "0"], "count"),
+    (["--bars", "2", "--scale", "nonsense"], "nonsense"),
+])
+def test_cli_errors_are_one_line_and_exit_2(plain_model, tmp_path, capsys, args, message):
+    write_song(band(4), tmp_path / "tune.mid")
+    code = main(["infill", str(plain_model), str(tmp_path / "tune.mid"), "--out", str(tmp_path / "o"), *args])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and err[-1].startswith("error:") and message in err[-1]
+    assert not (tmp_path / "o").exists()
+
+
+def test_cli_missing_file_and_bad_bars(plain_model, tmp_path, capsys):
+    assert main(["infill", str(plain_model), str(tmp_path / "none.mid"), "--bars", "1"]) == 2
+    assert "none.mid" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:
+        main(["infill", str(plain_model), str(tmp_path / "none.mid"), "--bars", "five"])
+    assert exc.value.code == 2
