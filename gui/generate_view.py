@@ -415,7 +415,8 @@ class GenerateView(QWidget):
         self.progress.setRange(0, 0)
         span = f"bar {bars[0]}" if bars[0] == bars[1] else f"bars {bars[0]}-{bars[1]}"
         context = (f"with {path.name}" if two_sided else
-                   f"with {path.name}, from the music before the selection only (no infill model reads this music)")
+                   f"with {path.name}, from the music before the selection only (a left-to-right model, and no "
+                   "infill model reads its music)")
         self.message.setText(f"Regenerating {span} of variation {row + 1} {context}...")
         self.status.emit(self.message.text())
         self.controls.save(self.settings)

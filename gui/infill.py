@@ -11,7 +11,6 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Signal
 from PySide6.QtGui import QUndoCommand
@@ -19,13 +18,11 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QListWidget, QPushButton, QVB
 
 from composer.device import choose_device
 from composer.generate import GenerateRequest
+from composer.infill import InfillRequest, InfillResult, infill, infill_model_for
 from composer.modelfile import LoadedModel, load_model
 from composer.music import Note, Song
 
 from .jobs import Throttle
-
-if TYPE_CHECKING:
-    from composer.infill import InfillRequest, InfillResult
 
 PROGRESS_INTERVAL = 0.05    # seconds between progress-bar updates at most
 
@@ -47,7 +44,6 @@ def infill_request(controls: GenerateRequest, bars: tuple[int, int]) -> InfillRe
     """The infill request for `bars` (1-based, inclusive) with the sampling
     controls of a generation request (count, temperature, top-p/k, seed,
     key/scale, pitch range). Raises ComposerError naming a bad value."""
-    from composer.infill import InfillRequest
     request = InfillRequest(bars=bars, count=controls.count, temperature=controls.temperature,
                             top_k=controls.top_k, top_p=controls.top_p, seed=controls.seed,
                             key=controls.key, scale=controls.scale,
@@ -59,7 +55,6 @@ def infill_request(controls: GenerateRequest, bars: tuple[int, int]) -> InfillRe
 def choose_infill_model(model_path: Path) -> tuple[Path, bool]:
     """The model file to rewrite a span with, and whether it is an infill
     model (reads both sides) rather than the left-to-right model itself."""
-    from composer.infill import infill_model_for
     chosen = infill_model_for(model_path)
     return (Path(chosen), True) if chosen is not None else (Path(model_path), False)
 
@@ -68,7 +63,6 @@ def infill_job(path: Path, loaded: LoadedModel | None, song: Song, request: Infi
     """The worker function: load the model if needed, then rewrite the span."""
 
     def run(progress, should_stop):
-        from composer.infill import infill
         started = time.monotonic()
         model = loaded
         if model is None:
@@ -98,7 +92,8 @@ def describe_outcome(outcome: InfillOutcome, bars: tuple[int, int]) -> str:
     text = (f"{len(result.songs)} take(s) of {span}, seed {result.seed}, in {outcome.seconds:.1f} s "
             f"({outcome.loaded.summary()})")
     if not result.uses_right_context:
-        text += ": only the music before the selection was used (no infill model reads this model's music)"
+        text += (": only the music before the selection was used (a left-to-right model, and no infill model "
+                 "reads its music)")
     return text
 
 

@@ -4,7 +4,6 @@ file opened to edit, and Regenerate selection with its takes and undo."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence, QUndoStack
@@ -20,6 +19,7 @@ from PySide6.QtWidgets import (
 )
 
 from composer.errors import ComposerError
+from composer.infill import InfillResult
 from composer.midi_io import read_midi, write_midi
 from composer.music import Song
 
@@ -30,9 +30,6 @@ from .pianoroll import PianoRoll
 from .primer import bar_count
 from .settings import Settings
 from .variations import VariationList, variation_label
-
-if TYPE_CHECKING:
-    from composer.infill import InfillResult
 
 SOUND_NOT_AVAILABLE = "sound not available yet"
 
