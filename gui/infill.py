@@ -131,6 +131,7 @@ class InfillPanel(QWidget):
         self.title = QLabel("Takes")
         self.list = QListWidget()
         self.list.setToolTip("Pick a take to see and play it; the other bars are unchanged")
+        self.list.setMinimumHeight(6 * self.list.fontMetrics().height() + 12)    # Original + 4 takes, unscrolled
         self.accept_button = QPushButton("Use this take")
         self.accept_button.setToolTip("Replace the song with the selected take (undo with Ctrl+Z)")
         self.discard_button = QPushButton("Discard")
@@ -156,8 +157,8 @@ class InfillPanel(QWidget):
         self.title.setText(f"Takes for {span} of variation {row + 1}")
         self.list.blockSignals(True)
         self.list.clear()
-        self.list.addItem("Original")
         start, end = self.span_beats
+        self.list.addItem(f"Original: {len(notes_between(original, start, end))} notes in the span")
         for k, song in enumerate(self.takes):
             self.list.addItem(f"Take {k + 1}: {len(notes_between(song, start, end))} notes in the span")
         self.list.blockSignals(False)

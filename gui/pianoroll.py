@@ -48,7 +48,7 @@ class PianoRoll(QAbstractScrollArea):
         self.selection: tuple[int, int] | None = None
         self._anchor_bar: int | None = None     # where the last plain click or drag began
         self._dragging = False
-        self._ghosts: list[Note] = []
+        self.ghost_notes: list[Note] = []
         self.px_per_beat = 24.0
         self.row_height = 9
         self.pitch_low, self.pitch_high = 48, 84
@@ -65,7 +65,7 @@ class PianoRoll(QAbstractScrollArea):
         self.song = song
         self.primer_beats = primer_beats
         self._notes = song.notes if song is not None else []
-        self._ghosts = []
+        self.ghost_notes = []
         if self.selection is not None and (song is None or self.selection[1] > self.bar_count()):
             self.clear_selection()
         if self._notes:
@@ -104,7 +104,7 @@ class PianoRoll(QAbstractScrollArea):
 
     def set_ghost_notes(self, notes: list[Note]) -> None:
         """Draw `notes` as grey outlines behind the song (cleared by `set_song`)."""
-        self._ghosts = list(notes)
+        self.ghost_notes = list(notes)
         self.viewport().update()
 
     # ---- bar selection ----------------------------------------------------------
@@ -312,7 +312,7 @@ class PianoRoll(QAbstractScrollArea):
     def _paint_notes(self, painter: QPainter) -> None:
         painter.setClipRect(QRectF(KEY_WIDTH, RULER_HEIGHT, self.viewport().width(), self.viewport().height()))
         painter.setPen(QPen(GHOST_PEN, 1, Qt.PenStyle.DashLine))
-        for note in self._ghosts:
+        for note in self.ghost_notes:
             if self.pitch_low <= note.pitch <= self.pitch_high:
                 painter.drawRect(self.note_rect(note))
         border = QColor(40, 40, 60)

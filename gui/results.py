@@ -328,8 +328,9 @@ class ResultsPanel(QWidget):
         self.stop_playback()
         panel = self.infill_panel
         self.roll.set_song(song, self.variations.primer_beats, keep_view=True)
-        if song is not panel.original:
-            self.roll.set_ghost_notes(notes_between(panel.original, *panel.span_beats))
+        if song is not panel.original:     # the original notes this take does not keep, as outlines
+            kept = set(song.notes)
+            self.roll.set_ghost_notes([n for n in notes_between(panel.original, *panel.span_beats) if n not in kept])
 
     def _on_take_accepted(self, song: Song) -> None:
         panel = self.infill_panel

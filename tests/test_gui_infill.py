@@ -192,10 +192,11 @@ def test_regenerate_selection_offers_takes_that_keep_the_other_bars(qtbot, editi
     # each take is drawn when picked (the original's span as grey outlines), and is what Play would play
     panel.list.setCurrentRow(2)
     assert results.roll.song is panel.takes[1] and results.shown_song() is panel.takes[1]
-    assert results.roll._ghosts == [n for n in original.notes if 8 <= n.start < 16]
+    replaced = [n for n in original.notes if 8 <= n.start < 16 and n not in panel.takes[1].notes]
+    assert replaced and results.roll.ghost_notes == replaced
     assert results.roll.selection == (3, 4)
     panel.list.setCurrentRow(0)
-    assert results.roll.song is original and not results.roll._ghosts
+    assert results.roll.song is original and not results.roll.ghost_notes
     message = window.generate_view.message.text()
     assert "3 take(s) of bars 3-4, seed 11" in message and "only the music before" not in message
     assert "bars 3-4" in window.statusBar().currentMessage()
