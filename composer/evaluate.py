@@ -156,6 +156,7 @@ def evaluate(config: EvalConfig, progress: EvalProgress | None = None,
     started = time.monotonic()
     device, device_reason = choose_device(None if config.device == "auto" else config.device)
     loaded = load_model(config.model, device)
+    loaded.require_plain("evaluate")
     tok = loaded.tokenizer
 
     def scan(folder, hook):

@@ -226,6 +226,7 @@ def prepare(loaded: LoadedModel, request: GenerateRequest) -> Plan:
     """Check a request against a model without sampling; raises ComposerError
     naming the bad value (request fields, primer, constraints)."""
     request.validate()
+    loaded.require_plain("generating")
     seed = request.seed if request.seed is not None else random.SystemRandom().randrange(2**31)
     prefix, primer_len = _primer_tokens(loaded, request)
     constraints = constraints_for(loaded, request)

@@ -200,13 +200,13 @@ def _sample_infill_model(model: InfillRNN, tok: MelodyTokenizer, layout: _Layout
     ex = span_example(layout.tokens, positions, layout.first_bar, layout.n_bars, model.config.context_bars,
                       include_span=False)
     as_row = lambda values: torch.tensor([values], dtype=torch.long, device=device)   # noqa: E731  (1, T)
-    summary = model.encode_right(as_row(ex.right), as_row(ex.right_positions), torch.tensor([len(ex.right)]))
+    right = model.encode_right(as_row(ex.right), as_row(ex.right_positions), torch.tensor([len(ex.right)]))
     logits, state = model.decode(as_row(ex.forward), as_row(ex.forward_positions), as_row(ex.remaining),
-                                 as_row(ex.in_span), summary)               # prime once, then widen to the batch
+                                 as_row(ex.in_span), right)                 # prime once, then widen to the batch
     logits = logits[:, -1].expand(count, -1)                               # (B, V)
     state = tuple(s.expand(-1, count, -1).contiguous() for s in state) if isinstance(state, tuple) \
         else state.expand(-1, count, -1).contiguous()
-    summary = summary.expand(count, -1)
+    right = right.expand(count)
     for t in ex.forward:
         grammar.update(torch.full((count,), t, dtype=torch.long))
     grammar.mark_primed()
@@ -228,7 +228,7 @@ def _sample_infill_model(model: InfillRNN, tok: MelodyTokenizer, layout: _Layout
         bars_done += (nxt[:, 0] == BAR).long()
         remaining = (layout.n_bars - bars_done).clamp(min=0)[:, None]       # (B, 1)
         pos = grammar.positions().to(device)[:, None]
-        logits, state = model.decode(nxt, pos, remaining, in_span, summary, state)
+        logits, state = model.decode(nxt, pos, remaining, in_span, right, state)
         logits = logits[:, -1]
     return [row for row in torch.cat(out, dim=1).tolist()]
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
-from torch.nn.utils.rnn import pack_padded_sequence
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from .config import ConfigMixin
 from .melody import BAR
@@ -48,6 +48,7 @@ class InfillConfig(ConfigMixin):
     position_classes: int = 0            # > 1: learned embedding of the position in the bar
     remaining_classes: int = 33          # bars-until-span-end input: 0 .. remaining_classes-1 (clamped)
     context_bars: int = 8                # bars of music read on each side of the span
+    attention: bool = False              # each forward step also attends over the backward RNN's outputs
 
     def __post_init__(self):
         if self.architecture != ARCHITECTURE:
@@ -59,6 +60,20 @@ class InfillConfig(ConfigMixin):
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if not 0 <= self.dropout < 1:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+
+
+@dataclass
+class RightContext:
+    """The encoded right context of a batch."""
+
+    summary: torch.Tensor                    # (B, H)
+    memory: torch.Tensor | None = None       # (B, R, H) backward RNN outputs (attention only)
+    mask: torch.Tensor | None = None         # (B, R) True = a real token
+
+    def expand(self, batch: int) -> RightContext:
+        """One context (batch 1) repeated for `batch` samples."""
+        widen = lambda t: None if t is None else t.expand(batch, *t.shape[1:])   # noqa: E731
+        return RightContext(widen(self.summary), widen(self.memory), widen(self.mask))
 
 
 class InfillRNN(nn.Module):
@@ -76,9 +91,13 @@ class InfillRNN(nn.Module):
         self.forward_rnn = rnn(c.embed_dim, c.hidden_size, num_layers=c.num_layers, dropout=drop, batch_first=True)
         self.drop = nn.Dropout(c.dropout)
         self.head = nn.Linear(c.hidden_size, c.vocab_size)
-        for layer in (self.remaining_embed, self.span_embed, self.summary_proj):   # start as a plain model
+        self.attn_query = nn.Linear(c.hidden_size, c.hidden_size, bias=False) if c.attention else None
+        self.attn_out = nn.Linear(c.hidden_size, c.hidden_size) if c.attention else None
+        zeroed = [self.remaining_embed, self.span_embed, self.summary_proj] + ([self.attn_out] if c.attention else [])
+        for layer in zeroed:                     # the conditioning starts at zero: a new model acts as a plain one
             nn.init.zeros_(layer.weight)
-        nn.init.zeros_(self.summary_proj.bias)
+            if getattr(layer, "bias", None) is not None:
+                nn.init.zeros_(layer.bias)
 
     def _tokens(self, tokens: torch.Tensor, positions: torch.Tensor | None) -> torch.Tensor:
         x = self.embed(tokens)                                   # (B, T, E)
@@ -89,29 +108,38 @@ class InfillRNN(nn.Module):
         return x
 
     def encode_right(self, tokens: torch.Tensor, positions: torch.Tensor | None,
-                     lengths: torch.Tensor) -> torch.Tensor:
-        """The reversed right contexts (B, T), real lengths (B,) -> summary (B, H):
-        the backward RNN's top-layer state after its last real token."""
+                     lengths: torch.Tensor) -> RightContext:
+        """The reversed right contexts (B, R) with their real lengths (B,) ->
+        the backward RNN's top-layer state after its last real token (B, H),
+        and with attention its outputs (B, R, H)."""
         x = self.drop(self._tokens(tokens, positions))
         packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
-        _, state = self.backward_rnn(packed)
+        out, state = self.backward_rnn(packed)
         h = state[0] if isinstance(state, tuple) else state     # (L, B, H)
-        return h[-1]                                             # (B, H)
+        if self.attn_query is None:
+            return RightContext(h[-1])
+        memory, _ = pad_packed_sequence(out, batch_first=True, total_length=tokens.shape[1])   # (B, R, H)
+        mask = torch.arange(tokens.shape[1], device=tokens.device)[None, :] < lengths.to(tokens.device)[:, None]
+        return RightContext(h[-1], memory, mask)
 
     def decode(self, tokens: torch.Tensor, positions: torch.Tensor | None, remaining: torch.Tensor,
-               in_span: torch.Tensor, summary: torch.Tensor, state=None):
+               in_span: torch.Tensor, right: RightContext, state=None):
         """The forward stream (B, T) with its per-step inputs (B, T) and the
-        right-context summary (B, H) -> logits (B, T, V), new state."""
+        encoded right context -> logits (B, T, V), new state."""
         x = self._tokens(tokens, positions)                                  # (B, T, E)
         x = x + self.remaining_embed(remaining.clamp(0, self.config.remaining_classes - 1)) + self.span_embed(in_span)
-        x = x + self.summary_proj(self.drop(summary))[:, None, :]            # (B, 1, E) broadcast over T
+        x = x + self.summary_proj(self.drop(right.summary))[:, None, :]      # (B, 1, E) broadcast over T
         h, state = self.forward_rnn(self.drop(x), state)                     # (B, T, H)
+        if self.attn_query is not None:
+            scores = self.attn_query(h) @ right.memory.transpose(1, 2)       # (B, T, R)
+            scores = scores.masked_fill(~right.mask[:, None, :], float("-inf")) / self.config.hidden_size ** 0.5
+            h = h + self.attn_out(torch.softmax(scores, dim=-1) @ right.memory)   # (B, T, H)
         return self.head(self.drop(h)), state                                # (B, T, V)
 
     def forward(self, tokens, positions, remaining, in_span, right_tokens, right_positions, right_lengths):
         """Teacher-forced logits (B, T, V) of a batch of examples (training, evaluation)."""
-        summary = self.encode_right(right_tokens, right_positions, right_lengths)
-        logits, _ = self.decode(tokens, positions, remaining, in_span, summary)
+        right = self.encode_right(right_tokens, right_positions, right_lengths)
+        logits, _ = self.decode(tokens, positions, remaining, in_span, right)
         return logits
 
     def num_parameters(self) -> int:

@@ -44,6 +44,12 @@ class LoadedModel:
     def is_infill(self) -> bool:
         return isinstance(self.model, InfillRNN)
 
+    def require_plain(self, task: str) -> None:
+        """Raise ComposerError when `task` (e.g. "generating") needs a left-to-right model and this is an infill one."""
+        if self.is_infill:
+            raise ComposerError(f"{self.path or 'this model'} is an infill model: it rewrites bars of a song "
+                                f"(composer infill); {task} needs a left-to-right model")
+
     @property
     def device(self) -> torch.device:
         return next(self.model.parameters()).device

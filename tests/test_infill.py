@@ -103,11 +103,13 @@ def test_plain_model_span_bits_are_its_token_nll_over_the_span():
     assert got.notes == tok.count_notes(seq[start:end]) and got.files == 1
 
 
-def test_an_infill_model_started_from_a_plain_model_scores_like_it():
+@pytest.mark.parametrize("attention", [False, True])
+def test_an_infill_model_started_from_a_plain_model_scores_like_it(attention):
     plain, tok = train_tiny(steps=5, hidden=24)
     c = plain.config
     model = InfillRNN(InfillConfig(vocab_size=c.vocab_size, embed_dim=c.embed_dim, hidden_size=c.hidden_size,
-                                   num_layers=1, dropout=0.0, position_classes=c.position_classes, context_bars=4))
+                                   num_layers=1, dropout=0.0, position_classes=c.position_classes, context_bars=4,
+                                   attention=attention))
     seqs = training_sequences(tok)
     assert span_bits_per_note(model, tok, seqs).nll_bits != pytest.approx(span_bits_per_note(plain, tok, seqs).nll_bits)
     model.init_from_plain(plain)
@@ -290,3 +292,17 @@ def test_cli_missing_file_and_bad_bars(plain_model, tmp_path, capsys):
     with pytest.raises(SystemExit) as exc:
         main(["infill", str(plain_model), str(tmp_path / "none.mid"), "--bars", "five"])
     assert exc.value.code == 2
+
+
+def test_generate_refuses_an_infill_model_with_one_line(infill_model, tmp_path, capsys):
+    code = main(["generate", "--model", str(infill_model), "--out", str(tmp_path / "o"), "--bars", "2"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and "is an infill model" in err[-1] and "composer infill" in err[-1]
+
+
+def test_attention_variant_trains_samples_and_round_trips(folder, tmp_path):
+    result = train(infill_config(folder, tmp_path, infill_attention=True, steps=4))
+    loaded = load_model(result.model_path)
+    assert loaded.model.config.attention and loaded.model.attn_query is not None
+    out = infill(loaded, band(4), InfillRequest(bars=(2, 3), count=2, seed=0))
+    assert all(span.count(BAR) == 2 for span in out.span_tokens)

@@ -68,6 +68,8 @@ def add_train_parser(sub) -> None:
                    help="infill: span lengths LOW:HIGH in bars drawn in training (default %(default)s)")
     p.add_argument("--infill-context", type=int, default=d.infill_context,
                    help="infill: bars of context read on each side of a span (default %(default)s)")
+    p.add_argument("--infill-attention", action="store_true",
+                   help="infill: every step also attends over the right context, not only its summary")
     p.add_argument("--init-from", type=Path, default=None, metavar="MODEL",
                    help="infill: start from this left-to-right model of the same size (its embedding, RNN and "
                         "head become the infill model's forward part)")
@@ -128,7 +130,8 @@ def config_from_args(args) -> TrainConfig:
         eval_every=args.eval_every, patience=args.patience,
         cache_dir=str(args.cache_dir) if args.cache_dir else None, workers=args.workers,
         track=args.track, chords=args.chords, objective=args.objective, infill_bars=args.infill_bars,
-        infill_context=args.infill_context, init_from=str(args.init_from) if args.init_from else None)
+        infill_context=args.infill_context, init_from=str(args.init_from) if args.init_from else None,
+        infill_attention=args.infill_attention)
 
 
 class _TerminalView:

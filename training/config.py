@@ -64,6 +64,7 @@ class TrainConfig(ConfigMixin):
     infill_bars: tuple = (1, 4)     # infill: span lengths in bars (low, high), drawn uniformly
     infill_context: int = 8         # infill: bars of context the model reads on each side of a span
     init_from: str | None = None    # infill: start the forward part from this left-to-right model file
+    infill_attention: bool = False  # infill: each span step also attends over the right context
 
     def __post_init__(self):
         if self.representation not in REPRESENTATIONS:

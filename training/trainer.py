@@ -246,7 +246,8 @@ class _Run:
             self.model_config = InfillConfig(
                 vocab_size=tok.vocab_size, cell=c.cell, embed_dim=c.embed, hidden_size=c.hidden,
                 num_layers=c.layers, dropout=c.dropout, position_classes=positions,
-                remaining_classes=2 * c.infill_context + c.infill_bars[1] + 1, context_bars=c.infill_context)
+                remaining_classes=2 * c.infill_context + c.infill_bars[1] + 1, context_bars=c.infill_context,
+                attention=c.infill_attention)
         else:
             self.model_config = ModelConfig(
                 vocab_size=tok.vocab_size, cell=c.cell, embed_dim=c.embed, hidden_size=c.hidden,
