@@ -35,7 +35,7 @@ def validation_pieces(folder: Path, tokenizer, *, val_share: float, seed: int, c
 
 
 def evaluate(folder: Path, model_paths: list[Path], *, val_share: float = 0.1, seed: int = 0,
-             cache_dir=None) -> dict:
+             cache_dir=None, context_bars: int | None = None) -> dict:
     """Span bits per note of each model on the validation pieces of `folder`,
     overall and by span length."""
     rows = []
@@ -45,10 +45,12 @@ def evaluate(folder: Path, model_paths: list[Path], *, val_share: float = 0.1, s
         if pieces is None:
             pieces = validation_pieces(folder, loaded.tokenizer, val_share=val_share, seed=seed, cache_dir=cache_dir)
         started = time.perf_counter()
-        total = span_bits_per_note(loaded.model, loaded.tokenizer, pieces)
-        by_size = {n: span_bits_per_note(loaded.model, loaded.tokenizer, pieces, sizes=(n,)).bits_per_note
-                   for n in EVAL_SPAN_BARS}
+        total = span_bits_per_note(loaded.model, loaded.tokenizer, pieces, context_bars=context_bars)
+        by_size = {n: span_bits_per_note(loaded.model, loaded.tokenizer, pieces, sizes=(n,),
+                                         context_bars=context_bars).bits_per_note for n in EVAL_SPAN_BARS}
+        context = (context_bars or loaded.model.config.context_bars) if loaded.is_infill else None
         rows.append({"model": str(path), "summary": loaded.summary(), "infill": loaded.is_infill,
+                     "context_bars": context,
                      "sees": "both sides" if loaded.is_infill else "left side only",
                      "span_bits_per_note": total.bits_per_note, "by_span_bars": by_size, "spans": total.files,
                      "notes": total.notes, "tokens": total.tokens, "seconds": round(time.perf_counter() - started, 1)})
@@ -64,9 +66,12 @@ def main(argv=None) -> int:
     parser.add_argument("--val-share", type=float, default=0.1, help="as in train (default 0.1)")
     parser.add_argument("--seed", type=int, default=0, help="as in train (default 0)")
     parser.add_argument("--cache-dir", type=Path, default=None, help="ingest cache (default ~/.cache/rnn-composer)")
+    parser.add_argument("--context-bars", type=int, default=None,
+                        help="bars an infill model reads on each side (default: what it was trained with)")
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
     args = parser.parse_args(argv)
-    result = evaluate(args.folder, args.model, val_share=args.val_share, seed=args.seed, cache_dir=args.cache_dir)
+    result = evaluate(args.folder, args.model, val_share=args.val_share, seed=args.seed, cache_dir=args.cache_dir,
+                      context_bars=args.context_bars)
     for row in result["models"]:
         sizes = "  ".join(f"{n} bar(s) {v:.3f}" for n, v in row["by_span_bars"].items())
         print(f"{row['span_bits_per_note']:.3f} span bits/note ({row['sees']}; {sizes}) {row['model']}")

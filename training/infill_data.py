@@ -144,12 +144,13 @@ def eval_spans(tokens: Sequence[int], sizes: Iterable[int] = EVAL_SPAN_BARS) -> 
 @torch.no_grad()
 def span_bits_per_note(model, tokenizer: Tokenizer, sequences: Iterable[Sequence[int]], *,
                        device: torch.device | str = "cpu", batch_size: int = 32,
-                       sizes: Iterable[int] = EVAL_SPAN_BARS) -> BitsPerNote:
+                       sizes: Iterable[int] = EVAL_SPAN_BARS, context_bars: int | None = None) -> BitsPerNote:
     """Span bits per note of `model` on the `eval_spans` of whole pieces.
 
     An InfillRNN sees its context_bars on both sides; any other model (a plain
-    left-to-right MusicRNN) sees the whole piece before the span. The model is
-    left in eval mode. `files` counts the spans."""
+    left-to-right MusicRNN) sees the whole piece before the span. `context_bars`
+    overrides the infill model's own. The model is left in eval mode. `files`
+    counts the spans."""
     model.eval()
     device = torch.device(device)
     sizes = tuple(sizes)
@@ -158,7 +159,7 @@ def span_bits_per_note(model, tokenizer: Tokenizer, sequences: Iterable[Sequence
     for at in range(0, len(jobs), batch_size):
         chunk = jobs[at:at + batch_size]
         if isinstance(model, InfillRNN):
-            nll = _infill_nll(model, tokenizer, chunk, device)
+            nll = _infill_nll(model, tokenizer, chunk, device, context_bars or model.config.context_bars)
         else:
             nll = _left_nll(model, tokenizer, chunk, device)
         for (tokens, first, n), bits in zip(chunk, nll):
@@ -168,12 +169,12 @@ def span_bits_per_note(model, tokenizer: Tokenizer, sequences: Iterable[Sequence
     return total
 
 
-def _infill_nll(model: InfillRNN, tokenizer, jobs, device) -> list[float]:
+def _infill_nll(model: InfillRNN, tokenizer, jobs, device, context_bars: int) -> list[float]:
     use_pos = model.pos_embed is not None
     examples = []
     for tokens, first, n in jobs:
         positions = tokenizer.positions(tokens) if use_pos else [0] * len(tokens)
-        examples.append(span_example(tokens, positions, first, n, model.config.context_bars))
+        examples.append(span_example(tokens, positions, first, n, context_bars))
     batch = collate(examples)
     logits = model(**batch.model_inputs(device))                             # (B, T, V)
     targets = batch.targets.to(device)
