@@ -147,7 +147,8 @@ def _layout(tok: MelodyTokenizer, song: Song, request: InfillRequest) -> _Layout
                             "only bars before it can be rewritten")
     index = _melody_track(tok, song, request.track)
     start, end = (first - 1) * bar_beats, last * bar_beats
-    picked = tok.extract(replace(song, tracks=[song.tracks[index]]))[0] if song.tracks[index].notes else []
+    one_line = MelodyTokenizer(replace(tok.config, track=None))      # the chords policy, on this track alone
+    picked = one_line.extract(replace(song, tracks=[song.tracks[index]]))[0] if song.tracks[index].notes else []
     c = tok.config
     context = [n for n in picked if c.pitch_low <= n.pitch <= c.pitch_high and not start <= n.start < end
                and (change is None or n.start < change)]

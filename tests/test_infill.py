@@ -306,3 +306,14 @@ def test_attention_variant_trains_samples_and_round_trips(folder, tmp_path):
     assert loaded.model.config.attention and loaded.model.attn_query is not None
     out = infill(loaded, band(4), InfillRequest(bars=(2, 3), count=2, seed=0))
     assert all(span.count(BAR) == 2 for span in out.span_tokens)
+
+
+def test_track_option_rewrites_that_track_only(plain_model):
+    song = band(4)
+    out = infill(load_model(plain_model), song, InfillRequest(bars=(2, 2), count=1, seed=0, track=0)).songs[0]
+    assert out.tracks[1].notes == song.tracks[1].notes and out.tracks[2].notes == song.tracks[2].notes
+    outside = lambda notes: [n for n in notes if not 4 <= n.start < 8]   # noqa: E731
+    assert outside(out.tracks[0].notes) == outside(song.tracks[0].notes)
+    assert len([n for n in out.tracks[0].notes if 4 <= n.start < 8]) < 12   # block chords became one line
+    with pytest.raises(ComposerError, match="drum"):
+        infill(load_model(plain_model), song, InfillRequest(bars=(2, 2), track=2))
