@@ -4,9 +4,10 @@ generating 64 variations with the default model.
     python -m benchmarks.memory [--steps 12] [--folder DIR] [--json PATH]
 
 Each runs in a fresh child process (`python -m benchmarks.memory --child
-KIND ...`) that reports its own peak resident set size (getrusage ru_maxrss,
-no psutil), the peak of its own children (the ingest workers of a scan that
-misses the cache), and its RSS right after the imports, as one JSON line.
+KIND ...`) that reports its own peak resident set size (VmHWM, see
+`_peak_kb`; no psutil), the peak of its own children (getrusage
+RUSAGE_CHILDREN: the ingest workers of a scan that misses the cache), and its
+peak right after the imports, as one JSON line.
 
 Training: `training.trainer.train` with every default (LSTM 2x256, embedding
 128, batch 16 x 256 tokens) on the folder, for `steps` steps with a
@@ -32,8 +33,20 @@ DEFAULT_MODEL = ROOT / "assets" / "melody.model"
 
 
 def _peak_kb() -> tuple[int, int]:
-    return (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
-            resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+    """(peak RSS of this process, largest peak RSS of its finished children), in KiB.
+
+    This process's own peak is VmHWM from /proc/self/status where there is one:
+    Linux carries ru_maxrss over fork and exec, so a child started by a big
+    parent (the benchmark command after its training part, ~750 MB) would
+    report the parent's peak as its own."""
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                own = int(line.split()[1])
+    except OSError:
+        pass
+    return own, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
 
 
 def child_training(folder: str, steps: int) -> dict:

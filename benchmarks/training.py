@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import tempfile
 import time
 from dataclasses import replace
@@ -105,6 +106,7 @@ class Interleaver:
         self.raw, self.chunk, self.warmup = raw, chunk, warmup
         self.mark: float | None = None      # end of the previous hook
         self.trainer_s, self.trainer_steps = 0.0, []   # timed trainer steps (1-based hook numbers)
+        self.step_seconds: list[float] = []             # each timed trainer step
         self.raw_s, self.raw_steps = 0.0, 0
         self.first_step_at: float | None = None
         self.last_hook_end = 0.0
@@ -117,6 +119,7 @@ class Interleaver:
         elif step > self.warmup:
             self.trainer_s += now - self.mark
             self.trainer_steps.append(step)
+            self.step_seconds.append(now - self.mark)
             self.pending += 1
         if self.pending >= self.chunk:
             start = time.perf_counter()
@@ -175,6 +178,9 @@ def measure_cell(cell: str, *, steps: int = STEPS, chunk: int = 10, warmup: int 
         "trainer_step_s": trainer_step_s, "raw_step_s": raw_step_s,
         "step_time_ratio": raw_step_s / trainer_step_s,
         "padding_share": 1.0 - tokens / full,
+        "trainer_step_s_median": statistics.median(hook.step_seconds),
+        # the steps after a validation / checkpoint: (step, seconds), slowest first
+        "slowest_trainer_steps": sorted(zip(hook.trainer_steps, hook.step_seconds), key=lambda p: -p[1])[:5],
         "startup_s": hook.first_step_at - start, "finish_s": end - hook.last_hook_end,
         "target_ratio": TARGET_RATIO,
     }
