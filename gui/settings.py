@@ -13,6 +13,10 @@ from typing import Any
 
 from PySide6.QtCore import QByteArray, QSettings, QStandardPaths
 
+from training.config import MELODY_TRANSPOSE, TrainConfig
+
+_TRAIN = TrainConfig(folder="", out="")     # the app starts from the measured defaults of the train command
+
 ORGANIZATION = "rnn-composer"
 APPLICATION = "RNN Composer Studio"
 MAX_RECENT_MODELS = 10
@@ -50,21 +54,21 @@ KEYS: dict[str, Key] = {
     "train/folder": Key(str, ""),
     "train/name": Key(str, "my-model"),
     "train/representation": Key(str, "melody"),
-    "train/cell": Key(str, "lstm"),
+    "train/cell": Key(str, _TRAIN.cell),
     "train/size": Key(str, "small"),
-    "train/layers": Key(int, 2),
-    "train/hidden": Key(int, 256),
-    "train/embed": Key(int, 128),
-    "train/dropout": Key(float, 0.2),
-    "train/batch": Key(int, 32),
-    "train/seq_len": Key(int, 256),
-    "train/lr": Key(float, 2e-3),
+    "train/layers": Key(int, _TRAIN.layers),
+    "train/hidden": Key(int, _TRAIN.hidden),
+    "train/embed": Key(int, _TRAIN.embed),
+    "train/dropout": Key(float, _TRAIN.dropout),
+    "train/batch": Key(int, _TRAIN.batch),
+    "train/seq_len": Key(int, _TRAIN.seq_len),
+    "train/lr": Key(float, _TRAIN.lr),
     "train/length_unit": Key(str, "steps"),   # "steps" or "epochs"
     "train/steps": Key(int, 2000),
     "train/epochs": Key(float, 20.0),
-    "train/val_share": Key(float, 0.1),
-    "train/transpose_low": Key(int, -3),   # semitones
-    "train/transpose_high": Key(int, 3),
+    "train/val_share": Key(float, _TRAIN.val_share),
+    "train/transpose_low": Key(int, MELODY_TRANSPOSE[0]),   # semitones
+    "train/transpose_high": Key(int, MELODY_TRANSPOSE[1]),
 }
 
 

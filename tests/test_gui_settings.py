@@ -131,3 +131,13 @@ def test_picker_shows_the_validation_score_so_models_compare(tmp_path, tiny_melo
     assert entry.val_bits_per_note == 3.456 and "3.46 bits/note on 7 held-out file(s)" in entry.description()
     assert describe(tiny_melody_model, "recent").val_bits_per_note is None     # never validated: nothing shown
     assert "bits/note" not in describe(tiny_melody_model, "recent").description()
+
+
+def test_the_training_tab_starts_from_the_train_commands_defaults(gui_settings):
+    from training.config import MELODY_TRANSPOSE, TrainConfig
+    d = TrainConfig(folder="", out="")
+    s = gui_settings
+    assert (s.get("train/layers"), s.get("train/hidden"), s.get("train/embed"), s.get("train/dropout"),
+            s.get("train/batch"), s.get("train/seq_len"), s.get("train/lr"), s.get("train/cell")) == \
+        (d.layers, d.hidden, d.embed, d.dropout, d.batch, d.seq_len, d.lr, d.cell)
+    assert (s.get("train/transpose_low"), s.get("train/transpose_high")) == MELODY_TRANSPOSE
