@@ -111,6 +111,9 @@ class Interleaver:
         self.first_step_at: float | None = None
         self.last_hook_end = 0.0
         self.pending = 0
+        self.window_start = float("inf")        # the end of the hook of the last warm-up step
+        self.validating_since: float | None = None
+        self.validations: list[tuple[float, float]] = []
 
     def __call__(self, step: int, model) -> None:
         now = time.perf_counter()
@@ -129,6 +132,20 @@ class Interleaver:
             self.raw_steps += self.pending
             self.pending = 0
         self.mark = self.last_hook_end = time.perf_counter()
+        if step == self.warmup:
+            self.window_start = self.mark
+
+    def progress(self, state) -> None:
+        """The trainer's progress hook: notes when validation passes start and end."""
+        if state.phase == "validating" and self.validating_since is None:
+            self.validating_since = time.perf_counter()
+        elif state.phase != "validating" and self.validating_since is not None:
+            self.validations.append((self.validating_since, time.perf_counter()))
+            self.validating_since = None
+
+    def validation_s(self) -> float:
+        """Seconds of validation inside the timed trainer steps."""
+        return sum(b - a for a, b in self.validations if a >= self.window_start and b <= self.last_hook_end)
 
 
 def trainer_tokens(config: TrainConfig, steps: list[int]) -> int:
@@ -159,12 +176,13 @@ def measure_cell(cell: str, *, steps: int = STEPS, chunk: int = 10, warmup: int 
             raw.step()
         hook = Interleaver(raw, chunk, warmup)
         start = time.perf_counter()
-        result = train(config, after_step=hook)
+        result = train(config, progress=hook.progress, after_step=hook)
         end = time.perf_counter()
         parameters = result.summary["parameters"]
     tokens = trainer_tokens(config, hook.trainer_steps)
     full = len(hook.trainer_steps) * config.batch * config.seq_len
     trainer_tps = tokens / hook.trainer_s
+    validation_s = hook.validation_s()
     raw_tps = raw.tokens_per_step * hook.raw_steps / hook.raw_s
     trainer_step_s = hook.trainer_s / len(hook.trainer_steps)
     raw_step_s = hook.raw_s / hook.raw_steps
@@ -179,6 +197,8 @@ def measure_cell(cell: str, *, steps: int = STEPS, chunk: int = 10, warmup: int 
         "step_time_ratio": raw_step_s / trainer_step_s,
         "padding_share": 1.0 - tokens / full,
         "trainer_step_s_median": statistics.median(hook.step_seconds),
+        "validation_s": validation_s, "validation_share": validation_s / hook.trainer_s,
+        "ratio_without_validation": tokens / (hook.trainer_s - validation_s) / raw_tps,
         # the steps after a validation / checkpoint: (step, seconds), slowest first
         "slowest_trainer_steps": sorted(zip(hook.trainer_steps, hook.step_seconds), key=lambda p: -p[1])[:5],
         "startup_s": hook.first_step_at - start, "finish_s": end - hook.last_hook_end,
@@ -200,10 +220,11 @@ def run(cells=("lstm", "gru"), *, steps: int = STEPS, chunk: int = 10, warmup: i
 
 def print_result(result: dict) -> None:
     print(f"{'cell':5} {'trainer tok/s':>13} {'raw tok/s':>10} {'ratio':>6} {'step ratio':>10} {'padding':>8} "
-          f"{'startup':>8} {'finish':>7}")
+          f"{'validation':>10} {'ratio w/o val.':>14} {'startup':>8} {'finish':>7}")
     for r in result["cells"]:
         print(f"{r['cell']:5} {r['trainer_tokens_per_s']:>13.0f} {r['raw_tokens_per_s']:>10.0f} {r['ratio']:>6.3f} "
-              f"{r['step_time_ratio']:>10.3f} {r['padding_share']:>8.1%} {r['startup_s']:>7.1f}s "
+              f"{r['step_time_ratio']:>10.3f} {r['padding_share']:>8.1%} {r['validation_share']:>10.1%} "
+              f"{r['ratio_without_validation']:>14.3f} {r['startup_s']:>7.1f}s "
               f"{r['finish_s']:>6.1f}s")
 
 

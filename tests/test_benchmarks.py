@@ -24,6 +24,7 @@ def test_quick_training_part_writes_json_with_the_expected_keys(tmp_path):
     for cell in cells:
         assert cell["shape"]["hidden"] == 16 and cell["trainer_steps_timed"] == 5
         assert cell["trainer_tokens_per_s"] > 0 and cell["raw_tokens_per_s"] > 0 and cell["ratio"] > 0
+        assert cell["validation_s"] > 0 and cell["ratio_without_validation"] > cell["ratio"]
     ratio_rows = [r for r in saved["rows"] if r["unit"] == "x"]
-    assert len(ratio_rows) == 2 and all(r["target"] == ">= 0.9" and isinstance(r["met"], bool) for r in ratio_rows)
+    assert len(ratio_rows) == 4 and all(r["target"] == ">= 0.9" and isinstance(r["met"], bool) for r in ratio_rows)
     assert "training lstm" in format_table(saved)
