@@ -17,6 +17,7 @@ import argparse
 import json
 import os
 import platform
+import sys
 import time
 from pathlib import Path
 
@@ -106,11 +107,12 @@ def part_memory(quick: bool) -> tuple[dict, list]:
 
 
 def run(only=PARTS, quick: bool = False, json_path: Path | None = DEFAULT_JSON, *,
-        training_overrides: dict | None = None, training_folder: Path | None = None, progress=None) -> dict:
+        training_overrides: dict | None = None, training_folder: Path | None = None, progress=None,
+        command: str | None = None) -> dict:
     """Run the parts named in `only`; returns (and writes to `json_path`) the
     machine, every part's result and the table rows."""
     started = time.time()
-    out = {"command": "python -m benchmarks" + (" --quick" if quick else ""), "quick": quick,
+    out = {"command": command or "python -m benchmarks" + (" --quick" if quick else ""), "quick": quick,
            "started": time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(started)),
            "machine": machine(), "load_average_start": list(os.getloadavg()), "parts": {}, "rows": []}
     for name in only:
@@ -158,8 +160,11 @@ def main(argv=None) -> int:
             print(f"--threads must be >= 1, got {args.threads}")
             return 2
         torch.set_num_threads(args.threads)
-    result = run(args.only or PARTS, args.quick, args.json, progress=lambda name: print(f"running {name} ...",
-                                                                                        flush=True))
+    argv = sys.argv[1:] if argv is None else argv
+    threads = os.environ.get("OMP_NUM_THREADS")
+    command = (f"OMP_NUM_THREADS={threads} " if threads else "") + " ".join(["python -m benchmarks", *argv])
+    result = run(args.only or PARTS, args.quick, args.json, command=command,
+                 progress=lambda name: print(f"running {name} ...", flush=True))
     print(format_table(result))
     print(f"wrote {args.json}")
     return 0
