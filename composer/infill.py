@@ -23,9 +23,9 @@ import argparse
 import random
 import re
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable
 
 import torch
 
@@ -33,7 +33,7 @@ from .errors import ComposerError, ConstraintError, ModelFileError
 from .infill_model import InfillRNN, is_infill_config, span_example
 from .melody import BAR, REST, MelodyGrammar, MelodyTokenizer
 from .modelfile import LoadedModel, read_metadata
-from .music import Note, Song, Track
+from .music import Note, Song
 from .sampling import SamplingConfig, filter_logits, sample
 from .scales import allowed_pitch_classes
 from .tokenizer import BOS, EOS, PAD, Constraints, UnusableMusic
@@ -200,7 +200,7 @@ def _sample_infill_model(model: InfillRNN, tok: MelodyTokenizer, layout: _Layout
     positions = tok.positions(layout.tokens)
     ex = span_example(layout.tokens, positions, layout.first_bar, layout.n_bars, model.config.context_bars,
                       include_span=False)
-    as_row = lambda values: torch.tensor([values], dtype=torch.long, device=device)   # noqa: E731  (1, T)
+    as_row = lambda values: torch.tensor([values], dtype=torch.long, device=device)
     right = model.encode_right(as_row(ex.right), as_row(ex.right_positions), torch.tensor([len(ex.right)]))
     logits, state = model.decode(as_row(ex.forward), as_row(ex.forward_positions), as_row(ex.remaining),
                                  as_row(ex.in_span), right)                 # prime once, then widen to the batch
@@ -368,4 +368,4 @@ def _err(text: str) -> None:
     print(text, file=sys.stderr)
 
 
-__all__ = ["InfillRequest", "InfillResult", "infill", "infill_model_for", "DEFAULT_INFILL_MODEL"]
+__all__ = ["DEFAULT_INFILL_MODEL", "InfillRequest", "InfillResult", "infill", "infill_model_for"]

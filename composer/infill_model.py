@@ -72,7 +72,7 @@ class RightContext:
 
     def expand(self, batch: int) -> RightContext:
         """One context (batch 1) repeated for `batch` samples."""
-        widen = lambda t: None if t is None else t.expand(batch, *t.shape[1:])   # noqa: E731
+        widen = lambda t: None if t is None else t.expand(batch, *t.shape[1:])
         return RightContext(widen(self.summary), widen(self.memory), widen(self.mask))
 
 

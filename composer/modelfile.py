@@ -19,8 +19,8 @@ from safetensors import safe_open
 from safetensors.torch import save as save_tensors
 
 from .errors import ComposerError, ModelFileError
-from .midi_io import write_atomic
 from .infill_model import InfillConfig, InfillRNN, is_infill_config
+from .midi_io import write_atomic
 from .model import ModelConfig, MusicRNN
 from .tokenizer import Tokenizer, tokenizer_from_config
 

@@ -15,7 +15,7 @@ from composer.infill import InfillRequest, infill, infill_model_for
 from composer.infill_model import InfillConfig, InfillRNN, bar_indices, span_example
 from composer.melody import BAR, MelodyTokenizer
 from composer.midi_io import read_midi, song_to_bytes
-from composer.modelfile import LoadedModel, load_model, save_model
+from composer.modelfile import load_model, save_model
 from composer.music import Note, Song, Track
 from composer.scales import allowed_pitch_classes
 from composer.tokenizer import BOS, EOS
@@ -90,7 +90,7 @@ def test_span_batches_are_a_function_of_the_step():
 def test_plain_model_span_bits_are_its_token_nll_over_the_span():
     model, tok = train_tiny(steps=5)
     seq = training_sequences(tok)[2]
-    (first, n), = eval_spans(seq, sizes=(1,))
+    (first, _), = eval_spans(seq, sizes=(1,))
     bars = bar_indices(seq)
     start, end = bars[first], bars[first + 1] if first + 1 < len(bars) else len(seq) - 1
     x = torch.tensor([seq[:-1]])
@@ -312,7 +312,7 @@ def test_track_option_rewrites_that_track_only(plain_model):
     song = band(4)
     out = infill(load_model(plain_model), song, InfillRequest(bars=(2, 2), count=1, seed=0, track=0)).songs[0]
     assert out.tracks[1].notes == song.tracks[1].notes and out.tracks[2].notes == song.tracks[2].notes
-    outside = lambda notes: [n for n in notes if not 4 <= n.start < 8]   # noqa: E731
+    outside = lambda notes: [n for n in notes if not 4 <= n.start < 8]
     assert outside(out.tracks[0].notes) == outside(song.tracks[0].notes)
     assert len([n for n in out.tracks[0].notes if 4 <= n.start < 8]) < 12   # block chords became one line
     with pytest.raises(ComposerError, match="drum"):
