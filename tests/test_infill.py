@@ -317,3 +317,21 @@ def test_track_option_rewrites_that_track_only(plain_model):
     assert len([n for n in out.tracks[0].notes if 4 <= n.start < 8]) < 12   # block chords became one line
     with pytest.raises(ComposerError, match="drum"):
         infill(load_model(plain_model), song, InfillRequest(bars=(2, 2), track=2))
+
+
+def test_infill_run_under_two_gloo_processes_ends_with_identical_weights(folder, tmp_path):
+    import torch.multiprocessing as mp
+    from safetensors.torch import load_file
+
+    from composer.modelfile import read_metadata
+    from tests.test_distributed import _free_port, _worker
+    config = infill_config(folder, tmp_path, out=str(tmp_path / "ddp.model"), steps=4, batch=2, device="cpu",
+                           infill_attention=True, val_share=0.34)
+    mp.spawn(_worker, args=(2, _free_port(), config, str(tmp_path)), nprocs=2, join=True)
+    a, b = (load_file(tmp_path / f"rank{r}.safetensors") for r in (0, 1))
+    assert a.keys() == b.keys() and any(name.startswith("backward_rnn") for name in a)
+    for name in a:
+        torch.testing.assert_close(a[name], b[name], atol=0, rtol=0)
+    assert (tmp_path / "rank0.txt").read_text() == (tmp_path / "rank1.txt").read_text()
+    meta = read_metadata(tmp_path / "ddp.model")
+    assert meta["training"]["processes"] == 2 and meta["model"]["architecture"] == "infill"
