@@ -50,18 +50,20 @@ class BitsPerNote:
 @torch.no_grad()
 def sequence_nll_bits(model: MusicRNN, tokenizer: Tokenizer, sequences: Sequence[Sequence[int]], *,
                       device: torch.device | str = "cpu", batch_size: int = 32,
-                      window: int = 1024) -> list[float]:
+                      window: int = 1024, max_positions: int = 8192) -> list[float]:
     """Negative log2-likelihood (bits) of each whole sequence, one float per
     sequence. Long sequences are run in `window`-token pieces with the
     recurrent state carried over, which gives the same result as one pass.
-    The model is put in eval mode (no dropout) and left that way."""
+    The model is put in eval mode (no dropout) and left that way. Batches
+    hold at most `batch_size` pieces and, unless one piece alone is longer,
+    `max_positions` padded positions: pieces are sorted by length, so a batch
+    of short pieces never waits on padding up to the longest one."""
     model.eval()
     device = torch.device(device)
     use_pos = model.config.position_classes > 1
     order = sorted(range(len(sequences)), key=lambda i: len(sequences[i]))
     out = [0.0] * len(sequences)
-    for start in range(0, len(order), batch_size):
-        idx = order[start:start + batch_size]
+    for idx in _batches(order, [len(s) for s in sequences], batch_size, max_positions):
         length = max(len(sequences[i]) for i in idx)
         tokens = torch.full((len(idx), length), PAD, dtype=torch.long)
         positions = torch.zeros((len(idx), length), dtype=torch.long)
@@ -83,6 +85,19 @@ def sequence_nll_bits(model: MusicRNN, tokenizer: Tokenizer, sequences: Sequence
         for row, i in enumerate(idx):
             out[i] = float(totals[row]) / LN2
     return out
+
+
+def _batches(order: list[int], lengths: list[int], batch_size: int, max_positions: int):
+    """Consecutive runs of `order` (sorted by length) of at most `batch_size`
+    items whose count x longest length stays within `max_positions`."""
+    batch: list[int] = []
+    for i in order:
+        if batch and (len(batch) >= batch_size or (len(batch) + 1) * lengths[i] > max_positions):
+            yield batch
+            batch = []
+        batch.append(i)
+    if batch:
+        yield batch
 
 
 def evaluate_bits_per_note(model: MusicRNN, tokenizer: Tokenizer, sequences: Iterable[Sequence[int]], *,
