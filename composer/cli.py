@@ -185,7 +185,10 @@ def run_info(args) -> int:
         f"representation:  {rep.get('kind')}  {json.dumps(rep.get('config', {}))}",
         f"vocabulary:      {len(meta.get('vocabulary', []))} tokens",
         f"model:           {model.get('cell', '?').upper()} {model.get('num_layers')}x{model.get('hidden_size')}, "
-        f"embedding {model.get('embed_dim')}, dropout {model.get('dropout')}, tied head {model.get('tie_weights')}",
+        f"embedding {model.get('embed_dim')}, dropout {model.get('dropout')}, " + (
+            f"infill (both sides, {model.get('context_bars')} bars of context each"
+            f"{', attention' if model.get('attention') else ''})" if model.get("architecture") == "infill"
+            else f"tied head {model.get('tie_weights')}"),
     ]
     for key, value in training.items():
         lines.append(f"training.{key + ':':<9}{json.dumps(value) if isinstance(value, (dict, list)) else value}")
