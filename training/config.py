@@ -13,7 +13,7 @@ from composer.tokenizer import Tokenizer
 REPRESENTATIONS = ("melody", "performance", "frames")   # frames: piano-roll grid (benchmarks/polyphonic.py)
 OBJECTIVES = ("next", "infill")   # next token (left to right), or infill spans of bars given both sides (melody)
 DEFAULT_EPOCHS = 60          # used when none of steps / epochs / minutes is given (early stopping ends sooner)
-MELODY_TRANSPOSE = (-5, 6)   # semitones; a fifth down to a tritone up covers every key from any key
+MELODY_TRANSPOSE = (0, 0)    # semitones; measured: on ~900 folk tunes transposition off beats -5..6 and -2..2 (docs/training.md)
 
 
 @dataclass(frozen=True)
@@ -30,7 +30,7 @@ class TrainConfig(ConfigMixin):
     layers: int = 2
     hidden: int = 256
     embed: int = 128
-    dropout: float = 0.3
+    dropout: float = 0.4
     tie_weights: bool = False
     position_input: bool = True     # feed the tokenizer's position (step in the bar) to the model
     steps: int | None = None
