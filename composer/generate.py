@@ -64,16 +64,23 @@ class GenerateRequest:
             raise ComposerError(f"program must be a General MIDI program 0..127, got {self.program}")
         if self.batch_size < 1:
             raise ComposerError(f"batch size must be >= 1, got {self.batch_size}")
-        if self.seed is not None and not 0 <= self.seed < 2**63:
-            raise ComposerError(f"seed must be in 0..2**63-1, got {self.seed}")
-        try:
-            self.sampling()
-        except ValueError as exc:
-            raise ComposerError(str(exc)) from None
-        allowed_pitch_classes(self.key, self.scale)   # raises ConstraintError naming the bad value
+        check_sampling_controls(self)
 
     def sampling(self) -> SamplingConfig:
         return SamplingConfig(temperature=self.temperature, top_k=self.top_k, top_p=self.top_p)
+
+
+def check_sampling_controls(request) -> None:
+    """The checks every request with seed, temperature/top-k/top-p (its
+    `sampling()`) and key/scale shares (GenerateRequest, InfillRequest);
+    raises ComposerError / ConstraintError naming the bad value."""
+    if request.seed is not None and not 0 <= request.seed < 2**63:
+        raise ComposerError(f"seed must be in 0..2**63-1, got {request.seed}")
+    try:
+        request.sampling()
+    except ValueError as exc:
+        raise ComposerError(str(exc)) from None
+    allowed_pitch_classes(request.key, request.scale)   # raises ConstraintError naming the bad value
 
 
 @dataclass

@@ -30,6 +30,7 @@ from pathlib import Path
 import torch
 
 from .errors import ComposerError, ConstraintError, ModelFileError
+from .generate import check_sampling_controls, check_writable, write_songs
 from .infill_model import InfillRNN, is_infill_config, span_example
 from .melody import BAR, REST, MelodyGrammar, MelodyTokenizer
 from .modelfile import LoadedModel, read_metadata
@@ -63,18 +64,12 @@ class InfillRequest:
             raise ComposerError(f"bars must be FIRST-LAST with 1 <= FIRST <= LAST, got {first}-{last}")
         if not 1 <= self.count <= MAX_COUNT:
             raise ComposerError(f"count must be in 1..{MAX_COUNT}, got {self.count}")
-        if self.seed is not None and not 0 <= self.seed < 2**63:
-            raise ComposerError(f"seed must be in 0..2**63-1, got {self.seed}")
         if not 0 <= self.pitch_low <= self.pitch_high <= 127:
             raise ConstraintError(f"pitch range must satisfy 0 <= low <= high <= 127, got "
                                   f"{self.pitch_low}..{self.pitch_high}")
         if self.track is not None and self.track < 0:
             raise ComposerError(f"track must be a track index >= 0, got {self.track}")
-        try:
-            self.sampling()
-        except ValueError as exc:
-            raise ComposerError(str(exc)) from None
-        allowed_pitch_classes(self.key, self.scale)   # raises ConstraintError naming the bad value
+        check_sampling_controls(self)
 
     def sampling(self) -> SamplingConfig:
         return SamplingConfig(temperature=self.temperature, top_k=self.top_k, top_p=self.top_p)
@@ -335,7 +330,6 @@ def infill_paths(out_dir: Path, stem: str, count: int) -> list[Path]:
 
 def run_infill(args) -> int:
     from .device import choose_device
-    from .generate import check_writable, write_songs
     from .midi_io import read_midi
     from .modelfile import load_model
     from .progress import terminal_progress
