@@ -51,6 +51,20 @@ class Precision:
         return torch.autocast(device_type=device.type, dtype=self.dtype, enabled=self.enabled)
 
 
+def cpu_name() -> str:
+    """The CPU's model name (from /proc/cpuinfo on Linux), for machine
+    descriptions in benchmark results and model cards."""
+    import platform
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as handle:
+            for line in handle:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def precision_for(device: torch.device, *, bf16_supported: bool | None = None) -> Precision:
     """Mixed precision on CUDA only: bfloat16 where the GPU supports it (no
     scaler needed), else float16 with a GradScaler; full float32 elsewhere."""

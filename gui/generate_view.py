@@ -21,11 +21,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from composer.device import choose_device
 from composer.errors import ComposerError
 from composer.generate import GenerateRequest, GenerationResult, generate
 from composer.midi_io import read_midi
-from composer.modelfile import LoadedModel, load_model, read_metadata
+from composer.modelfile import LoadedModel, read_metadata
 from composer.music import Song
 from composer.tokenizer import Tokenizer, tokenizer_from_config
 
@@ -33,7 +32,7 @@ from .catalog import ModelEntry, discover
 from .controls import GenerateControls
 from .dialogs import MIDI_FILTER, MODEL_FILTER, Dialogs
 from .infill import InfillOutcome, InfillProgress, choose_infill_model, describe_outcome, infill_job, infill_request
-from .jobs import Job, JobError, Throttle
+from .jobs import Job, JobError, Throttle, load_if_needed
 from .primer import bar_count, describe_primer, song_before
 from .results import ResultsPanel
 from .settings import Settings
@@ -62,10 +61,7 @@ def generation_job(path: Path, loaded: LoadedModel | None, request: GenerateRequ
 
     def run(progress, should_stop):
         started = time.monotonic()
-        model = loaded
-        if model is None:
-            device, _ = choose_device("auto")
-            model = load_model(path, device)
+        model = load_if_needed(path, loaded)
         throttle = Throttle(PREVIEW_INTERVAL)
 
         def on_progress(done, total, partial):

@@ -16,13 +16,12 @@ from PySide6.QtCore import Signal
 from PySide6.QtGui import QUndoCommand
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QListWidget, QPushButton, QVBoxLayout, QWidget
 
-from composer.device import choose_device
 from composer.generate import GenerateRequest
 from composer.infill import InfillRequest, InfillResult, infill, infill_model_for
-from composer.modelfile import LoadedModel, load_model
+from composer.modelfile import LoadedModel
 from composer.music import Note, Song
 
-from .jobs import Throttle
+from .jobs import Throttle, load_if_needed
 
 PROGRESS_INTERVAL = 0.05    # seconds between progress-bar updates at most
 
@@ -64,10 +63,7 @@ def infill_job(path: Path, loaded: LoadedModel | None, song: Song, request: Infi
 
     def run(progress, should_stop):
         started = time.monotonic()
-        model = loaded
-        if model is None:
-            device, _ = choose_device("auto")
-            model = load_model(path, device)
+        model = load_if_needed(path, loaded)
         throttle = Throttle(PROGRESS_INTERVAL)
 
         def on_progress(done, total):

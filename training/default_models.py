@@ -49,15 +49,8 @@ RECIPES = {
 
 def machine_description() -> str:
     import torch
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return (f"{os.cpu_count()} CPU core(s), {cpu}; {platform.system()} {platform.release()}; "
+    from composer.device import cpu_name
+    return (f"{os.cpu_count()} CPU core(s), {cpu_name()}; {platform.system()} {platform.release()}; "
             f"Python {platform.python_version()}, torch {torch.__version__} "
             f"(machine shared with other jobs, so a quiet machine trains faster)")
 
