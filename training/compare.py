@@ -16,7 +16,7 @@ from pathlib import Path
 from composer.model import CELLS
 from composer.midi_io import write_atomic
 
-from .config import TrainConfig, TrainProgress, TrainResult
+from .config import TrainConfig, TrainProgress
 
 
 @dataclass
@@ -52,13 +52,11 @@ def out_for(out: str | Path, cell: str) -> Path:
 
 def compare_cells(config: TrainConfig, cells: Sequence[str],
                   progress: Callable[[str, TrainProgress], None] | None = None,
-                  should_stop: Callable[[], bool] | None = None,
-                  train: Callable[..., TrainResult] | None = None) -> list[CellRun]:
+                  should_stop: Callable[[], bool] | None = None) -> list[CellRun]:
     """Train one model per cell with `config` otherwise unchanged (model file
     `out_for(config.out, cell)`); `progress(cell, snapshot)` as in `train`.
     A stop request ends the current run (its checkpoint is kept) and skips the rest."""
-    if train is None:
-        from .trainer import train
+    from .trainer import train
     runs: list[CellRun] = []
     for cell in cells:
         if should_stop is not None and should_stop():
