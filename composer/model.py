@@ -7,7 +7,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import nn
+from torch.func import functional_call
 
 from .config import ConfigMixin
 
@@ -24,6 +26,7 @@ class ModelConfig(ConfigMixin):
     dropout: float = 0.2
     tie_weights: bool = False   # head shares the embedding matrix (via a projection)
     position_classes: int = 0   # > 1: a learned embedding of the tokenizer's position (e.g. step in bar) is added
+    weight_drop: float = 0.0    # training only: DropConnect on the hidden-to-hidden weights (AWD-LSTM), 0 = off
 
     def __post_init__(self):
         if self.cell not in CELLS:
@@ -33,6 +36,8 @@ class ModelConfig(ConfigMixin):
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if not 0 <= self.dropout < 1:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        if not 0 <= self.weight_drop < 1:
+            raise ValueError(f"weight_drop must be in [0, 1), got {self.weight_drop}")
 
 
 class MusicRNN(nn.Module):
@@ -61,11 +66,23 @@ class MusicRNN(nn.Module):
                 raise ValueError("this model needs token positions (config.position_classes > 1)")
             x = x + self.pos_embed(positions)
         x = self.drop(x)
-        h, state = self.rnn(x, state)            # (B, T, H)
+        h, state = self._recur(x, state)         # (B, T, H)
         h = self.drop(h)
         if self.proj is not None:
             h = self.proj(h)                     # (B, T, E)
         return self.head(h), state               # (B, T, V)
+
+    def _recur(self, x: torch.Tensor, state):
+        """The recurrent layers; in training with `weight_drop` > 0 each
+        hidden-to-hidden matrix gets one DropConnect mask per forward pass
+        (the same mask at every time step, as in AWD-LSTM). The parameters
+        keep their names, so a model file does not depend on the option."""
+        p = self.config.weight_drop
+        if not (self.training and p > 0):
+            return self.rnn(x, state)
+        dropped = {name: F.dropout(weight, p, training=True) for name, weight in self.rnn.named_parameters()
+                   if name.startswith("weight_hh")}
+        return functional_call(self.rnn, dropped, (x, state), strict=False)
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())

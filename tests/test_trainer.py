@@ -182,6 +182,64 @@ def test_interrupted_and_resumed_run_ends_with_the_same_weights(folder, tmp_path
     assert len(steps_logged) == len(straight.metrics_path.read_text().splitlines())
 
 
+def test_resume_with_weight_average_and_weight_drop_is_exact(folder, tmp_path):
+    """The averaged weights are checkpointed: a cancelled and resumed run
+    ends with the same weights, the same average and the same model file as
+    an uninterrupted one."""
+    options = dict(ema=0.9, weight_drop=0.3, layers=2)
+    straight = train(tiny_config(folder, tmp_path, out=str(tmp_path / "a.model"), **options))
+    seen = {"step": 0}
+    config = tiny_config(folder, tmp_path, out=str(tmp_path / "b.model"), **options)
+    train(config, progress=lambda p: seen.update(step=p.step), should_stop=lambda: seen["step"] >= 7)
+    resumed = train(dataclasses.replace(config, resume=True))
+    a = load_checkpoint(straight.checkpoint_dir / "last.ckpt")
+    b = load_checkpoint(resumed.checkpoint_dir / "last.ckpt")
+    for name, tensor in a.model_state.items():
+        torch.testing.assert_close(b.model_state[name], tensor, atol=0, rtol=0)
+    assert set(a.extra) == {f"ema.{name}" for name in a.model_state}
+    for name, tensor in a.extra.items():
+        torch.testing.assert_close(b.extra[name], tensor, atol=0, rtol=0)
+    assert resumed.best_val_bits_per_note == straight.best_val_bits_per_note
+    for name, p in load_model(straight.model_path).model.named_parameters():
+        torch.testing.assert_close(load_model(resumed.model_path).model.state_dict()[name], p, atol=0, rtol=0)
+
+
+def test_model_file_holds_the_averaged_weights(folder, tmp_path):
+    """With nothing held out, the model file is the final average, not the
+    final weights; with ema=0 it is the final weights."""
+    result = train(tiny_config(folder, tmp_path, ema=0.5, val_share=0.0))
+    ckpt = load_checkpoint(result.checkpoint_dir / "last.ckpt")
+    saved = load_model(result.model_path).model.state_dict()
+    for name, tensor in saved.items():
+        torch.testing.assert_close(tensor, ckpt.extra[f"ema.{name}"], atol=0, rtol=0)
+    assert any(not torch.equal(saved[n], ckpt.model_state[n]) for n in saved)
+
+
+def test_resuming_without_the_average_is_refused(folder, tmp_path):
+    config = tiny_config(folder, tmp_path, steps=4)
+    train(config)
+    with pytest.raises(ComposerError, match="ema"):
+        train(dataclasses.replace(config, ema=0.9, steps=8, resume=True))
+
+
+def test_weight_drop_changes_training_forward_passes_only():
+    model = MusicRNN(ModelConfig(vocab_size=20, hidden_size=16, embed_dim=8, num_layers=2, dropout=0.0,
+                                 weight_drop=0.5))
+    tokens = torch.randint(0, 20, (2, 9))
+    plain = MusicRNN(ModelConfig(vocab_size=20, hidden_size=16, embed_dim=8, num_layers=2, dropout=0.0))
+    plain.load_state_dict(model.state_dict())          # same parameter names with and without the option
+    model.eval()
+    torch.testing.assert_close(model(tokens)[0], plain.eval()(tokens)[0], atol=0, rtol=0)
+    model.train()
+    torch.manual_seed(1)
+    dropped = model(tokens)[0]
+    assert not torch.allclose(dropped, plain(tokens)[0])
+    dropped.sum().backward()
+    assert model.rnn.weight_hh_l1.grad is not None and model.rnn.weight_hh_l1.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match="weight_drop"):
+        ModelConfig(vocab_size=20, weight_drop=1.0)
+
+
 def test_summary_in_the_model_file(folder, tmp_path):
     result = train(tiny_config(folder, tmp_path))
     training = load_model(result.model_path).training

@@ -43,6 +43,8 @@ class TrainConfig(ConfigMixin):
     warmup_steps: int = 100         # linear warm-up, then cosine decay to lr * min_lr_ratio
     min_lr_ratio: float = 0.05
     weight_decay: float = 0.0
+    weight_drop: float = 0.0        # DropConnect on the hidden-to-hidden weights (composer.model), 0 = off
+    ema: float = 0.0                # decay of the weight average used for validation and the model file, 0 = off
     clip: float = 1.0               # gradient norm clipping (0 = off)
     val_share: float = 0.1          # share of FILES held out for validation
     transpose: tuple | None = None  # (low, high) semitones; None = MELODY_TRANSPOSE for melody, off for performance
@@ -82,6 +84,10 @@ class TrainConfig(ConfigMixin):
             raise ValueError(f"lr must be > 0, got {self.lr}")
         if not 0 <= self.dropout < 1:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        if not 0 <= self.weight_drop < 1:
+            raise ValueError(f"weight_drop must be in [0, 1), got {self.weight_drop}")
+        if not 0 <= self.ema < 1:
+            raise ValueError(f"ema must be in [0, 1) (a decay per step, e.g. 0.999; 0 = off), got {self.ema}")
         if not 0 <= self.val_share < 1:
             raise ValueError(f"val_share must be in [0, 1), got {self.val_share}")
         if self.warmup_steps < 0 or self.patience < 0 or self.clip < 0:

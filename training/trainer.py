@@ -19,6 +19,7 @@ import logging
 import math
 import time
 from collections.abc import Callable
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
@@ -58,6 +59,50 @@ MIN_IMPROVEMENT = 1e-3      # bits per note a validation score must improve by t
 
 class NonFiniteLoss(ComposerError):
     """The loss became NaN or infinite; the last good checkpoint is kept."""
+
+
+class WeightAverage:
+    """An exponential moving average of a model's parameters (Polyak
+    averaging): after optimizer step k, avg = d * avg + (1 - d) * weights with
+    d = min(decay, (1 + k) / (10 + k)), so the first steps are not frozen in.
+    Used for validation, best.model and the model file; checkpointed."""
+
+    def __init__(self, model: torch.nn.Module, decay: float):
+        self.model, self.decay = model, decay
+        self.names = [n for n, _ in model.named_parameters()]
+        self.params = [p for _, p in model.named_parameters()]
+        self.average = [p.detach().clone() for p in self.params]
+
+    @torch.no_grad()
+    def update(self, step: int) -> None:
+        d = min(self.decay, (1 + step) / (10 + step))
+        torch._foreach_lerp_(self.average, [p.detach() for p in self.params], 1.0 - d)
+
+    def tensors(self) -> dict[str, torch.Tensor]:
+        return {f"ema.{n}": t for n, t in zip(self.names, self.average)}
+
+    @torch.no_grad()
+    def load(self, tensors: dict[str, torch.Tensor]) -> None:
+        missing = [n for n in self.names if f"ema.{n}" not in tensors]
+        if missing:
+            raise ComposerError(f"cannot resume with ema: the checkpoint holds no average of {missing[0]!r} "
+                                "(was it written without ema?)")
+        for name, avg in zip(self.names, self.average):
+            avg.copy_(tensors[f"ema.{name}"])
+
+    @contextmanager
+    def swapped_in(self):
+        """The averaged weights in the model for the duration, then the trained ones back."""
+        with torch.no_grad():
+            trained = [p.detach().clone() for p in self.params]
+            for p, avg in zip(self.params, self.average):
+                p.copy_(avg)
+        try:
+            yield self.model
+        finally:
+            with torch.no_grad():
+                for p, t in zip(self.params, trained):
+                    p.copy_(t)
 
 
 def _step_seed(seed: int, rank: int, step: int) -> int:
@@ -172,6 +217,8 @@ class _Run:
             good = load_checkpoint(last) if last.exists() else None
             if good is not None:
                 self.model.load_state_dict(good.model_state)
+                if self.ema is not None:
+                    self.ema.load(good.extra or {})
             step = int(good.meta["step"]) if good is not None else self.best_step
         reason = f"non-finite loss ({exc}); kept the checkpoint of step {step}"
         return self.write_model(corpus, reason, step, n_train, n_val)
@@ -251,7 +298,8 @@ class _Run:
         else:
             self.model_config = ModelConfig(
                 vocab_size=tok.vocab_size, cell=c.cell, embed_dim=c.embed, hidden_size=c.hidden,
-                num_layers=c.layers, dropout=c.dropout, tie_weights=c.tie_weights, position_classes=positions)
+                num_layers=c.layers, dropout=c.dropout, tie_weights=c.tie_weights, position_classes=positions,
+                weight_drop=c.weight_drop)
         torch.manual_seed(c.seed)
         self.model = (InfillRNN if self.infill else MusicRNN)(self.model_config)
         if self.infill and c.init_from and not c.resume:
@@ -268,6 +316,7 @@ class _Run:
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=c.lr, weight_decay=c.weight_decay)
         self.precision, self.scaler = amp_setup(self.device)
         self.rnn_state = None       # carried between steps with batching="tbptt"
+        self.ema = WeightAverage(self.model, c.ema) if c.ema else None
         if self.infill:
             self.sampler = SpanSampler(tok, D.shard(train_seqs, self.info), batch=c.batch,
                                        span_bars=tuple(c.infill_bars), context_bars=c.infill_context,
@@ -299,9 +348,13 @@ class _Run:
             raise ComposerError("cannot resume: the checkpoint was trained with another representation config")
         self.model.load_state_dict(ckpt.model_state)
         self.optimizer.load_state_dict(ckpt.optimizer_state)
-        if ckpt.extra:
-            parts = [ckpt.extra[f"rnn_state.{i}"].to(self.device) for i in range(len(ckpt.extra))]
+        extra = ckpt.extra or {}
+        n_state = sum(1 for k in extra if k.startswith("rnn_state."))
+        if n_state:
+            parts = [extra[f"rnn_state.{i}"].to(self.device) for i in range(n_state)]
             self.rnn_state = tuple(parts) if self.model_config.cell == "lstm" else parts[0]
+        if self.ema is not None:
+            self.ema.load(extra)
         if self.scaler is not None and meta.get("scaler"):
             self.scaler.load_state_dict(meta["scaler"])
         self.best_val, self.best_step = meta["best_val"], meta["best_step"]
@@ -346,10 +399,21 @@ class _Run:
                 "scaler": self.scaler.state_dict() if self.scaler is not None else None}
         state = self.rnn_state
         parts = [] if state is None else (list(state) if isinstance(state, tuple) else [state])
+        extra = {f"rnn_state.{i}": t for i, t in enumerate(parts)}
+        if self.ema is not None:
+            extra.update(self.ema.tensors())
         save_checkpoint(self.ckpt_dir / LAST, self.model.state_dict(), self.optimizer.state_dict(), meta,
-                        extra={f"rnn_state.{i}": t for i, t in enumerate(parts)})
+                        extra=extra)
 
     def evaluate(self, step: int) -> float | None:
+        """Validation (with the averaged weights when `ema` is on); a new
+        best is saved as best.model."""
+        if self.ema is None:
+            return self._evaluate(step)
+        with self.ema.swapped_in():
+            return self._evaluate(step)
+
+    def _evaluate(self, step: int) -> float | None:
         self.emit(phase="validating")
         if self.infill:     # span bits per note on deterministic spans, given both sides
             metric = span_bits_per_note(self.model, self.tokenizer, self.val_seqs, device=self.device)
@@ -437,6 +501,8 @@ class _Run:
                     if not torch.isfinite(norm):
                         raise NonFiniteLoss(f"the gradients became non-finite at step {step + 1}")
                 self.optimizer.step()
+            if self.ema is not None:
+                self.ema.update(step)
             if c.batching == "tbptt":     # keep the state, cut the graph (truncated BPTT)
                 self.rnn_state = tuple(t.detach() for t in state) if isinstance(state, tuple) else state.detach()
         except RuntimeError as exc:
@@ -496,10 +562,13 @@ class _Run:
         summary = self.summary(corpus.report, reason, step, n_train, n_val)
         out = Path(self.c.out)
         if self.info.is_main:
-            model = self.model
             if (self.ckpt_dir / BEST).exists() and self.best_val is not None:
-                model = load_model(self.ckpt_dir / BEST, "cpu").model
-            save_model(out, model, self.tokenizer, summary, force=True)
+                save_model(out, load_model(self.ckpt_dir / BEST, "cpu").model, self.tokenizer, summary, force=True)
+            elif self.ema is not None:
+                with self.ema.swapped_in():
+                    save_model(out, self.model, self.tokenizer, summary, force=True)
+            else:
+                save_model(out, self.model, self.tokenizer, summary, force=True)
         D.barrier(self.info)
         self.emit(phase="done", step=step, message=f"stopped: {reason}; wrote {out}")
         return TrainResult(model_path=out, best_val_bits_per_note=self.best_val, steps=step,
