@@ -33,7 +33,7 @@ import torch
 
 from composer.config import ConfigMixin
 from composer.errors import ComposerError
-from composer.frames import FramesConfig, FramesTokenizer
+from composer.frames import FramesConfig, FramesTokenizer, following_pitches
 from composer.model import MusicRNN
 from composer.modelfile import load_model
 from composer.tokenizer import BOS, PAD
@@ -65,8 +65,12 @@ class BenchConfig(ConfigMixin):
     seq_len: int = 256
     lr: float = 3e-3
     weight_decay: float = 0.0
+    weight_drop: float = 0.0         # DropConnect on the recurrent weights (ModelConfig.weight_drop)
+    ema: float = 0.0                 # weight average used for selection and the model file (TrainConfig.ema)
     transpose: tuple = (0, 0)        # (low, high) semitones of training augmentation
     position_input: bool = False     # feed the previous frame's next pitch (FramesTokenizer.positions)
+    order: str = "ascending"         # pitches of a frame bass first, or "descending" (soprano first)
+    frame_cycle: int = 0             # > 0 (with position_input): also feed the frame number modulo this
     eval_every: int = 50             # steps between validation passes
     patience: int = 10               # validation passes without improvement before stopping
     val_pieces: int = 0              # validdata pieces used for selection during training (0 = all)
@@ -94,23 +98,23 @@ def load_rolls(dataset: str, data_dir: Path = DATA_DIR) -> dict[str, list[np.nda
     return {split: [np.asarray(p, dtype=np.uint8) for p in mat[split][0]] for split in SPLITS}
 
 
-def tokenizer_for(dataset: str) -> FramesTokenizer:
-    return FramesTokenizer(FramesConfig(steps_per_quarter=DATASETS[dataset][1], min_frames=1))
+def tokenizer_for(dataset: str, order: str = "ascending", frame_cycle: int = 0) -> FramesTokenizer:
+    return FramesTokenizer(FramesConfig(steps_per_quarter=DATASETS[dataset][1], min_frames=1, order=order,
+                                        frame_cycle=frame_cycle))
 
 
 def allowed_after(tok: FramesTokenizer) -> torch.Tensor:
     """(V, V) bool: row x = the tokens the frame grammar allows right after
-    token x when more frames follow (no <eos>, pitches ascending)."""
-    V, P = tok.vocab_size, tok.n_pitches
+    token x when more frames follow (no <eos>, pitches in the frame order)."""
+    V = tok.vocab_size
+    follow = following_pitches(tok)                      # (P + 1, P): row 0 = a frame start
     table = torch.ones(V, V, dtype=torch.bool)
-    start = torch.zeros(V, dtype=torch.bool)
-    start[tok.pitch_base:tok.end_of_frame + 1] = True
-    table[BOS] = start
-    table[tok.end_of_frame] = start
-    for i in range(P):
-        row = torch.zeros(V, dtype=torch.bool)
-        row[tok.pitch_base + i + 1:tok.end_of_frame + 1] = True
-        table[tok.pitch_base + i] = row
+    rows = torch.zeros(tok.n_pitches + 1, V, dtype=torch.bool)
+    rows[:, tok.pitch_base:tok.end_of_frame] = follow
+    rows[:, tok.end_of_frame] = True
+    table[BOS] = rows[0]
+    table[tok.end_of_frame] = rows[0]
+    table[tok.pitch_base:tok.end_of_frame] = rows[1:]
     return table
 
 
@@ -208,6 +212,7 @@ def train_config(cfg: BenchConfig, model_path: Path, source: str):
                        layers=cfg.layers, hidden=cfg.hidden, embed=cfg.embed, dropout=cfg.dropout,
                        position_input=cfg.position_input, steps=cfg.steps, minutes=cfg.minutes, batch=cfg.batch,
                        seq_len=cfg.seq_len, batching="chunks", lr=cfg.lr, weight_decay=cfg.weight_decay,
+                       weight_drop=cfg.weight_drop, ema=cfg.ema,
                        transpose=tuple(cfg.transpose), seed=cfg.seed, device="cpu", force=True,
                        eval_every=cfg.eval_every, checkpoint_every=max(cfg.eval_every, 100),
                        patience=cfg.patience, warmup_steps=100)
@@ -225,7 +230,7 @@ def run_benchmark(cfg: BenchConfig, progress: Callable | None = None,
     rolls = load_rolls(cfg.dataset)
     if cfg.pieces:
         rolls = {split: pieces[:cfg.pieces] for split, pieces in rolls.items()}
-    tok = tokenizer_for(cfg.dataset)
+    tok = tokenizer_for(cfg.dataset, cfg.order, cfg.frame_cycle)
     source = DATASETS[cfg.dataset][0]
     corpus, val_names = build_corpus(tok, rolls, source)
     if cfg.val_pieces:      # a fixed subset of validdata: the selection passes cost less of the budget
@@ -274,19 +279,25 @@ def main(argv=None) -> int:
     parser.add_argument("--steps", type=int, default=None, help="stop after this many optimizer steps")
     parser.add_argument("--pieces", type=int, default=0, help="use only the first N pieces of each split")
     for name, kind in (("cell", str), ("layers", int), ("hidden", int), ("embed", int), ("dropout", float),
-                       ("batch", int), ("seq-len", int), ("lr", float), ("eval-every", int), ("patience", int),
-                       ("seed", int), ("threads", int), ("val-pieces", int)):
+                       ("batch", int), ("seq-len", int), ("lr", float), ("weight-decay", float),
+                       ("weight-drop", float), ("ema", float), ("eval-every", int), ("patience", int),
+                       ("seed", int), ("threads", int), ("val-pieces", int), ("frame-cycle", int)):
         parser.add_argument(f"--{name}", type=kind, default=None)
     parser.add_argument("--position", action=argparse.BooleanOptionalAction, default=None,
                         help="feed the previous frame's next pitch as an extra input (see composer/frames.py)")
+    parser.add_argument("--order", choices=("ascending", "descending"), default=None,
+                        help="the order of a frame's pitches (default ascending: bass first)")
     parser.add_argument("--transpose", default=None, help="augmentation range LOW,HIGH semitones, e.g. --transpose=-3,3")
     parser.add_argument("--out-dir", default="runs/polyphonic")
     args = parser.parse_args(argv)
     fields = dict(PRESETS[args.dataset])
-    for name in ("cell", "layers", "hidden", "embed", "dropout", "batch", "seq_len", "lr", "eval_every",
-                 "patience", "seed", "threads", "val_pieces"):
+    for name in ("cell", "layers", "hidden", "embed", "dropout", "batch", "seq_len", "lr", "weight_decay",
+                 "weight_drop", "ema", "eval_every",
+                 "patience", "seed", "threads", "val_pieces", "frame_cycle"):
         if getattr(args, name) is not None:
             fields[name] = getattr(args, name)
+    if args.order is not None:
+        fields["order"] = args.order
     if args.position is not None:
         fields["position_input"] = args.position
     if args.transpose is not None:

@@ -14,7 +14,10 @@ Position input ("what sounded a frame ago"): after each token the model may
 get, as `Tokenizer.positions`, the next pitch of the previous frame above the
 last pitch written in this frame (class 1 + its index; 0 when there is none).
 In music most notes of a frame were sounding in the one before, so this
-pointer says which pitch would continue the previous frame next.
+pointer says which pitch would continue the previous frame next. Options
+(FramesConfig): `order="descending"` writes each frame from its highest
+pitch down (the pointer then looks below the last pitch), and `frame_cycle`
+adds the frame number modulo a cycle (a beat clock) to the position class.
 
 Because every frame is spelled out in one fixed order, the model's
 probability of a token sequence is exactly its probability of the piano roll,
@@ -49,6 +52,8 @@ class FramesConfig(ConfigMixin):
     pitch_high: int = 108
     min_frames: int = 2
     max_frames: int = 20_000
+    order: str = "ascending"     # the order of a frame's pitches: "ascending" (bass first) or "descending"
+    frame_cycle: int = 0         # > 0: the position input also says the frame number modulo this (a beat clock)
 
     def __post_init__(self):
         if not 1 <= self.steps_per_quarter <= 96:
@@ -57,6 +62,10 @@ class FramesConfig(ConfigMixin):
             raise ValueError(f"pitch range must be within 0..127, got {self.pitch_low}..{self.pitch_high}")
         if not 1 <= self.min_frames <= self.max_frames:
             raise ValueError(f"need 1 <= min_frames <= max_frames, got {self.min_frames} and {self.max_frames}")
+        if not 0 <= self.frame_cycle <= 96:
+            raise ValueError(f"frame_cycle must be in 0..96 frames (0 = off), got {self.frame_cycle}")
+        if self.order not in ("ascending", "descending"):
+            raise ValueError(f"order must be 'ascending' or 'descending', got {self.order!r}")
 
 
 class FramesTokenizer(Tokenizer):
@@ -69,6 +78,7 @@ class FramesTokenizer(Tokenizer):
         self.pitch_base = 3
         self.n_pitches = c.pitch_high - c.pitch_low + 1
         self.end_of_frame = self.pitch_base + self.n_pitches     # the `frame` token
+        self.descending = c.order == "descending"
 
     def _build_vocab(self) -> list[str]:
         c = self.config
@@ -84,7 +94,7 @@ class FramesTokenizer(Tokenizer):
         c = self.config
         tokens = [BOS]
         for k, frame in enumerate(frames):
-            for p in sorted({int(p) for p in frame}):
+            for p in sorted({int(p) for p in frame}, reverse=self.descending):
                 if not c.pitch_low <= p <= c.pitch_high:
                     raise ValueError(f"frame {k}: pitch {p} is outside {c.pitch_low}..{c.pitch_high}")
                 tokens.append(self.pitch_base + p - c.pitch_low)
@@ -202,32 +212,47 @@ class FramesTokenizer(Tokenizer):
     # ---- position input: the previous frame's next pitch -------------------------
     @property
     def position_classes(self) -> int:
-        return self.n_pitches + 1
+        return (self.n_pitches + 1) * max(1, self.config.frame_cycle)
 
     def positions(self, tokens) -> list[int]:
-        """After each token: 1 + the index of the lowest pitch of the previous
-        complete frame above the last pitch of the current frame (any pitch of
-        it at a frame start), or 0 when there is none (also after <bos>)."""
-        previous: list[int] = []          # sorted pitch indices of the previous frame
+        """After each token: 1 + the index of the pitch of the previous
+        complete frame that comes next in the frame order after the last
+        pitch of the current frame (the lowest above it, or the highest below
+        it with order "descending"; at a frame start the first pitch of the
+        previous frame), or 0 when there is none (also after <bos>). With
+        `frame_cycle` C > 0, plus (n_pitches + 1) x (the number of the frame
+        being written, counted from 0 at <bos>, modulo C). 0 after <eos>/<pad>."""
+        n = self.n_pitches
+        rank = (lambda i: n - 1 - i) if self.descending else (lambda i: i)   # rank order = writing order
+        cycle = self.config.frame_cycle
+        previous: list[int] = []          # sorted ranks of the previous frame's pitches
         current: list[int] = []
+        frame = 0                         # frames completed since <bos>
         out = []
         for tok in (int(t) for t in tokens):
             if self.is_pitch(tok):
-                current.append(tok - self.pitch_base)
+                current.append(rank(tok - self.pitch_base))
             elif tok == self.end_of_frame:
                 previous, current = sorted(current), []
+                frame += 1
             elif tok == BOS:
-                previous, current = [], []
+                previous, current, frame = [], [], 0
+            if tok in (EOS, PAD):
+                out.append(0)
+                continue
             last = current[-1] if current else -1
             k = bisect.bisect_right(previous, last)
-            out.append(previous[k] + 1 if k < len(previous) and tok not in (EOS, PAD) else 0)
+            pointer = rank(previous[k]) + 1 if k < len(previous) else 0
+            out.append(pointer + (n + 1) * (frame % cycle) if cycle else pointer)
         return out
 
     def transpose_positions(self, positions, semitones: int):
         if not semitones:
             return positions
-        moved = np.where(positions > 0, positions + semitones, 0)
-        return np.where((moved >= 1) & (moved <= self.n_pitches), moved, 0)
+        clock, pointer = np.divmod(positions, self.n_pitches + 1)
+        moved = np.where(pointer > 0, pointer + semitones, 0)
+        moved = np.where((moved >= 1) & (moved <= self.n_pitches), moved, 0)
+        return moved + (self.n_pitches + 1) * clock
 
     # ---- the rest of the interface ------------------------------------------------
     def count_notes(self, tokens) -> int:
@@ -265,9 +290,20 @@ class FramesTokenizer(Tokenizer):
         raise ValueError("frames sampling needs a length: bars or seconds > 0")
 
 
+def following_pitches(tok: FramesTokenizer) -> torch.Tensor:
+    """(n_pitches + 1, n_pitches) bool: row i + 1 = the pitch indices that
+    may follow pitch index i in a frame (above it, or below it with order
+    "descending"); row 0 = every pitch (the start of a frame)."""
+    pitch = torch.arange(tok.n_pitches)[None, :]
+    last = torch.arange(-1, tok.n_pitches)[:, None]
+    if tok.descending:
+        return (last == -1) | (pitch < last)
+    return pitch > last
+
+
 class FramesGrammar(Grammar):
-    """Within a frame pitches rise strictly (and satisfy the key, scale and
-    pitch range), then `frame`; after the requested number of frames only
+    """Within a frame pitches rise strictly (fall with order "descending")
+    and satisfy the key, scale and pitch range, then `frame`; after the requested number of frames only
     <eos>. <eos> is never allowed inside the length."""
 
     def __init__(self, tok: FramesTokenizer, batch: int, constraints: Constraints, device, *,
@@ -289,9 +325,8 @@ class FramesGrammar(Grammar):
         if not ok.any():
             raise ValueError("no pitch in this model's range satisfies the key, scale and pitch range")
         # m_after[i + 1]: tokens allowed after pitch index i (row 0: at the start of a frame)
-        above = torch.arange(tok.n_pitches)[None, :] > torch.arange(-1, tok.n_pitches)[:, None]
         self.m_after = torch.zeros(tok.n_pitches + 1, V, dtype=torch.bool)
-        self.m_after[:, tok.pitch_base:tok.end_of_frame] = above & ok
+        self.m_after[:, tok.pitch_base:tok.end_of_frame] = following_pitches(tok) & ok
         self.m_after[:, tok.end_of_frame] = True
         self.m_only = torch.eye(V, dtype=torch.bool)
 
@@ -324,10 +359,18 @@ class FramesGrammar(Grammar):
 
     def positions(self) -> torch.Tensor:
         """The tokenizer's position class after each sequence's last token."""
-        above = self.previous & (torch.arange(self.tok.n_pitches)[None, :] > self.last[:, None])
-        first = above.int().argmax(dim=1)
-        found = above.any(dim=1) & ~self.ended
-        return torch.where(found, first + 1, torch.zeros_like(first))
+        n = self.tok.n_pitches
+        later = self.previous & following_pitches(self.tok)[self.last + 1]     # (B, n) still to come in order
+        if self.tok.descending:
+            first = n - 1 - later.flip(1).int().argmax(dim=1)                   # the highest of them
+        else:
+            first = later.int().argmax(dim=1)                                   # the lowest of them
+        found = later.any(dim=1) & ~self.ended
+        pointer = torch.where(found, first + 1, torch.zeros_like(first))
+        cycle = self.tok.config.frame_cycle
+        if not cycle:
+            return pointer
+        return torch.where(self.ended, torch.zeros_like(pointer), pointer + (n + 1) * (self.frames % cycle))
 
     def progress(self) -> float:
         return float(((self.frames - self.base).float() / self.frames_wanted).clamp(max=1.0).min())

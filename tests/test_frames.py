@@ -45,6 +45,16 @@ def test_piano_roll_survives_a_real_midi_file(roll):
     assert np.array_equal(back, roll[:last])
 
 
+def test_descending_order_writes_the_highest_pitch_first_and_decodes_the_same():
+    tok = FramesTokenizer(FramesConfig(order="descending"))
+    tokens = tok.encode_frames([[60, 67, 64], [], [62]])
+    assert [tok.vocab[t] for t in tokens] == ["<bos>", "pitch:67", "pitch:64", "pitch:60", "frame", "frame",
+                                              "pitch:62", "frame", "<eos>"]
+    assert tok.decode_frames(tokens) == [[60, 64, 67], [], [62]]
+    with pytest.raises(ValueError, match="order"):
+        FramesConfig(order="sideways")
+
+
 def test_song_on_a_grid_becomes_frames_of_ascending_pitches():
     # eighth-note grid: a C major triad held a quarter, then E alone for an eighth, a rest, then G
     notes = [Note(0, 1, 67), Note(0, 1, 60), Note(0, 1, 64), Note(1, 1.5, 64), Note(2, 2.5, 67)]
@@ -101,8 +111,9 @@ def tiny_model(tok, seed=0):
     return MusicRNN(ModelConfig(vocab_size=tok.vocab_size, hidden_size=16, embed_dim=8, num_layers=1))
 
 
-def test_sampling_grammar_gives_ascending_frames_of_the_requested_length():
-    tok = FramesTokenizer(FramesConfig(steps_per_quarter=2))
+@pytest.mark.parametrize("order", ["ascending", "descending"])
+def test_sampling_grammar_gives_ordered_frames_of_the_requested_length(order):
+    tok = FramesTokenizer(FramesConfig(steps_per_quarter=2, order=order))
     constraints = Constraints(bars=2, time_signature=(3, 4), pitch_low=48, pitch_high=72,
                               pitch_classes=frozenset({0, 4, 7}))
     grammar = tok.grammar(4, constraints, "cpu")
@@ -114,7 +125,7 @@ def test_sampling_grammar_gives_ascending_frames_of_the_requested_length():
         frame = []
         for t in body:
             if t == tok.end_of_frame:
-                assert frame == sorted(set(frame))
+                assert frame == sorted(set(frame), reverse=order == "descending")
                 frame = []
             else:
                 p = tok.vocab[t]
@@ -143,21 +154,26 @@ def test_registry_and_model_file_round_trip(tmp_path):
 @settings(max_examples=40, deadline=None)
 @given(arrays(np.uint8, st.tuples(st.integers(1, 16), st.just(30)), elements=st.integers(0, 1)),
        st.integers(-6, 6))
-def test_previous_frame_pointer_is_the_same_in_tokenizer_grammar_and_transposition(roll, shift):
-    tok = FramesTokenizer()
+@pytest.mark.parametrize("order, cycle", [("ascending", 0), ("descending", 0), ("ascending", 4)])
+def test_previous_frame_pointer_is_the_same_in_tokenizer_grammar_and_transposition(order, cycle, roll, shift):
+    tok = FramesTokenizer(FramesConfig(order=order, frame_cycle=cycle))
     tokens = tok.encode_roll(roll, lowest_pitch=50)
     positions = tok.positions(tokens)
     assert len(positions) == len(tokens) and all(0 <= p < tok.position_classes for p in positions)
-    # by hand: after a pitch, the next pitch of the previous frame above it
-    frames = tok.decode_frames(tokens)
+    # by hand: after a pitch, the next pitch of the previous frame in writing order (above it; below if descending)
+    down = order == "descending"
+    frames = [sorted(f, reverse=down) for f in tok.decode_frames(tokens)]     # in writing order
     i = 1
     for k, frame in enumerate(frames):
         previous = frames[k - 1] if k else []
         for j, pitch in enumerate(frame + [None]):            # None: the `frame` token
-            written = frame[:j + 1] if pitch is not None else []
-            last = written[-1] if written else -1
-            above = [p for p in previous if p > last] if pitch is not None else frame
+            if pitch is None:                                  # a new frame starts: its first pitch
+                above = frame
+            else:
+                above = [p for p in previous if (p < pitch if down else p > pitch)]
             expect = above[0] - tok.config.pitch_low + 1 if above else 0
+            if cycle:       # the clock: the frame being written (the next one after a `frame` token)
+                expect += (tok.n_pitches + 1) * ((k + (pitch is None)) % cycle)
             assert positions[i] == expect, (k, j)
             i += 1
     grammar = tok.grammar(1, Constraints(bars=64), "cpu", frames=len(roll) + 1)

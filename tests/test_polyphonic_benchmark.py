@@ -39,8 +39,9 @@ def test_uniform_model_gives_the_hand_computed_likelihood():
     assert got.raw_nats == pytest.approx(6 * math.log(tok.vocab_size), rel=1e-12)
 
 
-def test_likelihood_equals_a_direct_sum_of_token_log_probs_skipping_frame_one():
-    tok = FramesTokenizer(FramesConfig(steps_per_quarter=1))
+@pytest.mark.parametrize("order", ["ascending", "descending"])
+def test_likelihood_equals_a_direct_sum_of_token_log_probs_skipping_frame_one(order):
+    tok = FramesTokenizer(FramesConfig(steps_per_quarter=1, order=order))
     model = tiny_model(tok, seed=3).eval()
     pieces = [tok.encode_frames(FRAMES), tok.encode_frames([[40], [40, 41], [], [], [90]]), tok.encode_frames([[50]])]
     direct_raw, direct_masked, frames = 0.0, 0.0, 0
@@ -53,10 +54,12 @@ def test_likelihood_equals_a_direct_sum_of_token_log_probs_skipping_frame_one():
         for first, last in spans[1:]:
             for i in range(first, last + 1):
                 direct_raw -= float(logp[i - 1, tokens[i]])
-                # the grammar: after a pitch only higher pitches or end; at a frame start any pitch or end
+                # the grammar: after a pitch only higher (descending: lower) pitches or end;
+                # at a frame start any pitch or end
                 prev = tokens[i - 1]
                 allowed = [t for t in range(tok.pitch_base, tok.end_of_frame + 1)
-                           if not tok.is_pitch(prev) or t > prev]
+                           if not tok.is_pitch(prev) or t == tok.end_of_frame
+                           or (t < prev if order == "descending" else t > prev)]
                 direct_masked -= float(logp[i - 1, tokens[i]] - torch.logsumexp(logp[i - 1, allowed], dim=0))
     got = frame_nll(model, tok, pieces, batch_size=2, window=5)      # small window: state carried over
     assert got.frames == frames == 3 + 4 + 0
@@ -93,6 +96,20 @@ def test_command_runs_end_to_end_on_a_tiny_slice(tmp_path, capsys):
     loaded = load_model(tmp_path / "jsb.model", "cpu")
     assert loaded.tokenizer.kind == "frames" and loaded.tokenizer.config.steps_per_quarter == 1
     assert loaded.training["corpus"]["val_files"] == 3 and loaded.training["corpus"]["train_files"] == 3
+
+
+def test_command_passes_the_order_and_the_regularisers_to_the_run(tmp_path):
+    code = main(["jsb", "--pieces", "3", "--steps", "4", "--hidden", "8", "--embed", "4", "--batch", "2",
+                 "--seq-len", "16", "--eval-every", "2", "--order", "descending", "--ema", "0.9",
+                 "--weight-drop", "0.25", "--weight-decay", "0.01", "--out-dir", str(tmp_path)])
+    assert code == 0
+    report = json.loads((tmp_path / "jsb.json").read_text())
+    assert (report["config"]["order"], report["config"]["ema"], report["config"]["weight_drop"]) == \
+        ("descending", 0.9, 0.25)
+    loaded = load_model(tmp_path / "jsb.model", "cpu")
+    assert loaded.tokenizer.config.order == "descending" and loaded.model.config.weight_drop == 0.25
+    train_config = loaded.training["train_config"]
+    assert (train_config["ema"], train_config["weight_decay"]) == (0.9, 0.01)
 
 
 def test_bad_arguments_are_refused():
