@@ -140,9 +140,9 @@ def test_reserved_folders_are_refused_by_name(folder, tmp_path):
 
 @pytest.mark.parametrize("folder", RESERVED_FOLDERS)
 def test_reserved_folders_are_refused_by_path(folder, tmp_path):
-    real = sorted((music21_corpus_dir() / folder).glob("*.abc"))[0]
+    inside = music21_corpus_dir() / folder / "any.abc"        # refused by its path: nothing there is read
     with pytest.raises(ReservedCorpusError):
-        tune_sources([real])
+        tune_sources([inside])
     copied = abc_book(tmp_path / folder, [PICKUP_TUNE])        # same name anywhere else is refused too
     with pytest.raises(ReservedCorpusError):
         convert(tmp_path, copied)
@@ -176,17 +176,6 @@ def test_a_bach_chorale_keeps_the_four_voices_and_its_pickup(tmp_path):
     assert result.written == ["bach_bwv1.6.mid"]
     assert [t.name for t in song.tracks] == ["Soprano", "Alto", "Tenor", "Bass"]   # the horn doubling is left out
     assert min(n.start for n in song.notes) == 3.0 and song.time_signature == (4, 4)
-
-
-def test_held_out_conversion_is_only_for_the_reserved_folders(tmp_path):
-    from composer.errors import ComposerError
-    from training.corpus import convert_held_out
-    with pytest.raises(ComposerError, match="only for"):
-        convert_held_out("folk", tmp_path / "out")
-    with pytest.raises(ComposerError, match="only for"):
-        tune_sources([abc_book(tmp_path, [PICKUP_TUNE])], held_out=True)
-    result = convert_held_out("nottingham-dataset", tmp_path / "eval", workers=1, limit=2)
-    assert len(result.written) == 2 and all(n.startswith("nottingham-dataset_reelsa-c_") for n in result.written)
 
 
 def test_a_slow_repeat_expansion_is_abandoned():

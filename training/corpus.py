@@ -21,9 +21,8 @@ notes and chord symbols are dropped. Time signature and tempo are written
 (tempo: the tune's `Q:`/metronome mark, else `DEFAULT_TEMPO`).
 
 The folders `essenFolksong` and `nottingham-dataset` of the music21 corpus are
-reserved for independent evaluation: any path inside them is refused, except
-by `convert_held_out` (`--held-out`), which converts only those folders, for
-`composer eval`.
+reserved for independent evaluation by others: the project never reads them,
+and any path inside them (or a folder of that name anywhere) is refused.
 """
 from __future__ import annotations
 
@@ -135,19 +134,6 @@ def refuse_reserved(path: str | Path) -> None:
                                       "evaluation and must not be used for training")
 
 
-def _check_use(path: str | Path, held_out: bool) -> None:
-    """Training use: refuse the reserved folders. Held-out use: only them."""
-    if not held_out:
-        refuse_reserved(path)
-        return
-    try:
-        refuse_reserved(path)
-    except ReservedCorpusError:
-        return
-    raise ComposerError(f"{path}: held-out conversion is only for the evaluation folders "
-                        f"{', '.join(RESERVED_FOLDERS)}")
-
-
 def corpus_files(name: str) -> list[Path]:
     """The score files of a named collection ("folk", "bach") or of one folder
     of the music21 corpus (e.g. "airdsAirs"), sorted."""
@@ -189,15 +175,14 @@ _X_LINE = re.compile(r"^X:", re.MULTILINE)
 _T_LINE = re.compile(r"^T:\s*(.*)$", re.MULTILINE)
 
 
-def tune_sources(paths: Iterable[str | Path], *, root: str | Path | None = None, program: int = 0,
-                 held_out: bool = False) -> list[TuneSource]:
+def tune_sources(paths: Iterable[str | Path], *, root: str | Path | None = None,
+                 program: int = 0) -> list[TuneSource]:
     """Split each file into tunes (ABC books at their X: lines; other formats are
     one piece per file). Names are relative to `root` (default: each file's folder).
-    Paths in the reserved folders are refused unless `held_out` (then only they
-    are accepted; see `convert_held_out`)."""
+    Paths in the reserved folders are refused (ReservedCorpusError)."""
     out: list[TuneSource] = []
     for path in (Path(p) for p in paths):
-        _check_use(path, held_out)
+        refuse_reserved(path)
         rel = path.relative_to(root) if root is not None else Path(path.name)
         stem = "_".join(rel.with_suffix("").parts)
         if path.suffix.lower() != ".abc":
@@ -272,28 +257,13 @@ def convert_corpus(name: str, out_dir: str | Path, progress: ProgressHook | None
                            expand_repeats=expand_repeats, limit=limit)
 
 
-def convert_held_out(name: str, out_dir: str | Path, progress: ProgressHook | None = None,
-                     should_stop: Callable[[], bool] | None = None, *, workers: int = 2, force: bool = False,
-                     expand_repeats: bool = True, limit: int | None = None) -> ConversionResult:
-    """Convert one of the reserved folders (RESERVED_FOLDERS) for EVALUATION
-    only (`composer eval MODEL OUT_DIR`); never give OUT_DIR to training."""
-    if name not in RESERVED_FOLDERS:
-        raise ComposerError(f"held-out conversion is only for {', '.join(RESERVED_FOLDERS)}, got {name!r}")
-    root = music21_corpus_dir()
-    files = sorted(p for p in (root / name).rglob("*") if p.suffix.lower() in SUFFIXES and p.is_file())
-    sources = tune_sources(files, root=root, program=PROGRAMS["folk"], held_out=True)
-    return convert_sources(sources, out_dir, progress, should_stop, name=f"held-out {name}", workers=workers,
-                           force=force, expand_repeats=expand_repeats, limit=limit, held_out=True)
-
-
 def convert_sources(sources: list[TuneSource], out_dir: str | Path, progress: ProgressHook | None = None,
                     should_stop: Callable[[], bool] | None = None, *, name: str = "", workers: int = 2,
-                    force: bool = False, expand_repeats: bool = True, limit: int | None = None,
-                    held_out: bool = False) -> ConversionResult:
+                    force: bool = False, expand_repeats: bool = True, limit: int | None = None) -> ConversionResult:
     """Convert the given tunes (see `tune_sources`); the engine of `convert_corpus`."""
     started = time.monotonic()
     for s in sources:
-        _check_use(s.path, held_out)
+        refuse_reserved(s.path)
     names = [s.out_name for s in sources]
     if len(set(names)) != len(names):
         twice = sorted({n for n in names if names.count(n) > 1})
@@ -388,15 +358,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-repeats", action="store_true", help="do not expand repeats")
     parser.add_argument("--limit", type=int, default=None, help="only N tunes, spread evenly over the collection")
     parser.add_argument("--report", type=Path, default=None, help="write the conversion report as JSON")
-    parser.add_argument("--held-out", action="store_true",
-                        help="convert a reserved folder (essenFolksong, nottingham-dataset) for evaluation only")
     parser.add_argument("--quiet", action="store_true")
     args = parser.parse_args(argv)
     from composer.progress import terminal_progress
     try:
         with terminal_progress(f"converting {args.name}", unit="tune", disable=args.quiet) as bar:
-            convert = convert_held_out if args.held_out else convert_corpus
-            result = convert(args.name, args.out_dir, lambda d, t, _s: bar(d, t), workers=args.workers,
+            result = convert_corpus(args.name, args.out_dir, lambda d, t, _s: bar(d, t), workers=args.workers,
                                     force=args.force, expand_repeats=not args.no_repeats, limit=args.limit)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
