@@ -1,0 +1,148 @@
+"""The melody sampling grammar (composer/melody.py, MelodyGrammar) against a
+one-sequence reference written straight from the rules in its docstring, on
+random token streams: mostly tokens the grammar allows (as a sampler writes
+them), some arbitrary ones (as a corpus or a primer may hold)."""
+import random
+
+import pytest
+import torch
+from hypothesis import given, settings, strategies as st
+
+from composer.melody import BAR, HOLD, REST, MelodyConfig, MelodyTokenizer
+from composer.tokenizer import BOS, EOS, PAD, Constraints
+
+TOKENIZERS = {spq: MelodyTokenizer(MelodyConfig(steps_per_quarter=spq)) for spq in (2, 4, 12)}
+
+
+class ReferenceMelodyGrammar:
+    """One sequence in plain Python: <bos> ts bar (event dur)+ ... <eos>, then <pad>."""
+
+    def __init__(self, tok: MelodyTokenizer, constraints: Constraints):
+        c = tok.config
+        self.tok, self.bars_wanted = tok, constraints.bars
+        self.fixed_ts = constraints.time_signature
+        self.phase, self.pos, self.bars_done, self.bars_base = "start", 0, 0, 0
+        self.spb = c.steps_per_bar(self.fixed_ts or (4, 4))
+        self.has_prev = self.bar_open = False
+        self.notes = {tok.note_token(p) for p in range(c.pitch_low, c.pitch_high + 1) if constraints.pitch_ok(p)}
+
+    def allowed(self) -> set[int]:
+        tok = self.tok
+        if self.phase == "start":
+            return {BOS}
+        if self.phase == "meter":
+            return {tok.ts_token(self.fixed_ts)} if self.fixed_ts else set(range(tok.ts_base, tok.note_base))
+        if self.phase == "finished":
+            return {PAD}
+        if self.phase == "event":
+            if self.pos == 0 and not self.bar_open:          # a bar starts here
+                return {EOS} if self.bars_done - self.bars_base >= self.bars_wanted else {BAR}
+            return self.notes | {REST} | ({HOLD} if self.has_prev else set())
+        left = min(max(self.spb - self.pos, 1), tok.config.max_duration)   # steps left in the bar
+        return {tok.dur_token(k) for k in range(1, left + 1)}
+
+    def update(self, t: int) -> None:
+        tok = self.tok
+        if t == EOS or (t == PAD and self.phase != "start"):
+            self.phase = "finished"
+        elif self.phase == "start" and t == BOS:
+            self.phase = "meter"
+        elif self.phase == "meter" and tok.ts_base <= t < tok.note_base:
+            self.spb = tok.config.steps_per_bar(tuple(tok.config.time_signatures[t - tok.ts_base]))
+            self.phase = "event"
+        elif self.phase == "event" and t == BAR:
+            self.bar_open = True
+        elif self.phase == "event" and (t in (REST, HOLD) or tok.is_note(t)):
+            self.phase, self.bar_open = "duration", False
+        elif self.phase == "duration" and tok.is_dur(t):
+            self.pos += t - tok.dur_base + 1
+            self.has_prev = True
+            if self.pos >= self.spb:
+                self.bars_done, self.pos = self.bars_done + 1, 0
+            self.phase = "event"
+
+    def mark_primed(self) -> None:
+        self.bars_base = self.bars_done + (self.pos > 0)
+
+    def position(self) -> int:
+        return min(self.pos, self.tok.config.max_duration - 1)
+
+    def progress(self) -> float:
+        return min(1.0, (max(self.bars_done - self.bars_base, 0) + self.pos / self.spb) / self.bars_wanted)
+
+
+def random_constraints(rng: random.Random, tok: MelodyTokenizer) -> Constraints:
+    c = tok.config
+    low = rng.randrange(c.pitch_low, c.pitch_high - 12)
+    return Constraints(bars=rng.randint(1, 4), pitch_low=low, pitch_high=rng.randint(low + 12, 127),
+                       pitch_classes=rng.choice([None, frozenset({0, 2, 4, 5, 7, 9, 11}), frozenset({1, 6})]),
+                       time_signature=rng.choice([None, None, *c.time_signatures]))
+
+
+def any_token(rng: random.Random, tok: MelodyTokenizer) -> int:
+    """Half the time one of the structural tokens, where the rules have their edge cases."""
+    if rng.random() < 0.5:
+        return rng.choice([PAD, BOS, EOS, BAR, REST, HOLD, tok.ts_base, tok.dur_base, tok.vocab_size - 1])
+    return rng.randrange(tok.vocab_size)
+
+
+def check_agrees(grammar, refs) -> None:
+    mask = grammar.mask()
+    assert mask.dtype == torch.bool and mask.shape == (len(refs), grammar.tok.vocab_size)
+    for row, ref in enumerate(refs):
+        assert set(torch.nonzero(mask[row]).flatten().tolist()) == ref.allowed(), f"row {row} in {ref.phase}"
+    assert grammar.positions().tolist() == [ref.position() for ref in refs]
+    assert grammar.done.tolist() == [ref.phase == "finished" for ref in refs]
+    assert grammar.progress() == pytest.approx(min(ref.progress() for ref in refs), rel=1e-6)
+
+
+@settings(max_examples=150, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), spq=st.sampled_from(sorted(TOKENIZERS)), batch=st.integers(1, 5),
+       off_grammar=st.sampled_from([0.0, 0.05, 0.3]), primer=st.integers(0, 40))
+def test_masks_match_the_reference_on_random_token_streams(seed, spq, batch, off_grammar, primer):
+    rng = random.Random(seed)
+    tok = TOKENIZERS[spq]
+    constraints = random_constraints(rng, tok)
+    grammar = tok.grammar(batch, constraints, "cpu")
+    refs = [ReferenceMelodyGrammar(tok, constraints) for _ in range(batch)]
+    for step in range(300):
+        if step == primer:
+            grammar.mark_primed()
+            for ref in refs:
+                ref.mark_primed()
+        check_agrees(grammar, refs)
+        if all(ref.phase == "finished" for ref in refs):
+            break
+        tokens = [any_token(rng, tok) if rng.random() < off_grammar else rng.choice(sorted(ref.allowed()))
+                  for ref in refs]
+        grammar.update(torch.tensor(tokens))
+        for ref, t in zip(refs, tokens):
+            ref.update(t)
+
+
+def test_a_stream_the_grammar_allows_ends_with_exactly_the_bars_wanted():
+    tok = TOKENIZERS[4]
+    rng = random.Random(3)
+    grammar = tok.grammar(3, Constraints(bars=5), "cpu")
+    rows = [[] for _ in range(3)]
+    while not bool(grammar.done.all()):
+        mask = grammar.mask()
+        tokens = [rng.choice(torch.nonzero(mask[r]).flatten().tolist()) for r in range(3)]
+        grammar.update(torch.tensor(tokens))
+        for row, t in zip(rows, tokens):
+            row.append(t)
+    for row in rows:
+        assert tok.decode_notes(row)[2] == 5
+        assert row.count(BAR) == 5 and row[row.index(EOS):] == [EOS] + [PAD] * (len(row) - row.index(EOS) - 1)
+
+
+def test_the_mask_is_on_the_grammars_device_and_tokens_may_be_a_strided_column():
+    tok = TOKENIZERS[4]
+    assert tok.grammar(2, Constraints(bars=1), "meta").mask().device.type == "meta"
+    grammar = tok.grammar(2, Constraints(bars=1), "cpu")
+    grammar.update(torch.tensor([BOS]).expand(2))                       # a primer column: stride 0
+    grammar.update(torch.tensor([[tok.ts_token((3, 4)), PAD], [tok.ts_token((4, 4)), PAD]])[:, 0])
+    grammar.update(torch.tensor([BAR, BAR]))
+    grammar.update(torch.tensor([REST, REST]))
+    longest = [max(torch.nonzero(row).flatten().tolist()) - tok.dur_base + 1 for row in grammar.mask()]
+    assert longest == [12, 16]                                          # a bar of 3/4 and one of 4/4
