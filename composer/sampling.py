@@ -100,7 +100,7 @@ def sample(model: MusicRNN, grammar: Grammar, prefix: list[int], batch: int, cfg
         allowed = grammar.mask()                         # (B, V) bool
         filtered = filter_logits(logits, allowed, cfg)
         probs = torch.softmax(filtered, dim=-1)
-        nxt = torch.multinomial(probs, 1, generator=generator)    # (B, 1)
+        nxt = draw(probs, generator)                     # (B, 1)
         grammar.update(nxt[:, 0])
         out.append(nxt)
         if on_step is not None:
@@ -110,3 +110,13 @@ def sample(model: MusicRNN, grammar: Grammar, prefix: list[int], batch: int, cfg
         pos_t = grammar.positions().to(device)[:, None] if use_pos else None   # (B, 1)
         logits = runner.step(nxt, pos_t)
     return torch.cat(out, dim=1)
+
+
+def draw(probs: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+    """One token per row of probs (B, V) -> (B, 1): the same draw as
+    torch.multinomial(probs, 1, generator=generator) (torch samples one token
+    as argmax(p / q) with q ~ Exp(1), one q per entry), without its per-call
+    checks of the probabilities (four reductions and a sync with the device
+    per step; softmax of logits with at least one finite entry passes them)."""
+    race = torch.empty_like(probs).exponential_(1.0, generator=generator)   # (B, V)
+    return (probs / race).argmax(dim=-1, keepdim=True)
