@@ -20,8 +20,8 @@ from hypothesis import strategies as st
 from composer.errors import MidiReadError
 from composer.midi_io import ReadLimits, read_midi, song_to_bytes
 from composer.music import Note, Song, Track
-from tests.midi_factory import (HOSTILE, band, good_bytes, header, melody, riff_wrap, smf, track_chunk, varlen,
-                                 write_song)
+from tests.midi_factory import (HOSTILE, band, good_bytes, header, melody, note_events, riff_wrap, smf, track_chunk,
+                                 varlen, write_song)
 from training.midi_fast import read_midi_fast
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -163,6 +163,51 @@ def test_fast_reader_agrees_on_raw_event_streams(tracks, division):
                division=division)
     assert outcome(read_midi_fast, data) == outcome(read_midi, data)
 
+
+# few channels, pitches and ticks, so notes of one key overlap, repeat, end at their own start or
+# never end, and programs, tempos and meters collide on a tick within and across tracks: the
+# fast reader pairs notes and picks the first event per tick exactly as read_midi's _to_song
+dense_note = st.builds(lambda kind, ch, pitch, vel: bytes([kind | ch, pitch, vel]), st.sampled_from([0x80, 0x90, 0x90]),
+                       st.sampled_from([0, 9]), st.sampled_from([60, 60, 200]), st.sampled_from([0, 64, 100, 255]))
+dense_other = st.one_of(
+    st.builds(lambda pitch, vel: bytes([pitch, vel]), st.sampled_from([60, 61]), st.sampled_from([0, 64])),
+    st.builds(lambda ch, program: bytes([0xC0 | ch, program]), st.sampled_from([0, 9]), st.integers(0, 255)),
+    st.builds(lambda us: b"\xff\x51\x03" + us.to_bytes(3, "big"), st.sampled_from([0, 400_000, 600_000])),
+    st.builds(lambda n, d: bytes([0xFF, 0x58, 4, n, d, 24, 8]), st.sampled_from([3, 4, 6]), st.sampled_from([2, 3])),
+    st.builds(lambda name: b"\xff\x03" + varlen(len(name)) + name, st.sampled_from([b"", b"Lead", b"\xe9t\xe9"])),
+    st.just(b"\xff\x2f\x00"))
+dense_track = (st.tuples(st.lists(dense_note, min_size=4, max_size=30), st.lists(dense_other, max_size=10))
+               .flatmap(lambda parts: st.permutations(parts[0] + parts[1]))
+               .flatmap(lambda events: st.lists(st.sampled_from([0, 1, 1, 3]), min_size=len(events),
+                                                max_size=len(events)).map(lambda deltas: list(zip(deltas, events)))))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(dense_track, min_size=1, max_size=3), st.sampled_from([1, 3, 96, 480]))
+def test_fast_reader_pairs_notes_and_picks_first_events_as_read_midi(tracks, division):
+    # each track opens with a harmless note-off, so running status has a status to run on
+    data = smf(*[track_chunk(b"\x00\x80\x3c\x00" + b"".join(varlen(delta) + event for delta, event in events))
+                 for events in tracks], division=division)
+    assert outcome(read_midi_fast, data) == outcome(read_midi, data)
+
+
+def test_fast_reader_pairs_overlapping_notes_first_in_first_out():
+    # C4 on at 0 and at 1, off at 2 and at 4: read_midi pairs the first off with the first on
+    events = b"\x00\x90\x3c\x40" + b"\x01\x90\x3c\x50" + b"\x01\x80\x3c\x00" + b"\x02\x80\x3c\x00"
+    data = smf(track_chunk(events), division=1)
+    song = read_midi_fast(data)
+    assert [(n.start, n.end, n.velocity) for n in song.tracks[0].notes] == [(0.0, 2.0, 0x40), (1.0, 4.0, 0x50)]
+    assert outcome(read_midi_fast, data) == outcome(read_midi, data)
+
+
+def test_fast_reader_keeps_the_first_tempo_meter_and_program_at_a_tick():
+    conductor = b"\x00\xff\x51\x03\x09\x27\xc0" + b"\x00\xff\x58\x04\x03\x02\x18\x08"   # 100 bpm, 3/4
+    second = (b"\x00\xff\x51\x03\x06\x1a\x80" + b"\x00\xff\x58\x04\x06\x03\x18\x08"      # 150 bpm, 6/8
+              + b"\x00\xc0\x05\x00\xc0\x07" + note_events(4))                           # program 5, then 7
+    data = smf(track_chunk(conductor), track_chunk(second))
+    song = read_midi_fast(data)
+    assert (song.tempos, song.time_signatures, song.tracks[0].program) == ([(0.0, 100.0)], [(0.0, 3, 4)], 5)
+    assert outcome(read_midi_fast, data) == outcome(read_midi, data)
 
 # ---------------------------------------------------------------- a scan over all of them
 
