@@ -45,6 +45,13 @@ class TorchRunner:
         logits, self.state = self.model(tokens, self.state, positions=positions)   # (B, 1, V)
         return logits[:, -1]
 
+    def keep(self, rows: torch.Tensor) -> None:
+        """Go on with the sequences `rows` (indices into the current batch) only."""
+        if isinstance(self.state, tuple):
+            self.state = tuple(s.index_select(1, rows) for s in self.state)      # (layers, B', H)
+        else:
+            self.state = self.state.index_select(1, rows)
+
 
 class _StepGraph(torch.nn.Module):
     """One RNN step with the state as explicit inputs/outputs, for export."""
@@ -86,6 +93,10 @@ class OnnxRunner(TorchRunner):
         logits, self.h, c = self.session.run(None, {k: v for k, v in feeds.items() if k in self.inputs})
         self.c = c if self.lstm else self.c
         return torch.from_numpy(logits)
+
+    def keep(self, rows: torch.Tensor) -> None:
+        index = rows.cpu().numpy()
+        self.h, self.c = self.h[:, index], self.c[:, index]                       # (layers, B', H)
 
 
 def _weights_key(model: MusicRNN) -> str:

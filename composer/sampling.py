@@ -17,7 +17,7 @@ from .config import ConfigMixin
 from .errors import Cancelled
 from .model import MusicRNN
 from .runtime import make_runner
-from .tokenizer import Grammar
+from .tokenizer import PAD, Grammar
 
 
 @dataclass(frozen=True)
@@ -92,31 +92,54 @@ def sample(model: MusicRNN, grammar: Grammar, prefix: list[int], batch: int, cfg
             raise ValueError("this model needs prefix_positions, one per prefix token")
         pos_t = torch.tensor(prefix_positions, dtype=torch.long, device=device).expand(batch, -1)
     runner = runner or make_runner(model)
-    logits = runner.prime(prefix_t, pos_t)               # (B, V)
+    logits = runner.prime(prefix_t, pos_t)               # (L, V), one row per live sequence
+    live = None                                          # (L,) which sequences the runner steps; None: all B
     out = [prefix_t]
     for step in range(grammar.max_steps()):
         if should_stop is not None and should_stop():
             raise Cancelled("generation cancelled")
-        allowed = grammar.mask()                         # (B, V) bool
+        allowed = _rows(grammar.mask(), live)            # (L, V) bool
         filtered = filter_logits(logits, allowed, cfg)
         probs = torch.softmax(filtered, dim=-1)
-        nxt = draw(probs, generator)                     # (B, 1)
+        nxt = draw(probs, generator, live, batch)        # (B, 1), <pad> for finished sequences
         grammar.update(nxt[:, 0])
         out.append(nxt)
         if on_step is not None:
             on_step(step, lambda n=len(out): torch.cat(out[:n], dim=1), grammar)
-        if bool(grammar.done.all()):
+        done = grammar.done                              # (B,) bool, on the CPU
+        if bool(done.all()):
             break
-        pos_t = grammar.positions().to(device)[:, None] if use_pos else None   # (B, 1)
-        logits = runner.step(nxt, pos_t)
+        finished = _rows(done, live)
+        if bool(finished.any()):                         # drop them from the RNN's batch
+            keep = torch.nonzero(~finished).flatten()    # (L',) rows of the live batch that go on
+            live = keep if live is None else live[keep]
+            runner.keep(keep.to(device))
+        pos_t = _rows(grammar.positions(), live).to(device)[:, None] if use_pos else None   # (L, 1)
+        logits = runner.step(_rows(nxt, live), pos_t)
     return torch.cat(out, dim=1)
 
 
-def draw(probs: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
-    """One token per row of probs (B, V) -> (B, 1): the same draw as
-    torch.multinomial(probs, 1, generator=generator) (torch samples one token
-    as argmax(p / q) with q ~ Exp(1), one q per entry), without its per-call
-    checks of the probabilities (four reductions and a sync with the device
-    per step; softmax of logits with at least one finite entry passes them)."""
-    race = torch.empty_like(probs).exponential_(1.0, generator=generator)   # (B, V)
-    return (probs / race).argmax(dim=-1, keepdim=True)
+def _rows(values: torch.Tensor, live: torch.Tensor | None) -> torch.Tensor:
+    """The rows of `values` (B, ...) that belong to the live sequences."""
+    return values if live is None else values[live.to(values.device)]
+
+
+def draw(probs: torch.Tensor, generator: torch.Generator | None, live: torch.Tensor | None = None,
+         batch: int | None = None) -> torch.Tensor:
+    """One token per sequence -> (B, 1). `probs` (L, V) are the rows of the
+    `live` sequences among `batch` (all of them when `live` is None).
+
+    The same draw as torch.multinomial(probs, 1, generator=generator) over the
+    whole batch (torch samples one token as argmax(p / q) with q ~ Exp(1), one
+    q per entry), without its per-call checks of the probabilities (four
+    reductions and a sync with the device per step; softmax of logits with at
+    least one finite entry passes them). Every sequence draws its q, live or
+    not, so a sequence's tokens do not depend on when the others finish; the
+    finished ones get <pad>, the only token their grammar allows."""
+    batch = probs.shape[0] if live is None else batch
+    race = probs.new_empty((batch, probs.shape[1])).exponential_(1.0, generator=generator)   # (B, V)
+    if live is None:
+        return (probs / race).argmax(dim=-1, keepdim=True)
+    nxt = torch.full((batch, 1), PAD, dtype=torch.long, device=probs.device)
+    nxt[live.to(probs.device), 0] = (probs / race[live.to(probs.device)]).argmax(dim=-1)
+    return nxt

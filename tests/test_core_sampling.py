@@ -6,7 +6,8 @@ from composer.generate import GenerateRequest, generate, parse_note_list
 from composer.midi_io import song_to_bytes
 from composer.modelfile import load_model
 from composer.music import Note
-from composer.sampling import SamplingConfig, filter_logits
+from composer.sampling import SamplingConfig, filter_logits, sample
+from composer.tokenizer import EOS, Constraints
 
 from tinymodels import scale_tune, tiny_model_file
 
@@ -25,23 +26,32 @@ def run(model, **kwargs):
     return generate(model, GenerateRequest(**kwargs))
 
 
-def test_variations_are_one_batch_through_the_rnn(melody_model, monkeypatch):
+def unfinished_after_each_token(tokens: list[list[int]]) -> list[int]:
+    """How many sequences are still unfinished after each sampled token (the
+    prefix is <bos>), for every step the sampler runs the RNN after."""
+    ends = [row.index(EOS) for row in tokens]                     # the <eos> is sampled at step end - 1
+    return [sum(end - 1 > step for end in ends) for step in range(max(ends) - 1)]
+
+
+def test_variations_are_one_batch_through_the_rnn_until_they_finish(melody_model, monkeypatch):
     from composer import runtime
     monkeypatch.setenv("COMPOSER_RUNTIME", "torch")
     calls = []
     handle = melody_model.model.rnn.register_forward_hook(lambda m, i, o: calls.append(i[0].shape[0]))
     try:
-        result = run(melody_model, count=6, bars=4, seed=1)
+        result = run(melody_model, count=6, bars=4, seed=1, temperature=1.5)
     finally:
         handle.remove()
     assert len(result.songs) == 6
-    assert len(calls) > 10 and set(calls) == {6}          # every RNN call carried the whole batch
+    expected = unfinished_after_each_token(result.tokens)
+    assert calls[0] == 6 and calls[1:] == expected           # one batch; a finished variation leaves it
+    assert len(expected) > 10 and expected[0] == 6 and expected[-1] < 6
     monkeypatch.setenv("COMPOSER_RUNTIME", "onnx")
     shapes = []
     real_step = runtime.OnnxRunner.step
     monkeypatch.setattr(runtime.OnnxRunner, "step", lambda self, t, p: shapes.append(t.shape) or real_step(self, t, p))
-    run(melody_model, count=6, bars=4, seed=1)
-    assert len(shapes) > 10 and set(shapes) == {(6, 1)}
+    again = run(melody_model, count=6, bars=4, seed=1, temperature=1.5)
+    assert shapes == [(n, 1) for n in unfinished_after_each_token(again.tokens)]
 
 
 @pytest.mark.parametrize("bars", [1, 3, 8])
@@ -132,6 +142,50 @@ def test_progress_streams_partial_results_and_cancel_stops(melody_model):
     calls = iter(range(10**6))
     with pytest.raises(Cancelled):
         generate(melody_model, GenerateRequest(count=2, bars=64, seed=0), should_stop=lambda: next(calls) >= 5)
+
+
+class BigramRunner:
+    """A stand-in for the RNN whose logits depend only on each sequence's last
+    token, so they are the same bits whatever the batch holds."""
+
+    def __init__(self, vocab_size: int):
+        self.table = torch.randn(vocab_size, vocab_size, generator=torch.Generator().manual_seed(0)) * 2
+
+    def prime(self, tokens, positions):
+        return self.table[tokens[:, -1]]
+
+    def step(self, tokens, positions):
+        return self.table[tokens[:, -1]]
+
+    def keep(self, rows):
+        pass
+
+
+def sample_whole_batch(grammar, batch: int, cfg: SamplingConfig, generator, runner) -> torch.Tensor:
+    """The plain loop: every sequence through every step, torch.multinomial."""
+    grammar.update(torch.full((batch,), 1))                 # <bos>
+    logits, out = runner.prime(torch.ones(batch, 1, dtype=torch.long), None), []
+    while not bool(grammar.done.all()):
+        probs = torch.softmax(filter_logits(logits, grammar.mask(), cfg), dim=-1)
+        nxt = torch.multinomial(probs, 1, generator=generator)
+        grammar.update(nxt[:, 0])
+        out.append(nxt)
+        logits = runner.step(nxt, None)
+    return torch.cat([torch.ones(batch, 1, dtype=torch.long)] + out, dim=1)
+
+
+@pytest.mark.parametrize("cfg", [SamplingConfig(), SamplingConfig(temperature=1.4, top_p=0.9),
+                                 SamplingConfig(top_k=5)])
+def test_dropping_finished_variations_samples_the_same_tokens_as_the_whole_batch(melody_model, cfg):
+    tok = melody_model.tokenizer
+    runner = BigramRunner(tok.vocab_size)
+    constraints = Constraints(bars=3)
+    ours = sample(melody_model.model, tok.grammar(12, constraints, "cpu"), [1], 12, cfg, prefix_positions=[0],
+                  generator=torch.Generator().manual_seed(5), runner=runner)
+    plain = sample_whole_batch(tok.grammar(12, constraints, "cpu"), 12, cfg, torch.Generator().manual_seed(5), runner)
+    ends = [row.index(EOS) for row in ours.tolist()]
+    assert len(set(ends)) > 3                               # the variations finish at different steps
+    assert torch.equal(ours, plain)
 
 
 def test_filter_logits_top_k_top_p_and_mask():
