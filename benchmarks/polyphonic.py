@@ -66,6 +66,8 @@ class BenchConfig(ConfigMixin):
     lr: float = 3e-3
     weight_decay: float = 0.0
     weight_drop: float = 0.0         # DropConnect on the recurrent weights (ModelConfig.weight_drop)
+    tie_weights: bool = False        # the head shares the embedding matrix (ModelConfig.tie_weights)
+    locked_dropout: bool = False     # one dropout mask per sequence (ModelConfig.locked_dropout)
     ema: float = 0.0                 # weight average used for selection and the model file (TrainConfig.ema)
     transpose: tuple = (0, 0)        # (low, high) semitones of training augmentation
     position_input: bool = False     # feed the previous frame's next pitch (FramesTokenizer.positions)
@@ -210,6 +212,7 @@ def train_config(cfg: BenchConfig, model_path: Path, source: str):
     from training.config import TrainConfig
     return TrainConfig(folder=source, out=str(model_path), representation="frames", cell=cfg.cell,
                        layers=cfg.layers, hidden=cfg.hidden, embed=cfg.embed, dropout=cfg.dropout,
+                       tie_weights=cfg.tie_weights, locked_dropout=cfg.locked_dropout,
                        position_input=cfg.position_input, steps=cfg.steps, minutes=cfg.minutes, batch=cfg.batch,
                        seq_len=cfg.seq_len, batching="chunks", lr=cfg.lr, weight_decay=cfg.weight_decay,
                        weight_drop=cfg.weight_drop, ema=cfg.ema,
@@ -285,6 +288,10 @@ def main(argv=None) -> int:
         parser.add_argument(f"--{name}", type=kind, default=None)
     parser.add_argument("--position", action=argparse.BooleanOptionalAction, default=None,
                         help="feed the previous frame's next pitch as an extra input (see composer/frames.py)")
+    parser.add_argument("--tie", action=argparse.BooleanOptionalAction, default=None,
+                        help="the output layer shares the embedding matrix (through a projection)")
+    parser.add_argument("--locked-dropout", action=argparse.BooleanOptionalAction, default=None,
+                        help="the same dropout mask at every step of a window (variational dropout)")
     parser.add_argument("--order", choices=("ascending", "descending"), default=None,
                         help="the order of a frame's pitches (default ascending: bass first)")
     parser.add_argument("--transpose", default=None, help="augmentation range LOW,HIGH semitones, e.g. --transpose=-3,3")
@@ -296,6 +303,10 @@ def main(argv=None) -> int:
                  "patience", "seed", "threads", "val_pieces", "frame_cycle"):
         if getattr(args, name) is not None:
             fields[name] = getattr(args, name)
+    if args.tie is not None:
+        fields["tie_weights"] = args.tie
+    if args.locked_dropout is not None:
+        fields["locked_dropout"] = args.locked_dropout
     if args.order is not None:
         fields["order"] = args.order
     if args.position is not None:

@@ -27,6 +27,7 @@ class ModelConfig(ConfigMixin):
     tie_weights: bool = False   # head shares the embedding matrix (via a projection)
     position_classes: int = 0   # > 1: a learned embedding of the tokenizer's position (e.g. step in bar) is added
     weight_drop: float = 0.0    # training only: DropConnect on the hidden-to-hidden weights (AWD-LSTM), 0 = off
+    locked_dropout: bool = False  # training only: one dropout mask per sequence for the RNN's input and output
 
     def __post_init__(self):
         if self.cell not in CELLS:
@@ -65,12 +66,22 @@ class MusicRNN(nn.Module):
             if positions is None:
                 raise ValueError("this model needs token positions (config.position_classes > 1)")
             x = x + self.pos_embed(positions)
-        x = self.drop(x)
+        x = self._dropout(x)
         h, state = self._recur(x, state)         # (B, T, H)
-        h = self.drop(h)
+        h = self._dropout(h)
         if self.proj is not None:
             h = self.proj(h)                     # (B, T, E)
         return self.head(h), state               # (B, T, V)
+
+    def _dropout(self, x: torch.Tensor) -> torch.Tensor:
+        """Dropout of (B, T, C) features; with `locked_dropout` the same
+        features are dropped at every time step of a sequence (variational
+        dropout, as in AWD-LSTM)."""
+        p = self.config.dropout
+        if not (self.config.locked_dropout and self.training and p > 0):
+            return self.drop(x)
+        keep = x.new_empty(x.shape[0], 1, x.shape[2]).bernoulli_(1.0 - p) / (1.0 - p)   # (B, 1, C)
+        return x * keep
 
     def _recur(self, x: torch.Tensor, state):
         """The recurrent layers; in training with `weight_drop` > 0 each

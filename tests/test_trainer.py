@@ -240,6 +240,16 @@ def test_weight_drop_changes_training_forward_passes_only():
         ModelConfig(vocab_size=20, weight_drop=1.0)
 
 
+def test_locked_dropout_drops_the_same_features_at_every_step():
+    model = MusicRNN(ModelConfig(vocab_size=20, hidden_size=16, embed_dim=8, dropout=0.5, locked_dropout=True))
+    x = torch.ones(3, 7, 8)
+    torch.manual_seed(0)
+    out = model.train()._dropout(x)                      # (B, T, C)
+    assert torch.equal(out, out[:, :1].expand_as(out))   # one mask per sequence
+    assert set(out.unique().tolist()) == {0.0, 2.0}
+    assert torch.equal(model.eval()._dropout(x), x)
+
+
 def test_summary_in_the_model_file(folder, tmp_path):
     result = train(tiny_config(folder, tmp_path))
     training = load_model(result.model_path).training

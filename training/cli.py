@@ -100,6 +100,8 @@ def add_train_parser(sub) -> None:
     g.add_argument("--weight-drop", type=float, default=d.weight_drop,
                    help="DropConnect on the recurrent (hidden-to-hidden) weights while training, 0 = off "
                         f"(default {d.weight_drop})")
+    g.add_argument("--locked-dropout", action="store_true",
+                   help="drop the same features at every time step of a sequence (variational dropout)")
     g.add_argument("--ema", type=float, default=d.ema,
                    help="validate and save an exponential moving average of the weights with this decay per "
                         f"step, e.g. 0.999; 0 = off (default {d.ema})")
@@ -130,7 +132,8 @@ def config_from_args(args) -> TrainConfig:
         layers=args.layers, hidden=args.hidden, embed=args.embed, dropout=args.dropout,
         position_input=not args.no_position, steps=args.steps, epochs=args.epochs, minutes=args.minutes,
         batch=args.batch, seq_len=args.seq_len, batching=args.batching, lr=args.lr, warmup_steps=args.warmup_steps,
-        weight_decay=args.weight_decay, weight_drop=args.weight_drop, ema=args.ema, clip=args.clip, val_share=args.val_share, transpose=args.transpose,
+        weight_decay=args.weight_decay, weight_drop=args.weight_drop, locked_dropout=args.locked_dropout,
+        ema=args.ema, clip=args.clip, val_share=args.val_share, transpose=args.transpose,
         seed=args.seed, device=args.device, resume=args.resume, force=args.force,
         report=str(args.report) if args.report else None, checkpoint_every=args.checkpoint_every,
         eval_every=args.eval_every, patience=args.patience,

@@ -44,6 +44,7 @@ class TrainConfig(ConfigMixin):
     min_lr_ratio: float = 0.05
     weight_decay: float = 0.0
     weight_drop: float = 0.0        # DropConnect on the hidden-to-hidden weights (composer.model), 0 = off
+    locked_dropout: bool = False    # the same dropout mask at every step of a sequence (composer.model)
     ema: float = 0.0                # decay of the weight average used for validation and the model file, 0 = off
     clip: float = 1.0               # gradient norm clipping (0 = off)
     val_share: float = 0.1          # share of FILES held out for validation

@@ -299,7 +299,7 @@ class _Run:
             self.model_config = ModelConfig(
                 vocab_size=tok.vocab_size, cell=c.cell, embed_dim=c.embed, hidden_size=c.hidden,
                 num_layers=c.layers, dropout=c.dropout, tie_weights=c.tie_weights, position_classes=positions,
-                weight_drop=c.weight_drop)
+                weight_drop=c.weight_drop, locked_dropout=c.locked_dropout)
         torch.manual_seed(c.seed)
         self.model = (InfillRNN if self.infill else MusicRNN)(self.model_config)
         if self.infill and c.init_from and not c.resume:
