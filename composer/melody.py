@@ -209,42 +209,47 @@ class MelodyTokenizer(Tokenizer):
                     tempos=[(0.0, float(tempo))], time_signatures=[(0.0, *ts)])
 
     def decode_notes(self, tokens) -> tuple[list[Note], tuple[int, int], int]:
-        """Lenient decoding: returns (notes, meter, number of bars)."""
+        """Lenient decoding: returns (notes, meter, number of bars). The app
+        decodes every partial variation while sampling (up to 20 times a
+        second), so the loop keeps the token ranges in local names."""
         c = self.config
         ts = tuple(c.time_signatures[0]) if (4, 4) not in c.time_signatures else (4, 4)
         spq = c.steps_per_quarter
         spb = c.steps_per_bar(ts)
+        ts_base, note_base, dur_base, vocab_end = self.ts_base, self.note_base, self.dur_base, self.vocab_size
         pos, pending, started = 0, None, False
         last_note: list | None = None   # [start, end, pitch] of the note that ended at `pos`
         notes: list[list[int]] = []
         bars = 0
-        for tok in (int(t) for t in tokens):
+        for tok in map(int, tokens):
             if tok == EOS:
                 break
-            if self.ts_base <= tok < self.note_base and not started:
-                ts = tuple(c.time_signatures[tok - self.ts_base])
-                spb = c.steps_per_bar(ts)
-            elif tok == BAR:
-                started = True
-                if pos % spb:
-                    pos += spb - pos % spb
-                    last_note = None
-                bars = max(bars, pos // spb + 1)
-            elif tok in (REST, HOLD) or self.is_note(tok):
-                started = True
-                pending = tok
-            elif self.is_dur(tok) and pending is not None:
-                steps = tok - self.dur_base + 1
+            if dur_base <= tok < vocab_end:
+                if pending is None:
+                    continue
+                steps = tok - dur_base + 1
                 if pending == HOLD and last_note is not None and last_note[1] == pos:
                     last_note[1] += steps
-                elif self.is_note(pending):
-                    last_note = [pos, pos + steps, pending - self.note_base + c.pitch_low]
+                elif note_base <= pending < dur_base:
+                    last_note = [pos, pos + steps, pending - note_base + c.pitch_low]
                     notes.append(last_note)
                 else:
                     last_note = None
                 pos += steps
                 bars = max(bars, -(-pos // spb))
                 pending = None
+            elif note_base <= tok < dur_base or tok == REST or tok == HOLD:
+                started = True
+                pending = tok
+            elif tok == BAR:
+                started = True
+                if pos % spb:
+                    pos += spb - pos % spb
+                    last_note = None
+                bars = max(bars, pos // spb + 1)
+            elif ts_base <= tok < note_base and not started:
+                ts = tuple(c.time_signatures[tok - ts_base])
+                spb = c.steps_per_bar(ts)
         return ([Note(s / spq, e / spq, p) for s, e, p in notes], ts, bars)
 
     def count_notes(self, tokens) -> int:
