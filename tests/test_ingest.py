@@ -138,6 +138,21 @@ def test_second_scan_parses_nothing_and_gives_the_same_report(mixed):
     assert second.sequences == first.sequences
 
 
+def test_files_looked_up_a_few_at_a_time_give_the_same_reports(mixed, monkeypatch):
+    import training.ingest
+    import training.ingest_cache
+    first, second = scan(mixed), scan(mixed)
+    monkeypatch.setattr(training.ingest, "LOOKUP_FILES", 3)
+    monkeypatch.setattr(training.ingest_cache, "LOOKUP_BATCH", 2)
+    small_cache = mixed.parent / "cache_small"
+    small_first, small_second = scan(mixed, cache_dir=small_cache), scan(mixed, cache_dir=small_cache)
+    assert (small_second.report.parsed, small_second.report.cache_hits) == (0, len(EXPECTED))
+    strip = [dict(f.__dict__, seconds=0) for f in first.report.files]
+    assert [dict(f.__dict__, seconds=0) for f in small_first.report.files] == strip
+    assert [dict(f.__dict__, seconds=0) for f in small_second.report.files] == strip
+    assert small_second.sequences == second.sequences
+
+
 def test_cache_is_keyed_by_content_and_tokenizer_config(mixed):
     scan(mixed)
     write_song(melody(40, seed=99), mixed / "melodies/a.mid")        # new content, same name
@@ -265,6 +280,18 @@ def test_unwritable_cache_does_not_stop_the_scan(mixed, tmp_path):
     blocker.write_text("")
     corpus = scan(mixed, cache_dir=blocker / "cache")
     assert len(corpus.report.used()) == 6 and corpus.report.parsed == len(EXPECTED)
+
+
+def test_a_damaged_cache_is_replaced_by_a_new_one(mixed, tmp_path, caplog):
+    cache_dir = tmp_path / "cache"
+    cache_dir.mkdir()
+    (cache_dir / "ingest.sqlite").write_bytes(b"not a database, e.g. left half-written by a power cut" * 100)
+    first = scan(mixed, cache_dir=cache_dir)
+    assert first.report.parsed == len(EXPECTED) and len(first.report.used()) == 6
+    assert "was damaged" in caplog.text
+    again = scan(mixed, cache_dir=cache_dir)
+    assert again.report.cache_hits == len(EXPECTED)
+    assert again.sequences == first.sequences
 
 
 def test_a_file_that_cannot_be_read_is_reported(mixed):

@@ -36,6 +36,8 @@ from .ingest_pool import ParsedFile, ParseFn, default_workers, run_contained
 from .midi_fast import read_midi_fast
 
 MIDI_SUFFIXES = (".mid", ".midi", ".kar")
+LOOKUP_FILES = 256           # files read, hashed and looked up in the cache together (one query) ...
+LOOKUP_BYTES = 1_000_000     # ... or fewer, if their bytes reach this
 
 
 @dataclass
@@ -156,12 +158,18 @@ def parse_and_encode(data: bytes, tokenizer: Tokenizer, limits: ReadLimits) -> P
 def find_midi_files(folder: str | os.PathLike) -> list[Path]:
     """MIDI files under `folder` (any depth, suffix in any case), sorted by relative path.
     Symbolic links to folders are not followed (no loops)."""
-    folder = Path(folder)
+    return [Path(folder, name) for name in _midi_names(folder)]
+
+
+def _midi_names(folder: str | os.PathLike) -> list[str]:
+    """Paths of the MIDI files under `folder` relative to it, "/"-separated, sorted."""
     found = []
     for root, dirs, files in os.walk(folder):
         dirs.sort()
-        found += [Path(root, name) for name in files if name.lower().endswith(MIDI_SUFFIXES)]
-    return sorted(found, key=lambda p: p.relative_to(folder).as_posix())
+        prefix = os.path.relpath(root, folder).replace(os.sep, "/") + "/"
+        prefix = "" if prefix == "./" else prefix
+        found += [prefix + name for name in files if name.lower().endswith(MIDI_SUFFIXES)]
+    return sorted(found)
 
 
 def scan_folder(folder: str | os.PathLike, tokenizer: Tokenizer, *, cache_dir: str | os.PathLike | None = None,
@@ -181,8 +189,8 @@ def scan_folder(folder: str | os.PathLike, tokenizer: Tokenizer, *, cache_dir: s
     folder = Path(folder).expanduser()
     if not folder.is_dir():
         raise ComposerError(f"{folder}: no such folder")
-    paths = find_midi_files(folder)
-    names = [p.relative_to(folder).as_posix() for p in paths]
+    names = _midi_names(folder)
+    paths = [os.path.join(folder, name) for name in names]
     cache = IngestCache(cache_dir if cache_dir is not None else default_cache_dir(), tokenizer, limits)
     report = IngestReport(folder=str(folder), representation=tokenizer.kind)
     results: list[FileResult | None] = [None] * len(paths)
@@ -207,6 +215,21 @@ def scan_folder(folder: str | os.PathLike, tokenizer: Tokenizer, *, cache_dir: s
 
     def tasks():
         """Files the cache cannot answer, as (index, bytes); the others are recorded on the way."""
+        for batch in _read_in_batches():
+            cached = cache.get_many([hashes[index] for index, _ in batch])
+            for index, data in batch:
+                found = cached.get(hashes[index])
+                if found is not None:
+                    report.cache_hits += 1
+                    record(index, found, 0.0)
+                else:
+                    yield index, data
+
+    def _read_in_batches():
+        """Readable files as lists of (index, bytes), up to LOOKUP_FILES files or LOOKUP_BYTES
+        bytes (or one bigger file) each, so that one query looks them up in the cache and only
+        that many bytes wait here. Files too large or unreadable are recorded on the way."""
+        batch, size = [], 0
         for index, path in enumerate(paths):
             if should_stop is not None and should_stop():
                 raise Cancelled("scan cancelled")
@@ -215,12 +238,13 @@ def scan_folder(folder: str | os.PathLike, tokenizer: Tokenizer, *, cache_dir: s
                 record(index, ParsedFile.skipped(problem), 0.0)
                 continue
             hashes[index] = hashlib.sha256(data).hexdigest()
-            cached = cache.get(hashes[index])
-            if cached is not None:
-                report.cache_hits += 1
-                record(index, cached, 0.0)
-            else:
-                yield index, data
+            batch.append((index, data))
+            size += len(data)
+            if len(batch) >= LOOKUP_FILES or size >= LOOKUP_BYTES:
+                yield batch
+                batch, size = [], 0
+        if batch:
+            yield batch
 
     with cache:
         report.parsed = run_contained(tasks(), parsed_in_worker, parse=parse, tokenizer=tokenizer, limits=limits,
@@ -231,12 +255,13 @@ def scan_folder(folder: str | os.PathLike, tokenizer: Tokenizer, *, cache_dir: s
     return Corpus(report=report, sequences={n: sequences[n] for n in names if n in sequences})
 
 
-def _read(path: Path, limits: ReadLimits) -> tuple[bytes, str]:
+def _read(path: str, limits: ReadLimits) -> tuple[bytes, str]:
     """(bytes, "") or (b"", reason) for a file that is too large or cannot be read."""
     try:
-        size = path.stat().st_size
+        size = os.stat(path).st_size
         if size > limits.max_bytes:
             return b"", f"too large ({size:,} bytes, limit {limits.max_bytes:,})"
-        return path.read_bytes(), ""
+        with open(path, "rb") as handle:
+            return handle.read(), ""
     except OSError as exc:
         return b"", f"unreadable: {exc.strerror or exc}"
