@@ -249,6 +249,27 @@ def test_crashes_hangs_and_bugs_are_contained(mixed, workers):
     assert again.report.parsed == 4 and again.report.cache_hits == len(EXPECTED)
 
 
+@pytest.mark.parametrize("marker, reason", [(b"SEGFAULT", "parser crashed (killed by SIGSEGV)"),
+                                            (b"HANG", "timed out after 1 s")])
+def test_a_crash_or_hang_in_the_middle_of_a_batch_costs_only_that_file(tmp_path, marker, reason):
+    """Small files go to a worker many to a message and their results come back together: the
+    file in the parser when the worker is lost is the one reported, the files parsed before it in
+    the same batch (whose results died with the worker) and those after it are parsed again."""
+    folder = tmp_path / "music"
+    for i in range(40):
+        write_song(melody(12, seed=i), folder / f"f{i:02d}.mid")
+    clean = scan(folder, workers=1, cache_dir=tmp_path / "clean")
+    (folder / "f20_bad.mid").write_bytes(marker)          # sorts between f20.mid and f21.mid
+    before = set(child_pids())
+    corpus = scan(folder, parse=crashing_parse, timeout_s=1.0, workers=1)
+    by_path = {f.path: f for f in corpus.report.files}
+    assert by_path["f20_bad.mid"].reason == reason
+    assert [f.path for f in corpus.report.used()] == [f"f{i:02d}.mid" for i in range(40)]
+    assert corpus.sequences == clean.sequences
+    assert corpus.report.parsed == 41
+    assert new_children(before) == set()
+
+
 def test_cancel_during_parsing_raises_and_leaves_no_process(mixed):
     calls = []
 

@@ -2,14 +2,19 @@
 
 A MIDI parser can crash the whole process (a segfault in a C extension, an
 `os.abort()`), hang, or allocate without end. `run_contained` hands files to
-`workers` processes, each parsing one file at a time (up to `PREFETCH` small
-files are queued ahead, so a worker never waits for the parent). When a
-worker dies, the file it was parsing is reported as "parser crashed (...)";
-when one file takes longer than `timeout_s` the worker is killed and the file
-reported as "timed out after N s"; either way the files queued behind it go
-to a fresh worker and the run goes on. `should_stop()` is polled at
-least every `POLL_S` seconds; on True every worker is killed and joined
-before `Cancelled` is raised, so no process outlives the call.
+`workers` processes, each parsing one file at a time. Small files travel in
+batches, both ways: up to `BATCH_FILES` files per message to a worker (and
+up to `PREFETCH` queued, so a worker never waits for the parent), and their
+results come back together, or every `RESULTS_EVERY_S` when files are slow;
+one message per file cost the parent more CPU than hashing and caching them.
+Before each file a worker counts it in a shared counter, so the parent knows
+which file is in the parser. When a worker dies, that file is reported as
+"parser crashed (...)"; when one file takes longer than `timeout_s` the
+worker is killed and the file reported as "timed out after N s"; either way
+the other files sent to it (parsed but unreported ones too) go to a fresh
+worker and the run goes on. `should_stop()` is polled at least every
+`POLL_S` seconds; on True every worker is killed and joined before
+`Cancelled` is raised, so no process outlives the call.
 
 Workers are forked on Linux: they inherit the already imported modules
 (importing torch anew would cost ~2 s per worker) and the parse function and
@@ -23,6 +28,7 @@ import gc
 import multiprocessing as mp
 import os
 import signal
+import socket
 import sys
 import time
 from collections import deque
@@ -34,8 +40,11 @@ from composer.errors import Cancelled
 
 POLL_S = 0.1          # how often should_stop() is asked while workers are busy, in seconds
 JOIN_S = 2.0          # how long a finished worker may take to exit before it is killed, in seconds
-PREFETCH = 4          # files queued per worker, so it never waits for the parent between files
-PREFETCH_BYTES = 8_192    # ... if they fit in the socket buffer together (8 KB on macOS): a send never blocks
+BATCH_FILES = 16      # files per message to a worker
+PREFETCH = 32         # files queued per worker (two batches), so it never waits for the parent ...
+PREFETCH_BYTES = 8_192        # ... if they fit in half its socket buffer, and in at least 8 KB (macOS's
+MAX_PREFETCH_BYTES = 65_536   # whole buffer), at most 64 KB: a send to a busy worker never blocks
+RESULTS_EVERY_S = 0.05    # a worker sends what it has at least this often, in seconds (slow files)
 
 
 @dataclass
@@ -84,32 +93,40 @@ READY = ("ready",)
 STARTUP_S = 120.0      # how long a worker may take to start before its first file counts as lost
 
 
-def _worker_main(conn, parse: ParseFn, tokenizer, limits) -> None:
+def _worker_main(conn, started, parse: ParseFn, tokenizer, limits) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)     # Ctrl+C is the parent's to handle
     faulthandler.disable()     # a crash is reported per file; an inherited stack dump would be noise
     conn.send(READY)           # start-up (a spawned worker imports torch) is not the first file's time
     while True:
         try:
-            task = conn.recv()
+            batch = conn.recv()
         except (EOFError, OSError):
             return
-        if task is None:
+        if batch is None:
             return
-        index, data = task
-        start = time.perf_counter()
-        try:
-            parsed = parse(data, tokenizer, limits)
-        except Exception as exc:  # noqa: BLE001 -- a bug, not a bad file: report it, keep the worker
-            parsed = ParsedFile.skipped(f"internal error: {type(exc).__name__}: {exc}")
-        conn.send((index, parsed, time.perf_counter() - start))
+        results, last_sent = [], time.monotonic()
+        for index, data in batch:
+            started.value += 1     # this file is in the parser: if the process dies now, it is the culprit
+            start = time.perf_counter()
+            try:
+                parsed = parse(data, tokenizer, limits)
+            except Exception as exc:  # noqa: BLE001 -- a bug, not a bad file: report it, keep the worker
+                parsed = ParsedFile.skipped(f"internal error: {type(exc).__name__}: {exc}")
+            results.append((index, parsed, time.perf_counter() - start))
+            if time.monotonic() - last_sent >= RESULTS_EVERY_S:
+                conn.send(results)
+                results, last_sent = [], time.monotonic()
+        if results:
+            conn.send(results)
 
 
 class _Worker:
-    """One worker process and the files sent to it, oldest (the one it is parsing) first."""
+    """One worker process, the files sent to it (oldest first) and those waiting to be sent."""
 
     def __init__(self, ctx, parse: ParseFn, tokenizer, limits):
         self.conn, child_conn = ctx.Pipe()
-        self.proc = ctx.Process(target=_worker_main, args=(child_conn, parse, tokenizer, limits),
+        self.started = ctx.RawValue("q", 0)     # files the worker has begun to parse, counted by it
+        self.proc = ctx.Process(target=_worker_main, args=(child_conn, self.started, parse, tokenizer, limits),
                                 name="midi-ingest-worker", daemon=True)
         # A forked child inherits every object of the parent (torch, Qt...): frozen, its garbage
         # collector skips them, instead of walking (and copying-on-write) the whole heap again and again.
@@ -119,33 +136,68 @@ class _Worker:
         finally:
             gc.unfreeze()
         child_conn.close()
-        self.queue: deque[tuple[int, bytes]] = deque()
-        self.head_since = 0.0     # time.monotonic() when the file at the head was started (or sent)
+        self.budget = _send_budget(self.conn)
+        self.queue: deque[tuple[int, bytes]] = deque()    # sent, not answered
+        self.outbox: list[tuple[int, bytes]] = []          # to be sent as one message
+        self.queued_bytes = 0     # of the files in queue and outbox
+        self.answered = 0         # results received
+        self.seen_started = 0     # `started` as the parent last saw it
+        self.since = 0.0          # time.monotonic() of the last sign of progress (or of the send to an idle worker)
         self.broken = False       # a send failed: the process is dying
         self.ready = False        # the process has started and waits for files
 
     def limit(self, timeout_s: float) -> float:
-        """Seconds the head file may take: the per-file limit once the worker runs,
-        plus start-up time before that."""
+        """Seconds the worker may go without progress: the per-file limit once it
+        runs, plus start-up time before that."""
         return timeout_s if self.ready else max(STARTUP_S, timeout_s)
+
+    def busy(self) -> bool:
+        return bool(self.queue)
 
     def has_room(self, size: int) -> bool:
         """Can a file of `size` bytes be queued without risking a blocking send?
         Small files are queued (up to PREFETCH) so the worker never waits for
         the parent; a big one goes only to a worker with nothing queued."""
-        if not self.queue:
+        waiting = len(self.queue) + len(self.outbox)
+        if not waiting:
             return True
-        return (len(self.queue) < PREFETCH and not self.broken
-                and size + sum(len(d) for _, d in self.queue) <= PREFETCH_BYTES)
+        return waiting < PREFETCH and not self.broken and size + self.queued_bytes <= self.budget
 
-    def send(self, index: int, data: bytes) -> None:
+    def assign(self, index: int, data: bytes) -> None:
+        """Queue a file; it is sent at once to an idle worker, else with the next full batch
+        or `flush()`."""
+        self.outbox.append((index, data))
+        self.queued_bytes += len(data)
+        if len(self.outbox) >= BATCH_FILES or not self.queue:
+            self.flush()
+
+    def flush(self) -> None:
+        """Send the files waiting in the outbox, as one message."""
+        if not self.outbox:
+            return
         if not self.queue:
-            self.head_since = time.monotonic()
-        self.queue.append((index, data))
+            self.since = time.monotonic()
+        self.queue.extend(self.outbox)
+        batch, self.outbox = self.outbox, []
         try:
-            self.conn.send((index, data))
+            self.conn.send(batch)
         except OSError:
             self.broken = True    # reported when the process is found dead
+
+    def in_parser(self) -> int:
+        """Position in `queue` of the file the worker is parsing (-1: none of them yet).
+        A new count also counts as progress for the time limit."""
+        started = self.started.value
+        if started != self.seen_started:
+            self.seen_started, self.since = started, time.monotonic()
+        return started - self.answered - 1
+
+    def unsent(self) -> list[tuple[int, bytes]]:
+        """Every file given to this worker and not answered (for another worker), emptying it."""
+        files = list(self.queue) + self.outbox
+        self.queue.clear()
+        self.outbox, self.queued_bytes = [], 0
+        return files
 
     def stop(self, *, kill: bool) -> None:
         if not kill and self.proc.is_alive():
@@ -160,6 +212,17 @@ class _Worker:
         self.proc.join()
         self.conn.close()
         self.proc.close()
+
+
+def _send_budget(conn) -> int:
+    """Bytes of files that may wait unread in `conn` without a send blocking:
+    half the socket's send buffer (208 KB on Linux), within PREFETCH_BYTES..MAX_PREFETCH_BYTES."""
+    try:
+        with socket.fromfd(conn.fileno(), socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            buffer = sock.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF)
+    except (AttributeError, OSError, ValueError):    # not a socket (Windows pipes): the small default
+        return PREFETCH_BYTES
+    return max(PREFETCH_BYTES, min(MAX_PREFETCH_BYTES, buffer // 2))
 
 
 def _crash_reason(exitcode: int | None) -> str:
@@ -204,19 +267,21 @@ def run_contained(tasks: Iterable[tuple[int, bytes]], on_result: ResultFn, *, pa
                     if task is None:
                         break
                     check_stop()
-                worker = min((w for w in pool if w.has_room(len(task[1]))), key=lambda w: len(w.queue),
-                             default=None)
-                if worker is None or (worker.queue and len(pool) < workers):
+                worker = min((w for w in pool if w.has_room(len(task[1]))),
+                             key=lambda w: len(w.queue) + len(w.outbox), default=None)
+                if worker is None or ((worker.queue or worker.outbox) and len(pool) < workers):
                     if len(pool) >= workers:
                         break
                     worker = _Worker(ctx, parse, tokenizer, limits)
                     pool.append(worker)
-                worker.send(*task)
+                worker.assign(*task)
                 task = None
-            busy = [w for w in pool if w.queue]
+            for worker in pool:
+                worker.flush()
+            busy = [w for w in pool if w.busy()]
             if not busy:
                 break
-            deadline = min(w.head_since + w.limit(timeout_s) for w in busy)
+            deadline = min(w.since + w.limit(timeout_s) for w in busy)
             wait([w.conn for w in busy] + [w.proc.sentinel for w in busy],
                  timeout=max(0.0, min(POLL_S, deadline - time.monotonic())))
             for worker in busy:
@@ -227,7 +292,7 @@ def run_contained(tasks: Iterable[tuple[int, bytes]], on_result: ResultFn, *, pa
                 if lost:
                     pool.remove(worker)
                     worker.stop(kill=True)
-                    retry.extend(worker.queue)
+                    retry.extend(worker.unsent())
         finished = True
     finally:
         for worker in pool:
@@ -237,38 +302,50 @@ def run_contained(tasks: Iterable[tuple[int, bytes]], on_result: ResultFn, *, pa
 
 def _collect(worker: _Worker, timeout_s: float) -> tuple[list, bool]:
     """Results `worker` has sent, and whether the worker is lost (crashed or
-    timed out: then its head file is among the results, reported as such, and
-    the rest of its queue is left for the caller to hand out again)."""
+    timed out: then the file it was parsing is among the results, reported as
+    such, and its other files are left in it for the caller to hand out again)."""
     results = []
     try:
         while worker.queue and worker.conn.poll():
             message = worker.conn.recv()
             if message == READY:
                 worker.ready = True
-                worker.head_since = time.monotonic()      # the head file starts now
+                worker.since = time.monotonic()      # the head file starts now
                 continue
-            index, parsed, seconds = message
-            queued_index, _ = worker.queue.popleft()
-            if index != queued_index:             # a worker answers in the order it was given files
-                raise RuntimeError(f"ingest worker answered for file {index}, expected {queued_index}")
-            worker.head_since = time.monotonic()
-            results.append((index, parsed, seconds))
+            for index, parsed, seconds in message:
+                queued_index, data = worker.queue.popleft()
+                if index != queued_index:          # a worker answers in the order it was given files
+                    raise RuntimeError(f"ingest worker answered for file {index}, expected {queued_index}")
+                worker.queued_bytes -= len(data)
+                worker.answered += 1
+                results.append((index, parsed, seconds))
+            worker.since = time.monotonic()
     except (EOFError, OSError):
         pass                                     # died: the exit code tells more
     if not worker.queue:
         return results, False
-    elapsed = time.monotonic() - worker.head_since
+    position = worker.in_parser()
+    elapsed = time.monotonic() - worker.since
     if worker.broken or not worker.proc.is_alive():
         worker.proc.join()
-        index, _ = worker.queue.popleft()
-        results.append((index, ParsedFile.skipped(_crash_reason(worker.proc.exitcode)), elapsed))
+        results.append((_take_culprit(worker, position), ParsedFile.skipped(_crash_reason(worker.proc.exitcode)),
+                        elapsed))
         return results, True
     if elapsed > worker.limit(timeout_s):
         worker.proc.kill()
         worker.proc.join()
-        index, _ = worker.queue.popleft()
         reason = (f"timed out after {timeout_s:g} s" if worker.ready
                   else f"the parser process did not start within {worker.limit(timeout_s):g} s")
-        results.append((index, ParsedFile.skipped(reason), elapsed))
+        results.append((_take_culprit(worker, position), ParsedFile.skipped(reason), elapsed))
         return results, True
     return results, False
+
+
+def _take_culprit(worker: _Worker, position: int) -> int:
+    """Remove from the worker's queue, and return the index of, the file it was
+    parsing when it was lost (the oldest one if it had not begun any)."""
+    position = position if 0 <= position < len(worker.queue) else 0
+    index, data = worker.queue[position]
+    del worker.queue[position]
+    worker.queued_bytes -= len(data)
+    return index
