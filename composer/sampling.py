@@ -1,4 +1,4 @@
-"""Batched sampling: N variations are one batch through the RNN.
+"""Batched sampling: N variations are one batch through the RNN (each until it ends).
 
 The loop reads top to bottom: prime -> forward one step -> temperature ->
 constraint mask -> top-k / top-p -> sample. The mask comes before top-k/top-p
@@ -76,7 +76,9 @@ def sample(model: MusicRNN, grammar: Grammar, prefix: list[int], batch: int, cfg
 
     Returns the token ids (B, T) including the prefix. `on_step(step, tokens,
     grammar)` runs after every sampled token (`tokens()` gives the ids so far); `should_stop()` is checked each
-    step and raises `Cancelled`.
+    step and raises `Cancelled`. A sequence that has finished leaves the RNN's
+    batch (`runner.keep`); it gets <pad> from then on, with the same tokens for
+    the others as if it had stayed (see `draw`).
     """
     device = next(model.parameters()).device
     model.eval()
@@ -140,6 +142,7 @@ def draw(probs: torch.Tensor, generator: torch.Generator | None, live: torch.Ten
     race = probs.new_empty((batch, probs.shape[1])).exponential_(1.0, generator=generator)   # (B, V)
     if live is None:
         return (probs / race).argmax(dim=-1, keepdim=True)
+    rows = live.to(probs.device)
     nxt = torch.full((batch, 1), PAD, dtype=torch.long, device=probs.device)
-    nxt[live.to(probs.device), 0] = (probs / race[live.to(probs.device)]).argmax(dim=-1)
+    nxt[rows, 0] = (probs / race[rows]).argmax(dim=-1)
     return nxt
