@@ -84,7 +84,7 @@ def test_caps_are_applied():
     with pytest.raises(MidiReadError, match="too long"):
         read_midi(data, ReadLimits(max_seconds=1.0))
     for limits in (ReadLimits(max_events=10), ReadLimits(max_tracks=2), ReadLimits(max_seconds=1.0),
-                   ReadLimits(max_ticks=100)):
+                   ReadLimits(max_ticks=100), ReadLimits(max_ticks=2**60)):
         assert (outcome(lambda d, lim=limits: read_midi_fast(d, lim), data)
                 == outcome(lambda d, lim=limits: read_midi(d, lim), data))
 

@@ -41,6 +41,7 @@ _MIDO_METAS = frozenset(k for k in _META_SPECS if isinstance(k, int))
 _CHECKED_METAS = frozenset({0x00, 0x20, 0x21, 0x51, 0x54, 0x58, 0x59})   # decoded through mido to get its checks
 _TRACK_NAME, _SET_TEMPO, _TIME_SIGNATURE = 0x03, 0x51, 0x58
 _CLIP = bytes(min(b, 127) for b in range(256))   # data bytes as mido reads them with clip=True
+_EXACT_TICKS = 2**52     # below it, tick / ticks_per_beat keeps distinct ticks distinct (and in order)
 
 
 class _Defer(Exception):
@@ -75,6 +76,8 @@ def _read_plain(data: bytes, limits: ReadLimits) -> Song:
     size, _fmt, ntracks, tpb = struct.unpack(">IhhH", data[4:14])
     if size != 6 or tpb == 0 or tpb & 0x8000 or not 0 <= ntracks <= limits.max_tracks:
         raise _Defer
+    if limits.max_ticks >= _EXACT_TICKS:   # a cap this high (the default is 2**28) leaves it to read_midi
+        raise _Defer
     if len(data) >= 2 * limits.max_events and _count_events(data, limits.max_events) > limits.max_events:
         raise _Defer       # over the event cap: read_midi refuses it (counting is cheaper than scanning)
     clipped = data.translate(_CLIP)
@@ -94,7 +97,7 @@ def _read_plain(data: bytes, limits: ReadLimits) -> Song:
         last_tick = max(last_tick, track.tick)
         for channel, raw in sorted(track.notes.items()):
             # integer tuples sort as the (beat, beat, pitch, velocity) tuples _to_song sorts: the
-            # division by tpb keeps order, and distinct ticks below 2**28 stay distinct floats
+            # division by tpb keeps order, and distinct ticks below _EXACT_TICKS stay distinct beats
             notes = [Note(s / tpb, e / tpb, p, v) for s, e, p, v in sorted(raw)]
             tracks.append(Track(notes=notes, program=track.programs.get(channel, 0),
                                 is_drum=channel == GM_DRUM_CHANNEL, name=track.name or ""))
