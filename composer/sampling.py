@@ -131,18 +131,26 @@ def draw(probs: torch.Tensor, generator: torch.Generator | None, live: torch.Ten
     """One token per sequence -> (B, 1). `probs` (L, V) are the rows of the
     `live` sequences among `batch` (all of them when `live` is None).
 
-    The same draw as torch.multinomial(probs, 1, generator=generator) over the
-    whole batch (torch samples one token as argmax(p / q) with q ~ Exp(1), one
-    q per entry), without its per-call checks of the probabilities (four
-    reductions and a sync with the device per step; softmax of logits with at
-    least one finite entry passes them). Every sequence draws its q, live or
-    not, so a sequence's tokens do not depend on when the others finish; the
-    finished ones get <pad>, the only token their grammar allows."""
+    Inverse CDF: each sequence draws one uniform u in [0, 1) per step and takes
+    the first token whose cumulative probability exceeds u times the row's total.
+    A token of probability 0 (masked or filtered) is never drawn: the cumulative
+    sum does not rise there. Every sequence draws its u, live or not, so a
+    sequence's tokens do not depend on when the others finish; the finished ones
+    get <pad>, the only token their grammar allows. (Until 2026-12 the draw was
+    torch.multinomial's, one Exp(1) number per vocabulary entry: 64 x 100 numbers
+    per step instead of 64, ~0.17 ms of a batch-64 step instead of ~0.03; the
+    same seed now gives different music than those versions did.)"""
     batch = probs.shape[0] if live is None else batch
-    race = probs.new_empty((batch, probs.shape[1])).exponential_(1.0, generator=generator)   # (B, V)
+    u = torch.rand((batch, 1), generator=generator, device=probs.device, dtype=probs.dtype)   # (B, 1)
+    if live is not None:
+        u = u[live.to(probs.device)]                                        # (L, 1)
+    cdf = probs.cumsum(dim=-1)                                              # (L, V)
+    total = cdf[:, -1:]                                                     # (L, 1), 1 up to rounding
+    # u * total can round up to total; below it the draw lands on a token of probability > 0
+    target = torch.minimum(u * total, torch.nextafter(total, torch.zeros_like(total)))
+    token = torch.searchsorted(cdf, target, right=True)                     # (L, 1) first cdf > target
     if live is None:
-        return (probs / race).argmax(dim=-1, keepdim=True)
-    rows = live.to(probs.device)
+        return token
     nxt = torch.full((batch, 1), PAD, dtype=torch.long, device=probs.device)
-    nxt[rows, 0] = (probs / race[rows]).argmax(dim=-1)
+    nxt[live.to(probs.device)] = token
     return nxt
