@@ -8,6 +8,15 @@ run there; on GPUs, or if the export fails, the step runs in eager PyTorch.
 Either way the logits agree with the eager model to ~1e-6.
 
 Set COMPOSER_RUNTIME=torch to force eager PyTorch, =onnx to require ONNX Runtime.
+
+Threads: a step of fewer than BIG_BATCH sequences always runs on one thread
+(a second one only adds hand-offs). A bigger step is compute-bound, so with
+COMPOSER_SAMPLER_THREADS=auto (the default) it may run on up to
+min(usable cores, 4) threads: the runner times both sessions on a few steps
+now and then and keeps the faster (two threads win on an idle machine and lose
+when other processes hold the cores; the logits are the same bits either way,
+so the choice never changes the music). =N always uses N threads for big
+steps, =1 never more than one (as before 2026-12).
 """
 from __future__ import annotations
 
@@ -16,6 +25,7 @@ import logging
 import os
 import tempfile
 import threading
+import time
 import warnings
 from pathlib import Path
 
@@ -24,8 +34,71 @@ import torch
 from .model import MusicRNN
 
 log = logging.getLogger(__name__)
-_SESSIONS: dict[str, object] = {}
+_SESSIONS: dict[tuple[str, int], object] = {}
+_CHOOSERS: dict[str, "ThreadChooser"] = {}
 _LOCK = threading.Lock()
+BIG_BATCH = 16          # steps of at least this many sequences may use more than one thread
+MAX_THREADS = 4         # auto: a 64 x 256 LSTM step gains little from more
+
+
+def sampler_threads(setting: str | int | None = None) -> tuple[int, bool]:
+    """(threads for steps of >= BIG_BATCH sequences, whether to choose by timing)
+    from `setting` or COMPOSER_SAMPLER_THREADS: "auto" (default) or a count >= 1."""
+    setting = os.environ.get("COMPOSER_SAMPLER_THREADS", "auto") if setting is None else setting
+    if str(setting).strip().lower() == "auto":
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        threads = max(1, min(cores, MAX_THREADS))
+        return threads, threads > 1
+    try:
+        threads = int(setting)
+    except ValueError:
+        threads = 0
+    if threads < 1:
+        raise ValueError(f"COMPOSER_SAMPLER_THREADS must be 'auto' or a thread count >= 1, got {setting!r}")
+    return threads, False
+
+
+class ThreadChooser:
+    """Which of two sessions (1 thread, N threads) runs big steps, by timing.
+
+    Every `spacing` big steps it runs PROBE steps on each, alternating, and keeps
+    N threads if their median seconds per sequence is at least MARGIN lower than
+    one thread's (a noisy near-tie goes to one thread, which leaves the other
+    cores to the neighbours), else one thread; while the same one keeps
+    winning the spacing doubles (up to MAX_SPACING), so on a steady machine the
+    probes of the slower one cost well under 1 % of the steps."""
+
+    PROBE = 4
+    MARGIN = 0.1
+    MIN_SPACING, MAX_SPACING = 32, 1024
+
+    def __init__(self, clock=time.perf_counter):
+        self.clock = clock
+        self.best = 1                        # 0: one thread, 1: N threads
+        self.spacing = self.MIN_SPACING
+        self.until_probe = 0                 # big steps left before the next probe
+        self.samples: tuple[list[float], list[float]] = ([], [])
+        self.steps = [0, 0]                  # big steps run on one thread, on N threads
+
+    def pick(self) -> int:
+        """0 (one thread) or 1 (N threads) for the next big step."""
+        if self.until_probe > 0:
+            return self.best
+        return 1 if len(self.samples[1]) <= len(self.samples[0]) else 0
+
+    def record(self, which: int, seconds: float, rows: int) -> None:
+        """A big step of `rows` sequences took `seconds` on session `which`."""
+        self.steps[which] += 1
+        if self.until_probe > 0:
+            self.until_probe -= 1
+            return
+        self.samples[which].append(seconds / rows)
+        if min(len(s) for s in self.samples) < self.PROBE:
+            return
+        medians = [sorted(s)[len(s) // 2] for s in self.samples]
+        winner = 1 if medians[1] < (1 - self.MARGIN) * medians[0] else 0
+        self.spacing = min(2 * self.spacing, self.MAX_SPACING) if winner == self.best else self.MIN_SPACING
+        self.best, self.until_probe, self.samples = winner, self.spacing, ([], [])
 
 
 class TorchRunner:
@@ -70,13 +143,17 @@ class _StepGraph(torch.nn.Module):
 
 
 class OnnxRunner(TorchRunner):
-    """Primes in PyTorch (one call for the whole prefix), steps in ONNX Runtime."""
+    """Primes in PyTorch (one call for the whole prefix), steps in ONNX Runtime:
+    on one thread, or for steps of >= BIG_BATCH sequences on `wide` (a session
+    with more threads; a callable that makes it on first use), always or as
+    `chooser` finds faster."""
 
     name = "onnx"
 
-    def __init__(self, model: MusicRNN, session):
+    def __init__(self, model: MusicRNN, session, wide=None, chooser: ThreadChooser | None = None):
         super().__init__(model)
         self.session = session
+        self.wide, self.chooser = wide, chooser
         self.lstm = model.config.cell == "lstm"
         self.inputs = {i.name for i in session.get_inputs()}   # the exporter drops unused ones
 
@@ -90,9 +167,25 @@ class OnnxRunner(TorchRunner):
         feeds = {"tokens": tokens.contiguous().numpy(), "h": self.h, "c": self.c}
         if positions is not None:
             feeds["positions"] = positions.contiguous().numpy()
-        logits, self.h, c = self.session.run(None, {k: v for k, v in feeds.items() if k in self.inputs})
+        feeds = {k: v for k, v in feeds.items() if k in self.inputs}
+        rows = tokens.shape[0]
+        if self.wide is None or rows < BIG_BATCH:
+            logits, self.h, c = self.session.run(None, feeds)
+        elif self.chooser is None:
+            logits, self.h, c = self._wide().run(None, feeds)
+        else:
+            which = self.chooser.pick()
+            session = self._wide() if which else self.session
+            start = self.chooser.clock()
+            logits, self.h, c = session.run(None, feeds)
+            self.chooser.record(which, self.chooser.clock() - start, rows)
         self.c = c if self.lstm else self.c
         return torch.from_numpy(logits)
+
+    def _wide(self):
+        if callable(self.wide):
+            self.wide = self.wide()
+        return self.wide
 
     def keep(self, rows: torch.Tensor) -> None:
         index = rows.cpu().numpy()
@@ -145,34 +238,53 @@ def _export(model: MusicRNN, path: Path) -> None:
             os.unlink(tmp)
 
 
-def _session(model: MusicRNN):
+def _session(model: MusicRNN, threads: int = 1):
     import onnxruntime as ort
     key = _weights_key(model)
     with _LOCK:
-        if key in _SESSIONS:
-            return _SESSIONS[key]
+        if (key, threads) in _SESSIONS:
+            return _SESSIONS[key, threads]
         path = _cache_dir() / f"{key}.onnx"
         if not path.exists():
             _export(model, path)
         options = ort.SessionOptions()
-        options.intra_op_num_threads = 1       # a step is small: threads cost more than they save
+        options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
+        if threads > 1:
+            # idle workers sleep instead of spinning: spinning took the neighbours' cores
+            # (batch-64 step, 2 threads, load 4.3: 2.0 ms without spinning, 2.4 ms with)
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.log_severity_level = 3
         session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-        _SESSIONS[key] = session
+        _SESSIONS[key, threads] = session
         return session
 
 
-def make_runner(model: MusicRNN):
-    """The fastest runner that is exact for this model and device."""
+def thread_chooser(model: MusicRNN) -> ThreadChooser | None:
+    """The chooser of this model's auto runners (None before one ran big steps)."""
+    with _LOCK:
+        return _CHOOSERS.get(_weights_key(model))
+
+
+def make_runner(model: MusicRNN, threads: str | int | None = None):
+    """The fastest runner that is exact for this model and device. `threads`:
+    as COMPOSER_SAMPLER_THREADS (which it overrides), "auto" or a count."""
     choice = os.environ.get("COMPOSER_RUNTIME", "auto")
+    wide_threads, choose = sampler_threads(threads)
     device = next(model.parameters()).device
     if choice == "torch" or device.type != "cpu" or model.training:
         return TorchRunner(model)
     try:
-        return OnnxRunner(model, _session(model))
+        session = _session(model)
     except Exception as exc:  # optional accelerator: any failure falls back to eager torch
         if choice == "onnx":
             raise
         log.warning("ONNX Runtime unavailable, sampling with eager PyTorch: %s", exc)
         return TorchRunner(model)
+    if wide_threads == 1:
+        return OnnxRunner(model, session)
+    chooser = None
+    if choose:
+        with _LOCK:
+            chooser = _CHOOSERS.setdefault(_weights_key(model), ThreadChooser())
+    return OnnxRunner(model, session, wide=lambda: _session(model, wide_threads), chooser=chooser)

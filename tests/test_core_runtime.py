@@ -60,3 +60,61 @@ def test_step_logits_match_eager(monkeypatch, tmp_path):
             pos = torch.full((3, 1), step)
             a, b = eager.step(nxt, pos), onnx.step(nxt, pos)
             assert torch.allclose(a, b, atol=1e-5)
+
+
+def test_sampler_threads_setting(monkeypatch):
+    from composer.runtime import MAX_THREADS, sampler_threads
+    monkeypatch.setenv("COMPOSER_SAMPLER_THREADS", "3")
+    assert sampler_threads() == (3, False)
+    assert sampler_threads(1) == (1, False)                    # the parameter overrides the variable
+    threads, choose = sampler_threads("auto")
+    assert 1 <= threads <= MAX_THREADS and choose == (threads > 1)
+    for bad in ("0", "two", "-1"):
+        with pytest.raises(ValueError, match=repr(bad)):
+            sampler_threads(bad)
+    monkeypatch.setenv("COMPOSER_SAMPLER_THREADS", "lots")
+    with pytest.raises(ValueError, match="'lots'"):              # not a silent fall-back to eager torch
+        make_runner(model_for(MelodyTokenizer(), "lstm"))
+
+
+@pytest.mark.parametrize("wide_seconds, chosen", [(0.5, 1), (0.95, 0), (2.0, 0)])
+def test_thread_chooser_keeps_the_faster_session(wide_seconds, chosen):
+    from composer.runtime import ThreadChooser
+    chooser = ThreadChooser()
+    picks = []
+    for _ in range(2 * ThreadChooser.PROBE):                 # a probe: both sessions, alternating
+        which = chooser.pick()
+        picks.append(which)
+        chooser.record(which, (wide_seconds if which else 1.0) * 64, 64)
+    assert sorted(picks) == [0] * ThreadChooser.PROBE + [1] * ThreadChooser.PROBE
+    assert chooser.best == chosen                              # N threads only if >= 10 % faster
+    after = [chooser.pick() for _ in range(5)]
+    assert after == [chosen] * 5
+    for _ in range(chooser.spacing):                           # until the next probe: the winner only
+        assert chooser.pick() == chosen
+        chooser.record(chosen, 1.0, 64)
+    assert chooser.steps[chosen] >= chooser.spacing
+
+
+def test_thread_count_never_changes_the_logits_or_the_music(monkeypatch, tmp_path):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    tok = MelodyTokenizer()
+    loaded = LoadedModel(model_for(tok, "lstm"), tok)
+    runners = [make_runner(loaded.model, threads) for threads in (1, 2)]
+    assert runners[0].wide is None and runners[1].wide is not None
+    tokens = torch.tensor([tok.encode_notes([], (4, 4), end=False)] * 24)   # >= BIG_BATCH rows
+    positions = torch.tensor([tok.positions(tokens[0].tolist())] * 24)
+    with torch.no_grad():
+        for runner in runners:
+            runner.prime(tokens, positions)
+        for step in range(4):
+            nxt, pos = torch.randint(10, 60, (24, 1)), torch.full((24, 1), step)
+            narrow, wide = (runner.step(nxt, pos) for runner in runners)
+            assert torch.equal(narrow, wide)                    # the same bits, not just close
+    assert runners[1].wide.get_session_options().intra_op_num_threads == 2
+    out = {}
+    for threads in ("1", "2", "auto"):
+        monkeypatch.setenv("COMPOSER_SAMPLER_THREADS", threads)
+        songs = generate(loaded, GenerateRequest(count=20, bars=2, seed=4, temperature=1.3)).songs
+        out[threads] = [song_to_bytes(s) for s in songs]
+    assert out["1"] == out["2"] == out["auto"]
