@@ -12,10 +12,11 @@ Set COMPOSER_RUNTIME=torch to force eager PyTorch, =onnx to require ONNX Runtime
 Threads: a step of fewer than BIG_BATCH sequences always runs on one thread
 (a second one only adds hand-offs). A bigger step is compute-bound, so with
 COMPOSER_SAMPLER_THREADS=auto (the default) it may run on up to
-min(usable cores, 4) threads: the runner times both sessions on a few steps
-now and then and keeps the faster (two threads win on an idle machine and lose
-when other processes hold the cores; the logits are the same bits either way,
-so the choice never changes the music). =N always uses N threads for big
+min(usable cores, 4) threads: when the load average leaves a core to spare,
+the runner times both sessions on a few steps now and then and keeps the
+faster (two threads win on an idle machine and lose when other processes hold
+the cores; the logits are the same bits either way, so the choice never
+changes the music). =N always uses N threads for big
 steps, =1 never more than one (as before 2026-12).
 """
 from __future__ import annotations
@@ -41,13 +42,16 @@ BIG_BATCH = 16          # steps of at least this many sequences may use more tha
 MAX_THREADS = 4         # auto: a 64 x 256 LSTM step gains little from more
 
 
+def _usable_cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
 def sampler_threads(setting: str | int | None = None) -> tuple[int, bool]:
     """(threads for steps of >= BIG_BATCH sequences, whether to choose by timing)
     from `setting` or COMPOSER_SAMPLER_THREADS: "auto" (default) or a count >= 1."""
     setting = os.environ.get("COMPOSER_SAMPLER_THREADS", "auto") if setting is None else setting
     if str(setting).strip().lower() == "auto":
-        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-        threads = max(1, min(cores, MAX_THREADS))
+        threads = max(1, min(_usable_cores(), MAX_THREADS))
         return threads, threads > 1
     try:
         threads = int(setting)
@@ -58,22 +62,30 @@ def sampler_threads(setting: str | int | None = None) -> tuple[int, bool]:
     return threads, False
 
 
+def _load_average() -> float:
+    """Runnable processes, averaged over the last minute (0 where the OS does not say)."""
+    return os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
+
+
 class ThreadChooser:
     """Which of two sessions (1 thread, N threads) runs big steps, by timing.
 
     Every `spacing` big steps it runs PROBE steps on each, alternating, and keeps
     N threads if their median seconds per sequence is at least MARGIN lower than
     one thread's (a noisy near-tie goes to one thread, which leaves the other
-    cores to the neighbours), else one thread; while the same one keeps
-    winning the spacing doubles (up to MAX_SPACING), so on a steady machine the
-    probes of the slower one cost well under 1 % of the steps."""
+    cores to the neighbours), else one thread; while the same one keeps winning
+    the spacing doubles (up to MAX_SPACING), so on a steady machine the probes of
+    the slower one cost well under 1 % of the steps. While the load average is at
+    least the number of cores (no core to spare) it does not probe and stays on
+    one thread: there a wrongly won probe (load changes by the second) cost up to
+    `spacing` steps at about twice the time."""
 
     PROBE = 4
     MARGIN = 0.1
     MIN_SPACING, MAX_SPACING = 32, 1024
 
-    def __init__(self, clock=time.perf_counter):
-        self.clock = clock
+    def __init__(self, cores: int, clock=time.perf_counter, load=_load_average):
+        self.cores, self.clock, self.load = cores, clock, load
         self.best = 1                        # 0: one thread, 1: N threads
         self.spacing = self.MIN_SPACING
         self.until_probe = 0                 # big steps left before the next probe
@@ -84,6 +96,9 @@ class ThreadChooser:
         """0 (one thread) or 1 (N threads) for the next big step."""
         if self.until_probe > 0:
             return self.best
+        if not (self.samples[0] or self.samples[1]) and self.load() >= self.cores:
+            self.best, self.until_probe = 0, self.MIN_SPACING      # busy machine: look again later
+            return 0
         return 1 if len(self.samples[1]) <= len(self.samples[0]) else 0
 
     def record(self, which: int, seconds: float, rows: int) -> None:
@@ -286,5 +301,5 @@ def make_runner(model: MusicRNN, threads: str | int | None = None):
     chooser = None
     if choose:
         with _LOCK:
-            chooser = _CHOOSERS.setdefault(_weights_key(model), ThreadChooser())
+            chooser = _CHOOSERS.setdefault(_weights_key(model), ThreadChooser(_usable_cores()))
     return OnnxRunner(model, session, wide=lambda: _session(model, wide_threads), chooser=chooser)

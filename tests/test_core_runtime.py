@@ -80,7 +80,7 @@ def test_sampler_threads_setting(monkeypatch):
 @pytest.mark.parametrize("wide_seconds, chosen", [(0.5, 1), (0.95, 0), (2.0, 0)])
 def test_thread_chooser_keeps_the_faster_session(wide_seconds, chosen):
     from composer.runtime import ThreadChooser
-    chooser = ThreadChooser()
+    chooser = ThreadChooser(cores=2, load=lambda: 1.0)
     picks = []
     for _ in range(2 * ThreadChooser.PROBE):                 # a probe: both sessions, alternating
         which = chooser.pick()
@@ -94,6 +94,19 @@ def test_thread_chooser_keeps_the_faster_session(wide_seconds, chosen):
         assert chooser.pick() == chosen
         chooser.record(chosen, 1.0, 64)
     assert chooser.steps[chosen] >= chooser.spacing
+
+
+def test_thread_chooser_stays_on_one_thread_while_no_core_is_spare():
+    from composer.runtime import ThreadChooser
+    load = [4.5]
+    chooser = ThreadChooser(cores=2, load=lambda: load[0])
+    for _ in range(3 * ThreadChooser.MIN_SPACING):
+        assert chooser.pick() == 0
+        chooser.record(0, 1.0, 64)
+    load[0] = 0.8                                              # the neighbours stopped: probe again
+    for _ in range(ThreadChooser.MIN_SPACING):
+        chooser.record(chooser.pick(), 1.0, 64)
+    assert chooser.steps[1] > 0
 
 
 def test_thread_count_never_changes_the_logits_or_the_music(monkeypatch, tmp_path):
