@@ -14,6 +14,12 @@ machine; absolute times are printed for context. The batch sizes take turns
 within each repeat, so a change of load on a shared machine hits all of them;
 "raw loop vs batch 1" is how the raw loop itself scales with the batch (the
 same notes in the raw loop's time), the context for "vs batch 1".
+
+Threads: `--threads N` sets torch's threads (the raw loop and the sampler's
+priming); the sampler's ONNX Runtime steps follow COMPOSER_SAMPLER_THREADS
+(`--sampler-threads` sets it: auto, the default, or a count; batches below 16
+always step on one thread), and the result says how many batch >= 16 steps
+ran on more than one.
 """
 from __future__ import annotations
 
@@ -27,6 +33,7 @@ from pathlib import Path
 
 import torch
 
+from composer import runtime
 from composer.generate import GenerateRequest, generate
 from composer.melody import MelodyTokenizer
 from composer.model import ModelConfig, MusicRNN
@@ -113,9 +120,12 @@ def one_melody_seconds(loaded: LoadedModel, seed: int) -> float:
     return time.perf_counter() - start
 
 
-def run(model_path: Path | None, repeats: int, threads: int | None = None) -> dict:
+def run(model_path: Path | None, repeats: int, threads: int | None = None, sampler_threads: str | None = None) -> dict:
     if threads:
         torch.set_num_threads(threads)
+    if sampler_threads is not None:
+        runtime.sampler_threads(sampler_threads)      # refuses a bad value before any work
+        os.environ["COMPOSER_SAMPLER_THREADS"] = sampler_threads
     loaded, name = load(model_path)
     one_melody_seconds(loaded, 0)                     # warm-up: ONNX graph export/load, allocator
     batches = (1, 16, 64)
@@ -132,9 +142,14 @@ def run(model_path: Path | None, repeats: int, threads: int | None = None) -> di
     for row in rows:
         row["speedup_vs_batch1"] = row["notes_per_s"] / rows[0]["notes_per_s"]
         row["raw_loop_speedup_vs_batch1"] = row["raw_loop_notes_per_s"] / rows[0]["raw_loop_notes_per_s"]
+    wide, _ = runtime.sampler_threads()
+    chooser = runtime.thread_chooser(loaded.model)
     return {
         "model": name, "machine": f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}",
         "torch_threads": torch.get_num_threads(),
+        "sampler_threads": os.environ.get("COMPOSER_SAMPLER_THREADS", "auto"),
+        "sampler_threads_big_batches": wide,
+        "big_steps_on_one_and_n_threads": chooser.steps if chooser else None,
         "runtime": os.environ.get("COMPOSER_RUNTIME", "auto"),
         "rows": rows,
         "first_note_s": statistics.median(first_note_seconds(loaded, r) for r in range(repeats)),
@@ -150,9 +165,14 @@ def main(argv=None) -> int:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+    parser.add_argument("--sampler-threads", default=None,
+                        help="ONNX Runtime threads for batches >= 16: auto or N (default: COMPOSER_SAMPLER_THREADS or auto)")
     args = parser.parse_args(argv)
-    result = run(args.model, args.repeats, args.threads)
+    result = run(args.model, args.repeats, args.threads, args.sampler_threads)
     print(f"model: {result['model']}  runtime: {result['runtime']}  machine: {result['machine']}")
+    split = result["big_steps_on_one_and_n_threads"]
+    chose = f" (big steps on 1 / {result['sampler_threads_big_batches']} threads: {split[0]} / {split[1]})" if split else ""
+    print(f"torch threads: {result['torch_threads']}  sampler threads: {result['sampler_threads']}{chose}")
     print(f"{'batch':>5} {'notes/s':>9} {'vs raw loop':>12} {'vs batch 1':>11} {'raw loop vs batch 1':>20}")
     for row in result["rows"]:
         print(f"{row['batch']:>5} {row['notes_per_s']:>9.0f} {row['ratio_to_raw_loop']:>12.2f} "
