@@ -152,11 +152,15 @@ def counted_targets(tok: FramesTokenizer, tokens: Sequence[int]) -> list[int]:
 
 
 @torch.no_grad()
-def frame_nll(model: MusicRNN, tok: FramesTokenizer, sequences: Sequence[Sequence[int]], *,
+def frame_nll(model: MusicRNN | Sequence[MusicRNN], tok: FramesTokenizer, sequences: Sequence[Sequence[int]], *,
               device: torch.device | str = "cpu", batch_size: int = 16, window: int = 1024) -> FrameNLL:
     """The benchmark NLL of whole pieces (tokens from <bos>, one per piece),
-    run in `window`-token pieces with the recurrent state carried over."""
-    model.eval()
+    run in `window`-token pieces with the recurrent state carried over.
+    Several models: an ensemble, each token's probability the mean of theirs."""
+    models = [model] if isinstance(model, torch.nn.Module) else list(model)
+    for m in models:
+        m.eval()
+    use_pos = any(m.pos_embed is not None for m in models)
     device = torch.device(device)
     table = allowed_after(tok).to(device)
     total = FrameNLL()
@@ -170,21 +174,25 @@ def frame_nll(model: MusicRNN, tok: FramesTokenizer, sequences: Sequence[Sequenc
         for row, i in enumerate(idx):
             seq = [int(t) for t in sequences[i]]
             tokens[row, :len(seq)] = torch.tensor(seq)
-            if model.pos_embed is not None:
+            if use_pos:
                 positions[row, :len(seq)] = torch.tensor(tok.positions(seq))
             weight[row, counted_targets(tok, seq)] = 1.0
             total.frames += max(0, len(tok.frame_spans(seq)) - 1)
         tokens, weight, positions = tokens.to(device), weight.to(device), positions.to(device)
-        state = None
+        states = [None] * len(models)
         for t0 in range(0, length - 1, window):
             t1 = min(t0 + window, length - 1)
             x, y = tokens[:, t0:t1], tokens[:, t0 + 1:t1 + 1]                    # (B, W)
-            pos = positions[:, t0:t1] if model.pos_embed is not None else None
-            logits, state = model(x, state, positions=pos)                          # (B, W, V)
-            logits = logits.double()
-            raw = torch.log_softmax(logits, dim=-1).gather(-1, y[..., None])[..., 0]
-            masked = torch.log_softmax(logits.masked_fill(~table[x], -math.inf), dim=-1)
-            masked = masked.gather(-1, y[..., None])[..., 0]                       # (B, W)
+            raws, maskeds = [], []
+            for k, m in enumerate(models):
+                pos = positions[:, t0:t1] if m.pos_embed is not None else None
+                logits, states[k] = m(x, states[k], positions=pos)                  # (B, W, V)
+                logits = logits.double()
+                raws.append(torch.log_softmax(logits, dim=-1).gather(-1, y[..., None])[..., 0])
+                masked = torch.log_softmax(logits.masked_fill(~table[x], -math.inf), dim=-1)
+                maskeds.append(masked.gather(-1, y[..., None])[..., 0])              # (B, W)
+            raw = torch.logsumexp(torch.stack(raws), dim=0) - math.log(len(models))
+            masked = torch.logsumexp(torch.stack(maskeds), dim=0) - math.log(len(models))
             w = weight[:, t0 + 1:t1 + 1]
             total.raw_nats -= float((raw * w).sum())
             total.nats -= float((masked.masked_fill(w == 0, 0.0) * w).sum())
@@ -265,6 +273,27 @@ def run_benchmark(cfg: BenchConfig, progress: Callable | None = None,
     return report
 
 
+def score_models(dataset: str, paths: Sequence[str | Path]) -> dict:
+    """Valid and test nats per frame of trained model files (no training);
+    several files are scored as an ensemble (frame_nll). They must share one
+    frames representation."""
+    loaded = [load_model(p, "cpu") for p in paths]
+    tok = loaded[0].tokenizer
+    for item in loaded[1:]:
+        if item.tokenizer.kind != tok.kind or item.tokenizer.config != tok.config:
+            raise ComposerError(f"{item.path}: another representation than {loaded[0].path}; cannot ensemble them")
+    if tok.kind != "frames":
+        raise ComposerError(f"{loaded[0].path}: a {tok.kind} model, not a frames model")
+    rolls = load_rolls(dataset)
+    scores = {split: frame_nll([m.model for m in loaded], tok,
+                               [tok.encode_roll(r, lowest_pitch=LOWEST_PITCH) for r in rolls[split]])
+              for split in ("validdata", "testdata")}
+    return {"dataset": dataset, "models": [str(p) for p in paths],
+            "test_nats_per_frame": scores["testdata"].nats_per_frame,
+            "valid_nats_per_frame": scores["validdata"].nats_per_frame,
+            "test": scores["testdata"].to_dict(), "valid": scores["validdata"].to_dict()}
+
+
 # Chosen by measurement (docs/benchmarks.md): 2 x 256 LSTM, 16 x 128-token windows, no transposition
 PRESETS = {
     "jsb": {"hidden": 256, "embed": 64, "dropout": 0.4, "layers": 2, "batch": 16, "seq_len": 128, "lr": 8e-3,
@@ -296,7 +325,18 @@ def main(argv=None) -> int:
                         help="the order of a frame's pitches (default ascending: bass first)")
     parser.add_argument("--transpose", default=None, help="augmentation range LOW,HIGH semitones, e.g. --transpose=-3,3")
     parser.add_argument("--out-dir", default="runs/polyphonic")
+    parser.add_argument("--score", nargs="+", default=None, metavar="MODEL",
+                        help="no training: score these model files on validdata and testdata (several: an ensemble)")
     args = parser.parse_args(argv)
+    if args.score:
+        try:
+            report = score_models(args.dataset, args.score)
+        except (ComposerError, ValueError, OSError) as exc:
+            print(f"error: {exc}")
+            return 2
+        print(f"{args.dataset}: test {report['test_nats_per_frame']:.3f} nats/frame "
+              f"(valid {report['valid_nats_per_frame']:.3f}) for {len(args.score)} model(s)")
+        return 0
     fields = dict(PRESETS[args.dataset])
     for name in ("cell", "layers", "hidden", "embed", "dropout", "batch", "seq_len", "lr", "weight_decay",
                  "weight_drop", "ema", "eval_every",

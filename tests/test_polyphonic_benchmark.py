@@ -7,10 +7,11 @@ import numpy as np
 import pytest
 import torch
 
-from benchmarks.polyphonic import BenchConfig, build_corpus, counted_targets, frame_nll, load_rolls, main, tokenizer_for
+from benchmarks.polyphonic import (BenchConfig, allowed_after, build_corpus, counted_targets, frame_nll, load_rolls,
+                                   main, tokenizer_for)
 from composer.frames import FramesConfig, FramesTokenizer
 from composer.model import ModelConfig, MusicRNN
-from composer.modelfile import load_model
+from composer.modelfile import load_model, save_model
 
 FRAMES = [[60, 64, 67], [], [62, 108], [21]]
 
@@ -66,6 +67,33 @@ def test_likelihood_equals_a_direct_sum_of_token_log_probs_skipping_frame_one(or
     assert got.raw_nats == pytest.approx(direct_raw, rel=1e-9)
     assert got.nats == pytest.approx(direct_masked, rel=1e-9)
     assert got.nats < got.raw_nats
+
+
+def test_an_ensemble_averages_the_token_probabilities_of_its_models():
+    tok = FramesTokenizer(FramesConfig(steps_per_quarter=1))
+    a, b = tiny_model(tok, seed=1).eval(), tiny_model(tok, seed=2).eval()
+    pieces = [tok.encode_frames(FRAMES), tok.encode_frames([[40], [40, 41], [], [90]])]
+    table = allowed_after(tok)
+    direct = 0.0
+    for tokens in pieces:
+        with torch.no_grad():
+            probs = [torch.softmax(m(torch.tensor([tokens]))[0][0].double().masked_fill(
+                ~table[torch.tensor(tokens)], -math.inf), dim=-1) for m in (a, b)]      # (T, V) each
+        for i in counted_targets(tok, tokens):
+            direct -= math.log((float(probs[0][i - 1, tokens[i]]) + float(probs[1][i - 1, tokens[i]])) / 2)
+    got = frame_nll([a, b], tok, pieces, window=4)
+    assert got.nats == pytest.approx(direct, rel=1e-9)
+    assert frame_nll([a, a], tok, pieces).nats == pytest.approx(frame_nll(a, tok, pieces).nats, rel=1e-12)
+
+
+def test_score_command_ensembles_model_files(tmp_path, capsys):
+    tok = tokenizer_for("jsb")
+    paths = [save_model(tmp_path / f"m{seed}.model", tiny_model(tok, seed), tok) for seed in (1, 2)]
+    assert main(["jsb", "--score", str(paths[0]), str(paths[1])]) == 0
+    assert "2 model(s)" in capsys.readouterr().out
+    other = save_model(tmp_path / "other.model", tiny_model(tokenizer_for("nottingham")), tokenizer_for("nottingham"))
+    assert main(["jsb", "--score", str(paths[0]), str(other)]) == 2
+    assert "another representation" in capsys.readouterr().out
 
 
 def test_counted_targets_skip_bos_frame_one_and_eos():
