@@ -114,7 +114,8 @@ def test_config_errors_name_the_bad_value(tmp_path):
         TrainConfig(folder="f", out="o", transpose=(3, 4))
     with pytest.raises(ValueError, match="'tbtt'"):
         TrainConfig(folder="f", out="o", batching="tbtt")
-    assert TrainConfig(folder="f", out="o").transpose_range == (0, 0)
+    assert TrainConfig(folder="f", out="o").transpose_range == (-2, 2)      # melody default (docs/training.md)
+    assert TrainConfig(folder="f", out="o", transpose=(0, 0)).transpose_range == (0, 0)
     assert TrainConfig(folder="f", out="o", representation="performance").transpose_range == (0, 0)
 
 

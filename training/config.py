@@ -13,7 +13,7 @@ from composer.tokenizer import Tokenizer
 REPRESENTATIONS = ("melody", "performance", "frames")   # frames: piano-roll grid (benchmarks/polyphonic.py)
 OBJECTIVES = ("next", "infill")   # next token (left to right), or infill spans of bars given both sides (melody)
 DEFAULT_EPOCHS = 60          # used when none of steps / epochs / minutes is given (early stopping ends sooner)
-MELODY_TRANSPOSE = (0, 0)    # semitones; measured: on ~900 folk tunes transposition off beats -5..6 and -2..2 (docs/training.md)
+MELODY_TRANSPOSE = (-2, 2)   # semitones; measured on ~900 folk tunes at 4,500 steps (a quiet 10 minutes): -2..2 beats off (docs/training.md)
 
 
 @dataclass(frozen=True)
