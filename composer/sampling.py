@@ -146,9 +146,9 @@ def draw(probs: torch.Tensor, generator: torch.Generator | None, live: torch.Ten
         u = u[live.to(probs.device)]                                        # (L, 1)
     cdf = probs.cumsum(dim=-1)                                              # (L, V)
     total = cdf[:, -1:]                                                     # (L, 1), 1 up to rounding
-    # u * total can round up to total; below it the draw lands on a token of probability > 0
-    target = torch.minimum(u * total, torch.nextafter(total, torch.zeros_like(total)))
-    token = torch.searchsorted(cdf, target, right=True)                     # (L, 1) first cdf > target
+    # u < 1, so u * total < total (rounding never reaches it: checked for every float32
+    # in [0.5, 2)), and the first cdf above it belongs to a token of probability > 0
+    token = torch.searchsorted(cdf, u * total, right=True)                  # (L, 1) first cdf > u * total
     if live is None:
         return token
     nxt = torch.full((batch, 1), PAD, dtype=torch.long, device=probs.device)

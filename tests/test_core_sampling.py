@@ -190,15 +190,25 @@ def test_dropping_finished_variations_samples_the_same_tokens_as_the_whole_batch
 
 def reference_draw(probs: torch.Tensor, uniforms: torch.Tensor) -> list[int]:
     """Inverse CDF row by row in plain Python: the first token whose running
-    sum exceeds u times the row's sum (the last token of probability > 0 if
-    rounding puts u times the sum at the sum itself)."""
+    sum exceeds u times the row's sum (in float32, as the sampler computes it)."""
     tokens = []
-    for row, u in zip(probs, uniforms.tolist()):
-        cdf = torch.cumsum(row, 0).tolist()
-        target = u * cdf[-1]
-        positive = [i for i, p in enumerate(row.tolist()) if p > 0]
-        tokens.append(next((i for i, c in enumerate(cdf) if c > target), positive[-1]))
+    for row, u in zip(probs, uniforms):
+        cdf = torch.cumsum(row, 0)
+        target = float(u * cdf[-1])
+        tokens.append(next(i for i, c in enumerate(cdf.tolist()) if c > target))
     return tokens
+
+
+def test_u_times_the_total_stays_below_the_total():
+    """Why the draw needs no clamp: the largest uniform torch.rand gives (1 - 2**-24)
+    times any float32 near 1 rounds to a value below it, so the first running
+    sum above it is a token of probability > 0."""
+    import numpy as np
+    one = np.float32(1.0).view(np.uint32)
+    totals = np.arange(one - 2**16, one + 2**16, dtype=np.uint32).view(np.float32)   # 1 +- 2**16 ulps
+    largest_u = np.float32(1) - np.float32(2**-24)
+    assert float(torch.rand(10**6, generator=torch.Generator().manual_seed(0)).max()) <= largest_u
+    assert bool((totals * largest_u < totals).all())
 
 
 def random_probs(batch: int, vocab: int, seed: int) -> torch.Tensor:
