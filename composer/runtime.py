@@ -199,7 +199,11 @@ class OnnxRunner(TorchRunner):
 
     def _wide(self):
         if callable(self.wide):
-            self.wide = self.wide()
+            try:
+                self.wide = self.wide()
+            except Exception as exc:  # more threads are optional: go on with the one-thread session
+                log.warning("no multi-thread ONNX Runtime session, stepping on one thread: %s", exc)
+                self.wide = self.session
         return self.wide
 
     def keep(self, rows: torch.Tensor) -> None:

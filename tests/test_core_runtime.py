@@ -131,3 +131,27 @@ def test_thread_count_never_changes_the_logits_or_the_music(monkeypatch, tmp_pat
         songs = generate(loaded, GenerateRequest(count=20, bars=2, seed=4, temperature=1.3)).songs
         out[threads] = [song_to_bytes(s) for s in songs]
     assert out["1"] == out["2"] == out["auto"]
+
+
+def test_a_failing_multi_thread_session_falls_back_to_one_thread(monkeypatch, tmp_path):
+    from composer import runtime
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    tok = MelodyTokenizer()
+    model = model_for(tok, "lstm")
+    runner = make_runner(model, 2)
+    real_session = runtime._session
+
+    def no_threads(model, threads=1):
+        if threads > 1:
+            raise RuntimeError("thread pool refused")
+        return real_session(model, threads)
+
+    monkeypatch.setattr(runtime, "_session", no_threads)
+    tokens = torch.tensor([tok.encode_notes([], (4, 4), end=False)] * 20)
+    positions = torch.tensor([tok.positions(tokens[0].tolist())] * 20)
+    eager = TorchRunner(model)
+    with torch.no_grad():
+        eager.prime(tokens, positions), runner.prime(tokens, positions)
+        nxt, pos = torch.full((20, 1), 12), torch.zeros(20, 1, dtype=torch.long)
+        assert torch.allclose(runner.step(nxt, pos), eager.step(nxt, pos), atol=1e-5)
+    assert runner.wide is runner.session
