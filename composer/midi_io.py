@@ -193,6 +193,14 @@ def _to_song(midi: mido.MidiFile, limits: ReadLimits) -> Song:
             notes = [Note(*n) for n in sorted((s / tpb, e / tpb, p, v) for s, e, p, v in raw)]
             tracks.append(Track(notes=notes, program=programs.get(channel, 0),
                                 is_drum=channel == GM_DRUM_CHANNEL, name=name))
+    return finish_song(tracks, tempos, time_sigs, tpb, last_tick, limits)
+
+
+def finish_song(tracks: list[Track], tempos: dict, time_sigs: dict, tpb: int, last_tick: int,
+                limits: ReadLimits) -> Song:
+    """The Song of a parsed file: tempo map and meters ({tick: bpm}, {tick: (num, den)}) in
+    beats, defaults where a file has none, and the duration cap. Shared by `read_midi` and
+    the byte-level reader of training/midi_fast.py, so both end a file the same way."""
     song = Song(tracks=tracks,
                 tempos=[(t / tpb, bpm) for t, bpm in sorted(tempos.items())] or [(0.0, 120.0)],
                 time_signatures=[(t / tpb, n, d) for t, (n, d) in sorted(time_sigs.items())] or [(0.0, 4, 4)])

@@ -30,7 +30,7 @@ import mido
 from mido.midifiles.meta import _META_SPECS, build_meta_message, meta_charset
 
 from composer.errors import MidiReadError
-from composer.midi_io import DEFAULT_LIMITS, ReadLimits, _count_events, read_midi
+from composer.midi_io import DEFAULT_LIMITS, ReadLimits, _count_events, finish_song, read_midi
 from composer.music import GM_DRUM_CHANNEL, Note, Song, Track
 
 _MAX_MESSAGE_LENGTH = 1_000_000          # mido refuses longer sysex/meta payloads
@@ -102,13 +102,7 @@ def _read_plain(data: bytes, limits: ReadLimits) -> Song:
             tracks.append(Track(notes=notes, program=track.programs.get(channel, 0),
                                 is_drum=channel == GM_DRUM_CHANNEL, name=track.name or ""))
         pos = end
-    song = Song(tracks=tracks,
-                tempos=[(t / tpb, bpm) for t, bpm in sorted(tempos.items())] or [(0.0, 120.0)],
-                time_signatures=[(t / tpb, n, d) for t, (n, d) in sorted(time_sigs.items())] or [(0.0, 4, 4)])
-    seconds = song.seconds_at(last_tick / tpb)
-    if seconds > limits.max_seconds:
-        raise MidiReadError(f"too long ({seconds / 60:.0f} minutes, limit {limits.max_seconds / 60:.0f})")
-    return song
+    return finish_song(tracks, tempos, time_sigs, tpb, last_tick, limits)
 
 
 class _Track:
