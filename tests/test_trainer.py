@@ -114,6 +114,12 @@ def test_config_errors_name_the_bad_value(tmp_path):
         TrainConfig(folder="f", out="o", transpose=(3, 4))
     with pytest.raises(ValueError, match="'tbtt'"):
         TrainConfig(folder="f", out="o", batching="tbtt")
+    with pytest.raises(ValueError, match=r"ema must be in \[0, 1\).* got 1.5"):
+        TrainConfig(folder="f", out="o", ema=1.5)
+    with pytest.raises(ValueError, match="weight_drop must be in"):
+        TrainConfig(folder="f", out="o", weight_drop=-0.1)
+    with pytest.raises(ValueError, match="not of objective infill"):
+        TrainConfig(folder="f", out="o", objective="infill", weight_drop=0.3)
     assert TrainConfig(folder="f", out="o").transpose_range == (-2, 2)      # melody default (docs/training.md)
     assert TrainConfig(folder="f", out="o", transpose=(0, 0)).transpose_range == (0, 0)
     assert TrainConfig(folder="f", out="o", representation="performance").transpose_range == (0, 0)

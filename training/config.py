@@ -111,6 +111,9 @@ class TrainConfig(ConfigMixin):
                 raise ValueError(f"objective infill needs the melody representation, got {self.representation!r}")
             if self.batching != "chunks":
                 raise ValueError("objective infill draws its own spans; batching must be 'chunks'")
+            if self.weight_drop or self.locked_dropout:
+                raise ValueError("weight_drop and locked_dropout are options of the left-to-right model, "
+                                 "not of objective infill")
             low, high = self.infill_bars
             if not 1 <= low <= high <= 64:
                 raise ValueError(f"infill_bars must be (low, high) with 1 <= low <= high <= 64, got {self.infill_bars}")
