@@ -19,7 +19,6 @@ import logging
 import math
 import time
 from collections.abc import Callable
-from contextlib import contextmanager
 from pathlib import Path
 
 import torch
@@ -36,6 +35,7 @@ from . import distributed as D
 from .checkpoint import load_checkpoint, save_checkpoint
 from .config import DEFAULT_EPOCHS, TrainConfig, TrainProgress, TrainResult
 from .data import ChunkSampler, StreamSampler, split_files
+from .ema import WeightAverage
 from .infill_data import SpanSampler, span_bits_per_note
 from .metrics import evaluate_bits_per_note
 from .optim import amp_setup, is_oom, lr_factor, oom_message
@@ -59,50 +59,6 @@ MIN_IMPROVEMENT = 1e-3      # bits per note a validation score must improve by t
 
 class NonFiniteLoss(ComposerError):
     """The loss became NaN or infinite; the last good checkpoint is kept."""
-
-
-class WeightAverage:
-    """An exponential moving average of a model's parameters (Polyak
-    averaging): after optimizer step k, avg = d * avg + (1 - d) * weights with
-    d = min(decay, (1 + k) / (10 + k)), so the first steps are not frozen in.
-    Used for validation, best.model and the model file; checkpointed."""
-
-    def __init__(self, model: torch.nn.Module, decay: float):
-        self.model, self.decay = model, decay
-        self.names = [n for n, _ in model.named_parameters()]
-        self.params = [p for _, p in model.named_parameters()]
-        self.average = [p.detach().clone() for p in self.params]
-
-    @torch.no_grad()
-    def update(self, step: int) -> None:
-        d = min(self.decay, (1 + step) / (10 + step))
-        torch._foreach_lerp_(self.average, [p.detach() for p in self.params], 1.0 - d)
-
-    def tensors(self) -> dict[str, torch.Tensor]:
-        return {f"ema.{n}": t for n, t in zip(self.names, self.average)}
-
-    @torch.no_grad()
-    def load(self, tensors: dict[str, torch.Tensor]) -> None:
-        missing = [n for n in self.names if f"ema.{n}" not in tensors]
-        if missing:
-            raise ComposerError(f"cannot resume with ema: the checkpoint holds no average of {missing[0]!r} "
-                                "(was it written without ema?)")
-        for name, avg in zip(self.names, self.average):
-            avg.copy_(tensors[f"ema.{name}"])
-
-    @contextmanager
-    def swapped_in(self):
-        """The averaged weights in the model for the duration, then the trained ones back."""
-        with torch.no_grad():
-            trained = [p.detach().clone() for p in self.params]
-            for p, avg in zip(self.params, self.average):
-                p.copy_(avg)
-        try:
-            yield self.model
-        finally:
-            with torch.no_grad():
-                for p, t in zip(self.params, trained):
-                    p.copy_(t)
 
 
 def _step_seed(seed: int, rank: int, step: int) -> int:
