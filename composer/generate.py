@@ -200,11 +200,10 @@ def constraints_for(loaded: LoadedModel, request: GenerateRequest) -> Constraint
         raise ConstraintError(str(exc)) from None
 
 
-def _finish(loaded: LoadedModel, tokens: list[int], request: GenerateRequest, primer_len: float,
+def _finish(loaded: LoadedModel, song: Song, request: GenerateRequest, primer_len: float,
             primer_used: bool) -> Song:
-    """Decode one sequence, drop the primer if asked, set tempo and program."""
+    """A decoded sequence with the primer dropped if asked."""
     tok = loaded.tokenizer
-    song = tok.decode(tokens, tempo=request.tempo, program=request.program)
     if not primer_used or request.keep_primer:
         return song
     if isinstance(tok, MelodyTokenizer):
@@ -216,6 +215,28 @@ def _finish(loaded: LoadedModel, tokens: list[int], request: GenerateRequest, pr
         cut = primer_len * request.tempo / 60.0               # seconds -> beats at the output tempo
     notes = [Note(n.start - cut, n.end - cut, n.pitch, n.velocity) for n in song.tracks[0].notes if n.start >= cut]
     return replace(song, tracks=[replace(song.tracks[0], notes=notes)])
+
+
+class _Previews:
+    """The songs of one batch while it is sampled, for the progress callback:
+    one Decoder per row is fed only the tokens added since the last look, so
+    a preview of 64 long variations costs the new tokens, not all of them.
+    It also gives the final songs (the same as decoding each row whole)."""
+
+    def __init__(self, loaded: LoadedModel, request: GenerateRequest, primer_len: float, primer_used: bool):
+        self.loaded, self.request, self.primer_len, self.primer_used = loaded, request, primer_len, primer_used
+        self.decoders = []
+        self.fed = 0                      # columns of the (B, T) ids already fed
+
+    def songs(self, tokens: torch.Tensor) -> list[Song]:
+        if not self.decoders:
+            self.decoders = [self.loaded.tokenizer.decoder(tempo=self.request.tempo, program=self.request.program)
+                             for _ in range(tokens.shape[0])]
+        for decoder, row in zip(self.decoders, tokens[:, self.fed:].tolist()):
+            decoder.feed(row)
+        self.fed = tokens.shape[1]
+        return [_finish(self.loaded, d.song(), self.request, self.primer_len, self.primer_used)
+                for d in self.decoders]
 
 
 @dataclass
@@ -259,22 +280,21 @@ def generate(loaded: LoadedModel, request: GenerateRequest,
     generator.manual_seed(plan.seed)
     all_tokens: list[list[int]] = []
     total = unit_total * request.count
+    songs: list[Song] = []
     for start in range(0, request.count, request.batch_size):
         batch = min(request.batch_size, request.count - start)
         grammar = loaded.tokenizer.grammar(batch, plan.constraints, device)
+        previews = _Previews(loaded, request, primer_len, primer_used)
 
-        def on_step(step, tokens, g, start=start, batch=batch):
+        def on_step(step, tokens, g, start=start, batch=batch, previews=previews):
             done = unit_total * start + int(g.progress() * unit_total * batch)
-
-            def partial(tokens=tokens):
-                return [_finish(loaded, row.tolist(), request, primer_len, primer_used) for row in tokens()]
-            progress(min(done, total), total, partial)
+            progress(min(done, total), total, lambda: previews.songs(tokens()))
 
         out = sample(loaded.model, grammar, plan.prefix, batch, request.sampling(), generator=generator,
                      prefix_positions=loaded.tokenizer.positions(plan.prefix),
-                     on_step=on_step if progress else None, should_stop=should_stop, mark_primed=primer_used)
-        all_tokens.extend(row.tolist() for row in out.cpu())
-    songs = [_finish(loaded, t, request, primer_len, primer_used) for t in all_tokens]
+                     on_step=on_step if progress else None, should_stop=should_stop, mark_primed=primer_used).cpu()
+        all_tokens.extend(row.tolist() for row in out)
+        songs.extend(previews.songs(out))
     if progress is not None:
         progress(total, total, lambda: songs)
     return GenerationResult(songs=songs, seed=plan.seed, tokens=all_tokens,

@@ -28,7 +28,7 @@ import torch
 
 from .config import ConfigMixin
 from .music import Note, Song, Track
-from .tokenizer import BOS, EOS, PAD, Constraints, Encoded, Grammar, Tokenizer, UnusableMusic
+from .tokenizer import BOS, EOS, PAD, Constraints, Decoder, Encoded, Grammar, Tokenizer, UnusableMusic
 
 SPECIALS = ["<pad>", "<bos>", "<eos>", "bar", "rest", "hold"]
 BAR, REST, HOLD = 3, 4, 5
@@ -204,53 +204,18 @@ class MelodyTokenizer(Tokenizer):
         return tokens
 
     def decode(self, tokens, *, tempo: float = 120.0, program: int = 0) -> Song:
-        notes, ts, _ = self.decode_notes(tokens)
-        return Song(tracks=[Track(notes=notes, program=program, name="melody")],
-                    tempos=[(0.0, float(tempo))], time_signatures=[(0.0, *ts)])
+        decoder = self.decoder(tempo=tempo, program=program)
+        decoder.feed(tokens)
+        return decoder.song()
 
     def decode_notes(self, tokens) -> tuple[list[Note], tuple[int, int], int]:
-        """Lenient decoding: returns (notes, meter, number of bars). The app
-        decodes every partial variation while sampling (up to 20 times a
-        second), so the loop keeps the token ranges in local names."""
-        c = self.config
-        ts = tuple(c.time_signatures[0]) if (4, 4) not in c.time_signatures else (4, 4)
-        spq = c.steps_per_quarter
-        spb = c.steps_per_bar(ts)
-        ts_base, note_base, dur_base, vocab_end = self.ts_base, self.note_base, self.dur_base, self.vocab_size
-        pos, pending, started = 0, None, False
-        last_note: list | None = None   # [start, end, pitch] of the note that ended at `pos`
-        notes: list[list[int]] = []
-        bars = 0
-        for tok in map(int, tokens):
-            if tok == EOS:
-                break
-            if dur_base <= tok < vocab_end:
-                if pending is None:
-                    continue
-                steps = tok - dur_base + 1
-                if pending == HOLD and last_note is not None and last_note[1] == pos:
-                    last_note[1] += steps
-                elif note_base <= pending < dur_base:
-                    last_note = [pos, pos + steps, pending - note_base + c.pitch_low]
-                    notes.append(last_note)
-                else:
-                    last_note = None
-                pos += steps
-                bars = max(bars, -(-pos // spb))
-                pending = None
-            elif note_base <= tok < dur_base or tok == REST or tok == HOLD:
-                started = True
-                pending = tok
-            elif tok == BAR:
-                started = True
-                if pos % spb:
-                    pos += spb - pos % spb
-                    last_note = None
-                bars = max(bars, pos // spb + 1)
-            elif ts_base <= tok < note_base and not started:
-                ts = tuple(c.time_signatures[tok - ts_base])
-                spb = c.steps_per_bar(ts)
-        return ([Note(s / spq, e / spq, p) for s, e, p in notes], ts, bars)
+        """Lenient decoding: returns (notes, meter, number of bars)."""
+        decoder = MelodyDecoder(self)
+        decoder.feed(tokens)
+        return decoder.result()
+
+    def decoder(self, *, tempo: float = 120.0, program: int = 0) -> "MelodyDecoder":
+        return MelodyDecoder(self, tempo=tempo, program=program)
 
     def count_notes(self, tokens) -> int:
         """Note tokens that a duration completes (holds are not new notes)."""
@@ -300,6 +265,81 @@ class MelodyTokenizer(Tokenizer):
 
     def grammar(self, batch: int, constraints: Constraints, device) -> "MelodyGrammar":
         return MelodyGrammar(self, batch, constraints, device)
+
+
+class MelodyDecoder(Decoder):
+    """Decodes a growing melody: `feed` the tokens added since the last call,
+    `result` gives what `decode_notes` would of all tokens so far. The app
+    previews every partial variation while sampling (up to 20 times a second),
+    so a preview costs only the new tokens: the loop keeps its state in local
+    names, and notes that can no longer change (all but the last, which a
+    `hold` may still lengthen) become Note objects once."""
+
+    def __init__(self, tokenizer: MelodyTokenizer, *, tempo: float = 120.0, program: int = 0):
+        c = tokenizer.config
+        self.tokenizer, self.tempo, self.program = tokenizer, float(tempo), program
+        self.ts = tuple(c.time_signatures[0]) if (4, 4) not in c.time_signatures else (4, 4)
+        self.spb = c.steps_per_bar(self.ts)
+        self.pos, self.pending, self.started, self.ended, self.bars = 0, None, False, False, 0
+        self.last_note: list | None = None   # [start, end, pitch] of the note that ended at `pos`
+        self.steps: list[list[int]] = []     # every note as [start, end, pitch] in grid steps
+        self.notes: list[Note] = []          # Note objects of steps[:len(notes)], all final
+
+    def feed(self, tokens) -> None:
+        if self.ended:
+            return
+        tok_ = self.tokenizer
+        c = tok_.config
+        ts_base, note_base, dur_base, vocab_end = tok_.ts_base, tok_.note_base, tok_.dur_base, tok_.vocab_size
+        pitch_low = c.pitch_low
+        pos, pending, started, bars = self.pos, self.pending, self.started, self.bars
+        ts, spb, last_note, steps = self.ts, self.spb, self.last_note, self.steps
+        for tok in map(int, tokens):
+            if tok == EOS:
+                self.ended = True
+                break
+            if dur_base <= tok < vocab_end:
+                if pending is None:
+                    continue
+                n = tok - dur_base + 1
+                if pending == HOLD and last_note is not None and last_note[1] == pos:
+                    last_note[1] += n
+                elif note_base <= pending < dur_base:
+                    last_note = [pos, pos + n, pending - note_base + pitch_low]
+                    steps.append(last_note)
+                else:
+                    last_note = None
+                pos += n
+                bars = max(bars, -(-pos // spb))
+                pending = None
+            elif note_base <= tok < dur_base or tok == REST or tok == HOLD:
+                started = True
+                pending = tok
+            elif tok == BAR:
+                started = True
+                if pos % spb:
+                    pos += spb - pos % spb
+                    last_note = None
+                bars = max(bars, pos // spb + 1)
+            elif ts_base <= tok < note_base and not started:
+                ts = tuple(c.time_signatures[tok - ts_base])
+                spb = c.steps_per_bar(ts)
+        self.pos, self.pending, self.started, self.bars = pos, pending, started, bars
+        self.ts, self.spb, self.last_note = ts, spb, last_note
+
+    def result(self) -> tuple[list[Note], tuple[int, int], int]:
+        """(notes, meter, number of bars) of the tokens fed so far."""
+        spq = self.tokenizer.config.steps_per_quarter
+        steps, notes = self.steps, self.notes
+        for s, e, p in steps[len(notes):len(steps) - 1]:     # the last may still grow
+            notes.append(Note(s / spq, e / spq, p))
+        tail = [Note(s / spq, e / spq, p) for s, e, p in steps[len(notes):]]
+        return (notes + tail, self.ts, self.bars)
+
+    def song(self) -> Song:
+        notes, ts, _ = self.result()
+        return Song(tracks=[Track(notes=notes, program=self.program, name="melody")],
+                    tempos=[(0.0, self.tempo)], time_signatures=[(0.0, *ts)])
 
 
 class MelodyGrammar(Grammar):

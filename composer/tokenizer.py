@@ -49,6 +49,24 @@ class Constraints:
                 and (self.pitch_classes is None or pitch % 12 in self.pitch_classes))
 
 
+class Decoder:
+    """Decodes a token sequence that grows while it is sampled: `feed` the
+    tokens added since the last call, `song()` is `decode` of all of them.
+    This one decodes everything again on each `song()`; a representation
+    whose previews are worth it (melody) keeps its state and decodes only
+    the new tokens."""
+
+    def __init__(self, tokenizer: "Tokenizer", *, tempo: float = 120.0, program: int = 0):
+        self.tokenizer, self.tempo, self.program = tokenizer, tempo, program
+        self.tokens: list[int] = []
+
+    def feed(self, tokens) -> None:
+        self.tokens.extend(int(t) for t in tokens)
+
+    def song(self) -> Song:
+        return self.tokenizer.decode(self.tokens, tempo=self.tempo, program=self.program)
+
+
 class Grammar(ABC):
     """Batched sampling state: which tokens may come next for each sequence.
 
@@ -123,6 +141,10 @@ class Tokenizer(ABC):
     @abstractmethod
     def decode(self, tokens, *, tempo: float = 120.0, program: int = 0) -> Song:
         """A valid Song for ANY token sequence (unexpected tokens are skipped)."""
+
+    def decoder(self, *, tempo: float = 120.0, program: int = 0) -> Decoder:
+        """A Decoder for a sequence that is still growing (live previews)."""
+        return Decoder(self, tempo=tempo, program=program)
 
     @abstractmethod
     def grammar(self, batch: int, constraints: Constraints, device) -> Grammar: ...

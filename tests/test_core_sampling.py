@@ -144,6 +144,34 @@ def test_progress_streams_partial_results_and_cancel_stops(melody_model):
         generate(melody_model, GenerateRequest(count=2, bars=64, seed=0), should_stop=lambda: next(calls) >= 5)
 
 
+@pytest.mark.parametrize("model_name, kwargs", [
+    ("melody_model", dict(count=5, bars=6, batch_size=3, seed=4, temperature=1.3)),
+    ("melody_model", dict(count=3, bars=4, seed=2, primer="C4:1 E4:1 G4:2 R:1 D4:3")),
+    ("melody_model", dict(count=3, bars=4, seed=2, primer="C4:1 E4:1 G4:2", keep_primer=False)),
+    ("performance_model", dict(count=3, seconds=3, seed=1))])
+def test_live_previews_are_the_songs_so_far_and_leave_the_result_unchanged(model_name, kwargs, request):
+    """The previews decode only each row's new tokens (test_core_tokenizers
+    checks that against decoding from scratch); the final songs must be the
+    same bytes as without previews, and so must the last preview of a batch."""
+    model = request.getfixturevalue(model_name)
+    req = GenerateRequest(**kwargs)
+    previews = []
+
+    def progress(done, total, partial):
+        previews.append(partial())
+
+    plain = generate(model, req)
+    watched = generate(model, req, progress=progress)
+    assert [song_to_bytes(s) for s in watched.songs] == [song_to_bytes(s) for s in plain.songs]
+    assert len(previews) > 10
+    first_batch = previews[:[len(songs) for songs in previews].index(len(previews[-2]))] \
+        if req.count > req.batch_size else previews[:-1]
+    notes = [len(songs[0].tracks[0].notes) for songs in first_batch]
+    assert notes == sorted(notes) and notes[0] < notes[-1]          # the notes stream in
+    last_batch = plain.songs[-len(previews[-2]):]
+    assert [song_to_bytes(s) for s in previews[-2]] == [song_to_bytes(s) for s in last_batch]
+
+
 class BigramRunner:
     """A stand-in for the RNN whose logits depend only on each sequence's last
     token, so they are the same bits whatever the batch holds."""

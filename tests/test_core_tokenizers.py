@@ -7,11 +7,11 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from composer.melody import MelodyConfig, MelodyTokenizer
+from composer.melody import BAR, HOLD, REST, MelodyConfig, MelodyTokenizer
 from composer.midi_io import read_midi, song_to_bytes
 from composer.music import Note, Song, Track
 from composer.performance import PerformanceTokenizer
-from composer.tokenizer import Constraints, UnusableMusic, tokenizer_from_config
+from composer.tokenizer import BOS, PAD, Constraints, UnusableMusic, tokenizer_from_config
 
 
 def folk_song_6_8() -> Song:
@@ -114,6 +114,32 @@ def _check_valid_midi(song: Song):
 @given(st.lists(st.integers(min_value=0, max_value=MelodyTokenizer().vocab_size - 1), max_size=200))
 def test_any_melody_token_sequence_decodes_to_a_valid_midi_file(tokens):
     _check_valid_midi(MelodyTokenizer().decode(tokens))
+
+
+_MEL = MelodyTokenizer()
+# tokens that make the decoder's cases common: notes, rests, holds, bar lines,
+# short durations, a meter change, <pad>/<bos>; any token (<eos> too) now and then
+_MELODY_TOKENS = st.one_of(
+    st.sampled_from([BAR, REST, HOLD, HOLD, _MEL.note_base + 24, _MEL.note_base + 31, _MEL.ts_base,
+                     _MEL.ts_base + 3, PAD, BOS]),
+    st.integers(min_value=_MEL.dur_base, max_value=_MEL.dur_base + 7),
+    st.integers(min_value=0, max_value=_MEL.vocab_size - 1))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_MELODY_TOKENS, max_size=160), st.lists(st.integers(min_value=1, max_value=9), max_size=40))
+def test_the_incremental_melody_decoder_equals_decoding_from_scratch(tokens, chunks):
+    """Fed in any pieces and looked at after each, the live-preview decoder
+    gives what decoding all the tokens so far gives."""
+    tok = MelodyTokenizer()
+    decoder, fed = tok.decoder(tempo=97, program=12), 0
+    for size in chunks + [len(tokens)]:
+        decoder.feed(tokens[fed:fed + size])
+        fed = min(fed + size, len(tokens))
+        expected = tok.decode(tokens[:fed], tempo=97, program=12)
+        assert decoder.song() == expected
+        assert decoder.result() == tok.decode_notes(tokens[:fed])
+    assert song_to_bytes(decoder.song()) == song_to_bytes(tok.decode(tokens, tempo=97, program=12))
 
 
 @settings(max_examples=150, deadline=None)
