@@ -39,6 +39,7 @@ _SESSIONS: dict[tuple[str, int], object] = {}
 _CHOOSERS: dict[str, "ThreadChooser"] = {}
 _LOCK = threading.Lock()
 BIG_BATCH = 16          # steps of at least this many sequences may use more than one thread
+GRAPH_VERSION = "g2"    # the exported step graph's layout (part of its cache file name)
 MAX_THREADS = 4         # auto: a 64 x 256 LSTM step gains little from more
 
 
@@ -142,19 +143,73 @@ class TorchRunner:
 
 
 class _StepGraph(torch.nn.Module):
-    """One RNN step with the state as explicit inputs/outputs, for export."""
+    """One step of the model written out for export, the state as explicit
+    inputs/outputs (tokens (B, 1), positions (B, 1), h and c (layers, B, H);
+    a GRU or RNN passes c through unchanged).
+
+    The first layer's input projection is folded into lookup tables: the
+    embedding times W_ih plus the biases is a (V, gates x H) table, the
+    position embedding times W_ih a (P, gates x H) one, so a step gathers a row
+    instead of multiplying by the embed x (gates x H) matrix (for the default
+    2 x 256 LSTM with 128-wide embeddings that is 14 % of each sequence's
+    work in a step, the part that grows with the batch). Later layers multiply
+    [x, h] by one stacked matrix. The same algebra in another order: the
+    logits agree with the eager model to ~1e-6 (tests/test_core_runtime.py)."""
 
     def __init__(self, model: MusicRNN):
         super().__init__()
-        self.model = model
-        self.lstm = model.config.cell == "lstm"
+        c = model.config
+        self.cell, self.layers = c.cell, c.num_layers
+        self.proj, self.head = model.proj, model.head
+        rnn = model.rnn
+        gru = self.cell == "gru"
+        with torch.no_grad():
+            w0, b0 = rnn.weight_ih_l0, rnn.bias_ih_l0
+            # a GRU's hidden bias stays with W_hh h: the reset gate scales that part
+            self.register_buffer("table", model.embed.weight @ w0.T + b0 + (0 if gru else rnn.bias_hh_l0))
+            self.register_buffer("pos_table", model.pos_embed.weight @ w0.T if model.pos_embed is not None else None)
+            for k in range(self.layers):
+                w_hh, b_hh = getattr(rnn, f"weight_hh_l{k}"), getattr(rnn, f"bias_hh_l{k}")
+                w_ih, b_ih = (getattr(rnn, f"weight_ih_l{k}"), getattr(rnn, f"bias_ih_l{k}")) if k else (None, None)
+                if gru:
+                    self.register_buffer(f"wh{k}", w_hh.T.contiguous())
+                    self.register_buffer(f"bh{k}", b_hh.clone())
+                    if k:
+                        self.register_buffer(f"wi{k}", w_ih.T.contiguous())
+                        self.register_buffer(f"bi{k}", b_ih.clone())
+                elif k:                            # [x, h] @ [W_ih; W_hh] + both biases
+                    self.register_buffer(f"w{k}", torch.cat([w_ih, w_hh], 1).T.contiguous())
+                    self.register_buffer(f"b{k}", b_ih + b_hh)
+                else:                              # layer 0: only h @ W_hh, the rest is in the tables
+                    self.register_buffer(f"w{k}", w_hh.T.contiguous())
 
     def forward(self, tokens, positions, h, c):
-        state = (h, c) if self.lstm else h
-        logits, new = self.model(tokens, state, positions=positions if self.model.pos_embed is not None else None)
-        if self.lstm:
-            return logits[:, -1], new[0], new[1]
-        return logits[:, -1], new, c
+        x_in = self.table[tokens[:, 0]]                                   # (B, gates x H)
+        if self.pos_table is not None:
+            x_in = x_in + self.pos_table[positions[:, 0]]
+        hs, cs, x = [], [], None
+        for k in range(self.layers):
+            hk = h[k]
+            if self.cell == "gru":                # gates r, z, n as in torch.nn.GRU
+                gi = x_in if k == 0 else x @ getattr(self, f"wi{k}") + getattr(self, f"bi{k}")
+                gh = hk @ getattr(self, f"wh{k}") + getattr(self, f"bh{k}")
+                ir, iz, i_n = gi.chunk(3, -1)
+                hr, hz, h_n = gh.chunk(3, -1)
+                r, z = torch.sigmoid(ir + hr), torch.sigmoid(iz + hz)
+                x = (1 - z) * torch.tanh(i_n + r * h_n) + z * hk
+            else:
+                w = getattr(self, f"w{k}")
+                gates = x_in + hk @ w if k == 0 else torch.cat([x, hk], 1) @ w + getattr(self, f"b{k}")
+                if self.cell == "rnn":             # torch.nn.RNN's default tanh
+                    x = torch.tanh(gates)
+                else:                              # gates i, f, g, o as in torch.nn.LSTM
+                    i, f, g, o = gates.chunk(4, -1)
+                    ck = torch.sigmoid(f) * c[k] + torch.sigmoid(i) * torch.tanh(g)
+                    x = torch.sigmoid(o) * torch.tanh(ck)
+                    cs.append(ck)
+            hs.append(x)
+        out = self.proj(x) if self.proj is not None else x
+        return self.head(out), torch.stack(hs), torch.stack(cs) if cs else c
 
 
 class OnnxRunner(TorchRunner):
@@ -263,7 +318,7 @@ def _session(model: MusicRNN, threads: int = 1):
     with _LOCK:
         if (key, threads) in _SESSIONS:
             return _SESSIONS[key, threads]
-        path = _cache_dir() / f"{key}.onnx"
+        path = _cache_dir() / f"{key}-{GRAPH_VERSION}.onnx"
         if not path.exists():
             _export(model, path)
         options = ort.SessionOptions()
