@@ -284,10 +284,12 @@ class MelodyDecoder(Decoder):
         self.last_note: list | None = None   # [start, end, pitch] of the note that ended at `pos`
         self.steps: list[list[int]] = []     # every note as [start, end, pitch] in grid steps
         self.notes: list[Note] = []          # Note objects of steps[:len(notes)], all final
+        self._song: Song | None = None       # song() until more tokens come (a finished row's stays)
 
     def feed(self, tokens) -> None:
         if self.ended:
             return
+        self._song = None
         tok_ = self.tokenizer
         c = tok_.config
         ts_base, note_base, dur_base, vocab_end = tok_.ts_base, tok_.note_base, tok_.dur_base, tok_.vocab_size
@@ -337,9 +339,11 @@ class MelodyDecoder(Decoder):
         return (notes + tail, self.ts, self.bars)
 
     def song(self) -> Song:
-        notes, ts, _ = self.result()
-        return Song(tracks=[Track(notes=notes, program=self.program, name="melody")],
-                    tempos=[(0.0, self.tempo)], time_signatures=[(0.0, *ts)])
+        if self._song is None:
+            notes, ts, _ = self.result()
+            self._song = Song(tracks=[Track(notes=notes, program=self.program, name="melody")],
+                              tempos=[(0.0, self.tempo)], time_signatures=[(0.0, *ts)])
+        return self._song
 
 
 class MelodyGrammar(Grammar):
@@ -402,7 +406,11 @@ class MelodyGrammar(Grammar):
         return np.where(self.phase == self.DURATION, _ROW_DUR + remaining, rows)
 
     def mask(self) -> torch.Tensor:
-        return torch.from_numpy(self._masks[self.mask_rows()]).to(self.device)   # (B, V) bool
+        return self.mask_of(None)
+
+    def mask_of(self, rows: torch.Tensor | None) -> torch.Tensor:
+        table_rows = self.mask_rows() if rows is None else self.mask_rows()[rows.numpy()]
+        return torch.from_numpy(self._masks[table_rows]).to(self.device)         # (B or L, V) bool
 
     def update(self, tokens: torch.Tensor) -> None:
         t = tokens.detach().to("cpu", torch.long).numpy()                         # (B,)
@@ -422,7 +430,11 @@ class MelodyGrammar(Grammar):
         self.pos[full] = 0
 
     def positions(self) -> torch.Tensor:
-        return torch.from_numpy(np.minimum(self.pos, self.tok.config.max_duration - 1))   # (B,) long
+        return self.positions_of(None)
+
+    def positions_of(self, rows: torch.Tensor | None) -> torch.Tensor:
+        pos = self.pos if rows is None else self.pos[rows.numpy()]
+        return torch.from_numpy(np.minimum(pos, self.tok.config.max_duration - 1))   # (B or L,) long
 
     def progress(self) -> float:
         made = (np.maximum(self.bars_done - self.bars_base, 0).astype(np.float32)

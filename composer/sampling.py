@@ -100,7 +100,7 @@ def sample(model: MusicRNN, grammar: Grammar, prefix: list[int], batch: int, cfg
     for step in range(grammar.max_steps()):
         if should_stop is not None and should_stop():
             raise Cancelled("generation cancelled")
-        allowed = _rows(grammar.mask(), live)            # (L, V) bool
+        allowed = grammar.mask_of(live)                  # (L, V) bool
         filtered = filter_logits(logits, allowed, cfg)
         probs = torch.softmax(filtered, dim=-1)
         nxt = draw(probs, generator, live, batch)        # (B, 1), <pad> for finished sequences
@@ -116,7 +116,7 @@ def sample(model: MusicRNN, grammar: Grammar, prefix: list[int], batch: int, cfg
             keep = torch.nonzero(~finished).flatten()    # (L',) rows of the live batch that go on
             live = keep if live is None else live[keep]
             runner.keep(keep.to(device))
-        pos_t = _rows(grammar.positions(), live).to(device)[:, None] if use_pos else None   # (L, 1)
+        pos_t = grammar.positions_of(live).to(device)[:, None] if use_pos else None   # (L, 1)
         logits = runner.step(_rows(nxt, live), pos_t)
     return torch.cat(out, dim=1)
 

@@ -113,6 +113,17 @@ class Grammar(ABC):
         `Tokenizer.positions`); zeros for representations without one."""
         return torch.zeros_like(self.done, dtype=torch.long)
 
+    # The sampler asks only for the sequences still in the RNN's batch: `rows`
+    # is a CPU LongTensor of their indices (None: all). A grammar whose state
+    # is in NumPy picks the rows before building the tensors.
+    def mask_of(self, rows: torch.Tensor | None) -> torch.Tensor:
+        m = self.mask()
+        return m if rows is None else m[rows.to(m.device)]
+
+    def positions_of(self, rows: torch.Tensor | None) -> torch.Tensor:
+        p = self.positions()
+        return p if rows is None else p[rows.to(p.device)]
+
 
 class Tokenizer(ABC):
     """A representation: Song <-> token ids, and a grammar for sampling."""
