@@ -21,8 +21,9 @@ to what an idle core would give.
 
 Threads: `--threads N` sets torch's threads (the raw loop and the sampler's
 priming); the sampler's ONNX Runtime steps follow COMPOSER_SAMPLER_THREADS
-(`--sampler-threads` sets it: auto, the default, or a count; batches below 16
-always step on one thread), and the result says how many batch >= 16 steps
+(`--sampler-threads` sets it: auto, the default, or a count; steps of fewer
+than composer.runtime.BIG_BATCH (32) sequences always run on one thread), and
+the result says how many steps of at least that many
 ran on more than one.
 """
 from __future__ import annotations
@@ -173,7 +174,7 @@ def main(argv=None) -> int:
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     parser.add_argument("--sampler-threads", default=None,
-                        help="ONNX Runtime threads for batches >= 16: auto or N (default: COMPOSER_SAMPLER_THREADS or auto)")
+                        help="ONNX Runtime threads for steps of >= 32 sequences: auto or N (default: COMPOSER_SAMPLER_THREADS or auto)")
     args = parser.parse_args(argv)
     result = run(args.model, args.repeats, args.threads, args.sampler_threads)
     print(f"model: {result['model']}  runtime: {result['runtime']}  machine: {result['machine']}")

@@ -8,7 +8,7 @@ from composer.midi_io import song_to_bytes
 from composer.model import ModelConfig, MusicRNN
 from composer.modelfile import LoadedModel
 from composer.performance import PerformanceTokenizer
-from composer.runtime import OnnxRunner, TorchRunner, make_runner
+from composer.runtime import BIG_BATCH, OnnxRunner, TorchRunner, make_runner
 
 pytest.importorskip("onnxruntime")
 
@@ -128,20 +128,21 @@ def test_thread_count_never_changes_the_logits_or_the_music(monkeypatch, tmp_pat
     loaded = LoadedModel(model_for(tok, "lstm"), tok)
     runners = [make_runner(loaded.model, threads) for threads in (1, 2)]
     assert runners[0].wide is None and runners[1].wide is not None
-    tokens = torch.tensor([tok.encode_notes([], (4, 4), end=False)] * 24)   # >= BIG_BATCH rows
-    positions = torch.tensor([tok.positions(tokens[0].tolist())] * 24)
+    rows = BIG_BATCH + 8
+    tokens = torch.tensor([tok.encode_notes([], (4, 4), end=False)] * rows)
+    positions = torch.tensor([tok.positions(tokens[0].tolist())] * rows)
     with torch.no_grad():
         for runner in runners:
             runner.prime(tokens, positions)
         for step in range(4):
-            nxt, pos = torch.randint(10, 60, (24, 1)), torch.full((24, 1), step)
+            nxt, pos = torch.randint(10, 60, (rows, 1)), torch.full((rows, 1), step)
             narrow, wide = (runner.step(nxt, pos) for runner in runners)
             assert torch.equal(narrow, wide)                    # the same bits, not just close
     assert runners[1].wide.get_session_options().intra_op_num_threads == 2
     out = {}
     for threads in ("1", "2", "auto"):
         monkeypatch.setenv("COMPOSER_SAMPLER_THREADS", threads)
-        songs = generate(loaded, GenerateRequest(count=20, bars=2, seed=4, temperature=1.3)).songs
+        songs = generate(loaded, GenerateRequest(count=BIG_BATCH + 4, bars=2, seed=4, temperature=1.3)).songs
         out[threads] = [song_to_bytes(s) for s in songs]
     assert out["1"] == out["2"] == out["auto"]
 
@@ -160,11 +161,12 @@ def test_a_failing_multi_thread_session_falls_back_to_one_thread(monkeypatch, tm
         return real_session(model, threads)
 
     monkeypatch.setattr(runtime, "_session", no_threads)
-    tokens = torch.tensor([tok.encode_notes([], (4, 4), end=False)] * 20)
-    positions = torch.tensor([tok.positions(tokens[0].tolist())] * 20)
+    rows = BIG_BATCH + 4
+    tokens = torch.tensor([tok.encode_notes([], (4, 4), end=False)] * rows)
+    positions = torch.tensor([tok.positions(tokens[0].tolist())] * rows)
     eager = TorchRunner(model)
     with torch.no_grad():
         eager.prime(tokens, positions), runner.prime(tokens, positions)
-        nxt, pos = torch.full((20, 1), 12), torch.zeros(20, 1, dtype=torch.long)
+        nxt, pos = torch.full((rows, 1), 12), torch.zeros(rows, 1, dtype=torch.long)
         assert torch.allclose(runner.step(nxt, pos), eager.step(nxt, pos), atol=1e-5)
     assert runner.wide is runner.session
