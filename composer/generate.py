@@ -92,8 +92,10 @@ class GenerationResult:
 
 
 # progress(done, total, partial): done/total in the length unit requested
-# (bars for melody, seconds for performance); partial() decodes the songs so far.
-ProgressCallback = Callable[[int, int, Callable[[], list[Song]]], None]
+# (bars for melody, seconds for performance); partial(rows=None) decodes the
+# songs so far of the variations `rows` (indices into the request; None: every
+# variation started so far), and only those: the app shows one of 64.
+ProgressCallback = Callable[[int, int, Callable[..., list[Song]]], None]
 
 
 _PRIMER_NOTE = re.compile(r"^(?P<name>[A-Ga-g][#b]?-?\d|R|r|\d{1,3})(?::(?P<beats>\d+(?:\.\d+)?(?:/\d+)?))?$")
@@ -219,24 +221,27 @@ def _finish(loaded: LoadedModel, song: Song, request: GenerateRequest, primer_le
 
 class _Previews:
     """The songs of one batch while it is sampled, for the progress callback:
-    one Decoder per row is fed only the tokens added since the last look, so
-    a preview of 64 long variations costs the new tokens, not all of them.
-    It also gives the final songs (the same as decoding each row whole)."""
+    one Decoder per row is fed only the tokens added since it was last looked
+    at, so a preview costs the new tokens of the rows asked for, not all
+    tokens of all rows. It also gives the final songs (the same as decoding
+    each row whole)."""
 
-    def __init__(self, loaded: LoadedModel, request: GenerateRequest, primer_len: float, primer_used: bool):
+    def __init__(self, loaded: LoadedModel, request: GenerateRequest, primer_len: float, primer_used: bool,
+                 batch: int):
         self.loaded, self.request, self.primer_len, self.primer_used = loaded, request, primer_len, primer_used
-        self.decoders = []
-        self.fed = 0                      # columns of the (B, T) ids already fed
+        self.decoders = [loaded.tokenizer.decoder(tempo=request.tempo, program=request.program) for _ in range(batch)]
+        self.fed = [0] * batch            # columns of each row's (B, T) ids already fed
 
-    def songs(self, tokens: torch.Tensor) -> list[Song]:
-        if not self.decoders:
-            self.decoders = [self.loaded.tokenizer.decoder(tempo=self.request.tempo, program=self.request.program)
-                             for _ in range(tokens.shape[0])]
-        for decoder, row in zip(self.decoders, tokens[:, self.fed:].tolist()):
-            decoder.feed(row)
-        self.fed = tokens.shape[1]
-        return [_finish(self.loaded, d.song(), self.request, self.primer_len, self.primer_used)
-                for d in self.decoders]
+    def songs(self, tokens: torch.Tensor, rows=None) -> list[Song]:
+        """The songs so far of `rows` (indices into the batch; None: all) from the ids (B, T)."""
+        rows = range(len(self.decoders)) if rows is None else rows
+        out = []
+        for row in rows:
+            decoder = self.decoders[row]
+            decoder.feed(tokens[row, self.fed[row]:].tolist())
+            self.fed[row] = tokens.shape[1]
+            out.append(_finish(self.loaded, decoder.song(), self.request, self.primer_len, self.primer_used))
+        return out
 
 
 @dataclass
@@ -281,14 +286,28 @@ def generate(loaded: LoadedModel, request: GenerateRequest,
     all_tokens: list[list[int]] = []
     total = unit_total * request.count
     songs: list[Song] = []
+
+    def check_rows(rows):
+        rows = list(rows)
+        bad = [r for r in rows if not 0 <= r < request.count]
+        if bad:
+            raise IndexError(f"variation {bad[0]} does not exist (this request makes {request.count})")
+        return rows
+
     for start in range(0, request.count, request.batch_size):
         batch = min(request.batch_size, request.count - start)
         grammar = loaded.tokenizer.grammar(batch, plan.constraints, device)
-        previews = _Previews(loaded, request, primer_len, primer_used)
+        previews = _Previews(loaded, request, primer_len, primer_used, batch)
 
         def on_step(step, tokens, g, start=start, batch=batch, previews=previews):
             done = unit_total * start + int(g.progress() * unit_total * batch)
-            progress(min(done, total), total, lambda: previews.songs(tokens()))
+
+            def partial(rows=None):
+                rows = range(start + batch) if rows is None else check_rows(rows)
+                fresh = iter(previews.songs(tokens(), [r - start for r in rows if start <= r < start + batch]))
+                empty = loaded.tokenizer.decode([], tempo=request.tempo, program=request.program)
+                return [songs[r] if r < start else next(fresh) if r < start + batch else empty for r in rows]
+            progress(min(done, total), total, partial)
 
         out = sample(loaded.model, grammar, plan.prefix, batch, request.sampling(), generator=generator,
                      prefix_positions=loaded.tokenizer.positions(plan.prefix),
@@ -296,7 +315,7 @@ def generate(loaded: LoadedModel, request: GenerateRequest,
         all_tokens.extend(row.tolist() for row in out)
         songs.extend(previews.songs(out))
     if progress is not None:
-        progress(total, total, lambda: songs)
+        progress(total, total, lambda rows=None: list(songs) if rows is None else [songs[r] for r in check_rows(rows)])
     return GenerationResult(songs=songs, seed=plan.seed, tokens=all_tokens,
                             primer_beats=primer_len if primer_used and request.keep_primer else 0.0)
 

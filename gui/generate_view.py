@@ -46,7 +46,8 @@ PREVIEW_INTERVAL = 0.05     # seconds between piano-roll updates while sampling 
 class GenerationProgress:
     done: int                 # bars (melody) or seconds (performance) sampled so far
     total: int
-    songs: list[Song]         # the variations decoded so far
+    row: int                  # which variation `song` is
+    song: Song                # that variation so far
 
 
 @dataclass
@@ -56,8 +57,24 @@ class GenerationOutcome:
     seconds: float            # wall time of the job
 
 
-def generation_job(path: Path, loaded: LoadedModel | None, request: GenerateRequest):
-    """The worker function: load the model if needed, then generate."""
+class PreviewRow:
+    """Which variation the piano roll shows while sampling: set on the GUI
+    thread when the selection changes, read by the worker (a plain int)."""
+
+    def __init__(self, count: int, row: int = 0):
+        self.count = count
+        self.row = 0
+        self.select(row)
+
+    def select(self, row: int) -> None:
+        self.row = row if 0 <= row < self.count else 0
+
+
+def generation_job(path: Path, loaded: LoadedModel | None, request: GenerateRequest,
+                   preview: PreviewRow | None = None):
+    """The worker function: load the model if needed, then generate. While
+    sampling it decodes only the variation `preview` names (the one shown)."""
+    preview = preview or PreviewRow(request.count)
 
     def run(progress, should_stop):
         started = time.monotonic()
@@ -67,10 +84,11 @@ def generation_job(path: Path, loaded: LoadedModel | None, request: GenerateRequ
         def on_progress(done, total, partial):
             if throttle.ready(final=done >= total):
                 decode_started = time.monotonic()
-                songs = partial()
-                # decoding the partial songs costs time the sampler could use: keep it under ~10%
+                row = preview.row
+                song, = partial([row])
+                # decoding the partial song costs time the sampler could use: keep it under ~10%
                 throttle.interval = max(PREVIEW_INTERVAL, 10 * (time.monotonic() - decode_started))
-                progress(GenerationProgress(done, total, songs))
+                progress(GenerationProgress(done, total, row, song))
 
         result = generate(model, request, progress=on_progress, should_stop=should_stop)
         return GenerationOutcome(model, result, time.monotonic() - started)
@@ -97,6 +115,7 @@ class GenerateView(QWidget):
         self.primer_path: str = ""
         self.primer_name: str = ""
         self._pending_primer_beats = 0.0
+        self._preview: PreviewRow | None = None     # which variation the running job previews
         self._previous_index = 0
         self.setAcceptDrops(True)
 
@@ -154,6 +173,7 @@ class GenerateView(QWidget):
         self.results.regenerateRequested.connect(self.regenerate_from_bar)
         self.results.infillRequested.connect(self.regenerate_selection)
         self.results.status.connect(self.status)
+        self.results.variations.currentRowChanged.connect(self._on_variation_selected)
 
         self.controls.load(settings)
         self.refresh_models(select=settings.get("models/last") or None)
@@ -299,7 +319,8 @@ class GenerateView(QWidget):
         self.results.stop_playback()
         primer = request.primer
         self._pending_primer_beats = primer.end_beat if isinstance(primer, Song) else 0.0
-        self.job = Job("generate", generation_job(entry.path, loaded, request), self)
+        self._preview = PreviewRow(request.count, self.results.variations.currentRow())
+        self.job = Job("generate", generation_job(entry.path, loaded, request, self._preview), self)
         self.job.progressed.connect(self._on_progress)
         self.job.succeeded.connect(self._on_generated)
         self.job.failed.connect(self._on_failed)
@@ -317,10 +338,14 @@ class GenerateView(QWidget):
             self.job.cancel()
             self.message.setText("Cancelling...")
 
+    def _on_variation_selected(self, row: int) -> None:
+        if self._preview is not None:           # a job is sampling: preview the newly selected row
+            self._preview.select(row)
+
     def _on_progress(self, update: GenerationProgress) -> None:
         self.progress.setRange(0, max(1, update.total))
         self.progress.setValue(update.done)
-        self.results.show_partial(update.songs, self._pending_primer_beats)
+        self.results.show_partial(update.song, self._pending_primer_beats)
 
     def _on_generated(self, outcome: GenerationOutcome) -> None:
         self.loaded = outcome.loaded
@@ -347,6 +372,7 @@ class GenerateView(QWidget):
 
     def _on_finished(self) -> None:
         self.job = None
+        self._preview = None
         self._update_buttons()
         self.busyChanged.emit(False)
 

@@ -211,12 +211,9 @@ class ResultsPanel(QWidget):
         self.variations.set_songs(songs, kind, seed, primer_beats)
         self._on_row_changed(self.variations.currentRow())
 
-    def show_partial(self, songs: list[Song], primer_beats: float) -> None:
-        """Draw the variation being sampled (the selected row's, else the first)."""
-        if not songs:
-            return
-        row = self.variations.currentRow()
-        song = songs[row] if 0 <= row < len(songs) else songs[0]
+    def show_partial(self, song: Song, primer_beats: float) -> None:
+        """Draw the variation being sampled (the selected row's, else the first:
+        see generate_view.PreviewRow)."""
         self.roll.set_song(song, primer_beats, keep_view=self.roll.song is not None)
 
     def redraw(self) -> None:

@@ -71,6 +71,28 @@ def test_cancel_mid_generation_stops_and_ui_stays_usable(qtbot, make_window):
     assert view.results.variations.count() == 2
 
 
+def test_the_piano_roll_previews_the_selected_variation_while_sampling(qtbot, make_window):
+    """Only the variation shown is decoded while sampling: the selected row's,
+    following the selection as it changes."""
+    window = make_window()
+    view = _setup(window, count=3, bars=1)
+    _generate(qtbot, view)
+    view.results.variations.setCurrentRow(2)
+    _setup(window, count=3, bars=256)
+    qtbot.mouseClick(view.generate_button, Qt.MouseButton.LeftButton)
+    rows = []
+    view.job.progressed.connect(lambda update: rows.append((update.row, len(update.song.notes))))
+    qtbot.waitUntil(lambda: len(rows) >= 2 and rows[-1][1] > 0, timeout=WAIT_MS)
+    assert {row for row, _ in rows} == {2}
+    view.results.variations.setCurrentRow(1)       # the old list's row 1: preview variation 1 from now on
+    seen = len(rows)
+    qtbot.waitUntil(lambda: len(rows) >= seen + 2, timeout=WAIT_MS)
+    assert rows[-1][0] == 1 and view.results.roll.song.notes
+    qtbot.mouseClick(view.cancel_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: view.job is None, timeout=WAIT_MS)
+    assert view._preview is None
+
+
 def test_export_writes_a_mid_with_the_notes_shown_and_never_overwrites_silently(qtbot, make_window, tmp_path):
     window = make_window()
     view = _setup(window, count=2, bars=2)
