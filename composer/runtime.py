@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import re
 import tempfile
 import threading
 import time
@@ -323,6 +324,7 @@ def _session(model: MusicRNN, threads: int = 1):
         path = _cache_dir() / f"{key}-{GRAPH_VERSION}.onnx"
         if not path.exists():
             _export(model, path)
+            _remove_older_graphs(path, key)
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
@@ -334,6 +336,18 @@ def _session(model: MusicRNN, threads: int = 1):
         session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         _SESSIONS[key, threads] = session
         return session
+
+
+def _remove_older_graphs(path: Path, key: str) -> None:
+    """Delete this model's step graphs of earlier layouts (`{key}.onnx` before
+    "g2", `{key}-g1.onnx` ...), which nothing reads any more; a file another
+    process still has open is left for next time."""
+    for old in path.parent.glob(f"{key}*.onnx"):
+        if old != path and re.fullmatch(rf"{key}(-g\d+)?\.onnx", old.name):
+            try:
+                old.unlink()
+            except OSError as exc:
+                log.debug("could not remove the old step graph %s: %s", old, exc)
 
 
 def thread_chooser(model: MusicRNN) -> ThreadChooser | None:

@@ -34,6 +34,20 @@ def test_onnx_and_torch_runners_sample_the_same_music(monkeypatch, tmp_path, tok
     assert list(tmp_path.glob("rnn-composer/onnx/*.onnx"))        # the exported step graph is cached
 
 
+def test_a_new_graph_layout_replaces_the_old_cache_file(monkeypatch, tmp_path):
+    from composer import runtime
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.setattr(runtime, "_SESSIONS", {})            # the same weights may be loaded from another test
+    model = model_for(MelodyTokenizer(), "lstm")
+    key = runtime._weights_key(model)
+    cache = tmp_path / "rnn-composer" / "onnx"
+    cache.mkdir(parents=True)
+    old, other = cache / f"{key}.onnx", cache / "0123abcd.onnx"     # this model's old layout, another model's
+    old.write_bytes(b"old layout"), other.write_bytes(b"another model")
+    assert isinstance(make_runner(model), OnnxRunner)
+    assert sorted(p.name for p in cache.glob("*.onnx")) == sorted([f"{key}-{runtime.GRAPH_VERSION}.onnx", other.name])
+
+
 def test_runner_choice(monkeypatch, tmp_path):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     model = model_for(MelodyTokenizer(), "lstm")
