@@ -304,8 +304,10 @@ def generate(loaded: LoadedModel, request: GenerateRequest,
 
             def partial(rows=None):
                 rows = range(start + batch) if rows is None else check_rows(rows)
-                fresh = iter(previews.songs(tokens(), [r - start for r in rows if start <= r < start + batch]))
-                empty = loaded.tokenizer.decode([], tempo=request.tempo, program=request.program)
+                current = [r - start for r in rows if start <= r < start + batch]
+                fresh = iter(previews.songs(tokens(), current) if current else [])
+                if any(r >= start + batch for r in rows):          # not started yet: no notes
+                    empty = loaded.tokenizer.decode([], tempo=request.tempo, program=request.program)
                 return [songs[r] if r < start else next(fresh) if r < start + batch else empty for r in rows]
             progress(min(done, total), total, partial)
 

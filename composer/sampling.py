@@ -17,7 +17,7 @@ from .config import ConfigMixin
 from .errors import Cancelled
 from .model import MusicRNN
 from .runtime import make_runner
-from .tokenizer import PAD, Grammar
+from .tokenizer import PAD, Grammar, live_rows
 
 
 @dataclass(frozen=True)
@@ -111,19 +111,14 @@ def sample(model: MusicRNN, grammar: Grammar, prefix: list[int], batch: int, cfg
         done = grammar.done                              # (B,) bool, on the CPU
         if bool(done.all()):
             break
-        finished = _rows(done, live)
+        finished = live_rows(done, live)
         if bool(finished.any()):                         # drop them from the RNN's batch
             keep = torch.nonzero(~finished).flatten()    # (L',) rows of the live batch that go on
             live = keep if live is None else live[keep]
             runner.keep(keep.to(device))
         pos_t = grammar.positions_of(live).to(device)[:, None] if use_pos else None   # (L, 1)
-        logits = runner.step(_rows(nxt, live), pos_t)
+        logits = runner.step(live_rows(nxt, live), pos_t)
     return torch.cat(out, dim=1)
-
-
-def _rows(values: torch.Tensor, live: torch.Tensor | None) -> torch.Tensor:
-    """The rows of `values` (B, ...) that belong to the live sequences."""
-    return values if live is None else values[live.to(values.device)]
 
 
 def draw(probs: torch.Tensor, generator: torch.Generator | None, live: torch.Tensor | None = None,

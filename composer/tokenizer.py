@@ -49,6 +49,12 @@ class Constraints:
                 and (self.pitch_classes is None or pitch % 12 in self.pitch_classes))
 
 
+def live_rows(values: torch.Tensor, rows: torch.Tensor | None) -> torch.Tensor:
+    """The rows of `values` (B, ...) that belong to the sequences `rows`
+    (indices; None: all), as the sampler keeps them while some have finished."""
+    return values if rows is None else values[rows.to(values.device)]
+
+
 class Decoder:
     """Decodes a token sequence that grows while it is sampled: `feed` the
     tokens added since the last call, `song()` is `decode` of all of them.
@@ -117,12 +123,10 @@ class Grammar(ABC):
     # is a CPU LongTensor of their indices (None: all). A grammar whose state
     # is in NumPy picks the rows before building the tensors.
     def mask_of(self, rows: torch.Tensor | None) -> torch.Tensor:
-        m = self.mask()
-        return m if rows is None else m[rows.to(m.device)]
+        return live_rows(self.mask(), rows)
 
     def positions_of(self, rows: torch.Tensor | None) -> torch.Tensor:
-        p = self.positions()
-        return p if rows is None else p[rows.to(p.device)]
+        return live_rows(self.positions(), rows)
 
 
 class Tokenizer(ABC):

@@ -63,7 +63,6 @@ class PreviewRow:
 
     def __init__(self, count: int, row: int = 0):
         self.count = count
-        self.row = 0
         self.select(row)
 
     def select(self, row: int) -> None:
