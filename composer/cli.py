@@ -70,7 +70,8 @@ def add_generate_parser(sub) -> None:
     p.add_argument("--tempo", type=float, default=120.0, help="beats per minute written to the file (default 120)")
     p.add_argument("--program", type=int, default=0, help="General MIDI program 0..127 (default 0, piano)")
     p.add_argument("--device", default="auto", help="auto (CUDA > MPS > CPU), cpu, cuda, cuda:N, mps")
-    p.add_argument("--batch", type=_positive_int, default=64, help="pieces sampled together (default 64)")
+    p.add_argument("--batch", type=_positive_int, default=64, help="pieces sampled at once (default 64): one that ends hands its place to the next; "
+                   "the pieces of a seed are the same at any batch size")
     p.add_argument("--out", type=Path, default=Path("songs"), help="output folder (default ./songs)")
     p.add_argument("--prefix", default=None, help="file name prefix (default: the representation)")
     p.add_argument("--force", action="store_true", help="overwrite existing files")

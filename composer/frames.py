@@ -306,6 +306,8 @@ class FramesGrammar(Grammar):
     and satisfy the key, scale and pitch range, then `frame`; after the requested number of frames only
     <eos>. <eos> is never allowed inside the length."""
 
+    row_state = ("started", "done", "frames", "base", "last", "previous", "current", "ended")
+
     def __init__(self, tok: FramesTokenizer, batch: int, constraints: Constraints, device, *,
                  frames: int | None = None):
         if frames is not None and frames < 1:

@@ -13,8 +13,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
-import torch
-
 from .errors import ComposerError, ConstraintError
 from .melody import MelodyTokenizer
 from .midi_io import read_midi, song_to_bytes, write_atomic
@@ -220,26 +218,26 @@ def _finish(loaded: LoadedModel, song: Song, request: GenerateRequest, primer_le
 
 
 class _Previews:
-    """The songs of one batch while it is sampled, for the progress callback:
-    one Decoder per row is fed only the tokens added since it was last looked
-    at, so a preview costs the new tokens of the rows asked for, not all
-    tokens of all rows. It also gives the final songs (the same as decoding
-    each row whole)."""
+    """The songs of a request while it is sampled, for the progress callback:
+    one Decoder per variation is fed only the tokens added since it was last
+    looked at, so a preview costs the new tokens of the variations asked for,
+    not all tokens of all of them. It also gives the final songs (the same as
+    decoding each variation whole)."""
 
-    def __init__(self, loaded: LoadedModel, request: GenerateRequest, primer_len: float, primer_used: bool,
-                 batch: int):
+    def __init__(self, loaded: LoadedModel, request: GenerateRequest, primer_len: float, primer_used: bool):
         self.loaded, self.request, self.primer_len, self.primer_used = loaded, request, primer_len, primer_used
-        self.decoders = [loaded.tokenizer.decoder(tempo=request.tempo, program=request.program) for _ in range(batch)]
-        self.fed = [0] * batch            # columns of each row's (B, T) ids already fed
+        self.decoders = [loaded.tokenizer.decoder(tempo=request.tempo, program=request.program)
+                         for _ in range(request.count)]
+        self.fed = [0] * request.count       # tokens of each variation already fed
 
-    def songs(self, tokens: torch.Tensor, rows=None) -> list[Song]:
-        """The songs so far of `rows` (indices into the batch; None: all) from the ids (B, T)."""
+    def songs(self, sequences: list[list[int]], rows=None) -> list[Song]:
+        """The songs so far of `rows` (variation indices; None: all) from their token ids."""
         rows = range(len(self.decoders)) if rows is None else rows
         out = []
         for row in rows:
-            decoder = self.decoders[row]
-            decoder.feed(tokens[row, self.fed[row]:].tolist())
-            self.fed[row] = tokens.shape[1]
+            decoder, tokens = self.decoders[row], sequences[row]
+            decoder.feed(tokens[self.fed[row]:])
+            self.fed[row] = len(tokens)
             out.append(_finish(self.loaded, decoder.song(), self.request, self.primer_len, self.primer_used))
         return out
 
@@ -276,16 +274,14 @@ def generate(loaded: LoadedModel, request: GenerateRequest,
              progress: ProgressCallback | None = None,
              should_stop: Callable[[], bool] | None = None,
              plan: Plan | None = None) -> GenerationResult:
-    """Sample `request.count` pieces in batches of `request.batch_size`."""
+    """Sample `request.count` pieces, `request.batch_size` of them at a time
+    (continuous batching: see composer.sampling.sample). Piece i depends on the
+    seed and the request, not on the batch size."""
     plan = plan or prepare(loaded, request)
     primer_used = request.primer is not None
     unit_total, primer_len = plan.unit_total, plan.primer_len
-    device = loaded.device
-    generator = torch.Generator(device=device)
-    generator.manual_seed(plan.seed)
-    all_tokens: list[list[int]] = []
     total = unit_total * request.count
-    songs: list[Song] = []
+    previews = _Previews(loaded, request, primer_len, primer_used)
 
     def check_rows(rows):
         rows = list(rows)
@@ -294,31 +290,21 @@ def generate(loaded: LoadedModel, request: GenerateRequest,
             raise IndexError(f"variation {bad[0]} does not exist (this request makes {request.count})")
         return rows
 
-    for start in range(0, request.count, request.batch_size):
-        batch = min(request.batch_size, request.count - start)
-        grammar = loaded.tokenizer.grammar(batch, plan.constraints, device)
-        previews = _Previews(loaded, request, primer_len, primer_used, batch)
+    def on_step(step, state):
+        def partial(rows=None):
+            if rows is None:                     # the variations started so far (they start in order)
+                rows = range(next((i for i, s in enumerate(state.sequences) if not s), request.count))
+            return previews.songs(state.sequences, check_rows(rows))
+        progress(min(int(state.fraction() * total), total), total, partial)
 
-        def on_step(step, tokens, g, start=start, batch=batch, previews=previews):
-            done = unit_total * start + int(g.progress() * unit_total * batch)
-
-            def partial(rows=None):
-                rows = range(start + batch) if rows is None else check_rows(rows)
-                current = [r - start for r in rows if start <= r < start + batch]
-                fresh = iter(previews.songs(tokens(), current) if current else [])
-                if any(r >= start + batch for r in rows):          # not started yet: no notes
-                    empty = loaded.tokenizer.decode([], tempo=request.tempo, program=request.program)
-                return [songs[r] if r < start else next(fresh) if r < start + batch else empty for r in rows]
-            progress(min(done, total), total, partial)
-
-        out = sample(loaded.model, grammar, plan.prefix, batch, request.sampling(), generator=generator,
-                     prefix_positions=loaded.tokenizer.positions(plan.prefix),
-                     on_step=on_step if progress else None, should_stop=should_stop, mark_primed=primer_used).cpu()
-        all_tokens.extend(row.tolist() for row in out)
-        songs.extend(previews.songs(out))
+    sequences = sample(loaded.model, loaded.tokenizer.grammar(1, plan.constraints, loaded.device), plan.prefix,
+                       request.count, request.sampling(), slots=request.batch_size, seed=plan.seed,
+                       prefix_positions=loaded.tokenizer.positions(plan.prefix),
+                       on_step=on_step if progress else None, should_stop=should_stop, mark_primed=primer_used)
+    songs = previews.songs(sequences)
     if progress is not None:
         progress(total, total, lambda rows=None: list(songs) if rows is None else [songs[r] for r in check_rows(rows)])
-    return GenerationResult(songs=songs, seed=plan.seed, tokens=all_tokens,
+    return GenerationResult(songs=songs, seed=plan.seed, tokens=sequences,
                             primer_beats=primer_len if primer_used and request.keep_primer else 0.0)
 
 

@@ -252,8 +252,9 @@ def infill(loaded: LoadedModel, song: Song, request: InfillRequest, *,
     layout = _layout(tok, song, request)
     constraints = Constraints(bars=layout.n_bars, pitch_classes=allowed_pitch_classes(request.key, request.scale),
                               pitch_low=request.pitch_low, pitch_high=request.pitch_high, time_signature=layout.ts)
-    try:
-        grammar = SpanGrammar(tok, request.count, constraints, "cpu")
+    uses_right = isinstance(loaded.model, InfillRNN)
+    try:   # the plain model's sampler starts every variation from a grammar of one
+        grammar = SpanGrammar(tok, request.count if uses_right else 1, constraints, "cpu")
     except ValueError as exc:
         raise ConstraintError(str(exc)) from None
     seed = request.seed if request.seed is not None else random.SystemRandom().randrange(2**31)
@@ -262,21 +263,20 @@ def infill(loaded: LoadedModel, song: Song, request: InfillRequest, *,
     generator.manual_seed(seed)
     total = request.count * layout.n_bars * tok.config.steps_per_bar(layout.ts)
 
-    def report(g) -> None:
+    def report(fraction: float) -> None:
         if progress is not None:
-            progress(min(total, int(g.progress() * total)), total)
+            progress(min(total, int(fraction * total)), total)
 
-    uses_right = isinstance(loaded.model, InfillRNN)
     if uses_right:
         rows = _sample_infill_model(loaded.model, tok, layout, grammar, request.count, request.sampling(),
-                                    generator, report, should_stop)
+                                    generator, lambda g: report(g.progress()), should_stop)
     else:
         bars = [i for i, t in enumerate(layout.tokens) if t == BAR]
         prefix = layout.tokens[:bars[layout.first_bar]]
-        out = sample(loaded.model, grammar, prefix, request.count, request.sampling(), generator=generator,
+        out = sample(loaded.model, grammar, prefix, request.count, request.sampling(), seed=seed,
                      prefix_positions=tok.positions(prefix), should_stop=should_stop, mark_primed=True,
-                     on_step=lambda step, tokens, g: report(g))
-        rows = [row[len(prefix):] for row in out.cpu().tolist()]
+                     on_step=lambda step, state: report(state.fraction()))
+        rows = [row[len(prefix):] for row in out]
     spans = [_span_tokens(row) for row in rows]
     songs = []
     for span in spans:

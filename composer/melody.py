@@ -359,6 +359,7 @@ class MelodyGrammar(Grammar):
 
     # phases
     START, METER, EVENT, DURATION, FINISHED = range(5)
+    row_state = ("phase", "pos", "spb", "bars_done", "bars_base", "has_prev", "bar_open")
 
     def __init__(self, tok: MelodyTokenizer, batch: int, constraints: Constraints, device):
         c = tok.config
@@ -406,11 +407,7 @@ class MelodyGrammar(Grammar):
         return np.where(self.phase == self.DURATION, _ROW_DUR + remaining, rows)
 
     def mask(self) -> torch.Tensor:
-        return self.mask_of(None)
-
-    def mask_of(self, rows: torch.Tensor | None) -> torch.Tensor:
-        table_rows = self.mask_rows() if rows is None else self.mask_rows()[rows.numpy()]
-        return torch.from_numpy(self._masks[table_rows]).to(self.device)         # (B or L, V) bool
+        return torch.from_numpy(self._masks[self.mask_rows()]).to(self.device)      # (B, V) bool
 
     def update(self, tokens: torch.Tensor) -> None:
         t = tokens.detach().to("cpu", torch.long).numpy()                         # (B,)
@@ -430,11 +427,7 @@ class MelodyGrammar(Grammar):
         self.pos[full] = 0
 
     def positions(self) -> torch.Tensor:
-        return self.positions_of(None)
-
-    def positions_of(self, rows: torch.Tensor | None) -> torch.Tensor:
-        pos = self.pos if rows is None else self.pos[rows.numpy()]
-        return torch.from_numpy(np.minimum(pos, self.tok.config.max_duration - 1))   # (B or L,) long
+        return torch.from_numpy(np.minimum(self.pos, self.tok.config.max_duration - 1))   # (B,) long
 
     def progress(self) -> float:
         made = (np.maximum(self.bars_done - self.bars_base, 0).astype(np.float32)

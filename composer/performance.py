@@ -188,6 +188,8 @@ class PerformanceGrammar(Grammar):
     """Time runs until `constraints.seconds`; offs only for sounding pitches;
     a shift is forced after `max_simultaneous` tokens at one time."""
 
+    row_state = ("started", "now", "base", "since_shift", "sounding", "done")
+
     def __init__(self, tok: PerformanceTokenizer, batch: int, constraints: Constraints, device):
         c = tok.config
         if constraints.seconds is None or not constraints.seconds > 0:

@@ -31,6 +31,7 @@ import time
 import warnings
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from .model import MusicRNN
@@ -127,10 +128,12 @@ class TorchRunner:
 
     def __init__(self, model: MusicRNN):
         self.model = model
-        self.state = None
+        self.state = self.first = None
 
     def prime(self, tokens: torch.Tensor, positions: torch.Tensor | None) -> torch.Tensor:
+        """Run the prefixes (B, P); `add` starts more sequences in the state of the first."""
         logits, self.state = self.model(tokens, positions=positions)     # (B, P, V)
+        self.first = _rows(self.state, slice(0, 1))
         return logits[:, -1]                                             # (B, V)
 
     def step(self, tokens: torch.Tensor, positions: torch.Tensor | None) -> torch.Tensor:
@@ -139,10 +142,33 @@ class TorchRunner:
 
     def keep(self, rows: torch.Tensor) -> None:
         """Go on with the sequences `rows` (indices into the current batch) only."""
-        if isinstance(self.state, tuple):
-            self.state = tuple(s.index_select(1, rows) for s in self.state)      # (layers, B', H)
-        else:
-            self.state = self.state.index_select(1, rows)
+        self.state = _rows(self.state, rows)                                     # (layers, B', H)
+
+    def add(self, k: int) -> None:
+        """Append k sequences in the state `prime` left its first one in."""
+        self.state = _cat(self.state, _rows(self.first, torch.zeros(k, dtype=torch.long)))
+
+    def restart(self, rows: torch.Tensor) -> None:
+        """The sequences `rows` start again from the state `prime` left its first one in."""
+        for now, first in zip(_parts(self.state), _parts(self.first)):
+            now[:, rows] = first
+
+
+def _parts(state) -> tuple:
+    return state if isinstance(state, tuple) else (state,)
+
+
+def _cat(state, more):
+    if isinstance(state, tuple):
+        return tuple(torch.cat([s, m], 1) for s, m in zip(state, more))
+    return torch.cat([state, more], 1)
+
+
+def _rows(state, rows):
+    """The sequences `rows` (a LongTensor or a slice) of an RNN state (layers, B, H) or (h, c)."""
+    if isinstance(state, tuple):
+        return tuple(_rows(s, rows) for s in state)
+    return state[:, rows] if isinstance(rows, slice) else state.index_select(1, rows)
 
 
 class _StepGraph(torch.nn.Module):
@@ -234,6 +260,7 @@ class OnnxRunner(TorchRunner):
         logits = super().prime(tokens, positions)
         h, c = self.state if self.lstm else (self.state, torch.zeros_like(self.state))
         self.h, self.c = h.contiguous().numpy(), c.contiguous().numpy()
+        self.h0, self.c0 = self.h[:, :1].copy(), self.c[:, :1].copy()           # (layers, 1, H)
         return logits
 
     def step(self, tokens, positions):
@@ -267,6 +294,14 @@ class OnnxRunner(TorchRunner):
     def keep(self, rows: torch.Tensor) -> None:
         index = rows.cpu().numpy()
         self.h, self.c = self.h[:, index], self.c[:, index]                       # (layers, B', H)
+
+    def add(self, k: int) -> None:
+        self.h = np.concatenate([self.h, np.repeat(self.h0, k, axis=1)], axis=1)
+        self.c = np.concatenate([self.c, np.repeat(self.c0, k, axis=1)], axis=1)
+
+    def restart(self, rows: torch.Tensor) -> None:
+        index = rows.cpu().numpy()
+        self.h[:, index], self.c[:, index] = self.h0, self.c0
 
 
 def _weights_key(model: MusicRNN) -> str:

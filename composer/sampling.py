@@ -1,4 +1,7 @@
-"""Batched sampling: N variations are one batch through the RNN (each until it ends).
+"""Batched sampling: up to `slots` variations at a time are one batch through
+the RNN; one that ends hands its row to the next waiting one (continuous
+batching), and each variation's random numbers are its own, so the music of
+a seed does not depend on the batch size.
 
 The loop reads top to bottom: prime -> forward one step -> temperature ->
 constraint mask -> top-k / top-p -> sample. The mask comes before top-k/top-p
@@ -17,7 +20,7 @@ from .config import ConfigMixin
 from .errors import Cancelled
 from .model import MusicRNN
 from .runtime import make_runner
-from .tokenizer import PAD, Grammar, live_rows
+from .tokenizer import Grammar
 
 
 @dataclass(frozen=True)
@@ -60,31 +63,55 @@ def _sorted_descending(logits: torch.Tensor) -> torch.Tensor:
     return torch.sort(logits, descending=True, dim=-1).values
 
 
-# on_step(step, tokens, grammar): tokens() returns the (B, T) ids so far; it is a
-# function so the concatenation happens only when someone looks (the GUI, 20x/s).
-ProgressHook = Callable[[int, Callable[[], torch.Tensor], Grammar], None]
+@dataclass
+class Progress:
+    """What `sample` shows its `on_step` hook after each step."""
+
+    sequences: list[list[int]]    # per variation: prefix + tokens so far; [] until it starts
+    finished: int                 # variations that have ended
+    grammar: Grammar              # the live ones' grammar (`grammar.size` of them)
+
+    def fraction(self) -> float:
+        """How much of the whole request is sampled, 0..1: the finished
+        variations whole, the live ones as far as the slowest of them."""
+        live = self.grammar.size
+        return (self.finished + (live * self.grammar.progress() if live else 0)) / len(self.sequences)
+
+
+ProgressHook = Callable[[int, Progress], None]
 
 
 @torch.no_grad()
-def sample(model: MusicRNN, grammar: Grammar, prefix: list[int], batch: int, cfg: SamplingConfig, *,
+def sample(model: MusicRNN, grammar: Grammar, prefix: list[int], count: int, cfg: SamplingConfig, *,
+           slots: int | None = None, seed: int = 0,
            prefix_positions: list[int] | None = None,
-           generator: torch.Generator | None = None,
            on_step: ProgressHook | None = None,
            should_stop: Callable[[], bool] | None = None,
-           mark_primed: bool = False, runner=None) -> torch.Tensor:
-    """Sample `batch` continuations of `prefix` under `grammar`.
+           mark_primed: bool = False, runner=None) -> list[list[int]]:
+    """Sample `count` continuations of `prefix`, at most `slots` (default: all)
+    at a time in one batch through the RNN; `grammar` is a fresh grammar of one
+    sequence.
 
-    Returns the token ids (B, T) including the prefix. `on_step(step, tokens,
-    grammar)` runs after every sampled token (`tokens()` gives the ids so far); `should_stop()` is checked each
-    step and raises `Cancelled`. A sequence that has finished leaves the RNN's
-    batch (`runner.keep`); it gets <pad> from then on, with the same tokens for
-    the others as if it had stayed (see `draw`).
+    Returns each variation's token ids, prefix included, up to its <eos>.
+    Continuous batching: a variation that ends leaves the RNN's batch at once
+    and the next waiting one takes its place, so a request for more variations
+    than slots keeps the batch full instead of running each group until its
+    longest member ends. The prefix is run through the RNN once; every new
+    variation starts from that state. Variation v's k-th token is drawn with
+    `uniforms(seed, v, k)`, so its music depends on the seed, the model and the
+    request, not on the number of slots or on when the others end.
+    `on_step(step, progress)` runs after every step; `should_stop()` is checked
+    each step and raises `Cancelled`.
     """
+    if count < 1:
+        raise ValueError(f"count must be >= 1, got {count}")
+    slots = count if slots is None else min(slots, count)
+    if slots < 1:
+        raise ValueError(f"slots must be >= 1, got {slots}")
     device = next(model.parameters()).device
     model.eval()
-    prefix_t = torch.tensor(prefix, dtype=torch.long, device=device).expand(batch, -1)    # (B, P)
-    for t in range(prefix_t.shape[1]):
-        grammar.update(prefix_t[:, t])
+    for t in prefix:
+        grammar.update(torch.tensor([t], dtype=torch.long))
     if mark_primed:
         grammar.mark_primed()
     use_pos = model.pos_embed is not None
@@ -92,60 +119,112 @@ def sample(model: MusicRNN, grammar: Grammar, prefix: list[int], batch: int, cfg
     if use_pos:
         if prefix_positions is None or len(prefix_positions) != len(prefix):
             raise ValueError("this model needs prefix_positions, one per prefix token")
-        pos_t = torch.tensor(prefix_positions, dtype=torch.long, device=device).expand(batch, -1)
+        pos_t = torch.tensor([prefix_positions], dtype=torch.long, device=device)          # (1, P)
     runner = runner or make_runner(model)
-    logits = runner.prime(prefix_t, pos_t)               # (L, V), one row per live sequence
-    live = None                                          # (L,) which sequences the runner steps; None: all B
-    out = [prefix_t]
-    for step in range(grammar.max_steps()):
+    first = runner.prime(torch.tensor([prefix], dtype=torch.long, device=device), pos_t)   # (1, V)
+    limit = grammar.max_steps()                          # tokens any one variation may take
+    template, grammar = grammar, grammar.repeat(slots)   # the live variations' grammar, one row each
+    runner.add(slots - 1)
+    logits = first.expand(slots, -1)                     # (L, V), one row per live variation
+    variation = np.arange(slots)                         # (L,) which variation each row samples
+    made = np.zeros(slots, dtype=np.int64)               # (L,) tokens each has sampled
+    rows = np.arange(slots)
+    key = _stream_key(seed)
+    draws = _uniforms_at(key, _counters(variation[:, None], np.arange(limit)))    # (L, limit): row i's u of each step
+    sequences = [list(prefix) for _ in range(slots)] + [[] for _ in range(count - slots)]
+    waiting, finished, step = slots, 0, 0
+    while True:
         if should_stop is not None and should_stop():
             raise Cancelled("generation cancelled")
-        allowed = grammar.mask_of(live)                  # (L, V) bool
-        filtered = filter_logits(logits, allowed, cfg)
+        filtered = filter_logits(logits, grammar.mask(), cfg)
         probs = torch.softmax(filtered, dim=-1)
-        nxt = draw(probs, generator, live, batch)        # (B, 1), <pad> for finished sequences
+        u = torch.from_numpy(draws[rows, made][:, None]).to(probs.device)             # (L, 1)
+        nxt = draw(probs, u)                             # (L, 1)
         grammar.update(nxt[:, 0])
-        out.append(nxt)
+        made += 1
+        for v, t in zip(variation.tolist(), nxt[:, 0].tolist()):
+            sequences[v].append(t)
+        ended = grammar.done.numpy() | (made >= limit)
+        reuse = None
+        if ended.any():
+            ends = np.flatnonzero(ended)
+            finished += len(ends)
+            new = min(len(ends), count - waiting)        # the next variations take over these rows
+            if new < len(ends):                          # the rest leave the RNN's batch
+                keep = np.flatnonzero(~ended)
+                if new:
+                    keep = np.sort(np.concatenate([keep, ends[:new]]))
+                grammar.keep(keep)
+                runner.keep(torch.from_numpy(keep).to(device))
+                variation, made, draws, rows = variation[keep], made[keep], draws[keep], rows[:len(keep)]
+                nxt = nxt[torch.from_numpy(keep).to(nxt.device)]
+                ended = ended[keep]
+            reuse = np.flatnonzero(ended) if new else None
+        if len(variation):                               # (a reused row's step is thrown away below)
+            pos = grammar.positions().to(device)[:, None] if use_pos else None        # (L, 1)
+            logits = runner.step(nxt, pos)
+        if reuse is not None:                            # they start from the primed state
+            fresh = np.arange(waiting, waiting + len(reuse))
+            grammar.restart(reuse, template)
+            runner.restart(torch.from_numpy(reuse).to(device))
+            logits[torch.from_numpy(reuse).to(logits.device)] = first
+            variation[reuse], made[reuse] = fresh, 0
+            draws[reuse] = _uniforms_at(key, _counters(fresh[:, None], np.arange(limit)))
+            for v in fresh.tolist():
+                sequences[v] = list(prefix)
+            waiting += len(reuse)
         if on_step is not None:
-            on_step(step, lambda n=len(out): torch.cat(out[:n], dim=1), grammar)
-        done = grammar.done                              # (B,) bool, on the CPU
-        if bool(done.all()):
-            break
-        finished = live_rows(done, live)
-        if bool(finished.any()):                         # drop them from the RNN's batch
-            keep = torch.nonzero(~finished).flatten()    # (L',) rows of the live batch that go on
-            live = keep if live is None else live[keep]
-            runner.keep(keep.to(device))
-        pos_t = grammar.positions_of(live).to(device)[:, None] if use_pos else None   # (L, 1)
-        logits = runner.step(live_rows(nxt, live), pos_t)
-    return torch.cat(out, dim=1)
+            on_step(step, Progress(sequences, finished, grammar))
+        if not len(variation):
+            return sequences
+        step += 1
 
 
-def draw(probs: torch.Tensor, generator: torch.Generator | None, live: torch.Tensor | None = None,
-         batch: int | None = None) -> torch.Tensor:
-    """One token per sequence -> (B, 1). `probs` (L, V) are the rows of the
-    `live` sequences among `batch` (all of them when `live` is None).
+_U64 = {n: np.uint64(n) for n in (27, 30, 31, 32, 40)}
+_MUL1, _MUL2, _GOLDEN = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB), np.uint64(0x9E3779B97F4A7C15)
+_UNIT = np.float32(2.0 ** -24)
 
-    Inverse CDF: each sequence draws one uniform u in [0, 1) per step and takes
-    the first token whose cumulative probability exceeds u times the row's total.
-    A token of probability 0 (masked or filtered) is never drawn: the cumulative
-    sum does not rise there. Every sequence draws its u, live or not, so a
-    sequence's tokens do not depend on when the others finish; the finished ones
-    get <pad>, the only token their grammar allows. (Until 2026-12 the draw was
+
+def _mix64(x: np.ndarray) -> np.ndarray:
+    """SplitMix64's output function: a bijection of uint64 that mixes every bit."""
+    x = (x ^ (x >> _U64[30])) * _MUL1
+    x = (x ^ (x >> _U64[27])) * _MUL2
+    return x ^ (x >> _U64[31])
+
+
+def _stream_key(seed: int) -> np.uint64:
+    return _mix64(np.array([seed & ((1 << 64) - 1)], dtype=np.uint64))[0]
+
+
+def _counters(variations, steps) -> np.ndarray:
+    """(variation << 32 | step) as uint64: where in the seed's stream a draw is."""
+    return (np.asarray(variations, dtype=np.uint64) << _U64[32]) | np.asarray(steps, dtype=np.uint64)
+
+
+def _uniforms_at(key: np.uint64, counters: np.ndarray) -> np.ndarray:
+    bits = _mix64(counters * _GOLDEN + key)
+    return (bits >> _U64[40]).astype(np.float32) * _UNIT
+
+
+def uniforms(seed: int, variations, steps) -> np.ndarray:
+    """float32 in [0, 1), one per (variation, step) pair: counter-based random
+    numbers, SplitMix64 at position (variation << 32 | step) of the stream of
+    `seed`. The same pair always gives the same number, whatever else is
+    drawn. Multiples of 2**-24, the largest 1 - 2**-24 (as torch.rand's)."""
+    return _uniforms_at(_stream_key(seed), _counters(variations, steps))
+
+
+def draw(probs: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+    """One token per sequence -> (L, 1), by inverse CDF: the first token whose
+    cumulative probability exceeds u (L, 1), a uniform in [0, 1), times the
+    row's total. A token of probability 0 (masked or filtered) is never drawn:
+    the cumulative sum does not rise there. (Until 2026-12 the draw was
     torch.multinomial's, one Exp(1) number per vocabulary entry: 64 x 100 numbers
-    per step instead of 64, 0.15-0.2 ms of a batch-64 step instead of ~0.02; the
-    same seed now gives different music than those versions did.)"""
-    batch = probs.shape[0] if live is None else batch
-    u = torch.rand((batch, 1), generator=generator, device=probs.device, dtype=probs.dtype)   # (B, 1)
-    if live is not None:
-        u = u[live.to(probs.device)]                                        # (L, 1)
+    per step instead of 64, 0.15-0.2 ms of a batch-64 step instead of ~0.02; and
+    until the counter-based `uniforms` the u came from one torch.Generator for
+    the whole batch. The same seed gives different music than those versions.)"""
     cdf = probs.cumsum(dim=-1)                                              # (L, V)
     total = cdf[:, -1:]                                                     # (L, 1), 1 up to rounding
     # u < 1, so u * total < total (rounding never reaches it: checked for every float32
     # in [0.5, 2)), and the first cdf above it belongs to a token of probability > 0
-    token = torch.searchsorted(cdf, u * total, right=True)                  # (L, 1) first cdf > u * total
-    if live is None:
-        return token
-    nxt = torch.full((batch, 1), PAD, dtype=torch.long, device=probs.device)
-    nxt[live.to(probs.device)] = token
-    return nxt
+    return torch.searchsorted(cdf, u.to(probs.dtype) * total, right=True)   # (L, 1) first cdf > u * total

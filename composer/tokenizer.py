@@ -3,8 +3,10 @@ the config stored in a model file."""
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+import copy
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 
 from .errors import ComposerError
@@ -47,12 +49,6 @@ class Constraints:
     def pitch_ok(self, pitch: int) -> bool:
         return (self.pitch_low <= pitch <= self.pitch_high
                 and (self.pitch_classes is None or pitch % 12 in self.pitch_classes))
-
-
-def live_rows(values: torch.Tensor, rows: torch.Tensor | None) -> torch.Tensor:
-    """The rows of `values` (B, ...) that belong to the sequences `rows`
-    (indices; None: all), as the sampler keeps them while some have finished."""
-    return values if rows is None else values[rows.to(values.device)]
 
 
 class Decoder:
@@ -119,14 +115,35 @@ class Grammar(ABC):
         `Tokenizer.positions`); zeros for representations without one."""
         return torch.zeros_like(self.done, dtype=torch.long)
 
-    # The sampler asks only for the sequences still in the RNN's batch: `rows`
-    # is a CPU LongTensor of their indices (None: all). A grammar whose state
-    # is in NumPy picks the rows before building the tensors.
-    def mask_of(self, rows: torch.Tensor | None) -> torch.Tensor:
-        return live_rows(self.mask(), rows)
+    # Each sequence's state is one row of the arrays or tensors named here (first
+    # dimension B), so the sampler can drop finished sequences and start new
+    # ones in their places (continuous batching, composer.sampling).
+    row_state: tuple[str, ...] = ()
 
-    def positions_of(self, rows: torch.Tensor | None) -> torch.Tensor:
-        return live_rows(self.positions(), rows)
+    def keep(self, rows: np.ndarray) -> None:
+        """Go on with the sequences `rows` (indices, in that order) only."""
+        index = torch.from_numpy(rows)
+        for name in self.row_state:
+            value = getattr(self, name)
+            setattr(self, name, value[rows] if isinstance(value, np.ndarray) else value[index])
+
+    def repeat(self, k: int) -> "Grammar":
+        """A grammar of k sequences, each in the state of this one's first."""
+        new = copy.copy(self)
+        new.keep(np.zeros(k, dtype=np.int64))
+        return new
+
+    def restart(self, rows: np.ndarray, template: "Grammar") -> None:
+        """The sequences `rows` start again, in the state of `template`'s first."""
+        index = torch.from_numpy(rows)
+        for name in self.row_state:
+            value, start = getattr(self, name), getattr(template, name)[:1]
+            value[rows if isinstance(value, np.ndarray) else index] = start
+
+    @property
+    def size(self) -> int:
+        """How many sequences this grammar holds."""
+        return len(getattr(self, self.row_state[0]))
 
 
 class Tokenizer(ABC):

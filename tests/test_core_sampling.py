@@ -1,3 +1,4 @@
+import numpy as np
 import pytest
 import torch
 
@@ -6,7 +7,7 @@ from composer.generate import GenerateRequest, generate, parse_note_list
 from composer.midi_io import song_to_bytes
 from composer.modelfile import load_model
 from composer.music import Note
-from composer.sampling import SamplingConfig, draw, filter_logits, sample
+from composer.sampling import SamplingConfig, draw, filter_logits, sample, uniforms
 from composer.tokenizer import EOS, PAD, Constraints
 
 from tinymodels import scale_tune, tiny_model_file
@@ -44,7 +45,7 @@ def test_variations_are_one_batch_through_the_rnn_until_they_finish(melody_model
         handle.remove()
     assert len(result.songs) == 6
     expected = unfinished_after_each_token(result.tokens)
-    assert calls[0] == 6 and calls[1:] == expected           # one batch; a finished variation leaves it
+    assert calls[0] == 1 and calls[1:] == expected           # the prefix once; one batch; a finished one leaves
     assert len(expected) > 10 and expected[0] == 6 and expected[-1] < 6
     monkeypatch.setenv("COMPOSER_RUNTIME", "onnx")
     shapes = []
@@ -52,6 +53,50 @@ def test_variations_are_one_batch_through_the_rnn_until_they_finish(melody_model
     monkeypatch.setattr(runtime.OnnxRunner, "step", lambda self, t, p: shapes.append(t.shape) or real_step(self, t, p))
     again = run(melody_model, count=6, bars=4, seed=1, temperature=3.0)
     assert shapes == [(n, 1) for n in unfinished_after_each_token(again.tokens)]
+
+
+def continuous_schedule(lengths: list[int], slots: int) -> list[int]:
+    """The rows the RNN steps after each sampling step when variations of
+    `lengths` sampled tokens take `slots` rows in order: a row whose variation
+    ends goes to the next waiting one (which samples its first token on the
+    next step), else it leaves the batch."""
+    ends = [n - 1 for n in lengths[:slots]]          # the step of each row's last token
+    waiting, step, shapes = len(ends), 0, []
+    while ends:
+        ended = [i for i, e in enumerate(ends) if e == step]
+        for i in ended[:len(lengths) - waiting]:      # (their new last token is after this step)
+            ends[i] = step + lengths[waiting]
+            waiting += 1
+        ends = [e for e in ends if e != step]
+        if ends:
+            shapes.append(len(ends))
+        step += 1
+    return shapes
+
+
+@pytest.mark.parametrize("runtime_name", ["torch", "onnx"])
+def test_more_variations_than_slots_keep_the_batch_full_and_the_music_does_not_depend_on_it(
+        melody_model, monkeypatch, runtime_name):
+    """Continuous batching: a variation that ends hands its row to the next
+    waiting one, so the RNN steps `batch_size` rows until none wait; and
+    variation i is the same music whatever the batch size."""
+    from composer import runtime
+    monkeypatch.setenv("COMPOSER_RUNTIME", runtime_name)
+    runner_class = runtime.TorchRunner if runtime_name == "torch" else runtime.OnnxRunner
+    shapes = []
+    real_step = runner_class.step
+    monkeypatch.setattr(runner_class, "step", lambda self, t, p: shapes.append(t.shape[0]) or real_step(self, t, p))
+    songs = {}
+    for batch_size in (1, 3, 12, 64):
+        shapes.clear()
+        result = run(melody_model, count=12, bars=2, seed=11, temperature=3.0, batch_size=batch_size)
+        songs[batch_size] = [song_to_bytes(s) for s in result.songs]
+        lengths = [len(t) - 1 for t in result.tokens]             # sampled tokens: all but the <bos> prefix
+        assert shapes == continuous_schedule(lengths, batch_size)
+        if batch_size == 3:     # full well past the first ends
+            assert shapes.count(3) > 2 * max(lengths) and len(set(lengths)) > 2
+    assert songs[1] == songs[3] == songs[12] == songs[64]
+    assert len(set(songs[1])) == 12
 
 
 @pytest.mark.parametrize("bars", [1, 3, 8])
@@ -195,32 +240,46 @@ class BigramRunner:
     def keep(self, rows):
         pass
 
+    def add(self, k):
+        pass
 
-def sample_whole_batch(grammar, batch: int, cfg: SamplingConfig, generator, runner) -> torch.Tensor:
-    """The plain loop: every sequence through every step, one draw over the whole batch."""
-    grammar.update(torch.full((batch,), 1))                 # <bos>
-    logits, out = runner.prime(torch.ones(batch, 1, dtype=torch.long), None), []
-    while not bool(grammar.done.all()):
-        probs = torch.softmax(filter_logits(logits, grammar.mask(), cfg), dim=-1)
-        nxt = draw(probs, generator)
-        grammar.update(nxt[:, 0])
-        out.append(nxt)
-        logits = runner.step(nxt, None)
-    return torch.cat([torch.ones(batch, 1, dtype=torch.long)] + out, dim=1)
+    def restart(self, rows):
+        pass
+
+
+def sample_one_by_one(tok, constraints, count: int, cfg: SamplingConfig, seed: int, runner) -> list[list[int]]:
+    """The plain loop, one variation at a time: its k-th token drawn with
+    uniforms(seed, variation, k)."""
+    out = []
+    for v in range(count):
+        grammar = tok.grammar(1, constraints, "cpu")
+        grammar.update(torch.tensor([1]))                   # <bos>
+        logits, row = runner.prime(torch.ones(1, 1, dtype=torch.long), None), [1]
+        while not bool(grammar.done.all()):
+            probs = torch.softmax(filter_logits(logits, grammar.mask(), cfg), dim=-1)
+            nxt = draw(probs, torch.from_numpy(uniforms(seed, [v], [len(row) - 1]))[:, None])
+            grammar.update(nxt[:, 0])
+            row.append(int(nxt))
+            logits = runner.step(nxt, None)
+        out.append(row)
+    return out
 
 
 @pytest.mark.parametrize("cfg", [SamplingConfig(), SamplingConfig(temperature=1.4, top_p=0.9),
                                  SamplingConfig(top_k=5)])
-def test_dropping_finished_variations_samples_the_same_tokens_as_the_whole_batch(melody_model, cfg):
+def test_batched_and_continuous_sampling_give_each_variation_its_own_tokens(melody_model, cfg):
+    """Dropping finished variations, starting waiting ones in their rows and
+    batching itself change nothing: each variation is what the plain loop
+    samples for it alone."""
     tok = melody_model.tokenizer
     runner = BigramRunner(tok.vocab_size)
     constraints = Constraints(bars=3)
-    ours = sample(melody_model.model, tok.grammar(12, constraints, "cpu"), [1], 12, cfg, prefix_positions=[0],
-                  generator=torch.Generator().manual_seed(5), runner=runner)
-    plain = sample_whole_batch(tok.grammar(12, constraints, "cpu"), 12, cfg, torch.Generator().manual_seed(5), runner)
-    ends = [row.index(EOS) for row in ours.tolist()]
-    assert len(set(ends)) > 3                               # the variations finish at different steps
-    assert torch.equal(ours, plain)
+    plain = sample_one_by_one(tok, constraints, 12, cfg, 5, runner)
+    for slots in (12, 5, 1):
+        ours = sample(melody_model.model, tok.grammar(1, constraints, "cpu"), [1], 12, cfg, slots=slots, seed=5,
+                      prefix_positions=[0], runner=runner)
+        assert ours == plain
+    assert len({len(row) for row in plain}) > 3             # the variations finish at different steps
 
 
 def reference_draw(probs: torch.Tensor, uniforms: torch.Tensor) -> list[int]:
@@ -235,14 +294,14 @@ def reference_draw(probs: torch.Tensor, uniforms: torch.Tensor) -> list[int]:
 
 
 def test_u_times_the_total_stays_below_the_total():
-    """Why the draw needs no clamp: the largest uniform torch.rand gives (1 - 2**-24)
-    times any float32 near 1 rounds to a value below it, so the first running
-    sum above it is a token of probability > 0."""
-    import numpy as np
+    """Why the draw needs no clamp: the largest uniform (1 - 2**-24) times any
+    float32 near 1 rounds to a value below it, so the first running sum above
+    it is a token of probability > 0."""
     one = np.float32(1.0).view(np.uint32)
     totals = np.arange(one - 2**16, one + 2**16, dtype=np.uint32).view(np.float32)   # 1 +- 2**16 ulps
     largest_u = np.float32(1) - np.float32(2**-24)
-    assert float(torch.rand(10**6, generator=torch.Generator().manual_seed(0)).max()) <= largest_u
+    u = uniforms(0, np.arange(1000).repeat(1000), np.tile(np.arange(1000), 1000))
+    assert u.dtype == np.float32 and 0 <= float(u.min()) and float(u.max()) <= largest_u
     assert bool((totals * largest_u < totals).all())
 
 
@@ -256,32 +315,40 @@ def random_probs(batch: int, vocab: int, seed: int) -> torch.Tensor:
 
 def test_draw_is_the_inverse_cdf_of_one_uniform_per_sequence():
     probs = random_probs(300, 37, seed=1)
-    tokens = draw(probs, torch.Generator().manual_seed(4))
-    uniforms = torch.rand(300, 1, generator=torch.Generator().manual_seed(4))[:, 0]
+    u = torch.from_numpy(uniforms(4, np.arange(300), np.zeros(300, dtype=np.int64)))
+    tokens = draw(probs, u[:, None])
     assert tokens.shape == (300, 1)
-    assert tokens[:, 0].tolist() == reference_draw(probs, uniforms)
+    assert tokens[:, 0].tolist() == reference_draw(probs, u)
     assert bool((probs.gather(1, tokens) > 0).all())          # a masked token is never drawn
 
 
-def test_a_sequences_draw_does_not_depend_on_which_others_are_live():
-    probs = random_probs(10, 20, seed=2)
-    whole = draw(probs, torch.Generator().manual_seed(8))
-    live = torch.tensor([0, 3, 4, 9])
-    part = draw(probs[live], torch.Generator().manual_seed(8), live, 10)
-    assert part[live].tolist() == whole[live].tolist()
-    assert set(part[:, 0].tolist()) - set(whole[live, 0].tolist()) == {PAD}
+def test_uniforms_depend_only_on_seed_variation_and_step():
+    variations, steps = np.arange(10).repeat(5), np.tile(np.arange(5), 10)
+    whole = uniforms(8, variations, steps)
+    some = [3, 17, 22, 49]
+    assert uniforms(8, variations[some], steps[some]).tolist() == whole[some].tolist()
+    assert uniforms(8, variations, steps).tolist() == whole.tolist()
+    assert len(set(whole.tolist())) == 50                     # no two (variation, step) pairs alike here
+    other = uniforms(9, variations, steps)
+    assert (other != whole).sum() == 50
+    assert uniforms(8, [2**20], [7]).tolist() != uniforms(8, [7], [2**20]).tolist()
 
 
-def test_draw_same_seed_same_tokens_different_seed_different_tokens():
-    probs = random_probs(64, 50, seed=3)
-    a, b, c = (draw(probs, torch.Generator().manual_seed(s)) for s in (5, 5, 6))
-    assert torch.equal(a, b) and not torch.equal(a, c)
+def test_uniforms_are_uniform_and_unrelated_across_steps_and_variations():
+    n = 200
+    u = uniforms(1, np.arange(n).repeat(n), np.tile(np.arange(n), n)).astype(np.float64).reshape(n, n)
+    counts = np.histogram(u, bins=20, range=(0, 1))[0]
+    expected = u.size / 20
+    assert ((counts - expected) ** 2 / expected).sum() < 43.8     # chi-square, 19 degrees of freedom, p = 0.001
+    for a, b in ((u[:, :-1], u[:, 1:]), (u[:-1], u[1:])):         # next step; next variation
+        assert abs(np.corrcoef(a.ravel(), b.ravel())[0, 1]) < 0.02   # ~4 sigma at 40,000 pairs
 
 
 def test_draw_frequencies_match_the_probabilities():
     probs = torch.tensor([0.05, 0.0, 0.25, 0.1, 0.0, 0.35, 0.2, 0.05])
     n = 40_000
-    tokens = draw(probs.expand(n, -1).contiguous(), torch.Generator().manual_seed(0))[:, 0]
+    u = torch.from_numpy(uniforms(0, np.zeros(n, dtype=np.int64), np.arange(n)))[:, None]
+    tokens = draw(probs.expand(n, -1).contiguous(), u)[:, 0]
     counts = torch.bincount(tokens, minlength=8).double()
     assert counts[1] == 0 and counts[4] == 0
     allowed = probs > 0
@@ -322,13 +389,7 @@ def test_impossible_constraints_are_reported(melody_model):
 
 
 def test_a_frames_model_generates_bars_and_continues_a_primer():
-    from composer.frames import FramesTokenizer
-    from composer.model import ModelConfig, MusicRNN
-    from composer.modelfile import LoadedModel
-    tok = FramesTokenizer()
-    torch.manual_seed(0)
-    model = MusicRNN(ModelConfig(vocab_size=tok.vocab_size, embed_dim=16, hidden_size=16, num_layers=1)).eval()
-    loaded = LoadedModel(model, tok)
+    loaded = untrained_frames_model()
     songs = run(loaded, count=2, bars=2, seed=1, key="C", scale="major").songs
     for song in songs:
         assert song.end_beat <= 8 + 1e-9 and {n.pitch % 12 for n in song.tracks[0].notes} <= {0, 2, 4, 5, 7, 9, 11}
@@ -337,3 +398,39 @@ def test_a_frames_model_generates_bars_and_continues_a_primer():
     assert [(n.start, n.pitch) for n in kept.tracks[0].notes[:3]] == [(0, 60), (0, 64), (1, 67)]
     assert kept.end_beat <= 2 + 4 + 1e-9
     assert run(loaded, count=1, seconds=3.0, seed=1).songs[0].end_beat <= 8 + 1e-9
+
+
+def untrained_frames_model():
+    from composer.frames import FramesTokenizer
+    from composer.model import ModelConfig, MusicRNN
+    from composer.modelfile import LoadedModel
+    tok = FramesTokenizer()
+    torch.manual_seed(0)
+    model = MusicRNN(ModelConfig(vocab_size=tok.vocab_size, embed_dim=16, hidden_size=16, num_layers=1)).eval()
+    return LoadedModel(model, tok)
+
+
+@pytest.mark.parametrize("model_name, kwargs", [
+    ("melody_model", dict(count=5, bars=2, seed=3, primer="C4:1 E4:1 G4:2", keep_primer=False)),
+    ("performance_model", dict(count=5, seconds=2, seed=2)),
+    ("frames", dict(count=5, bars=1, seed=4, key="C", scale="major"))])
+def test_every_representation_gives_the_same_pieces_at_any_batch_size(model_name, kwargs, request):
+    """The grammars' per-sequence state survives being restarted in a freed
+    row (melody, performance and frames each keep it differently)."""
+    model = untrained_frames_model() if model_name == "frames" else request.getfixturevalue(model_name)
+    pieces = {b: [song_to_bytes(s) for s in run(model, batch_size=b, **kwargs).songs] for b in (1, 2, 5)}
+    assert pieces[1] == pieces[2] == pieces[5]
+
+
+@pytest.mark.parametrize("model_name", ["melody_model", "performance_model", "frames"])
+def test_a_grammar_names_every_per_sequence_array_in_row_state(model_name, request):
+    """keep/restart/repeat move only the arrays in `row_state`; one left out
+    would be shared by all sequences. Seven sequences: every per-sequence
+    array has length 7, nothing else does."""
+    model = untrained_frames_model() if model_name == "frames" else request.getfixturevalue(model_name)
+    constraints = Constraints(bars=2) if model_name != "performance_model" else Constraints(seconds=2)
+    grammar = model.tokenizer.grammar(7, constraints, "cpu")
+    per_row = {name for name, value in vars(grammar).items()
+               if isinstance(value, (np.ndarray, torch.Tensor)) and value.ndim and len(value) == 7}
+    assert per_row == set(grammar.row_state)
+    assert grammar.repeat(3).size == 3
