@@ -75,6 +75,7 @@ def raw_loop(model: MusicRNN, batch: int, steps: int, seed: int) -> float:
     return time.perf_counter() - start
 
 
+JOB = 256                   # a headless job of 256 pieces 64 at a time: the batch stays full (continuous batching)
 PREVIEW_INTERVAL = 0.05     # gui/generate_view.py: piano-roll updates at most 20 times a second
 
 
@@ -96,17 +97,23 @@ def gui_like_progress():
     return progress
 
 
-def ours(loaded: LoadedModel, batch: int, bars: int, seed: int) -> tuple[float, int, int, float]:
-    """Seconds, notes, steps and CPU seconds (the process's) for one full-featured generate() call."""
-    progress = gui_like_progress()
+def ours(loaded: LoadedModel, batch: int, bars: int, seed: int, count: int | None = None
+         ) -> tuple[float, int, int, float]:
+    """Seconds, notes, sampling steps and CPU seconds (the process's) for one
+    full-featured generate() call of `count` (default `batch`) variations."""
+    progress, steps = gui_like_progress(), [0]
 
-    request = GenerateRequest(count=batch, bars=bars, seed=seed, top_p=0.95, key="D", scale="dorian",
+    def counting(done, total, partial):
+        steps[0] += 1                 # once per sampling step, and once at the end
+        progress(done, total, partial)
+
+    request = GenerateRequest(count=count or batch, bars=bars, seed=seed, top_p=0.95, key="D", scale="dorian",
                               batch_size=batch)
     start, cpu = time.perf_counter(), time.process_time()
-    result = generate(loaded, request, progress=progress)
+    result = generate(loaded, request, progress=counting)
     seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
     notes = sum(len(s.tracks[0].notes) for s in result.songs)
-    return seconds, notes, max(len(t) for t in result.tokens), cpu
+    return seconds, notes, steps[0] - 1, cpu
 
 
 def first_note_seconds(loaded: LoadedModel, seed: int) -> float:
@@ -135,19 +142,20 @@ def run(model_path: Path | None, repeats: int, threads: int | None = None, sampl
         os.environ["COMPOSER_SAMPLER_THREADS"] = sampler_threads
     loaded, name = load(model_path)
     one_melody_seconds(loaded, 0)                     # warm-up: ONNX graph export/load, allocator
-    batches = (1, 16, 64)
-    ratios, rates, raw_rates, cpu_rates = ({b: [] for b in batches} for _ in range(4))
+    runs = ((1, 1), (16, 16), (64, 64), (64, JOB))   # (batch, variations)
+    ratios, rates, raw_rates, cpu_rates = ({b: [] for b in runs} for _ in range(4))
     for r in range(repeats):                          # batch sizes interleaved: a change of load hits all of them
-        for batch in batches:
-            seconds, notes, steps, cpu = ours(loaded, batch, 8, seed=r)
+        for batch, count in runs:
+            seconds, notes, steps, cpu = ours(loaded, batch, 8, seed=r, count=count)
             raw = raw_loop(loaded.model, batch, steps, seed=r)
-            ratios[batch].append(raw / seconds)
-            rates[batch].append(notes / seconds)
-            raw_rates[batch].append(notes / raw)      # the raw loop's time for the same notes
-            cpu_rates[batch].append(notes / cpu)
-    rows = [{"batch": b, "notes_per_s": statistics.median(rates[b]), "ratio_to_raw_loop": statistics.median(ratios[b]),
-             "raw_loop_notes_per_s": statistics.median(raw_rates[b]),
-             "notes_per_cpu_s": statistics.median(cpu_rates[b])} for b in batches]
+            ratios[batch, count].append(raw / seconds)
+            rates[batch, count].append(notes / seconds)
+            raw_rates[batch, count].append(notes / raw)      # the raw loop's time for the same notes
+            cpu_rates[batch, count].append(notes / cpu)
+    rows = [{"batch": b, "variations": n, "notes_per_s": statistics.median(rates[b, n]),
+             "ratio_to_raw_loop": statistics.median(ratios[b, n]),
+             "raw_loop_notes_per_s": statistics.median(raw_rates[b, n]),
+             "notes_per_cpu_s": statistics.median(cpu_rates[b, n])} for b, n in runs]
     for row in rows:
         row["speedup_vs_batch1"] = row["notes_per_s"] / rows[0]["notes_per_s"]
         row["raw_loop_speedup_vs_batch1"] = row["raw_loop_notes_per_s"] / rows[0]["raw_loop_notes_per_s"]
@@ -183,10 +191,10 @@ def main(argv=None) -> int:
     split = result["big_steps_on_one_and_n_threads"]
     chose = f" (big steps on 1 / {result['sampler_threads_big_batches']} threads: {split[0]} / {split[1]})" if split else ""
     print(f"torch threads: {result['torch_threads']}  sampler threads: {result['sampler_threads']}{chose}")
-    print(f"{'batch':>5} {'notes/s':>9} {'vs raw loop':>12} {'vs batch 1':>11} {'raw loop vs batch 1':>20} "
+    print(f"{'batch':>5} {'pieces':>6} {'notes/s':>9} {'vs raw loop':>12} {'vs batch 1':>11} {'raw loop vs batch 1':>20} "
           f"{'notes/CPU-s':>12} {'CPU vs batch 1':>15}")
     for row in result["rows"]:
-        print(f"{row['batch']:>5} {row['notes_per_s']:>9.0f} {row['ratio_to_raw_loop']:>12.2f} "
+        print(f"{row['batch']:>5} {row['variations']:>6} {row['notes_per_s']:>9.0f} {row['ratio_to_raw_loop']:>12.2f} "
               f"{row['speedup_vs_batch1']:>10.1f}x {row['raw_loop_speedup_vs_batch1']:>19.1f}x "
               f"{row['notes_per_cpu_s']:>12.0f} {row['cpu_speedup_vs_batch1']:>14.1f}x")
     print(f"first note available: {result['first_note_s'] * 1000:.0f} ms; "
