@@ -403,7 +403,8 @@ class MelodyGrammar(Grammar):
         rows = np.where(event, np.where(need_bar, np.where(finished_bars, _ROW_EOS, _ROW_BAR),
                                         _ROW_EVENT + self.has_prev),                # + 1: hold allowed
                         _PHASE_ROW[self.phase])
-        remaining = np.clip(self.spb - self.pos, 1, self.tok.config.max_duration)  # steps left in the bar
+        # steps left in the bar, 1..max_duration (np.clip's dispatch took ~35 us a step, as much as the rest)
+        remaining = np.minimum(np.maximum(self.spb - self.pos, 1), self.tok.config.max_duration)
         return np.where(self.phase == self.DURATION, _ROW_DUR + remaining, rows)
 
     def mask(self) -> torch.Tensor:
