@@ -1,11 +1,12 @@
 """Training throughput, side by side in one process (issue 6, part 1).
 
-    python -m benchmarks.training [--cells lstm,gru] [--steps 103] [--chunk 10] [--folder DIR] [--json PATH]
+    python -m benchmarks.training [--cells lstm,gru] [--steps N] [--chunk 10] [--folder DIR] [--json PATH]
 
 The project's trainer (`training.trainer.train`, every default: scan with the
 ingest cache, split by file, random 256-token windows with on-the-fly
 transposition, position input, dropout, AdamW + warm-up/cosine schedule,
-clipping, a metrics line every 10 steps, validation every 50, a checkpoint
+clipping, a metrics line every 10 steps, validation every
+`auto_eval_every` steps (60 for the folk tunes: 90 held out), a checkpoint
 every 100) against a raw loop written here: embedding (+ position embedding)
 -> nn.LSTM / nn.GRU -> linear head -> cross-entropy -> AdamW, of exactly the
 same shape (vocabulary, embedding, hidden, layers, dropout, batch, sequence
@@ -17,9 +18,11 @@ trainer steps and the raw time is taken out of the trainer's. A trainer
 step's time is from the end of one hook to the start of the next, so it
 holds its batch, forward/backward/optimizer and the bookkeeping of the step
 before (progress, metrics log, validation, checkpoint). Steps 1..3 are
-warm-up (first calls are slow on both sides); `steps` = 103 times the
-bookkeeping of steps 3..102: 2 validations, 1 checkpoint, 10 log lines,
-which is the default run's steady state. The time
+warm-up (first calls are slow on both sides); the default `steps` = 3 + two
+validation intervals times the bookkeeping of steps 3..122 for the folk
+tunes: 2 validations, 1 checkpoint, 12 log lines, which is the default run's
+steady state (a window that is not a whole number of intervals would hold
+too many or too few validations). The time
 before the first step (scan, build) and after the last (final validation,
 checkpoint, model file) is reported separately: it is paid once per run.
 """
@@ -38,7 +41,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from composer.tokenizer import PAD
-from training.config import TrainConfig
+from training.config import TrainConfig, auto_eval_every
 from training.data import ChunkSampler, split_files
 from training.trainer import train
 
@@ -46,7 +49,6 @@ ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_FOLDER = ROOT / "runs" / "dm2" / "folk"      # made by `python -m training.corpus`
 TARGET_RATIO = 0.9
 WARMUP = 3          # trainer steps (and raw steps) not timed: first calls are slow (allocator, kernel selection)
-STEPS = WARMUP + 100  # timed: the bookkeeping of 100 steps (2 validations, 1 checkpoint, 10 log lines)
 
 
 class RawModel(nn.Module):
@@ -143,33 +145,54 @@ class Interleaver:
             self.validations.append((self.validating_since, time.perf_counter()))
             self.validating_since = None
 
+    def timed_validations(self) -> list[tuple[float, float]]:
+        return [(a, b) for a, b in self.validations if a >= self.window_start and b <= self.last_hook_end]
+
     def validation_s(self) -> float:
         """Seconds of validation inside the timed trainer steps."""
-        return sum(b - a for a, b in self.validations if a >= self.window_start and b <= self.last_hook_end)
+        return sum(b - a for a, b in self.timed_validations())
+
+
+def _split(config: TrainConfig):
+    """The tokenizer, the scanned folder and the trainer's train / validation file names."""
+    from training.ingest import scan_folder
+    tok = config.make_tokenizer()
+    corpus = scan_folder(config.folder, tok, cache_dir=config.cache_dir, workers=config.workers)
+    train_names, val_names = split_files(sorted(corpus.sequences), config.val_share, config.seed)
+    return tok, corpus, train_names, val_names
+
+
+def eval_interval(config: TrainConfig) -> int:
+    """The trainer's steps between validation passes for this config and folder."""
+    if config.eval_every:
+        return config.eval_every
+    _, corpus, _, val_names = _split(config)
+    return auto_eval_every(sum(len(corpus.sequences[n]) for n in val_names), config.batch * config.seq_len)
 
 
 def trainer_tokens(config: TrainConfig, steps: list[int]) -> int:
     """Tokens (non-padding targets) the trainer trained on at these 1-based steps:
     its batches are a pure function of (seed, rank, step), so they are drawn again here."""
-    from training.ingest import scan_folder
-    tok = config.make_tokenizer()
-    corpus = scan_folder(config.folder, tok, cache_dir=config.cache_dir, workers=config.workers)
-    train_names, _ = split_files(sorted(corpus.sequences), config.val_share, config.seed)
+    tok, corpus, train_names, _ = _split(config)
     sampler = ChunkSampler(tok, [corpus.sequences[n] for n in train_names], batch=config.batch,
                            seq_len=config.seq_len, transpose=config.transpose_range, seed=config.seed,
                            use_positions=config.position_input and tok.position_classes > 1)
     return sum(sampler.batch_at(s - 1).n_tokens for s in steps)
 
 
-def measure_cell(cell: str, *, steps: int = STEPS, chunk: int = 10, warmup: int = WARMUP,
+def measure_cell(cell: str, *, steps: int | None = None, chunk: int = 10, warmup: int = WARMUP,
                  folder: Path = DEFAULT_FOLDER, overrides: dict | None = None) -> dict:
-    """Trainer vs raw loop for one cell; `overrides` change TrainConfig fields (tests use a tiny shape)."""
-    if steps <= warmup:
-        raise ValueError(f"steps must be > warmup ({warmup}), got {steps}")
+    """Trainer vs raw loop for one cell; `overrides` change TrainConfig fields (tests use a tiny shape).
+    `steps` (default: warm-up + two validation intervals) includes the warm-up."""
     with tempfile.TemporaryDirectory(prefix="bench-train-") as tmp:
-        config = TrainConfig(folder=str(folder), out=str(Path(tmp) / "bench.model"), cell=cell, steps=steps,
+        config = TrainConfig(folder=str(folder), out=str(Path(tmp) / "bench.model"), cell=cell, steps=1,
                              force=True)
         config = replace(config, **(overrides or {}))
+        interval = eval_interval(config)
+        steps = warmup + 2 * interval if steps is None else steps
+        if steps <= warmup:
+            raise ValueError(f"steps must be > warmup ({warmup}), got {steps}")
+        config = replace(config, steps=steps)
         tok = config.make_tokenizer()
         raw = RawLoop(config, tok.vocab_size, tok.position_classes if config.position_input else 0)
         for _ in range(warmup):                             # warm-up: allocator, kernels, AdamW state
@@ -191,6 +214,7 @@ def measure_cell(cell: str, *, steps: int = STEPS, chunk: int = 10, warmup: int 
         "shape": {"embed": config.embed, "hidden": config.hidden, "layers": config.layers, "batch": config.batch,
                   "seq_len": config.seq_len, "dropout": config.dropout, "position_input": config.position_input},
         "trainer_steps_timed": len(hook.trainer_steps), "raw_steps_timed": hook.raw_steps,
+        "eval_every": interval, "validations_timed": len(hook.timed_validations()),
         "trainer_tokens_per_s": trainer_tps, "raw_tokens_per_s": raw_tps,
         "ratio": trainer_tps / raw_tps,
         "trainer_step_s": trainer_step_s, "raw_step_s": raw_step_s,
@@ -206,7 +230,7 @@ def measure_cell(cell: str, *, steps: int = STEPS, chunk: int = 10, warmup: int 
     }
 
 
-def run(cells=("lstm", "gru"), *, steps: int = STEPS, chunk: int = 10, warmup: int = WARMUP,
+def run(cells=("lstm", "gru"), *, steps: int | None = None, chunk: int = 10, warmup: int = WARMUP,
         folder: Path = DEFAULT_FOLDER, overrides: dict | None = None) -> dict:
     folder = Path(folder)
     if not folder.is_dir():
@@ -219,6 +243,9 @@ def run(cells=("lstm", "gru"), *, steps: int = STEPS, chunk: int = 10, warmup: i
 
 
 def print_result(result: dict) -> None:
+    for r in result["cells"][:1]:
+        print(f"{r['trainer_steps_timed']} timed steps; validation every {r['eval_every']} steps, "
+              f"{r['validations_timed']} passes timed")
     print(f"{'cell':5} {'trainer tok/s':>13} {'raw tok/s':>10} {'ratio':>6} {'step ratio':>10} {'padding':>8} "
           f"{'validation':>10} {'ratio w/o val.':>14} {'startup':>8} {'finish':>7}")
     for r in result["cells"]:
@@ -231,7 +258,8 @@ def print_result(result: dict) -> None:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.training", description=__doc__.split("\n")[0])
     parser.add_argument("--cells", default="lstm,gru")
-    parser.add_argument("--steps", type=int, default=STEPS)
+    parser.add_argument("--steps", type=int, default=None,
+                        help="trainer steps, warm-up included (default: warm-up + two validation intervals)")
     parser.add_argument("--warmup", type=int, default=WARMUP)
     parser.add_argument("--chunk", type=int, default=10)
     parser.add_argument("--folder", type=Path, default=DEFAULT_FOLDER)

@@ -383,7 +383,8 @@ class TrainView(QWidget):
             dropout=self.dropout.value(), steps=steps, epochs=None if by_steps else self.epochs.value(),
             batch=self.batch.value(), seq_len=self.seq_len.value(), lr=self.lr.value(),
             val_share=self.val_share.value(), transpose=(low, high),
-            eval_every=max(1, min(100, self.steps.value() // 10)) if by_steps else 100,
+            # short runs: ten validation points for the curves; else the trainer's auto interval
+            eval_every=max(1, self.steps.value() // 10) if by_steps and self.steps.value() < 500 else None,
             checkpoint_every=max(1, min(200, self.steps.value() // 5)) if by_steps else 200,
             resume=resume, force=force)
 

@@ -19,6 +19,7 @@ from tests.midi_factory import melody, write_song
 from training.checkpoint import load_checkpoint, save_checkpoint
 from training.data import ChunkSampler, StreamSampler, split_files
 from training.metrics import evaluate_bits_per_note, sequence_nll_bits
+from training.config import auto_eval_every
 from training.trainer import TrainConfig, amp_setup, lr_factor, oom_message, train
 
 
@@ -319,3 +320,16 @@ def test_empty_folder_is_a_clear_error(tmp_path):
     with pytest.raises(ComposerError, match="no usable MIDI files"):
         train(tiny_config(tmp_path / "empty", tmp_path))
     assert not (tmp_path / "tiny.model").exists()
+
+
+def test_by_default_validation_runs_every_50_steps_or_more_for_a_large_held_out_set(folder, tmp_path):
+    share = lambda v, t, n: (v / 3) / (v / 3 + n * t)    # a pass: forward only, ~1/3 of a step's work per token
+    assert auto_eval_every(0, 4096) == auto_eval_every(20_000, 4096) == 50
+    for val_tokens in (37_260, 240_000, 10**7):
+        n = auto_eval_every(val_tokens, 4096)
+        assert n % 10 == 0 and share(val_tokens, 4096, n) <= 0.05 < share(val_tokens, 4096, n - 10)
+    assert auto_eval_every(37_260, 4096) == 60             # the folk tunes' 90 held out, batch 16 x 256
+    result = train(tiny_config(folder, tmp_path, eval_every=None, steps=55, log_every=5))
+    assert result.summary["eval_every"] == 50 and result.summary["train_config"]["eval_every"] is None
+    lines = [json.loads(line) for line in result.metrics_path.read_text().splitlines()]
+    assert [m["step"] for m in lines if m.get("val_bits_per_note") is not None][:1] == [50]

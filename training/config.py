@@ -2,6 +2,8 @@
 that the CLI's progress bar and the GUI's training tab both read."""
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -55,7 +57,7 @@ class TrainConfig(ConfigMixin):
     force: bool = False             # overwrite an existing model file / start over an old checkpoint
     report: str | None = None       # where to write the JSON ingest report
     checkpoint_every: int = 100     # steps
-    eval_every: int = 50            # steps
+    eval_every: int | None = None   # steps between validation passes; None = auto_eval_every
     log_every: int = 10             # steps between metrics-log lines
     patience: int = 10              # evaluations without improvement before stopping (0 = never)
     cache_dir: str | None = None
@@ -73,6 +75,8 @@ class TrainConfig(ConfigMixin):
         if self.representation not in REPRESENTATIONS:
             raise ValueError(f"representation must be one of {', '.join(REPRESENTATIONS)}, got {self.representation!r}")
         for name in ("layers", "hidden", "embed", "batch", "checkpoint_every", "eval_every", "log_every"):
+            if name == "eval_every" and self.eval_every is None:
+                continue
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.seq_len < 2:
@@ -171,3 +175,22 @@ class TrainResult:
     metrics_path: Path | None
     checkpoint_dir: Path | None
     summary: dict = field(default_factory=dict)   # the training summary stored in the model file
+
+
+MIN_EVAL_EVERY = 50         # auto: validate at least this many steps apart
+VALIDATION_SHARE = 0.05     # auto: about this share of the time in validation passes
+
+
+def auto_eval_every(val_tokens: int, tokens_per_step: int) -> int:
+    """Steps between validation passes when `eval_every` is None: 50, or more
+    for a large validation set, so that a pass costs about VALIDATION_SHARE of
+    the time. A pass is forward only, about a third of a training step's work
+    per token; so with V validation tokens and T training tokens per step the
+    share is (V/3) / (V/3 + steps * T). Rounded up to a multiple of 10. With a
+    fixed 50, validation took 6-7 % of training on the 899 folk tunes (90
+    held out), and would take ~40 % on a folder of 5,000."""
+    if tokens_per_step < 1:
+        raise ValueError(f"tokens_per_step must be >= 1, got {tokens_per_step}")
+    pass_cost = val_tokens / 3.0
+    steps = pass_cost * (1.0 - VALIDATION_SHARE) / VALIDATION_SHARE / tokens_per_step
+    return max(MIN_EVAL_EVERY, 10 * math.ceil(steps / 10))

@@ -33,7 +33,7 @@ from composer.tokenizer import PAD
 
 from . import distributed as D
 from .checkpoint import load_checkpoint, save_checkpoint
-from .config import DEFAULT_EPOCHS, TrainConfig, TrainProgress, TrainResult
+from .config import DEFAULT_EPOCHS, TrainConfig, TrainProgress, TrainResult, auto_eval_every
 from .data import ChunkSampler, StreamSampler, split_files
 from .ema import WeightAverage
 from .infill_data import SpanSampler, span_bits_per_note
@@ -154,6 +154,8 @@ class _Run:
         self.open_metrics(start_step)
         self.val_seqs = D.shard(val_seqs, self.info, fallback=False)
         self.n_val = len(val_seqs)
+        self.eval_every = self.c.eval_every or auto_eval_every(
+            sum(len(s) for s in val_seqs), self.c.batch * self.c.seq_len * self.info.world_size)
         try:
             reason, step = self.loop(start_step)
         except NonFiniteLoss as exc:
@@ -476,7 +478,7 @@ class _Run:
         now = time.monotonic()
         speed = w[1] * self.info.world_size / max(now - w[0], 1e-9)
         val = None
-        if step % c.eval_every == 0 and self.n_val:
+        if step % self.eval_every == 0 and self.n_val:
             val = self.evaluate(step)
             self.last_eval_step = step
         stop_early = bool(c.patience and self.bad_evals >= c.patience)
@@ -545,5 +547,6 @@ class _Run:
                 "last_val_bits_per_note": self.last_val, "stopped_reason": reason,
                 "minutes": round(self.elapsed / 60.0, 2), "device": self.reason,
                 "processes": self.info.world_size, "parameters": self.model.num_parameters(),
+                "eval_every": self.eval_every,
                 "transpose": list(self.c.transpose_range),
                 "train_config": self.c.to_dict()}
