@@ -146,7 +146,8 @@ class TorchRunner:
 
     def add(self, k: int) -> None:
         """Append k sequences in the state `prime` left its first one in."""
-        self.state = _cat(self.state, _rows(self.first, torch.zeros(k, dtype=torch.long)))
+        joined = [torch.cat([s, f.expand(-1, k, -1)], 1) for s, f in zip(_parts(self.state), _parts(self.first))]
+        self.state = tuple(joined) if isinstance(self.state, tuple) else joined[0]
 
     def restart(self, rows: torch.Tensor) -> None:
         """The sequences `rows` start again from the state `prime` left its first one in."""
@@ -156,12 +157,6 @@ class TorchRunner:
 
 def _parts(state) -> tuple:
     return state if isinstance(state, tuple) else (state,)
-
-
-def _cat(state, more):
-    if isinstance(state, tuple):
-        return tuple(torch.cat([s, m], 1) for s, m in zip(state, more))
-    return torch.cat([state, more], 1)
 
 
 def _rows(state, rows):

@@ -128,9 +128,7 @@ def sample(model: MusicRNN, grammar: Grammar, prefix: list[int], count: int, cfg
     logits = first.expand(slots, -1)                     # (L, V), one row per live variation
     variation = np.arange(slots)                         # (L,) which variation each row samples
     made = np.zeros(slots, dtype=np.int64)               # (L,) tokens each has sampled
-    rows = np.arange(slots)
-    key = _stream_key(seed)
-    draws = _uniforms_at(key, _counters(variation[:, None], np.arange(limit)))    # (L, limit): row i's u of each step
+    key, counter = _stream_key(seed), _counters(variation, made)     # (L,): where each row is in the seed's stream
     sequences = [list(prefix) for _ in range(slots)] + [[] for _ in range(count - slots)]
     waiting, finished, step = slots, 0, 0
     while True:
@@ -138,10 +136,11 @@ def sample(model: MusicRNN, grammar: Grammar, prefix: list[int], count: int, cfg
             raise Cancelled("generation cancelled")
         filtered = filter_logits(logits, grammar.mask(), cfg)
         probs = torch.softmax(filtered, dim=-1)
-        u = torch.from_numpy(draws[rows, made][:, None]).to(probs.device)             # (L, 1)
+        u = torch.from_numpy(_uniforms_at(key, counter)[:, None]).to(probs.device)    # (L, 1)
         nxt = draw(probs, u)                             # (L, 1)
         grammar.update(nxt[:, 0])
         made += 1
+        counter += _ONE
         for v, t in zip(variation.tolist(), nxt[:, 0].tolist()):
             sequences[v].append(t)
         ended = grammar.done.numpy() | (made >= limit)
@@ -156,7 +155,7 @@ def sample(model: MusicRNN, grammar: Grammar, prefix: list[int], count: int, cfg
                     keep = np.sort(np.concatenate([keep, ends[:new]]))
                 grammar.keep(keep)
                 runner.keep(torch.from_numpy(keep).to(device))
-                variation, made, draws, rows = variation[keep], made[keep], draws[keep], rows[:len(keep)]
+                variation, made, counter = variation[keep], made[keep], counter[keep]
                 nxt = nxt[torch.from_numpy(keep).to(nxt.device)]
                 ended = ended[keep]
             reuse = np.flatnonzero(ended) if new else None
@@ -169,7 +168,7 @@ def sample(model: MusicRNN, grammar: Grammar, prefix: list[int], count: int, cfg
             runner.restart(torch.from_numpy(reuse).to(device))
             logits[torch.from_numpy(reuse).to(logits.device)] = first
             variation[reuse], made[reuse] = fresh, 0
-            draws[reuse] = _uniforms_at(key, _counters(fresh[:, None], np.arange(limit)))
+            counter[reuse] = _counters(fresh, 0)
             for v in fresh.tolist():
                 sequences[v] = list(prefix)
             waiting += len(reuse)
@@ -181,6 +180,7 @@ def sample(model: MusicRNN, grammar: Grammar, prefix: list[int], count: int, cfg
 
 
 _U64 = {n: np.uint64(n) for n in (27, 30, 31, 32, 40)}
+_ONE = np.uint64(1)
 _MUL1, _MUL2, _GOLDEN = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB), np.uint64(0x9E3779B97F4A7C15)
 _UNIT = np.float32(2.0 ** -24)
 

@@ -434,3 +434,13 @@ def test_a_grammar_names_every_per_sequence_array_in_row_state(model_name, reque
                if isinstance(value, (np.ndarray, torch.Tensor)) and value.ndim and len(value) == 7}
     assert per_row == set(grammar.row_state)
     assert grammar.repeat(3).size == 3
+
+
+@pytest.mark.parametrize("runtime_name", ["torch", "onnx"])
+def test_a_gru_model_gives_the_same_pieces_at_any_batch_size(tmp_path, monkeypatch, runtime_name):
+    """A GRU's state is one tensor, not an LSTM's (h, c): restarting a row must work for both."""
+    monkeypatch.setenv("COMPOSER_RUNTIME", runtime_name)
+    model = load_model(tiny_model_file(tmp_path / "gru.model", "melody", cell="gru", steps=20))
+    pieces = {b: [song_to_bytes(s) for s in run(model, count=6, bars=2, seed=8, temperature=2.0, batch_size=b).songs]
+              for b in (1, 4, 6)}
+    assert pieces[1] == pieces[4] == pieces[6] and len(set(pieces[1])) == 6
