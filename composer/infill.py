@@ -27,6 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from .errors import ComposerError, ConstraintError, ModelFileError
@@ -35,7 +36,7 @@ from .infill_model import InfillRNN, is_infill_config, span_example
 from .melody import BAR, REST, MelodyGrammar, MelodyTokenizer
 from .modelfile import LoadedModel, read_metadata
 from .music import Note, Song
-from .sampling import SamplingConfig, filter_logits, sample
+from .sampling import SamplingConfig, draw, filter_logits, sample, uniforms
 from .scales import allowed_pitch_classes
 from .tokenizer import BOS, EOS, PAD, Constraints, UnusableMusic
 
@@ -189,7 +190,7 @@ class SpanGrammar(MelodyGrammar):
 
 @torch.no_grad()
 def _sample_infill_model(model: InfillRNN, tok: MelodyTokenizer, layout: _Layout, grammar: SpanGrammar,
-                         count: int, cfg: SamplingConfig, generator, on_step, should_stop) -> list[list[int]]:
+                         count: int, cfg: SamplingConfig, seed: int, on_step, should_stop) -> list[list[int]]:
     """The sampling loop of generate, with the infill model's extra inputs."""
     device = next(model.parameters()).device
     positions = tok.positions(layout.tokens)
@@ -214,7 +215,8 @@ def _sample_infill_model(model: InfillRNN, tok: MelodyTokenizer, layout: _Layout
             from .errors import Cancelled
             raise Cancelled("infill cancelled")
         filtered = filter_logits(logits, grammar.mask(), cfg)
-        nxt = torch.multinomial(torch.softmax(filtered, dim=-1), 1, generator=generator)   # (B, 1)
+        u = uniforms(seed, np.arange(count), np.full(count, step))          # take i's own numbers, as in sample
+        nxt = draw(torch.softmax(filtered, dim=-1), torch.from_numpy(u)[:, None].to(device))   # (B, 1)
         grammar.update(nxt[:, 0])
         out.append(nxt)
         if on_step is not None:
@@ -258,9 +260,6 @@ def infill(loaded: LoadedModel, song: Song, request: InfillRequest, *,
     except ValueError as exc:
         raise ConstraintError(str(exc)) from None
     seed = request.seed if request.seed is not None else random.SystemRandom().randrange(2**31)
-    device = loaded.device
-    generator = torch.Generator(device=device)
-    generator.manual_seed(seed)
     total = request.count * layout.n_bars * tok.config.steps_per_bar(layout.ts)
 
     def report(fraction: float) -> None:
@@ -269,7 +268,7 @@ def infill(loaded: LoadedModel, song: Song, request: InfillRequest, *,
 
     if uses_right:
         rows = _sample_infill_model(loaded.model, tok, layout, grammar, request.count, request.sampling(),
-                                    generator, lambda g: report(g.progress()), should_stop)
+                                    seed, lambda g: report(g.progress()), should_stop)
     else:
         bars = [i for i, t in enumerate(layout.tokens) if t == BAR]
         prefix = layout.tokens[:bars[layout.first_bar]]

@@ -232,11 +232,16 @@ def test_progress_and_cancel(infill_model):
         infill(loaded, band(4), InfillRequest(bars=(2, 2)), should_stop=lambda: True)
 
 
-def test_same_seed_same_variations(infill_model):
-    loaded = load_model(infill_model)
+@pytest.mark.parametrize("which", ["infill", "plain"])
+def test_same_seed_same_variations_however_many_are_asked_for(which, infill_model, plain_model):
+    loaded = load_model(infill_model if which == "infill" else plain_model)
     a = infill(loaded, band(4), InfillRequest(bars=(2, 3), count=2, seed=11))
     b = infill(loaded, band(4), InfillRequest(bars=(2, 3), count=2, seed=11))
     assert a.span_tokens == b.span_tokens and a.seed == 11
+    more = infill(loaded, band(4), InfillRequest(bars=(2, 3), count=4, seed=11))
+    assert more.span_tokens[:2] == a.span_tokens                # take i is its own: four takes start with the two
+    other = infill(loaded, band(4), InfillRequest(bars=(2, 3), count=2, seed=12))
+    assert other.span_tokens != a.span_tokens
 
 
 def test_infill_model_for(infill_model, plain_model, tmp_path, monkeypatch):
