@@ -374,5 +374,5 @@ class FramesGrammar(Grammar):
             return pointer
         return torch.where(self.ended, torch.zeros_like(pointer), pointer + (n + 1) * (self.frames % cycle))
 
-    def progress(self) -> float:
-        return float(((self.frames - self.base).float() / self.frames_wanted).clamp(max=1.0).min())
+    def progress_rows(self) -> np.ndarray:
+        return ((self.frames - self.base).float() / self.frames_wanted).clamp(max=1.0).numpy()

@@ -430,10 +430,10 @@ class MelodyGrammar(Grammar):
     def positions(self) -> torch.Tensor:
         return torch.from_numpy(np.minimum(self.pos, self.tok.config.max_duration - 1))   # (B,) long
 
-    def progress(self) -> float:
+    def progress_rows(self) -> np.ndarray:
         made = (np.maximum(self.bars_done - self.bars_base, 0).astype(np.float32)
                 + self.pos.astype(np.float32) / self.spb.astype(np.float32))
-        return float(np.minimum(made / np.float32(self.bars_wanted), np.float32(1.0)).min())
+        return np.minimum(made / np.float32(self.bars_wanted), np.float32(1.0))
 
 
 # ---- the grammar's tables ---------------------------------------------------------------------

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from .config import ConfigMixin
@@ -247,5 +248,5 @@ class PerformanceGrammar(Grammar):
         self.since_shift[is_shift] = 0
         self.since_shift[live & ~is_shift] += 1
 
-    def progress(self) -> float:
-        return float(((self.now - self.base).float() / self.steps_wanted).clamp(max=1.0).min())
+    def progress_rows(self) -> np.ndarray:
+        return ((self.now - self.base).float() / self.steps_wanted).clamp(max=1.0).numpy()

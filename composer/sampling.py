@@ -73,9 +73,10 @@ class Progress:
 
     def fraction(self) -> float:
         """How much of the whole request is sampled, 0..1: the finished
-        variations whole, the live ones as far as the slowest of them."""
-        live = self.grammar.size
-        return (self.finished + (live * self.grammar.progress() if live else 0)) / len(self.sequences)
+        variations whole, each live one as far as it has come. It never goes
+        down: a variation that ends counts 1 from then on, the one that takes
+        its row starts at 0."""
+        return (self.finished + float(self.grammar.progress_rows().sum())) / len(self.sequences)
 
 
 ProgressHook = Callable[[int, Progress], None]

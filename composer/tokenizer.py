@@ -89,9 +89,14 @@ class Grammar(ABC):
     def max_steps(self) -> int:
         """An upper bound on the tokens still to sample (the loop's guard)."""
 
+    def progress_rows(self) -> np.ndarray:
+        """Fraction of the requested length each sequence has reached, 0..1 (B,)."""
+        return np.zeros(self.size, dtype=np.float32)
+
     def progress(self) -> float:
         """Fraction of the requested length reached by the slowest sequence."""
-        return 0.0
+        rows = self.progress_rows()
+        return float(rows.min()) if len(rows) else 1.0
 
     # Shared by the grammars whose sequences are <bos> ... <eos> <pad>... and that
     # keep `started`, `done` (B,) and the one-hot rows `m_only` (V, V).
