@@ -127,9 +127,7 @@ def sample(model: MusicRNN, grammar: Grammar, prefix: list[int], count: int, cfg
     template, grammar = grammar, grammar.repeat(slots)   # the live variations' grammar, one row each
     runner.add(slots - 1)
     logits = first.expand(slots, -1)                     # (L, V), one row per live variation
-    variation = np.arange(slots)                         # (L,) which variation each row samples
-    made = np.zeros(slots, dtype=np.int64)               # (L,) tokens each has sampled
-    key, counter = _stream_key(seed), _counters(variation, made)     # (L,): where each row is in the seed's stream
+    rows = _Rows(seed, slots)
     sequences = [list(prefix) for _ in range(slots)] + [[] for _ in range(count - slots)]
     waiting, finished, step = slots, 0, 0
     while True:
@@ -137,14 +135,11 @@ def sample(model: MusicRNN, grammar: Grammar, prefix: list[int], count: int, cfg
             raise Cancelled("generation cancelled")
         filtered = filter_logits(logits, grammar.mask(), cfg)
         probs = torch.softmax(filtered, dim=-1)
-        u = torch.from_numpy(_uniforms_at(key, counter)[:, None]).to(probs.device)    # (L, 1)
-        nxt = draw(probs, u)                             # (L, 1)
+        nxt = draw(probs, torch.from_numpy(rows.uniforms()[:, None]).to(probs.device))   # (L, 1)
         grammar.update(nxt[:, 0])
-        made += 1
-        counter += _ONE
-        for v, t in zip(variation.tolist(), nxt[:, 0].tolist()):
+        for v, t in zip(rows.variation.tolist(), nxt[:, 0].tolist()):
             sequences[v].append(t)
-        ended = grammar.done.numpy() | (made >= limit)
+        ended = grammar.done.numpy() | (rows.made >= limit)
         reuse = None
         if ended.any():
             ends = np.flatnonzero(ended)
@@ -156,11 +151,11 @@ def sample(model: MusicRNN, grammar: Grammar, prefix: list[int], count: int, cfg
                     keep = np.sort(np.concatenate([keep, ends[:new]]))
                 grammar.keep(keep)
                 runner.keep(torch.from_numpy(keep).to(device))
-                variation, made, counter = variation[keep], made[keep], counter[keep]
+                rows.keep(keep)
                 nxt = nxt[torch.from_numpy(keep).to(nxt.device)]
                 ended = ended[keep]
             reuse = np.flatnonzero(ended) if new else None
-        if len(variation):                               # (a reused row's step is thrown away below)
+        if len(rows):                                    # (a reused row's step is thrown away below)
             pos = grammar.positions().to(device)[:, None] if use_pos else None        # (L, 1)
             logits = runner.step(nxt, pos)
         if reuse is not None:                            # they start from the primed state
@@ -168,16 +163,44 @@ def sample(model: MusicRNN, grammar: Grammar, prefix: list[int], count: int, cfg
             grammar.restart(reuse, template)
             runner.restart(torch.from_numpy(reuse).to(device))
             logits[torch.from_numpy(reuse).to(logits.device)] = first
-            variation[reuse], made[reuse] = fresh, 0
-            counter[reuse] = _counters(fresh, 0)
+            rows.restart(reuse, fresh)
             for v in fresh.tolist():
                 sequences[v] = list(prefix)
             waiting += len(reuse)
         if on_step is not None:
             on_step(step, Progress(sequences, finished, grammar))
-        if not len(variation):
+        if not len(rows):
             return sequences
         step += 1
+
+
+class _Rows:
+    """For each row of the RNN's batch: the variation it samples, how many
+    tokens that one has, and so where it is in the seed's stream of uniforms."""
+
+    def __init__(self, seed: int, slots: int):
+        self.key = _stream_key(seed)
+        self.variation = np.arange(slots)                          # (L,)
+        self.made = np.zeros(slots, dtype=np.int64)                # (L,)
+        self.counter = _counters(self.variation, self.made)        # (L,) = variation << 32 | made
+
+    def __len__(self) -> int:
+        return len(self.variation)
+
+    def uniforms(self) -> np.ndarray:
+        """This step's u of each row, = uniforms(seed, variation, made); then one token more."""
+        u = _uniforms_at(self.key, self.counter)
+        self.made += 1
+        self.counter += _ONE
+        return u
+
+    def keep(self, rows: np.ndarray) -> None:
+        self.variation, self.made, self.counter = self.variation[rows], self.made[rows], self.counter[rows]
+
+    def restart(self, rows: np.ndarray, variations: np.ndarray) -> None:
+        """Rows `rows` begin `variations` (their first token comes next)."""
+        self.variation[rows], self.made[rows] = variations, 0
+        self.counter[rows] = _counters(variations, 0)
 
 
 _U64 = {n: np.uint64(n) for n in (27, 30, 31, 32, 40)}
