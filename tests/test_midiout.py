@@ -195,7 +195,14 @@ def jack_server(tmp_path_factory):
     env = dict(os.environ, JACK_NO_AUDIO_RESERVATION="1")
     server = subprocess.Popen(["jackd", "--no-realtime", "-n", name, "-d", "dummy", "-r", "44100", "-p", "256"],
                               env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    time.sleep(1.0)
+    # wait until a client can connect: on a busy machine the server took more than the 1 s this once slept
+    probe = "import rtmidi; rtmidi.MidiIn(rtmidi.API_UNIX_JACK, 'probe')"
+    deadline = time.monotonic() + 30
+    while server.poll() is None and time.monotonic() < deadline:
+        if subprocess.run([sys.executable, "-c", probe], env=dict(env, JACK_DEFAULT_SERVER=name, JACK_NO_START_SERVER="1"),
+                          capture_output=True, timeout=30, check=False).returncode == 0:
+            break
+        time.sleep(0.2)
     if server.poll() is not None:
         pytest.skip(f"jackd did not start: {server.stdout.read().decode(errors='replace')[-300:]}")
     yield name
