@@ -41,7 +41,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from composer.tokenizer import PAD
-from training.config import TrainConfig, auto_eval_every
+from training.config import TrainConfig
 from training.data import ChunkSampler, split_files
 from training.trainer import train
 
@@ -165,9 +165,9 @@ def _split(config: TrainConfig):
 def eval_interval(config: TrainConfig) -> int:
     """The trainer's steps between validation passes for this config and folder."""
     if config.eval_every:
-        return config.eval_every
+        return config.eval_every            # (no scan needed)
     _, corpus, _, val_names = _split(config)
-    return auto_eval_every(sum(len(corpus.sequences[n]) for n in val_names), config.batch * config.seq_len)
+    return config.eval_interval(sum(len(corpus.sequences[n]) for n in val_names))
 
 
 def trainer_tokens(config: TrainConfig, steps: list[int]) -> int:

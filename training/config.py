@@ -134,6 +134,11 @@ class TrainConfig(ConfigMixin):
     def checkpoint_path(self) -> Path:
         return Path(self.checkpoint_dir) if self.checkpoint_dir else Path(str(self.out) + ".train")
 
+    def eval_interval(self, val_tokens: int, world_size: int = 1) -> int:
+        """Steps between validation passes: `eval_every`, or `auto_eval_every`
+        for `val_tokens` held-out tokens and this batch shape."""
+        return self.eval_every or auto_eval_every(val_tokens, self.batch * self.seq_len * world_size)
+
     def make_tokenizer(self) -> Tokenizer:
         if self.representation == "melody":
             return MelodyTokenizer(MelodyConfig(track=self.track, chords=self.chords))

@@ -33,7 +33,7 @@ from composer.tokenizer import PAD
 
 from . import distributed as D
 from .checkpoint import load_checkpoint, save_checkpoint
-from .config import DEFAULT_EPOCHS, TrainConfig, TrainProgress, TrainResult, auto_eval_every
+from .config import DEFAULT_EPOCHS, TrainConfig, TrainProgress, TrainResult
 from .data import ChunkSampler, StreamSampler, split_files
 from .ema import WeightAverage
 from .infill_data import SpanSampler, span_bits_per_note
@@ -154,8 +154,7 @@ class _Run:
         self.open_metrics(start_step)
         self.val_seqs = D.shard(val_seqs, self.info, fallback=False)
         self.n_val = len(val_seqs)
-        self.eval_every = self.c.eval_every or auto_eval_every(
-            sum(len(s) for s in val_seqs), self.c.batch * self.c.seq_len * self.info.world_size)
+        self.eval_every = self.c.eval_interval(sum(len(s) for s in val_seqs), self.info.world_size)
         try:
             reason, step = self.loop(start_step)
         except NonFiniteLoss as exc:
