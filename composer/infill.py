@@ -27,7 +27,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from .errors import ComposerError, ConstraintError, ModelFileError
@@ -36,7 +35,7 @@ from .infill_model import InfillRNN, is_infill_config, span_example
 from .melody import BAR, REST, MelodyGrammar, MelodyTokenizer
 from .modelfile import LoadedModel, read_metadata
 from .music import Note, Song
-from .sampling import SamplingConfig, draw, filter_logits, sample, uniforms
+from .sampling import BatchRows, SamplingConfig, draw, filter_logits, sample
 from .scales import allowed_pitch_classes
 from .tokenizer import BOS, EOS, PAD, Constraints, UnusableMusic
 
@@ -209,14 +208,14 @@ def _sample_infill_model(model: InfillRNN, tok: MelodyTokenizer, layout: _Layout
     grammar.mark_primed()
     bars_done = torch.zeros(count, dtype=torch.long, device=device)
     in_span = torch.ones((count, 1), dtype=torch.long, device=device)
-    out = []
+    out, rows = [], BatchRows(seed, count)
     for step in range(grammar.max_steps()):
         if should_stop is not None and should_stop():
             from .errors import Cancelled
             raise Cancelled("infill cancelled")
         filtered = filter_logits(logits, grammar.mask(), cfg)
-        u = uniforms(seed, np.arange(count), np.full(count, step))          # take i's own numbers, as in sample
-        nxt = draw(torch.softmax(filtered, dim=-1), torch.from_numpy(u)[:, None].to(device))   # (B, 1)
+        u = torch.from_numpy(rows.uniforms()[:, None]).to(device)          # take i's own numbers, as in sample
+        nxt = draw(torch.softmax(filtered, dim=-1), u)                     # (B, 1)
         grammar.update(nxt[:, 0])
         out.append(nxt)
         if on_step is not None:

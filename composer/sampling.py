@@ -127,7 +127,7 @@ def sample(model: MusicRNN, grammar: Grammar, prefix: list[int], count: int, cfg
     template, grammar = grammar, grammar.repeat(slots)   # the live variations' grammar, one row each
     runner.add(slots - 1)
     logits = first.expand(slots, -1)                     # (L, V), one row per live variation
-    rows = _Rows(seed, slots)
+    rows = BatchRows(seed, slots)
     sequences = [list(prefix) for _ in range(slots)] + [[] for _ in range(count - slots)]
     waiting, finished, step = slots, 0, 0
     while True:
@@ -174,9 +174,10 @@ def sample(model: MusicRNN, grammar: Grammar, prefix: list[int], count: int, cfg
         step += 1
 
 
-class _Rows:
+class BatchRows:
     """For each row of the RNN's batch: the variation it samples, how many
-    tokens that one has, and so where it is in the seed's stream of uniforms."""
+    tokens that one has, and so where it is in the seed's stream of uniforms.
+    Rows start as variations 0..slots-1."""
 
     def __init__(self, seed: int, slots: int):
         self.key = _stream_key(seed)
