@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -63,39 +65,92 @@ class EvalResult:
     likelihood: dict = field(default_factory=dict)      # name -> BitsPerNote.to_dict() (+ notes)
     split: dict = field(default_factory=dict)           # how the folder was used
     features: list = field(default_factory=list)        # [FeatureComparison]
-    copies: list = field(default_factory=list)          # [{"piece", "length", "source"}]
+    copies: list = field(default_factory=list)          # [{"piece" (1-based), "length", "source"}]
     copy_index: dict = field(default_factory=dict)      # what the copy meter compares against
     generation: dict = field(default_factory=dict)
-    skipped_files: int = 0
+    skipped: dict = field(default_factory=dict)         # skipped_report(): {"count", "by_reason", "files"}
+    skipped_files: int = 0                              # = skipped["count"] (kept for older readers)
     seconds: float = 0.0
 
     def to_dict(self) -> dict:
+        """Everything, JSON-ready: a number that is not finite (NaN, inf) becomes None."""
         out = dict(self.__dict__)
         out["features"] = [f.to_dict() for f in self.features]
-        return out
+        return _finite_or_none(out)
+
+    def to_json(self) -> str:
+        """Strict JSON (no NaN or Infinity, which JSON.parse rejects): null where a number is unavailable."""
+        return json.dumps(self.to_dict(), indent=1, allow_nan=False)
 
     def table_lines(self) -> list[str]:
         """A short terminal table of the results."""
         lines = [f"{'model':<22}{'bits/note':>10}{'bits/token':>11}{'notes':>9}{'files':>7}"]
         for name, m in self.likelihood.items():
-            lines.append(f"{name:<22}{_fmt(m['bits_per_note']):>10}{_fmt(m['bits_per_token']):>11}"
+            lines.append(f"{name:<22}{fmt_number(m['bits_per_note']):>10}{fmt_number(m['bits_per_token']):>11}"
                          f"{m['notes']:>9}{m['files']:>7}")
         lines.append(f"evaluated on: {self.split.get('description', '')}")
+        if self.skipped.get("count"):
+            lines.append(skipped_line(self.skipped))
         lines.append(f"{'feature':<16}{'OA':>6}{'generated':>11}{'folder':>9}")
         for f in self.features:
-            lines.append(f"{f.name:<16}{f.oa:>6.3f}{_fmt(f.generated_mean):>11}{_fmt(f.reference_mean):>9}")
+            lines.append(f"{f.name:<16}{fmt_number(f.oa):>6}{fmt_number(f.generated_mean):>11}"
+                         f"{fmt_number(f.reference_mean):>9}")
         if self.copies:
-            worst = max(self.copies, key=lambda c: c["length"])
-            mean = sum(c["length"] for c in self.copies) / len(self.copies)
-            lines.append(f"copy meter ({self.copy_index.get('description', '')}): mean {mean:.1f} notes, "
-                         f"longest {worst['length']} (piece {worst['piece'] + 1}, from {worst['source']})")
+            lines.append(self.copy_line())
         return lines
 
+    def copy_line(self) -> str:
+        """The copy meter in one line: mean and longest copied run over the generated pieces."""
+        head = f"copy meter ({self.copy_index.get('description', '')}): "
+        worst = max(self.copies, key=lambda c: c["length"])
+        if not worst["length"]:
+            n = len(self.copies)
+            return head + f"no run of {self.copy_index.get('anchor', 4)}+ notes shared ({n} piece{'s' * (n != 1)})"
+        mean = sum(c["length"] for c in self.copies) / len(self.copies)
+        return head + (f"mean {mean:.1f} notes, longest {worst['length']} "
+                       f"(piece {worst['piece']}, from {worst['source']})")
 
-def _fmt(value) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
+
+def fmt_number(value, digits: int = 3) -> str:
+    """A number for a table; "-" for None, NaN or infinity (a value that is not available)."""
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "-"
-    return f"{value:.3f}"
+    return f"{value:.{digits}f}"
+
+
+def _finite_or_none(value):
+    """`value` with every non-finite float (in dicts, lists, tuples) replaced by None."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite_or_none(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite_or_none(v) for v in value]
+    return value
+
+
+def skipped_report(report) -> dict:
+    """The skipped files of an ingest report: {"count": n, "by_reason": {kind: n} (most
+    frequent first), "files": [{"path", "reason"}] (sorted by path)}."""
+    from training.ingest import reason_kind
+    skipped = report.skipped()
+    kinds = Counter(reason_kind(f.reason) for f in skipped)
+    return {"count": len(skipped), "by_reason": dict(kinds.most_common()),
+            "files": [{"path": f.path, "reason": f.reason} for f in skipped]}
+
+
+def reasons_text(skipped: dict) -> str:
+    """'too long (2), corrupt (1)' for a skipped_report()."""
+    return ", ".join(f"{kind} ({n})" for kind, n in skipped.get("by_reason", {}).items())
+
+
+def skipped_line(skipped: dict, names: int = 3) -> str:
+    """'2 file(s) skipped: too long (2): a.mid, b.mid' with at most `names` names."""
+    files = [f["path"] for f in skipped.get("files", [])]
+    shown = ", ".join(files[:names])
+    if len(files) > names:
+        shown += f", and {len(files) - names} more (all in --json)"
+    return f"{skipped['count']} file(s) skipped: {reasons_text(skipped)}: {shown}"
 
 
 def _stage(progress: EvalProgress | None, stage: str):
@@ -166,11 +221,17 @@ def evaluate(config: EvalConfig, progress: EvalProgress | None = None,
     if not Path(config.folder).is_dir():
         raise ComposerError(f"{config.folder}: no such folder")
     corpus = scan(config.folder, _stage(progress, "scanning"))
+    skipped = skipped_report(corpus.report)
+    scanned = f"{len(corpus.report.files)} file(s) scanned" + (f"; skipped: {reasons_text(skipped)}"
+                                                               if skipped["count"] else "")
     if not corpus.sequences:
-        raise ComposerError(f"{config.folder}: no usable MIDI files for a {tok.kind} model "
-                            f"({len(corpus.report.files)} file(s) scanned)")
+        raise ComposerError(f"{config.folder}: no usable MIDI files for a {tok.kind} model ({scanned})")
     names = sorted(corpus.sequences)
     train_corpus, train_names = _training_split(loaded, scan, progress, should_stop, config)
+    if train_corpus is None and len(names) < 2:
+        raise ComposerError(f"{config.folder}: only {len(names)} usable MIDI file ({scanned}); without the model's "
+                            "training folder the folder is split in two halves (one fits the bigram baseline, "
+                            "the other is scored), so it needs at least 2 usable files")
     if train_corpus is not None:
         in_train = set(train_names)
         train_hashes = {f.sha256 for f in train_corpus.report.used() if f.path in in_train}
@@ -214,7 +275,7 @@ def evaluate(config: EvalConfig, progress: EvalProgress | None = None,
     copies = []
     for i, song in enumerate(generated.songs):
         length, source = copy_meter(song, index)
-        copies.append({"piece": i, "length": length, "source": source})
+        copies.append({"piece": i + 1, "length": length, "source": source})     # 1-based, as users see them
     return EvalResult(
         model=str(config.model), folder=str(config.folder), representation=tok.kind, likelihood=likelihood,
         split=split, features=features, copies=copies,
@@ -222,7 +283,7 @@ def evaluate(config: EvalConfig, progress: EvalProgress | None = None,
                     "anchor": index.anchor},
         generation={"samples": config.samples, "seed": generated.seed, "bars": request.bars,
                     "seconds": request.seconds, "temperature": config.temperature, "device": device_reason},
-        skipped_files=len(corpus.report.skipped()), seconds=round(time.monotonic() - started, 2))
+        skipped=skipped, skipped_files=skipped["count"], seconds=round(time.monotonic() - started, 2))
 
 
 # ---- command line ------------------------------------------------------------------------
@@ -246,6 +307,33 @@ def add_eval_parser(sub) -> None:
     p.set_defaults(func=run_eval)
 
 
+def check_outputs(outputs: dict[str, Path | None], *, force: bool = False) -> None:
+    """Raise ComposerError (naming the path) unless every output can be written:
+    `outputs` maps an option ("--json") to its path (None: not asked for); the
+    paths must differ, be in an existing writable folder, not be folders, and
+    not be existing files unless `force`. Run it before any work."""
+    seen: dict[Path, str] = {}
+    for option, path in outputs.items():
+        if path is None:
+            continue
+        path = Path(path)
+        resolved = path.resolve()
+        if resolved in seen:
+            raise ComposerError(f"{path}: {seen[resolved]} and {option} are the same file; give each its own")
+        seen[resolved] = option
+        parent = path.parent
+        if not parent.exists():
+            raise ComposerError(f"{path}: folder {parent} does not exist")
+        if not parent.is_dir():
+            raise ComposerError(f"{path}: {parent} is not a folder")
+        if path.is_dir():
+            raise ComposerError(f"{path} is a folder, not a file")
+        if path.exists() and not force:
+            raise ComposerError(f"{path} already exists (use --force to overwrite)")
+        if not os.access(parent, os.W_OK | os.X_OK):
+            raise ComposerError(f"{path}: folder {parent} is not writable")
+
+
 def run_eval(args) -> int:
     import sys
 
@@ -253,9 +341,7 @@ def run_eval(args) -> int:
     from .progress import terminal_progress
     from .report_html import render_html
 
-    for path in (args.json, args.html):
-        if path is not None and path.exists() and not args.force:
-            raise ComposerError(f"{path} already exists (use --force to overwrite)")
+    check_outputs({"--json": args.json, "--html": args.html}, force=args.force)     # before any work
     config = EvalConfig(model=str(args.model), folder=str(args.folder), samples=args.samples, seed=args.seed,
                         bars=args.bars, seconds=args.seconds, temperature=args.temperature, device=args.device,
                         workers=args.workers)
@@ -279,7 +365,7 @@ def run_eval(args) -> int:
         for ctx in bars.values():
             ctx.__exit__(None, None, None)
     if args.json is not None:
-        write_atomic(args.json, json.dumps(result.to_dict(), indent=1).encode() + b"\n", force=args.force)
+        write_atomic(args.json, result.to_json().encode() + b"\n", force=args.force)
     if args.html is not None:
         write_atomic(args.html, render_html(result).encode(), force=args.force)
     print("\n".join(result.table_lines()))

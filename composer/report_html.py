@@ -5,6 +5,9 @@ from __future__ import annotations
 import base64
 import html
 import io
+import math
+
+from .evaluate import fmt_number
 
 TITLES = {
     "pitch_class": "Pitch classes", "pitch_range": "Pitch range per piece (semitones)",
@@ -29,7 +32,7 @@ def _figures(result) -> list[tuple[str, str]]:
     out = []
     fig = Figure(figsize=(5, 2.4))
     ax = fig.subplots()
-    names = list(result.likelihood)
+    names = [n for n, m in result.likelihood.items() if _finite(m["bits_per_note"])]     # unavailable: no bar
     values = [result.likelihood[n]["bits_per_note"] for n in names]
     ax.barh(names, values, color=["#3465a4", "#888a85", "#babdb6"][:len(names)])
     ax.set_xlabel("bits per note (lower is better)")
@@ -52,28 +55,44 @@ def _figures(result) -> list[tuple[str, str]]:
     if result.copies:
         fig = Figure(figsize=(5, 2.4))
         ax = fig.subplots()
-        ax.bar([c["piece"] + 1 for c in result.copies], [c["length"] for c in result.copies], color="#cc0000")
+        ax.bar([c["piece"] for c in result.copies], [c["length"] for c in result.copies], color="#cc0000")
         ax.set_xlabel("generated piece")
         ax.set_ylabel("longest copied run (notes)")
         out.append(("Copy meter", _png(fig)))
     return out
 
 
+def _finite(value) -> bool:
+    return isinstance(value, (int, float)) and math.isfinite(value)
+
+
+def _skipped_section(skipped: dict) -> str:
+    """A table of the skipped files and their reasons ("" when none was skipped)."""
+    if not skipped.get("count"):
+        return ""
+    esc = html.escape
+    kinds = ", ".join(f"{esc(kind)} ({n})" for kind, n in skipped.get("by_reason", {}).items())
+    rows = "".join(f"<tr><td>{esc(f['path'])}</td><td>{esc(f['reason'])}</td></tr>" for f in skipped.get("files", []))
+    return (f"<h2>Skipped files</h2>\n<p class=\"small\">{skipped['count']} file(s) of the folder were not usable: "
+            f"{kinds}.</p>\n<table><tr><th>file</th><th>reason</th></tr>{rows}</table>\n")
+
+
 def render_html(result) -> str:
     """The report page for an `EvalResult`."""
     esc = html.escape
     rows = "".join(
-        f"<tr><td>{esc(name)}</td><td>{m['bits_per_note']:.3f}</td><td>{m['bits_per_token']:.3f}</td>"
+        f"<tr><td>{esc(name)}</td><td>{fmt_number(m['bits_per_note'])}</td><td>{fmt_number(m['bits_per_token'])}</td>"
         f"<td>{m['notes']}</td><td>{m['files']}</td></tr>" for name, m in result.likelihood.items())
     feats = "".join(
-        f"<tr><td>{esc(f.name)}</td><td>{f.oa:.3f}</td><td>{'' if f.generated_mean is None else f'{f.generated_mean:.3f}'}"
-        f"</td><td>{'' if f.reference_mean is None else f'{f.reference_mean:.3f}'}</td><td>{esc(f.unit)}</td></tr>"
+        f"<tr><td>{esc(f.name)}</td><td>{fmt_number(f.oa)}</td><td>{fmt_number(f.generated_mean)}</td>"
+        f"<td>{fmt_number(f.reference_mean)}</td><td>{esc(f.unit)}</td></tr>"
         for f in result.features)
-    copies = "".join(f"<tr><td>{c['piece'] + 1}</td><td>{c['length']}</td><td>{esc(str(c['source'] or '-'))}</td></tr>"
+    copies = "".join(f"<tr><td>{c['piece']}</td><td>{c['length']}</td><td>{esc(str(c['source'] or '-'))}</td></tr>"
                      for c in result.copies)
     images = "".join(f"<figure><img alt='{esc(caption)}' src='data:image/png;base64,{data}'></figure>"
                      for caption, data in _figures(result))
     g = result.generation
+    n_skipped = result.skipped.get("count", 0)
     return f"""<!doctype html>
 <html><head><meta charset="utf-8"><title>Evaluation of {esc(result.model)}</title>
 <style>
@@ -84,7 +103,7 @@ td:first-child, th:first-child {{ text-align: left; }} figure {{ display: inline
 </style></head><body>
 <h1>Evaluation of {esc(result.model)}</h1>
 <p class="small">{esc(result.representation)} model, folder {esc(result.folder)}; {esc(result.split.get('description', ''))};
-{result.skipped_files} file(s) of the folder were not usable. {g.get('samples')} pieces generated with seed {g.get('seed')}
+{n_skipped} file(s) of the folder were not usable. {g.get('samples')} pieces generated with seed {g.get('seed')}
 (temperature {g.get('temperature')}, {esc(str(g.get('device')))}). {result.seconds:.0f} s.</p>
 <h2>Held-out likelihood</h2>
 <table><tr><th>model</th><th>bits/note</th><th>bits/token</th><th>notes</th><th>files</th></tr>{rows}</table>
@@ -94,7 +113,7 @@ td:first-child, th:first-child {{ text-align: left; }} figure {{ display: inline
 <p class="small">Longest run of consecutive notes (pitch and inter-onset interval) also found in
 {esc(result.copy_index.get('description', ''))}; runs under {result.copy_index.get('anchor')} notes count as 0.</p>
 <table><tr><th>piece</th><th>notes</th><th>source</th></tr>{copies}</table>
-<h2>Plots</h2>
+{_skipped_section(result.skipped)}<h2>Plots</h2>
 {images}
 </body></html>
 """

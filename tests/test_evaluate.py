@@ -224,3 +224,134 @@ def test_generate_max_copy_without_the_training_folder_exits_2(tmp_path, capsys)
     code = main(["generate", "--model", str(model), "--out", str(tmp_path / "out"), "--max-copy", "8", "--quiet"])
     assert code == 2 and "trained on" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+# ---- eval command: folders with few usable files, outputs, skipped files ---------------------------
+def eval_args(model, folder, *extra) -> list[str]:
+    return ["eval", str(model), str(folder), "--samples", "2", "--bars", "1", "--workers", "1", "--quiet", *extra]
+
+
+def folder_with_skips(path: Path, tunes: int, short: int, corrupt: int = 0) -> Path:
+    """`tunes` usable tunes, `short` files too short to use (3 notes), `corrupt` broken files."""
+    folder_of_tunes(path, tunes)
+    for i in range(short):
+        write_song(melody(3, seed=50 + i), path / f"short{i}.mid")
+    for i in range(corrupt):
+        (path / f"broken{i}<&>.mid").write_bytes(b"MThd garbage")
+    return path
+
+
+def nan_result():
+    from composer.eval_stats import FeatureComparison
+    from composer.evaluate import EvalResult
+    nan = float("nan")
+    lk = {name: {"bits_per_note": nan, "bits_per_token": nan, "notes": 0, "files": 0}
+          for name in ("model", "bigram", "uniform")}
+    feature = FeatureComparison("pitch_range", ["0", "2"], [nan, nan], [0.5, 0.5], nan, nan, 3.0, "semitones")
+    return EvalResult(model="m.model", folder="f", representation="melody", likelihood=lk, features=[feature],
+                      copies=[{"piece": 1, "length": 0, "source": None}],
+                      copy_index={"description": "x", "files": 1, "notes": 8, "anchor": 4})
+
+
+def no_evaluate(monkeypatch) -> list:
+    """Replace the evaluation by a fake that records its calls (and returns a result with NaNs)."""
+    calls = []
+    monkeypatch.setattr("composer.evaluate.evaluate",
+                        lambda config, progress=None: calls.append(config) or nan_result())
+    return calls
+
+
+def test_eval_of_a_folder_with_one_usable_file_exits_2_and_says_why(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    model = tiny_model_file(tmp_path / "m.model", steps=3)          # names no training folder
+    folder = folder_with_skips(tmp_path / "f", tunes=1, short=2)
+    assert main(eval_args(model, folder, "--json", str(tmp_path / "r.json"))) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert "only 1 usable MIDI file" in err and "at least 2 usable files" in err
+    assert "3 file(s) scanned" in err and "too short (2)" in err
+    assert not (tmp_path / "r.json").exists()
+
+
+def test_eval_json_has_null_for_unavailable_numbers_and_tables_show_a_dash(tmp_path, capsys, monkeypatch):
+    no_evaluate(monkeypatch)
+    json_path, html_path = tmp_path / "r.json", tmp_path / "r.html"
+    assert main(["eval", "m.model", str(tmp_path), "--json", str(json_path), "--html", str(html_path)]) == 0
+
+    def refuse(constant):
+        raise ValueError(f"not JSON: {constant}")
+    data = json.loads(json_path.read_text(), parse_constant=refuse)     # JSON.parse would fail on NaN too
+    assert data["likelihood"]["model"]["bits_per_note"] is None and data["features"][0]["oa"] is None
+    assert data["features"][0]["generated"] == [None, None]
+    out = capsys.readouterr().out
+    assert "nan" not in out.lower()
+    assert out.splitlines()[1].split()[:3] == ["model", "-", "-"]
+    page = html_path.read_text()
+    assert ">nan<" not in page.lower() and "<td>model</td><td>-</td><td>-</td>" in page
+
+
+@pytest.mark.parametrize("case", ["missing folder", "parent is a file", "path is a folder"])
+@pytest.mark.parametrize("option", ["--json", "--html"])
+def test_eval_output_paths_are_checked_before_any_work(tmp_path, capsys, monkeypatch, case, option):
+    calls = no_evaluate(monkeypatch)
+    (tmp_path / "file").write_text("x")
+    (tmp_path / "dir").mkdir()
+    bad = {"missing folder": tmp_path / "nope" / "r.out", "parent is a file": tmp_path / "file" / "r.out",
+           "path is a folder": tmp_path / "dir"}[case]
+    other = "--html" if option == "--json" else "--json"
+    code = main(["eval", "m.model", str(tmp_path), other, str(tmp_path / "other.out"), option, str(bad), "--force"])
+    err = capsys.readouterr().err
+    assert code == 2 and calls == [] and str(bad) in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "other.out").exists()
+
+
+def test_eval_refuses_the_same_path_for_json_and_html_up_front(tmp_path, capsys, monkeypatch):
+    calls = no_evaluate(monkeypatch)
+    out = tmp_path / "report"
+    assert main(["eval", "m.model", str(tmp_path), "--json", str(out), "--html", str(tmp_path / "." / "report")]) == 2
+    err = capsys.readouterr().err
+    assert calls == [] and not out.exists()
+    assert "--json and --html are the same file" in err
+
+
+def test_eval_lists_skipped_files_with_their_reasons(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    model = tiny_model_file(tmp_path / "m.model", steps=3)
+    folder = folder_with_skips(tmp_path / "f", tunes=2, short=3, corrupt=1)
+    code = main(eval_args(model, folder, "--json", str(tmp_path / "r.json"), "--html", str(tmp_path / "r.html")))
+    assert code == 0
+    data = json.loads((tmp_path / "r.json").read_text())
+    skipped = data["skipped"]
+    assert skipped["count"] == data["skipped_files"] == 4
+    assert skipped["by_reason"] == {"too short": 3, "corrupt": 1}
+    assert [f["path"] for f in skipped["files"]] == ["broken0<&>.mid", "short0.mid", "short1.mid", "short2.mid"]
+    assert skipped["files"][1]["reason"].startswith("too short (3 melody notes")
+    out = capsys.readouterr().out
+    assert "4 file(s) skipped: too short (3), corrupt (1): broken0<&>.mid, short0.mid, short1.mid, and 1 more" in out
+    page = (tmp_path / "r.html").read_text()
+    assert "<td>broken0&lt;&amp;&gt;.mid</td><td>corrupt:" in page and "<td>short2.mid</td><td>too short" in page
+
+
+def test_eval_of_a_folder_with_no_usable_file_counts_the_reasons(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    model = tiny_model_file(tmp_path / "m.model", steps=3)
+    folder = folder_with_skips(tmp_path / "f", tunes=0, short=2, corrupt=1)
+    assert main(eval_args(model, folder)) == 2
+    err = capsys.readouterr().err
+    assert "no usable MIDI files for a melody model (3 file(s) scanned; skipped: too short (2), corrupt (1))" in err
+
+
+def test_eval_numbers_generated_pieces_from_1_in_json_terminal_and_html(tmp_path):
+    from composer.report_html import render_html
+    model = tiny_model_file(tmp_path / "m.model", steps=3)
+    result = evaluate(EvalConfig(model=str(model), folder=str(folder_of_tunes(tmp_path / "f", 2)), samples=2,
+                                 bars=1, workers=1, cache_dir=str(tmp_path / "cache")))
+    assert [c["piece"] for c in result.to_dict()["copies"]] == [1, 2]
+    result.copies[1]["length"], result.copies[1]["source"] = 7, "tune00.mid"
+    assert result.table_lines()[-1].endswith("longest 7 (piece 2, from tune00.mid)")
+    assert "<tr><td>2</td><td>7</td><td>tune00.mid</td></tr>" in render_html(result)
+
+
+def test_eval_copy_line_without_any_copy_says_so():
+    line = nan_result().table_lines()[-1]
+    assert "None" not in line and line.endswith("no run of 4+ notes shared (1 piece)")
