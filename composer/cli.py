@@ -79,7 +79,9 @@ def add_generate_parser(sub) -> None:
     _add_audio_arguments(p)
     p.add_argument("--max-copy", type=int, default=None, metavar="K",
                    help="resample pieces that copy more than K consecutive notes of the model's training data "
-                        "(needs its training folder; see composer.eval_copy)")
+                        "(the copy index stored in the model file, else its training folder; see composer.eval_copy)")
+    p.add_argument("--copy-folder", type=Path, default=None, metavar="DIR",
+                   help="with --max-copy: compare with the MIDI files in DIR instead")
     p.set_defaults(func=run_generate)
 
 
@@ -143,9 +145,19 @@ def run_generate(args) -> int:
             raise AudioUnavailable(f"--audio: {audio_reason}")
         check_writable([p.with_suffix("." + args.audio) for p in paths], force=args.force)
     copy_index = None
-    if getattr(args, "max_copy", None) is not None:
+    if args.copy_folder is not None and args.max_copy is None:
+        raise CliError("--copy-folder needs --max-copy K")
+    if args.max_copy is not None:
+        if args.max_copy < 0:
+            raise CliError(f"--max-copy must be >= 0 notes, got {args.max_copy}")
         from .eval_copy import index_for_model
-        copy_index = index_for_model(loaded)     # before generating: fails fast without the training folder
+        # before generating: fails fast when there is nothing to compare with
+        try:
+            copy_index = index_for_model(loaded, folder=str(args.copy_folder) if args.copy_folder else None)
+        except ComposerError as exc:
+            if args.copy_folder is not None:
+                raise
+            raise CliError(f"{exc} with --copy-folder DIR (or store it once: composer copy-index MODEL DIR)") from None
     _err(f"model: {model_path} ({loaded.summary()})")
     _err(f"device: {reason}")
     with terminal_progress("generating", unit="bar" if loaded.tokenizer.kind == "melody" else "s",
@@ -163,6 +175,41 @@ def run_generate(args) -> int:
     if args.audio:
         _write_audio_files(result.songs, paths, args)
     _err(f"wrote {len(paths)} file(s) to {args.out}/ (seed {result.seed})")
+    return 0
+
+
+def add_copy_index_parser(sub) -> None:
+    p = sub.add_parser("copy-index", help="store (or remove) the copy meter's index of the training data in a model file",
+                       description="Store the notes (pitch and rhythm) of FOLDER's MIDI files in MODEL, so that "
+                                   "the copy meter (the app, generate --max-copy, eval) works without the folder. "
+                                   "The trainer does this itself; this is for older model files, or to remove it.")
+    p.add_argument("model", type=Path)
+    p.add_argument("folder", type=Path, nargs="?", default=None,
+                   help="the MIDI files the model was trained on (default: the folder the model file names)")
+    p.add_argument("--remove", action="store_true", help="remove the stored index instead")
+    p.add_argument("--workers", type=_positive_int, default=None, help="processes that read MIDI files")
+    p.set_defaults(func=run_copy_index)
+
+
+def run_copy_index(args) -> int:
+    from .eval_copy import index_for_model, training_folder
+    from .modelfile import load_model, store_copy_index
+    loaded = load_model(args.model, "cpu")
+    if args.remove:
+        if args.folder is not None:
+            raise CliError("--remove takes no FOLDER")
+        store_copy_index(args.model, None)
+        _err(f"removed the copy index from {args.model}")
+        return 0
+    folder = args.folder or training_folder(loaded)
+    if folder is None:
+        raise CliError(f"{args.model} does not say which folder it was trained on; pass FOLDER")
+    if not Path(folder).is_dir():
+        raise CliError(f"folder {folder} is not on this machine" + ("" if args.folder else
+                       " (the model file's training folder); pass FOLDER"))
+    index = index_for_model(loaded, folder=str(folder), workers=args.workers)
+    store_copy_index(args.model, index)
+    _err(f"stored the notes of {len(index.names)} file(s) ({index.n_notes:,} notes) of {folder} in {args.model}")
     return 0
 
 
@@ -193,6 +240,9 @@ def run_info(args) -> int:
     ]
     for key, value in training.items():
         lines.append(f"training.{key + ':':<9}{json.dumps(value) if isinstance(value, (dict, list)) else value}")
+    copies = meta.get("copy_index")
+    lines.append("copy index:      " + (f"{copies.get('notes', 0):,} notes of {len(copies.get('names', []))} file(s)"
+                                      if isinstance(copies, dict) else "none (the copy meter needs the training folder)"))
     lines.append("libraries:       " + ", ".join(f"{k} {v}" for k, v in meta.get("library_versions", {}).items()))
     print("\n".join(lines))
     return 0
@@ -207,6 +257,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     add_generate_parser(sub)
     add_info_parser(sub)
+    add_copy_index_parser(sub)
     for module, attr in (("training.cli", "add_train_parser"), ("composer.evaluate", "add_eval_parser"),
                          ("composer.infill", "add_infill_parser")):
         try:

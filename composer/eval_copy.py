@@ -30,6 +30,7 @@ TICKS_PER_BEAT = 12            # interval resolution: 1/12 beat (sixteenths and 
 DEFAULT_ANCHOR = 4             # notes; shorter shared runs are not counted
 _MULT = np.uint64(0x9E3779B97F4A7C15)
 _MAX_CANDIDATES = 50_000       # per anchor: a run this common is no evidence of copying
+STORED_VERSION = 1             # layout of the index inside a model file (CopyIndex.stored)
 
 
 def note_symbols(notes: list[Note]) -> np.ndarray:
@@ -75,13 +76,18 @@ class CopyIndex:
     @classmethod
     def from_notes(cls, pieces: Mapping[str, list[Note]], *, anchor: int = DEFAULT_ANCHOR) -> CopyIndex:
         """Index note lists by piece name (file path relative to its folder)."""
+        return cls.from_symbols({name: note_symbols(notes) for name, notes in pieces.items()}, anchor=anchor)
+
+    @classmethod
+    def from_symbols(cls, pieces: Mapping[str, np.ndarray], *, anchor: int = DEFAULT_ANCHOR) -> CopyIndex:
+        """Index `note_symbols` arrays by piece name."""
         if anchor < 2:
             raise ValueError(f"anchor must be >= 2 notes, got {anchor}")
         names = sorted(pieces)
         chunks, owners, hashes, positions = [], [], [], []
         offset = 0
         for i, name in enumerate(names):
-            sym = note_symbols(pieces[name])
+            sym = np.asarray(pieces[name], dtype=np.int64)
             h = _anchor_hashes(sym, anchor)
             hashes.append(h)
             positions.append(np.arange(len(h), dtype=np.int64) + offset)
@@ -115,6 +121,35 @@ class CopyIndex:
     @property
     def n_notes(self) -> int:
         return int((self.symbols >= 0).sum())
+
+    # ---- stored inside a model file (composer.modelfile): the notes, not the hashes ----
+    def stored(self) -> tuple[dict[str, np.ndarray], dict]:
+        """The index as arrays and JSON-able metadata for a model file: every
+        piece's note symbols (int32, concatenated), each piece's length, the
+        piece names. The anchor hashes are rebuilt on loading (milliseconds)."""
+        notes = self.symbols >= 0
+        lengths = np.bincount(self.piece_of[notes], minlength=len(self.names)).astype(np.int32)
+        arrays = {"symbols": self.symbols[notes].astype(np.int32), "lengths": lengths}
+        meta = {"version": STORED_VERSION, "anchor": self.anchor, "ticks_per_beat": TICKS_PER_BEAT,
+                "notes": int(notes.sum()), "names": list(self.names)}
+        return arrays, meta
+
+    @classmethod
+    def from_stored(cls, arrays: Mapping[str, np.ndarray], meta: Mapping) -> CopyIndex:
+        """Inverse of `stored`. Raises ValueError naming what does not fit."""
+        if meta.get("version") != STORED_VERSION or meta.get("ticks_per_beat") != TICKS_PER_BEAT:
+            raise ValueError(f"copy index version {meta.get('version')!r} / {meta.get('ticks_per_beat')!r} "
+                             f"ticks per beat is not {STORED_VERSION} / {TICKS_PER_BEAT}")
+        symbols = np.asarray(arrays["symbols"], dtype=np.int64)
+        lengths = np.asarray(arrays["lengths"], dtype=np.int64)
+        names = list(meta.get("names") or [])
+        if symbols.ndim != 1 or lengths.ndim != 1 or len(lengths) != len(names) or lengths.sum() != len(symbols) \
+                or (lengths < 0).any() or (symbols < 0).any():
+            raise ValueError(f"copy index arrays do not fit: {len(symbols)} notes, {len(lengths)} lengths "
+                             f"(sum {int(lengths.sum())}), {len(names)} names")
+        bounds = np.concatenate([[0], np.cumsum(lengths)])
+        pieces = {name: symbols[bounds[i]:bounds[i + 1]] for i, name in enumerate(names)}
+        return cls.from_symbols(pieces, anchor=int(meta.get("anchor", DEFAULT_ANCHOR)))
 
     def longest_run(self, notes: list[Note]) -> tuple[int, str | None, int]:
         """(length in notes, source piece name or None, note index in the query
@@ -170,21 +205,46 @@ def training_folder(loaded) -> str | None:
 
 def index_for_model(loaded, *, folder: str | None = None, anchor: int = DEFAULT_ANCHOR, progress=None,
                     should_stop: Callable[[], bool] | None = None, workers: int | None = None) -> CopyIndex:
-    """A CopyIndex of every usable file of the model's training folder (or of
-    `folder`), scanned with the model's own representation (results cached by
-    training.ingest). Raises ComposerError when there is no such folder."""
+    """The copy index of a model's training data: of `folder` when given (every
+    usable file, scanned with the model's own representation; results cached
+    by training.ingest), else the one stored in the model file (the trainer
+    stores it), else of the training folder the model file names. Raises
+    ComposerError when there is none of these."""
     from pathlib import Path
 
     from training.ingest import scan_folder
 
     from .errors import ComposerError
-    folder = folder or training_folder(loaded)
     if folder is None:
-        raise ComposerError("the model file does not say which folder it was trained on; pass the folder")
-    if not Path(folder).is_dir():
-        raise ComposerError(f"training folder {folder} (from the model file) is not on this machine")
+        stored = loaded.copy_index()
+        if stored is not None:
+            return stored
+        folder = training_folder(loaded)
+        name = loaded.path or "the model file"
+        if folder is None:
+            raise ComposerError(f"{name} holds no copy index and does not say which folder it was trained on; "
+                                "pass the folder")
+        if not Path(folder).is_dir():
+            raise ComposerError(f"{name} holds no copy index and its training folder {folder} is not on this "
+                                "machine; pass the folder")
+    elif not Path(folder).is_dir():
+        raise ComposerError(f"copy folder {folder} is not a folder")
     corpus = scan_folder(folder, loaded.tokenizer, workers=workers, progress=progress, should_stop=should_stop)
+    if not corpus.sequences:
+        raise ComposerError(f"copy folder {folder} has no usable MIDI files for a {loaded.tokenizer.kind} model")
     return CopyIndex.from_corpus(corpus.sequences, loaded.tokenizer, anchor=anchor, should_stop=should_stop)
+
+
+def generated_notes(song: Song, primer_beats: float = 0.0) -> list[Note]:
+    """The notes the model wrote: those starting at or after `primer_beats`
+    (the primer a song begins with, when it was kept). A user's own primer is
+    not the model copying."""
+    return [n for n in song.notes if n.start >= primer_beats - 1e-9] if primer_beats > 0 else song.notes
+
+
+def copy_meters(songs: list[Song], index: CopyIndex, primer_beats: float = 0.0) -> list[tuple[int, str | None]]:
+    """`copy_meter` of each song's generated notes."""
+    return [copy_meter(generated_notes(song, primer_beats), index) for song in songs]
 
 
 @dataclass
@@ -212,8 +272,7 @@ def limit_copies(loaded, request, result, index: CopyIndex, max_copy: int, *, at
         raise ValueError(f"max_copy must be >= 0 notes, got {max_copy}")
     songs, tokens = list(result.songs), list(result.tokens)
     checks = []
-    for i, song in enumerate(songs):
-        length, source = copy_meter(song, index)
+    for i, (length, source) in enumerate(copy_meters(songs, index, result.primer_beats)):
         checks.append(CopyCheck(i, length, source, 1, length <= max_copy))
     for attempt in range(1, attempts):
         bad = [c for c in checks if not c.ok]
@@ -222,7 +281,7 @@ def limit_copies(loaded, request, result, index: CopyIndex, max_copy: int, *, at
         again = replace(request, count=len(bad), seed=(result.seed + attempt * 1_000_003) % 2**63)
         redo = generate(loaded, again, progress=progress, should_stop=should_stop)
         for check, song, toks in zip(bad, redo.songs, redo.tokens):
-            length, source = copy_meter(song, index)
+            length, source = copy_meter(generated_notes(song, redo.primer_beats), index)
             check.attempts += 1
             if length <= max_copy or length < check.length:     # keep the least copying sample
                 songs[check.piece], tokens[check.piece] = song, toks

@@ -255,6 +255,8 @@ def evaluate(config: EvalConfig, progress: EvalProgress | None = None,
                  "bigram_fit": "other half of the folder", "fit_files": fit_names}
         index_pieces = {n: corpus.sequences[n] for n in fit_names}
         index_desc = f"the other half of {config.folder} (training folder not available)"
+        if loaded.copy_index() is not None:
+            index_pieces, index_desc = None, "the training data's index stored in the model file"
     split.update(eval_files=eval_names, folder_files=len(corpus.report.files), usable_files=len(names))
     eval_seqs = [corpus.sequences[n] for n in eval_names]
     if progress:
@@ -271,7 +273,8 @@ def evaluate(config: EvalConfig, progress: EvalProgress | None = None,
     generated = generate(loaded, request, progress=gen_hook, should_stop=should_stop)
     reference = [tok.decode(corpus.sequences[n]) for n in names]
     features = compare_sets(set_features(generated.songs), set_features(reference))
-    index = CopyIndex.from_corpus(index_pieces, tok, should_stop=should_stop)
+    index = (CopyIndex.from_corpus(index_pieces, tok, should_stop=should_stop) if index_pieces is not None
+             else loaded.copy_index())
     copies = []
     for i, song in enumerate(generated.songs):
         length, source = copy_meter(song, index)

@@ -212,9 +212,14 @@ def _finish(loaded: LoadedModel, song: Song, request: GenerateRequest, primer_le
     elif isinstance(tok, FramesTokenizer):
         cut = primer_len                                      # already in beats
     else:
-        cut = primer_len * request.tempo / 60.0               # seconds -> beats at the output tempo
+        cut = _in_beats(loaded, primer_len, request)          # seconds -> beats at the output tempo
     notes = [Note(n.start - cut, n.end - cut, n.pitch, n.velocity) for n in song.tracks[0].notes if n.start >= cut]
     return replace(song, tracks=[replace(song.tracks[0], notes=notes)])
+
+
+def _in_beats(loaded: LoadedModel, primer_len: float, request: GenerateRequest) -> float:
+    """A primer length from `_primer_tokens` (seconds for performance, else beats) in beats of the output."""
+    return primer_len * request.tempo / 60.0 if isinstance(loaded.tokenizer, PerformanceTokenizer) else primer_len
 
 
 class _Previews:
@@ -305,7 +310,8 @@ def generate(loaded: LoadedModel, request: GenerateRequest,
     if progress is not None:
         progress(total, total, lambda rows=None: list(songs) if rows is None else [songs[r] for r in check_rows(rows)])
     return GenerationResult(songs=songs, seed=plan.seed, tokens=sequences,
-                            primer_beats=primer_len if primer_used and request.keep_primer else 0.0)
+                            primer_beats=_in_beats(loaded, primer_len, request) if primer_used and request.keep_primer
+                            else 0.0)
 
 
 def output_paths(out_dir: str | os.PathLike, count: int, *, prefix: str = "melody",

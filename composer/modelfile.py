@@ -25,7 +25,8 @@ from .model import ModelConfig, MusicRNN
 from .tokenizer import Tokenizer, tokenizer_from_config
 
 FORMAT_NAME = "composer-model"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2          # 2: may hold a copy index; a file without one is written as 1, as before
+COPY_PREFIX = "copy_index."  # tensors of the stored copy index (composer.eval_copy), not weights
 MODEL_SUFFIX = ".model"
 _MAX_HEADER = 50_000_000
 
@@ -39,6 +40,19 @@ class LoadedModel:
     path: Path | None = None
     training: dict = field(default_factory=dict)
     meta: dict = field(default_factory=dict)
+    copy_arrays: dict = field(default_factory=dict, repr=False)   # the stored copy index's arrays, if any
+    _copy_index: object = field(default=None, init=False, repr=False, compare=False)
+
+    def copy_index(self):
+        """The copy index of the training data stored in the file
+        (composer.eval_copy.CopyIndex, built once), or None if it holds none."""
+        if self._copy_index is None and self.copy_arrays:
+            from .eval_copy import CopyIndex
+            try:
+                self._copy_index = CopyIndex.from_stored(self.copy_arrays, self.meta.get("copy_index") or {})
+            except (KeyError, TypeError, ValueError) as exc:
+                raise ModelFileError(f"{self.path or 'model file'}: damaged copy index ({_one_line(exc)})") from None
+        return self._copy_index
 
     @property
     def is_infill(self) -> bool:
@@ -75,10 +89,11 @@ def library_versions() -> dict[str, str]:
     return out
 
 
-def model_metadata(model: MusicRNN | InfillRNN, tokenizer: Tokenizer, training: dict | None = None) -> dict:
-    return {
+def model_metadata(model: MusicRNN | InfillRNN, tokenizer: Tokenizer, training: dict | None = None,
+                   copy_index: dict | None = None) -> dict:
+    meta = {
         "format": FORMAT_NAME,
-        "format_version": FORMAT_VERSION,
+        "format_version": FORMAT_VERSION if copy_index is not None else 1,
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "model": model.config.to_dict(),
         "representation": {"kind": tokenizer.kind, "config": tokenizer.config.to_dict()},
@@ -86,21 +101,49 @@ def model_metadata(model: MusicRNN | InfillRNN, tokenizer: Tokenizer, training: 
         "training": training or {},
         "library_versions": library_versions(),
     }
+    if copy_index is not None:
+        meta["copy_index"] = copy_index
+    return meta
 
 
-def model_bytes(model: MusicRNN, tokenizer: Tokenizer, training: dict | None = None) -> bytes:
-    """The complete model file as bytes."""
+def model_bytes(model: MusicRNN, tokenizer: Tokenizer, training: dict | None = None, copy_index=None) -> bytes:
+    """The complete model file as bytes; `copy_index` (a composer.eval_copy.CopyIndex
+    of the training data, for the copy meter) is stored with it when given."""
     if model.config.vocab_size != tokenizer.vocab_size:
         raise ValueError(f"model vocab_size {model.config.vocab_size} != tokenizer vocabulary {tokenizer.vocab_size}")
     tensors = {k: v.detach().to("cpu").contiguous().clone() for k, v in model.state_dict().items()}
-    meta = model_metadata(model, tokenizer, training)
+    copy_meta = None
+    if copy_index is not None:
+        arrays, copy_meta = copy_index.stored()
+        tensors.update({COPY_PREFIX + k: torch.from_numpy(v) for k, v in arrays.items()})
+    meta = model_metadata(model, tokenizer, training, copy_meta)
     return save_tensors(tensors, metadata={"format": FORMAT_NAME, "composer": json.dumps(meta)})
 
 
 def save_model(path: str | os.PathLike, model: MusicRNN, tokenizer: Tokenizer,
-               training: dict | None = None, *, force: bool = True) -> Path:
+               training: dict | None = None, *, force: bool = True, copy_index=None) -> Path:
     """Write a model file atomically (temp file, fsync, rename)."""
-    return write_atomic(path, model_bytes(model, tokenizer, training), force=force)
+    return write_atomic(path, model_bytes(model, tokenizer, training, copy_index), force=force)
+
+
+def store_copy_index(path: str | os.PathLike, copy_index) -> Path:
+    """Rewrite the model file at `path` with `copy_index` stored in it (None:
+    without one), keeping its weights and metadata as they are."""
+    path = Path(path)
+    meta = read_metadata(path)
+    try:
+        with safe_open(str(path), framework="pt", device="cpu") as handle:
+            tensors = {k: handle.get_tensor(k) for k in handle.keys() if not k.startswith(COPY_PREFIX)}
+    except Exception as exc:  # safetensors raises its own error types
+        raise ModelFileError(f"{path}: corrupt model file ({_one_line(exc)})") from None
+    meta.pop("copy_index", None)
+    meta["format_version"] = 1
+    if copy_index is not None:
+        arrays, meta["copy_index"] = copy_index.stored()
+        tensors.update({COPY_PREFIX + k: torch.from_numpy(v) for k, v in arrays.items()})
+        meta["format_version"] = FORMAT_VERSION
+    return write_atomic(path, save_tensors(tensors, metadata={"format": FORMAT_NAME, "composer": json.dumps(meta)}),
+                        force=True)
 
 
 def _sniff(path: Path) -> None:
@@ -175,6 +218,7 @@ def load_model(path: str | os.PathLike, device: torch.device | str = "cpu") -> L
     try:
         with safe_open(str(path), framework="pt", device="cpu") as handle:
             tensors = {k: handle.get_tensor(k) for k in handle.keys()}
+        copy_arrays = {k[len(COPY_PREFIX):]: tensors.pop(k).numpy() for k in list(tensors) if k.startswith(COPY_PREFIX)}
         model.load_state_dict(tensors, strict=True)
     except ModelFileError:
         raise
@@ -182,4 +226,4 @@ def load_model(path: str | os.PathLike, device: torch.device | str = "cpu") -> L
         raise ModelFileError(f"{path}: weights do not match the model config ({_one_line(exc)[:300]})") from None
     model.to(device).eval()
     return LoadedModel(model=model, tokenizer=tokenizer, path=path,
-                       training=meta.get("training", {}), meta=meta)
+                       training=meta.get("training", {}), meta=meta, copy_arrays=copy_arrays)

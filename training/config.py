@@ -70,6 +70,7 @@ class TrainConfig(ConfigMixin):
     infill_context: int = 8         # infill: bars of context the model reads on each side of a span
     init_from: str | None = None    # infill: start the forward part from this left-to-right model file
     infill_attention: bool = False  # infill: each span step also attends over the right context
+    copy_index: bool = True         # store the training notes' copy index in the model file (the copy meter)
 
     def __post_init__(self):
         if self.representation not in REPRESENTATIONS:

@@ -81,6 +81,11 @@ def model_card(name: str, model_path: Path, conversion: dict | None, command: st
         f"skipped: {corpus['files_skipped']}",
         f"- split by file (seed {cfg['seed']}): {corpus['train_files']} training, {corpus['val_files']} validation",
     ]
+    copies = meta.get("copy_index")
+    if copies:
+        lines.append(f"- copy meter: the notes (pitch and rhythm) of the {len(copies['names'])} files "
+                     f"({copies['notes']:,} notes) are stored in the model file, so the app, `generate --max-copy` "
+                     "and `eval` show how much of a piece is in the training data without the folder")
     if conversion:
         lines.append(f"- conversion: {len(conversion.get('written', [])) + len(conversion.get('reused', []))} "
                      f"tunes written, {len(conversion.get('skipped', []))} tunes music21 could not convert")
