@@ -21,7 +21,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from composer.errors import ComposerError
+from composer.errors import ComposerError, ModelFileError
+from composer.eval_copy import copy_meters
 from composer.generate import GenerateRequest, GenerationResult, generate
 from composer.midi_io import read_midi
 from composer.modelfile import LoadedModel, read_metadata
@@ -55,6 +56,7 @@ class GenerationOutcome:
     loaded: LoadedModel
     result: GenerationResult
     seconds: float            # wall time of the job
+    copies: list | None = None    # each song's copy meter (length, source file); None: the model has no index
 
 
 class PreviewRow:
@@ -90,7 +92,12 @@ def generation_job(path: Path, loaded: LoadedModel | None, request: GenerateRequ
                 progress(GenerationProgress(done, total, row, song))
 
         result = generate(model, request, progress=on_progress, should_stop=should_stop)
-        return GenerationOutcome(model, result, time.monotonic() - started)
+        try:
+            index = model.copy_index()           # stored in the model file by the trainer; None if not
+        except ModelFileError:
+            index = None                         # a damaged index costs the meter, not the music
+        copies = copy_meters(result.songs, index, result.primer_beats) if index is not None else None
+        return GenerationOutcome(model, result, time.monotonic() - started, copies)
 
     return run
 
@@ -351,7 +358,8 @@ class GenerateView(QWidget):
         self._loaded_stamp = _stamp(outcome.loaded.path)
         result = outcome.result
         kind = outcome.loaded.tokenizer.kind
-        self.results.set_results(result.songs, kind, result.seed, result.primer_beats)
+        self.results.set_results(result.songs, kind, result.seed, result.primer_beats, outcome.copies,
+                                 outcome.loaded.copy_index() if outcome.copies is not None else None)
         self.progress.setRange(0, max(1, self.progress.maximum()))
         self.progress.setValue(self.progress.maximum())
         self.message.setText(f"{len(result.songs)} variation(s), seed {result.seed}, "

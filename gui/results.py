@@ -29,7 +29,7 @@ from .jobs import Job
 from .pianoroll import PianoRoll
 from .primer import bar_count
 from .settings import Settings
-from .variations import VariationList, variation_label
+from .variations import VariationList
 
 SOUND_NOT_AVAILABLE = "sound not available yet"
 
@@ -202,13 +202,16 @@ class ResultsPanel(QWidget):
         self.dialogs.error("Playback failed", message)
 
     # ---- content --------------------------------------------------------------
-    def set_results(self, songs: list[Song], kind: str, seed: int | None, primer_beats: float) -> None:
+    def set_results(self, songs: list[Song], kind: str, seed: int | None, primer_beats: float,
+                    copies=None, copy_index=None) -> None:
+        """Show generated `songs`; `copies`: their copy meters against the
+        training data's `copy_index` (composer.eval_copy), when the model has one."""
         self.stop_playback()
         self.infill_panel.discard()
         self.undo_stack.clear()             # its commands name rows of the previous list
         self.source_name = ""
         self.kind = kind
-        self.variations.set_songs(songs, kind, seed, primer_beats)
+        self.variations.set_songs(songs, kind, seed, primer_beats, copies, copy_index)
         self._on_row_changed(self.variations.currentRow())
 
     def show_partial(self, song: Song, primer_beats: float) -> None:
@@ -345,8 +348,7 @@ class ResultsPanel(QWidget):
         """Put `song` in row `row` of the variations (what undo and redo do) and show it."""
         self.stop_playback()
         self.infill_panel.discard()
-        self.variations.songs[row] = song
-        self.variations.item(row).setText(variation_label(row, song, self.kind))
+        self.variations.set_song(row, song)
         if self.variations.currentRow() != row:
             self.variations.setCurrentRow(row)
         else:

@@ -7,21 +7,47 @@ import tempfile
 from pathlib import Path
 
 from PySide6.QtCore import QMimeData, Qt, QUrl
+from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import QAbstractItemView, QListWidget, QListWidgetItem, QWidget
 
+from composer.eval_copy import DEFAULT_ANCHOR, CopyIndex, copy_meter, generated_notes
 from composer.midi_io import song_to_bytes, write_atomic
 from composer.music import Song, pitch_name
 
 from .primer import bar_count
 
+COPY_WARN_NOTES = 12        # a longer run of the training data's notes is marked in the list
+WARN_COLOR = QColor(190, 90, 0)
+DRAG_TIP = "Drag a variation into a DAW or a folder to get it as a .mid file"
 
-def variation_label(index: int, song: Song, kind: str) -> str:
+Copy = tuple[int, "str | None"]     # (longest run of training notes, the file it is in), composer.eval_copy
+
+
+def variation_label(index: int, song: Song, kind: str, copy: Copy | None = None) -> str:
     notes = song.notes
     length = f"{bar_count(song)} bars" if kind == "melody" else f"{song.duration_seconds:.1f} s"
     if not notes:
         return f"{index + 1}. {length}, no notes"
     low, high = min(n.pitch for n in notes), max(n.pitch for n in notes)
-    return f"{index + 1}. {length}, {len(notes)} notes, {pitch_name(low)}–{pitch_name(high)}"
+    text = f"{index + 1}. {length}, {len(notes)} notes, {pitch_name(low)}–{pitch_name(high)}"
+    if copy is not None:
+        text += f" · copy: {copy[0]} notes" if copy[0] else " · copy: none"
+        text += " ⚠" if copy[0] >= COPY_WARN_NOTES else ""
+    return text
+
+
+def copy_tooltip(copy: Copy | None, has_index: bool) -> str:
+    """What the copy meter of a variation means, for its tooltip."""
+    if not has_index:
+        return (DRAG_TIP + "\nCopy meter: this model file holds no index of its training data "
+                "(add one with: composer copy-index MODEL FOLDER)")
+    length, source = copy
+    if length == 0:
+        meter = f"no run of {DEFAULT_ANCHOR} or more consecutive notes is in the training data"
+    else:
+        meter = f"the longest run of consecutive notes (pitch and rhythm) also in the training data is {length} " \
+                f"notes long, in {source}"
+    return f"{DRAG_TIP}\nCopy meter: {meter}" + (" — close to a quotation" if length >= COPY_WARN_NOTES else "")
 
 
 class VariationList(QListWidget):
@@ -30,23 +56,46 @@ class VariationList(QListWidget):
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.songs: list[Song] = []
+        self.copies: list[Copy] | None = None      # the copy meter of each song, None without an index
+        self.copy_index: CopyIndex | None = None
+        self.kind = "melody"
         self.seed: int | None = None
         self.primer_beats = 0.0
         self._drag_dir: Path | None = None
         self.setDragEnabled(True)
         self.setDragDropMode(QAbstractItemView.DragDropMode.DragOnly)
         self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.setToolTip("Drag a variation into a DAW or a folder to get it as a .mid file")
+        self.setToolTip(DRAG_TIP)
 
-    def set_songs(self, songs: list[Song], kind: str, seed: int | None, primer_beats: float = 0.0) -> None:
+    def set_songs(self, songs: list[Song], kind: str, seed: int | None, primer_beats: float = 0.0,
+                  copies: list[Copy] | None = None, copy_index: CopyIndex | None = None) -> None:
+        """Show `songs` with their copy meters `copies` (measured against
+        `copy_index`, which also measures a song put in later with `set_song`)."""
         self.clear()
-        self.songs, self.seed, self.primer_beats = list(songs), seed, primer_beats
-        for i, song in enumerate(self.songs):
-            item = QListWidgetItem(variation_label(i, song, kind))
+        self.songs, self.seed, self.primer_beats, self.kind = list(songs), seed, primer_beats, kind
+        self.copy_index = copy_index
+        self.copies = list(copies) if copies is not None and copy_index is not None else None
+        for i in range(len(self.songs)):
+            item = QListWidgetItem()
             item.setData(Qt.ItemDataRole.UserRole, i)
             self.addItem(item)
+            self._label(i)
         if self.songs:
             self.setCurrentRow(0)
+
+    def set_song(self, row: int, song: Song) -> None:
+        """Put `song` in row `row` (its copy meter measured again)."""
+        self.songs[row] = song
+        if self.copies is not None:
+            self.copies[row] = copy_meter(generated_notes(song, self.primer_beats), self.copy_index)
+        self._label(row)
+
+    def _label(self, row: int) -> None:
+        item, copy = self.item(row), self.copies[row] if self.copies is not None else None
+        item.setText(variation_label(row, self.songs[row], self.kind, copy))
+        item.setToolTip(copy_tooltip(copy, self.copies is not None) if self.songs[row].notes else DRAG_TIP)
+        warn = copy is not None and copy[0] >= COPY_WARN_NOTES
+        item.setForeground(QBrush(WARN_COLOR) if warn else QBrush())
 
     def song_at(self, row: int) -> Song | None:
         return self.songs[row] if 0 <= row < len(self.songs) else None

@@ -8,7 +8,7 @@ import pytest
 from PySide6.QtCore import Qt
 
 from composer.midi_io import read_midi, write_midi
-from composer.music import Note, Song, Track
+from composer.music import Note, Song, Track, melody_song
 from gui.pianoroll import velocity_color
 from gui.primer import bar_count
 
@@ -306,3 +306,34 @@ def test_the_playhead_follows_the_players_position(qtbot, make_window):
     assert results.roll.playhead_beat == pytest.approx(song.beat_at(1.5))
     results.player.stateChanged.emit("stopped")
     assert results.roll.playhead_beat is None and results.play_button.text() == "Play"
+
+
+def test_each_variation_shows_its_copy_meter(qtbot, make_window, tmp_path):
+    """The list shows the longest run of training notes in each variation
+    (the index stored in the model file), marks a near-quotation, and measures
+    a variation again when it changes."""
+    from composer.eval_copy import CopyIndex
+    from composer.modelfile import store_copy_index
+    from gui.variations import COPY_WARN_NOTES, WARN_COLOR
+    from tests.tinymodels import scale_tune, tiny_model_file
+    path = tiny_model_file(tmp_path / "indexed.model", steps=30)
+    window = make_window()
+    view = _setup(window, count=3, bars=4, seed=11)
+    view.add_model(path)
+    _generate(qtbot, view)
+    variations = view.results.variations
+    assert variations.copies is None                         # no index in this file yet
+    assert " · copy" not in variations.item(0).text()
+    assert "holds no index" in variations.item(0).toolTip()
+    first = list(variations.songs)
+    store_copy_index(path, CopyIndex.from_songs({"own0.mid": first[0], "other.mid": melody_song(scale_tune())}))
+    _generate(qtbot, view)                                   # the changed file is loaded again; same seed
+    assert variations.songs == first
+    length, source = variations.copies[0]
+    assert (length, source) == (len(first[0].notes), "own0.mid") and length >= COPY_WARN_NOTES
+    item = variations.item(0)
+    assert item.text().endswith(f" · copy: {length} notes ⚠") and "own0.mid" in item.toolTip()
+    assert item.foreground().color() == WARN_COLOR
+    assert variations.copies[1][0] < COPY_WARN_NOTES and variations.item(1).foreground().color() != WARN_COLOR
+    view.results.replace_song(0, melody_song(scale_tune()))   # e.g. an accepted infill take, undo or redo
+    assert variations.copies[0] == (16, "other.mid") and variations.item(0).text().endswith(" · copy: 16 notes ⚠")
