@@ -10,24 +10,82 @@ Parts (each also runs alone, with more options, as its own module):
 `--quick` runs each part briefly (a smoke run: the numbers are noisy).
 The JSON holds the machine (CPU model, cores, torch, load average at start and
 end), every part's full result and the table rows.
+
+This module also holds what the benchmark commands share: `Parser` (argparse
+with one-line errors), the argparse types `positive_int`, `json_path`,
+`existing_dir`, `model_file`, and `fail` (one line on stderr, exit code 2).
 """
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
+import re
 import sys
 import time
 from pathlib import Path
 
 import torch
 
+from composer.cli import _positive_int as positive_int   # noqa: F401  (shared by the benchmark commands)
 from composer.device import cpu_name
+from composer.errors import ComposerError
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_JSON = Path(__file__).resolve().parent / "results.json"
 PARTS = ("training", "generation", "ingestion", "memory")
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with a one-line error (no usage block), exit code 2."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def fail(problem: BaseException | str) -> int:
+    """Print one line `error: ...` on stderr; returns the exit code 2."""
+    print(f"error: {' '.join(str(problem).split())}", file=sys.stderr)
+    return 2
+
+
+CLI_ERRORS = (ComposerError, ValueError, OSError)     # what a benchmark command turns into `fail`
+
+
+def json_path(text: str) -> Path:
+    """An argparse type: a file path whose folder exists and is writable."""
+    path = Path(text)
+    folder = path.parent
+    if path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text!r} is a folder, not a file")
+    if not folder.is_dir():
+        raise argparse.ArgumentTypeError(f"folder {str(folder)!r} of {text!r} does not exist")
+    if not os.access(folder, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise argparse.ArgumentTypeError(f"{text!r} is not writable")
+    return path
+
+
+def existing_dir(text: str) -> Path:
+    """An argparse type: a folder that exists."""
+    if not Path(text).is_dir():
+        raise argparse.ArgumentTypeError(f"no such folder: {text!r}")
+    return Path(text)
+
+
+def model_file(text: str) -> Path:
+    """An argparse type: a readable model file (its metadata is checked, the weights are not loaded)."""
+    from composer.modelfile import read_metadata
+    try:
+        read_metadata(text)
+    except (ComposerError, OSError) as exc:
+        raise argparse.ArgumentTypeError(" ".join(str(exc).split())) from None
+    return Path(text)
+
+
+def write_json(data: dict, path: Path | str) -> None:
+    Path(path).write_text(json.dumps(data, indent=2))
 
 
 def machine() -> dict:
@@ -129,8 +187,30 @@ def run(only=PARTS, quick: bool = False, json_path: Path | None = DEFAULT_JSON, 
     out["load_average_end"] = list(os.getloadavg())
     out["seconds"] = time.time() - started
     if json_path is not None:
-        Path(json_path).write_text(json.dumps(out, indent=2))
+        write_json(out, json_path)
     return out
+
+
+_TARGET = re.compile(r"^\s*(>=|<=|>|<)\s*([-+]?[0-9.]+(?:[eE][-+]?[0-9]+)?)")
+_COMPARE = {">=": float.__ge__, "<=": float.__le__, ">": float.__gt__, "<": float.__lt__}
+
+
+def format_measured(value: float, unit: str, target: str = "", met: bool | None = None) -> str:
+    """`value` as the table shows it: 2 decimals for ratios, whole numbers from
+    100 up, else 3 significant digits; with more digits when that rounding
+    would contradict `met` against `target` (0.8996 -> "0.8996", not "0.90"
+    next to ">= 0.9  NO")."""
+    text = f"{value:.2f}" if unit == "x" else f"{value:.0f}" if value >= 100 else f"{value:.3g}"
+    match = _TARGET.match(target)
+    if met is not None and match and math.isfinite(value):
+        compare, limit = _COMPARE[match[1]], float(match[2])
+        decimals = 2 if unit == "x" else 0          # then one more digit at a time
+        while compare(float(text), limit) != met and decimals < 12:
+            decimals += 1
+            text = f"{value:.{decimals}f}"
+        if compare(float(text), limit) != met:
+            text = repr(value)
+    return f"{text} {unit}"
 
 
 def format_table(result: dict) -> str:
@@ -139,32 +219,35 @@ def format_table(result: dict) -> str:
              f"{result['load_average_start'][0]:.1f} at start, {result['load_average_end'][0]:.1f} at end",
              f"{'benchmark':<72} {'measured':>12} {'target':>8} {'met':>4}"]
     for r in result["rows"]:
-        value = "-" if r["measured"] is None else (f"{r['measured']:.2f} {r['unit']}" if r["unit"] == "x"
-                                                   else f"{r['measured']:.0f} {r['unit']}" if r["measured"] >= 100
-                                                   else f"{r['measured']:.3g} {r['unit']}")
+        value = "-" if r["measured"] is None else format_measured(r["measured"], r["unit"], r["target"], r["met"])
         met = "" if r["met"] is None else ("yes" if r["met"] else "NO")
         lines.append(f"{r['name']:<72} {value:>12} {r['target']:>8} {met:>4}")
     return "\n".join(lines)
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n")[0])
+    parser = Parser(prog="python -m benchmarks", description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="a short smoke run of every part")
     parser.add_argument("--only", choices=PARTS, action="append", help="run only this part (repeatable)")
-    parser.add_argument("--json", type=Path, default=DEFAULT_JSON, help=f"default {DEFAULT_JSON.relative_to(ROOT)}")
-    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+    parser.add_argument("--json", type=json_path, default=DEFAULT_JSON,
+                        help=f"default {DEFAULT_JSON.relative_to(ROOT)}")
+    parser.add_argument("--threads", type=positive_int, default=None, help="torch threads (default: torch's choice)")
     args = parser.parse_args(argv)
     if args.threads is not None:
-        if args.threads < 1:
-            print(f"--threads must be >= 1, got {args.threads}")
-            return 2
         torch.set_num_threads(args.threads)
     argv = sys.argv[1:] if argv is None else argv
     threads = os.environ.get("OMP_NUM_THREADS")
     command = (f"OMP_NUM_THREADS={threads} " if threads else "") + " ".join(["python -m benchmarks", *argv])
-    result = run(args.only or PARTS, args.quick, args.json, command=command,
-                 progress=lambda name: print(f"running {name} ...", flush=True))
+    try:
+        result = run(args.only or PARTS, args.quick, None, command=command,
+                     progress=lambda name: print(f"running {name} ...", flush=True))
+    except CLI_ERRORS as exc:
+        return fail(exc)
     print(format_table(result))
+    try:
+        write_json(result, args.json)
+    except OSError as exc:
+        return fail(exc)
     print(f"wrote {args.json}")
     return 0
 

@@ -30,7 +30,6 @@ ran on more than one.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import statistics
@@ -39,6 +38,7 @@ from pathlib import Path
 
 import torch
 
+from benchmarks.__main__ import CLI_ERRORS, Parser, fail, json_path, model_file, positive_int, write_json
 from composer import runtime
 from composer.generate import GenerateRequest, generate
 from composer.melody import MelodyTokenizer
@@ -134,8 +134,23 @@ def one_melody_seconds(loaded: LoadedModel, seed: int) -> float:
     return time.perf_counter() - start
 
 
+def _sampler_threads(text: str) -> str:
+    """An argparse type: "auto" or a thread count >= 1."""
+    try:
+        runtime.sampler_threads(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be 'auto' or a thread count >= 1, got {text!r}") from None
+    return text
+
+
 def run(model_path: Path | None, repeats: int, threads: int | None = None, sampler_threads: str | None = None) -> dict:
-    if threads:
+    """`repeats` >= 1 rounds of every batch size; `threads` (>= 1, None = torch's
+    choice) torch threads; `sampler_threads` "auto" or a count (None: the environment's)."""
+    if repeats < 1:
+        raise ValueError(f"repeats must be >= 1, got {repeats}")
+    if threads is not None and threads < 1:
+        raise ValueError(f"threads must be >= 1, got {threads}")
+    if threads is not None:
         torch.set_num_threads(threads)
     if sampler_threads is not None:
         runtime.sampler_threads(sampler_threads)      # refuses a bad value before any work
@@ -178,15 +193,18 @@ def run(model_path: Path | None, repeats: int, threads: int | None = None, sampl
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.generation", description=__doc__.split("\n")[0])
-    parser.add_argument("--model", type=Path, default=None)
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--json", type=Path, default=None)
-    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
-    parser.add_argument("--sampler-threads", default=None,
+    parser = Parser(prog="python -m benchmarks.generation", description=__doc__.split("\n")[0])
+    parser.add_argument("--model", type=model_file, default=None)
+    parser.add_argument("--repeats", type=positive_int, default=5)
+    parser.add_argument("--json", type=json_path, default=None)
+    parser.add_argument("--threads", type=positive_int, default=None, help="torch threads (default: torch's choice)")
+    parser.add_argument("--sampler-threads", type=_sampler_threads, default=None,
                         help="ONNX Runtime threads for steps of >= 32 sequences: auto or N (default: COMPOSER_SAMPLER_THREADS or auto)")
     args = parser.parse_args(argv)
-    result = run(args.model, args.repeats, args.threads, args.sampler_threads)
+    try:
+        result = run(args.model, args.repeats, args.threads, args.sampler_threads)
+    except CLI_ERRORS as exc:
+        return fail(exc)
     print(f"model: {result['model']}  runtime: {result['runtime']}  machine: {result['machine']}")
     split = result["big_steps_on_one_and_n_threads"]
     chose = f" (big steps on 1 / {result['sampler_threads_big_batches']} threads: {split[0]} / {split[1]})" if split else ""
@@ -200,7 +218,10 @@ def main(argv=None) -> int:
     print(f"first note available: {result['first_note_s'] * 1000:.0f} ms; "
           f"one 8-bar melody at batch 1: {result['one_8_bar_melody_s'] * 1000:.0f} ms")
     if args.json:
-        args.json.write_text(json.dumps(result, indent=2))
+        try:
+            write_json(result, args.json)
+        except OSError as exc:
+            return fail(exc)
     return 0
 
 

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import torch
 
+from benchmarks.__main__ import CLI_ERRORS, Parser, existing_dir, fail, json_path, model_file, positive_int
 from composer.modelfile import load_model
 from training.data import split_files
 from training.infill_data import EVAL_SPAN_BARS, span_bits_per_note
@@ -37,7 +38,14 @@ def validation_pieces(folder: Path, tokenizer, *, val_share: float, seed: int, c
 def evaluate(folder: Path, model_paths: list[Path], *, val_share: float = 0.1, seed: int = 0,
              cache_dir=None, context_bars: int | None = None) -> dict:
     """Span bits per note of each model on the validation pieces of `folder`,
-    overall and by span length."""
+    overall and by span length. `val_share` in (0, 1); `context_bars` >= 1
+    (None: each infill model's own)."""
+    if not 0 < val_share < 1:
+        raise ValueError(f"val_share must be in (0, 1), got {val_share}")
+    if context_bars is not None and context_bars < 1:
+        raise ValueError(f"context_bars must be >= 1 (or None for the model's own), got {context_bars}")
+    if not Path(folder).is_dir():
+        raise FileNotFoundError(f"no such folder: {folder}")
     rows = []
     pieces = None
     for path in model_paths:
@@ -59,26 +67,43 @@ def evaluate(folder: Path, model_paths: list[Path], *, val_share: float = 0.1, s
             "machine": f"{platform.machine()}, torch {torch.__version__}, {torch.get_num_threads()} thread(s)"}
 
 
+def _share(text: str) -> float:
+    """An argparse type: a fraction strictly between 0 and 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"must be a fraction between 0 and 1, got {text!r}")
+    return value
+
+
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.infill", description=__doc__.split("\n")[0])
-    parser.add_argument("folder", type=Path, help="the training folder (its validation pieces are scored)")
-    parser.add_argument("--model", type=Path, action="append", required=True, help="a model file (repeat)")
-    parser.add_argument("--val-share", type=float, default=0.1, help="as in train (default 0.1)")
+    parser = Parser(prog="python -m benchmarks.infill", description=__doc__.split("\n")[0])
+    parser.add_argument("folder", type=existing_dir, help="the training folder (its validation pieces are scored)")
+    parser.add_argument("--model", type=model_file, action="append", required=True, help="a model file (repeat)")
+    parser.add_argument("--val-share", type=_share, default=0.1, help="as in train, in (0, 1) (default 0.1)")
     parser.add_argument("--seed", type=int, default=0, help="as in train (default 0)")
     parser.add_argument("--cache-dir", type=Path, default=None, help="ingest cache (default ~/.cache/rnn-composer)")
-    parser.add_argument("--context-bars", type=int, default=None,
-                        help="bars an infill model reads on each side (default: what it was trained with)")
-    parser.add_argument("--json", type=Path, default=None, help="also write the results here")
+    parser.add_argument("--context-bars", type=positive_int, default=None,
+                        help="bars (>= 1) an infill model reads on each side (default: what it was trained with)")
+    parser.add_argument("--json", type=json_path, default=None, help="also write the results here")
     args = parser.parse_args(argv)
-    result = evaluate(args.folder, args.model, val_share=args.val_share, seed=args.seed, cache_dir=args.cache_dir,
-                      context_bars=args.context_bars)
+    try:
+        result = evaluate(args.folder, args.model, val_share=args.val_share, seed=args.seed,
+                          cache_dir=args.cache_dir, context_bars=args.context_bars)
+    except CLI_ERRORS as exc:
+        return fail(exc)
     for row in result["models"]:
         sizes = "  ".join(f"{n} bar(s) {v:.3f}" for n, v in row["by_span_bars"].items())
         print(f"{row['span_bits_per_note']:.3f} span bits/note ({row['sees']}; {sizes}) {row['model']}")
     print(f"{result['pieces']} validation pieces, {result['models'][0]['spans']} spans, "
           f"{result['models'][0]['notes']} notes", file=sys.stderr)
     if args.json:
-        args.json.write_text(json.dumps(result, indent=2) + "\n")
+        try:
+            args.json.write_text(json.dumps(result, indent=2) + "\n")
+        except OSError as exc:
+            return fail(exc)
     return 0
 
 

@@ -1,7 +1,7 @@
 """Peak memory (issue 6, part 4): training the default-size model, and
 generating 64 variations with the default model.
 
-    python -m benchmarks.memory [--steps 12] [--folder DIR] [--json PATH]
+    python -m benchmarks.memory [--steps 12] [--count 64] [--folder DIR] [--model PATH] [--json PATH]
 
 Each runs in a fresh child process (`python -m benchmarks.memory --child
 KIND ...`) that reports its own peak resident set size (VmHWM, see
@@ -11,9 +11,12 @@ peak right after the imports, as one JSON line.
 
 Training: `training.trainer.train` with every default (LSTM 2x256, embedding
 128, batch 16 x 256 tokens) on the folder, for `steps` steps with a
-validation pass and a checkpoint at step 10 (the defaults do them at 50 and
-100; moved so a short run includes both, since the validation pass over
-whole pieces is the largest single allocation). Generation:
+validation pass and a checkpoint at step 10 (at the last step when `steps`
+< 10). The trainer's defaults validate every
+`training.config.auto_eval_every` steps (60 for the folk folder) and
+checkpoint every 100; both are moved so that a short run includes them,
+since the validation pass over whole pieces is the largest single
+allocation. Generation:
 `composer.generate.generate` of 64 variations (the default request: 8 bars,
 batch 64) with the shipped `assets/melody.model`, writing nothing.
 """
@@ -26,6 +29,9 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+
+from benchmarks.__main__ import (CLI_ERRORS, Parser, existing_dir, fail, json_path, model_file, positive_int,
+                                 write_json)
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_FOLDER = ROOT / "runs" / "dm2" / "folk"
@@ -82,12 +88,22 @@ def _in_child(*args: str) -> dict:
     out = subprocess.run([sys.executable, "-m", "benchmarks.memory", "--child", *args], capture_output=True,
                          text=True, cwd=ROOT)
     if out.returncode != 0:
-        raise RuntimeError(f"memory child {args[0]} failed: {out.stderr.strip().splitlines()[-1:]}")
+        last = (out.stderr.strip().splitlines() or [f"exit code {out.returncode}"])[-1]
+        raise RuntimeError(f"memory child {args[0]} failed: {last}")
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def run(*, folder: Path = DEFAULT_FOLDER, model: Path = DEFAULT_MODEL, steps: int = 12, count: int = 64) -> dict:
-    """Peak RSS in MB of each child (ru_maxrss is in KiB on Linux)."""
+    """Peak RSS in MB of each child (ru_maxrss is in KiB on Linux). Relative
+    paths are taken from the current directory (the children run in ROOT);
+    everything is checked before the first child starts."""
+    from composer.modelfile import read_metadata
+    if steps < 1 or count < 1:
+        raise ValueError(f"steps and count must be >= 1, got {steps} and {count}")
+    folder, model = Path(folder).resolve(), Path(model).resolve()
+    if not folder.is_dir():
+        raise FileNotFoundError(f"training data folder {folder} does not exist")
+    read_metadata(model)                             # ModelFileError: missing, not a model file
     result = {}
     for kind, args in (("training", ("training", str(folder), str(steps))),
                        ("generation", ("generation", str(model), str(count)))):
@@ -99,25 +115,31 @@ def run(*, folder: Path = DEFAULT_FOLDER, model: Path = DEFAULT_MODEL, steps: in
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.memory", description=__doc__.split("\n")[0])
+    parser = Parser(prog="python -m benchmarks.memory", description=__doc__.split("\n")[0])
     parser.add_argument("--child", nargs=3, metavar=("KIND", "PATH", "N"), help=argparse.SUPPRESS)
-    parser.add_argument("--steps", type=int, default=12)
-    parser.add_argument("--count", type=int, default=64)
-    parser.add_argument("--folder", type=Path, default=DEFAULT_FOLDER)
-    parser.add_argument("--model", type=Path, default=DEFAULT_MODEL)
-    parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--steps", type=positive_int, default=12, help="training steps (default 12)")
+    parser.add_argument("--count", type=positive_int, default=64, help="variations generated (default 64)")
+    parser.add_argument("--folder", type=existing_dir, default=DEFAULT_FOLDER)
+    parser.add_argument("--model", type=model_file, default=DEFAULT_MODEL)
+    parser.add_argument("--json", type=json_path, default=None)
     args = parser.parse_args(argv)
     if args.child:
         kind, path, n = args.child
         fn = child_training if kind == "training" else child_generation
         print(json.dumps(fn(path, int(n))))
         return 0
-    result = run(folder=args.folder, model=args.model, steps=args.steps, count=args.count)
+    try:
+        result = run(folder=args.folder, model=args.model, steps=args.steps, count=args.count)
+    except (*CLI_ERRORS, RuntimeError) as exc:          # RuntimeError: a child failed
+        return fail(exc)
     for kind, r in result.items():
         print(f"{kind:10s} peak RSS {r['peak_mb']:7.0f} MB (after imports {r['baseline_mb']:.0f} MB; "
               f"largest child process {r['children_peak_mb']:.0f} MB)")
     if args.json:
-        args.json.write_text(json.dumps(result, indent=2))
+        try:
+            write_json(result, args.json)
+        except OSError as exc:
+            return fail(exc)
     return 0
 
 

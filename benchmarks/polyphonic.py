@@ -20,6 +20,7 @@ which counts the probability of impossible tokens as lost, is also given.
 """
 from __future__ import annotations
 
+import argparse
 import json
 import logging
 import math
@@ -273,6 +274,17 @@ def run_benchmark(cfg: BenchConfig, progress: Callable | None = None,
     return report
 
 
+def check_grid(config: FramesConfig, dataset: str, path) -> None:
+    """Refuse a frames model whose grid (frames per quarter note, pitch range)
+    is not the dataset's: its frames would mean other durations and pitches."""
+    want = tokenizer_for(dataset).config
+    if (config.steps_per_quarter, config.pitch_low, config.pitch_high) != \
+            (want.steps_per_quarter, want.pitch_low, want.pitch_high):
+        raise ComposerError(f"{path}: a model of {config.steps_per_quarter} frame(s) per quarter note, pitches "
+                            f"{config.pitch_low}..{config.pitch_high}; {dataset} has {want.steps_per_quarter}, "
+                            f"{want.pitch_low}..{want.pitch_high}")
+
+
 def score_models(dataset: str, paths: Sequence[str | Path]) -> dict:
     """Valid and test nats per frame of trained model files (no training);
     several files are scored as an ensemble (frame_nll). They must share one
@@ -284,6 +296,7 @@ def score_models(dataset: str, paths: Sequence[str | Path]) -> dict:
             raise ComposerError(f"{item.path}: another representation than {loaded[0].path}; cannot ensemble them")
     if tok.kind != "frames":
         raise ComposerError(f"{loaded[0].path}: a {tok.kind} model, not a frames model")
+    check_grid(tok.config, dataset, loaded[0].path)
     rolls = load_rolls(dataset)
     scores = {split: frame_nll([m.model for m in loaded], tok,
                                [tok.encode_roll(r, lowest_pitch=LOWEST_PITCH) for r in rolls[split]])
@@ -306,9 +319,20 @@ PRESETS = {
 }
 
 
+def _transpose_range(text: str) -> tuple[int, int]:
+    """An argparse type: LOW,HIGH semitones with LOW <= HIGH, e.g. -3,3."""
+    try:
+        low, high = (int(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be LOW,HIGH semitones, got {text!r}") from None
+    if low > high:
+        raise argparse.ArgumentTypeError(f"must be LOW,HIGH semitones with LOW <= HIGH, got {text!r}")
+    return low, high
+
+
 def main(argv=None) -> int:
-    import argparse
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.polyphonic", description=__doc__.split("\n\n")[0])
+    from benchmarks.__main__ import Parser, fail
+    parser = Parser(prog="python -m benchmarks.polyphonic", description=__doc__.split("\n\n")[0])
     parser.add_argument("dataset", choices=sorted(DATASETS))
     parser.add_argument("--minutes", type=float, default=15.0, help="training budget, wall clock (default 15)")
     parser.add_argument("--steps", type=int, default=None, help="stop after this many optimizer steps")
@@ -326,7 +350,8 @@ def main(argv=None) -> int:
                         help="the same dropout mask at every step of a window (variational dropout)")
     parser.add_argument("--order", choices=("ascending", "descending"), default=None,
                         help="the order of a frame's pitches (default ascending: bass first)")
-    parser.add_argument("--transpose", default=None, help="augmentation range LOW,HIGH semitones, e.g. --transpose=-3,3")
+    parser.add_argument("--transpose", type=_transpose_range, default=None,
+                        help="augmentation range LOW,HIGH semitones, e.g. --transpose=-3,3")
     parser.add_argument("--out-dir", default="runs/polyphonic")
     parser.add_argument("--score", nargs="+", default=None, metavar="MODEL",
                         help="no training: score these model files on validdata and testdata (several: an ensemble)")
@@ -335,8 +360,7 @@ def main(argv=None) -> int:
         try:
             report = score_models(args.dataset, args.score)
         except (ComposerError, ValueError, OSError) as exc:
-            print(f"error: {exc}")
-            return 2
+            return fail(exc)
         print(f"{args.dataset}: test {report['test_nats_per_frame']:.3f} nats/frame "
               f"(valid {report['valid_nats_per_frame']:.3f}) for {len(args.score)} model(s)")
         return 0
@@ -355,14 +379,13 @@ def main(argv=None) -> int:
     if args.position is not None:
         fields["position_input"] = args.position
     if args.transpose is not None:
-        fields["transpose"] = tuple(int(v) for v in args.transpose.split(","))
+        fields["transpose"] = args.transpose
     try:
         cfg = BenchConfig(dataset=args.dataset, minutes=args.minutes if args.minutes > 0 else None,
                           steps=args.steps, pieces=args.pieces, out_dir=args.out_dir, **fields)
         report = _run_with_bar(cfg)
     except (ComposerError, ValueError, OSError) as exc:
-        print(f"error: {exc}")
-        return 2
+        return fail(exc)
     print(f"{args.dataset}: test {report['test_nats_per_frame']:.3f} nats/frame "
           f"(valid {report['valid_nats_per_frame']:.3f}; unmasked test {report['test']['raw_nats_per_frame']:.3f}) "
           f"after {report['steps']} steps, {report['train_seconds'] / 60:.1f} min ({report['stopped_reason']}); "

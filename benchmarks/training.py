@@ -14,7 +14,9 @@ length), fed random token batches that are already tensors.
 
 Interleaved A B A B in one process so that load from other jobs hits both:
 the trainer's `after_step` hook runs `chunk` raw steps after every `chunk`
-trainer steps and the raw time is taken out of the trainer's. A trainer
+trainer steps (the raw steps of a last partial chunk right after the run)
+and the raw time is taken out of the trainer's; `steps` must time at least
+one chunk (steps >= warm-up + chunk). A trainer
 step's time is from the end of one hook to the start of the next, so it
 holds its batch, forward/backward/optimizer and the bookkeeping of the step
 before (progress, metrics log, validation, checkpoint). Steps 1..3 are
@@ -29,7 +31,6 @@ checkpoint, model file) is reported separately: it is paid once per run.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import tempfile
 import time
@@ -40,6 +41,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from benchmarks.__main__ import CLI_ERRORS, Parser, existing_dir, fail, json_path, positive_int, write_json
 from composer.tokenizer import PAD
 from training.config import TrainConfig
 from training.data import ChunkSampler, split_files
@@ -48,6 +50,7 @@ from training.trainer import train
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_FOLDER = ROOT / "runs" / "dm2" / "folk"      # made by `python -m training.corpus`
 TARGET_RATIO = 0.9
+CELLS = ("lstm", "gru")
 WARMUP = 3          # trainer steps (and raw steps) not timed: first calls are slow (allocator, kernel selection)
 
 
@@ -127,15 +130,19 @@ class Interleaver:
             self.step_seconds.append(now - self.mark)
             self.pending += 1
         if self.pending >= self.chunk:
-            start = time.perf_counter()
-            for _ in range(self.pending):
-                self.raw.step()
-            self.raw_s += time.perf_counter() - start
-            self.raw_steps += self.pending
-            self.pending = 0
+            self.run_pending()
         self.mark = self.last_hook_end = time.perf_counter()
         if step == self.warmup:
             self.window_start = self.mark
+
+    def run_pending(self) -> None:
+        """Raw steps for the trainer steps timed since the last ones (after the run: the last partial chunk)."""
+        start = time.perf_counter()
+        for _ in range(self.pending):
+            self.raw.step()
+        self.raw_s += time.perf_counter() - start
+        self.raw_steps += self.pending
+        self.pending = 0
 
     def progress(self, state) -> None:
         """The trainer's progress hook: notes when validation passes start and end."""
@@ -180,18 +187,30 @@ def trainer_tokens(config: TrainConfig, steps: list[int]) -> int:
     return sum(sampler.batch_at(s - 1).n_tokens for s in steps)
 
 
+def check_steps(steps: int, chunk: int, warmup: int) -> None:
+    """Refuse a run whose timed steps (`steps` - `warmup`) are fewer than one
+    `chunk`: no raw step would run between trainer steps, nothing to compare."""
+    if chunk < 1 or warmup < 1:
+        raise ValueError(f"chunk and warmup must be >= 1, got {chunk} and {warmup}")
+    if steps - warmup < chunk:
+        raise ValueError(f"steps ({steps}) must be at least warmup ({warmup}) + chunk ({chunk}): "
+                         "the raw loop runs once per chunk of timed steps")
+
+
 def measure_cell(cell: str, *, steps: int | None = None, chunk: int = 10, warmup: int = WARMUP,
                  folder: Path = DEFAULT_FOLDER, overrides: dict | None = None) -> dict:
     """Trainer vs raw loop for one cell; `overrides` change TrainConfig fields (tests use a tiny shape).
-    `steps` (default: warm-up + two validation intervals) includes the warm-up."""
+    `steps` (default: warm-up + two validation intervals) includes the warm-up and must
+    time at least one `chunk`; raw steps for a last partial chunk run after the trainer."""
+    if cell not in CELLS:
+        raise ValueError(f"cell must be one of {', '.join(CELLS)}, got {cell!r}")
     with tempfile.TemporaryDirectory(prefix="bench-train-") as tmp:
         config = TrainConfig(folder=str(folder), out=str(Path(tmp) / "bench.model"), cell=cell, steps=1,
                              force=True)
         config = replace(config, **(overrides or {}))
         interval = eval_interval(config)
         steps = warmup + 2 * interval if steps is None else steps
-        if steps <= warmup:
-            raise ValueError(f"steps must be > warmup ({warmup}), got {steps}")
+        check_steps(steps, chunk, warmup)
         config = replace(config, steps=steps)
         tok = config.make_tokenizer()
         raw = RawLoop(config, tok.vocab_size, tok.position_classes if config.position_input else 0)
@@ -201,6 +220,7 @@ def measure_cell(cell: str, *, steps: int | None = None, chunk: int = 10, warmup
         start = time.perf_counter()
         result = train(config, progress=hook.progress, after_step=hook)
         end = time.perf_counter()
+        hook.run_pending()          # the last partial chunk: as many raw steps as trainer steps timed
         parameters = result.summary["parameters"]
     tokens = trainer_tokens(config, hook.trainer_steps)
     full = len(hook.trainer_steps) * config.batch * config.seq_len
@@ -230,9 +250,14 @@ def measure_cell(cell: str, *, steps: int | None = None, chunk: int = 10, warmup
     }
 
 
-def run(cells=("lstm", "gru"), *, steps: int | None = None, chunk: int = 10, warmup: int = WARMUP,
+def run(cells=CELLS, *, steps: int | None = None, chunk: int = 10, warmup: int = WARMUP,
         folder: Path = DEFAULT_FOLDER, overrides: dict | None = None) -> dict:
     folder = Path(folder)
+    bad = [c for c in cells if c not in CELLS]
+    if bad or not cells:
+        raise ValueError(f"cells must be among {', '.join(CELLS)}, got {', '.join(map(repr, cells)) or 'none'}")
+    if steps is not None:
+        check_steps(steps, chunk, warmup)
     if not folder.is_dir():
         raise FileNotFoundError(f"training data folder {folder} does not exist (make it with "
                                 "`python -m training.corpus`)")
@@ -255,21 +280,35 @@ def print_result(result: dict) -> None:
               f"{r['finish_s']:>6.1f}s")
 
 
+def _cells(text: str) -> tuple[str, ...]:
+    """An argparse type: comma-separated cells, e.g. lstm,gru."""
+    cells = tuple(c.strip() for c in text.split(","))
+    if not all(c in CELLS for c in cells):
+        raise argparse.ArgumentTypeError(f"cells must be lstm and/or gru separated by commas, got {text!r}")
+    return cells
+
+
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.training", description=__doc__.split("\n")[0])
-    parser.add_argument("--cells", default="lstm,gru")
-    parser.add_argument("--steps", type=int, default=None,
-                        help="trainer steps, warm-up included (default: warm-up + two validation intervals)")
-    parser.add_argument("--warmup", type=int, default=WARMUP)
-    parser.add_argument("--chunk", type=int, default=10)
-    parser.add_argument("--folder", type=Path, default=DEFAULT_FOLDER)
-    parser.add_argument("--json", type=Path, default=None)
+    parser = Parser(prog="python -m benchmarks.training", description=__doc__.split("\n")[0])
+    parser.add_argument("--cells", type=_cells, default=CELLS, help="lstm, gru or lstm,gru (default)")
+    parser.add_argument("--steps", type=positive_int, default=None,
+                        help="trainer steps, warm-up included, at least --warmup + --chunk "
+                             "(default: warm-up + two validation intervals)")
+    parser.add_argument("--warmup", type=positive_int, default=WARMUP, help=f"untimed first steps (default {WARMUP})")
+    parser.add_argument("--chunk", type=positive_int, default=10, help="trainer steps between raw steps (default 10)")
+    parser.add_argument("--folder", type=existing_dir, default=DEFAULT_FOLDER)
+    parser.add_argument("--json", type=json_path, default=None)
     args = parser.parse_args(argv)
-    result = run(tuple(args.cells.split(",")), steps=args.steps, chunk=args.chunk, warmup=args.warmup,
-                 folder=args.folder)
+    try:
+        result = run(args.cells, steps=args.steps, chunk=args.chunk, warmup=args.warmup, folder=args.folder)
+    except CLI_ERRORS as exc:
+        return fail(exc)
     print_result(result)
     if args.json:
-        args.json.write_text(json.dumps(result, indent=2))
+        try:
+            write_json(result, args.json)
+        except OSError as exc:
+            return fail(exc)
     return 0
 
 

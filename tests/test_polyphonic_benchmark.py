@@ -93,7 +93,15 @@ def test_score_command_ensembles_model_files(tmp_path, capsys):
     assert "2 model(s)" in capsys.readouterr().out
     other = save_model(tmp_path / "other.model", tiny_model(tokenizer_for("nottingham")), tokenizer_for("nottingham"))
     assert main(["jsb", "--score", str(paths[0]), str(other)]) == 2
-    assert "another representation" in capsys.readouterr().out
+    assert "another representation" in capsys.readouterr().err
+
+
+def test_score_refuses_a_model_of_another_datasets_grid(tmp_path, capsys):
+    """A JSB model (1 frame per quarter note) scored on Nottingham (2) would give a meaningless number."""
+    jsb = save_model(tmp_path / "jsb.model", tiny_model(tokenizer_for("jsb")), tokenizer_for("jsb"))
+    assert main(["nottingham", "--score", str(jsb)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "1 frame(s) per quarter note" in err and "nottingham has 2" in err
 
 
 def test_counted_targets_skip_bos_frame_one_and_eos():
@@ -144,3 +152,13 @@ def test_bad_arguments_are_refused():
     with pytest.raises(ValueError, match="dataset must be one of"):
         BenchConfig(dataset="bach")
     assert main(["jsb", "--minutes", "0", "--pieces", "-1"]) == 2
+
+
+@pytest.mark.parametrize("transpose", ["1", "a,b", "1,2,3", "3,-3"])
+def test_a_bad_transpose_range_is_one_line_and_exit_code_2(transpose, capsys):
+    with pytest.raises(SystemExit) as stop:
+        main(["jsb", f"--transpose={transpose}", "--steps", "2", "--minutes", "0"])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert "--transpose: must be LOW,HIGH semitones" in err and repr(transpose) in err

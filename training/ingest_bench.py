@@ -17,7 +17,6 @@ the code, and CPU time / workers estimates the wall time on idle cores.
 """
 from __future__ import annotations
 
-import argparse
 import os
 import resource
 import shutil
@@ -34,18 +33,23 @@ def make_files(folder: Path, count: int) -> list[Path]:
             for i in range(count)]
 
 
-def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--files", type=int, default=1000)
-    parser.add_argument("--workers", type=int, default=None)
-    parser.add_argument("--rounds", type=int, default=3)
+def main(argv=None) -> int:
+    from benchmarks.__main__ import Parser, fail, positive_int
+    parser = Parser(prog="python -m training.ingest_bench", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--files", type=positive_int, default=1000, help="generated files (default 1000)")
+    parser.add_argument("--workers", type=positive_int, default=None, help="scan workers (default: the scan's choice)")
+    parser.add_argument("--rounds", type=positive_int, default=3, help="rounds, best kept (default 3)")
     parser.add_argument("--memory", action="store_true",
                         help="instead: peak RSS of scanning the largest files the default caps let through")
     args = parser.parse_args(argv)
     if args.memory:
-        return worst_case_memory(args.workers)
+        worst_case_memory(args.workers)
+        return 0
 
-    result = measure(args.files, args.workers, args.rounds)
+    try:
+        result = measure(args.files, args.workers, args.rounds)
+    except (ValueError, OSError) as exc:
+        return fail(exc)
     wall, cpu, n = result["wall_s"], result["cpu_s"], result["files"]
     print(f"{n} files, {result['bytes_per_file']:.0f} bytes on average")
     print(f"load average {result['load_average']:.1f} on {os.cpu_count()} cores (wall times suffer when it is high)")
@@ -57,11 +61,15 @@ def main(argv=None) -> None:
           f"workers {result['cold_cpu_workers_s'] / n * 1000:.2f} ms/file")
     print(f"scan cold on {result['workers']} idle cores (CPU / workers): about {result['cold_idle_estimate_s']:.2f} s, "
           f"{result['cold_speedup_idle_estimate']:.1f}x the pretty_midi loop")
+    return 0
 
 
 def measure(files: int = 1000, workers: int | None = None, rounds: int = 3) -> dict:
     """Best-of-`rounds` wall and CPU seconds of each way of reading `files`
-    generated files (see the module docstring), and the derived speed-ups."""
+    generated files (see the module docstring), and the derived speed-ups.
+    `files`, `rounds` and `workers` (None: the scan's default) must be >= 1."""
+    if files < 1 or rounds < 1 or (workers is not None and workers < 1):
+        raise ValueError(f"files, rounds and workers must be >= 1, got {files}, {rounds} and {workers}")
     import pretty_midi
 
     from composer.melody import MelodyTokenizer
@@ -163,4 +171,4 @@ def worst_case_memory(workers) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())
