@@ -106,6 +106,9 @@ class GenerateControls(QWidget):
         self.primer_open.clicked.connect(self.primerOpenRequested)
         self.primer_clear = QPushButton("Clear")
         self.primer_clear.clicked.connect(self.primerClearRequested)
+        self.max_copy = QSpinBox(minimum=0, maximum=256, suffix=" notes")
+        self.max_copy.setSpecialValueText("off")
+        self.set_copy_index(True)
 
         form.addRow("Length", self.bars)
         form.addRow("Length", self.seconds)
@@ -117,6 +120,7 @@ class GenerateControls(QWidget):
         form.addRow("Pitch range", row_of(self.pitch_low, QLabel("to"), self.pitch_high))
         form.addRow("Tempo", self.tempo)
         form.addRow("Instrument", self.instrument)
+        form.addRow("Max copy", self.max_copy)
         form.addRow("Primer", row_of(self.primer_open, self.primer_clear))
         form.addRow("", self.primer_label)
         self.set_kind("melody")
@@ -126,6 +130,18 @@ class GenerateControls(QWidget):
         self.kind = kind
         self.form.setRowVisible(self.bars, kind == "melody")
         self.form.setRowVisible(self.seconds, kind != "melody")
+
+    def set_copy_index(self, available: bool) -> None:
+        """Offer the copy limit only for a model file that holds its training data's copy index."""
+        self.max_copy.setEnabled(available)
+        self.max_copy.setToolTip(
+            "Sample again (up to 4 tries) each variation that shares more than this many consecutive notes "
+            "with the model's training data; off keeps every variation" if available else
+            "This model file holds no index of its training data (add one with: composer copy-index MODEL FOLDER)")
+
+    def copy_limit(self) -> int | None:
+        """The copy limit in notes, None when off or not available for this model."""
+        return (self.max_copy.value() or None) if self.max_copy.isEnabled() else None
 
     def new_seed(self) -> None:
         self.seed.setValue(random.SystemRandom().randrange(MAX_SEED))
@@ -158,6 +174,7 @@ class GenerateControls(QWidget):
         self.pitch_high.setValue(settings.get("generate/pitch_high"))
         self.tempo.setValue(settings.get("generate/tempo"))
         self.instrument.setCurrentIndex(min(127, max(0, settings.get("generate/program"))))
+        self.max_copy.setValue(min(256, max(0, settings.get("generate/max_copy"))))
 
     def save(self, settings: Settings) -> None:
         settings.set("generate/bars", self.bars.value())
@@ -172,6 +189,7 @@ class GenerateControls(QWidget):
         settings.set("generate/pitch_high", self.pitch_high.value())
         settings.set("generate/tempo", self.tempo.value())
         settings.set("generate/program", self.instrument.currentIndex())
+        settings.set("generate/max_copy", self.max_copy.value())
 
 
 def row_of(*widgets: QWidget) -> QWidget:

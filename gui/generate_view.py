@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from composer.errors import ComposerError, ModelFileError
-from composer.eval_copy import copy_meters
+from composer.eval_copy import copy_meters, limit_copies
 from composer.generate import GenerateRequest, GenerationResult, generate
 from composer.midi_io import read_midi
 from composer.modelfile import LoadedModel, read_metadata
@@ -57,6 +57,8 @@ class GenerationOutcome:
     result: GenerationResult
     seconds: float            # wall time of the job
     copies: list | None = None    # each song's copy meter (length, source file); None: the model has no index
+    checks: list | None = None    # with a copy limit: composer.eval_copy.CopyCheck of each song
+    max_copy: int | None = None
 
 
 class PreviewRow:
@@ -72,9 +74,11 @@ class PreviewRow:
 
 
 def generation_job(path: Path, loaded: LoadedModel | None, request: GenerateRequest,
-                   preview: PreviewRow | None = None):
-    """The worker function: load the model if needed, then generate. While
-    sampling it decodes only the variation `preview` names (the one shown)."""
+                   preview: PreviewRow | None = None, max_copy: int | None = None):
+    """The worker function: load the model if needed, then generate, then
+    measure each variation's copy meter (and, with `max_copy`, sample again
+    those that copy more notes of the training data). While sampling it
+    decodes only the variation `preview` names (the one shown)."""
     preview = preview or PreviewRow(request.count)
 
     def run(progress, should_stop):
@@ -96,8 +100,15 @@ def generation_job(path: Path, loaded: LoadedModel | None, request: GenerateRequ
             index = model.copy_index()           # stored in the model file by the trainer; None if not
         except ModelFileError:
             index = None                         # a damaged index costs the meter, not the music
-        copies = copy_meters(result.songs, index, result.primer_beats) if index is not None else None
-        return GenerationOutcome(model, result, time.monotonic() - started, copies)
+        checks = None
+        if index is None:
+            copies = None
+        elif max_copy is not None:
+            result, checks = limit_copies(model, request, result, index, max_copy, should_stop=should_stop)
+            copies = [(c.length, c.source) for c in checks]
+        else:
+            copies = copy_meters(result.songs, index, result.primer_beats)
+        return GenerationOutcome(model, result, time.monotonic() - started, copies, checks, max_copy)
 
     return run
 
@@ -239,13 +250,16 @@ class GenerateView(QWidget):
         else:
             self.model_info.setText(entry.description())
             self.model_info.setToolTip(str(entry.path))
+            copy_index = False
             try:
                 meta = read_metadata(entry.path)
                 rep = meta["representation"]
                 self.tokenizer = tokenizer_from_config(rep["kind"], rep["config"])
+                copy_index = bool(meta.get("copy_index"))
             except (ComposerError, KeyError, TypeError, ValueError) as exc:
                 self.model_info.setText(f"Cannot use this file: {exc}")
             self.controls.set_kind(entry.representation)
+            self.controls.set_copy_index(copy_index)
             self.settings.set("models/last", str(entry.path))
         self._update_primer_label()
         self._update_buttons()
@@ -326,7 +340,8 @@ class GenerateView(QWidget):
         primer = request.primer
         self._pending_primer_beats = primer.end_beat if isinstance(primer, Song) else 0.0
         self._preview = PreviewRow(request.count, self.results.variations.currentRow())
-        self.job = Job("generate", generation_job(entry.path, loaded, request, self._preview), self)
+        self.job = Job("generate", generation_job(entry.path, loaded, request, self._preview,
+                                                  self.controls.copy_limit()), self)
         self.job.progressed.connect(self._on_progress)
         self.job.succeeded.connect(self._on_generated)
         self.job.failed.connect(self._on_failed)
@@ -360,10 +375,16 @@ class GenerateView(QWidget):
         kind = outcome.loaded.tokenizer.kind
         self.results.set_results(result.songs, kind, result.seed, result.primer_beats, outcome.copies,
                                  outcome.loaded.copy_index() if outcome.copies is not None else None)
+        self.controls.set_copy_index(outcome.copies is not None)     # the file may have changed since it was picked
         self.progress.setRange(0, max(1, self.progress.maximum()))
         self.progress.setValue(self.progress.maximum())
-        self.message.setText(f"{len(result.songs)} variation(s), seed {result.seed}, "
-                             f"in {outcome.seconds:.1f} s ({outcome.loaded.summary()})")
+        text = f"{len(result.songs)} variation(s), seed {result.seed}, in {outcome.seconds:.1f} s"
+        if outcome.checks is not None:
+            again = sum(c.attempts > 1 for c in outcome.checks)
+            above = sum(not c.ok for c in outcome.checks)
+            text += (f"; copy limit {outcome.max_copy} notes: {again} sampled again"
+                     + (f", {above} still above it" if above else ""))
+        self.message.setText(f"{text} ({outcome.loaded.summary()})")
 
     def _on_failed(self, error: JobError) -> None:
         self.progress.setRange(0, 1)

@@ -48,6 +48,7 @@ KEYS: dict[str, Key] = {
     "generate/pitch_high": Key(int, 96),
     "generate/tempo": Key(float, 120.0),
     "generate/program": Key(int, 0),       # General MIDI program 0..127
+    "generate/max_copy": Key(int, 0),      # resample variations copying more notes of the training data; 0 = off
     "generate/primer": Key(str, ""),       # path of a .mid primer
     "export/folder": Key(str, ""),
     # train view

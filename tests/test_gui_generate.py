@@ -325,6 +325,7 @@ def test_each_variation_shows_its_copy_meter(qtbot, make_window, tmp_path):
     assert variations.copies is None                         # no index in this file yet
     assert " · copy" not in variations.item(0).text()
     assert "holds no index" in variations.item(0).toolTip()
+    assert not view.controls.max_copy.isEnabled() and view.controls.copy_limit() is None
     first = list(variations.songs)
     store_copy_index(path, CopyIndex.from_songs({"own0.mid": first[0], "other.mid": melody_song(scale_tune())}))
     _generate(qtbot, view)                                   # the changed file is loaded again; same seed
@@ -337,3 +338,11 @@ def test_each_variation_shows_its_copy_meter(qtbot, make_window, tmp_path):
     assert variations.copies[1][0] < COPY_WARN_NOTES and variations.item(1).foreground().color() != WARN_COLOR
     view.results.replace_song(0, melody_song(scale_tune()))   # e.g. an accepted infill take, undo or redo
     assert variations.copies[0] == (16, "other.mid") and variations.item(0).text().endswith(" · copy: 16 notes ⚠")
+    # with a copy limit, the variation that copies its whole self is sampled again
+    assert view.controls.max_copy.isEnabled()
+    view.controls.max_copy.setValue(8)
+    _generate(qtbot, view)
+    assert variations.songs[0] != first[0] and variations.songs[1:] == first[1:]
+    assert variations.copies[0][0] <= 8 or "still above" in view.message.text()
+    assert "copy limit 8 notes: 1 sampled again" in view.message.text()
+    assert window.settings.get("generate/max_copy") == 8
