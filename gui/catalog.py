@@ -11,9 +11,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from composer.errors import ComposerError
+from composer.infill_model import is_infill_config
 from composer.modelfile import MODEL_SUFFIX, read_metadata
 
 ASSETS_DIR = Path(__file__).resolve().parent.parent / "assets"
+INFILL_NOTE = ("An infill model: it rewrites selected bars (Regenerate selection), it cannot generate "
+               "from scratch; pick a left-to-right model to generate")
 
 
 @dataclass(frozen=True)
@@ -31,6 +34,7 @@ class ModelEntry:
     val_bits_per_note: float | None = None   # best validation score from training, when there was one
     val_files: int = 0
     error: str = ""             # why the file cannot be used ("" when fine)
+    infill: bool = False        # an infill model: it rewrites selected bars, it does not generate
 
     @property
     def name(self) -> str:
@@ -43,7 +47,8 @@ class ModelEntry:
     def label(self) -> str:
         if self.error:
             return f"{self.name} (unusable)"
-        return f"{self.name} — {self.representation}, {self.cell} {self.layers}x{self.hidden}"
+        kind = f"{self.representation} infill" if self.infill else self.representation
+        return f"{self.name} — {kind}, {self.cell} {self.layers}x{self.hidden}"
 
     def description(self) -> str:
         """One line: representation, cell type, size and corpus."""
@@ -53,8 +58,9 @@ class ModelEntry:
         score = ""
         if self.val_bits_per_note is not None:
             score = f", {self.val_bits_per_note:.2f} bits/note on {self.val_files} held-out file(s)"
-        return (f"{self.representation} {self.cell} {self.layers}x{self.hidden}, "
+        text = (f"{self.representation} {self.cell} {self.layers}x{self.hidden}, "
                 f"{self.parameters / 1e6:.2f}M parameters{corpus}{score} ({self.origin} model)")
+        return text + (f". {INFILL_NOTE}" if self.infill else "")
 
 
 def _parameter_count(path: Path, tied: bool) -> int:
@@ -89,13 +95,14 @@ def describe(path: str | os.PathLike, origin: str) -> ModelEntry:
                           cell=str(model.get("cell", "?")).upper(), layers=int(model.get("num_layers", 0)),
                           hidden=int(model.get("hidden_size", 0)),
                           parameters=_parameter_count(path, bool(model.get("tie_weights"))),
-                          corpus=corpus_name, **_score(training, corpus))
+                          corpus=corpus_name, infill=is_infill_config(model), **_score(training, corpus))
     except (ComposerError, OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         return ModelEntry(path=path, origin=origin, error=" ".join(str(exc).split()))
 
 
 def discover(user_dir: Path, recent: list[str], assets_dir: Path = ASSETS_DIR) -> list[ModelEntry]:
-    """Every model to offer, defaults first, without duplicates."""
+    """Every model to offer, defaults first (left-to-right models before infill
+    ones), without duplicates."""
     seen: set[Path] = set()
     out: list[ModelEntry] = []
 
@@ -108,6 +115,7 @@ def discover(user_dir: Path, recent: list[str], assets_dir: Path = ASSETS_DIR) -
 
     for path in sorted(assets_dir.glob(f"*{MODEL_SUFFIX}")):
         add(path, "default")
+    out.sort(key=lambda e: e.infill)           # stable: "melody" before "melody-infill"
     if user_dir.is_dir():
         for path in sorted(user_dir.glob(f"*{MODEL_SUFFIX}"), key=lambda p: p.stat().st_mtime, reverse=True):
             add(path, "trained")

@@ -29,7 +29,7 @@ from composer.modelfile import LoadedModel, read_metadata
 from composer.music import Song
 from composer.tokenizer import Tokenizer, tokenizer_from_config
 
-from .catalog import ModelEntry, discover
+from .catalog import INFILL_NOTE, ModelEntry, discover
 from .controls import GenerateControls
 from .dialogs import MIDI_FILTER, MODEL_FILTER, Dialogs
 from .infill import InfillOutcome, InfillProgress, choose_infill_model, describe_outcome, infill_job, infill_request
@@ -48,7 +48,8 @@ class GenerationProgress:
     done: int                 # bars (melody) or seconds (performance) sampled so far
     total: int
     row: int                  # which variation `song` is
-    song: Song                # that variation so far
+    song: Song | None         # that variation so far (None while variations are sampled again)
+    note: str = ""            # what is going on, when it is not the first sampling
 
 
 @dataclass
@@ -104,7 +105,13 @@ def generation_job(path: Path, loaded: LoadedModel | None, request: GenerateRequ
         if index is None:
             copies = None
         elif max_copy is not None:
-            result, checks = limit_copies(model, request, result, index, max_copy, should_stop=should_stop)
+            def again(done, total, partial):                 # the resampling's progress, without previews
+                if throttle.ready(final=done >= total):
+                    progress(GenerationProgress(done, total, -1, None,
+                                                f"Sampling again the variations that copy more than {max_copy} notes..."))
+
+            result, checks = limit_copies(model, request, result, index, max_copy, progress=again,
+                                          should_stop=should_stop)
             copies = [(c.length, c.source) for c in checks]
         else:
             copies = copy_meters(result.songs, index, result.primer_beats)
@@ -210,8 +217,9 @@ class GenerateView(QWidget):
             self.model_combo.addItem(entry.label(), str(entry.path))
             self.model_combo.setItemData(self.model_combo.count() - 1, entry.description(), Qt.ItemDataRole.ToolTipRole)
         self.model_combo.addItem(OPEN_MODEL_ITEM, None)
+        fallback = next((i for i, e in enumerate(self.entries) if e.usable and not e.infill), 0 if self.entries else -1)
         index = next((i for i, e in enumerate(self.entries) if str(e.path) == current
-                      or e.path.resolve() == Path(current).resolve()), 0 if self.entries else -1)
+                      or e.path.resolve() == Path(current).resolve()), fallback)
         self.model_combo.setCurrentIndex(index if index >= 0 else self.model_combo.count() - 1)
         self.model_combo.blockSignals(False)
         self._on_model_changed(self.model_combo.currentIndex())
@@ -334,6 +342,9 @@ class GenerateView(QWidget):
         entry = self.current_entry()
         if self.job is not None or entry is None or not entry.usable:
             return
+        if entry.infill:
+            self.message.setText(INFILL_NOTE + ".")
+            return
         same_file = self.loaded is not None and self.loaded.path == entry.path and self._loaded_stamp == _stamp(entry.path)
         loaded = self.loaded if same_file else None      # a retrained file at the same path is loaded again
         self.results.stop_playback()
@@ -366,7 +377,10 @@ class GenerateView(QWidget):
     def _on_progress(self, update: GenerationProgress) -> None:
         self.progress.setRange(0, max(1, update.total))
         self.progress.setValue(update.done)
-        self.results.show_partial(update.song, self._pending_primer_beats)
+        if update.note and update.note != self.message.text():
+            self.message.setText(update.note)
+        if update.song is not None:
+            self.results.show_partial(update.song, self._pending_primer_beats)
 
     def _on_generated(self, outcome: GenerationOutcome) -> None:
         self.loaded = outcome.loaded
@@ -375,7 +389,9 @@ class GenerateView(QWidget):
         kind = outcome.loaded.tokenizer.kind
         self.results.set_results(result.songs, kind, result.seed, result.primer_beats, outcome.copies,
                                  outcome.loaded.copy_index() if outcome.copies is not None else None)
-        self.controls.set_copy_index(outcome.copies is not None)     # the file may have changed since it was picked
+        entry = self.current_entry()           # (a model opened or trained meanwhile may be selected now)
+        if entry is not None and outcome.loaded.path is not None and entry.path.resolve() == outcome.loaded.path.resolve():
+            self.controls.set_copy_index(outcome.copies is not None)     # the file may have changed since it was picked
         self.progress.setRange(0, max(1, self.progress.maximum()))
         self.progress.setValue(self.progress.maximum())
         text = f"{len(result.songs)} variation(s), seed {result.seed}, in {outcome.seconds:.1f} s"
@@ -407,7 +423,9 @@ class GenerateView(QWidget):
     def _update_buttons(self) -> None:
         busy = self.job is not None
         entry = self.current_entry()
-        self.generate_button.setEnabled(not busy and entry is not None and entry.usable)
+        self.generate_button.setEnabled(not busy and entry is not None and entry.usable and not entry.infill)
+        self.generate_button.setToolTip(INFILL_NOTE if entry is not None and entry.infill else
+                                        "Generate the variations (Ctrl+G)")
         self.cancel_button.setEnabled(busy)
         self.model_combo.setEnabled(not busy)
         self.results.set_busy(busy)

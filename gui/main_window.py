@@ -62,7 +62,7 @@ class MainWindow(QMainWindow):
                                        "Open a .mid file to regenerate bars of it")
         self.export_action = action("&Export .mid...", r.export_midi, "Ctrl+E", "Write the selected variation")
         self.export_audio_action = action("Export &audio...", r.export_audio)
-        self.quit_action = action("&Quit", self.close, QKeySequence.StandardKey.Quit)
+        self.quit_action = action("&Quit", self.close, "Ctrl+Q")   # StandardKey.Quit is unbound on Windows
         self.generate_action = action("&Generate", g.generate, "Ctrl+G", "Sample new variations")
         self.cancel_action = action("&Cancel", self.cancel_jobs, "Esc", "Stop the running job")
         self.play_action = action("&Play / Stop", r.toggle_play, "Space")

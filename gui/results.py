@@ -203,15 +203,16 @@ class ResultsPanel(QWidget):
 
     # ---- content --------------------------------------------------------------
     def set_results(self, songs: list[Song], kind: str, seed: int | None, primer_beats: float,
-                    copies=None, copy_index=None) -> None:
-        """Show generated `songs`; `copies`: their copy meters against the
-        training data's `copy_index` (composer.eval_copy), when the model has one."""
+                    copies=None, copy_index=None, *, generated: bool = True) -> None:
+        """Show `songs` (generated, or a file opened to edit); `copies`: their copy
+        meters against the training data's `copy_index` (composer.eval_copy),
+        when the model has one."""
         self.stop_playback()
         self.infill_panel.discard()
         self.undo_stack.clear()             # its commands name rows of the previous list
         self.source_name = ""
         self.kind = kind
-        self.variations.set_songs(songs, kind, seed, primer_beats, copies, copy_index)
+        self.variations.set_songs(songs, kind, seed, primer_beats, copies, copy_index, generated=generated)
         self._on_row_changed(self.variations.currentRow())
 
     def show_partial(self, song: Song, primer_beats: float) -> None:
@@ -263,7 +264,8 @@ class ResultsPanel(QWidget):
         self.regen_bar.setEnabled(two_bars and not busy)
         self.open_button.setEnabled(not busy)
         selection = self.roll.selection
-        self.infill_action.setEnabled(has_song and selection is not None and not busy)
+        melody = self.kind == "melody"       # infill rewrites melody bars
+        self.infill_action.setEnabled(has_song and selection is not None and not busy and melody)
         self.infill_button.setEnabled(self.infill_action.isEnabled())
         self.clear_selection_action.setEnabled(selection is not None)
         if selection is None:
@@ -272,6 +274,7 @@ class ResultsPanel(QWidget):
             first, last = selection
             self.selection_label.setText(f"bar {first} selected" if first == last else f"bars {first}-{last} selected")
         self.infill_button.setToolTip(
+            "Regenerating a selection needs a melody model" if not melody else
             "Sample new takes of the selected bars (Ctrl+R)" if selection else "First select bars: drag on the ruler")
 
     def _on_continue(self) -> None:
@@ -303,7 +306,7 @@ class ResultsPanel(QWidget):
             self.dialogs.error("Cannot open this file", f"{Path(path).name} has no pitched notes to edit")
             return False
         self.roll.clear_selection()
-        self.set_results([song], "melody", None, 0.0)
+        self.set_results([song], "melody", None, 0.0, generated=False)
         self.source_name = Path(path).stem
         self.status.emit(f"Opened {Path(path).name}: drag on the ruler to select bars, then Regenerate selection")
         return True
@@ -335,10 +338,11 @@ class ResultsPanel(QWidget):
     def _on_take_accepted(self, song: Song) -> None:
         panel = self.infill_panel
         first, last = panel.bars
+        row = panel.row                      # (pushing the command discards the panel)
         span = f"bar {first}" if first == last else f"bars {first}-{last}"
-        self.undo_stack.push(ReplaceSongCommand(self, panel.row, panel.original, song,
-                                                f"regenerate {span} of variation {panel.row + 1}"))
-        self.status.emit(f"Replaced {span} of variation {panel.row + 1} (Ctrl+Z undoes it)")
+        self.undo_stack.push(ReplaceSongCommand(self, row, panel.original, song,
+                                                f"regenerate {span} of variation {row + 1}"))
+        self.status.emit(f"Replaced {span} of variation {row + 1} (Ctrl+Z undoes it)")
 
     def _on_takes_discarded(self) -> None:
         self.stop_playback()

@@ -58,6 +58,7 @@ class VariationList(QListWidget):
         self.songs: list[Song] = []
         self.copies: list[Copy] | None = None      # the copy meter of each song, None without an index
         self.copy_index: CopyIndex | None = None
+        self.generated = True                      # False: a file opened to edit (no copy meter)
         self.kind = "melody"
         self.seed: int | None = None
         self.primer_beats = 0.0
@@ -68,13 +69,16 @@ class VariationList(QListWidget):
         self.setToolTip(DRAG_TIP)
 
     def set_songs(self, songs: list[Song], kind: str, seed: int | None, primer_beats: float = 0.0,
-                  copies: list[Copy] | None = None, copy_index: CopyIndex | None = None) -> None:
+                  copies: list[Copy] | None = None, copy_index: CopyIndex | None = None, *,
+                  generated: bool = True) -> None:
         """Show `songs` with their copy meters `copies` (measured against
-        `copy_index`, which also measures a song put in later with `set_song`)."""
+        `copy_index`, which also measures a song put in later with `set_song`);
+        `generated` False: the user's own music, no meter."""
         self.clear()
         self.songs, self.seed, self.primer_beats, self.kind = list(songs), seed, primer_beats, kind
         self.copy_index = copy_index
         self.copies = list(copies) if copies is not None and copy_index is not None else None
+        self.generated = generated
         for i in range(len(self.songs)):
             item = QListWidgetItem()
             item.setData(Qt.ItemDataRole.UserRole, i)
@@ -93,7 +97,8 @@ class VariationList(QListWidget):
     def _label(self, row: int) -> None:
         item, copy = self.item(row), self.copies[row] if self.copies is not None else None
         item.setText(variation_label(row, self.songs[row], self.kind, copy))
-        item.setToolTip(copy_tooltip(copy, self.copies is not None) if self.songs[row].notes else DRAG_TIP)
+        item.setToolTip(copy_tooltip(copy, self.copies is not None) if self.songs[row].notes and self.generated
+                        else DRAG_TIP)
         warn = copy is not None and copy[0] >= COPY_WARN_NOTES
         item.setForeground(QBrush(WARN_COLOR) if warn else QBrush())
 

@@ -290,6 +290,10 @@ def test_a_performance_model_is_asked_for_seconds(qtbot, make_window, tmp_path):
     songs = view.results.variations.songs
     assert len(songs) == 2 and all(0 < s.duration_seconds <= 3.0 for s in songs)
     assert " s, " in view.results.variations.item(0).text()
+    view.results.roll.set_selection(1, 1)
+    assert view.results.roll.selection == (1, 1)
+    assert not view.results.infill_action.isEnabled()            # infill rewrites melody bars
+    assert "melody model" in view.results.infill_button.toolTip()
 
 
 def test_the_playhead_follows_the_players_position(qtbot, make_window):
@@ -341,8 +345,59 @@ def test_each_variation_shows_its_copy_meter(qtbot, make_window, tmp_path):
     # with a copy limit, the variation that copies its whole self is sampled again
     assert view.controls.max_copy.isEnabled()
     view.controls.max_copy.setValue(8)
-    _generate(qtbot, view)
+    notes = []
+    view.generate()
+    view.job.progressed.connect(lambda update: notes.append(update.note))
+    qtbot.waitUntil(lambda: view.job is None, timeout=WAIT_MS)
+    assert "Sampling again the variations that copy more than 8 notes..." in notes
     assert variations.songs[0] != first[0] and variations.songs[1:] == first[1:]
     assert variations.copies[0][0] <= 8 or "still above" in view.message.text()
     assert "copy limit 8 notes: 1 sampled again" in view.message.text()
     assert window.settings.get("generate/max_copy") == 8
+
+
+def test_an_infill_model_is_never_the_default_and_cannot_generate(qtbot, make_window, gui_settings, tmp_path):
+    """A new user's picker selects the shipped left-to-right model, not the infill
+    model that sorts before it; an infill model selected on purpose has Generate off, saying why."""
+    from composer.cli import main
+    from gui.catalog import INFILL_NOTE
+    from tests.midi_factory import melody, write_song
+    for i in range(4):
+        write_song(melody(64, seed=i), tmp_path / "tunes" / f"t{i}.mid")
+    infill = tmp_path / "a-infill.model"
+    assert main(["train", str(tmp_path / "tunes"), "--out", str(infill), "--objective", "infill", "--steps", "4",
+                 "--layers", "1", "--hidden", "16", "--embed", "8", "--batch", "2", "--seq-len", "16",
+                 "--eval-every", "2", "--workers", "1", "--quiet", "--cache-dir", str(tmp_path / "cache")]) == 0
+    gui_settings.add_recent_model(infill)                     # listed first among the recent ones; no last model
+    window = make_window(gui_settings)
+    view = window.generate_view
+    entry = view.current_entry()
+    assert not entry.infill and entry.origin == "default" and entry.name == "melody"
+    infills = [e for e in view.entries if e.infill]
+    assert [e.name for e in infills] == ["melody-infill", "a-infill"]
+    assert view.entries.index(infills[0]) > [e.name for e in view.entries].index("melody")
+    view.add_model(infill)
+    assert view.current_entry().infill and " — melody infill, LSTM" in view.model_combo.currentText()
+    assert not view.generate_button.isEnabled() and view.generate_button.toolTip() == INFILL_NOTE
+    view.generate()                                           # Ctrl+G
+    assert view.job is None and "cannot generate from scratch" in view.message.text()
+
+
+def test_max_copy_follows_the_model_shown_when_another_is_picked_during_a_job(qtbot, make_window, tmp_path):
+    from composer.eval_copy import CopyIndex
+    from composer.modelfile import store_copy_index
+    from tests.tinymodels import scale_tune, tiny_model_file
+    indexed = tiny_model_file(tmp_path / "indexed.model", steps=3)
+    store_copy_index(indexed, CopyIndex.from_songs({"a.mid": melody_song(scale_tune())}))
+    window = make_window()
+    view = _setup(window, count=16, bars=256)                 # the tiny model: no copy index
+    assert not view.controls.max_copy.isEnabled()
+    view.generate()
+    view.add_model(indexed)                                   # e.g. Ctrl+O, or a training that ends meanwhile
+    assert view.controls.max_copy.isEnabled()
+    qtbot.waitUntil(lambda: view.job is None, timeout=WAIT_MS)
+    assert view.current_entry().path == indexed and view.controls.max_copy.isEnabled()
+
+
+def test_quit_is_ctrl_q_on_every_platform(make_window):
+    assert make_window().quit_action.shortcut().toString() == "Ctrl+Q"

@@ -214,6 +214,8 @@ def test_accept_then_undo_restores_the_original_and_redo_reapplies(qtbot, editin
     assert results.current_song() is chosen and results.roll.song is chosen
     assert not panel.isVisible() and results.undo_action.isEnabled()
     assert results.variations.item(0).text().startswith("1. 8 bars")
+    assert "Replaced bars 5-6 of variation 1 " in window.statusBar().currentMessage()    # (said "variation 0")
+    assert "holds no index" not in results.variations.item(0).toolTip()     # the user's own file: no meter
     # the edited song exports like any result
     target = tmp_path / "edited"
     window.dialogs.save_file = lambda caption, suggested, file_filter: str(target)
