@@ -454,8 +454,10 @@ class GenerateView(QWidget):
             request = replace(request, bars=None,
                               seconds=max(1.0, song.duration_seconds - song.seconds_at(cut)))
         row = self.results.variations.currentRow()
-        self.message.setText(f"Regenerating variation {row + 1} from bar {bar}...")
         self.start_generation(replace(request, primer=head, keep_primer=True))
+        if self.job is not None:             # (start_generation says "Generating...")
+            self.message.setText(f"Regenerating variation {row + 1} from bar {bar}: {request.count} new "
+                                 f"version(s) replace the list...")
 
     # ---- regenerate selection (infill) -------------------------------------------------
     def regenerate_selection(self, song: Song, row: int, bars: tuple[int, int]) -> None:
