@@ -124,8 +124,12 @@ def run_generate(args) -> int:
     if args.count < 1:
         raise CliError(f"--count must be >= 1, got {args.count}")
     device, reason = choose_device(args.device)
+    if args.bars is not None and args.seconds is not None:
+        raise CliError("give --bars or --seconds, not both")
     model_path = resolve_model_path(args.model)
     loaded = load_model(model_path, device)
+    if args.time_signature is not None and loaded.tokenizer.kind == "performance":
+        raise CliError(f"--time-signature is for melody models; {model_path} is a performance model (no meter)")
     low, high = args.pitch_range or (0, 127)
     request = GenerateRequest(
         count=args.count, bars=args.bars if args.bars is not None else (None if args.seconds else 8),
@@ -139,18 +143,20 @@ def run_generate(args) -> int:
     paths = output_paths(args.out, args.count, prefix=args.prefix or loaded.tokenizer.kind, seed=plan.seed)
     check_writable(paths, force=args.force)
     if args.audio:
-        from .audio import AudioUnavailable, audio_status
+        from .audio import AudioUnavailable, audio_status, prepare_synth
         audio_ok, audio_reason = audio_status(args.soundfont)
         if not audio_ok:
             raise AudioUnavailable(f"--audio: {audio_reason}")
+        prepare_synth(args.soundfont)        # a file that is not a SoundFont fails here, before any file is written
         check_writable([p.with_suffix("." + args.audio) for p in paths], force=args.force)
     copy_index = None
     if args.copy_folder is not None and args.max_copy is None:
         raise CliError("--copy-folder needs --max-copy K")
     if args.max_copy is not None:
-        if args.max_copy < 0:
-            raise CliError(f"--max-copy must be >= 0 notes, got {args.max_copy}")
-        from .eval_copy import index_for_model
+        from .eval_copy import DEFAULT_ANCHOR, index_for_model
+        if args.max_copy < 0 or 0 < args.max_copy < DEFAULT_ANCHOR:
+            raise CliError(f"--max-copy must be 0 or >= {DEFAULT_ANCHOR} notes (shorter shared runs are not counted), "
+                           f"got {args.max_copy}")
         # before generating: fails fast when there is nothing to compare with
         try:
             copy_index = index_for_model(loaded, folder=str(args.copy_folder) if args.copy_folder else None)
@@ -167,9 +173,14 @@ def run_generate(args) -> int:
         from .eval_copy import limit_copies
         result, checks = limit_copies(loaded, request, result, copy_index, args.max_copy)
         for check in checks:
-            _err(f"piece {check.piece + 1}: longest copy {check.length} notes"
-                 + (f" (from {check.source})" if check.source else "") + f", {check.attempts} sample(s)"
+            _err(f"piece {check.piece + 1}: "
+                 + (f"longest copy {check.length} notes (from {check.source})" if check.source else
+                    f"no run of {copy_index.anchor}+ notes copied") + f", {check.attempts} sample(s)"
                  + ("" if check.ok else f", still above --max-copy {args.max_copy}"))
+    for i, song in enumerate(result.songs):
+        if not song.notes:
+            _err(f"piece {i + 1} has no notes: the model wrote only rests under these constraints"
+                 + (f" (pitch range {args.pitch_range[0]}-{args.pitch_range[1]})" if args.pitch_range else ""))
     args.out.mkdir(parents=True, exist_ok=True)
     write_songs(result.songs, paths, force=args.force)
     if args.audio:
@@ -198,6 +209,9 @@ def run_copy_index(args) -> int:
     if args.remove:
         if args.folder is not None:
             raise CliError("--remove takes no FOLDER")
+        if not loaded.copy_arrays:
+            _err(f"{args.model} holds no copy index: nothing to remove")
+            return 0
         store_copy_index(args.model, None)
         _err(f"removed the copy index from {args.model}")
         return 0

@@ -21,7 +21,7 @@ from .music import Note, Song, melody_song
 from .frames import FramesTokenizer
 from .performance import PerformanceTokenizer
 from .sampling import SamplingConfig, sample
-from .scales import allowed_pitch_classes, parse_key
+from .scales import allowed_pitch_classes
 from .tokenizer import BOS, Constraints, UnusableMusic
 
 MAX_COUNT = 10_000
@@ -96,6 +96,7 @@ class GenerationResult:
 ProgressCallback = Callable[[int, int, Callable[..., list[Song]]], None]
 
 
+_LETTER = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
 _PRIMER_NOTE = re.compile(r"^(?P<name>[A-Ga-g][#b]?-?\d|R|r|\d{1,3})(?::(?P<beats>\d+(?:\.\d+)?(?:/\d+)?))?$")
 
 
@@ -109,6 +110,8 @@ def parse_note_list(text: str) -> list[Note]:
             raise ComposerError(f"primer note {item!r} is not NAME[:BEATS] (e.g. C4:1, F#5:0.5, R:1, 60:2)")
         beats_text = match["beats"] or "1"
         num, _, den = beats_text.partition("/")
+        if den and float(den) == 0:
+            raise ComposerError(f"primer note {item!r} divides by zero beats")
         beats = float(num) / float(den or 1)
         if beats <= 0:
             raise ComposerError(f"primer note {item!r} must last > 0 beats")
@@ -116,9 +119,10 @@ def parse_note_list(text: str) -> list[Note]:
         if name not in ("R", "r"):
             if name.isdigit():
                 pitch = int(name)
-            else:
-                octave = int(re.sub(r"^[A-Ga-g][#b]?", "", name))
-                pitch = parse_key(re.match(r"^[A-Ga-g][#b]?", name).group()) + 12 * (octave + 1)
+            else:                                 # Cb4 is B3 (59), B#3 is C4 (60): the letter names the octave
+                letter, accidental, octave = name[0].upper(), name[1:2] if name[1:2] in ("#", "b") else "", \
+                    int(re.sub(r"^[A-Ga-g][#b]?", "", name))
+                pitch = _LETTER[letter] + {"#": 1, "b": -1}.get(accidental, 0) + 12 * (octave + 1)
             if not 0 <= pitch <= 127:
                 raise ComposerError(f"primer note {item!r} is outside MIDI pitch 0..127")
             notes.append(Note(beat, beat + beats, pitch))
@@ -214,7 +218,8 @@ def _finish(loaded: LoadedModel, song: Song, request: GenerateRequest, primer_le
     else:
         cut = _in_beats(loaded, primer_len, request)          # seconds -> beats at the output tempo
     notes = [Note(n.start - cut, n.end - cut, n.pitch, n.velocity) for n in song.tracks[0].notes if n.start >= cut]
-    return replace(song, tracks=[replace(song.tracks[0], notes=notes)])
+    length = None if song.length is None else max(0.0, song.length - cut)   # the new bars, rests included
+    return replace(song, tracks=[replace(song.tracks[0], notes=notes)], length=length)
 
 
 def _in_beats(loaded: LoadedModel, primer_len: float, request: GenerateRequest) -> float:
@@ -316,6 +321,9 @@ def generate(loaded: LoadedModel, request: GenerateRequest,
 
 def output_paths(out_dir: str | os.PathLike, count: int, *, prefix: str = "melody",
                  seed: int | None = None) -> list[Path]:
+    """`count` file paths in `out_dir`; `prefix` is the start of a file name, not a path."""
+    if not prefix or any(sep in prefix for sep in ("/", "\\", os.sep)) or prefix in (".", ".."):
+        raise ComposerError(f"the file name prefix must be a name without folders, got {prefix!r}")
     out = Path(out_dir)
     tag = f"_s{seed}" if seed is not None else ""
     width = max(3, len(str(count)))
@@ -323,7 +331,14 @@ def output_paths(out_dir: str | os.PathLike, count: int, *, prefix: str = "melod
 
 
 def check_writable(paths: list[Path], *, force: bool) -> None:
-    """Fail before writing anything if a file would be overwritten silently."""
+    """Fail before writing anything if a file would be overwritten silently,
+    or if the folder to write into is a file."""
+    for folder in {p.parent for p in paths}:
+        for part in (folder, *folder.parents):
+            if part.exists():
+                if not part.is_dir():
+                    raise ComposerError(f"{part} is a file, not a folder to write into")
+                break
     if force:
         return
     existing = [p for p in paths if p.exists()]

@@ -153,11 +153,11 @@ def _sniff(path: Path) -> None:
     if not head:
         raise ModelFileError(f"{path}: empty file")
     looks_safetensors = len(head) >= 9 and head[8:9] == b"{"
+    if len(head) < 9:                      # (too short for any checkpoint, pickled or not)
+        raise ModelFileError(f"{path}: truncated file ({len(head)} bytes)")
     if head[:2] == b"PK" or (head[:1] == b"\x80" and not looks_safetensors):
         raise ModelFileError(f"{path}: is a pickle/PyTorch checkpoint, which is refused because loading "
                              "it could run code; only safetensors model files are accepted")
-    if len(head) < 9:
-        raise ModelFileError(f"{path}: truncated file ({len(head)} bytes)")
     if not looks_safetensors:
         raise ModelFileError(f"{path}: not a model file (no safetensors header)")
     header_len = struct.unpack("<Q", head[:8])[0]

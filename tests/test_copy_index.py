@@ -138,7 +138,7 @@ def test_cli_copy_index_then_generate_max_copy_without_the_folder(tmp_path, tiny
     code = main(["generate", "--model", str(path), "--count", "2", "--bars", "2", "--seed", "1",
                  "--out", str(tmp_path / "out"), "--max-copy", "100", "--quiet"])
     err = capsys.readouterr().err
-    assert code == 0 and "piece 2: longest copy" in err
+    assert code == 0 and "piece 2: " in err and ", 1 sample(s)" in err
     assert main(["copy-index", str(path), "--remove"]) == 0
     capsys.readouterr()
     args = ["generate", "--model", str(path), "--count", "2", "--bars", "2", "--seed", "1", "--max-copy", "100",
