@@ -192,6 +192,38 @@ def test_reason_kind():
     assert reason_kind("parser crashed (killed by SIGSEGV)") == "parser crashed"
 
 
+def test_identical_files_and_links_are_skipped_as_duplicates_of_the_first(tmp_path):
+    folder = tmp_path / "music"
+    write_song(melody(20, seed=1), folder / "waltz_34.mid")
+    write_song(melody(20, seed=2), folder / "reel.mid")
+    (folder / "a_copy.mid").write_bytes((folder / "waltz_34.mid").read_bytes())   # sorts first, still a copy
+    (folder / "sub").mkdir()
+    (folder / "sub/again.mid").write_bytes((folder / "waltz_34.mid").read_bytes())
+    (folder / "link.mid").symlink_to("waltz_34.mid")
+    (folder / "0_link.mid").symlink_to("reel.mid")                 # a link is never kept over its target
+    corpus = scan(folder)
+    reasons = {f.path: f.reason for f in corpus.report.files}
+    assert reasons == {"0_link.mid": "duplicate of reel.mid", "a_copy.mid": "", "link.mid": "duplicate of a_copy.mid",
+                       "reel.mid": "", "sub/again.mid": "duplicate of a_copy.mid",
+                       "waltz_34.mid": "duplicate of a_copy.mid"}
+    assert sorted(corpus.sequences) == ["a_copy.mid", "reel.mid"]
+    assert corpus.report.summary_lines()[1] == "skipped: 4 duplicate"
+    assert reason_kind("duplicate of folk/tune 1.mid") == "duplicate"
+    again = scan(folder)                               # from the cache: the same outcome
+    assert {f.path: f.reason for f in again.report.files} == reasons and again.report.parsed == 0
+
+
+def test_a_linked_folder_is_scanned_and_a_loop_is_scanned_once(tmp_path):
+    folder, elsewhere = tmp_path / "music", tmp_path / "elsewhere"
+    write_song(melody(20, seed=1), folder / "mine.mid")
+    write_song(melody(20, seed=2), elsewhere / "theirs.mid")
+    (folder / "borrowed").symlink_to(elsewhere, target_is_directory=True)
+    (folder / "a_loop").symlink_to(folder, target_is_directory=True)         # sorts before mine.mid
+    (elsewhere / "back").symlink_to(folder, target_is_directory=True)
+    assert [p.relative_to(folder).as_posix() for p in find_midi_files(folder)] == ["borrowed/theirs.mid", "mine.mid"]
+    assert sorted(scan(folder).sequences) == ["borrowed/theirs.mid", "mine.mid"]
+
+
 def test_find_midi_files_is_sorted_and_case_insensitive(mixed):
     names = [p.relative_to(mixed).as_posix() for p in find_midi_files(mixed)]
     assert names == sorted(EXPECTED)

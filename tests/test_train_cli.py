@@ -3,15 +3,17 @@
 --resume; an empty folder."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
+import shlex
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from composer.cli import main
+from composer.cli import build_parser, main
 from composer.midi_io import read_midi
 from composer.modelfile import read_metadata
 from tests.midi_factory import drums_only, melody, write_song
@@ -90,6 +92,74 @@ def test_ctrl_c_checkpoints_and_resume_finishes(tmp_path):
                         env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True)
     assert rc.returncode == 0, rc.stderr
     assert read_metadata(model)["training"]["steps"] == steps + 2
+
+
+FAST = ["--layers", "1", "--hidden", "16", "--embed", "8", "--batch", "2", "--seq-len", "16", "--eval-every", "2",
+        "--checkpoint-every", "2", "--workers", "1", "--quiet"]
+
+
+def ctrl_c_after_the_first_step(monkeypatch):
+    """Every run gets a real SIGINT (the CLI's Ctrl-C handler) after its first optimizer step."""
+    import training.trainer
+    real = training.trainer.train
+
+    def train(config, progress=None, should_stop=None, **kw):
+        def after_step(step, model):
+            if step == 1:
+                os.kill(os.getpid(), signal.SIGINT)
+        return real(config, progress, should_stop, after_step=after_step)
+    monkeypatch.setattr(training.trainer, "train", train)
+
+
+def printed_resume(err: str) -> list[str]:
+    """The arguments (from `train` on) of the `continue with:` command line printed in `err`."""
+    line = next(line for line in err.splitlines() if line.startswith("continue with: "))
+    words = shlex.split(line.removeprefix("continue with: "))
+    assert words[:4] == ["python", "-m", "composer", "train"] and words[-1] == "--resume"
+    return words[3:]
+
+
+def test_the_resume_command_repeats_the_users_options():
+    from training.cli import config_from_args, resume_command
+    given = ["train", "my music", "--out", "m.model", "--cell", "gru", "--steps", "1500", "--patience", "0",
+             "--transpose=-5:6", "--track", "Lead Flute", "--chords", "lowest", "--no-position", "--infill-bars",
+             "2:3", "--lr", "0.002", "--force", "--quiet"]
+    args = build_parser().parse_args(given)
+    words = shlex.split(resume_command(args, out="m.model"))
+    again = build_parser().parse_args(words[3:])
+    assert "--force" not in words and again.resume
+    assert config_from_args(again) == dataclasses.replace(config_from_args(args), resume=True, force=False)
+
+
+def test_ctrl_c_prints_a_resume_command_that_works(tmp_path, capsys, monkeypatch):
+    folder, model = make_folder(tmp_path), tmp_path / "s.model"
+    ctrl_c_after_the_first_step(monkeypatch)
+    assert main(["train", str(folder), "--out", str(model), "--steps", "4", "--patience", "0", "--seed", "3",
+                 "--cell", "gru", "--cache-dir", str(tmp_path / "cache"), *FAST]) == 0
+    err = capsys.readouterr().err
+    assert "stopped: cancelled after 1 steps" in err
+    monkeypatch.undo()
+    assert main(printed_resume(err)) == 0, capsys.readouterr().err
+    assert "resumed from" in capsys.readouterr().err
+    assert read_metadata(model)["training"]["steps"] == 4
+
+
+def test_ctrl_c_in_a_cell_comparison_marks_the_run_and_prints_its_resume_command(tmp_path, capsys, monkeypatch):
+    folder, out = make_folder(tmp_path), tmp_path / "cc.model"
+    ctrl_c_after_the_first_step(monkeypatch)
+    assert main(["train", str(folder), "--out", str(out), "--cell", "lstm,gru,rnn", "--steps", "4", "--seed", "3",
+                 "--cache-dir", str(tmp_path / "cache"), *FAST]) == 0
+    err = capsys.readouterr().err
+    rows = {line.split()[0]: line for line in err.splitlines() if line.split()[:1] in (["lstm"], ["gru"], ["rnn"])}
+    assert rows["lstm"].endswith("cc-lstm.model  (cancelled at step 1, unfinished)")
+    assert rows["gru"].endswith("(not started)") and rows["rnn"].endswith("(not started)")
+    assert json.loads((tmp_path / "cc-cells.json").read_text())["not_started"] == ["gru", "rnn"]
+    words = printed_resume(err)
+    assert words[words.index("--cell") + 1] == "lstm"
+    assert words[words.index("--out") + 1] == str(tmp_path / "cc-lstm.model")
+    monkeypatch.undo()
+    assert main(words) == 0, capsys.readouterr().err
+    assert read_metadata(tmp_path / "cc-lstm.model")["training"]["steps"] == 4
 
 
 def test_empty_folder_exits_2_without_a_model(tmp_path, capsys):

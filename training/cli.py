@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import signal
 import sys
 from pathlib import Path
@@ -230,7 +231,7 @@ def run_train(args) -> int:
             if best is not None else "; no validation files"))
     _err(f"wrote {result.model_path} (checkpoints and metrics log in {result.checkpoint_dir}/)")
     if result.stopped_reason == "cancelled":
-        _err(f"continue with: python -m composer train {args.folder} --out {config.out} --resume")
+        _err(f"continue with: {resume_command(args, out=config.out)}")
     return 0 if not result.stopped_reason.startswith("non-finite") else 1
 
 
@@ -255,13 +256,57 @@ def _compare(args, config: TrainConfig, stop: dict) -> int:
             v.close()
     if os.environ.get("RANK", "0") != "0":
         return 0
-    for line in table_lines(runs):
+    not_started = [cell for cell in args.cell if cell not in {r.cell for r in runs}]
+    for line in table_lines(runs, not_started):
         _err(line)
-    table = write_comparison(out_for(config.out, "cells").with_suffix(".json"), config, runs)
+    table = write_comparison(out_for(config.out, "cells").with_suffix(".json"), config, runs, not_started)
     _err(f"wrote {table}")
-    if any(r.stopped_reason == "cancelled" for r in runs):
-        _err("stopped: cancelled; the runs after the cancelled one were not started")
+    for run in runs:
+        if run.stopped_reason == "cancelled":
+            _err(f"stopped: cancelled after {run.steps} steps" + (
+                f"; not started: {', '.join(not_started)}" if not_started else ""))
+            _err(f"continue with: {resume_command(args, cell=run.cell, out=out_for(config.out, run.cell))}")
     return 0 if not any(r.stopped_reason.startswith("non-finite") for r in runs) else 1
+
+
+def resume_command(args, *, out: str | os.PathLike, cell: str | None = None) -> str:
+    """The `train` command line that continues the run of `args` (writing `out`;
+    `cell`: one run of a --cell comparison): the folder, --out, every option
+    whose value differs from its default as the user gave it, and --resume
+    (never --force), quoted for a POSIX shell."""
+    words = ["python", "-m", "composer", "train", str(args.folder), "--out", str(out)]
+    if cell is not None:
+        words += ["--cell", cell]
+    for action in _train_parser()._actions:
+        if not action.option_strings or action.dest in _NOT_REPEATED or (cell is not None and action.dest == "cell"):
+            continue
+        value = getattr(args, action.dest, action.default)
+        if value is None or value == action.default:
+            continue
+        option = action.option_strings[-1]
+        if action.nargs == 0:             # a flag such as --quiet
+            words.append(option)
+            continue
+        text = _option_text(action.dest, value)
+        words += [f"{option}={text}"] if text.startswith("-") else [option, text]
+    return shlex.join([*words, "--resume"])
+
+
+_NOT_REPEATED = ("help", "out", "resume", "force")
+
+
+def _option_text(dest: str, value) -> str:
+    """A parsed option value as the parser reads it back: ('lstm', 'gru') -> 'lstm,gru', (-5, 6) -> '-5:6'."""
+    if isinstance(value, tuple):
+        return (",".join if dest == "cell" else ":".join)(str(v) for v in value)
+    return str(value)
+
+
+def _train_parser() -> argparse.ArgumentParser:
+    """A fresh `train` parser (its options and defaults)."""
+    sub = argparse.ArgumentParser().add_subparsers()
+    add_train_parser(sub)
+    return sub.choices["train"]
 
 
 def _err(text: str) -> None:

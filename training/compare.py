@@ -71,18 +71,35 @@ def compare_cells(config: TrainConfig, cells: Sequence[str],
     return runs
 
 
-def table_lines(runs: Sequence[CellRun]) -> list[str]:
-    """A small fixed-width table, best first; the best one is marked."""
-    ranked = sorted(runs, key=lambda r: (r.val_bits_per_note is None, r.val_bits_per_note or 0.0))
+def finished(run: CellRun) -> bool:
+    """Did the run end by its budget or early stopping (not cancelled, not a non-finite loss)?"""
+    return run.stopped_reason in ("steps", "epochs", "minutes", "early stopping")
+
+
+def table_lines(runs: Sequence[CellRun], not_started: Sequence[str] = ()) -> list[str]:
+    """A small fixed-width table: finished runs best first (the best one is
+    marked), then unfinished runs, marked with why they stopped (e.g.
+    "cancelled at step 520, unfinished"), then the cells not started."""
+    ranked = sorted(runs, key=lambda r: (not finished(r), r.val_bits_per_note is None, r.val_bits_per_note or 0.0))
+    n_finished = sum(1 for r in runs if finished(r))
     lines = [f"{'cell':<5} {'val bits/note':>13} {'steps':>6} {'minutes':>7} {'parameters':>10}  model"]
     for i, r in enumerate(ranked):
         val = f"{r.val_bits_per_note:.3f}" if r.val_bits_per_note is not None else "-"
-        mark = "  <- best" if i == 0 and r.val_bits_per_note is not None and len(ranked) > 1 else ""
+        if not finished(r):
+            mark = (f"  ({r.stopped_reason} at step {r.steps}, unfinished)" if r.stopped_reason == "cancelled"
+                    else f"  ({r.stopped_reason.split(' (')[0]}, unfinished)")
+        else:
+            mark = "  <- best" if i == 0 and r.val_bits_per_note is not None and n_finished > 1 else ""
         lines.append(f"{r.cell:<5} {val:>13} {r.steps:>6} {r.minutes:>7.2f} {r.parameters:>10,}  {r.model_path}{mark}")
+    lines += [f"{cell:<5} {'-':>13} {'-':>6} {'-':>7} {'-':>10}  (not started)" for cell in not_started]
     return lines
 
 
-def write_comparison(path: str | Path, config: TrainConfig, runs: Sequence[CellRun]) -> Path:
-    data = {"folder": config.folder, "settings": {k: v for k, v in config.to_dict().items() if k not in ("cell", "out")},
-            "runs": [r.to_dict() for r in runs]}
+def write_comparison(path: str | Path, config: TrainConfig, runs: Sequence[CellRun],
+                     not_started: Sequence[str] = ()) -> Path:
+    """The table as JSON: the shared settings, each run (with its stopped_reason)
+    and the cells not started."""
+    settings = {k: v for k, v in config.to_dict().items() if k not in ("cell", "out")}
+    data = {"folder": config.folder, "settings": settings, "runs": [r.to_dict() for r in runs],
+            "not_started": list(not_started)}
     return write_atomic(Path(path), (json.dumps(data, indent=2) + "\n").encode(), force=True)

@@ -5,7 +5,12 @@
     corpus.report         # one FileResult per file: used, or skipped with the reason
 
 `scan_folder` finds .mid/.midi/.kar files (any case) recursively, in sorted
-order. Each file's bytes are hashed; a result cached for that content (and
+order, following symbolic links to files and folders (a folder reached twice,
+e.g. through a link that loops back, is scanned once). Each file's bytes are
+hashed; a file with the same bytes as another one (a copy, a link to it) is
+skipped as its duplicate, so one piece is never trained on twice nor on both
+sides of the train/validation split: the first in sorted path order is kept,
+preferring a file reached without a link. A result cached for that content (and
 this tokenizer config and these read limits, see ingest_cache) is reused,
 anything else is parsed and encoded in worker processes (ingest_pool), which
 contain parser crashes, hangs and time-outs. A broken file never stops the
@@ -15,14 +20,16 @@ scan: it is reported as skipped, with a reason a musician understands:
     too short (5 melody notes, need 8)  too long (...)  too large (...)
     unsupported time signature 5/8      parser crashed (...)
     timed out after 10 s                unreadable: Permission denied
+    duplicate of folk/tune1.mid
 """
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -38,6 +45,8 @@ from .midi_fast import read_midi_fast
 MIDI_SUFFIXES = (".mid", ".midi", ".kar")
 LOOKUP_FILES = 256           # files read, hashed and looked up in the cache together (one query) ...
 LOOKUP_BYTES = 1_000_000     # ... or fewer, if their bytes reach this
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -109,14 +118,14 @@ class Corpus:
 
 
 KNOWN_KINDS = ("corrupt", "too large", "too long", "too short", "no notes", "drums only", "unsupported time signature",
-               "unsupported", "parser crashed", "timed out", "unreadable", "internal error")
+               "unsupported", "parser crashed", "timed out", "unreadable", "internal error", "duplicate")
 
 
 def reason_kind(reason: str) -> str:
     """The short kind of a skip reason, for counting: "corrupt: EOFError: ..." ->
     "corrupt", "too short (3 melody notes, need 8)" -> "too short"; other
     reasons lose their numbers: "melody pitch 127 is outside the range 36..96"
-    -> "melody pitch is outside the range"."""
+    -> "melody pitch is outside the range"; "duplicate of a.mid" -> "duplicate"."""
     for kind in KNOWN_KINDS:
         if reason.startswith(kind):
             return kind
@@ -157,18 +166,42 @@ def parse_and_encode(data: bytes, tokenizer: Tokenizer, limits: ReadLimits) -> P
 
 def find_midi_files(folder: str | os.PathLike) -> list[Path]:
     """MIDI files under `folder` (any depth, suffix in any case), sorted by relative path.
-    Symbolic links to folders are not followed (no loops)."""
+    Symbolic links to folders are followed; a folder already scanned (a loop, or a
+    link to a folder inside `folder`) is not scanned again."""
     return [Path(folder, name) for name in _midi_names(folder)]
 
 
 def _midi_names(folder: str | os.PathLike) -> list[str]:
     """Paths of the MIDI files under `folder` relative to it, "/"-separated, sorted."""
-    found = []
-    for root, dirs, files in os.walk(folder):
-        dirs.sort()
-        prefix = os.path.relpath(root, folder).replace(os.sep, "/") + "/"
-        prefix = "" if prefix == "./" else prefix
-        found += [prefix + name for name in files if name.lower().endswith(MIDI_SUFFIXES)]
+    return [name for name, _ in _midi_entries(folder)]
+
+
+def _midi_entries(folder: str | os.PathLike) -> list[tuple[str, bool]]:
+    """(relative path, reached without a symbolic link) of the MIDI files under
+    `folder`, sorted by path. Real sub-folders are scanned before linked ones, so
+    a link back into the tree finds its target already scanned (by device and
+    inode) and adds nothing."""
+    found: list[tuple[str, bool]] = []
+    seen: set[tuple[int, int]] = set()
+    real_dirs, linked_dirs = deque([("", True)]), deque()     # (path with a trailing "/", reached without a link)
+    while real_dirs or linked_dirs:
+        prefix, direct = real_dirs.popleft() if real_dirs else linked_dirs.popleft()
+        try:
+            info = os.stat(os.path.join(folder, prefix))
+            with os.scandir(os.path.join(folder, prefix)) as listing:
+                entries = sorted(listing, key=lambda e: e.name)
+        except OSError:                 # unreadable folder: as os.walk, nothing from it
+            continue
+        if (info.st_dev, info.st_ino) in seen:
+            log.info("%s: folder already scanned, not scanned again", os.path.join(folder, prefix))
+            continue
+        seen.add((info.st_dev, info.st_ino))
+        for entry in entries:
+            linked = entry.is_symlink()
+            if entry.is_dir():
+                (linked_dirs if linked else real_dirs).append((prefix + entry.name + "/", direct and not linked))
+            elif entry.name.lower().endswith(MIDI_SUFFIXES):
+                found.append((prefix + entry.name, direct and not linked))
     return sorted(found)
 
 
@@ -189,13 +222,18 @@ def scan_folder(folder: str | os.PathLike, tokenizer: Tokenizer, *, cache_dir: s
     folder = Path(folder).expanduser()
     if not folder.is_dir():
         raise ComposerError(f"{folder}: no such folder")
-    names = _midi_names(folder)
+    entries = _midi_entries(folder)
+    names = [name for name, _ in entries]
+    # files reached without a link first, then the others, each in sorted order:
+    # of several files with the same bytes, the first read is kept
+    reading_order = sorted(range(len(names)), key=lambda i: (not entries[i][1], names[i]))
     paths = [os.path.join(folder, name) for name in names]
     cache = IngestCache(cache_dir if cache_dir is not None else default_cache_dir(), tokenizer, limits)
     report = IngestReport(folder=str(folder), representation=tokenizer.kind)
     results: list[FileResult | None] = [None] * len(paths)
     sequences: dict[str, list[int]] = {}
     hashes = [""] * len(paths)
+    first_with_hash: dict[str, int] = {}      # sha256 -> index of the file kept
     done = 0
 
     def record(index: int, parsed: ParsedFile, seconds: float) -> None:
@@ -228,16 +266,21 @@ def scan_folder(folder: str | os.PathLike, tokenizer: Tokenizer, *, cache_dir: s
     def _read_in_batches():
         """Readable files as lists of (index, bytes), up to LOOKUP_FILES files or LOOKUP_BYTES
         bytes (or one bigger file) each, so that one query looks them up in the cache and only
-        that many bytes wait here. Files too large or unreadable are recorded on the way."""
+        that many bytes wait here. Files too large or unreadable, and duplicates (same
+        bytes as a file read before, see `reading_order`), are recorded on the way."""
         batch, size = [], 0
-        for index, path in enumerate(paths):
+        for index in reading_order:
             if should_stop is not None and should_stop():
                 raise Cancelled("scan cancelled")
-            data, problem = _read(path, limits)
+            data, problem = _read(paths[index], limits)
             if problem:
                 record(index, ParsedFile.skipped(problem), 0.0)
                 continue
             hashes[index] = hashlib.sha256(data).hexdigest()
+            kept = first_with_hash.setdefault(hashes[index], index)
+            if kept != index:
+                record(index, ParsedFile.skipped(f"duplicate of {names[kept]}"), 0.0)
+                continue
             batch.append((index, data))
             size += len(data)
             if len(batch) >= LOOKUP_FILES or size >= LOOKUP_BYTES:
