@@ -15,7 +15,8 @@ What changes in the song (docs/infill.md): only the melody track, and only
 inside the span. A melody note that starts before the span and sounds into
 it is shortened to end where the span starts; a note that starts inside the
 span is replaced, even if it sounds past the span's end. Every other note of
-that track and every other track is kept exactly (not re-quantized).
+that track and every other track is kept exactly (not re-quantized: the song
+keeps the ticks per beat and the end of the file it was read from).
 """
 from __future__ import annotations
 
@@ -127,12 +128,21 @@ def _melody_track(tok: MelodyTokenizer, song: Song, track: int | None) -> int:
     return int(re.match(r"track (\d+)", label).group(1))   # extract names the track it took
 
 
+def _song_bars(song: Song, bar_beats: float, step: float) -> int:
+    """Bars of `song`: to the end of its last note or to its end (`Song.length`, a file's
+    end-of-track), whichever is later. A bar the end reaches into by one grid `step` or less
+    does not count: writers often end a file a tick after its last event (pretty_midi)."""
+    def bars(beats: float) -> int:
+        return int(-(-round(beats * 1e6) // round(bar_beats * 1e6)))
+    return max(1, bars(song.end_beat), bars(max(0.0, (song.length or 0.0) - step)))
+
+
 def _layout(tok: MelodyTokenizer, song: Song, request: InfillRequest) -> _Layout:
     ts = tuple(song.time_signature)
     if ts not in [tuple(t) for t in tok.config.time_signatures]:
         raise ComposerError(f"the song's time signature {ts[0]}/{ts[1]} is not one this model knows")
     bar_beats = song.bar_length()
-    total = max(1, int(-(-round(song.end_beat * 1e6) // round(bar_beats * 1e6))))
+    total = _song_bars(song, bar_beats, 1 / tok.config.steps_per_quarter)
     first, last = request.bars
     if last > total:
         raise ComposerError(f"bars {first}-{last} are outside the song (bars 1-{total})")

@@ -339,10 +339,13 @@ class MelodyDecoder(Decoder):
         return (notes + tail, self.ts, self.bars)
 
     def song(self) -> Song:
+        """The tokens fed so far as a one-track Song, `length` the bars decoded (whole bars,
+        so a piece that ends in rests keeps them)."""
         if self._song is None:
-            notes, ts, _ = self.result()
+            notes, ts, bars = self.result()
             self._song = Song(tracks=[Track(notes=notes, program=self.program, name="melody")],
-                              tempos=[(0.0, self.tempo)], time_signatures=[(0.0, *ts)])
+                              tempos=[(0.0, self.tempo)], time_signatures=[(0.0, *ts)],
+                              length=bars * self.spb / self.tokenizer.config.steps_per_quarter)
         return self._song
 
 

@@ -199,41 +199,61 @@ def _to_song(midi: mido.MidiFile, limits: ReadLimits) -> Song:
 def finish_song(tracks: list[Track], tempos: dict, time_sigs: dict, tpb: int, last_tick: int,
                 limits: ReadLimits) -> Song:
     """The Song of a parsed file: tempo map and meters ({tick: bpm}, {tick: (num, den)}) in
-    beats, defaults where a file has none, and the duration cap. Shared by `read_midi` and
+    beats, defaults where a file has none, the file's end (`last_tick`, its last end-of-track)
+    as `Song.length`, its resolution as `Song.ticks_per_beat`, and the duration cap. Shared by `read_midi` and
     the byte-level reader of training/midi_fast.py, so both end a file the same way."""
     song = Song(tracks=tracks,
                 tempos=[(t / tpb, bpm) for t, bpm in sorted(tempos.items())] or [(0.0, 120.0)],
-                time_signatures=[(t / tpb, n, d) for t, (n, d) in sorted(time_sigs.items())] or [(0.0, 4, 4)])
+                time_signatures=[(t / tpb, n, d) for t, (n, d) in sorted(time_sigs.items())] or [(0.0, 4, 4)],
+                length=last_tick / tpb, ticks_per_beat=tpb)
     seconds = song.seconds_at(last_tick / tpb)
     if seconds > limits.max_seconds:
         raise MidiReadError(f"too long ({seconds / 60:.0f} minutes, limit {limits.max_seconds / 60:.0f})")
     return song
 
 
-def song_to_midi(song: Song) -> mido.MidiFile:
-    """Build a type-1 mido file: a conductor track, then one track per `Track`."""
-    tpb = WRITE_TICKS_PER_BEAT
+def song_to_midi(song: Song, *, ticks_per_beat: int | None = None) -> mido.MidiFile:
+    """Build a type-1 mido file: a conductor track, then one track per `Track`.
+
+    Times are written at `ticks_per_beat`, else at the song's own resolution
+    (`Song.ticks_per_beat`: a song read and written again keeps every tick), else
+    at WRITE_TICKS_PER_BEAT. The file ends at `Song.length_beats`: when that is
+    after every event (a piece ending in rests), the conductor track ends there,
+    with a text event 'end' for readers that ignore end-of-track (pretty_midi).
+    """
+    tpb = ticks_per_beat if ticks_per_beat is not None else song.ticks_per_beat or WRITE_TICKS_PER_BEAT
+    if isinstance(tpb, bool) or not isinstance(tpb, int) or not 1 <= tpb <= 0x7FFF:
+        raise ValueError(f"ticks_per_beat must be an int in 1..32767, got {tpb!r}")
     midi = mido.MidiFile(type=1, ticks_per_beat=tpb)
     meta = [(round(b * tpb), mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(bpm))) for b, bpm in song.tempos]
     meta += [(round(b * tpb), mido.MetaMessage("time_signature", numerator=n, denominator=d))
              for b, n, d in song.time_signatures]
+    tracks = [_track_events(track, index, tpb) for index, track in enumerate(song.tracks)]
+    last = max((tick for events in [meta, *tracks] for tick, _ in events), default=0)
+    end = round(song.length_beats * tpb)
+    if end > last:
+        meta.append((end, mido.MetaMessage("text", text="end")))
     midi.tracks.append(_delta_track(meta))
-    free_channels = [c for c in range(16) if c != GM_DRUM_CHANNEL]
-    for index, track in enumerate(song.tracks):
-        channel = GM_DRUM_CHANNEL if track.is_drum else free_channels[index % len(free_channels)]
-        events = []
-        if track.name:
-            # MIDI text is latin-1 (mido's encoding); other characters become '?'
-            name = track.name.encode("latin-1", "replace").decode("latin-1")
-            events.append((0, mido.MetaMessage("track_name", name=name)))
-        events.append((0, mido.Message("program_change", channel=channel, program=track.program)))
-        for note in track.notes:
-            start, end = round(note.start * tpb), round(note.end * tpb)
-            end = max(end, start + 1)
-            events.append((start, mido.Message("note_on", channel=channel, note=note.pitch, velocity=note.velocity)))
-            events.append((end, mido.Message("note_off", channel=channel, note=note.pitch, velocity=0)))
-        midi.tracks.append(_delta_track(events))
+    midi.tracks.extend(_delta_track(events) for events in tracks)
     return midi
+
+
+def _track_events(track: Track, index: int, tpb: int) -> list[tuple[int, mido.Message]]:
+    """(tick, message) of one `Track`: name, program, notes on the channel its index gives."""
+    free_channels = [c for c in range(16) if c != GM_DRUM_CHANNEL]
+    channel = GM_DRUM_CHANNEL if track.is_drum else free_channels[index % len(free_channels)]
+    events = []
+    if track.name:
+        # MIDI text is latin-1 (mido's encoding); other characters become '?'
+        name = track.name.encode("latin-1", "replace").decode("latin-1")
+        events.append((0, mido.MetaMessage("track_name", name=name)))
+    events.append((0, mido.Message("program_change", channel=channel, program=track.program)))
+    for note in track.notes:
+        start, end = round(note.start * tpb), round(note.end * tpb)
+        end = max(end, start + 1)
+        events.append((start, mido.Message("note_on", channel=channel, note=note.pitch, velocity=note.velocity)))
+        events.append((end, mido.Message("note_off", channel=channel, note=note.pitch, velocity=0)))
+    return events
 
 
 def _delta_track(events: list[tuple[int, mido.Message]]) -> mido.MidiTrack:
@@ -249,9 +269,10 @@ def _delta_track(events: list[tuple[int, mido.Message]]) -> mido.MidiTrack:
     return track
 
 
-def song_to_bytes(song: Song) -> bytes:
+def song_to_bytes(song: Song, *, ticks_per_beat: int | None = None) -> bytes:
+    """The Standard MIDI File of `song` (see `song_to_midi`)."""
     buffer = io.BytesIO()
-    song_to_midi(song).save(file=buffer)
+    song_to_midi(song, ticks_per_beat=ticks_per_beat).save(file=buffer)
     return buffer.getvalue()
 
 
@@ -296,6 +317,7 @@ def _file_mode(path: Path) -> int:
         return 0o666 & ~umask
 
 
-def write_midi(song: Song, path: str | os.PathLike, *, force: bool = False) -> Path:
-    """Write `song` as a Standard MIDI File, atomically."""
-    return write_atomic(path, song_to_bytes(song), force=force)
+def write_midi(song: Song, path: str | os.PathLike, *, force: bool = False,
+               ticks_per_beat: int | None = None) -> Path:
+    """Write `song` as a Standard MIDI File, atomically (resolution and end: `song_to_midi`)."""
+    return write_atomic(path, song_to_bytes(song, ticks_per_beat=ticks_per_beat), force=force)

@@ -50,16 +50,32 @@ class Song:
 
     `tempos` is a sorted list of (beat, bpm) starting at beat 0;
     `time_signatures` a sorted list of (beat, numerator, denominator).
+    `length` is where the piece ends, in beats from 0, when that is after its
+    last note (a piece can end in bars of rest): the melody decoder sets it to
+    the bars it decoded, `read_midi` to the file's end-of-track, and
+    `write_midi` ends the file there (or at the last note, if later). None: the
+    piece ends with its last note. `ticks_per_beat` is the resolution of the
+    file it was read from; `write_midi` writes at it, so every tick is kept
+    (None: composer.midi_io.WRITE_TICKS_PER_BEAT).
     """
 
     tracks: list[Track] = field(default_factory=list)
     tempos: list[tuple[float, float]] = field(default_factory=lambda: [(0.0, 120.0)])
     time_signatures: list[tuple[float, int, int]] = field(default_factory=lambda: [(0.0, 4, 4)])
+    length: float | None = None
+    ticks_per_beat: int | None = None
 
     def __post_init__(self):
         for _, bpm in self.tempos:
             if not bpm > 0:
                 raise ValueError(f"tempo must be > 0 bpm, got {bpm}")
+        if self.length is not None and not 0 <= self.length < float("inf"):
+            raise ValueError(f"length must be a finite number of beats >= 0, got {self.length}")
+        if self.ticks_per_beat is not None:
+            if isinstance(self.ticks_per_beat, bool) or not isinstance(self.ticks_per_beat, int):
+                raise TypeError(f"ticks_per_beat must be an int, got {self.ticks_per_beat!r}")
+            if not 1 <= self.ticks_per_beat <= 0x7FFF:
+                raise ValueError(f"ticks_per_beat must be in 1..32767, got {self.ticks_per_beat}")
         if not self.tempos or self.tempos[0][0] != 0:
             self.tempos = [(0.0, self.tempos[0][1] if self.tempos else 120.0)] + list(self.tempos)
 
@@ -80,7 +96,14 @@ class Song:
 
     @property
     def end_beat(self) -> float:
+        """Where the last note (any track) ends, in beats; 0 without notes."""
         return max((n.end for t in self.tracks for n in t.notes), default=0.0)
+
+    @property
+    def length_beats(self) -> float:
+        """Where the piece ends, in beats: `length`, or `end_beat` if that is later
+        (or `length` is None)."""
+        return max(self.end_beat, self.length or 0.0)
 
     def seconds_at(self, beat: float) -> float:
         """Seconds from the start at `beat`, following the tempo map."""

@@ -153,7 +153,7 @@ class PianoRoll(QAbstractScrollArea):
         if self.song is None:
             return 16.0
         bar = self.song.bar_length()
-        end = max(self.song.end_beat, bar)
+        end = max(self.song.length_beats, bar)      # a piece may end in bars of rest
         return -(-end // bar) * bar
 
     def _update_scrollbars(self) -> None:

@@ -50,10 +50,10 @@ def song_before(song: Song, beat: float) -> Song:
     for track in song.tracks:
         notes = [Note(n.start, min(n.end, beat), n.pitch, n.velocity) for n in track.notes if n.start < beat]
         tracks.append(replace(track, notes=notes))
-    return replace(song, tracks=tracks)
+    return replace(song, tracks=tracks, length=min(song.length_beats, beat))
 
 
 def bar_count(song: Song) -> int:
-    """Whole bars the song spans (at its opening meter)."""
+    """Whole bars the song spans (at its opening meter), bars of rest at its end included."""
     bar = song.bar_length()
-    return max(1, int(-(-song.end_beat // bar)))
+    return max(1, int(-(-song.length_beats // bar)))

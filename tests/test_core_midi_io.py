@@ -81,3 +81,37 @@ def test_missing_file_names_the_path(tmp_path):
 def test_track_names_outside_latin1_are_written_not_fatal():
     song = melody_song([Note(0, 1, 60)], name="Flöte – 笛")
     assert read_midi(song_to_bytes(song)).tracks[0].name == "Flöte ? ?"
+
+
+def writer_style_file(tpb: int) -> bytes:
+    """A file at `tpb` ticks per beat laid out as write_midi lays it out, with notes on odd ticks."""
+    midi = mido.MidiFile(type=1, ticks_per_beat=tpb)
+    midi.tracks.append(mido.MidiTrack([mido.MetaMessage("set_tempo", tempo=600000),
+                                       mido.MetaMessage("time_signature", numerator=3, denominator=4),
+                                       mido.MetaMessage("end_of_track")]))
+    for channel, name, pitch in ((0, "Lead", 72), (9, "Drums", 36)):
+        events = [mido.MetaMessage("track_name", name=name), mido.Message("program_change", channel=channel)]
+        for k in range(6):
+            events += [mido.Message("note_on", channel=channel, note=pitch + k, velocity=90, time=13 + k),
+                       mido.Message("note_off", channel=channel, note=pitch + k, velocity=0, time=37)]
+        midi.tracks.append(mido.MidiTrack(events + [mido.MetaMessage("end_of_track")]))
+    buffer = io.BytesIO()
+    midi.save(file=buffer)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("tpb", [220, 96, 480, 1001])
+def test_a_song_is_written_at_the_resolution_it_was_read_at(tpb):
+    data = writer_style_file(tpb)
+    song = read_midi(data)
+    assert song.ticks_per_beat == tpb
+    assert song_to_bytes(song) == data                      # every message, on the same tick
+    assert mido.MidiFile(file=io.BytesIO(song_to_bytes(song, ticks_per_beat=480))).ticks_per_beat == 480
+
+
+def test_a_made_song_is_written_at_480_ticks_per_beat():
+    song = melody_song([Note(0, 1, 60)])
+    assert song.ticks_per_beat is None
+    assert mido.MidiFile(file=io.BytesIO(song_to_bytes(song))).ticks_per_beat == 480
+    with pytest.raises(ValueError, match="ticks_per_beat.*0"):
+        song_to_bytes(song, ticks_per_beat=0)

@@ -55,3 +55,18 @@ def test_empty_roll_paints_without_a_song(roll):
     roll.set_song(None)
     image = roll.viewport().grab().toImage()
     assert not image.isNull() and roll.content_beats() == 16.0
+
+
+def test_a_piece_that_ends_in_bars_of_rest_shows_all_its_bars(qtbot):
+    from dataclasses import replace
+
+    from gui.primer import bar_count, song_before
+    from gui.variations import variation_label
+    song = replace(melody_song([Note(0, 1, 60), Note(1, 2, 62)]), length=32.0)
+    assert bar_count(song) == 8 and variation_label(0, song, "melody").startswith("1. 8 bars")
+    roll = PianoRoll()
+    qtbot.addWidget(roll)
+    roll.set_song(song)
+    assert roll.bar_count() == 8
+    head = song_before(song, 12.0)
+    assert head.length_beats == 12.0 and bar_count(head) == 3

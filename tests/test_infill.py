@@ -4,7 +4,9 @@ composer.infill / `composer infill` (what changes in the song and what does not)
 from __future__ import annotations
 
 import dataclasses
+import io
 
+import mido
 import pytest
 import torch
 
@@ -232,6 +234,16 @@ def test_progress_and_cancel(infill_model):
         infill(loaded, band(4), InfillRequest(bars=(2, 2)), should_stop=lambda: True)
 
 
+def test_bars_up_to_the_end_of_the_file_can_be_rewritten(plain_model):
+    loaded = load_model(plain_model)
+    song = dataclasses.replace(band(4), length=24.0)          # the file ends 2 bars after the last note
+    out = infill(loaded, song, InfillRequest(bars=(5, 6), count=1, seed=0)).songs[0]
+    assert out.length == 24.0 and out.tracks[0].notes == song.tracks[0].notes
+    a_tick_late = dataclasses.replace(band(4), length=16 + 1 / 220)   # pretty_midi ends a file a tick late
+    with pytest.raises(ComposerError, match=r"bars 1-4\)"):
+        infill(loaded, a_tick_late, InfillRequest(bars=(5, 5)))
+
+
 @pytest.mark.parametrize("which", ["infill", "plain"])
 def test_same_seed_same_variations_however_many_are_asked_for(which, infill_model, plain_model):
     loaded = load_model(infill_model if which == "infill" else plain_model)
@@ -275,6 +287,69 @@ def test_cli_writes_the_variations(infill_model, tmp_path, capsys):
     again = main(["infill", str(infill_model), str(tmp_path / "tune.mid"), "--bars", "3", "--count", "2",
                   "--out", str(tmp_path / "out")])
     assert again == 2 and "--force" in capsys.readouterr().err
+
+
+def odd_resolution_file(tpb: int) -> bytes:
+    """8 bars of 4/4 at `tpb` ticks per beat (notes on ticks no 480-tick grid holds), laid out
+    as write_midi lays a file out: strings (one note a beat), melody (two a beat), drums."""
+    midi = mido.MidiFile(type=1, ticks_per_beat=tpb)
+    midi.tracks.append(mido.MidiTrack([mido.MetaMessage("set_tempo", tempo=600000),
+                                       mido.MetaMessage("time_signature", numerator=4, denominator=4),
+                                       mido.MetaMessage("end_of_track", time=32 * tpb)]))
+    for channel, name, program, per_beat, pitches in ((0, "Strings", 48, 1, [48, 52, 55]),
+                                                      (1, "Melody", 73, 2, [72, 74, 76, 77, 79]),
+                                                      (9, "Drums", 0, 2, [36, 42])):
+        events, tick = [mido.MetaMessage("track_name", name=name),
+                        mido.Message("program_change", channel=channel, program=program)], 0
+        for k in range(32 * per_beat):
+            start, length = k * tpb // per_beat + k % 3, tpb // 6 + 1 + k % 5
+            events += [mido.Message("note_on", channel=channel, note=pitches[k % len(pitches)], velocity=80 + k % 9,
+                                    time=start - tick),
+                       mido.Message("note_off", channel=channel, note=pitches[k % len(pitches)], velocity=0,
+                                    time=length)]
+            tick = start + length
+        midi.tracks.append(mido.MidiTrack(events + [mido.MetaMessage("end_of_track")]))
+    buffer = io.BytesIO()
+    midi.save(file=buffer)
+    return buffer.getvalue()
+
+
+def absolute(track: mido.MidiTrack) -> list[tuple[int, mido.Message]]:
+    tick, out = 0, []
+    for msg in track:
+        tick += msg.time
+        out.append((tick, msg.copy(time=0)))
+    return out
+
+
+def note_ticks(track: mido.MidiTrack) -> list[tuple[int, int, int, int]]:
+    """(on tick, off tick, pitch, velocity) of each note (monophonic tracks)."""
+    ons, out = {}, []
+    for tick, msg in absolute(track):
+        if msg.type == "note_on":
+            ons[msg.note] = (tick, msg.velocity)
+        elif msg.type == "note_off":
+            start, velocity = ons.pop(msg.note)
+            out.append((start, tick, msg.note, velocity))
+    return sorted(out)
+
+
+@pytest.mark.parametrize("tpb", [220, 96])
+def test_cli_keeps_the_files_ticks_per_beat_and_every_other_message(plain_model, tmp_path, tpb):
+    source = tmp_path / "odd.mid"
+    source.write_bytes(odd_resolution_file(tpb))
+    code = main(["infill", str(plain_model), str(source), "--bars", "3-4", "--count", "2", "--seed", "1",
+                 "--out", str(tmp_path / "out"), "--quiet"])
+    assert code == 0
+    before = mido.MidiFile(source)
+    for path in sorted((tmp_path / "out").iterdir()):
+        after = mido.MidiFile(path)
+        assert after.ticks_per_beat == tpb and after.length == pytest.approx(before.length)
+        assert after.tracks[1] == before.tracks[1] and after.tracks[3] == before.tracks[3]   # message for message
+        outside = lambda track: [n for n in note_ticks(track) if not 8 * tpb <= n[0] < 16 * tpb]
+        assert outside(after.tracks[2]) == outside(before.tracks[2])    # the melody outside the span, tick for tick
+        tempo_map = lambda track: [(t, m) for t, m in absolute(track) if m.type in ("set_tempo", "time_signature")]
+        assert tempo_map(after.tracks[0]) == tempo_map(before.tracks[0])
 
 
 @pytest.mark.parametrize("args, message", [
