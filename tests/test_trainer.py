@@ -333,3 +333,15 @@ def test_by_default_validation_runs_every_50_steps_or_more_for_a_large_held_out_
     assert result.summary["eval_every"] == 50 and result.summary["train_config"]["eval_every"] is None
     lines = [json.loads(line) for line in result.metrics_path.read_text().splitlines()]
     assert [m["step"] for m in lines if m.get("val_bits_per_note") is not None][:1] == [50]
+
+
+def test_without_a_length_a_small_folder_still_gets_enough_steps(folder, tmp_path):
+    """60 epochs of a small folder are a few dozen steps (a QA run: 60 steps, 7.8
+    bits per note); without --steps/--epochs/--minutes the run may take up to
+    DEFAULT_MIN_STEPS (early stopping ends it sooner)."""
+    from training.config import DEFAULT_MIN_STEPS
+    seen = []
+    train(tiny_config(folder, tmp_path, steps=None, batch=4, seq_len=24),
+          progress=lambda state: seen.append(state.total_steps), should_stop=lambda: bool(seen) and seen[-1] is not None)
+    total = next(t for t in seen if t is not None)
+    assert total == DEFAULT_MIN_STEPS        # 60 epochs of these 5 training tunes at 4 x 24 tokens: 300 steps

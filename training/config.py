@@ -14,7 +14,8 @@ from composer.tokenizer import Tokenizer
 
 REPRESENTATIONS = ("melody", "performance", "frames")   # frames: piano-roll grid (benchmarks/polyphonic.py)
 OBJECTIVES = ("next", "infill")   # next token (left to right), or infill spans of bars given both sides (melody)
-DEFAULT_EPOCHS = 60          # used when none of steps / epochs / minutes is given (early stopping ends sooner)
+DEFAULT_EPOCHS = 60          # used when none of steps / epochs / minutes is given (early stopping ends sooner) ...
+DEFAULT_MIN_STEPS = 1000     # ... but at least this many steps: 60 epochs of a small folder are a few dozen steps
 MELODY_TRANSPOSE = (-2, 2)   # semitones; measured on ~900 folk tunes at 4,500 steps (a quiet 10 minutes): -2..2 beats off (docs/training.md)
 
 
@@ -22,7 +23,8 @@ MELODY_TRANSPOSE = (-2, 2)   # semitones; measured on ~900 folk tunes at 4,500 s
 class TrainConfig(ConfigMixin):
     """One training run. Lengths: `steps` optimizer steps, `epochs` passes over
     the training tokens, `minutes` wall-clock minutes; whichever ends first
-    (none given: up to DEFAULT_EPOCHS epochs, usually ended by early stopping).
+    (none given: up to DEFAULT_EPOCHS epochs but at least DEFAULT_MIN_STEPS
+    steps, usually ended by early stopping).
     Defaults were chosen by measurement (docs/training.md)."""
 
     folder: str

@@ -34,7 +34,7 @@ from composer.tokenizer import PAD
 
 from . import distributed as D
 from .checkpoint import load_checkpoint, save_checkpoint
-from .config import DEFAULT_EPOCHS, TrainConfig, TrainProgress, TrainResult
+from .config import DEFAULT_EPOCHS, DEFAULT_MIN_STEPS, TrainConfig, TrainProgress, TrainResult
 from .data import ChunkSampler, StreamSampler, split_files
 from .ema import WeightAverage
 from .infill_data import SpanSampler, span_bits_per_note
@@ -290,7 +290,7 @@ class _Run:
         if c.epochs:
             totals.append(max(1, math.ceil(c.epochs * spe)))
         if not totals and not c.minutes:
-            totals.append(DEFAULT_EPOCHS * spe)
+            totals.append(max(DEFAULT_EPOCHS * spe, DEFAULT_MIN_STEPS))
         self.total_steps = min(totals) if totals else None
         self.budget_s = c.minutes * 60.0 if c.minutes else None
         # a short run must not spend itself warming up: at most a tenth of its steps
