@@ -207,7 +207,7 @@ class FramesTokenizer(Tokenizer):
             for p in frame:
                 open_since.setdefault(p, k)
         return Song(tracks=[Track(notes=sorted(notes), program=program, name="frames")],
-                    tempos=[(0.0, float(tempo))])
+                    tempos=[(0.0, float(tempo))], length=len(frames) * step)    # silent frames at the end too
 
     # ---- position input: the previous frame's next pitch -------------------------
     @property

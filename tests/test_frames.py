@@ -198,3 +198,20 @@ def test_a_frames_model_with_the_pointer_input_samples(tmp_path):
     out = sample(loaded.model, tok.grammar(1, Constraints(bars=1), "cpu"), prefix, 3, SamplingConfig(),
                  prefix_positions=tok.positions(prefix), seed=0)
     assert len(out) == 3 and all(len(tok.decode_frames(row)) >= 2 for row in out)
+
+
+def test_silent_frames_at_the_end_are_part_of_the_song():
+    tok = FramesTokenizer()
+    song = tok.decode(tok.encode_frames([[60, 64], [], [], []]))
+    step = 1.0 / tok.config.steps_per_quarter
+    assert song.end_beat == step and song.length_beats == 4 * step
+    assert read_midi_bytes_length(song) == pytest.approx(4 * step)
+
+
+def read_midi_bytes_length(song) -> float:
+    """The written file's length in beats (its end-of-track), read back."""
+    import io
+
+    import mido
+    midi = mido.MidiFile(file=io.BytesIO(song_to_bytes(song)))
+    return max(sum(m.time for m in track) for track in midi.tracks) / midi.ticks_per_beat
