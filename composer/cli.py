@@ -189,7 +189,7 @@ def run_generate(args) -> int:
     return 0
 
 
-def add_copy_index_parser(sub) -> None:
+def add_copy_index_parser(sub) -> argparse.ArgumentParser:
     p = sub.add_parser("copy-index", help="store (or remove) the copy meter's index of the training data in a model file",
                        description="Store the notes (pitch and rhythm) of FOLDER's MIDI files in MODEL, so that "
                                    "the copy meter (the app, generate --max-copy, eval) works without the folder. "
@@ -200,6 +200,7 @@ def add_copy_index_parser(sub) -> None:
     p.add_argument("--remove", action="store_true", help="remove the stored index instead")
     p.add_argument("--workers", type=_positive_int, default=None, help="processes that read MIDI files")
     p.set_defaults(func=run_copy_index)
+    return p
 
 
 def run_copy_index(args) -> int:
@@ -271,7 +272,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     add_generate_parser(sub)
     add_info_parser(sub)
-    add_copy_index_parser(sub)
+    # MODEL [FOLDER]: FOLDER may come after options, which argparse alone refuses for an optional positional
+    parser.intermixed = {"copy-index": add_copy_index_parser(sub)}
     for module, attr in (("training.cli", "add_train_parser"), ("composer.evaluate", "add_eval_parser"),
                          ("composer.infill", "add_infill_parser")):
         try:
@@ -284,7 +286,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0] in parser.intermixed:
+        args = parser.intermixed[argv[0]].parse_intermixed_args(argv[1:])
+    else:
+        args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:

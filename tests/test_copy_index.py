@@ -202,3 +202,12 @@ def test_eval_uses_the_stored_index_when_the_training_folder_is_not_there(tmp_pa
     data = json.loads((tmp_path / "r.json").read_text())
     assert data["copy_index"]["description"] == "the training data's index stored in the model file"
     assert data["copy_index"]["files"] == 3 and data["copy_index"]["notes"] == 120
+
+
+def test_cli_copy_index_takes_the_folder_after_options(tmp_path, tiny, capsys, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    model, tok = tiny
+    folder = folder_of(tmp_path / "train", {"a.mid": tune(1)})
+    path = save_model(tmp_path / "m.model", model, tok)
+    assert main(["copy-index", str(path), "--workers", "1", str(folder)]) == 0
+    assert "stored the notes of 1 file(s)" in capsys.readouterr().err
