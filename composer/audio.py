@@ -225,9 +225,10 @@ def _release_synth(entry: _Synth) -> None:
 # --- rendering -------------------------------------------------------------------------------
 
 def music_end_beat(song: Song) -> float:
-    """Where the music ends, in beats: the end of the last note rounded up to the next bar line
-    of the meter in force there, so a one-bar piece lasts one bar even if it ends with a rest."""
-    end = song.end_beat
+    """Where the music ends, in beats: the song's length (its bars, rests at the end included;
+    else the end of the last note) rounded up to the next bar line of the meter in force there,
+    so a one-bar piece lasts one bar even if it ends with a rest."""
+    end = song.length_beats
     meters = sorted(song.time_signatures) or [(0.0, 4, 4)]
     start, num, den = next(((b, n, d) for b, n, d in reversed(meters) if b <= end), (0.0, 4, 4))
     bar = num * 4.0 / den
@@ -273,7 +274,7 @@ class SongRenderer:
     def finished(self) -> bool:
         return self.position >= self.total_frames
 
-    def read(self, max_frames: int) -> np.ndarray:
+    def read(self, max_frames: int, *, clip: bool = True) -> np.ndarray:
         """The next up to `max_frames` frames as float32 (n, 2); empty when finished."""
         if self._entry is None:
             raise ValueError("this renderer is closed")
@@ -291,12 +292,13 @@ class SongRenderer:
             _write_float(self._entry.synth.synth, chunk, pointer, 0, 2, pointer, 1, 2)
             done += chunk
         self.position += n
-        np.clip(out, -1.0, 1.0, out=out)
+        if clip:                       # (a sound card takes [-1, 1]; a loud chord can go past it)
+            np.clip(out, -1.0, 1.0, out=out)
         return out
 
-    def read_all(self) -> np.ndarray:
+    def read_all(self, *, clip: bool = True) -> np.ndarray:
         """Everything not read yet, as float32 (n, 2)."""
-        return self.read(self.total_frames - self.position)
+        return self.read(self.total_frames - self.position, clip=clip)
 
     def _apply(self, event: ChannelEvent) -> None:
         synth, sfont_id = self._entry.synth, self._entry.sfont_id
@@ -334,19 +336,21 @@ def render_audio(song: Song, *, soundfont: str | os.PathLike | None = None,
                  normalize: bool = False) -> np.ndarray:
     """Synthesize `song` to float32 stereo samples, shape (frames, 2), values in [-1, 1].
 
-    frames = round((seconds to the bar line after the last note + tail_seconds) * sample_rate). With
+    frames = round((seconds to the bar line after the song's end (music_end_beat) + tail_seconds) * sample_rate). With
     `normalize` the result is scaled so its peak is -1 dBFS (exports do this).
     Raises AudioUnavailable (no FluidSynth, SoundFont missing or unusable) or
     ValueError (a song without notes).
     """
     with SongRenderer(song, soundfont=soundfont, sample_rate=sample_rate, tail_seconds=tail_seconds) as renderer:
-        samples = renderer.read_all()
+        samples = renderer.read_all(clip=False)
     peak = float(np.max(np.abs(samples))) if samples.size else 0.0
     if peak == 0.0:
         raise AudioUnavailable(f"the render is silent: SoundFont {Path(renderer.soundfont).name} "
                                "has no sound for this song's programs")
-    if normalize:
+    if normalize:                      # scaled from the unclipped peak: a loud chord is not flattened
         samples *= np.float32(EXPORT_PEAK / peak)
+    else:
+        np.clip(samples, -1.0, 1.0, out=samples)
     return samples
 
 

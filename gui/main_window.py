@@ -78,6 +78,17 @@ class MainWindow(QMainWindow):
         gen_menu = self.menuBar().addMenu("&Generate")
         for act in (self.generate_action, self.cancel_action, self.play_action):
             gen_menu.addAction(act)
+        sound_menu = self.menuBar().addMenu("&Sound")
+        self.soundfont_action = action("Choose &SoundFont...", self.choose_soundfont,
+                                       tip="Play and Export audio with another General MIDI .sf2")
+        self.default_soundfont_action = action("&Bundled SoundFont", lambda: r.set_soundfont(None),
+                                               tip="The small General MIDI SoundFont that comes with the app")
+        sound_menu.addAction(self.soundfont_action)
+        sound_menu.addAction(self.default_soundfont_action)
+        sound_menu.addSeparator()
+        self.output_menu = sound_menu.addMenu("&Play through")
+        self.output_menu.aboutToShow.connect(self.fill_output_menu)
+        self.fill_output_menu()
 
     def _update_actions(self, *_args) -> None:
         g, r = self.generate_view, self.generate_view.results
@@ -87,6 +98,33 @@ class MainWindow(QMainWindow):
         self.export_action.setEnabled(has_song)
         self.export_audio_action.setEnabled(has_song and not r.audio_reason)
         self.play_action.setEnabled(has_song and not r.play_reason)
+
+    def choose_soundfont(self) -> None:
+        r = self.generate_view.results
+        folder = str(Path(r.soundfont).parent) if r.soundfont else "/usr/share/sounds/sf2"
+        path = self.dialogs.open_file("Choose a SoundFont", folder, "SoundFonts (*.sf2 *.sf3);;All files (*)")
+        if path and r.set_soundfont(path):
+            self.show_status(f"Play and Export audio use {Path(path).name}")
+
+    def fill_output_menu(self) -> None:
+        """The audio output and every MIDI output port, the one in use checked (read when the menu opens)."""
+        from composer.midiout import list_output_ports, midi_status
+        r = self.generate_view.results
+        menu = self.output_menu
+        menu.clear()
+        choices = [("Audio output (FluidSynth)", None)]
+        available, reason = midi_status()
+        ports = list_output_ports() if available else []
+        choices += [(f"MIDI: {port}", port) for port in ports]
+        if r.midi_port and r.midi_port not in ports:
+            choices.append((f"MIDI: {r.midi_port} (not connected)", r.midi_port))
+        for text, port in choices:
+            act = menu.addAction(text)
+            act.setCheckable(True)
+            act.setChecked(port == r.midi_port)
+            act.triggered.connect(lambda _checked=False, port=port: r.set_midi_port(port))
+        if not ports:
+            menu.addAction(reason).setEnabled(False)       # why there is no port to choose
 
     def show_status(self, text: str) -> None:
         self.statusBar().showMessage(text, 10_000)

@@ -150,22 +150,78 @@ class ResultsPanel(QWidget):
 
     # ---- sound ----------------------------------------------------------------
     def _setup_player(self) -> None:
+        """The audio player (FluidSynth), with the SoundFont and the MIDI port of the settings."""
+        self.soundfont: str | None = None          # None: the bundled General MIDI SoundFont
+        self.midi_port: str | None = None          # Play sends here instead of to the audio output
+        self.midi_player = None                    # gui.player.MidiPlayer, made when a port is chosen
         player_class = _player_class()
-        self.player = player_class(self) if player_class is not None else None
+        self.audio_player = player_class(self) if player_class is not None else None
+        self.player = self.audio_player
         self.playing = False
+        if self.audio_player is not None:
+            self._connect_player(self.audio_player)
+            if hasattr(self.audio_player, "availabilityChanged"):
+                self.audio_player.availabilityChanged.connect(self._on_play_availability)
+        saved = self.settings.get("sound/soundfont")
+        if saved and not self.set_soundfont(saved, quiet=True):
+            self.settings.set("sound/soundfont", "")
+        self._update_sound_reasons()
+        port = self.settings.get("sound/midi_port")
+        if port:
+            self.set_midi_port(port)
+
+    def _connect_player(self, player) -> None:
+        player.positionChanged.connect(self._on_play_position)
+        player.stateChanged.connect(self._on_play_state)
+        player.error.connect(self._on_play_error)
+
+    def _update_sound_reasons(self) -> None:
+        audio = _audio_module()
+        available, reason = audio.audio_status(self.soundfont) if audio is not None else (False, SOUND_NOT_AVAILABLE)
+        self.audio_reason = "" if available else reason
         if self.player is None:
             self.play_reason = SOUND_NOT_AVAILABLE
         else:
             available, reason = self.player.is_available()
             self.play_reason = "" if available else reason
-            self.player.positionChanged.connect(self._on_play_position)
-            self.player.stateChanged.connect(self._on_play_state)
-            self.player.error.connect(self._on_play_error)
-            if hasattr(self.player, "availabilityChanged"):
-                self.player.availabilityChanged.connect(self._on_play_availability)
+        if hasattr(self, "play_button"):
+            self._update_buttons()
+
+    def set_soundfont(self, path: str | None, *, quiet: bool = False) -> bool:
+        """Play and Export audio with the SoundFont at `path` (None: the bundled one);
+        False (and a dialog unless `quiet`) if FluidSynth cannot load it."""
         audio = _audio_module()
-        available, reason = audio.audio_status() if audio is not None else (False, SOUND_NOT_AVAILABLE)
-        self.audio_reason = "" if available else reason
+        if path and audio is not None:
+            try:
+                audio.prepare_synth(path)           # loads it: a file that is not a SoundFont fails here
+            except audio.AudioUnavailable as exc:
+                if not quiet:
+                    self.dialogs.error("Cannot use this SoundFont", str(exc))
+                return False
+        self.stop_playback()
+        self.soundfont = str(path) if path else None
+        if self.audio_player is not None:
+            self.audio_player.set_soundfont(self.soundfont)
+        self.settings.set("sound/soundfont", self.soundfont or "")
+        self._update_sound_reasons()
+        return True
+
+    def set_midi_port(self, port: str | None) -> None:
+        """Play sends to MIDI output `port` (None: plays through the audio output)."""
+        self.stop_playback()
+        if port:
+            if self.midi_player is None:
+                from .player import MidiPlayer
+                self.midi_player = MidiPlayer(self, port=port)
+                self._connect_player(self.midi_player)
+            self.midi_player.set_port(port)
+            self.player = self.midi_player
+        else:
+            self.player = self.audio_player
+        self.midi_port = port or None
+        self.settings.set("sound/midi_port", self.midi_port or "")
+        self._update_sound_reasons()
+        self.status.emit(f"Play sends to the MIDI port {port}" if port else "Play uses the audio output")
 
     def toggle_play(self) -> None:
         """Play the selected variation, or stop if playing (Space)."""
@@ -188,6 +244,8 @@ class ResultsPanel(QWidget):
             self.roll.set_playhead(song.beat_at(seconds))
 
     def _on_play_state(self, state: str) -> None:
+        if self.sender() is not None and self.sender() is not self.player:
+            return                            # the player not in use any more (the output was switched)
         self.playing = state == "playing"
         if not self.playing:
             self.roll.set_playhead(None)
@@ -412,8 +470,10 @@ class ResultsPanel(QWidget):
             return
         path, force = target
 
+        soundfont = self.soundfont
+
         def render(progress, should_stop):
-            return audio.write_wav(song, path, force=force)
+            return audio.write_wav(song, path, force=force, soundfont=soundfont)
 
         self.audio_job = Job("export-audio", render, self)
         self.audio_job.succeeded.connect(self._on_audio_written)

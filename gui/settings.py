@@ -51,6 +51,8 @@ KEYS: dict[str, Key] = {
     "generate/max_copy": Key(int, 0),      # resample variations copying more notes of the training data; 0 = off
     "generate/primer": Key(str, ""),       # path of a .mid primer
     "export/folder": Key(str, ""),
+    "sound/soundfont": Key(str, ""),       # .sf2 for Play and Export audio; "" = the bundled General MIDI one
+    "sound/midi_port": Key(str, ""),       # Play sends to this MIDI output port; "" = the audio output
     # train view
     "train/folder": Key(str, ""),
     "train/name": Key(str, "my-model"),

@@ -136,6 +136,26 @@ def test_a_piece_ending_with_a_rest_keeps_its_last_bar():
     assert len(samples) / RATE == pytest.approx(3.0, abs=0.05)                    # 6 beats at 120 bpm
 
 
+def test_bars_of_rest_at_the_end_are_rendered_as_the_midi_file_has_them():
+    from dataclasses import replace
+    song = replace(melody_song([Note(0, 1, 60)]), length=16.0)        # 4 bars, the last 3 of rest
+    assert audio.music_end_beat(song) == 16.0
+    assert len(audio.render_audio(song, tail_seconds=0.0)) / RATE == pytest.approx(8.0, abs=0.05)
+
+
+def test_a_loud_chord_is_normalised_not_clipped():
+    """String Ensemble chords go past full scale at the synth's gain: the export
+    is scaled from the unclipped peak, so no run of samples sits flat at the top."""
+    chord = [Note(b, b + 4, p, 110) for b in (0, 4) for p in (48, 52, 55, 60)]
+    song = Song(tracks=[Track(notes=chord, program=48)])
+    raw = audio.render_audio(song)
+    assert np.max(np.abs(raw)) <= 1.0
+    samples = audio.render_audio(song, normalize=True)
+    peak = np.max(np.abs(samples))
+    assert peak == pytest.approx(audio.EXPORT_PEAK, abs=1e-4)
+    assert np.sum(np.abs(samples) >= peak - 1e-4) < 20                # was thousands of flat-topped samples
+
+
 def test_a_song_without_notes_is_refused():
     with pytest.raises(ValueError, match="no notes"):
         audio.render_audio(Song(tracks=[Track()]))
