@@ -56,6 +56,34 @@ def test_two_gloo_processes_end_with_identical_weights(tmp_path):
     assert (tmp_path / "ddp.model.train" / "last.ckpt").exists()
 
 
+def _compare_worker(rank: int, world: int, port: int, config: TrainConfig, out_dir: str) -> None:
+    os.environ.update({"RANK": str(rank), "WORLD_SIZE": str(world), "LOCAL_RANK": str(rank),
+                       "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port)})
+    torch.set_num_threads(1)
+    from training.compare import compare_cells
+    runs = compare_cells(config, ("lstm", "gru", "rnn"))
+    with open(os.path.join(out_dir, f"cells{rank}.txt"), "w") as handle:
+        handle.write(" ".join(f"{r.cell}:{r.steps}:{r.val_bits_per_note!r}" for r in runs))
+
+
+def test_a_cell_comparison_under_two_processes_runs_every_cell_in_one_process_group(tmp_path):
+    """Each cell used to destroy and re-create the process group; with gloo one rank
+    could wait in the new group's handshake while the other was still in the old
+    group's last barrier (a silent hang in 2 of 5 QA runs). Now the group is made once."""
+    folder = tmp_path / "tunes"
+    for i in range(6):
+        write_song(melody(40, seed=i), folder / f"t{i}.mid")
+    config = TrainConfig(folder=str(folder), out=str(tmp_path / "c.model"), layers=1, hidden=16, embed=8,
+                         steps=4, batch=2, seq_len=16, eval_every=1, checkpoint_every=2, val_share=0.34,
+                         cache_dir=str(tmp_path / "cache"), workers=1, device="cpu")
+    mp.spawn(_compare_worker, args=(2, _free_port(), config, str(tmp_path)), nprocs=2, join=True)
+    assert (tmp_path / "cells0.txt").read_text() == (tmp_path / "cells1.txt").read_text()
+    assert [w.split(":")[:2] for w in (tmp_path / "cells0.txt").read_text().split()] == [
+        ["lstm", "4"], ["gru", "4"], ["rnn", "4"]]
+    for cell in ("lstm", "gru", "rnn"):
+        assert read_metadata(tmp_path / f"c-{cell}.model")["training"]["processes"] == 2
+
+
 def test_single_process_without_torchrun_environment():
     assert dist_info_from_env({}) == DistInfo(0, 1, 0)
     info = dist_info_from_env({"RANK": "1", "WORLD_SIZE": "2", "LOCAL_RANK": "1"})

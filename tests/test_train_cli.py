@@ -199,3 +199,29 @@ def test_unknown_cell_is_one_line_naming_it(capsys):
     except SystemExit as exc:
         assert exc.code == 2
     assert "'lstm,transformer'" in capsys.readouterr().err
+
+
+def test_under_torchrun_the_resume_command_is_the_same_launch(monkeypatch):
+    from training.cli import resume_command
+    args = build_parser().parse_args(["train", "music", "--out", "m.model", "--steps", "40"])
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "2")
+    words = shlex.split(resume_command(args, out="m.model"))
+    assert words[:6] == ["torchrun", "--standalone", "--nproc-per-node=2", "-m", "composer", "train"]
+    assert words[-1] == "--resume" and "--steps" in words
+
+
+def test_a_checkpoint_resumes_only_with_its_number_of_processes(tmp_path, capsys):
+    """A checkpoint of a 2-process run resumed by one process would change each
+    process's files and the global batch (a QA run went on silently, epochs going back)."""
+    from training.checkpoint import load_checkpoint, save_checkpoint
+    folder, model = make_folder(tmp_path), tmp_path / "s.model"
+    common = ["train", str(folder), "--out", str(model), "--cache-dir", str(tmp_path / "cache"), *FAST]
+    assert main([*common, "--steps", "2"]) == 0
+    last = tmp_path / "s.model.train" / "last.ckpt"
+    ckpt = load_checkpoint(last)
+    save_checkpoint(last, ckpt.model_state, ckpt.optimizer_state, {**ckpt.meta, "world_size": 2}, ckpt.extra)
+    capsys.readouterr()
+    assert main([*common, "--steps", "4", "--resume"]) == 2
+    err = capsys.readouterr().err
+    assert "written by 2 process(es) and this run has 1; resume with the same number" in err

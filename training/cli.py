@@ -273,8 +273,18 @@ def resume_command(args, *, out: str | os.PathLike, cell: str | None = None) -> 
     """The `train` command line that continues the run of `args` (writing `out`;
     `cell`: one run of a --cell comparison): the folder, --out, every option
     whose value differs from its default as the user gave it, and --resume
-    (never --force), quoted for a POSIX shell."""
-    words = ["python", "-m", "composer", "train", str(args.folder), "--out", str(out)]
+    (never --force), quoted for a POSIX shell. Under torchrun on one machine it
+    is the same torchrun launch (a checkpoint resumes with its number of processes);
+    across machines, the torchrun options are the user's to repeat."""
+    world = int(os.environ.get("WORLD_SIZE", "1") or 1)
+    local = int(os.environ.get("LOCAL_WORLD_SIZE", str(world)) or world)
+    if world > 1 and local == world:
+        words = ["torchrun", "--standalone", f"--nproc-per-node={world}", "-m", "composer", "train"]
+    elif world > 1:
+        words = ["torchrun", "...(the same options)...", "-m", "composer", "train"]
+    else:
+        words = ["python", "-m", "composer", "train"]
+    words += [str(args.folder), "--out", str(out)]
     if cell is not None:
         words += ["--cell", cell]
     for action in _train_parser()._actions:

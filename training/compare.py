@@ -56,18 +56,28 @@ def compare_cells(config: TrainConfig, cells: Sequence[str],
     """Train one model per cell with `config` otherwise unchanged (model file
     `out_for(config.out, cell)`); `progress(cell, snapshot)` as in `train`.
     A stop request ends the current run (its checkpoint is kept) and skips the rest."""
-    from .trainer import train
+    from . import distributed as D
+    from .trainer import process_device, train
     runs: list[CellRun] = []
-    for cell in cells:
-        if should_stop is not None and should_stop():
-            break
-        cfg = dataclasses.replace(config, cell=cell, out=str(out_for(config.out, cell)), checkpoint_dir=None)
-        result = train(cfg, progress=(lambda p, cell=cell: progress(cell, p)) if progress else None,
-                       should_stop=should_stop)
-        s = result.summary or {}
-        runs.append(CellRun(cell=cell, model_path=result.model_path, val_bits_per_note=result.best_val_bits_per_note,
-                            steps=result.steps, minutes=float(s.get("minutes", 0.0)),
-                            parameters=int(s.get("parameters", 0)), stopped_reason=result.stopped_reason))
+    # under torchrun, one process group for all the cells: destroying and creating it between
+    # cells could leave one rank in the old group's last barrier and the other waiting in the new
+    # group's handshake (a silent hang, 2 of 5 tries with gloo)
+    info, device, _ = process_device(config.device)
+    created = D.setup(info, device)
+    try:
+        for cell in cells:
+            if should_stop is not None and should_stop():
+                break
+            cfg = dataclasses.replace(config, cell=cell, out=str(out_for(config.out, cell)), checkpoint_dir=None)
+            result = train(cfg, progress=(lambda p, cell=cell: progress(cell, p)) if progress else None,
+                           should_stop=should_stop)
+            s = result.summary or {}
+            runs.append(CellRun(cell=cell, model_path=result.model_path,
+                                val_bits_per_note=result.best_val_bits_per_note, steps=result.steps,
+                                minutes=float(s.get("minutes", 0.0)), parameters=int(s.get("parameters", 0)),
+                                stopped_reason=result.stopped_reason))
+    finally:
+        D.teardown(created)
     return runs
 
 

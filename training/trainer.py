@@ -103,14 +103,21 @@ def train_sequences(config: TrainConfig, corpus, val_names, progress: Callable[[
     return _launch(config, progress, should_stop, after_step, given=(corpus, set(val_names)), tokenizer=tokenizer)
 
 
-def _launch(config, progress, should_stop, after_step, given=None, tokenizer=None) -> TrainResult:
+def process_device(device_name: str):
+    """(DistInfo, device, reason) of this process: under torchrun each process
+    takes the GPU of its local rank."""
     info = D.dist_info_from_env()
-    device, reason = choose_device(config.device)
+    device, reason = choose_device(device_name)
     if info.enabled and device.type == "cuda":
         device = torch.device("cuda", info.local_rank)
         torch.cuda.set_device(device)
         reason += f" (rank {info.rank} of {info.world_size}, local GPU {info.local_rank})"
-    created = D.setup(info, device)
+    return info, device, reason
+
+
+def _launch(config, progress, should_stop, after_step, given=None, tokenizer=None) -> TrainResult:
+    info, device, reason = process_device(config.device)
+    created = D.setup(info, device)             # (already joined, e.g. by compare_cells: created is False)
     try:
         run = _Run(config, info, device, reason, progress, should_stop, after_step)
         run.given = given
@@ -304,6 +311,12 @@ class _Run:
                                 "the requested one; use the same --cell/--layers/--hidden/--embed options")
         if meta["representation"] != _plain({"kind": self.tokenizer.kind, "config": self.tokenizer.config.to_dict()}):
             raise ComposerError("cannot resume: the checkpoint was trained with another representation config")
+        saved = int(meta.get("world_size", 1))
+        if saved != self.info.world_size:       # each process's files and the global batch would change
+            raise ComposerError(f"cannot resume: the checkpoint was written by {saved} process(es) and this run has "
+                                f"{self.info.world_size}; resume with the same number"
+                                + (f" (torchrun --nproc-per-node ... for {saved} in all)" if saved > 1 else
+                                   " (without torchrun)"))
         self.model.load_state_dict(ckpt.model_state)
         self.optimizer.load_state_dict(ckpt.optimizer_state)
         extra = ckpt.extra or {}
