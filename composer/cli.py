@@ -256,8 +256,12 @@ def run_info(args) -> int:
     for key, value in training.items():
         lines.append(f"training.{key + ':':<9}{json.dumps(value) if isinstance(value, (dict, list)) else value}")
     copies = meta.get("copy_index")
-    lines.append("copy index:      " + (f"{copies.get('notes', 0):,} notes of {len(copies.get('names', []))} file(s)"
-                                      if isinstance(copies, dict) else "none (the copy meter needs the training folder)"))
+    if isinstance(copies, dict):
+        notes, names = copies.get("notes"), copies.get("names")
+        lines.append("copy index:      " + (f"{notes:,}" if isinstance(notes, int) else "?") + " notes of "
+                     + (f"{len(names)}" if isinstance(names, list) else "?") + " file(s)")
+    else:
+        lines.append("copy index:      none (the copy meter needs the training folder)")
     lines.append("libraries:       " + ", ".join(f"{k} {v}" for k, v in meta.get("library_versions", {}).items()))
     print("\n".join(lines))
     return 0

@@ -31,6 +31,8 @@ DEFAULT_ANCHOR = 4             # notes; shorter shared runs are not counted
 _MULT = np.uint64(0x9E3779B97F4A7C15)
 _MAX_CANDIDATES = 50_000       # per anchor: a run this common is no evidence of copying
 STORED_VERSION = 1             # layout of the index inside a model file (CopyIndex.stored)
+MAX_ANCHOR = 64                # a stored anchor above this is refused (the index build costs anchor x notes)
+MAX_SYMBOL = 127 * 100_000 + 10_000    # the largest note_symbols value (pitch 127, the longest interval)
 
 
 def note_symbols(notes: list[Note]) -> np.ndarray:
@@ -136,20 +138,35 @@ class CopyIndex:
 
     @classmethod
     def from_stored(cls, arrays: Mapping[str, np.ndarray], meta: Mapping) -> CopyIndex:
-        """Inverse of `stored`. Raises ValueError naming what does not fit."""
+        """Inverse of `stored`. Raises ValueError naming what does not fit (a
+        model file is input: every field is checked before it is used)."""
+        if not isinstance(meta, Mapping):
+            raise ValueError(f"copy index metadata is not an object: {type(meta).__name__}")
         if meta.get("version") != STORED_VERSION or meta.get("ticks_per_beat") != TICKS_PER_BEAT:
             raise ValueError(f"copy index version {meta.get('version')!r} / {meta.get('ticks_per_beat')!r} "
                              f"ticks per beat is not {STORED_VERSION} / {TICKS_PER_BEAT}")
-        symbols = np.asarray(arrays["symbols"], dtype=np.int64)
-        lengths = np.asarray(arrays["lengths"], dtype=np.int64)
-        names = list(meta.get("names") or [])
-        if symbols.ndim != 1 or lengths.ndim != 1 or len(lengths) != len(names) or lengths.sum() != len(symbols) \
-                or (lengths < 0).any() or (symbols < 0).any():
-            raise ValueError(f"copy index arrays do not fit: {len(symbols)} notes, {len(lengths)} lengths "
-                             f"(sum {int(lengths.sum())}), {len(names)} names")
+        anchor = meta.get("anchor", DEFAULT_ANCHOR)
+        if isinstance(anchor, bool) or not isinstance(anchor, int) or not 2 <= anchor <= MAX_ANCHOR:
+            raise ValueError(f"copy index anchor must be a whole number of notes in 2..{MAX_ANCHOR}, got {anchor!r}")
+        names = meta.get("names")
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names) or len(set(names)) != len(names):
+            raise ValueError("copy index names must be a list of different file names")
+        symbols, lengths = np.asarray(arrays["symbols"]), np.asarray(arrays["lengths"])
+        for what, a in (("notes", symbols), ("lengths", lengths)):
+            if a.ndim != 1 or a.dtype == bool or not np.issubdtype(a.dtype, np.integer):
+                raise ValueError(f"copy index {what} must be a 1-D array of whole numbers, got {a.dtype} {a.shape}")
+        if len(lengths) != len(names) or (len(lengths) and (lengths.min() < 0 or lengths.max() > len(symbols))):
+            raise ValueError(f"copy index lengths do not fit: {len(lengths)} lengths for {len(names)} names "
+                             f"and {len(symbols)} notes")
+        lengths = lengths.astype(np.int64)       # each in 0..len(symbols): the sum cannot wrap
+        if int(lengths.sum()) != len(symbols):
+            raise ValueError(f"copy index lengths add up to {int(lengths.sum())} notes, not {len(symbols)}")
+        if len(symbols) and (symbols.min() < 0 or symbols.max() > MAX_SYMBOL):
+            raise ValueError(f"copy index notes must be in 0..{MAX_SYMBOL} (pitch x 100000 + ticks)")
+        symbols = symbols.astype(np.int64)
         bounds = np.concatenate([[0], np.cumsum(lengths)])
         pieces = {name: symbols[bounds[i]:bounds[i + 1]] for i, name in enumerate(names)}
-        return cls.from_symbols(pieces, anchor=int(meta.get("anchor", DEFAULT_ANCHOR)))
+        return cls.from_symbols(pieces, anchor=anchor)
 
     def longest_run(self, notes: list[Note]) -> tuple[int, str | None, int]:
         """(length in notes, source piece name or None, note index in the query

@@ -330,9 +330,16 @@ def output_paths(out_dir: str | os.PathLike, count: int, *, prefix: str = "melod
     return [out / f"{prefix}{tag}_{i + 1:0{width}d}.mid" for i in range(count)]
 
 
+NAME_MAX = 255          # bytes in a file name (Linux, macOS, Windows)
+
+
 def check_writable(paths: list[Path], *, force: bool) -> None:
     """Fail before writing anything if a file would be overwritten silently,
     or if the folder to write into is a file."""
+    longest = max(paths, key=lambda p: len(p.name.encode()), default=None)
+    if longest is not None and len(longest.name.encode()) > NAME_MAX:
+        raise ComposerError(f"file name {longest.name[:40]}... is {len(longest.name.encode())} bytes, "
+                            f"the limit is {NAME_MAX}: use a shorter prefix")
     for folder in {p.parent for p in paths}:
         for part in (folder, *folder.parents):
             if part.exists():

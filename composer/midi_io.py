@@ -276,6 +276,11 @@ def song_to_bytes(song: Song, *, ticks_per_beat: int | None = None) -> bytes:
     return buffer.getvalue()
 
 
+def _name_head(name: str, limit: int = 100) -> str:
+    """The start of `name`, at most `limit` bytes of UTF-8 (never half a character)."""
+    return name.encode()[:limit].decode(errors="ignore")
+
+
 def write_atomic(path: str | os.PathLike, data: bytes, *, force: bool = False) -> Path:
     """Write `data` to `path` via a temp file, fsync and rename.
 
@@ -286,7 +291,8 @@ def write_atomic(path: str | os.PathLike, data: bytes, *, force: bool = False) -
     if path.exists() and not force:
         raise OutputExistsError(f"{path} already exists (use --force to overwrite)")
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        # the temp name holds at most 100 bytes of the file's name: a legal 250-byte name must not overflow
+        fd, tmp = tempfile.mkstemp(prefix=f".{_name_head(path.name)}.", suffix=".tmp", dir=path.parent)
     except OSError as exc:
         raise WriteError(f"cannot write {path}: {exc.strerror or exc}") from None
     try:

@@ -40,7 +40,7 @@ class LoadedModel:
     path: Path | None = None
     training: dict = field(default_factory=dict)
     meta: dict = field(default_factory=dict)
-    copy_arrays: dict = field(default_factory=dict, repr=False)   # the stored copy index's arrays, if any
+    copy_arrays: dict = field(default_factory=dict, repr=False)   # the stored copy index's tensors, if any
     _copy_index: object = field(default=None, init=False, repr=False, compare=False)
 
     def copy_index(self):
@@ -48,9 +48,10 @@ class LoadedModel:
         (composer.eval_copy.CopyIndex, built once), or None if it holds none."""
         if self._copy_index is None and self.copy_arrays:
             from .eval_copy import CopyIndex
-            try:
-                self._copy_index = CopyIndex.from_stored(self.copy_arrays, self.meta.get("copy_index") or {})
-            except (KeyError, TypeError, ValueError) as exc:
+            try:                                 # (checked here, not on loading: the weights never depend on it)
+                arrays = {k: v.numpy() for k, v in self.copy_arrays.items()}
+                self._copy_index = CopyIndex.from_stored(arrays, self.meta.get("copy_index"))
+            except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
                 raise ModelFileError(f"{self.path or 'model file'}: damaged copy index ({_one_line(exc)})") from None
         return self._copy_index
 
@@ -218,7 +219,7 @@ def load_model(path: str | os.PathLike, device: torch.device | str = "cpu") -> L
     try:
         with safe_open(str(path), framework="pt", device="cpu") as handle:
             tensors = {k: handle.get_tensor(k) for k in handle.keys()}
-        copy_arrays = {k[len(COPY_PREFIX):]: tensors.pop(k).numpy() for k in list(tensors) if k.startswith(COPY_PREFIX)}
+        copy_arrays = {k[len(COPY_PREFIX):]: tensors.pop(k) for k in list(tensors) if k.startswith(COPY_PREFIX)}
         model.load_state_dict(tensors, strict=True)
     except ModelFileError:
         raise

@@ -87,3 +87,19 @@ def test_a_few_bytes_starting_like_a_pickle_are_a_truncated_file(tmp_path, capsy
     (tmp_path / "short.model").write_bytes(b"\x80\x04\x95\x00\x00")
     code, err = run(capsys, "info", str(tmp_path / "short.model"))
     assert code == 2 and "truncated file (5 bytes)" in err
+
+
+@pytest.mark.parametrize("prefix", ["y" * 240, "é" * 120])
+def test_a_long_legal_file_name_is_written(tmp_path, capsys, melody_model, prefix):
+    """The atomic write's temp name used to be the whole name plus 13 bytes: over the 255-byte limit."""
+    code, err = run(capsys, "generate", "--model", str(melody_model), "--bars", "1", "--prefix", prefix,
+                    "--seed", "1", "--out", str(tmp_path / "out"), "--quiet")
+    assert code == 0, err
+    written = list((tmp_path / "out").iterdir())
+    assert len(written) == 1 and written[0].name.startswith(prefix) and len(written[0].name.encode()) > 240
+
+
+def test_a_file_name_over_255_bytes_is_refused_before_generating(tmp_path, capsys, melody_model):
+    code, err = run(capsys, "generate", "--model", str(melody_model), "--prefix", "y" * 250, "--seed", "1",
+                    "--out", str(tmp_path / "out"), "--quiet")
+    assert code == 2 and "bytes, the limit is 255: use a shorter prefix" in err and not (tmp_path / "out").exists()

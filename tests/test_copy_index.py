@@ -211,3 +211,67 @@ def test_cli_copy_index_takes_the_folder_after_options(tmp_path, tiny, capsys, m
     path = save_model(tmp_path / "m.model", model, tok)
     assert main(["copy-index", str(path), "--workers", "1", str(folder)]) == 0
     assert "stored the notes of 1 file(s)" in capsys.readouterr().err
+
+
+def _rewrite(path, change_meta=None, change_tensors=None):
+    """Rewrite the model file at `path` with its copy index metadata / tensors changed (hostile files)."""
+    from safetensors.torch import save
+    meta = read_metadata(path)
+    with safe_open(str(path), "pt") as handle:
+        tensors = {k: handle.get_tensor(k) for k in handle.keys()}
+    if change_meta:
+        change_meta(meta)
+    if change_tensors:
+        change_tensors(tensors)
+    path.write_bytes(save(tensors, metadata={"format": "composer-model", "composer": json.dumps(meta)}))
+
+
+def _set(key, value):
+    return lambda meta: meta["copy_index"].__setitem__(key, value)
+
+
+@pytest.mark.parametrize("meta_change, tensor_change, problem", [
+    (lambda m: m.__setitem__("copy_index", [1, 2]), None, "not an object"),
+    (lambda m: m.__setitem__("copy_index", "x"), None, "not an object"),
+    (_set("anchor", float("inf")), None, "anchor must be a whole number of notes in 2..64"),
+    (_set("anchor", 200_000), None, "anchor must be"),
+    (_set("anchor", True), None, "anchor must be"),
+    (_set("names", ["a.mid", "a.mid"]), None, "names must be a list of different file names"),
+    (_set("names", "ab"), None, "names must be a list"),
+    (None, lambda t: t.__setitem__(COPY_PREFIX + "symbols", t[COPY_PREFIX + "symbols"].to(__import__("torch").bfloat16)),
+     "damaged copy index"),
+    (None, lambda t: t.__setitem__(COPY_PREFIX + "symbols", t[COPY_PREFIX + "symbols"].float()),
+     "must be a 1-D array of whole numbers"),
+    (None, lambda t: t.__setitem__(COPY_PREFIX + "lengths", t[COPY_PREFIX + "lengths"].long() * 0 + 2**62),
+     "lengths do not fit"),
+    (None, lambda t: t.__setitem__(COPY_PREFIX + "symbols", t[COPY_PREFIX + "symbols"] + 2**30),
+     "notes must be in 0.."),
+])
+def test_a_hostile_stored_index_costs_the_meter_not_the_model(tmp_path, tiny, capsys, meta_change, tensor_change,
+                                                              problem):
+    model, tok = tiny
+    path = save_model(tmp_path / "m.model", model, tok,
+                      copy_index=CopyIndex.from_notes({"a.mid": tune(1), "b.mid": tune(2)}))
+    _rewrite(path, meta_change, tensor_change)
+    loaded = load_model(path)                                    # the weights load
+    with pytest.raises(ModelFileError, match="m.model: damaged copy index") as error:
+        loaded.copy_index()
+    assert problem in str(error.value)
+    assert main(["info", str(path)]) == 0                        # info shows the file, whatever its index says
+    capsys.readouterr()
+    out = tmp_path / "out"
+    assert main(["generate", "--model", str(path), "--bars", "1", "--quiet", "--out", str(out)]) == 0
+    assert main(["generate", "--model", str(path), "--bars", "1", "--quiet", "--out", str(out), "--force",
+                 "--max-copy", "8"]) == 2
+    assert "damaged copy index" in capsys.readouterr().err
+    assert main(["copy-index", str(path), "--remove"]) == 0      # and the file can be repaired
+    assert load_model(path).copy_index() is None
+
+
+@pytest.mark.parametrize("notes, names", [(None, ["a.mid"]), ("x", 5), (12, None)])
+def test_info_shows_odd_copy_index_metadata_without_failing(tmp_path, tiny, capsys, notes, names):
+    model, tok = tiny
+    path = save_model(tmp_path / "m.model", model, tok, copy_index=CopyIndex.from_notes({"a.mid": tune(1)}))
+    _rewrite(path, lambda m: m["copy_index"].update(notes=notes, names=names))
+    assert main(["info", str(path)]) == 0
+    assert "copy index:      " in capsys.readouterr().out
