@@ -2,6 +2,7 @@
 identical weights; rank 0 alone writes the model and checkpoints."""
 from __future__ import annotations
 
+import dataclasses
 import os
 import socket
 
@@ -37,13 +38,19 @@ def _worker(rank: int, world: int, port: int, config: TrainConfig, out_dir: str)
         handle.write(f"{result.steps} {result.best_val_bits_per_note!r}")
 
 
-def test_two_gloo_processes_end_with_identical_weights(tmp_path):
+def tiny_run(tmp_path, out: str, **changes) -> TrainConfig:
+    """Six code-made tunes and a tiny CPU training config over them."""
     folder = tmp_path / "tunes"
     for i in range(6):
         write_song(melody(40, seed=i), folder / f"t{i}.mid")
-    config = TrainConfig(folder=str(folder), out=str(tmp_path / "ddp.model"), layers=1, hidden=16, embed=8,
+    config = TrainConfig(folder=str(folder), out=str(tmp_path / out), layers=1, hidden=16, embed=8,
                          steps=6, batch=2, seq_len=16, eval_every=3, checkpoint_every=3, val_share=0.34,
                          cache_dir=str(tmp_path / "cache"), workers=1, device="cpu")
+    return dataclasses.replace(config, **changes)
+
+
+def test_two_gloo_processes_end_with_identical_weights(tmp_path):
+    config = tiny_run(tmp_path, "ddp.model")
     mp.spawn(_worker, args=(2, _free_port(), config, str(tmp_path)), nprocs=2, join=True)
     a, b = (load_file(tmp_path / f"rank{r}.safetensors") for r in (0, 1))
     assert a.keys() == b.keys() and a
@@ -70,12 +77,7 @@ def test_a_cell_comparison_under_two_processes_runs_every_cell_in_one_process_gr
     """Each cell used to destroy and re-create the process group; with gloo one rank
     could wait in the new group's handshake while the other was still in the old
     group's last barrier (a silent hang in 2 of 5 QA runs). Now the group is made once."""
-    folder = tmp_path / "tunes"
-    for i in range(6):
-        write_song(melody(40, seed=i), folder / f"t{i}.mid")
-    config = TrainConfig(folder=str(folder), out=str(tmp_path / "c.model"), layers=1, hidden=16, embed=8,
-                         steps=4, batch=2, seq_len=16, eval_every=1, checkpoint_every=2, val_share=0.34,
-                         cache_dir=str(tmp_path / "cache"), workers=1, device="cpu")
+    config = tiny_run(tmp_path, "c.model", steps=4, eval_every=1, checkpoint_every=2)
     mp.spawn(_compare_worker, args=(2, _free_port(), config, str(tmp_path)), nprocs=2, join=True)
     assert (tmp_path / "cells0.txt").read_text() == (tmp_path / "cells1.txt").read_text()
     assert [w.split(":")[:2] for w in (tmp_path / "cells0.txt").read_text().split()] == [

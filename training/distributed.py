@@ -6,6 +6,7 @@ CPU), trains on its shard of the files, and only rank 0 writes files.
 """
 from __future__ import annotations
 
+import gc
 import os
 from dataclasses import dataclass
 
@@ -60,7 +61,12 @@ def setup(info: DistInfo, device: torch.device) -> bool:
 
 
 def teardown(created: bool) -> None:
+    """Leave the process group this process created: after every process has
+    reached this point (a barrier), and once the DDP wrappers that used it are
+    gone (gc), so no process is left in a collective of a destroyed group."""
     if created and dist.is_initialized():
+        dist.barrier()
+        gc.collect()
         dist.destroy_process_group()
 
 
