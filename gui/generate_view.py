@@ -406,6 +406,7 @@ class GenerateView(QWidget):
         self.progress.setRange(0, 1)
         self.progress.setValue(0)
         self.message.setText(f"Generation failed: {error.message}")
+        self.results.redraw()                    # the roll may show a partial piece of the failed job
         self.dialogs.job_error("Generation failed", error)
 
     def _on_cancelled(self) -> None:

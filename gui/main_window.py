@@ -92,7 +92,7 @@ class MainWindow(QMainWindow):
 
     def _update_actions(self, *_args) -> None:
         g, r = self.generate_view, self.generate_view.results
-        has_song = r.current_song() is not None
+        has_song = r.current_song() is not None and not r.showing_partial
         self.generate_action.setEnabled(g.generate_button.isEnabled())
         self.cancel_action.setEnabled(bool(self.running_jobs()))
         self.export_action.setEnabled(has_song)

@@ -63,6 +63,7 @@ class ResultsPanel(QWidget):
         super().__init__(parent)
         self.settings, self.dialogs = settings, dialogs
         self.kind = "melody"
+        self.showing_partial = False             # the roll shows a variation still being sampled
         self.audio_job: Job | None = None
         self.variations = VariationList()
         self.roll = PianoRoll()
@@ -270,16 +271,23 @@ class ResultsPanel(QWidget):
         self.undo_stack.clear()             # its commands name rows of the previous list
         self.source_name = ""
         self.kind = kind
+        self.showing_partial = False
         self.variations.set_songs(songs, kind, seed, primer_beats, copies, copy_index, generated=generated)
         self._on_row_changed(self.variations.currentRow())
 
     def show_partial(self, song: Song, primer_beats: float) -> None:
         """Draw the variation being sampled (the selected row's, else the first:
-        see generate_view.PreviewRow)."""
+        see generate_view.PreviewRow). Until the results come, Play and Export are
+        off: they would act on the list's old entry, not on what is drawn."""
         self.roll.set_song(song, primer_beats, keep_view=self.roll.song is not None)
+        if not self.showing_partial:
+            self.showing_partial = True
+            self.stop_playback()
+            self._update_buttons()
 
     def redraw(self) -> None:
         """Draw the selected variation again (after partial results were shown)."""
+        self.showing_partial = False
         self._on_row_changed(self.variations.currentRow())
 
     def current_song(self) -> Song | None:
@@ -306,7 +314,7 @@ class ResultsPanel(QWidget):
         self._update_buttons()
 
     def _update_buttons(self) -> None:
-        has_song = self.current_song() is not None
+        has_song = self.current_song() is not None and not self.showing_partial
         busy = getattr(self, "_busy", False)
         self.play_button.setEnabled(has_song and not self.play_reason)
         self.play_button.setText("Stop" if self.playing else "Play")

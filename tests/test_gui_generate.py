@@ -88,9 +88,14 @@ def test_the_piano_roll_previews_the_selected_variation_while_sampling(qtbot, ma
     seen = len(rows)
     qtbot.waitUntil(lambda: len(rows) >= seen + 2, timeout=WAIT_MS)
     assert rows[-1][0] == 1 and view.results.roll.song.notes
+    # what is drawn is a piece still being sampled: Export and Play would act on the old entry, so they are off
+    assert not view.results.export_button.isEnabled() and not window.export_action.isEnabled()
+    assert not view.results.export_audio_button.isEnabled()
     qtbot.mouseClick(view.cancel_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: view.job is None, timeout=WAIT_MS)
     assert view._preview is None
+    assert view.results.export_button.isEnabled() and window.export_action.isEnabled()     # the old list again
+    assert view.results.roll.song is view.results.variations.songs[1]
 
 
 def test_export_writes_a_mid_with_the_notes_shown_and_never_overwrites_silently(qtbot, make_window, tmp_path):
