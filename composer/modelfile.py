@@ -90,11 +90,10 @@ def library_versions() -> dict[str, str]:
     return out
 
 
-def model_metadata(model: MusicRNN | InfillRNN, tokenizer: Tokenizer, training: dict | None = None,
-                   copy_index: dict | None = None) -> dict:
-    meta = {
+def model_metadata(model: MusicRNN | InfillRNN, tokenizer: Tokenizer, training: dict | None = None) -> dict:
+    return {
         "format": FORMAT_NAME,
-        "format_version": FORMAT_VERSION if copy_index is not None else 1,
+        "format_version": 1,            # 2 once a copy index is put in (_put_copy_index)
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "model": model.config.to_dict(),
         "representation": {"kind": tokenizer.kind, "config": tokenizer.config.to_dict()},
@@ -102,9 +101,20 @@ def model_metadata(model: MusicRNN | InfillRNN, tokenizer: Tokenizer, training: 
         "training": training or {},
         "library_versions": library_versions(),
     }
+
+
+def _put_copy_index(tensors: dict, meta: dict, copy_index) -> None:
+    """Put `copy_index` (a composer.eval_copy.CopyIndex; None: none) into a model
+    file's tensors and metadata in place of any there: a file with one is format
+    version 2, so that older readers say to update; a file without one stays 1."""
+    for name in [k for k in tensors if k.startswith(COPY_PREFIX)]:
+        del tensors[name]
+    meta.pop("copy_index", None)
+    meta["format_version"] = 1
     if copy_index is not None:
-        meta["copy_index"] = copy_index
-    return meta
+        arrays, meta["copy_index"] = copy_index.stored()
+        tensors.update({COPY_PREFIX + k: torch.from_numpy(v) for k, v in arrays.items()})
+        meta["format_version"] = FORMAT_VERSION
 
 
 def model_bytes(model: MusicRNN, tokenizer: Tokenizer, training: dict | None = None, copy_index=None) -> bytes:
@@ -113,11 +123,8 @@ def model_bytes(model: MusicRNN, tokenizer: Tokenizer, training: dict | None = N
     if model.config.vocab_size != tokenizer.vocab_size:
         raise ValueError(f"model vocab_size {model.config.vocab_size} != tokenizer vocabulary {tokenizer.vocab_size}")
     tensors = {k: v.detach().to("cpu").contiguous().clone() for k, v in model.state_dict().items()}
-    copy_meta = None
-    if copy_index is not None:
-        arrays, copy_meta = copy_index.stored()
-        tensors.update({COPY_PREFIX + k: torch.from_numpy(v) for k, v in arrays.items()})
-    meta = model_metadata(model, tokenizer, training, copy_meta)
+    meta = model_metadata(model, tokenizer, training)
+    _put_copy_index(tensors, meta, copy_index)
     return save_tensors(tensors, metadata={"format": FORMAT_NAME, "composer": json.dumps(meta)})
 
 
@@ -134,15 +141,10 @@ def store_copy_index(path: str | os.PathLike, copy_index) -> Path:
     meta = read_metadata(path)
     try:
         with safe_open(str(path), framework="pt", device="cpu") as handle:
-            tensors = {k: handle.get_tensor(k) for k in handle.keys() if not k.startswith(COPY_PREFIX)}
+            tensors = {k: handle.get_tensor(k) for k in handle.keys()}
     except Exception as exc:  # safetensors raises its own error types
         raise ModelFileError(f"{path}: corrupt model file ({_one_line(exc)})") from None
-    meta.pop("copy_index", None)
-    meta["format_version"] = 1
-    if copy_index is not None:
-        arrays, meta["copy_index"] = copy_index.stored()
-        tensors.update({COPY_PREFIX + k: torch.from_numpy(v) for k, v in arrays.items()})
-        meta["format_version"] = FORMAT_VERSION
+    _put_copy_index(tensors, meta, copy_index)
     return write_atomic(path, save_tensors(tensors, metadata={"format": FORMAT_NAME, "composer": json.dumps(meta)}),
                         force=True)
 

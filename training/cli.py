@@ -11,6 +11,7 @@ from pathlib import Path
 
 from .compare import parse_cells
 from .config import MELODY_TRANSPOSE, TrainConfig
+from .distributed import dist_info_from_env
 
 DEFAULTS = TrainConfig(folder="", out="")
 
@@ -276,8 +277,8 @@ def resume_command(args, *, out: str | os.PathLike, cell: str | None = None) -> 
     (never --force), quoted for a POSIX shell. Under torchrun on one machine it
     is the same torchrun launch (a checkpoint resumes with its number of processes);
     across machines, the torchrun options are the user's to repeat."""
-    world = int(os.environ.get("WORLD_SIZE", "1") or 1)
-    local = int(os.environ.get("LOCAL_WORLD_SIZE", str(world)) or world)
+    world = dist_info_from_env().world_size
+    local = int(os.environ.get("LOCAL_WORLD_SIZE", str(world)) or world)     # (torchrun sets it)
     if world > 1 and local == world:
         words = ["torchrun", "--standalone", f"--nproc-per-node={world}", "-m", "composer", "train"]
     elif world > 1:
