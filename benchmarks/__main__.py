@@ -5,7 +5,7 @@
 Parts (each also runs alone, with more options, as its own module):
   training    benchmarks.training: trainer vs raw nn.LSTM / nn.GRU loop, tokens/s, interleaved
   generation  benchmarks.generation: sampler vs raw sampling loop, notes/s at batch 1/16/64, latency
-  ingestion   training.ingest_bench: cold scan of 1,000 files vs a pretty_midi loop, warm re-scan
+  ingestion   benchmarks.ingestion: cold scan of 1,000 files vs a pretty_midi loop, warm re-scan
   memory      benchmarks.memory: peak RSS training the default model and generating 64 variations
 `--quick` runs each part briefly (a smoke run: the numbers are noisy).
 The JSON holds the machine (CPU model, cores, torch, load average at start and
@@ -29,8 +29,8 @@ from pathlib import Path
 
 import torch
 
-from composer.cli import _positive_int as positive_int   # noqa: F401  (shared by the benchmark commands)
-from composer.device import cpu_name
+from composer.cli.main import _positive_int as positive_int  # noqa: F401  (shared by the benchmark commands)
+from composer.model.device import cpu_name
 from composer.errors import ComposerError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -76,7 +76,7 @@ def existing_dir(text: str) -> Path:
 
 def model_file(text: str) -> Path:
     """An argparse type: a readable model file (its metadata is checked, the weights are not loaded)."""
-    from composer.modelfile import read_metadata
+    from composer.model.modelfile import read_metadata
     try:
         read_metadata(text)
     except (ComposerError, OSError) as exc:
@@ -136,10 +136,10 @@ def part_generation(quick: bool) -> tuple[dict, list]:
 
 
 def part_ingestion(quick: bool) -> tuple[dict, list]:
-    from training import ingest_bench
+    from benchmarks import ingestion
     files, rounds = (100, 1) if quick else (1000, 3)
-    result = ingest_bench.measure(files, None, rounds)
-    cmd = f"python -m training.ingest_bench --files {files} --rounds {rounds}"
+    result = ingestion.measure(files, None, rounds)
+    cmd = f"python -m benchmarks.ingestion --files {files} --rounds {rounds}"
     warm_target = 1.0 * files / 1000
     rows = [row(f"ingestion: cold scan / pretty_midi loop, wall ({files} files)", result["cold_speedup_wall"], "x",
                 ">= 5", result["cold_speedup_wall"] >= 5, cmd),

@@ -2,7 +2,7 @@
 
     python -m benchmarks.generation [--model PATH] [--json PATH] [--repeats N]
 
-For batch 1, 16 and 64: notes/s of `composer.generate.generate` with every
+For batch 1, 16 and 64: notes/s of `composer.services.generate.generate` with every
 feature on (top-p, key mask, a progress callback that decodes the partial song
 as the app's generate tab does: the variation its piano roll shows, up to 20
 times a second, less often when a decode takes longer than 5 ms, see
@@ -23,7 +23,7 @@ to what an idle core would give.
 Threads: `--threads N` sets torch's threads (the raw loop and the sampler's
 priming); the sampler's ONNX Runtime steps follow COMPOSER_SAMPLER_THREADS
 (`--sampler-threads` sets it: auto, the default, or a count; steps of fewer
-than composer.runtime.BIG_BATCH (32) sequences always run on one thread), and
+than composer.model.runtime.BIG_BATCH (32) sequences always run on one thread), and
 the result says how many steps of at least that many
 ran on more than one.
 """
@@ -39,13 +39,14 @@ from pathlib import Path
 import torch
 
 from benchmarks.__main__ import CLI_ERRORS, Parser, fail, json_path, model_file, positive_int, write_json
-from composer import runtime
-from composer.generate import GenerateRequest, generate
-from composer.melody import MelodyTokenizer
-from composer.model import ModelConfig, MusicRNN
-from composer.modelfile import LoadedModel, load_model
+from composer.assets import INFILL_MODEL, MELODY_MODEL, asset_path
+from composer.model import runtime
+from composer.services.generate import GenerateRequest, generate
+from composer.representations.melody import MelodyTokenizer
+from composer.model.network import ModelConfig, MusicRNN
+from composer.model.modelfile import LoadedModel, load_model
 
-DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "assets" / "melody.model"
+DEFAULT_MODEL = asset_path(MELODY_MODEL)
 
 
 def load(path: Path | None) -> tuple[LoadedModel, str]:
@@ -56,7 +57,7 @@ def load(path: Path | None) -> tuple[LoadedModel, str]:
     torch.manual_seed(0)
     model = MusicRNN(ModelConfig(vocab_size=tok.vocab_size, hidden_size=256, num_layers=2,
                                  position_classes=tok.position_classes)).eval()
-    return LoadedModel(model, tok), "untrained 2x256 LSTM (no assets/melody.model)"
+    return LoadedModel(model, tok), "untrained 2x256 LSTM (no composer/assets/melody.model)"
 
 
 @torch.no_grad()

@@ -1,11 +1,11 @@
 """Span bits per note: an infill model given both sides against a plain
 left-to-right model given the left side only, on the same spans (issue 8).
 
-    python -m benchmarks.infill FOLDER --model assets/melody-infill.model --model assets/melody.model
+    python -m benchmarks.infill FOLDER --model composer/assets/melody-infill.model --model composer/assets/melody.model
         [--val-share 0.1] [--seed 0] [--json PATH]
 
 The validation pieces are the trainer's: the same files `train FOLDER
---val-share S --seed N` holds out (training.data.split_files). On each piece
+--val-share S --seed N` holds out (composer.corpus.split.split_files). On each piece
 the spans are `training.infill_data.eval_spans` (one span of 1, 2, 3 and 4
 bars, placed by the piece's own tokens), so every model is scored on exactly
 the same bars. An infill model reads its context_bars on both sides; a plain
@@ -23,10 +23,10 @@ from pathlib import Path
 import torch
 
 from benchmarks.__main__ import CLI_ERRORS, Parser, existing_dir, fail, json_path, model_file, positive_int
-from composer.modelfile import load_model
-from training.data import split_files
+from composer.model.modelfile import load_model
+from composer.corpus.split import split_files
 from training.infill_data import EVAL_SPAN_BARS, span_bits_per_note
-from training.ingest import scan_folder
+from composer.corpus.ingest import scan_folder
 
 
 def validation_pieces(folder: Path, tokenizer, *, val_share: float, seed: int, cache_dir=None) -> list[list[int]]:

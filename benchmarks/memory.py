@@ -17,8 +17,8 @@ validation pass and a checkpoint at step 10 (at the last step when `steps`
 checkpoint every 100; both are moved so that a short run includes them,
 since the validation pass over whole pieces is the largest single
 allocation. Generation:
-`composer.generate.generate` of 64 variations (the default request: 8 bars,
-batch 64) with the shipped `assets/melody.model`, writing nothing.
+`composer.services.generate.generate` of 64 variations (the default request: 8 bars,
+batch 64) with the shipped `composer/assets/melody.model`, writing nothing.
 """
 from __future__ import annotations
 
@@ -30,12 +30,12 @@ import sys
 import tempfile
 from pathlib import Path
 
-from benchmarks.__main__ import (CLI_ERRORS, Parser, existing_dir, fail, json_path, model_file, positive_int,
-                                 write_json)
+from composer.assets import MELODY_MODEL, asset_path
+from benchmarks.__main__ import CLI_ERRORS, Parser, existing_dir, fail, json_path, model_file, positive_int, write_json
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_FOLDER = ROOT / "runs" / "dm2" / "folk"
-DEFAULT_MODEL = ROOT / "assets" / "melody.model"
+DEFAULT_MODEL = asset_path(MELODY_MODEL)
 
 
 def _peak_kb() -> tuple[int, int]:
@@ -74,8 +74,8 @@ def child_training(folder: str, steps: int) -> dict:
 def child_generation(model: str, count: int) -> dict:
     import torch  # noqa: F401
 
-    from composer.generate import GenerateRequest, generate
-    from composer.modelfile import load_model
+    from composer.services.generate import GenerateRequest, generate
+    from composer.model.modelfile import load_model
     baseline = _peak_kb()[0]
     loaded = load_model(model, "cpu")
     result = generate(loaded, GenerateRequest(count=count, seed=0), progress=lambda done, total, partial: None)
@@ -97,7 +97,7 @@ def run(*, folder: Path = DEFAULT_FOLDER, model: Path = DEFAULT_MODEL, steps: in
     """Peak RSS in MB of each child (ru_maxrss is in KiB on Linux). Relative
     paths are taken from the current directory (the children run in ROOT);
     everything is checked before the first child starts."""
-    from composer.modelfile import read_metadata
+    from composer.model.modelfile import read_metadata
     if steps < 1 or count < 1:
         raise ValueError(f"steps and count must be >= 1, got {steps} and {count}")
     folder, model = Path(folder).resolve(), Path(model).resolve()

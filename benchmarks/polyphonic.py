@@ -34,10 +34,10 @@ import torch
 
 from composer.config import ConfigMixin
 from composer.errors import ComposerError
-from composer.frames import FramesConfig, FramesTokenizer, following_pitches
-from composer.model import MusicRNN
-from composer.modelfile import load_model
-from composer.tokenizer import BOS, PAD
+from composer.representations.frames import FramesConfig, FramesTokenizer, following_pitches
+from composer.model.network import MusicRNN
+from composer.model.modelfile import load_model
+from composer.representations.base import BOS, PAD
 
 log = logging.getLogger(__name__)
 DATA_DIR = Path(__file__).resolve().parent / "data"
@@ -202,9 +202,9 @@ def frame_nll(model: MusicRNN | Sequence[MusicRNN], tok: FramesTokenizer, sequen
 
 
 def build_corpus(tok: FramesTokenizer, rolls: dict[str, list[np.ndarray]], source: str):
-    """A training.ingest.Corpus of the train and valid pieces (names
+    """A composer.corpus.ingest.Corpus of the train and valid pieces (names
     "traindata/0000", "validdata/0000", ...) and the validation names."""
-    from training.ingest import Corpus, FileResult, IngestReport
+    from composer.corpus.ingest import Corpus, FileResult, IngestReport
     sequences, files = {}, []
     for split in ("traindata", "validdata"):
         for i, roll in enumerate(rolls[split]):
@@ -343,7 +343,7 @@ def main(argv=None) -> int:
                        ("seed", int), ("threads", int), ("val-pieces", int), ("frame-cycle", int)):
         parser.add_argument(f"--{name}", type=kind, default=None)
     parser.add_argument("--position", action=argparse.BooleanOptionalAction, default=None,
-                        help="feed the previous frame's next pitch as an extra input (see composer/frames.py)")
+                        help="feed the previous frame's next pitch as an extra input (see composer/representations/frames.py)")
     parser.add_argument("--tie", action=argparse.BooleanOptionalAction, default=None,
                         help="the output layer shares the embedding matrix (through a projection)")
     parser.add_argument("--locked-dropout", action=argparse.BooleanOptionalAction, default=None,

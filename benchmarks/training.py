@@ -42,9 +42,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from benchmarks.__main__ import CLI_ERRORS, Parser, existing_dir, fail, json_path, positive_int, write_json
-from composer.tokenizer import PAD
+from composer.representations.base import PAD
 from training.config import TrainConfig
-from training.data import ChunkSampler, split_files
+from training.data import ChunkSampler
+from composer.corpus.split import split_files
 from training.trainer import train
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -162,7 +163,7 @@ class Interleaver:
 
 def _split(config: TrainConfig):
     """The tokenizer, the scanned folder and the trainer's train / validation file names."""
-    from training.ingest import scan_folder
+    from composer.corpus.ingest import scan_folder
     tok = config.make_tokenizer()
     corpus = scan_folder(config.folder, tok, cache_dir=config.cache_dir, workers=config.workers)
     train_names, val_names = split_files(sorted(corpus.sequences), config.val_share, config.seed)

@@ -10,11 +10,12 @@ import struct
 from dataclasses import dataclass
 from pathlib import Path
 
+from composer.assets import assets_dir
 from composer.errors import ComposerError
-from composer.infill_model import is_infill_config
-from composer.modelfile import MODEL_SUFFIX, read_metadata
+from composer.model.infill_network import is_infill_config
+from composer.model.modelfile import MODEL_SUFFIX, read_metadata
 
-ASSETS_DIR = Path(__file__).resolve().parent.parent / "assets"
+ASSETS_DIR = assets_dir()
 INFILL_NOTE = ("An infill model: it rewrites selected bars (Regenerate selection), it cannot generate "
                "from scratch; pick a left-to-right model to generate")
 

@@ -19,11 +19,11 @@ from PySide6.QtWidgets import (
 )
 
 from composer.errors import ComposerError
-from composer.generate import GenerateRequest, parse_note_list
-from composer.music import pitch_name
-from composer.scales import KEY_NAMES, SCALES
+from composer.services.generate import GenerateRequest, parse_note_list
+from composer.music.song import pitch_name
+from composer.music.scales import KEY_NAMES, SCALES
 
-from .settings import Settings
+from gui.settings import Settings
 
 ANY = "any"
 MAX_SEED = 2**31 - 1

@@ -10,7 +10,7 @@ from __future__ import annotations
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
-from .jobs import JobError
+from gui.jobs import JobError
 
 MIDI_FILTER = "MIDI files (*.mid *.midi *.kar);;All files (*)"
 MODEL_FILTER = "Model files (*.model);;All files (*)"

@@ -1,6 +1,6 @@
 """The generate view: model picker and controls on the left, results on the
-right. Generation runs `composer.generate.generate` on a worker thread, and
-Regenerate selection runs `composer.infill.infill` (see gui/infill.py)."""
+right. Generation runs `composer.services.generate.generate` on a worker thread, and
+Regenerate selection runs `composer.services.infill.infill` (see gui/infill.py)."""
 from __future__ import annotations
 
 import time
@@ -22,21 +22,23 @@ from PySide6.QtWidgets import (
 )
 
 from composer.errors import ComposerError, ModelFileError
-from composer.eval_copy import copy_meters, limit_copies
-from composer.generate import GenerateRequest, GenerationResult, generate
-from composer.midi_io import read_midi
-from composer.modelfile import LoadedModel, read_metadata
-from composer.music import Song
-from composer.tokenizer import Tokenizer, tokenizer_from_config
+from composer.analysis.copymeter import copy_meters
+from composer.services.copylimit import limit_copies
+from composer.services.generate import GenerateRequest, GenerationResult, generate
+from composer.music.midifile import read_midi
+from composer.model.modelfile import LoadedModel, read_metadata
+from composer.music.song import Song
+from composer.representations.base import Tokenizer
+from composer.representations.registry import tokenizer_from_config
 
-from .catalog import INFILL_NOTE, ModelEntry, discover
-from .controls import GenerateControls
-from .dialogs import MIDI_FILTER, MODEL_FILTER, Dialogs
-from .infill import InfillOutcome, InfillProgress, choose_infill_model, describe_outcome, infill_job, infill_request
-from .jobs import Job, JobError, Throttle, load_if_needed
-from .primer import bar_count, describe_primer, song_before
-from .results import ResultsPanel
-from .settings import Settings
+from gui.catalog import INFILL_NOTE, ModelEntry, discover
+from gui.controls import GenerateControls
+from gui.dialogs import MIDI_FILTER, MODEL_FILTER, Dialogs
+from gui.infill import InfillOutcome, InfillProgress, choose_infill_model, describe_outcome, infill_job, infill_request
+from gui.jobs import Job, JobError, Throttle, load_if_needed
+from gui.primer import bar_count, describe_primer, song_before
+from gui.results import ResultsPanel
+from gui.settings import Settings
 
 OPEN_MODEL_ITEM = "Open model file..."
 MIDI_SUFFIXES = (".mid", ".midi", ".kar")
@@ -58,7 +60,7 @@ class GenerationOutcome:
     result: GenerationResult
     seconds: float            # wall time of the job
     copies: list | None = None    # each song's copy meter (length, source file); None: the model has no index
-    checks: list | None = None    # with a copy limit: composer.eval_copy.CopyCheck of each song
+    checks: list | None = None    # with a copy limit: composer.services.copylimit.CopyCheck of each song
     max_copy: int | None = None
 
 

@@ -1,7 +1,7 @@
 """"Regenerate selection": the infill job, the panel that lists its takes, and
 the undoable replacement of a song by the take the user accepts.
 
-The job runs `composer.infill.infill` on a worker thread; the takes appear in
+The job runs `composer.services.infill.infill` on a worker thread; the takes appear in
 `InfillPanel` next to the variation list ("Original" first), each drawn in
 the piano roll when selected; *Use this take* pushes a `ReplaceSongCommand`
 on the results panel's QUndoStack, so Ctrl+Z / Ctrl+Shift+Z undo and redo it.
@@ -16,19 +16,19 @@ from PySide6.QtCore import Signal
 from PySide6.QtGui import QUndoCommand
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QListWidget, QPushButton, QVBoxLayout, QWidget
 
-from composer.generate import GenerateRequest
-from composer.infill import InfillRequest, InfillResult, infill, infill_model_for
-from composer.modelfile import LoadedModel
-from composer.music import Note, Song
+from composer.services.generate import GenerateRequest
+from composer.services.infill import InfillRequest, InfillResult, infill, infill_model_for
+from composer.model.modelfile import LoadedModel
+from composer.music.song import Note, Song
 
-from .jobs import Throttle, load_if_needed
+from gui.jobs import Throttle, load_if_needed
 
 PROGRESS_INTERVAL = 0.05    # seconds between progress-bar updates at most
 
 
 @dataclass
 class InfillProgress:
-    done: int                 # variations or tokens done (composer.infill's unit)
+    done: int                 # variations or tokens done (composer.services.infill's unit)
     total: int
 
 

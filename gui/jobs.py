@@ -152,7 +152,7 @@ def load_if_needed(path, loaded):
     """On a worker: the model already loaded, or `path` loaded on the automatic device."""
     if loaded is not None:
         return loaded
-    from composer.device import choose_device
-    from composer.modelfile import load_model
+    from composer.model.device import choose_device
+    from composer.model.modelfile import load_model
     device, _ = choose_device("auto")
     return load_model(path, device)

@@ -8,11 +8,11 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QMainWindow, QTabWidget, QWidget
 
-from .dialogs import Dialogs
-from .generate_view import GenerateView
-from .jobs import Job
-from .settings import APPLICATION, Settings, default_user_models_dir
-from .train_view import TrainView
+from gui.dialogs import Dialogs
+from gui.generate_view import GenerateView
+from gui.jobs import Job
+from gui.settings import APPLICATION, Settings, default_user_models_dir
+from gui.train_view import TrainView
 
 
 class MainWindow(QMainWindow):
@@ -108,7 +108,7 @@ class MainWindow(QMainWindow):
 
     def fill_output_menu(self) -> None:
         """The audio output and every MIDI output port, the one in use checked (read when the menu opens)."""
-        from composer.midiout import list_output_ports, midi_status
+        from composer.sound.midiout import list_output_ports, midi_status
         r = self.generate_view.results
         menu = self.output_menu
         menu.clear()

@@ -17,7 +17,7 @@ from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QPainter, QPen
 from PySide6.QtWidgets import QAbstractScrollArea, QMenu, QWidget
 
-from composer.music import Note, Song, pitch_name
+from composer.music.song import Note, Song, pitch_name
 
 KEY_WIDTH = 44        # px, the pitch-name column
 RULER_HEIGHT = 22     # px, the bar/beat ruler

@@ -1,5 +1,5 @@
 """Play a Song through the sound card: QtMultimedia's QAudioSink pulling audio
-that composer.audio renders block by block (FluidSynth), so sound starts after
+that composer.sound.audio renders block by block (FluidSynth), so sound starts after
 the first block instead of after the whole piece.
 
     player = Player(parent)
@@ -26,8 +26,8 @@ try:  # Qt >= 6.7 names the namespace QtAudio (QAudio's enums then compare unequ
 except ImportError:
     from PySide6.QtMultimedia import QAudio
 
-from composer import audio
-from composer.music import Song
+from composer.sound import audio
+from composer.music.song import Song
 
 log = logging.getLogger(__name__)
 
@@ -248,7 +248,7 @@ class Player(QObject):
 
 
 class MidiPlayer(QObject):
-    """Sends a Song to a MIDI output port (composer.midiout) with the same signals as Player.
+    """Sends a Song to a MIDI output port (composer.sound.midiout) with the same signals as Player.
 
     The port is opened on the first play() and reused until set_port() or close().
     Callbacks from the sender thread become queued signals, delivered on the GUI thread.
@@ -262,7 +262,7 @@ class MidiPlayer(QObject):
     def __init__(self, parent: QObject | None = None, *, port: str | None = None):
         super().__init__(parent)
         self._port_name = port
-        self._output = None             # composer.midiout.MidiOutput, created once
+        self._output = None             # composer.sound.midiout.MidiOutput, created once
         self._state = "stopped"
         self._finished.connect(self._on_finished)
         app = QCoreApplication.instance()
@@ -272,11 +272,11 @@ class MidiPlayer(QObject):
     @staticmethod
     def ports() -> list[str]:
         """Names of the MIDI output ports ([] when there are none)."""
-        from composer.midiout import list_output_ports
+        from composer.sound.midiout import list_output_ports
         return list_output_ports()
 
     def is_available(self) -> tuple[bool, str]:
-        from composer.midiout import midi_status
+        from composer.sound.midiout import midi_status
         return midi_status()
 
     def set_port(self, name: str | None) -> None:
@@ -286,7 +286,7 @@ class MidiPlayer(QObject):
             self._port_name = name
 
     def play(self, song: Song) -> None:
-        from composer.midiout import MidiOutput, MidiUnavailable
+        from composer.sound.midiout import MidiOutput, MidiUnavailable
         try:
             if self._output is None:
                 self._output = MidiOutput(self._port_name)
@@ -317,51 +317,3 @@ class MidiPlayer(QObject):
         if state != self._state:
             self._state = state
             self.stateChanged.emit(state)
-
-
-def _measure(runs: int, idle_seconds: float) -> None:
-    """`python -m gui.player`: time Play for a one-minute piece on this machine's default output."""
-    import statistics
-    import sys
-
-    from PySide6.QtCore import QEventLoop
-    from PySide6.QtWidgets import QApplication
-
-    from composer.music import Note, melody_song
-    app = QApplication.instance() or QApplication(sys.argv[:1])
-    song = melody_song([Note(i * 0.5, (i + 1) * 0.5, 60 + (i * 7) % 24, 90) for i in range(240)])  # 60 s
-    player = Player()
-    available, reason = player.is_available()
-    print("output:", reason)
-    if not available:
-        return
-
-    def spin(seconds: float) -> None:
-        loop = QEventLoop()
-        QTimer.singleShot(int(seconds * 1000), loop.quit)
-        loop.exec()
-
-    spin(idle_seconds)                  # the app has been open a moment when the user presses Play
-    returned, first_block = [], []
-    for _ in range(runs):
-        start = time.perf_counter()
-        player.play(song)
-        returned.append(time.perf_counter() - start)
-        spin(0.5)
-        first_block.append(player.start_latency)
-        player.stop()
-        spin(0.2)
-    ms = [round(x * 1000, 1) for x in first_block]
-    print(f"play() returned after (ms): {[round(x * 1000, 1) for x in returned]}")
-    print(f"first audio block handed to the output after (ms): {ms}")
-    print(f"median {statistics.median(ms)} ms, max {max(ms)} ms over {runs} runs of a {song.duration_seconds:.0f} s piece")
-    del app
-
-
-if __name__ == "__main__":
-    import argparse
-    parser = argparse.ArgumentParser(description="Measure Play latency for a one-minute piece.")
-    parser.add_argument("--runs", type=int, default=10)
-    parser.add_argument("--idle", type=float, default=1.0, help="seconds between start-up and the first Play")
-    args = parser.parse_args()
-    _measure(args.runs, args.idle)

@@ -19,17 +19,17 @@ from PySide6.QtWidgets import (
 )
 
 from composer.errors import ComposerError
-from composer.infill import InfillResult
-from composer.midi_io import read_midi, write_midi
-from composer.music import Song
+from composer.services.infill import InfillResult
+from composer.music.midifile import read_midi, write_midi
+from composer.music.song import Song
 
-from .dialogs import MIDI_FILTER, WAV_FILTER, Dialogs
-from .infill import InfillPanel, ReplaceSongCommand, notes_between
-from .jobs import Job
-from .pianoroll import PianoRoll
-from .primer import bar_count
-from .settings import Settings
-from .variations import VariationList
+from gui.dialogs import MIDI_FILTER, WAV_FILTER, Dialogs
+from gui.infill import InfillPanel, ReplaceSongCommand, notes_between
+from gui.jobs import Job
+from gui.pianoroll import PianoRoll
+from gui.primer import bar_count
+from gui.settings import Settings
+from gui.variations import VariationList
 
 SOUND_NOT_AVAILABLE = "sound not available yet"
 
@@ -37,7 +37,7 @@ SOUND_NOT_AVAILABLE = "sound not available yet"
 def _player_class():
     """gui.player.Player once the sound engineer's module exists, else None."""
     try:
-        from .player import Player
+        from gui.player import Player
     except ImportError:
         return None
     return Player
@@ -45,7 +45,7 @@ def _player_class():
 
 def _audio_module():
     try:
-        from composer import audio
+        from composer.sound import audio
     except ImportError:
         return None
     return audio
@@ -212,7 +212,7 @@ class ResultsPanel(QWidget):
         self.stop_playback()
         if port:
             if self.midi_player is None:
-                from .player import MidiPlayer
+                from gui.player import MidiPlayer
                 self.midi_player = MidiPlayer(self, port=port)
                 self._connect_player(self.midi_player)
             self.midi_player.set_port(port)
@@ -264,7 +264,7 @@ class ResultsPanel(QWidget):
     def set_results(self, songs: list[Song], kind: str, seed: int | None, primer_beats: float,
                     copies=None, copy_index=None, *, generated: bool = True) -> None:
         """Show `songs` (generated, or a file opened to edit); `copies`: their copy
-        meters against the training data's `copy_index` (composer.eval_copy),
+        meters against the training data's `copy_index` (composer.analysis.copymeter),
         when the model has one."""
         self.stop_playback()
         self.infill_panel.discard()

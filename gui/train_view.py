@@ -1,5 +1,5 @@
 """The train view: choose a folder, see what the ingestion makes of it, set
-up a model, and train it with live curves. Runs `training.ingest.scan_folder`
+up a model, and train it with live curves. Runs `composer.corpus.ingest.scan_folder`
 and `training.trainer.train` on worker threads."""
 from __future__ import annotations
 
@@ -29,11 +29,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from .controls import row_of
-from .dialogs import Dialogs
-from .jobs import Job, JobError, Throttle
-from .plot import CurvePlot
-from .settings import Settings
+from gui.controls import row_of
+from gui.dialogs import Dialogs
+from gui.jobs import Job, JobError, Throttle
+from gui.plot import CurvePlot
+from gui.settings import Settings
 
 # layers, hidden units, embedding size of each preset
 SIZE_PRESETS = {"small": (2, 256, 128), "medium": (2, 512, 256), "large": (3, 768, 256)}
@@ -44,7 +44,8 @@ def training_api():
     """(trainer module, ingest module, "") once the training package exists,
     else (None, None, reason)."""
     try:
-        from training import ingest, trainer
+        from composer.corpus import ingest
+        from training import trainer
     except ImportError as exc:
         return None, None, f"training is not available yet ({exc})"
     return trainer, ingest, ""
@@ -54,9 +55,9 @@ def parameter_count(representation: str, cell: str, layers: int, hidden: int, em
     """Parameters of the model these settings make (built on the meta device: no memory used)."""
     import torch
 
-    from composer.melody import MelodyTokenizer
-    from composer.model import ModelConfig, MusicRNN
-    from composer.performance import PerformanceTokenizer
+    from composer.representations.melody import MelodyTokenizer
+    from composer.model.network import ModelConfig, MusicRNN
+    from composer.representations.performance import PerformanceTokenizer
     tokenizer = MelodyTokenizer() if representation == "melody" else PerformanceTokenizer()
     config = ModelConfig(vocab_size=tokenizer.vocab_size, cell=cell, embed_dim=embed, hidden_size=hidden,
                          num_layers=layers, dropout=0.0, position_classes=tokenizer.position_classes)

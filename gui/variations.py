@@ -10,17 +10,18 @@ from PySide6.QtCore import QMimeData, Qt, QUrl
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import QAbstractItemView, QListWidget, QListWidgetItem, QWidget
 
-from composer.eval_copy import DEFAULT_ANCHOR, CopyIndex, copy_meter, generated_notes
-from composer.midi_io import song_to_bytes, write_atomic
-from composer.music import Song, pitch_name
+from composer.model.copyindex import DEFAULT_ANCHOR, CopyIndex
+from composer.analysis.copymeter import copy_meter, generated_notes
+from composer.music.midifile import song_to_bytes, write_atomic
+from composer.music.song import Song, pitch_name
 
-from .primer import bar_count
+from gui.primer import bar_count
 
 COPY_WARN_NOTES = 12        # a longer run of the training data's notes is marked in the list
 WARN_COLOR = QColor(190, 90, 0)
 DRAG_TIP = "Drag a variation into a DAW or a folder to get it as a .mid file"
 
-Copy = tuple[int, "str | None"]     # (longest run of training notes, the file it is in), composer.eval_copy
+Copy = tuple[int, "str | None"]     # (longest run of training notes, the file it is in), composer.analysis.copymeter
 
 
 def variation_label(index: int, song: Song, kind: str, copy: Copy | None = None) -> str:

@@ -1,4 +1,4 @@
-"""composer.audio on real FluidSynth renders with the bundled General MIDI SoundFont."""
+"""composer.sound.audio on real FluidSynth renders with the bundled General MIDI SoundFont."""
 from __future__ import annotations
 
 import subprocess
@@ -8,9 +8,9 @@ import wave
 import numpy as np
 import pytest
 
-from composer import audio
+from composer.sound import audio
 from composer.errors import OutputExistsError
-from composer.music import Note, Song, Track, melody_song
+from composer.music.song import Note, Song, Track, melody_song
 
 RATE = audio.DEFAULT_SAMPLE_RATE
 
@@ -166,7 +166,7 @@ def test_without_libfluidsynth_the_reason_names_the_package():
     code = ("import ctypes.util; ctypes.util.find_library = lambda name: None\n"
             "from composer import audio\n"
             "print(audio.audio_status())\n"
-            "from composer.music import Note, melody_song\n"
+            "from composer.music.song import Note, melody_song\n"
             "try:\n"
             "    audio.render_audio(melody_song([Note(0, 1, 60)]))\n"
             "except audio.AudioUnavailable as exc:\n"
@@ -226,7 +226,7 @@ def cli_model(tmp_path_factory):
 
 
 def test_cli_audio_writes_a_wav_beside_each_midi_that_sounds_like_it(cli_model, tmp_path):
-    from composer.midi_io import read_midi
+    from composer.music.midifile import read_midi
     out = tmp_path / "songs"
     result = cli("generate", "--model", cli_model, "--count", 2, "--bars", 2, "--seed", 3, "--tempo", 100,
                  "--out", out, "--audio", "--quiet")

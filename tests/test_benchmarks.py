@@ -9,12 +9,13 @@ import pytest
 import benchmarks.__main__ as bench_main
 from benchmarks import generation, infill, memory, training
 from benchmarks.__main__ import format_measured, format_table, row, run
+from composer.assets import INFILL_MODEL, MELODY_MODEL, asset_path
 from composer.errors import ModelFileError
-from composer.melody import MelodyTokenizer
-from composer.model import ModelConfig, MusicRNN
-from composer.modelfile import save_model
-from tests.midi_factory import melody, write_song
-from training import ingest_bench
+from composer.representations.melody import MelodyTokenizer
+from composer.model.network import ModelConfig, MusicRNN
+from composer.model.modelfile import save_model
+from benchmarks.midi_factory import melody, write_song
+from benchmarks import ingestion as ingest_bench
 
 TINY = dict(hidden=16, embed=8, batch=2, seq_len=16, eval_every=2, checkpoint_every=3)
 
@@ -42,7 +43,7 @@ def test_quick_training_part_writes_json_with_the_expected_keys(tmp_path):
 
 
 ROOT = Path(__file__).resolve().parent.parent
-MODEL = str(ROOT / "assets" / "melody.model")
+MODEL = str(asset_path(MELODY_MODEL))
 
 
 def exit_code_and_error(main, argv, capsys) -> tuple[int, str]:

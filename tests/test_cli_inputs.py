@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from composer.cli import main
+from composer.cli.main import main
 from composer.errors import ComposerError
-from composer.generate import parse_note_list
-from composer.modelfile import save_model
+from composer.services.generate import parse_note_list
+from composer.model.modelfile import save_model
 from tests.tinymodels import tiny_model_file, train_tiny
 
 
@@ -68,7 +68,7 @@ def test_time_signature_is_refused_for_a_performance_model(tmp_path, capsys):
 
 
 def test_a_file_that_is_not_a_soundfont_fails_before_any_midi_is_written(tmp_path, capsys, melody_model):
-    from composer.audio import audio_status
+    from composer.sound.audio import audio_status
     if not audio_status()[0]:
         pytest.skip(audio_status()[1])
     (tmp_path / "song.sf2").write_bytes(b"RIFF not really a soundfont")

@@ -8,14 +8,15 @@ import json
 import pytest
 from safetensors import safe_open
 
-from composer.cli import main
+from composer.cli.main import main
 from composer.errors import ComposerError, ModelFileError
-from composer.eval_copy import CopyIndex, copy_meter, copy_meters, generated_notes, index_for_model
-from composer.generate import GenerateRequest, generate
-from composer.melody import MelodyTokenizer
-from composer.midi_io import write_midi
-from composer.modelfile import COPY_PREFIX, load_model, read_metadata, save_model, store_copy_index
-from composer.music import Note, melody_song
+from composer.model.copyindex import CopyIndex
+from composer.analysis.copymeter import copy_meter, copy_meters, generated_notes, index_for_model
+from composer.services.generate import GenerateRequest, generate
+from composer.representations.melody import MelodyTokenizer
+from composer.music.midifile import write_midi
+from composer.model.modelfile import COPY_PREFIX, load_model, read_metadata, save_model, store_copy_index
+from composer.music.song import Note, melody_song
 from tests.tinymodels import scale_tune, train_tiny
 
 TOK = MelodyTokenizer()

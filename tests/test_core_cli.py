@@ -7,7 +7,7 @@ import mido
 import pretty_midi
 import pytest
 
-from composer.midi_io import read_midi
+from composer.music.midifile import read_midi
 
 from tinymodels import tiny_model_file
 

@@ -3,7 +3,7 @@ torch's availability probes (this machine has neither device)."""
 import pytest
 import torch
 
-from composer.device import choose_device, precision_for
+from composer.model.device import choose_device, precision_for
 from composer.errors import ComposerError
 
 

@@ -6,8 +6,8 @@ import pretty_midi
 import pytest
 
 from composer.errors import MidiReadError, OutputExistsError
-from composer.midi_io import read_midi, song_to_bytes, write_midi
-from composer.music import Note, Song, Track, melody_song
+from composer.music.midifile import read_midi, song_to_bytes, write_midi
+from composer.music.song import Note, Song, Track, melody_song
 
 
 def two_track_song() -> Song:

@@ -9,10 +9,10 @@ import pytest
 import torch
 
 from composer.errors import ModelFileError
-from composer.melody import MelodyConfig, MelodyTokenizer
-from composer.model import ModelConfig, MusicRNN
-from composer.modelfile import FORMAT_VERSION, load_model, model_bytes, read_metadata, save_model
-from composer.performance import PerformanceTokenizer
+from composer.representations.melody import MelodyConfig, MelodyTokenizer
+from composer.model.network import ModelConfig, MusicRNN
+from composer.model.modelfile import FORMAT_VERSION, load_model, model_bytes, read_metadata, save_model
+from composer.representations.performance import PerformanceTokenizer
 
 
 def small(tok, cell="lstm", tie=False):

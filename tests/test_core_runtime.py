@@ -2,13 +2,13 @@
 import pytest
 import torch
 
-from composer.generate import GenerateRequest, generate
-from composer.melody import MelodyTokenizer
-from composer.midi_io import song_to_bytes
-from composer.model import ModelConfig, MusicRNN
-from composer.modelfile import LoadedModel
-from composer.performance import PerformanceTokenizer
-from composer.runtime import BIG_BATCH, OnnxRunner, TorchRunner, make_runner
+from composer.services.generate import GenerateRequest, generate
+from composer.representations.melody import MelodyTokenizer
+from composer.music.midifile import song_to_bytes
+from composer.model.network import ModelConfig, MusicRNN
+from composer.model.modelfile import LoadedModel
+from composer.representations.performance import PerformanceTokenizer
+from composer.model.runtime import BIG_BATCH, OnnxRunner, TorchRunner, make_runner
 
 pytest.importorskip("onnxruntime")
 
@@ -35,7 +35,7 @@ def test_onnx_and_torch_runners_sample_the_same_music(monkeypatch, tmp_path, tok
 
 
 def test_a_new_graph_layout_replaces_the_old_cache_file(monkeypatch, tmp_path):
-    from composer import runtime
+    from composer.model import runtime
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     monkeypatch.setattr(runtime, "_SESSIONS", {})            # the same weights may be loaded from another test
     model = model_for(MelodyTokenizer(), "lstm")
@@ -90,7 +90,7 @@ def test_step_logits_match_eager(monkeypatch, tmp_path, cell, layers, tie, posit
 
 
 def test_sampler_threads_setting(monkeypatch):
-    from composer.runtime import MAX_THREADS, sampler_threads
+    from composer.model.runtime import MAX_THREADS, sampler_threads
     monkeypatch.setenv("COMPOSER_SAMPLER_THREADS", "3")
     assert sampler_threads() == (3, False)
     assert sampler_threads(1) == (1, False)                    # the parameter overrides the variable
@@ -106,7 +106,7 @@ def test_sampler_threads_setting(monkeypatch):
 
 @pytest.mark.parametrize("wide_seconds, chosen", [(0.5, 1), (0.95, 0), (2.0, 0)])
 def test_thread_chooser_keeps_the_faster_session(wide_seconds, chosen):
-    from composer.runtime import ThreadChooser
+    from composer.model.runtime import ThreadChooser
     chooser = ThreadChooser(cores=2, load=lambda: 1.0)
     picks = []
     for _ in range(2 * ThreadChooser.PROBE):                 # a probe: both sessions, alternating
@@ -124,7 +124,7 @@ def test_thread_chooser_keeps_the_faster_session(wide_seconds, chosen):
 
 
 def test_thread_chooser_stays_on_one_thread_while_no_core_is_spare():
-    from composer.runtime import ThreadChooser
+    from composer.model.runtime import ThreadChooser
     load = [4.5]
     chooser = ThreadChooser(cores=2, load=lambda: load[0])
     for _ in range(3 * ThreadChooser.MIN_SPACING):
@@ -162,7 +162,7 @@ def test_thread_count_never_changes_the_logits_or_the_music(monkeypatch, tmp_pat
 
 
 def test_a_failing_multi_thread_session_falls_back_to_one_thread(monkeypatch, tmp_path):
-    from composer import runtime
+    from composer.model import runtime
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     tok = MelodyTokenizer()
     model = model_for(tok, "lstm")

@@ -3,12 +3,12 @@ import pytest
 import torch
 
 from composer.errors import Cancelled, ComposerError, ConstraintError
-from composer.generate import GenerateRequest, generate, parse_note_list
-from composer.midi_io import song_to_bytes
-from composer.modelfile import load_model
-from composer.music import Note
-from composer.sampling import SamplingConfig, draw, filter_logits, sample, uniforms
-from composer.tokenizer import EOS, PAD, Constraints
+from composer.services.generate import GenerateRequest, generate, parse_note_list
+from composer.music.midifile import song_to_bytes
+from composer.model.modelfile import load_model
+from composer.music.song import Note
+from composer.model.sampling import SamplingConfig, draw, filter_logits, sample, uniforms
+from composer.representations.base import EOS, PAD, Constraints
 
 from tinymodels import scale_tune, tiny_model_file
 
@@ -35,7 +35,7 @@ def unfinished_after_each_token(tokens: list[list[int]]) -> list[int]:
 
 
 def test_variations_are_one_batch_through_the_rnn_until_they_finish(melody_model, monkeypatch):
-    from composer import runtime
+    from composer.model import runtime
     monkeypatch.setenv("COMPOSER_RUNTIME", "torch")
     calls = []
     handle = melody_model.model.rnn.register_forward_hook(lambda m, i, o: calls.append(i[0].shape[0]))
@@ -80,7 +80,7 @@ def test_more_variations_than_slots_keep_the_batch_full_and_the_music_does_not_d
     """Continuous batching: a variation that ends hands its row to the next
     waiting one, so the RNN steps `batch_size` rows until none wait; and
     variation i is the same music whatever the batch size."""
-    from composer import runtime
+    from composer.model import runtime
     monkeypatch.setenv("COMPOSER_RUNTIME", runtime_name)
     runner_class = runtime.TorchRunner if runtime_name == "torch" else runtime.OnnxRunner
     shapes = []
@@ -150,8 +150,8 @@ def test_primer_notes_appear_at_the_start_and_can_be_dropped(melody_model):
 
 
 def test_primer_from_a_midi_file_and_from_a_note_list(melody_model, tmp_path):
-    from composer.midi_io import write_midi
-    from composer.music import melody_song
+    from composer.music.midifile import write_midi
+    from composer.music.song import melody_song
     path = write_midi(melody_song(scale_tune()[:4]), tmp_path / "p.mid")
     song = run(melody_model, count=1, bars=1, seed=0, primer=str(path)).songs[0]
     assert [n.pitch for n in song.tracks[0].notes[:4]] == [60, 62, 64, 65]
@@ -401,9 +401,9 @@ def test_a_frames_model_generates_bars_and_continues_a_primer():
 
 
 def untrained_frames_model():
-    from composer.frames import FramesTokenizer
-    from composer.model import ModelConfig, MusicRNN
-    from composer.modelfile import LoadedModel
+    from composer.representations.frames import FramesTokenizer
+    from composer.model.network import ModelConfig, MusicRNN
+    from composer.model.modelfile import LoadedModel
     tok = FramesTokenizer()
     torch.manual_seed(0)
     model = MusicRNN(ModelConfig(vocab_size=tok.vocab_size, embed_dim=16, hidden_size=16, num_layers=1)).eval()

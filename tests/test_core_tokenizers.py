@@ -7,11 +7,12 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from composer.melody import BAR, HOLD, REST, MelodyConfig, MelodyTokenizer
-from composer.midi_io import read_midi, song_to_bytes
-from composer.music import Note, Song, Track
-from composer.performance import PerformanceTokenizer
-from composer.tokenizer import BOS, PAD, Constraints, UnusableMusic, tokenizer_from_config
+from composer.representations.melody import BAR, HOLD, REST, MelodyConfig, MelodyTokenizer
+from composer.music.midifile import read_midi, song_to_bytes
+from composer.music.song import Note, Song, Track
+from composer.representations.performance import PerformanceTokenizer
+from composer.representations.base import BOS, PAD, Constraints, UnusableMusic
+from composer.representations.registry import tokenizer_from_config
 
 
 def folk_song_6_8() -> Song:

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from composer.midi_io import read_midi, write_midi
-from composer.music import Note, melody_song
+from composer.music.midifile import read_midi, write_midi
+from composer.music.song import Note, melody_song
 
 CHILD = r"""
 import os, resource, signal, sys

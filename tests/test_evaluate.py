@@ -10,17 +10,19 @@ from pathlib import Path
 import pytest
 import torch
 
-from composer.cli import main
-from composer.eval_copy import CopyIndex, copy_meter, limit_copies
-from composer.eval_likelihood import BETA, BigramModel, uniform_bits
-from composer.eval_stats import compare_sets, overlap_area, set_features
-from composer.evaluate import EvalConfig, evaluate
-from composer.generate import GenerateRequest, generate
-from composer.melody import MelodyTokenizer
-from composer.model import ModelConfig, MusicRNN
-from composer.modelfile import load_model, save_model
-from composer.music import Note, melody_song
-from tests.midi_factory import melody, write_song
+from composer.cli.main import main
+from composer.model.copyindex import CopyIndex
+from composer.analysis.copymeter import copy_meter
+from composer.services.copylimit import limit_copies
+from composer.analysis.likelihood import BETA, BigramModel, uniform_bits
+from composer.analysis.stats import compare_sets, overlap_area, set_features
+from composer.services.evaluate import EvalConfig, evaluate
+from composer.services.generate import GenerateRequest, generate
+from composer.representations.melody import MelodyTokenizer
+from composer.model.network import ModelConfig, MusicRNN
+from composer.model.modelfile import load_model, save_model
+from composer.music.song import Note, melody_song
+from benchmarks.midi_factory import melody, write_song
 from tests.tinymodels import tiny_model_file
 
 TOK = MelodyTokenizer()
@@ -53,7 +55,7 @@ def test_model_bits_per_note_is_exact_for_known_probabilities(tmp_path):
     folder = folder_of_tunes(tmp_path / "f", 4)
     result = evaluate(EvalConfig(model=str(tmp_path / "c.model"), folder=str(folder), samples=1, bars=1, workers=1,
                                  cache_dir=str(tmp_path / "cache")))
-    from training.ingest import scan_folder
+    from composer.corpus.ingest import scan_folder
     seqs = scan_folder(folder, TOK, workers=1, cache_dir=tmp_path / "cache").sequences
     evaluated = [seqs[n] for n in result.split["eval_files"]]
     expected_bits = sum(-math.log2(p_dur2 if t == TOK.dur_token(2) else p_other) for s in evaluated for t in s[1:])
@@ -105,7 +107,7 @@ def test_files_of_the_training_split_are_left_out(tmp_path):
     save_model(tmp_path / "m.model", model, tok,
                {"corpus": {"folder": str(train_dir)}, "train_config": {"val_share": 0.25, "seed": 0}})
     eval_dir = folder_of_tunes(tmp_path / "eval", 3, seed=100)
-    from training.data import split_files
+    from composer.corpus.split import split_files
     train_names, _ = split_files([f"tune{i:02d}.mid" for i in range(4)], 0.25, 0)
     (eval_dir / "copied.mid").write_bytes((train_dir / train_names[0]).read_bytes())
     result = evaluate(EvalConfig(model=str(tmp_path / "m.model"), folder=str(eval_dir), samples=1, bars=1,
@@ -244,8 +246,8 @@ def folder_with_skips(path: Path, tunes: int, short: int, corrupt: int = 0) -> P
 
 
 def nan_result():
-    from composer.eval_stats import FeatureComparison
-    from composer.evaluate import EvalResult
+    from composer.analysis.stats import FeatureComparison
+    from composer.services.evaluate import EvalResult
     nan = float("nan")
     lk = {name: {"bits_per_note": nan, "bits_per_token": nan, "notes": 0, "files": 0}
           for name in ("model", "bigram", "uniform")}
@@ -258,7 +260,7 @@ def nan_result():
 def no_evaluate(monkeypatch) -> list:
     """Replace the evaluation by a fake that records its calls (and returns a result with NaNs)."""
     calls = []
-    monkeypatch.setattr("composer.evaluate.evaluate",
+    monkeypatch.setattr("composer.cli.evaluate.evaluate",
                         lambda config, progress=None: calls.append(config) or nan_result())
     return calls
 
@@ -344,7 +346,7 @@ def test_eval_of_a_folder_with_no_usable_file_counts_the_reasons(tmp_path, capsy
 
 
 def test_eval_numbers_generated_pieces_from_1_in_json_terminal_and_html(tmp_path):
-    from composer.report_html import render_html
+    from composer.services.report_html import render_html
     model = tiny_model_file(tmp_path / "m.model", steps=3)
     result = evaluate(EvalConfig(model=str(model), folder=str(folder_of_tunes(tmp_path / "f", 2)), samples=2,
                                  bars=1, workers=1, cache_dir=str(tmp_path / "cache")))

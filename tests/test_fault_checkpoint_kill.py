@@ -12,7 +12,7 @@ import sys
 
 import torch
 
-from tests.midi_factory import melody, write_song
+from benchmarks.midi_factory import melody, write_song
 from training.checkpoint import load_checkpoint
 from training.trainer import TrainConfig, train
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import Qt
 
-from composer.midi_io import read_midi, write_midi
-from composer.music import Note, Song, Track, melody_song
+from composer.music.midifile import read_midi, write_midi
+from composer.music.song import Note, Song, Track, melody_song
 from gui.pianoroll import velocity_color
 from gui.primer import bar_count
 
@@ -321,8 +321,8 @@ def test_each_variation_shows_its_copy_meter(qtbot, make_window, tmp_path):
     """The list shows the longest run of training notes in each variation
     (the index stored in the model file), marks a near-quotation, and measures
     a variation again when it changes."""
-    from composer.eval_copy import CopyIndex
-    from composer.modelfile import store_copy_index
+    from composer.model.copyindex import CopyIndex
+    from composer.model.modelfile import store_copy_index
     from gui.variations import COPY_WARN_NOTES, WARN_COLOR
     from tests.tinymodels import scale_tune, tiny_model_file
     path = tiny_model_file(tmp_path / "indexed.model", steps=30)
@@ -364,9 +364,9 @@ def test_each_variation_shows_its_copy_meter(qtbot, make_window, tmp_path):
 def test_an_infill_model_is_never_the_default_and_cannot_generate(qtbot, make_window, gui_settings, tmp_path):
     """A new user's picker selects the shipped left-to-right model, not the infill
     model that sorts before it; an infill model selected on purpose has Generate off, saying why."""
-    from composer.cli import main
+    from composer.cli.main import main
     from gui.catalog import INFILL_NOTE
-    from tests.midi_factory import melody, write_song
+    from benchmarks.midi_factory import melody, write_song
     for i in range(4):
         write_song(melody(64, seed=i), tmp_path / "tunes" / f"t{i}.mid")
     infill = tmp_path / "a-infill.model"
@@ -389,8 +389,8 @@ def test_an_infill_model_is_never_the_default_and_cannot_generate(qtbot, make_wi
 
 
 def test_max_copy_follows_the_model_shown_when_another_is_picked_during_a_job(qtbot, make_window, tmp_path):
-    from composer.eval_copy import CopyIndex
-    from composer.modelfile import store_copy_index
+    from composer.model.copyindex import CopyIndex
+    from composer.model.modelfile import store_copy_index
     from tests.tinymodels import scale_tune, tiny_model_file
     indexed = tiny_model_file(tmp_path / "indexed.model", steps=3)
     store_copy_index(indexed, CopyIndex.from_songs({"a.mid": melody_song(scale_tune())}))

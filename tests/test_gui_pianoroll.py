@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from composer.music import Note, melody_song
+from composer.music.song import Note, melody_song
 from gui.pianoroll import KEY_WIDTH, PianoRoll, velocity_color
 
 

@@ -85,7 +85,7 @@ def test_picker_lists_trained_and_recent_models_and_marks_broken_files(tmp_path,
     mine = entries[0]
     assert (mine.representation, mine.cell, mine.layers, mine.hidden) == ("melody", "LSTM", 1, 48)
     assert "tiny test tunes" in mine.description() and "M parameters" in mine.description()
-    from composer.modelfile import load_model
+    from composer.model.modelfile import load_model
     assert mine.parameters == load_model(trained).model.num_parameters()
     assert not entries[2].usable and "broken.model" in entries[2].error
 
@@ -122,7 +122,7 @@ def test_open_model_item_adds_the_file_or_keeps_the_selection(qtbot, make_window
 
 
 def test_picker_shows_the_validation_score_so_models_compare(tmp_path, tiny_melody_model):
-    from composer.modelfile import load_model, save_model
+    from composer.model.modelfile import load_model, save_model
     from gui.catalog import describe
     loaded = load_model(tiny_melody_model)
     scored = save_model(tmp_path / "gru.model", loaded.model, loaded.tokenizer,

@@ -8,8 +8,8 @@ import shutil
 import pytest
 from PySide6.QtCore import Qt
 
-from composer import audio
-from composer.midiout import midi_status
+from composer.sound import audio
+from composer.sound.midiout import midi_status
 
 WAIT_MS = 60_000
 

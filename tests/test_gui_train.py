@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 from PySide6.QtCore import Qt
 
-from composer.midi_io import write_midi
-from composer.music import Note, Song, Track, melody_song
+from composer.music.midifile import write_midi
+from composer.music.song import Note, Song, Track, melody_song
 
 pytest.importorskip("training.trainer")
-pytest.importorskip("training.ingest")
+pytest.importorskip("composer.corpus.ingest")
 
 from tinymodels import scale_tune
 

@@ -18,11 +18,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from composer.errors import MidiReadError
-from composer.midi_io import ReadLimits, read_midi, song_to_bytes
-from composer.music import Note, Song, Track
-from tests.midi_factory import (HOSTILE, band, good_bytes, header, melody, note_events, riff_wrap, smf, track_chunk,
-                                 varlen, write_song)
-from training.midi_fast import read_midi_fast
+from composer.music.midifile import ReadLimits, read_midi, song_to_bytes
+from composer.music.song import Note, Song, Track
+from benchmarks.midi_factory import (HOSTILE, band, good_bytes, header, melody, note_events, riff_wrap, smf, track_chunk,
+    varlen, write_song)
+from composer.music.midifast import read_midi_fast
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -1,6 +1,6 @@
 """Infill (issue 8): the model and its example layout, training with
 --objective infill (exact resume, the model file), the span metric, and
-composer.infill / `composer infill` (what changes in the song and what does not)."""
+composer.services.infill / `composer infill` (what changes in the song and what does not)."""
 from __future__ import annotations
 
 import dataclasses
@@ -10,22 +10,22 @@ import mido
 import pytest
 import torch
 
-from composer import infill as infill_module
-from composer.cli import main
+from composer.services import infill as infill_module
+from composer.cli.main import main
 from composer.errors import Cancelled, ComposerError, ConstraintError
-from composer.infill import InfillRequest, infill, infill_model_for
-from composer.infill_model import InfillConfig, InfillRNN, bar_indices, span_example
-from composer.melody import BAR, MelodyTokenizer
-from composer.midi_io import read_midi, song_to_bytes
-from composer.modelfile import load_model, save_model
-from composer.music import Note, Song, Track
-from composer.scales import allowed_pitch_classes
-from composer.tokenizer import BOS, EOS
-from tests.midi_factory import band, melody, write_song
+from composer.services.infill import InfillRequest, infill, infill_model_for
+from composer.model.infill_network import InfillConfig, InfillRNN, bar_indices, span_example
+from composer.representations.melody import BAR, MelodyTokenizer
+from composer.music.midifile import read_midi, song_to_bytes
+from composer.model.modelfile import load_model, save_model
+from composer.music.song import Note, Song, Track
+from composer.music.scales import allowed_pitch_classes
+from composer.representations.base import BOS, EOS
+from benchmarks.midi_factory import band, melody, write_song
 from tests.tinymodels import tiny_model_file, train_tiny, training_sequences
 from training.checkpoint import load_checkpoint
 from training.infill_data import SpanSampler, eval_spans, span_bits_per_note
-from training.metrics import LN2
+from composer.analysis.likelihood import LN2
 from training.trainer import TrainConfig, train
 
 
@@ -166,7 +166,7 @@ def test_infill_objective_config_errors(folder, tmp_path):
         TrainConfig(folder="f", out="o", init_from="x.model")
 
 
-# ---- composer.infill ---------------------------------------------------------------------------
+# ---- composer.services.infill ---------------------------------------------------------------------------
 
 @pytest.mark.parametrize("which", ["infill", "plain"])
 def test_only_the_span_of_the_melody_changes(which, infill_model, plain_model):
@@ -403,7 +403,7 @@ def test_infill_run_under_two_gloo_processes_ends_with_identical_weights(folder,
     import torch.multiprocessing as mp
     from safetensors.torch import load_file
 
-    from composer.modelfile import read_metadata
+    from composer.model.modelfile import read_metadata
     from tests.test_distributed import _free_port, _worker
     config = infill_config(folder, tmp_path, out=str(tmp_path / "ddp.model"), steps=4, batch=2, device="cpu",
                            infill_attention=True, val_share=0.34)

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 
 from composer.errors import Cancelled, ComposerError
-from composer.melody import MelodyConfig, MelodyTokenizer
-from composer.midi_io import read_midi
-from composer.performance import PerformanceTokenizer
-from tests.midi_factory import HOSTILE, band, drums_only, karaoke_bytes, melody, no_notes, write_song
-from training.ingest import IngestReport, find_midi_files, parse_and_encode, reason_kind, scan_folder
+from composer.representations.melody import MelodyConfig, MelodyTokenizer
+from composer.music.midifile import read_midi
+from composer.representations.performance import PerformanceTokenizer
+from benchmarks.midi_factory import HOSTILE, band, drums_only, karaoke_bytes, melody, no_notes, write_song
+from composer.corpus.ingest import IngestReport, find_midi_files, parse_and_encode, reason_kind, scan_folder
 
 # relative path -> (status, reason substring) for the mixed folder
 EXPECTED = {
@@ -139,11 +139,11 @@ def test_second_scan_parses_nothing_and_gives_the_same_report(mixed):
 
 
 def test_files_looked_up_a_few_at_a_time_give_the_same_reports(mixed, monkeypatch):
-    import training.ingest
-    import training.ingest_cache
+    import composer.corpus.ingest
+    import composer.corpus.cache
     first, second = scan(mixed), scan(mixed)
-    monkeypatch.setattr(training.ingest, "LOOKUP_FILES", 3)
-    monkeypatch.setattr(training.ingest_cache, "LOOKUP_BATCH", 2)
+    monkeypatch.setattr(composer.corpus.ingest, "LOOKUP_FILES", 3)
+    monkeypatch.setattr(composer.corpus.cache, "LOOKUP_BATCH", 2)
     small_cache = mixed.parent / "cache_small"
     small_first, small_second = scan(mixed, cache_dir=small_cache), scan(mixed, cache_dir=small_cache)
     assert (small_second.report.parsed, small_second.report.cache_hits) == (0, len(EXPECTED))
@@ -354,7 +354,7 @@ def test_a_file_that_cannot_be_read_is_reported(mixed):
 
 
 def test_a_file_over_the_size_cap_is_not_read(mixed):
-    from composer.midi_io import ReadLimits
+    from composer.music.midifile import ReadLimits
     report = scan(mixed, limits=ReadLimits(max_bytes=300)).report
     band_result = next(f for f in report.files if f.path == "Band.mid")
     size = (mixed / "Band.mid").stat().st_size
@@ -363,9 +363,9 @@ def test_a_file_over_the_size_cap_is_not_read(mixed):
 
 def test_spawned_workers_give_the_same_report(mixed, monkeypatch):
     """macOS and Windows spawn workers instead of forking them: same results."""
-    import training.ingest_pool
+    import composer.corpus.pool
     forked = scan(mixed, cache_dir=mixed.parent / "cache_fork").report
-    monkeypatch.setattr(training.ingest_pool, "START_METHOD", "spawn")
+    monkeypatch.setattr(composer.corpus.pool, "START_METHOD", "spawn")
     spawned = scan(mixed, cache_dir=mixed.parent / "cache_spawn", workers=1).report
     assert [dict(f.__dict__, seconds=0) for f in spawned.files] == [dict(f.__dict__, seconds=0) for f in forked.files]
     assert spawned.parsed == len(EXPECTED)

@@ -1,4 +1,4 @@
-"""The melody sampling grammar (composer/melody.py, MelodyGrammar) against a
+"""The melody sampling grammar (composer/representations/melody.py, MelodyGrammar) against a
 one-sequence reference written straight from the rules in its docstring, on
 random token streams: mostly tokens the grammar allows (as a sampler writes
 them), some arbitrary ones (as a corpus or a primer may hold)."""
@@ -8,8 +8,8 @@ import pytest
 import torch
 from hypothesis import given, settings, strategies as st
 
-from composer.melody import BAR, HOLD, REST, MelodyConfig, MelodyTokenizer
-from composer.tokenizer import BOS, EOS, PAD, Constraints
+from composer.representations.melody import BAR, HOLD, REST, MelodyConfig, MelodyTokenizer
+from composer.representations.base import BOS, EOS, PAD, Constraints
 
 TOKENIZERS = {spq: MelodyTokenizer(MelodyConfig(steps_per_quarter=spq)) for spq in (2, 4, 12)}
 

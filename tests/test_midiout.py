@@ -1,4 +1,4 @@
-"""composer.midiout: the timeline, timed sending, stop with all-notes-off, and MIDI ports.
+"""composer.sound.midiout: the timeline, timed sending, stop with all-notes-off, and MIDI ports.
 
 Port tests use a real rtmidi virtual port when this machine has a MIDI system
 (Linux: the ALSA sequencer /dev/snd/seq). Containers usually lack it; there
@@ -22,17 +22,10 @@ from pathlib import Path
 import mido
 import pytest
 
-from composer.midi_io import song_to_bytes
-from composer.midiout import (
-    ALSA_SEQUENCER,
-    MidiOutput,
-    MidiUnavailable,
-    channel_events,
-    list_output_ports,
-    midi_status,
-    song_messages,
-)
-from composer.music import Note, Song, Track, melody_song
+from composer.music.midifile import song_to_bytes
+from composer.sound.midiout import (ALSA_SEQUENCER, MidiOutput, MidiUnavailable, channel_events, list_output_ports,
+    midi_status, song_messages)
+from composer.music.song import Note, Song, Track, melody_song
 
 
 class RecordingPort(mido.ports.BaseOutput):

@@ -21,8 +21,8 @@ import pytest
 from PySide6.QtCore import QIODevice
 from PySide6.QtMultimedia import QAudioDevice
 
-from composer import audio
-from composer.music import Note, melody_song
+from composer.sound import audio
+from composer.music.song import Note, melody_song
 from gui.player import NO_DEVICE, Player, _SongSource
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -150,7 +150,7 @@ def test_plays_a_piece_to_the_end_and_stops_at_once_on_a_real_output(pulse_serve
 
 
 def test_midi_player_reports_why_it_cannot_send(qtbot):
-    from composer.midiout import midi_status
+    from composer.sound.midiout import midi_status
     from gui.player import MidiPlayer
     player = MidiPlayer()
     available, reason = player.is_available()

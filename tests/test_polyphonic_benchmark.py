@@ -8,10 +8,10 @@ import pytest
 import torch
 
 from benchmarks.polyphonic import (BenchConfig, allowed_after, build_corpus, counted_targets, frame_nll, load_rolls,
-                                   main, tokenizer_for)
-from composer.frames import FramesConfig, FramesTokenizer
-from composer.model import ModelConfig, MusicRNN
-from composer.modelfile import load_model, save_model
+    main, tokenizer_for)
+from composer.representations.frames import FramesConfig, FramesTokenizer
+from composer.model.network import ModelConfig, MusicRNN
+from composer.model.modelfile import load_model, save_model
 
 FRAMES = [[60, 64, 67], [], [62, 108], [21]]
 

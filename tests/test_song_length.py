@@ -9,12 +9,12 @@ import mido
 import pretty_midi
 import pytest
 
-from composer.generate import GenerateRequest, generate
-from composer.melody import BAR, REST, MelodyTokenizer
-from composer.midi_io import read_midi, song_to_bytes
-from composer.modelfile import load_model
-from composer.music import Note, Song, Track, melody_song
-from composer.tokenizer import BOS, EOS
+from composer.services.generate import GenerateRequest, generate
+from composer.representations.melody import BAR, REST, MelodyTokenizer
+from composer.music.midifile import read_midi, song_to_bytes
+from composer.model.modelfile import load_model
+from composer.music.song import Note, Song, Track, melody_song
+from composer.representations.base import BOS, EOS
 from tests.tinymodels import tiny_model_file
 
 

@@ -9,16 +9,17 @@ import math
 import pytest
 import torch
 
-from composer.device import choose_device, precision_for
+from composer.model.device import choose_device, precision_for
 from composer.errors import Cancelled, ComposerError, OutputExistsError
-from composer.melody import MelodyTokenizer
-from composer.model import ModelConfig, MusicRNN
-from composer.modelfile import load_model
-from composer.tokenizer import BOS, EOS, PAD
-from tests.midi_factory import melody, write_song
+from composer.representations.melody import MelodyTokenizer
+from composer.model.network import ModelConfig, MusicRNN
+from composer.model.modelfile import load_model
+from composer.representations.base import BOS, EOS, PAD
+from benchmarks.midi_factory import melody, write_song
 from training.checkpoint import load_checkpoint, save_checkpoint
-from training.data import ChunkSampler, StreamSampler, split_files
-from training.metrics import evaluate_bits_per_note, sequence_nll_bits
+from training.data import ChunkSampler, StreamSampler
+from composer.corpus.split import split_files
+from composer.analysis.likelihood import evaluate_bits_per_note, sequence_nll_bits
 from training.config import auto_eval_every
 from training.trainer import TrainConfig, amp_setup, lr_factor, oom_message, train
 

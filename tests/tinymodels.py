@@ -6,11 +6,11 @@ from pathlib import Path
 
 import torch
 
-from composer.melody import MelodyTokenizer
-from composer.model import ModelConfig, MusicRNN
-from composer.modelfile import save_model
-from composer.music import Note, Song, Track
-from composer.performance import PerformanceTokenizer
+from composer.representations.melody import MelodyTokenizer
+from composer.model.network import ModelConfig, MusicRNN
+from composer.model.modelfile import save_model
+from composer.music.song import Note, Song, Track
+from composer.representations.performance import PerformanceTokenizer
 
 C_MAJOR_TUNE = [60, 62, 64, 65, 67, 65, 64, 62, 60, 64, 67, 72, 67, 64, 62, 60]
 

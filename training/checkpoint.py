@@ -19,7 +19,7 @@ from safetensors import safe_open
 from safetensors.torch import save as save_tensors
 
 from composer.errors import ComposerError
-from composer.midi_io import write_atomic
+from composer.music.midifile import write_atomic
 
 FORMAT = "composer-checkpoint"
 VERSION = 1

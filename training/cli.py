@@ -9,9 +9,9 @@ import signal
 import sys
 from pathlib import Path
 
-from .compare import parse_cells
-from .config import MELODY_TRANSPOSE, TrainConfig
-from .distributed import dist_info_from_env
+from training.compare import parse_cells
+from training.config import MELODY_TRANSPOSE, TrainConfig
+from training.distributed import dist_info_from_env
 
 DEFAULTS = TrainConfig(folder="", out="")
 
@@ -197,7 +197,7 @@ class _TerminalView:
 
 
 def run_train(args) -> int:
-    from .trainer import train
+    from training.trainer import train
     config = config_from_args(args)
     stop = {"requested": False}
 
@@ -238,7 +238,7 @@ def run_train(args) -> int:
 
 def _compare(args, config: TrainConfig, stop: dict) -> int:
     """--cell a,b,c: one run per cell, then the table (and OUT-cells.json)."""
-    from .compare import compare_cells, out_for, table_lines, write_comparison
+    from training.compare import compare_cells, out_for, table_lines, write_comparison
     views: dict[str, _TerminalView] = {}
 
     def on_progress(cell, p):

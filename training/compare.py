@@ -13,10 +13,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from composer.model import CELLS
-from composer.midi_io import write_atomic
+from composer.model.network import CELLS
+from composer.music.midifile import write_atomic
 
-from .config import TrainConfig, TrainProgress
+from training.config import TrainConfig, TrainProgress
 
 
 @dataclass
@@ -56,8 +56,8 @@ def compare_cells(config: TrainConfig, cells: Sequence[str],
     """Train one model per cell with `config` otherwise unchanged (model file
     `out_for(config.out, cell)`); `progress(cell, snapshot)` as in `train`.
     A stop request ends the current run (its checkpoint is kept) and skips the rest."""
-    from . import distributed as D
-    from .trainer import process_device, train
+    from training import distributed as D
+    from training.trainer import process_device, train
     runs: list[CellRun] = []
     # under torchrun, one process group for all the cells: destroying and creating it between
     # cells could leave one rank in the old group's last barrier and the other waiting in the new

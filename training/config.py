@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from composer.config import ConfigMixin
-from composer.melody import MelodyConfig, MelodyTokenizer
-from composer.performance import PerformanceTokenizer
-from composer.tokenizer import Tokenizer
+from composer.representations.melody import MelodyConfig, MelodyTokenizer
+from composer.representations.performance import PerformanceTokenizer
+from composer.representations.base import Tokenizer
 
 REPRESENTATIONS = ("melody", "performance", "frames")   # frames: piano-roll grid (benchmarks/polyphonic.py)
 OBJECTIVES = ("next", "infill")   # next token (left to right), or infill spans of bars given both sides (melody)
@@ -47,8 +47,8 @@ class TrainConfig(ConfigMixin):
     warmup_steps: int = 100         # linear warm-up, then cosine decay to lr * min_lr_ratio
     min_lr_ratio: float = 0.05
     weight_decay: float = 0.0
-    weight_drop: float = 0.0        # DropConnect on the hidden-to-hidden weights (composer.model), 0 = off
-    locked_dropout: bool = False    # the same dropout mask at every step of a sequence (composer.model)
+    weight_drop: float = 0.0        # DropConnect on the hidden-to-hidden weights (composer.model.network), 0 = off
+    locked_dropout: bool = False    # the same dropout mask at every step of a sequence (composer.model.network)
     ema: float = 0.0                # decay of the weight average used for validation and the model file, 0 = off
     clip: float = 1.0               # gradient norm clipping (0 = off)
     val_share: float = 0.1          # share of FILES held out for validation
@@ -67,7 +67,7 @@ class TrainConfig(ConfigMixin):
     track: int | str | None = None  # melody policy override (track index or part of its name)
     chords: str = "highest"         # melody policy for chords: "highest" or "lowest"
     checkpoint_dir: str | None = None   # default: OUT + ".train/"
-    objective: str = "next"         # "infill": composer.infill_model.InfillRNN on spans (training/infill_data.py)
+    objective: str = "next"         # "infill": composer.model.infill_network.InfillRNN on spans (training/infill_data.py)
     infill_bars: tuple = (1, 4)     # infill: span lengths in bars (low, high), drawn uniformly
     infill_context: int = 8         # infill: bars of context the model reads on each side of a span
     init_from: str | None = None    # infill: start the forward part from this left-to-right model file
@@ -146,7 +146,7 @@ class TrainConfig(ConfigMixin):
         if self.representation == "melody":
             return MelodyTokenizer(MelodyConfig(track=self.track, chords=self.chords))
         if self.representation == "frames":
-            from composer.frames import FramesTokenizer
+            from composer.representations.frames import FramesTokenizer
             return FramesTokenizer()
         return PerformanceTokenizer()
 
@@ -179,7 +179,7 @@ class TrainResult:
     best_val_bits_per_note: float | None
     steps: int
     stopped_reason: str                      # "steps", "epochs", "minutes", "early stopping", "cancelled", "non-finite loss ..."
-    report: object                           # training.ingest.IngestReport
+    report: object                           # composer.corpus.ingest.IngestReport
     metrics_path: Path | None
     checkpoint_dir: Path | None
     summary: dict = field(default_factory=dict)   # the training summary stored in the model file

@@ -41,9 +41,9 @@ from multiprocessing import get_context
 from pathlib import Path
 
 from composer.errors import Cancelled, ComposerError, MidiReadError
-from composer.midi_io import read_midi, song_to_bytes, write_atomic
+from composer.music.midifile import read_midi, song_to_bytes, write_atomic
 
-from .corpus_score import DEFAULT_TEMPO, layout_measures, parse_score, score_to_song  # noqa: F401 (re-exported)
+from training.corpus_score import DEFAULT_TEMPO, layout_measures, parse_score, score_to_song  # noqa: F401 (re-exported)
 
 log = logging.getLogger(__name__)
 
@@ -360,7 +360,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--report", type=Path, default=None, help="write the conversion report as JSON")
     parser.add_argument("--quiet", action="store_true")
     args = parser.parse_args(argv)
-    from composer.progress import terminal_progress
+    from composer.cli.progress import terminal_progress
     try:
         with terminal_progress(f"converting {args.name}", unit="tune", disable=args.quiet) as bar:
             result = convert_corpus(args.name, args.out_dir, lambda d, t, _s: bar(d, t), workers=args.workers,

@@ -1,6 +1,6 @@
 """The recipe for the shipped models: anyone can rerun it.
 
-    python -m training.default_models                  # melody model -> assets/melody.model + assets/melody.md
+    python -m training.default_models                  # melody model -> composer/assets/melody.model + composer/assets/melody.md
     python -m training.default_models --minutes 10 --work /tmp/composer-default
 
 1. Converts music21's bundled public-domain folk collections (O'Neill's 1850,
@@ -21,9 +21,10 @@ import platform
 import sys
 from pathlib import Path
 
-from composer.modelfile import read_metadata
+from composer.assets import assets_dir
+from composer.model.modelfile import read_metadata
 
-ASSETS = Path(__file__).resolve().parent.parent / "assets"
+ASSETS = assets_dir()
 
 COLLECTIONS = {
     "airdsAirs": "James Aird, *A Selection of Scotch, English, Irish and Foreign Airs* (1782-1797)",
@@ -49,7 +50,7 @@ RECIPES = {
 
 def machine_description() -> str:
     import torch
-    from composer.device import cpu_name
+    from composer.model.device import cpu_name
     return (f"{os.cpu_count()} CPU core(s), {cpu_name()}; {platform.system()} {platform.release()}; "
             f"Python {platform.python_version()}, torch {torch.__version__} "
             f"(machine shared with other jobs, so a quiet machine trains faster)")
@@ -70,7 +71,7 @@ def model_card(name: str, model_path: Path, conversion: dict | None, command: st
     size_mb = model_path.stat().st_size / 1e6
     val = t.get("val_bits_per_note")
     lines = [
-        f"# {recipe['title']} (`assets/{model_path.name}`)", "",
+        f"# {recipe['title']} (`composer/assets/{model_path.name}`)", "",
         f"A {m['cell'].upper()} {m['num_layers']}x{m['hidden_size']} ({t['parameters'] / 1e6:.2f}M parameters, "
         f"{size_mb:.1f} MB) over the **{meta['representation']['kind']}** representation"
         + (", with the position in the bar as an extra input" if m.get("position_classes", 0) > 1 else "") + ".",
@@ -108,8 +109,8 @@ def model_card(name: str, model_path: Path, conversion: dict | None, command: st
 
 def build(name: str, *, work: Path, minutes: float | None, steps: int | None, limit: int | None, workers: int,
           force: bool, extra: dict) -> Path:
-    from .corpus import convert_corpus
-    from .trainer import TrainConfig, train
+    from training.corpus import convert_corpus
+    from training.trainer import TrainConfig, train
     recipe = RECIPES[name]
     folder = work / recipe["corpus"]
     conversion = convert_corpus(recipe["corpus"], folder, workers=workers, limit=limit)

@@ -15,7 +15,7 @@ import torch.distributed as dist
 
 from composer.errors import ComposerError
 
-from .metrics import BitsPerNote
+from composer.analysis.likelihood import BitsPerNote
 
 
 @dataclass(frozen=True)

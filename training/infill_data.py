@@ -2,7 +2,7 @@
 
 SpanSampler: each example is a random span of `span_bars` (low, high) whole
 bars inside a random training piece, with up to `context_bars` bars on each
-side (composer.infill_model.span_example), transposed like ChunkSampler's
+side (composer.model.infill_network.span_example), transposed like ChunkSampler's
 chunks. As with ChunkSampler, every batch is a pure function of (seed, rank,
 step), so an interrupted run resumes exactly.
 
@@ -25,11 +25,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from composer.infill_model import InfillRNN, SpanExample, bar_indices, span_bounds, span_example
-from composer.tokenizer import PAD, Tokenizer
+from composer.model.infill_network import InfillRNN, SpanExample, bar_indices, span_bounds, span_example
+from composer.representations.base import PAD, Tokenizer
 
-from .data import transpose_tables
-from .metrics import LN2, BitsPerNote
+from training.data import transpose_tables
+from composer.analysis.likelihood import LN2, BitsPerNote
 
 EVAL_SPAN_BARS = (1, 2, 3, 4)     # one span of each length per validation piece (when it is long enough)
 

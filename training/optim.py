@@ -6,7 +6,7 @@ import math
 
 import torch
 
-from composer.device import precision_for
+from composer.model.device import precision_for
 
 
 def oom_message(batch: int, seq_len: int, device: torch.device | str) -> str:

@@ -1,14 +1,14 @@
 """train(config, progress, should_stop): the one training function that the
 `train` command and the GUI's training tab both call.
 
-scan the folder (training.ingest) -> split by file -> random chunks with
+scan the folder (composer.corpus.ingest) -> split by file -> random chunks with
 on-the-fly transposition -> AdamW with warm-up + cosine decay, clipping and
 mixed precision on CUDA -> bits-per-note validation, early stopping ->
 checkpoints (last + best, safetensors + JSON, atomic) -> a model file.
 Runs unchanged under `torchrun` (see training/distributed.py).
 
 `objective="infill"` swaps three parts and keeps the rest of the loop: the
-model (composer.infill_model.InfillRNN), the batches (random spans of bars
+model (composer.model.infill_network.InfillRNN), the batches (random spans of bars
 with context on both sides, training/infill_data.py) and the validation
 metric (span bits per note on deterministic spans of the validation pieces).
 """
@@ -24,22 +24,23 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from composer.device import choose_device
+from composer.model.device import choose_device
 from composer.errors import ComposerError, OutputExistsError
-from composer.infill_model import InfillConfig, InfillRNN
-from composer.model import ModelConfig, MusicRNN
-from composer.eval_copy import CopyIndex
-from composer.modelfile import load_model, save_model
-from composer.tokenizer import PAD
+from composer.model.infill_network import InfillConfig, InfillRNN
+from composer.model.network import ModelConfig, MusicRNN
+from composer.model.copyindex import CopyIndex
+from composer.model.modelfile import load_model, save_model
+from composer.representations.base import PAD
 
-from . import distributed as D
-from .checkpoint import load_checkpoint, save_checkpoint
-from .config import DEFAULT_EPOCHS, DEFAULT_MIN_STEPS, TrainConfig, TrainProgress, TrainResult
-from .data import ChunkSampler, StreamSampler, split_files
-from .ema import WeightAverage
-from .infill_data import SpanSampler, span_bits_per_note
-from .metrics import evaluate_bits_per_note
-from .optim import amp_setup, is_oom, lr_factor, oom_message
+from training import distributed as D
+from training.checkpoint import load_checkpoint, save_checkpoint
+from training.config import DEFAULT_EPOCHS, DEFAULT_MIN_STEPS, TrainConfig, TrainProgress, TrainResult
+from training.data import ChunkSampler, StreamSampler
+from composer.corpus.split import split_files
+from training.ema import WeightAverage
+from training.infill_data import SpanSampler, span_bits_per_note
+from composer.analysis.likelihood import evaluate_bits_per_note
+from training.optim import amp_setup, is_oom, lr_factor, oom_message
 
 __all__ = [
     "NonFiniteLoss",
@@ -91,7 +92,7 @@ def train_sequences(config: TrainConfig, corpus, val_names, progress: Callable[[
     """Train like `train`, on token sequences made elsewhere instead of a scan
     of `config.folder` (e.g. the piano-roll benchmarks, benchmarks/polyphonic.py).
 
-    `corpus` is a training.ingest.Corpus (sequences by name + its report);
+    `corpus` is a composer.corpus.ingest.Corpus (sequences by name + its report);
     the names in `val_names` are the validation pieces (selection and early
     stopping), every other sequence trains; this replaces the random split
     by file. `tokenizer` (default: config.make_tokenizer()) must be the one
@@ -203,7 +204,7 @@ class _Run:
             raise ComposerError(f"output folder {out.parent} does not exist")
 
     def scan(self):
-        from .ingest import scan_folder
+        from composer.corpus.ingest import scan_folder
         if self.given is not None:
             corpus = self.given[0]
             self.emit(report=corpus.report, message=f"{len(corpus.sequences)} sequence(s) given")

@@ -1,0 +1,1 @@
+"""Measures of music and models: likelihood, statistics, copy meter."""

@@ -1,0 +1,1 @@
+"""The command line: the argparse front end and its terminal progress bar."""

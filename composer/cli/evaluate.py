@@ -1,0 +1,94 @@
+"""`python -m composer eval MODEL FOLDER`: the evaluation command (table, JSON, HTML report)."""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from composer.cli.progress import terminal_progress
+from composer.errors import ComposerError
+from composer.services.evaluate import EvalConfig, evaluate
+from composer.music.midifile import write_atomic
+from composer.services.report_html import render_html
+
+
+def add_eval_parser(sub) -> None:
+    p = sub.add_parser("eval", help="measure a model against a folder of MIDI files",
+                       description="Bits per note (with bigram and uniform baselines), musical statistics of "
+                                   "generated pieces against the folder, and a copy meter.")
+    p.add_argument("model", type=Path, help="model file")
+    p.add_argument("folder", type=Path, help="folder of MIDI files the model was not trained on")
+    p.add_argument("--json", type=Path, default=None, help="write all results as JSON")
+    p.add_argument("--html", type=Path, default=None, help="write a one-page HTML report with plots")
+    p.add_argument("--samples", type=int, default=32, help="generated pieces for the statistics (default 32)")
+    p.add_argument("--seed", type=int, default=0, help="generation seed (default 0)")
+    p.add_argument("--bars", type=int, default=16, help="melody: bars per generated piece (default 16)")
+    p.add_argument("--seconds", type=float, default=30.0, help="performance: seconds per generated piece")
+    p.add_argument("--temperature", type=float, default=1.0)
+    p.add_argument("--device", default="auto", help="auto (CUDA > MPS > CPU), cpu, cuda, cuda:N, mps")
+    p.add_argument("--workers", type=int, default=None, help="ingestion processes (default: one per core)")
+    p.add_argument("--force", action="store_true", help="overwrite existing --json/--html files")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=run_eval)
+
+
+def check_outputs(outputs: dict[str, Path | None], *, force: bool = False) -> None:
+    """Raise ComposerError (naming the path) unless every output can be written:
+    `outputs` maps an option ("--json") to its path (None: not asked for); the
+    paths must differ, be in an existing writable folder, not be folders, and
+    not be existing files unless `force`. Run it before any work."""
+    seen: dict[Path, str] = {}
+    for option, path in outputs.items():
+        if path is None:
+            continue
+        path = Path(path)
+        resolved = path.resolve()
+        if resolved in seen:
+            raise ComposerError(f"{path}: {seen[resolved]} and {option} are the same file; give each its own")
+        seen[resolved] = option
+        parent = path.parent
+        if not parent.exists():
+            raise ComposerError(f"{path}: folder {parent} does not exist")
+        if not parent.is_dir():
+            raise ComposerError(f"{path}: {parent} is not a folder")
+        if path.is_dir():
+            raise ComposerError(f"{path} is a folder, not a file")
+        if path.exists() and not force:
+            raise ComposerError(f"{path} already exists (use --force to overwrite)")
+        if not os.access(parent, os.W_OK | os.X_OK):
+            raise ComposerError(f"{path}: folder {parent} is not writable")
+
+
+def run_eval(args) -> int:
+    check_outputs({"--json": args.json, "--html": args.html}, force=args.force)     # before any work
+    config = EvalConfig(model=str(args.model), folder=str(args.folder), samples=args.samples, seed=args.seed,
+                        bars=args.bars, seconds=args.seconds, temperature=args.temperature, device=args.device,
+                        workers=args.workers)
+    bars: dict = {}
+
+    def progress(stage, done, total):
+        bar = bars.get(stage)
+        if bar is None:
+            for other in bars.values():
+                other.__exit__(None, None, None)
+            bars.clear()
+            ctx = terminal_progress(stage, disable=args.quiet)
+            bars[stage] = ctx
+            ctx.hook = ctx.__enter__()
+            bar = ctx
+        bar.hook(done, total)
+
+    try:
+        result = evaluate(config, progress)
+    finally:
+        for ctx in bars.values():
+            ctx.__exit__(None, None, None)
+    if args.json is not None:
+        write_atomic(args.json, result.to_json().encode() + b"\n", force=args.force)
+    if args.html is not None:
+        write_atomic(args.html, render_html(result).encode(), force=args.force)
+    print("\n".join(result.table_lines()))
+    for path in (args.json, args.html):
+        if path is not None:
+            print(f"wrote {path}", file=sys.stderr)
+    return 0

@@ -1,0 +1,314 @@
+"""`python -m composer SUBCOMMAND`: generate, info, copy-index, eval, infill,
+and the commands other installed packages add through the entry point group
+`rnn_composer.commands` (training/ adds `train`; see pyproject.toml).
+
+Bad input gets one line on stderr and exit code 2, never a traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from importlib.metadata import entry_points
+from pathlib import Path
+
+from composer.assets import INFILL_MODEL, MELODY_MODEL, asset_path
+from composer.cli.evaluate import add_eval_parser
+from composer.cli.infill import add_infill_parser
+from composer.errors import ComposerError
+
+DEFAULT_MELODY_MODEL = asset_path(MELODY_MODEL)
+EXIT_USAGE = 2
+COMMAND_PLUGINS = "rnn_composer.commands"   # entry point group: NAME = "module:add_parser(subparsers)"
+
+
+class CliError(ComposerError):
+    pass
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def _time_signature(text: str) -> tuple[int, int]:
+    try:
+        num, den = (int(x) for x in text.split("/"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"time signature must look like 6/8, got {text!r}") from None
+    return num, den
+
+
+def _pitch_range(text: str) -> tuple[int, int]:
+    from composer.services.generate import parse_note_list
+    try:
+        low, high = text.split("-") if "-" in text.strip("-") else (None, None)
+        pitches = [parse_note_list(p)[0].pitch for p in (low, high)]
+    except (ValueError, TypeError, ComposerError):
+        raise argparse.ArgumentTypeError(f"pitch range must look like C4-C6 or 60-84, got {text!r}") from None
+    return pitches[0], pitches[1]
+
+
+def add_generate_parser(sub) -> None:
+    p = sub.add_parser("generate", help="write new pieces as .mid files",
+                       description="Sample pieces from a model and write them as .mid files.")
+    p.add_argument("--model", type=Path, default=None,
+                   help=f"model file (default: the shipped melody model, {DEFAULT_MELODY_MODEL.name})")
+    p.add_argument("--count", type=int, default=1, help="how many pieces (default 1)")
+    p.add_argument("--bars", type=int, default=None, help="length in bars (melody; default 8)")
+    p.add_argument("--seconds", type=float, default=None, help="length in seconds (performance; melody rounds up to bars)")
+    p.add_argument("--temperature", type=float, default=1.0, help="randomness, > 0 (default 1.0)")
+    p.add_argument("--top-k", type=int, default=0, help="sample among the K likeliest tokens (0 = off)")
+    p.add_argument("--top-p", type=float, default=1.0, help="nucleus sampling mass in (0, 1] (1 = off)")
+    p.add_argument("--seed", type=int, default=None, help="same seed, same device -> same files")
+    p.add_argument("--primer", default=None, help="a .mid file, or notes such as 'C4:1 D4:0.5 E4:0.5'")
+    p.add_argument("--drop-primer", action="store_true", help="write only the continuation, not the primer")
+    p.add_argument("--key", default=None, help="tonic of the key constraint, e.g. D, F#, Bb")
+    p.add_argument("--scale", default=None, help="major, minor, dorian, mixolydian, major_pentatonic, blues, ...")
+    p.add_argument("--pitch-range", type=_pitch_range, default=None, help="lowest-highest pitch, e.g. C4-C6")
+    p.add_argument("--time-signature", type=_time_signature, default=None, help="melody meter, e.g. 6/8 (default: model's choice)")
+    p.add_argument("--tempo", type=float, default=120.0, help="beats per minute written to the file (default 120)")
+    p.add_argument("--program", type=int, default=0, help="General MIDI program 0..127 (default 0, piano)")
+    p.add_argument("--device", default="auto", help="auto (CUDA > MPS > CPU), cpu, cuda, cuda:N, mps")
+    p.add_argument("--batch", type=_positive_int, default=64, help="pieces sampled at once (default 64): one that ends hands its place to the next; "
+                   "the pieces of a seed are the same at any batch size")
+    p.add_argument("--out", type=Path, default=Path("songs"), help="output folder (default ./songs)")
+    p.add_argument("--prefix", default=None, help="file name prefix (default: the representation)")
+    p.add_argument("--force", action="store_true", help="overwrite existing files")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_audio_arguments(p)
+    p.add_argument("--max-copy", type=int, default=None, metavar="K",
+                   help="resample pieces that copy more than K consecutive notes of the model's training data "
+                        "(the copy index stored in the model file, else its training folder; see composer.analysis.copymeter)")
+    p.add_argument("--copy-folder", type=Path, default=None, metavar="DIR",
+                   help="with --max-copy: compare with the MIDI files in DIR instead")
+    p.set_defaults(func=run_generate)
+
+
+def _add_audio_arguments(p) -> None:
+    """`--audio [wav|flac]` and `--soundfont PATH`: also write each piece as audio (composer.sound.audio)."""
+    p.add_argument("--audio", nargs="?", const="wav", default=None, choices=("wav", "flac"),
+                   help="also render each piece to audio next to its .mid (default format: wav)")
+    p.add_argument("--soundfont", type=Path, default=None,
+                   help="General MIDI .sf2 for --audio (default: the bundled TimGM6mb.sf2)")
+
+
+def _write_audio_files(songs, midi_paths, args) -> None:
+    """Render each song to an audio file beside its .mid; paths were checked before generating."""
+    from composer.sound.audio import write_audio
+    from composer.cli.progress import terminal_progress
+    with terminal_progress("rendering audio", unit="file", disable=args.quiet) as progress:
+        for done, (song, path) in enumerate(zip(songs, midi_paths), start=1):
+            if any(track.notes for track in song.tracks):
+                write_audio(song, path.with_suffix("." + args.audio), soundfont=args.soundfont, force=args.force)
+            else:
+                _err(f"no audio for {path.name}: the piece has no notes")
+            progress(done, len(songs))
+
+
+def resolve_model_path(path: Path | None) -> Path:
+    if path is not None:
+        return path
+    if not DEFAULT_MELODY_MODEL.exists():
+        raise CliError(f"no default model at {DEFAULT_MELODY_MODEL}; pass --model PATH or train one "
+                       "with 'python -m composer train FOLDER --out my.model'")
+    return DEFAULT_MELODY_MODEL
+
+
+def run_generate(args) -> int:
+    from composer.model.device import choose_device
+    from composer.services.generate import (GenerateRequest, check_writable, generate, load_primer, output_paths,
+        prepare, write_songs)
+    from composer.model.modelfile import load_model
+    from composer.cli.progress import terminal_progress
+
+    if args.count < 1:
+        raise CliError(f"--count must be >= 1, got {args.count}")
+    device, reason = choose_device(args.device)
+    if args.bars is not None and args.seconds is not None:
+        raise CliError("give --bars or --seconds, not both")
+    model_path = resolve_model_path(args.model)
+    loaded = load_model(model_path, device)
+    if args.time_signature is not None and loaded.tokenizer.kind == "performance":
+        raise CliError(f"--time-signature is for melody models; {model_path} is a performance model (no meter)")
+    low, high = args.pitch_range or (0, 127)
+    request = GenerateRequest(
+        count=args.count, bars=args.bars if args.bars is not None else (None if args.seconds else 8),
+        seconds=args.seconds, temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
+        seed=args.seed, primer=args.primer, keep_primer=not args.drop_primer, key=args.key,
+        scale=args.scale, pitch_low=low, pitch_high=high, tempo=args.tempo, program=args.program,
+        time_signature=args.time_signature, batch_size=args.batch)
+    if args.primer is not None:
+        request.primer = load_primer(args.primer)
+    plan = prepare(loaded, request)
+    paths = output_paths(args.out, args.count, prefix=args.prefix or loaded.tokenizer.kind, seed=plan.seed)
+    check_writable(paths, force=args.force)
+    if args.audio:
+        from composer.sound.audio import AudioUnavailable, audio_status, prepare_synth
+        audio_ok, audio_reason = audio_status(args.soundfont)
+        if not audio_ok:
+            raise AudioUnavailable(f"--audio: {audio_reason}")
+        prepare_synth(args.soundfont)        # a file that is not a SoundFont fails here, before any file is written
+        check_writable([p.with_suffix("." + args.audio) for p in paths], force=args.force)
+    copy_index = None
+    if args.copy_folder is not None and args.max_copy is None:
+        raise CliError("--copy-folder needs --max-copy K")
+    if args.max_copy is not None:
+        from composer.model.copyindex import DEFAULT_ANCHOR
+        from composer.analysis.copymeter import index_for_model
+        if args.max_copy < 0 or 0 < args.max_copy < DEFAULT_ANCHOR:
+            raise CliError(f"--max-copy must be 0 or >= {DEFAULT_ANCHOR} notes (shorter shared runs are not counted), "
+                           f"got {args.max_copy}")
+        # before generating: fails fast when there is nothing to compare with
+        try:
+            copy_index = index_for_model(loaded, folder=str(args.copy_folder) if args.copy_folder else None)
+        except ComposerError as exc:
+            if args.copy_folder is not None:
+                raise
+            raise CliError(f"{exc} with --copy-folder DIR (or store it once: composer copy-index MODEL DIR)") from None
+    _err(f"model: {model_path} ({loaded.summary()})")
+    _err(f"device: {reason}")
+    with terminal_progress("generating", unit="bar" if loaded.tokenizer.kind == "melody" else "s",
+                           disable=args.quiet) as progress:
+        result = generate(loaded, request, progress=progress, plan=plan)
+    if copy_index is not None:
+        from composer.services.copylimit import limit_copies
+        result, checks = limit_copies(loaded, request, result, copy_index, args.max_copy)
+        for check in checks:
+            _err(f"piece {check.piece + 1}: "
+                 + (f"longest copy {check.length} notes (from {check.source})" if check.source else
+                    f"no run of {copy_index.anchor}+ notes copied") + f", {check.attempts} sample(s)"
+                 + ("" if check.ok else f", still above --max-copy {args.max_copy}"))
+    for i, song in enumerate(result.songs):
+        if not song.notes:
+            _err(f"piece {i + 1} has no notes: the model wrote only rests under these constraints"
+                 + (f" (pitch range {args.pitch_range[0]}-{args.pitch_range[1]})" if args.pitch_range else ""))
+    args.out.mkdir(parents=True, exist_ok=True)
+    write_songs(result.songs, paths, force=args.force)
+    if args.audio:
+        _write_audio_files(result.songs, paths, args)
+    _err(f"wrote {len(paths)} file(s) to {args.out}/ (seed {result.seed})")
+    return 0
+
+
+def add_copy_index_parser(sub) -> argparse.ArgumentParser:
+    p = sub.add_parser("copy-index", help="store (or remove) the copy meter's index of the training data in a model file",
+                       description="Store the notes (pitch and rhythm) of FOLDER's MIDI files in MODEL, so that "
+                                   "the copy meter (the app, generate --max-copy, eval) works without the folder. "
+                                   "The trainer does this itself; this is for older model files, or to remove it.")
+    p.add_argument("model", type=Path)
+    p.add_argument("folder", type=Path, nargs="?", default=None,
+                   help="the MIDI files the model was trained on (default: the folder the model file names)")
+    p.add_argument("--remove", action="store_true", help="remove the stored index instead")
+    p.add_argument("--workers", type=_positive_int, default=None, help="processes that read MIDI files")
+    p.set_defaults(func=run_copy_index)
+    return p
+
+
+def run_copy_index(args) -> int:
+    from composer.analysis.copymeter import index_for_model, training_folder
+    from composer.model.modelfile import load_model, store_copy_index
+    loaded = load_model(args.model, "cpu")
+    if args.remove:
+        if args.folder is not None:
+            raise CliError("--remove takes no FOLDER")
+        if not loaded.copy_arrays:
+            _err(f"{args.model} holds no copy index: nothing to remove")
+            return 0
+        store_copy_index(args.model, None)
+        _err(f"removed the copy index from {args.model}")
+        return 0
+    folder = args.folder or training_folder(loaded)
+    if folder is None:
+        raise CliError(f"{args.model} does not say which folder it was trained on; pass FOLDER")
+    if not Path(folder).is_dir():
+        raise CliError(f"folder {folder} is not on this machine" + ("" if args.folder else
+                       " (the model file's training folder); pass FOLDER"))
+    index = index_for_model(loaded, folder=str(folder), workers=args.workers)
+    store_copy_index(args.model, index)
+    _err(f"stored the notes of {len(index.names)} file(s) ({index.n_notes:,} notes) of {folder} in {args.model}")
+    return 0
+
+
+def add_info_parser(sub) -> None:
+    p = sub.add_parser("info", help="print a model file's metadata")
+    p.add_argument("path", type=Path)
+    p.add_argument("--json", action="store_true", help="print the whole metadata as JSON")
+    p.set_defaults(func=run_info)
+
+
+def run_info(args) -> int:
+    from composer.model.modelfile import read_metadata
+    meta = read_metadata(args.path)
+    if args.json:
+        print(json.dumps(meta, indent=2))
+        return 0
+    model, rep, training = meta.get("model", {}), meta.get("representation", {}), meta.get("training", {})
+    lines = [
+        f"file:            {args.path}",
+        f"format:          {meta.get('format')} v{meta.get('format_version')} (created {meta.get('created', '?')})",
+        f"representation:  {rep.get('kind')}  {json.dumps(rep.get('config', {}))}",
+        f"vocabulary:      {len(meta.get('vocabulary', []))} tokens",
+        f"model:           {model.get('cell', '?').upper()} {model.get('num_layers')}x{model.get('hidden_size')}, "
+        f"embedding {model.get('embed_dim')}, dropout {model.get('dropout')}, " + (
+            f"infill (both sides, {model.get('context_bars')} bars of context each"
+            f"{', attention' if model.get('attention') else ''})" if model.get("architecture") == "infill"
+            else f"tied head {model.get('tie_weights')}"),
+    ]
+    for key, value in training.items():
+        lines.append(f"training.{key + ':':<9}{json.dumps(value) if isinstance(value, (dict, list)) else value}")
+    copies = meta.get("copy_index")
+    if isinstance(copies, dict):
+        notes, names = copies.get("notes"), copies.get("names")
+        lines.append("copy index:      " + (f"{notes:,}" if isinstance(notes, int) else "?") + " notes of "
+                     + (f"{len(names)}" if isinstance(names, list) else "?") + " file(s)")
+    else:
+        lines.append("copy index:      none (the copy meter needs the training folder)")
+    lines.append("libraries:       " + ", ".join(f"{k} {v}" for k, v in meta.get("library_versions", {}).items()))
+    print("\n".join(lines))
+    return 0
+
+
+def _err(text: str) -> None:
+    print(text, file=sys.stderr)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="composer", description="Train and sample LSTM/GRU music models.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    add_generate_parser(sub)
+    add_info_parser(sub)
+    # MODEL [FOLDER]: FOLDER may come after options, which argparse alone refuses for an optional positional
+    parser.intermixed = {"copy-index": add_copy_index_parser(sub)}
+    for plugin in entry_points(group=COMMAND_PLUGINS):
+        try:
+            adder = plugin.load()
+        except Exception as exc:
+            raise CliError(f"command plugin {plugin.name!r} ({plugin.value}) failed to load: "
+                           f"{type(exc).__name__}: {exc}; reinstall the package (pip install -e .)") from exc
+        adder(sub)
+    add_eval_parser(sub)
+    add_infill_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0] in parser.intermixed:
+        args = parser.intermixed[argv[0]].parse_intermixed_args(argv[1:])
+    else:
+        args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        _err("interrupted")
+        return 130
+    except (ComposerError, ValueError, OSError) as exc:
+        _err(f"error: {' '.join(str(exc).split())}")
+        return EXIT_USAGE

@@ -1,0 +1,1 @@
+"""Reading a folder of MIDI files: scan, cache, worker pool, per-file report, file split."""

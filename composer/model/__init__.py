@@ -1,0 +1,1 @@
+"""Networks, model files, one-step runtimes, sampling, device choice."""

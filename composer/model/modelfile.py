@@ -1,0 +1,233 @@
+"""One model file: safetensors weights plus JSON metadata in its header.
+
+Loading never unpickles anything: the file is parsed by safetensors, whose
+format holds only tensors and strings. Every failure is a `ModelFileError`
+with one line naming the file and the problem.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import platform
+import struct
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from safetensors import safe_open
+from safetensors.torch import save as save_tensors
+
+from composer.errors import ComposerError, ModelFileError
+from composer.model.infill_network import InfillConfig, InfillRNN, is_infill_config
+from composer.music.midifile import write_atomic
+from composer.model.network import ModelConfig, MusicRNN
+from composer.representations.base import Tokenizer
+from composer.representations.registry import tokenizer_from_config
+
+FORMAT_NAME = "composer-model"
+FORMAT_VERSION = 2          # 2: may hold a copy index; a file without one is written as 1, as before
+COPY_PREFIX = "copy_index."  # tensors of the stored copy index (composer.analysis.copymeter), not weights
+MODEL_SUFFIX = ".model"
+_MAX_HEADER = 50_000_000
+
+
+@dataclass
+class LoadedModel:
+    """A model ready to sample, with everything its file says about it."""
+
+    model: MusicRNN | InfillRNN      # InfillRNN: an infill model (composer.services.infill)
+    tokenizer: Tokenizer
+    path: Path | None = None
+    training: dict = field(default_factory=dict)
+    meta: dict = field(default_factory=dict)
+    copy_arrays: dict = field(default_factory=dict, repr=False)   # the stored copy index's tensors, if any
+    _copy_index: object = field(default=None, init=False, repr=False, compare=False)
+
+    def copy_index(self):
+        """The copy index of the training data stored in the file
+        (composer.model.copyindex.CopyIndex, built once), or None if it holds none."""
+        if self._copy_index is None and self.copy_arrays:
+            from composer.model.copyindex import CopyIndex
+            try:                                 # (checked here, not on loading: the weights never depend on it)
+                arrays = {k: v.numpy() for k, v in self.copy_arrays.items()}
+                self._copy_index = CopyIndex.from_stored(arrays, self.meta.get("copy_index"))
+            except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
+                raise ModelFileError(f"{self.path or 'model file'}: damaged copy index ({_one_line(exc)})") from None
+        return self._copy_index
+
+    @property
+    def is_infill(self) -> bool:
+        return isinstance(self.model, InfillRNN)
+
+    def require_plain(self, task: str) -> None:
+        """Raise ComposerError when `task` (e.g. "generating") needs a left-to-right model and this is an infill one."""
+        if self.is_infill:
+            raise ComposerError(f"{self.path or 'this model'} is an infill model: it rewrites bars of a song "
+                                f"(composer infill); {task} needs a left-to-right model")
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    def summary(self) -> str:
+        c = self.model.config
+        corpus = self.training.get("corpus", {}).get("name") or self.training.get("corpus_name", "")
+        kind = f"{self.tokenizer.kind} infill" if self.is_infill else self.tokenizer.kind
+        return (f"{kind} {c.cell.upper()} {c.num_layers}x{c.hidden_size}, "
+                f"{self.model.num_parameters() / 1e6:.2f}M parameters" + (f", trained on {corpus}" if corpus else ""))
+
+
+def library_versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    from composer import __version__
+    out = {"composer": __version__, "python": platform.python_version()}
+    for package in ("torch", "numpy", "mido", "safetensors"):
+        try:
+            out[package] = version(package)
+        except PackageNotFoundError:
+            out[package] = "unknown"
+    return out
+
+
+def model_metadata(model: MusicRNN | InfillRNN, tokenizer: Tokenizer, training: dict | None = None) -> dict:
+    return {
+        "format": FORMAT_NAME,
+        "format_version": 1,            # 2 once a copy index is put in (_put_copy_index)
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "model": model.config.to_dict(),
+        "representation": {"kind": tokenizer.kind, "config": tokenizer.config.to_dict()},
+        "vocabulary": tokenizer.vocab,
+        "training": training or {},
+        "library_versions": library_versions(),
+    }
+
+
+def _put_copy_index(tensors: dict, meta: dict, copy_index) -> None:
+    """Put `copy_index` (a composer.model.copyindex.CopyIndex; None: none) into a model
+    file's tensors and metadata in place of any there: a file with one is format
+    version 2, so that older readers say to update; a file without one stays 1."""
+    for name in [k for k in tensors if k.startswith(COPY_PREFIX)]:
+        del tensors[name]
+    meta.pop("copy_index", None)
+    meta["format_version"] = 1
+    if copy_index is not None:
+        arrays, meta["copy_index"] = copy_index.stored()
+        tensors.update({COPY_PREFIX + k: torch.from_numpy(v) for k, v in arrays.items()})
+        meta["format_version"] = FORMAT_VERSION
+
+
+def model_bytes(model: MusicRNN, tokenizer: Tokenizer, training: dict | None = None, copy_index=None) -> bytes:
+    """The complete model file as bytes; `copy_index` (a composer.model.copyindex.CopyIndex
+    of the training data, for the copy meter) is stored with it when given."""
+    if model.config.vocab_size != tokenizer.vocab_size:
+        raise ValueError(f"model vocab_size {model.config.vocab_size} != tokenizer vocabulary {tokenizer.vocab_size}")
+    tensors = {k: v.detach().to("cpu").contiguous().clone() for k, v in model.state_dict().items()}
+    meta = model_metadata(model, tokenizer, training)
+    _put_copy_index(tensors, meta, copy_index)
+    return save_tensors(tensors, metadata={"format": FORMAT_NAME, "composer": json.dumps(meta)})
+
+
+def save_model(path: str | os.PathLike, model: MusicRNN, tokenizer: Tokenizer,
+               training: dict | None = None, *, force: bool = True, copy_index=None) -> Path:
+    """Write a model file atomically (temp file, fsync, rename)."""
+    return write_atomic(path, model_bytes(model, tokenizer, training, copy_index), force=force)
+
+
+def store_copy_index(path: str | os.PathLike, copy_index) -> Path:
+    """Rewrite the model file at `path` with `copy_index` stored in it (None:
+    without one), keeping its weights and metadata as they are."""
+    path = Path(path)
+    meta = read_metadata(path)
+    try:
+        with safe_open(str(path), framework="pt", device="cpu") as handle:
+            tensors = {k: handle.get_tensor(k) for k in handle.keys()}
+    except Exception as exc:  # safetensors raises its own error types
+        raise ModelFileError(f"{path}: corrupt model file ({_one_line(exc)})") from None
+    _put_copy_index(tensors, meta, copy_index)
+    return write_atomic(path, save_tensors(tensors, metadata={"format": FORMAT_NAME, "composer": json.dumps(meta)}),
+                        force=True)
+
+
+def _sniff(path: Path) -> None:
+    """Reject files that are plainly not safetensors with a helpful reason."""
+    with open(path, "rb") as handle:
+        head = handle.read(16)
+    if not head:
+        raise ModelFileError(f"{path}: empty file")
+    looks_safetensors = len(head) >= 9 and head[8:9] == b"{"
+    if len(head) < 9:                      # (too short for any checkpoint, pickled or not)
+        raise ModelFileError(f"{path}: truncated file ({len(head)} bytes)")
+    if head[:2] == b"PK" or (head[:1] == b"\x80" and not looks_safetensors):
+        raise ModelFileError(f"{path}: is a pickle/PyTorch checkpoint, which is refused because loading "
+                             "it could run code; only safetensors model files are accepted")
+    if not looks_safetensors:
+        raise ModelFileError(f"{path}: not a model file (no safetensors header)")
+    header_len = struct.unpack("<Q", head[:8])[0]
+    size = path.stat().st_size
+    if header_len > min(size - 8, _MAX_HEADER):
+        raise ModelFileError(f"{path}: not a model file or truncated (header claims {header_len:,} bytes, "
+                             f"file has {size:,})")
+
+
+def read_metadata(path: str | os.PathLike) -> dict:
+    """The JSON metadata of a model file, without loading the weights."""
+    path = Path(path)
+    if not path.is_file():
+        raise ModelFileError(f"{path}: no such model file")
+    _sniff(path)
+    try:
+        with safe_open(str(path), framework="pt", device="cpu") as handle:
+            header = handle.metadata() or {}
+    except Exception as exc:  # safetensors raises its own error types
+        raise ModelFileError(f"{path}: corrupt model file ({_one_line(exc)})") from None
+    if header.get("format") != FORMAT_NAME or "composer" not in header:
+        raise ModelFileError(f"{path}: a safetensors file, but not a {FORMAT_NAME} file (no composer metadata)")
+    try:
+        meta = json.loads(header["composer"])
+    except json.JSONDecodeError as exc:
+        raise ModelFileError(f"{path}: metadata is not valid JSON ({exc.msg})") from None
+    if not isinstance(meta, dict):
+        raise ModelFileError(f"{path}: metadata is not a JSON object")
+    version = meta.get("format_version")
+    if not isinstance(version, int):
+        raise ModelFileError(f"{path}: metadata has no format_version")
+    if version > FORMAT_VERSION:
+        raise ModelFileError(f"{path}: format version {version} is newer than this program supports "
+                             f"({FORMAT_VERSION}); please update the app")
+    return meta
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def load_model(path: str | os.PathLike, device: torch.device | str = "cpu") -> LoadedModel:
+    """Load a model file onto `device` (CPU or GPU alike), in eval mode."""
+    path = Path(path)
+    meta = read_metadata(path)
+    try:
+        tokenizer = tokenizer_from_config(meta["representation"]["kind"], meta["representation"]["config"])
+        infill = is_infill_config(meta["model"])
+        config = (InfillConfig if infill else ModelConfig).from_dict(meta["model"])
+    except (KeyError, TypeError, ValueError, ComposerError) as exc:
+        raise ModelFileError(f"{path}: invalid metadata ({_one_line(exc)})") from None
+    if meta.get("vocabulary") != tokenizer.vocab:
+        raise ModelFileError(f"{path}: the stored vocabulary does not match its representation config")
+    if config.vocab_size != tokenizer.vocab_size:
+        raise ModelFileError(f"{path}: model vocab_size {config.vocab_size} does not match the "
+                             f"vocabulary ({tokenizer.vocab_size} tokens)")
+    model = InfillRNN(config) if infill else MusicRNN(config)
+    try:
+        with safe_open(str(path), framework="pt", device="cpu") as handle:
+            tensors = {k: handle.get_tensor(k) for k in handle.keys()}
+        copy_arrays = {k[len(COPY_PREFIX):]: tensors.pop(k) for k in list(tensors) if k.startswith(COPY_PREFIX)}
+        model.load_state_dict(tensors, strict=True)
+    except ModelFileError:
+        raise
+    except Exception as exc:
+        raise ModelFileError(f"{path}: weights do not match the model config ({_one_line(exc)[:300]})") from None
+    model.to(device).eval()
+    return LoadedModel(model=model, tokenizer=tokenizer, path=path,
+                       training=meta.get("training", {}), meta=meta, copy_arrays=copy_arrays)

@@ -1,0 +1,1 @@
+"""Music value types, MIDI file reading/writing, keys and scales."""

@@ -1,0 +1,1 @@
+"""Token representations and the registry that rebuilds one from a model file."""

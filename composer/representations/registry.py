@@ -1,0 +1,20 @@
+"""The registry of representations: rebuilds a tokenizer from the (kind, config)
+a model file stores."""
+from __future__ import annotations
+
+from composer.errors import ComposerError
+from composer.representations.frames import FramesConfig, FramesTokenizer
+from composer.representations.melody import MelodyConfig, MelodyTokenizer
+from composer.representations.performance import PerformanceConfig, PerformanceTokenizer
+from composer.representations.base import Tokenizer
+
+
+def tokenizer_from_config(kind: str, config: dict) -> Tokenizer:
+    """Rebuild a tokenizer from the (kind, config dict) a model file stores."""
+    registry = {"melody": (MelodyTokenizer, MelodyConfig),
+                "performance": (PerformanceTokenizer, PerformanceConfig),
+                "frames": (FramesTokenizer, FramesConfig)}
+    if kind not in registry:
+        raise ComposerError(f"unknown representation {kind!r}; known: {', '.join(registry)}")
+    cls, cfg_cls = registry[kind]
+    return cls(cfg_cls.from_dict(config))

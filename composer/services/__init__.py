@@ -1,0 +1,1 @@
+"""What the front ends call: generate, infill, evaluate, describe a model."""

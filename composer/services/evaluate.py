@@ -1,0 +1,290 @@
+"""`python -m composer eval MODEL FOLDER`: how good is a model, measured.
+
+1. Held-out likelihood, in bits per note (composer.analysis.likelihood, the trainer's own
+   implementation) of the folder's pieces, next to two baselines on the same
+   notes (composer.analysis.likelihood): a pitch/duration bigram fitted on the
+   model's training split when its training folder is on this machine (files
+   of the folder that are in that training split are left out of the
+   evaluation), else on a fixed half of the folder (and everything is then
+   scored on the other half only); and the uniform-over-allowed-tokens model.
+2. Musical statistics of `samples` generated pieces (fixed seed) against the
+   folder's pieces, with overlapping areas (composer.analysis.stats).
+3. The copy meter of each generated piece against the training data
+   (composer.analysis.copymeter); against the folder's fitting half if the training
+   folder is not available.
+
+`evaluate(config, progress, should_stop)` is the Qt-free service; the CLI
+prints a table and writes JSON (`--json`) and a one-page HTML report (`--html`).
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from composer.config import ConfigMixin
+from composer.errors import ComposerError
+
+# progress(stage, done, total): stage is "scanning", "training data", "likelihood", "generating", "statistics"
+EvalProgress = Callable[[str, int, int], None]
+
+
+@dataclass(frozen=True)
+class EvalConfig(ConfigMixin):
+    model: str
+    folder: str
+    samples: int = 32               # generated pieces for the statistics and the copy meter
+    seed: int = 0                   # generation seed (same seed, same device -> same pieces)
+    bars: int = 16                  # melody: length of each generated piece, bars
+    seconds: float = 30.0           # performance: length of each generated piece, seconds
+    temperature: float = 1.0
+    device: str = "auto"
+    workers: int | None = None      # ingestion processes (None: one per core)
+    cache_dir: str | None = None    # ingestion cache (None: the default)
+    split_seed: int = 0             # which half of the folder fits the bigram when the training data is absent
+
+    def __post_init__(self):
+        if not 1 <= self.samples <= 10_000:
+            raise ValueError(f"samples must be in 1..10000, got {self.samples}")
+        if not 1 <= self.bars <= 1000:
+            raise ValueError(f"bars must be in 1..1000, got {self.bars}")
+        if not 0 < self.seconds <= 3600:
+            raise ValueError(f"seconds must be in (0, 3600], got {self.seconds}")
+
+
+@dataclass
+class EvalResult:
+    model: str
+    folder: str
+    representation: str
+    likelihood: dict = field(default_factory=dict)      # name -> BitsPerNote.to_dict() (+ notes)
+    split: dict = field(default_factory=dict)           # how the folder was used
+    features: list = field(default_factory=list)        # [FeatureComparison]
+    copies: list = field(default_factory=list)          # [{"piece" (1-based), "length", "source"}]
+    copy_index: dict = field(default_factory=dict)      # what the copy meter compares against
+    generation: dict = field(default_factory=dict)
+    skipped: dict = field(default_factory=dict)         # skipped_report(): {"count", "by_reason", "files"}
+    skipped_files: int = 0                              # = skipped["count"] (kept for older readers)
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict:
+        """Everything, JSON-ready: a number that is not finite (NaN, inf) becomes None."""
+        out = dict(self.__dict__)
+        out["features"] = [f.to_dict() for f in self.features]
+        return _finite_or_none(out)
+
+    def to_json(self) -> str:
+        """Strict JSON (no NaN or Infinity, which JSON.parse rejects): null where a number is unavailable."""
+        return json.dumps(self.to_dict(), indent=1, allow_nan=False)
+
+    def table_lines(self) -> list[str]:
+        """A short terminal table of the results."""
+        lines = [f"{'model':<22}{'bits/note':>10}{'bits/token':>11}{'notes':>9}{'files':>7}"]
+        for name, m in self.likelihood.items():
+            lines.append(f"{name:<22}{fmt_number(m['bits_per_note']):>10}{fmt_number(m['bits_per_token']):>11}"
+                         f"{m['notes']:>9}{m['files']:>7}")
+        lines.append(f"evaluated on: {self.split.get('description', '')}")
+        if self.skipped.get("count"):
+            lines.append(skipped_line(self.skipped))
+        lines.append(f"{'feature':<16}{'OA':>6}{'generated':>11}{'folder':>9}")
+        for f in self.features:
+            lines.append(f"{f.name:<16}{fmt_number(f.oa):>6}{fmt_number(f.generated_mean):>11}"
+                         f"{fmt_number(f.reference_mean):>9}")
+        if self.copies:
+            lines.append(self.copy_line())
+        return lines
+
+    def copy_line(self) -> str:
+        """The copy meter in one line: mean and longest copied run over the generated pieces."""
+        head = f"copy meter ({self.copy_index.get('description', '')}): "
+        worst = max(self.copies, key=lambda c: c["length"])
+        if not worst["length"]:
+            n = len(self.copies)
+            return head + f"no run of {self.copy_index.get('anchor', 4)}+ notes shared ({n} piece{'s' * (n != 1)})"
+        mean = sum(c["length"] for c in self.copies) / len(self.copies)
+        return head + (f"mean {mean:.1f} notes, longest {worst['length']} "
+                       f"(piece {worst['piece']}, from {worst['source']})")
+
+
+def fmt_number(value, digits: int = 3) -> str:
+    """A number for a table; "-" for None, NaN or infinity (a value that is not available)."""
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "-"
+    return f"{value:.{digits}f}"
+
+
+def _finite_or_none(value):
+    """`value` with every non-finite float (in dicts, lists, tuples) replaced by None."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite_or_none(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite_or_none(v) for v in value]
+    return value
+
+
+def skipped_report(report) -> dict:
+    """The skipped files of an ingest report: {"count": n, "by_reason": {kind: n} (most
+    frequent first), "files": [{"path", "reason"}] (sorted by path)}."""
+    from composer.corpus.ingest import reason_kind
+    skipped = report.skipped()
+    kinds = Counter(reason_kind(f.reason) for f in skipped)
+    return {"count": len(skipped), "by_reason": dict(kinds.most_common()),
+            "files": [{"path": f.path, "reason": f.reason} for f in skipped]}
+
+
+def reasons_text(skipped: dict) -> str:
+    """'too long (2), corrupt (1)' for a skipped_report()."""
+    return ", ".join(f"{kind} ({n})" for kind, n in skipped.get("by_reason", {}).items())
+
+
+def skipped_line(skipped: dict, names: int = 3) -> str:
+    """'2 file(s) skipped: too long (2): a.mid, b.mid' with at most `names` names."""
+    files = [f["path"] for f in skipped.get("files", [])]
+    shown = ", ".join(files[:names])
+    if len(files) > names:
+        shown += f", and {len(files) - names} more (all in --json)"
+    return f"{skipped['count']} file(s) skipped: {reasons_text(skipped)}: {shown}"
+
+
+def _stage(progress: EvalProgress | None, stage: str):
+    if progress is None:
+        return None
+    return lambda done, total, *_: progress(stage, int(done), int(total))
+
+
+def _likelihood(loaded, eval_seqs: list[list[int]], fit_seqs: list[list[int]] | None, device) -> dict:
+    from composer.analysis.likelihood import BitsPerNote, evaluate_bits_per_note
+
+    from composer.analysis.likelihood import BigramModel, uniform_bits
+    tok = loaded.tokenizer
+    notes = sum(tok.count_notes(s) for s in eval_seqs)
+    tokens = sum(len([t for t in s[1:] if t != 0]) for s in eval_seqs)
+    out = {"model": evaluate_bits_per_note(loaded.model, tok, eval_seqs, device=device).to_dict()}
+    if fit_seqs:
+        bigram = BigramModel(tok).fit(fit_seqs)
+        bits = sum(bigram.sequence_bits(s) for s in eval_seqs)
+        out["bigram"] = BitsPerNote(bits, notes, tokens, len(eval_seqs)).to_dict()
+        out["bigram"]["fitted_on_files"] = bigram.sequences
+    uniform = uniform_bits(tok, eval_seqs)
+    out["uniform"] = BitsPerNote(sum(uniform.bits), notes, tokens, len(eval_seqs)).to_dict()
+    out["uniform"]["outside_grammar_tokens"] = uniform.outside_grammar
+    return out
+
+
+def _training_split(loaded, scan, progress, should_stop, config):
+    """(training folder corpus, names of its training split) or (None, None)."""
+    from composer.corpus.split import split_files
+
+    from composer.analysis.copymeter import training_folder
+    folder = training_folder(loaded)
+    if not folder or not Path(folder).is_dir():
+        return None, None
+    corpus = scan(folder, _stage(progress, "training data"))
+    train_config = (loaded.training or {}).get("train_config") or {}
+    names, _ = split_files(sorted(corpus.sequences), float(train_config.get("val_share", 0.1)),
+                           int(train_config.get("seed", 0)))
+    return corpus, names
+
+
+def evaluate(config: EvalConfig, progress: EvalProgress | None = None,
+             should_stop: Callable[[], bool] | None = None) -> EvalResult:
+    """Run the whole evaluation (see the module docstring). Raises
+    ModelFileError for a bad model file, ComposerError for a folder with
+    nothing usable, Cancelled when `should_stop()` returns True."""
+    from composer.corpus.split import split_files
+    from composer.corpus.ingest import scan_folder
+
+    from composer.model.device import choose_device
+    from composer.model.copyindex import CopyIndex
+    from composer.analysis.copymeter import copy_meter
+    from composer.analysis.stats import compare_sets, set_features
+    from composer.services.generate import GenerateRequest, generate
+    from composer.representations.melody import MelodyTokenizer
+    from composer.model.modelfile import load_model
+
+    started = time.monotonic()
+    device, device_reason = choose_device(None if config.device == "auto" else config.device)
+    loaded = load_model(config.model, device)
+    loaded.require_plain("evaluate")
+    tok = loaded.tokenizer
+
+    def scan(folder, hook):
+        return scan_folder(folder, tok, cache_dir=config.cache_dir, workers=config.workers, progress=hook,
+                           should_stop=should_stop)
+
+    if not Path(config.folder).is_dir():
+        raise ComposerError(f"{config.folder}: no such folder")
+    corpus = scan(config.folder, _stage(progress, "scanning"))
+    skipped = skipped_report(corpus.report)
+    scanned = f"{len(corpus.report.files)} file(s) scanned" + (f"; skipped: {reasons_text(skipped)}"
+                                                               if skipped["count"] else "")
+    if not corpus.sequences:
+        raise ComposerError(f"{config.folder}: no usable MIDI files for a {tok.kind} model ({scanned})")
+    names = sorted(corpus.sequences)
+    train_corpus, train_names = _training_split(loaded, scan, progress, should_stop, config)
+    if train_corpus is None and len(names) < 2:
+        raise ComposerError(f"{config.folder}: only {len(names)} usable MIDI file ({scanned}); without the model's "
+                            "training folder the folder is split in two halves (one fits the bigram baseline, "
+                            "the other is scored), so it needs at least 2 usable files")
+    if train_corpus is not None:
+        in_train = set(train_names)
+        train_hashes = {f.sha256 for f in train_corpus.report.used() if f.path in in_train}
+        eval_names = [f.path for f in corpus.report.used() if f.sha256 not in train_hashes]
+        if not eval_names:
+            raise ComposerError(f"every usable file of {config.folder} is in the model's training split; "
+                                "evaluate on files it was not trained on")
+        fit_seqs = [train_corpus.sequences[n] for n in train_names]
+        split = {"description": f"{len(eval_names)} of {len(names)} files (left out {len(names) - len(eval_names)} "
+                                f"in the training split); bigram fitted on the training split of "
+                                f"{train_corpus.report.folder} ({len(fit_seqs)} files)",
+                 "bigram_fit": "training split", "training_folder": train_corpus.report.folder,
+                 "left_out_in_training_split": len(names) - len(eval_names)}
+        index_pieces = train_corpus.sequences
+        index_desc = f"training folder {train_corpus.report.folder}"
+    else:
+        fit_names, eval_names = split_files(names, 0.5, config.split_seed)
+        fit_seqs = [corpus.sequences[n] for n in fit_names]
+        split = {"description": f"half of the folder, {len(eval_names)} files (training data not available; "
+                                f"bigram fitted on the other {len(fit_names)})",
+                 "bigram_fit": "other half of the folder", "fit_files": fit_names}
+        index_pieces = {n: corpus.sequences[n] for n in fit_names}
+        index_desc = f"the other half of {config.folder} (training folder not available)"
+        if loaded.copy_index() is not None:
+            index_pieces, index_desc = None, "the training data's index stored in the model file"
+    split.update(eval_files=eval_names, folder_files=len(corpus.report.files), usable_files=len(names))
+    eval_seqs = [corpus.sequences[n] for n in eval_names]
+    if progress:
+        progress("likelihood", 0, 1)
+    likelihood = _likelihood(loaded, eval_seqs, fit_seqs, device)
+    if progress:
+        progress("likelihood", 1, 1)
+
+    melody = isinstance(tok, MelodyTokenizer)
+    request = GenerateRequest(count=config.samples, bars=config.bars if melody else None,
+                              seconds=None if melody else config.seconds, temperature=config.temperature,
+                              seed=config.seed)
+    gen_hook = _stage(progress, "generating")
+    generated = generate(loaded, request, progress=gen_hook, should_stop=should_stop)
+    reference = [tok.decode(corpus.sequences[n]) for n in names]
+    features = compare_sets(set_features(generated.songs), set_features(reference))
+    index = (CopyIndex.from_corpus(index_pieces, tok, should_stop=should_stop) if index_pieces is not None
+             else loaded.copy_index())
+    copies = []
+    for i, song in enumerate(generated.songs):
+        length, source = copy_meter(song, index)
+        copies.append({"piece": i + 1, "length": length, "source": source})     # 1-based, as users see them
+    return EvalResult(
+        model=str(config.model), folder=str(config.folder), representation=tok.kind, likelihood=likelihood,
+        split=split, features=features, copies=copies,
+        copy_index={"description": index_desc, "files": len(index.names), "notes": index.n_notes,
+                    "anchor": index.anchor},
+        generation={"samples": config.samples, "seed": generated.seed, "bars": request.bars,
+                    "seconds": request.seconds, "temperature": config.temperature, "device": device_reason},
+        skipped=skipped, skipped_files=skipped["count"], seconds=round(time.monotonic() - started, 2))

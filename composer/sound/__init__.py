@@ -1,0 +1,1 @@
+"""Synthesis, audio export, MIDI output ports."""

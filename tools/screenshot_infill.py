@@ -1,0 +1,73 @@
+"""Take the documentation screenshot of Regenerate selection by driving the
+real window: `python -m tools.screenshot_infill docs/img [MODEL] [SONG.mid]`
+(under Xvfb: `xvfb-run -a ...`).
+
+Opens SONG (default: an 8-bar code-made tune, tools.screenshots.tune) to edit
+with MODEL selected (default: the shipped composer/assets/melody.model, which borrows
+the shipped infill model when there is one), selects bars 5-6, regenerates
+them and shows the second take. Nothing touches the user's settings or model
+folder. Writes DIR/infill.png.
+"""
+from __future__ import annotations
+
+import sys
+import tempfile
+from pathlib import Path
+
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication
+
+from composer.music.midifile import write_midi
+from composer.music.song import melody_song
+
+from gui.catalog import ASSETS_DIR
+from tools.screenshots import _grab, _wait, tune
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    out = Path(argv[0] if argv else "docs/img")
+    model = Path(argv[1]) if len(argv) > 1 else ASSETS_DIR / "melody.model"
+    out.mkdir(parents=True, exist_ok=True)
+    app = QApplication.instance() or QApplication([])
+    from gui.main_window import MainWindow
+    from gui.settings import Settings
+
+    tmp = Path(tempfile.mkdtemp(prefix="rnn-composer-shots-"))
+    if len(argv) > 2:
+        song_path = Path(argv[2])
+    else:
+        song_path = tmp / "tune.mid"
+        write_midi(melody_song(tune(5), tempo=110, program=73), song_path)
+    settings = Settings.at_path(tmp / "settings.ini")
+    settings.add_recent_model(model)
+    settings.set("models/last", str(model))
+    window = MainWindow(settings, tmp / "models")
+    window.dialogs.confirm = lambda title, question: True
+    window.resize(1440, 900)
+    window.show()
+
+    gen = window.generate_view
+    window.tabs.setCurrentWidget(gen)
+    c = gen.controls
+    c.count.setValue(4)
+    c.seed.setValue(2024)
+    c.temperature.setValue(0.9)
+    c.top_p.setValue(0.95)
+    results = gen.results
+    if not results.load_song_file(song_path):
+        return 1
+    results.roll.set_selection(5, 6)
+    results.infill_action.trigger()
+    _wait(gen.job.finished)
+    if results.infill_panel.is_open():
+        results.infill_panel.list.setCurrentRow(2)
+    QTimer.singleShot(100, app.quit)
+    app.exec()
+    _grab(window, out / "infill.png")
+    window.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

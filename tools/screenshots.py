@@ -1,0 +1,109 @@
+"""Take the documentation screenshots by driving the real window:
+`python -m tools.screenshots docs/img` (under Xvfb: `xvfb-run -a ...`).
+
+Writes code-made tunes to a temporary folder, scans and trains a small model
+through the train view, then generates with it in the generate view. Nothing
+touches the user's settings or model folder.
+"""
+from __future__ import annotations
+
+import random
+import sys
+import tempfile
+from pathlib import Path
+
+from PySide6.QtCore import QEventLoop, QTimer
+from PySide6.QtWidgets import QApplication
+
+from composer.music.midifile import write_midi
+from composer.music.song import Note, melody_song
+
+MAJOR = [0, 2, 4, 5, 7, 9, 11]
+RHYTHMS = [[1, 1, 1, 1], [0.5, 0.5, 1, 1, 1], [1.5, 0.5, 1, 1], [2, 1, 1], [0.5, 0.5, 0.5, 0.5, 2], [4]]
+
+
+def tune(seed: int, bars: int = 8) -> list[Note]:
+    """A diatonic random-walk tune in a random key, ending on the tonic."""
+    rng = random.Random(seed)
+    tonic = 60 + rng.choice([-5, -3, 0, 2, 4, 5, 7])
+    degree, notes, beat = 0, [], 0.0
+    for bar in range(bars):
+        rhythm = RHYTHMS[-1] if bar == bars - 1 else rng.choice(RHYTHMS[:-1])
+        for length in rhythm:
+            if bar == bars - 1:
+                degree = 0
+            pitch = tonic + 12 * (degree // 7) + MAJOR[degree % 7]
+            notes.append(Note(beat, beat + length, pitch, velocity=rng.randint(60, 115)))
+            beat += length
+            degree = max(-5, min(9, degree + rng.choice([-2, -1, -1, 1, 1, 2, 0, 3, -3])))
+    return notes
+
+
+def _wait(signal) -> None:
+    loop = QEventLoop()
+    signal.connect(loop.quit)
+    loop.exec()
+
+
+def _grab(window, path: Path) -> None:
+    window.grab().save(str(path))
+    print(f"wrote {path}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    out = Path(argv[0] if argv else "docs/img")
+    out.mkdir(parents=True, exist_ok=True)
+    app = QApplication.instance() or QApplication([])
+    from gui.main_window import MainWindow
+    from gui.settings import Settings
+
+    tmp = Path(tempfile.mkdtemp(prefix="rnn-composer-shots-"))
+    folder = tmp / "tunes"
+    folder.mkdir()
+    for seed in range(48):
+        write_midi(melody_song(tune(seed), tempo=110), folder / f"tune_{seed:02d}.mid")
+    (folder / "notes.txt.mid").write_bytes(b"this is not a MIDI file")
+    window = MainWindow(Settings.at_path(tmp / "settings.ini"), tmp / "models")
+    window.dialogs.confirm = lambda title, question: True
+    window.resize(1440, 900)
+    window.show()
+
+    train = window.train_view
+    window.tabs.setCurrentWidget(train)
+    train.folder.setText(str(folder))
+    train.name.setText("folk-demo")
+    train.size.setCurrentText("small")
+    train.hidden.setValue(128)
+    train.embed.setValue(64)
+    train.batch.setValue(32)
+    train.seq_len.setValue(64)
+    train.steps.setValue(int(argv[1]) if len(argv) > 1 else 300)
+    train.scan()
+    _wait(train.job.finished)
+    train.start()
+    _wait(train.job.finished)
+    _grab(window, out / "train.png")
+
+    gen = window.generate_view
+    window.tabs.setCurrentWidget(gen)
+    c = gen.controls
+    c.count.setValue(4)
+    c.bars.setValue(8)
+    c.seed.setValue(2024)
+    c.temperature.setValue(0.9)
+    c.key.setCurrentText("D")
+    c.scale.setCurrentText("dorian")
+    c.instrument.setCurrentIndex(73)
+    gen.generate()
+    _wait(gen.job.finished)
+    gen.results.variations.setCurrentRow(1)
+    QTimer.singleShot(100, app.quit)
+    app.exec()
+    _grab(window, out / "generate.png")
+    window.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
