@@ -30,8 +30,8 @@ from pathlib import Path
 import torch
 
 from composer.cli.main import _positive_int as positive_int  # noqa: F401  (shared by the benchmark commands)
-from composer.model.device import cpu_name
 from composer.errors import ComposerError
+from composer.model.device import cpu_name
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_JSON = Path(__file__).resolve().parent / "results.json"
@@ -89,7 +89,8 @@ def write_json(data: dict, path: Path | str) -> None:
 
 
 def machine() -> dict:
-    return {"cpu": cpu_name(), "cores": os.cpu_count(), "machine": platform.machine(), "python": platform.python_version(),
+    return {"cpu": cpu_name(), "cores": os.cpu_count(), "machine": platform.machine(),
+            "python": platform.python_version(),
             "torch": torch.__version__, "torch_threads": torch.get_num_threads(), "platform": platform.platform()}
 
 

@@ -39,12 +39,12 @@ from pathlib import Path
 import torch
 
 from benchmarks.__main__ import CLI_ERRORS, Parser, fail, json_path, model_file, positive_int, write_json
-from composer.assets import INFILL_MODEL, MELODY_MODEL, asset_path
+from composer.assets import MELODY_MODEL, asset_path
 from composer.model import runtime
-from composer.services.generate import GenerateRequest, generate
-from composer.representations.melody import MelodyTokenizer
-from composer.model.network import ModelConfig, MusicRNN
 from composer.model.modelfile import LoadedModel, load_model
+from composer.model.network import ModelConfig, MusicRNN
+from composer.representations.melody import MelodyTokenizer
+from composer.services.generate import GenerateRequest, generate
 
 DEFAULT_MODEL = asset_path(MELODY_MODEL)
 
@@ -200,7 +200,8 @@ def main(argv=None) -> int:
     parser.add_argument("--json", type=json_path, default=None)
     parser.add_argument("--threads", type=positive_int, default=None, help="torch threads (default: torch's choice)")
     parser.add_argument("--sampler-threads", type=_sampler_threads, default=None,
-                        help="ONNX Runtime threads for steps of >= 32 sequences: auto or N (default: COMPOSER_SAMPLER_THREADS or auto)")
+                        help="ONNX Runtime threads for steps of >= 32 sequences: auto or N "
+                             "(default: COMPOSER_SAMPLER_THREADS or auto)")
     args = parser.parse_args(argv)
     try:
         result = run(args.model, args.repeats, args.threads, args.sampler_threads)
@@ -208,9 +209,11 @@ def main(argv=None) -> int:
         return fail(exc)
     print(f"model: {result['model']}  runtime: {result['runtime']}  machine: {result['machine']}")
     split = result["big_steps_on_one_and_n_threads"]
-    chose = f" (big steps on 1 / {result['sampler_threads_big_batches']} threads: {split[0]} / {split[1]})" if split else ""
+    big = result['sampler_threads_big_batches']
+    chose = f" (big steps on 1 / {big} threads: {split[0]} / {split[1]})" if split else ""
     print(f"torch threads: {result['torch_threads']}  sampler threads: {result['sampler_threads']}{chose}")
-    print(f"{'batch':>5} {'pieces':>6} {'notes/s':>9} {'vs raw loop':>12} {'vs batch 1':>11} {'raw loop vs batch 1':>20} "
+    print(f"{'batch':>5} {'pieces':>6} {'notes/s':>9} {'vs raw loop':>12} {'vs batch 1':>11} "
+          f"{'raw loop vs batch 1':>20} "
           f"{'notes/CPU-s':>12} {'CPU vs batch 1':>15}")
     for row in result["rows"]:
         print(f"{row['batch']:>5} {row['variations']:>6} {row['notes_per_s']:>9.0f} {row['ratio_to_raw_loop']:>12.2f} "

@@ -23,10 +23,10 @@ from pathlib import Path
 import torch
 
 from benchmarks.__main__ import CLI_ERRORS, Parser, existing_dir, fail, json_path, model_file, positive_int
-from composer.model.modelfile import load_model
-from composer.corpus.split import split_files
-from training.infill_data import EVAL_SPAN_BARS, span_bits_per_note
 from composer.corpus.ingest import scan_folder
+from composer.corpus.split import split_files
+from composer.model.modelfile import load_model
+from training.infill_data import EVAL_SPAN_BARS, span_bits_per_note
 
 
 def validation_pieces(folder: Path, tokenizer, *, val_share: float, seed: int, cache_dir=None) -> list[list[int]]:

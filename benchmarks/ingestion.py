@@ -72,11 +72,11 @@ def measure(files: int = 1000, workers: int | None = None, rounds: int = 3) -> d
         raise ValueError(f"files, rounds and workers must be >= 1, got {files}, {rounds} and {workers}")
     import pretty_midi
 
-    from composer.representations.melody import MelodyTokenizer
-    from composer.music.midifile import read_midi
     from composer.corpus.ingest import scan_folder
     from composer.corpus.pool import default_workers
     from composer.music.midifast import read_midi_fast
+    from composer.music.midifile import read_midi
+    from composer.representations.melody import MelodyTokenizer
 
     tmp = Path(tempfile.mkdtemp(prefix="ingest-bench-"))
     try:
@@ -129,8 +129,8 @@ def measure(files: int = 1000, workers: int | None = None, rounds: int = 3) -> d
 
 WORST_CASE_SCRIPT = """
 import json, resource, sys
-from composer.performance import PerformanceTokenizer
-from training.ingest import scan_folder
+from composer.representations.performance import PerformanceTokenizer
+from composer.corpus.ingest import scan_folder
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 workers = int(sys.argv[3]) if sys.argv[3] != "None" else None
 report = scan_folder(sys.argv[1], PerformanceTokenizer(), cache_dir=sys.argv[2], workers=workers,
@@ -161,8 +161,10 @@ def worst_case_memory(workers) -> None:
                              capture_output=True, text=True, check=True, cwd=Path(__file__).resolve().parent.parent)
         result = json.loads(out.stdout)
         for path, status, reason, seconds in result["files"]:
-            print(f"{path:22s} {(folder / path).stat().st_size:>9,} bytes  {status:7s} {reason or '':40s} {seconds:6.2f} s")
-        print(f"peak RSS: scan process {result['self_kb'] / 1024:.0f} MB (after imports {result['before_kb'] / 1024:.0f} MB),"
+            size = (folder / path).stat().st_size
+            print(f"{path:22s} {size:>9,} bytes  {status:7s} {reason or '':40s} {seconds:6.2f} s")
+        print(f"peak RSS: scan process {result['self_kb'] / 1024:.0f} MB "
+              f"(after imports {result['before_kb'] / 1024:.0f} MB),"
               f" largest worker {result['worker_kb'] / 1024:.0f} MB")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -30,8 +30,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from composer.assets import MELODY_MODEL, asset_path
 from benchmarks.__main__ import CLI_ERRORS, Parser, existing_dir, fail, json_path, model_file, positive_int, write_json
+from composer.assets import MELODY_MODEL, asset_path
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_FOLDER = ROOT / "runs" / "dm2" / "folk"
@@ -74,8 +74,8 @@ def child_training(folder: str, steps: int) -> dict:
 def child_generation(model: str, count: int) -> dict:
     import torch  # noqa: F401
 
-    from composer.services.generate import GenerateRequest, generate
     from composer.model.modelfile import load_model
+    from composer.services.generate import GenerateRequest, generate
     baseline = _peak_kb()[0]
     loaded = load_model(model, "cpu")
     result = generate(loaded, GenerateRequest(count=count, seed=0), progress=lambda done, total, partial: None)

@@ -44,7 +44,8 @@ def measure(runs: int, idle_seconds: float) -> None:
     ms = [round(x * 1000, 1) for x in first_block]
     print(f"play() returned after (ms): {[round(x * 1000, 1) for x in returned]}")
     print(f"first audio block handed to the output after (ms): {ms}")
-    print(f"median {statistics.median(ms)} ms, max {max(ms)} ms over {runs} runs of a {song.duration_seconds:.0f} s piece")
+    print(f"median {statistics.median(ms)} ms, max {max(ms)} ms over {runs} runs "
+          f"of a {song.duration_seconds:.0f} s piece")
     del app
 
 

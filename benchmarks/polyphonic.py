@@ -34,10 +34,10 @@ import torch
 
 from composer.config import ConfigMixin
 from composer.errors import ComposerError
-from composer.representations.frames import FramesConfig, FramesTokenizer, following_pitches
-from composer.model.network import MusicRNN
 from composer.model.modelfile import load_model
+from composer.model.network import MusicRNN
 from composer.representations.base import BOS, PAD
+from composer.representations.frames import FramesConfig, FramesTokenizer, following_pitches
 
 log = logging.getLogger(__name__)
 DATA_DIR = Path(__file__).resolve().parent / "data"
@@ -343,7 +343,8 @@ def main(argv=None) -> int:
                        ("seed", int), ("threads", int), ("val-pieces", int), ("frame-cycle", int)):
         parser.add_argument(f"--{name}", type=kind, default=None)
     parser.add_argument("--position", action=argparse.BooleanOptionalAction, default=None,
-                        help="feed the previous frame's next pitch as an extra input (see composer/representations/frames.py)")
+                        help="feed the previous frame's next pitch as an extra input "
+                             "(see composer/representations/frames.py)")
     parser.add_argument("--tie", action=argparse.BooleanOptionalAction, default=None,
                         help="the output layer shares the embedding matrix (through a projection)")
     parser.add_argument("--locked-dropout", action=argparse.BooleanOptionalAction, default=None,

@@ -42,10 +42,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from benchmarks.__main__ import CLI_ERRORS, Parser, existing_dir, fail, json_path, positive_int, write_json
-from composer.representations.base import PAD
+from composer.corpus.split import split_files
 from training.config import TrainConfig
 from training.data import ChunkSampler
-from composer.corpus.split import split_files
 from training.trainer import train
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -5,5 +5,12 @@ the services that the CLI and the GUI both call.
 """
 __version__ = "0.1.0"
 
-from .errors import (Cancelled, ComposerError, ConstraintError, MidiReadError,  # noqa: F401
-                     ModelFileError, OutputExistsError, WriteError)
+from .errors import (  # noqa: F401
+                     Cancelled,
+                     ComposerError,
+                     ConstraintError,
+                     MidiReadError,
+                     ModelFileError,
+                     OutputExistsError,
+                     WriteError,
+)

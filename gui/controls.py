@@ -19,10 +19,9 @@ from PySide6.QtWidgets import (
 )
 
 from composer.errors import ComposerError
-from composer.services.generate import GenerateRequest, parse_note_list
-from composer.music.song import pitch_name
 from composer.music.scales import KEY_NAMES, SCALES
-
+from composer.music.song import pitch_name
+from composer.services.generate import GenerateRequest, parse_note_list
 from gui.settings import Settings
 
 ANY = "any"
@@ -150,7 +149,8 @@ class GenerateControls(QWidget):
         """The request the controls describe; raises ComposerError for a bad combination."""
         low, high = self.pitch_low.value(), self.pitch_high.value()
         if low > high:
-            raise ComposerError(f"the pitch range is empty: lowest {pitch_name(low)} is above highest {pitch_name(high)}")
+            raise ComposerError(f"the pitch range is empty: lowest {pitch_name(low)} "
+                                f"is above highest {pitch_name(high)}")
         melody = self.kind == "melody"
         return GenerateRequest(
             count=self.count.value(), bars=self.bars.value() if melody else None,

@@ -21,16 +21,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from composer.errors import ComposerError, ModelFileError
 from composer.analysis.copymeter import copy_meters
-from composer.services.copylimit import limit_copies
-from composer.services.generate import GenerateRequest, GenerationResult, generate
-from composer.music.midifile import read_midi
+from composer.errors import ComposerError, ModelFileError
 from composer.model.modelfile import LoadedModel, read_metadata
+from composer.music.midifile import read_midi
 from composer.music.song import Song
 from composer.representations.base import Tokenizer
 from composer.representations.registry import tokenizer_from_config
-
+from composer.services.copylimit import limit_copies
+from composer.services.generate import GenerateRequest, GenerationResult, generate
 from gui.catalog import INFILL_NOTE, ModelEntry, discover
 from gui.controls import GenerateControls
 from gui.dialogs import MIDI_FILTER, MODEL_FILTER, Dialogs
@@ -109,8 +108,8 @@ def generation_job(path: Path, loaded: LoadedModel | None, request: GenerateRequ
         elif max_copy is not None:
             def again(done, total, partial):                 # the resampling's progress, without previews
                 if throttle.ready(final=done >= total):
-                    progress(GenerationProgress(done, total, -1, None,
-                                                f"Sampling again the variations that copy more than {max_copy} notes..."))
+                    message = f"Sampling again the variations that copy more than {max_copy} notes..."
+                    progress(GenerationProgress(done, total, -1, None, message))
 
             result, checks = limit_copies(model, request, result, index, max_copy, progress=again,
                                           should_stop=should_stop)
@@ -347,7 +346,8 @@ class GenerateView(QWidget):
         if entry.infill:
             self.message.setText(INFILL_NOTE + ".")
             return
-        same_file = self.loaded is not None and self.loaded.path == entry.path and self._loaded_stamp == _stamp(entry.path)
+        same_file = (self.loaded is not None and self.loaded.path == entry.path
+                     and self._loaded_stamp == _stamp(entry.path))
         loaded = self.loaded if same_file else None      # a retrained file at the same path is loaded again
         self.results.stop_playback()
         primer = request.primer
@@ -392,7 +392,8 @@ class GenerateView(QWidget):
         self.results.set_results(result.songs, kind, result.seed, result.primer_beats, outcome.copies,
                                  outcome.loaded.copy_index() if outcome.copies is not None else None)
         entry = self.current_entry()           # (a model opened or trained meanwhile may be selected now)
-        if entry is not None and outcome.loaded.path is not None and entry.path.resolve() == outcome.loaded.path.resolve():
+        loaded_path = outcome.loaded.path
+        if entry is not None and loaded_path is not None and entry.path.resolve() == loaded_path.resolve():
             self.controls.set_copy_index(outcome.copies is not None)     # the file may have changed since it was picked
         self.progress.setRange(0, max(1, self.progress.maximum()))
         self.progress.setValue(self.progress.maximum())

@@ -16,11 +16,10 @@ from PySide6.QtCore import Signal
 from PySide6.QtGui import QUndoCommand
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QListWidget, QPushButton, QVBoxLayout, QWidget
 
-from composer.services.generate import GenerateRequest
-from composer.services.infill import InfillRequest, InfillResult, infill, infill_model_for
 from composer.model.modelfile import LoadedModel
 from composer.music.song import Note, Song
-
+from composer.services.generate import GenerateRequest
+from composer.services.infill import InfillRequest, InfillResult, infill, infill_model_for
 from gui.jobs import Throttle, load_if_needed
 
 PROGRESS_INTERVAL = 0.05    # seconds between progress-bar updates at most

@@ -26,8 +26,8 @@ try:  # Qt >= 6.7 names the namespace QtAudio (QAudio's enums then compare unequ
 except ImportError:
     from PySide6.QtMultimedia import QAudio
 
-from composer.sound import audio
 from composer.music.song import Song
+from composer.sound import audio
 
 log = logging.getLogger(__name__)
 
@@ -169,7 +169,8 @@ class Player(QObject):
         self._last_position, self._last_progress_at = 0.0, time.perf_counter()
         self._sink.start(self._source)
         if self._sink.error() != QAudio.Error.NoError:
-            message = f"Cannot play: the audio output {device.description()} refused to start ({self._sink.error().name})"
+            message = (f"Cannot play: the audio output {device.description()} refused to start "
+                       f"({self._sink.error().name})")
             self._teardown()
             self.error.emit(message)
             return

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from composer.representations.melody import MelodyTokenizer
 from composer.music.song import Note, Song
 from composer.representations.base import Tokenizer, UnusableMusic
+from composer.representations.melody import MelodyTokenizer
 
 
 def describe_primer(song: Song, tokenizer: Tokenizer | None) -> str:

@@ -19,10 +19,9 @@ from PySide6.QtWidgets import (
 )
 
 from composer.errors import ComposerError
-from composer.services.infill import InfillResult
 from composer.music.midifile import read_midi, write_midi
 from composer.music.song import Song
-
+from composer.services.infill import InfillResult
 from gui.dialogs import MIDI_FILTER, WAV_FILTER, Dialogs
 from gui.infill import InfillPanel, ReplaceSongCommand, notes_between
 from gui.jobs import Job

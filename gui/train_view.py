@@ -55,8 +55,8 @@ def parameter_count(representation: str, cell: str, layers: int, hidden: int, em
     """Parameters of the model these settings make (built on the meta device: no memory used)."""
     import torch
 
-    from composer.representations.melody import MelodyTokenizer
     from composer.model.network import ModelConfig, MusicRNN
+    from composer.representations.melody import MelodyTokenizer
     from composer.representations.performance import PerformanceTokenizer
     tokenizer = MelodyTokenizer() if representation == "melody" else PerformanceTokenizer()
     config = ModelConfig(vocab_size=tokenizer.vocab_size, cell=cell, embed_dim=embed, hidden_size=hidden,

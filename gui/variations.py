@@ -10,11 +10,10 @@ from PySide6.QtCore import QMimeData, Qt, QUrl
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import QAbstractItemView, QListWidget, QListWidgetItem, QWidget
 
-from composer.model.copyindex import DEFAULT_ANCHOR, CopyIndex
 from composer.analysis.copymeter import copy_meter, generated_notes
+from composer.model.copyindex import DEFAULT_ANCHOR, CopyIndex
 from composer.music.midifile import song_to_bytes, write_atomic
 from composer.music.song import Song, pitch_name
-
 from gui.primer import bar_count
 
 COPY_WARN_NOTES = 12        # a longer run of the training data's notes is marked in the list

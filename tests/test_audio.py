@@ -8,9 +8,9 @@ import wave
 import numpy as np
 import pytest
 
-from composer.sound import audio
 from composer.errors import OutputExistsError
 from composer.music.song import Note, Song, Track, melody_song
+from composer.sound import audio
 
 RATE = audio.DEFAULT_SAMPLE_RATE
 
@@ -164,7 +164,7 @@ def test_a_song_without_notes_is_refused():
 def test_without_libfluidsynth_the_reason_names_the_package():
     # A machine without libfluidsynth3: the library lookup pyfluidsynth does finds nothing.
     code = ("import ctypes.util; ctypes.util.find_library = lambda name: None\n"
-            "from composer import audio\n"
+            "from composer.sound import audio\n"
             "print(audio.audio_status())\n"
             "from composer.music.song import Note, melody_song\n"
             "try:\n"

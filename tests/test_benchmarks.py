@@ -8,14 +8,14 @@ import pytest
 
 import benchmarks.__main__ as bench_main
 from benchmarks import generation, infill, memory, training
-from benchmarks.__main__ import format_measured, format_table, row, run
-from composer.assets import INFILL_MODEL, MELODY_MODEL, asset_path
-from composer.errors import ModelFileError
-from composer.representations.melody import MelodyTokenizer
-from composer.model.network import ModelConfig, MusicRNN
-from composer.model.modelfile import save_model
-from benchmarks.midi_factory import melody, write_song
 from benchmarks import ingestion as ingest_bench
+from benchmarks.__main__ import format_measured, format_table, row, run
+from benchmarks.midi_factory import melody, write_song
+from composer.assets import MELODY_MODEL, asset_path
+from composer.errors import ModelFileError
+from composer.model.modelfile import save_model
+from composer.model.network import ModelConfig, MusicRNN
+from composer.representations.melody import MelodyTokenizer
 
 TINY = dict(hidden=16, embed=8, batch=2, seq_len=16, eval_every=2, checkpoint_every=3)
 

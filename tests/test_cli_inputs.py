@@ -6,8 +6,8 @@ import pytest
 
 from composer.cli.main import main
 from composer.errors import ComposerError
-from composer.services.generate import parse_note_list
 from composer.model.modelfile import save_model
+from composer.services.generate import parse_note_list
 from tests.tinymodels import tiny_model_file, train_tiny
 
 

@@ -8,15 +8,15 @@ import json
 import pytest
 from safetensors import safe_open
 
+from composer.analysis.copymeter import copy_meter, copy_meters, generated_notes, index_for_model
 from composer.cli.main import main
 from composer.errors import ComposerError, ModelFileError
 from composer.model.copyindex import CopyIndex
-from composer.analysis.copymeter import copy_meter, copy_meters, generated_notes, index_for_model
-from composer.services.generate import GenerateRequest, generate
-from composer.representations.melody import MelodyTokenizer
-from composer.music.midifile import write_midi
 from composer.model.modelfile import COPY_PREFIX, load_model, read_metadata, save_model, store_copy_index
+from composer.music.midifile import write_midi
 from composer.music.song import Note, melody_song
+from composer.representations.melody import MelodyTokenizer
+from composer.services.generate import GenerateRequest, generate
 from tests.tinymodels import scale_tune, train_tiny
 
 TOK = MelodyTokenizer()
@@ -239,7 +239,8 @@ def _set(key, value):
     (_set("anchor", True), None, "anchor must be"),
     (_set("names", ["a.mid", "a.mid"]), None, "names must be a list of different file names"),
     (_set("names", "ab"), None, "names must be a list"),
-    (None, lambda t: t.__setitem__(COPY_PREFIX + "symbols", t[COPY_PREFIX + "symbols"].to(__import__("torch").bfloat16)),
+    (None, lambda t: t.__setitem__(COPY_PREFIX + "symbols",
+                                   t[COPY_PREFIX + "symbols"].to(__import__("torch").bfloat16)),
      "damaged copy index"),
     (None, lambda t: t.__setitem__(COPY_PREFIX + "symbols", t[COPY_PREFIX + "symbols"].float()),
      "must be a 1-D array of whole numbers"),

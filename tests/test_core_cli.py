@@ -6,10 +6,9 @@ import sys
 import mido
 import pretty_midi
 import pytest
+from tinymodels import tiny_model_file
 
 from composer.music.midifile import read_midi
-
-from tinymodels import tiny_model_file
 
 
 @pytest.fixture(scope="module")

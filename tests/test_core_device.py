@@ -3,8 +3,8 @@ torch's availability probes (this machine has neither device)."""
 import pytest
 import torch
 
-from composer.model.device import choose_device, precision_for
 from composer.errors import ComposerError
+from composer.model.device import choose_device, precision_for
 
 
 def test_auto_on_this_machine_is_cpu_with_a_reason():

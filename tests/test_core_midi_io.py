@@ -22,7 +22,8 @@ def test_write_then_read_keeps_notes_programs_drums_tempo_and_meter(tmp_path):
     path = write_midi(song, tmp_path / "a.mid")
     back = read_midi(path)
     assert [t.notes for t in back.tracks] == [t.notes for t in song.tracks]
-    assert [(t.program, t.is_drum, t.name) for t in back.tracks] == [(73, False, "Flute"), (32, False, "Bass"), (0, True, "Drums")]
+    assert [(t.program, t.is_drum, t.name) for t in back.tracks] == [
+        (73, False, "Flute"), (32, False, "Bass"), (0, True, "Drums")]
     assert back.tempos == [(0.0, 96.0), (2.0, 120.0)]
     assert back.time_signature == (3, 4)
     assert back.seconds_at(3.0) == pytest.approx(2 * 60 / 96 + 60 / 120)

@@ -9,9 +9,9 @@ import pytest
 import torch
 
 from composer.errors import ModelFileError
-from composer.representations.melody import MelodyConfig, MelodyTokenizer
-from composer.model.network import ModelConfig, MusicRNN
 from composer.model.modelfile import FORMAT_VERSION, load_model, model_bytes, read_metadata, save_model
+from composer.model.network import ModelConfig, MusicRNN
+from composer.representations.melody import MelodyConfig, MelodyTokenizer
 from composer.representations.performance import PerformanceTokenizer
 
 

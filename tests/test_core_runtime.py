@@ -2,13 +2,13 @@
 import pytest
 import torch
 
-from composer.services.generate import GenerateRequest, generate
-from composer.representations.melody import MelodyTokenizer
-from composer.music.midifile import song_to_bytes
-from composer.model.network import ModelConfig, MusicRNN
 from composer.model.modelfile import LoadedModel
-from composer.representations.performance import PerformanceTokenizer
+from composer.model.network import ModelConfig, MusicRNN
 from composer.model.runtime import BIG_BATCH, OnnxRunner, TorchRunner, make_runner
+from composer.music.midifile import song_to_bytes
+from composer.representations.melody import MelodyTokenizer
+from composer.representations.performance import PerformanceTokenizer
+from composer.services.generate import GenerateRequest, generate
 
 pytest.importorskip("onnxruntime")
 
@@ -81,7 +81,7 @@ def test_step_logits_match_eager(monkeypatch, tmp_path, cell, layers, tie, posit
     assert isinstance(onnx, OnnxRunner)
     with torch.no_grad():
         a, b = eager.prime(tokens, pos), onnx.prime(tokens, pos)
-        for step in range(6):
+        for _ in range(6):
             nxt = torch.randint(0, tok.vocab_size, (3, 1), generator=generator)
             pos = torch.randint(0, tok.position_classes, (3, 1), generator=generator) if positions else None
             a, b = eager.step(nxt, pos), onnx.step(nxt, pos)

@@ -1,16 +1,15 @@
 import numpy as np
 import pytest
 import torch
+from tinymodels import scale_tune, tiny_model_file
 
 from composer.errors import Cancelled, ComposerError, ConstraintError
-from composer.services.generate import GenerateRequest, generate, parse_note_list
-from composer.music.midifile import song_to_bytes
 from composer.model.modelfile import load_model
-from composer.music.song import Note
 from composer.model.sampling import SamplingConfig, draw, filter_logits, sample, uniforms
-from composer.representations.base import EOS, PAD, Constraints
-
-from tinymodels import scale_tune, tiny_model_file
+from composer.music.midifile import song_to_bytes
+from composer.music.song import Note
+from composer.representations.base import EOS, Constraints
+from composer.services.generate import GenerateRequest, generate, parse_note_list
 
 
 @pytest.fixture(scope="module")
@@ -401,9 +400,9 @@ def test_a_frames_model_generates_bars_and_continues_a_primer():
 
 
 def untrained_frames_model():
-    from composer.representations.frames import FramesTokenizer
-    from composer.model.network import ModelConfig, MusicRNN
     from composer.model.modelfile import LoadedModel
+    from composer.model.network import ModelConfig, MusicRNN
+    from composer.representations.frames import FramesTokenizer
     tok = FramesTokenizer()
     torch.manual_seed(0)
     model = MusicRNN(ModelConfig(vocab_size=tok.vocab_size, embed_dim=16, hidden_size=16, num_layers=1)).eval()

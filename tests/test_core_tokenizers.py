@@ -7,11 +7,11 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from composer.representations.melody import BAR, HOLD, REST, MelodyConfig, MelodyTokenizer
 from composer.music.midifile import read_midi, song_to_bytes
 from composer.music.song import Note, Song, Track
-from composer.representations.performance import PerformanceTokenizer
 from composer.representations.base import BOS, PAD, Constraints, UnusableMusic
+from composer.representations.melody import BAR, HOLD, REST, MelodyConfig, MelodyTokenizer
+from composer.representations.performance import PerformanceTokenizer
 from composer.representations.registry import tokenizer_from_config
 
 

@@ -15,8 +15,8 @@ from composer.music.song import Note, melody_song
 
 CHILD = r"""
 import os, resource, signal, sys
-from composer.midi_io import write_midi
-from composer.music import Note, melody_song
+from composer.music.midifile import write_midi
+from composer.music.song import Note, melody_song
 mode, path = sys.argv[1], sys.argv[2]
 if mode == "full":
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)      # get EFBIG instead of being killed

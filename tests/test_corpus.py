@@ -6,10 +6,18 @@ from pathlib import Path
 import pytest
 
 from composer.errors import Cancelled
-from composer.representations.melody import MelodyTokenizer
 from composer.music.midifile import read_midi
-from training.corpus import (RESERVED_FOLDERS, ReservedCorpusError, convert_corpus, convert_sources, corpus_files,
-    layout_measures, music21_corpus_dir, tune_sources)
+from composer.representations.melody import MelodyTokenizer
+from training.corpus import (
+    RESERVED_FOLDERS,
+    ReservedCorpusError,
+    convert_corpus,
+    convert_sources,
+    corpus_files,
+    layout_measures,
+    music21_corpus_dir,
+    tune_sources,
+)
 
 TOK = MelodyTokenizer()
 

@@ -11,8 +11,8 @@ import torch
 import torch.multiprocessing as mp
 from safetensors.torch import load_file, save_file
 
-from composer.model.modelfile import read_metadata
 from benchmarks.midi_factory import melody, write_song
+from composer.model.modelfile import read_metadata
 from training.distributed import DistInfo, dist_info_from_env, shard
 from training.trainer import TrainConfig, train
 

@@ -10,19 +10,19 @@ from pathlib import Path
 import pytest
 import torch
 
-from composer.cli.main import main
-from composer.model.copyindex import CopyIndex
+from benchmarks.midi_factory import melody, write_song
 from composer.analysis.copymeter import copy_meter
-from composer.services.copylimit import limit_copies
 from composer.analysis.likelihood import BETA, BigramModel, uniform_bits
 from composer.analysis.stats import compare_sets, overlap_area, set_features
+from composer.cli.main import main
+from composer.model.copyindex import CopyIndex
+from composer.model.modelfile import load_model, save_model
+from composer.model.network import ModelConfig, MusicRNN
+from composer.music.song import Note, melody_song
+from composer.representations.melody import MelodyTokenizer
+from composer.services.copylimit import limit_copies
 from composer.services.evaluate import EvalConfig, evaluate
 from composer.services.generate import GenerateRequest, generate
-from composer.representations.melody import MelodyTokenizer
-from composer.model.network import ModelConfig, MusicRNN
-from composer.model.modelfile import load_model, save_model
-from composer.music.song import Note, melody_song
-from benchmarks.midi_factory import melody, write_song
 from tests.tinymodels import tiny_model_file
 
 TOK = MelodyTokenizer()
@@ -60,7 +60,8 @@ def test_model_bits_per_note_is_exact_for_known_probabilities(tmp_path):
     evaluated = [seqs[n] for n in result.split["eval_files"]]
     expected_bits = sum(-math.log2(p_dur2 if t == TOK.dur_token(2) else p_other) for s in evaluated for t in s[1:])
     notes = sum(TOK.count_notes(s) for s in evaluated)
-    assert result.likelihood["model"]["bits_per_note"] == pytest.approx(expected_bits / notes, rel=1e-6)   # float32 logits
+    # float32 logits
+    assert result.likelihood["model"]["bits_per_note"] == pytest.approx(expected_bits / notes, rel=1e-6)
     assert result.likelihood["model"]["notes"] == notes == result.likelihood["uniform"]["notes"]
 
 

@@ -7,13 +7,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from composer.representations.frames import FramesConfig, FramesTokenizer
-from composer.music.midifile import read_midi, song_to_bytes
-from composer.model.network import ModelConfig, MusicRNN
 from composer.model.modelfile import load_model, save_model
-from composer.music.song import Note, Song, Track
+from composer.model.network import ModelConfig, MusicRNN
 from composer.model.sampling import SamplingConfig, sample
+from composer.music.midifile import read_midi, song_to_bytes
+from composer.music.song import Note, Song, Track
 from composer.representations.base import BOS, EOS, Constraints, UnusableMusic
+from composer.representations.frames import FramesConfig, FramesTokenizer
 from composer.representations.registry import tokenizer_from_config
 
 rolls = arrays(np.uint8, st.tuples(st.integers(1, 24), st.just(88)), elements=st.integers(0, 1))

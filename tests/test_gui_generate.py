@@ -364,9 +364,9 @@ def test_each_variation_shows_its_copy_meter(qtbot, make_window, tmp_path):
 def test_an_infill_model_is_never_the_default_and_cannot_generate(qtbot, make_window, gui_settings, tmp_path):
     """A new user's picker selects the shipped left-to-right model, not the infill
     model that sorts before it; an infill model selected on purpose has Generate off, saying why."""
+    from benchmarks.midi_factory import melody, write_song
     from composer.cli.main import main
     from gui.catalog import INFILL_NOTE
-    from benchmarks.midi_factory import melody, write_song
     for i in range(4):
         write_song(melody(64, seed=i), tmp_path / "tunes" / f"t{i}.mid")
     infill = tmp_path / "a-infill.model"

@@ -133,8 +133,8 @@ TINY = ["--layers", "1", "--hidden", "24", "--embed", "12", "--batch", "4", "--s
 @pytest.fixture(scope="module")
 def tiny_infill_model(tmp_path_factory):
     """An infill model trained for a few steps by `train --objective infill` on code-made tunes."""
-    from composer.cli.main import main
     from benchmarks.midi_factory import melody, write_song
+    from composer.cli.main import main
 
     root = tmp_path_factory.mktemp("infill")
     for i in range(6):
@@ -267,9 +267,9 @@ def test_discard_and_a_new_generation_drop_the_takes(qtbot, editing_window):
 def test_a_plain_model_regenerates_from_the_left_side_only_and_says_so(qtbot, make_window, gui_settings, tmp_path):
     import torch
 
-    from composer.representations.melody import MelodyConfig, MelodyTokenizer
-    from composer.model.network import ModelConfig, MusicRNN
     from composer.model.modelfile import save_model
+    from composer.model.network import ModelConfig, MusicRNN
+    from composer.representations.melody import MelodyConfig, MelodyTokenizer
 
     torch.manual_seed(0)           # a melody range no shipped infill model reads: nothing to borrow
     tokenizer = MelodyTokenizer(MelodyConfig(pitch_low=40, pitch_high=100))

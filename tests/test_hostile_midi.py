@@ -17,12 +17,23 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from benchmarks.midi_factory import (
+    HOSTILE,
+    band,
+    good_bytes,
+    header,
+    melody,
+    note_events,
+    riff_wrap,
+    smf,
+    track_chunk,
+    varlen,
+    write_song,
+)
 from composer.errors import MidiReadError
+from composer.music.midifast import read_midi_fast
 from composer.music.midifile import ReadLimits, read_midi, song_to_bytes
 from composer.music.song import Note, Song, Track
-from benchmarks.midi_factory import (HOSTILE, band, good_bytes, header, melody, note_events, riff_wrap, smf, track_chunk,
-    varlen, write_song)
-from composer.music.midifast import read_midi_fast
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -213,8 +224,8 @@ def test_fast_reader_keeps_the_first_tempo_meter_and_program_at_a_tick():
 
 SCAN_SCRIPT = """
 import json, resource, sys, time
-from composer.melody import MelodyTokenizer
-from training.ingest import scan_folder
+from composer.representations.melody import MelodyTokenizer
+from composer.corpus.ingest import scan_folder
 base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 corpus = scan_folder(sys.argv[1], MelodyTokenizer(), cache_dir=sys.argv[2], workers=2)
 print(json.dumps({"report": corpus.report.to_dict(), "sequences": len(corpus.sequences),

@@ -10,22 +10,22 @@ import mido
 import pytest
 import torch
 
-from composer.services import infill as infill_module
+from benchmarks.midi_factory import band, melody, write_song
+from composer.analysis.likelihood import LN2
 from composer.cli.main import main
 from composer.errors import Cancelled, ComposerError, ConstraintError
-from composer.services.infill import InfillRequest, infill, infill_model_for
 from composer.model.infill_network import InfillConfig, InfillRNN, bar_indices, span_example
-from composer.representations.melody import BAR, MelodyTokenizer
-from composer.music.midifile import read_midi, song_to_bytes
 from composer.model.modelfile import load_model, save_model
-from composer.music.song import Note, Song, Track
+from composer.music.midifile import read_midi, song_to_bytes
 from composer.music.scales import allowed_pitch_classes
+from composer.music.song import Note, Song, Track
 from composer.representations.base import BOS, EOS
-from benchmarks.midi_factory import band, melody, write_song
+from composer.representations.melody import BAR, MelodyTokenizer
+from composer.services import infill as infill_module
+from composer.services.infill import InfillRequest, infill, infill_model_for
 from tests.tinymodels import tiny_model_file, train_tiny, training_sequences
 from training.checkpoint import load_checkpoint
 from training.infill_data import SpanSampler, eval_spans, span_bits_per_note
-from composer.analysis.likelihood import LN2
 from training.trainer import TrainConfig, train
 
 

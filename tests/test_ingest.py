@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from composer.errors import Cancelled, ComposerError
-from composer.representations.melody import MelodyConfig, MelodyTokenizer
-from composer.music.midifile import read_midi
-from composer.representations.performance import PerformanceTokenizer
 from benchmarks.midi_factory import HOSTILE, band, drums_only, karaoke_bytes, melody, no_notes, write_song
 from composer.corpus.ingest import IngestReport, find_midi_files, parse_and_encode, reason_kind, scan_folder
+from composer.errors import Cancelled, ComposerError
+from composer.music.midifile import read_midi
+from composer.representations.melody import MelodyConfig, MelodyTokenizer
+from composer.representations.performance import PerformanceTokenizer
 
 # relative path -> (status, reason substring) for the mixed folder
 EXPECTED = {
@@ -139,8 +139,8 @@ def test_second_scan_parses_nothing_and_gives_the_same_report(mixed):
 
 
 def test_files_looked_up_a_few_at_a_time_give_the_same_reports(mixed, monkeypatch):
-    import composer.corpus.ingest
     import composer.corpus.cache
+    import composer.corpus.ingest
     first, second = scan(mixed), scan(mixed)
     monkeypatch.setattr(composer.corpus.ingest, "LOOKUP_FILES", 3)
     monkeypatch.setattr(composer.corpus.cache, "LOOKUP_BATCH", 2)

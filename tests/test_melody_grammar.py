@@ -6,10 +6,11 @@ import random
 
 import pytest
 import torch
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from composer.representations.melody import BAR, HOLD, REST, MelodyConfig, MelodyTokenizer
 from composer.representations.base import BOS, EOS, PAD, Constraints
+from composer.representations.melody import BAR, HOLD, REST, MelodyConfig, MelodyTokenizer
 
 TOKENIZERS = {spq: MelodyTokenizer(MelodyConfig(steps_per_quarter=spq)) for spq in (2, 4, 12)}
 

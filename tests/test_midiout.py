@@ -23,9 +23,16 @@ import mido
 import pytest
 
 from composer.music.midifile import song_to_bytes
-from composer.sound.midiout import (ALSA_SEQUENCER, MidiOutput, MidiUnavailable, channel_events, list_output_ports,
-    midi_status, song_messages)
 from composer.music.song import Note, Song, Track, melody_song
+from composer.sound.midiout import (
+    ALSA_SEQUENCER,
+    MidiOutput,
+    MidiUnavailable,
+    channel_events,
+    list_output_ports,
+    midi_status,
+    song_messages,
+)
 
 
 class RecordingPort(mido.ports.BaseOutput):
@@ -147,8 +154,8 @@ def test_ports_report_no_midi_cleanly_or_a_virtual_port_receives_the_piece():
 JACK_SCRIPT = r"""
 import json, time
 import mido
-from composer.midiout import MidiOutput, list_output_ports, midi_status
-from composer.music import Note, melody_song
+from composer.sound.midiout import MidiOutput, list_output_ports, midi_status
+from composer.music.song import Note, melody_song
 
 arrivals = []
 def receive(msg):
@@ -192,7 +199,8 @@ def jack_server(tmp_path_factory):
     probe = "import rtmidi; rtmidi.MidiIn(rtmidi.API_UNIX_JACK, 'probe')"
     deadline = time.monotonic() + 30
     while server.poll() is None and time.monotonic() < deadline:
-        if subprocess.run([sys.executable, "-c", probe], env=dict(env, JACK_DEFAULT_SERVER=name, JACK_NO_START_SERVER="1"),
+        probe_env = dict(env, JACK_DEFAULT_SERVER=name, JACK_NO_START_SERVER="1")
+        if subprocess.run([sys.executable, "-c", probe], env=probe_env,
                           capture_output=True, timeout=30, check=False).returncode == 0:
             break
         time.sleep(0.2)

@@ -21,8 +21,8 @@ import pytest
 from PySide6.QtCore import QIODevice
 from PySide6.QtMultimedia import QAudioDevice
 
-from composer.sound import audio
 from composer.music.song import Note, melody_song
+from composer.sound import audio
 from gui.player import NO_DEVICE, Player, _SongSource
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -74,7 +74,7 @@ import json, os, sys, time
 os.environ["QT_QPA_PLATFORM"] = "offscreen"
 from PySide6.QtCore import QEventLoop, QTimer
 from PySide6.QtWidgets import QApplication
-from composer.music import Note, melody_song
+from composer.music.song import Note, melody_song
 from gui.player import Player
 
 app = QApplication([])
@@ -120,7 +120,8 @@ def pulse_server(tmp_path_factory):
     env = dict(os.environ, HOME=str(runtime), XDG_RUNTIME_DIR=str(runtime), XDG_CONFIG_HOME=str(runtime))
     server = subprocess.Popen(
         ["pulseaudio", "-n", "--daemonize=no", "--exit-idle-time=-1", "--use-pid-file=no", "--log-target=stderr",
-         "-L", "module-null-sink sink_name=null", "-L", f"module-native-protocol-unix socket={socket} auth-anonymous=1"],
+         "-L", "module-null-sink sink_name=null",
+         "-L", f"module-native-protocol-unix socket={socket} auth-anonymous=1"],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 15
     while not socket.exists() and server.poll() is None and time.monotonic() < deadline:

@@ -7,11 +7,19 @@ import numpy as np
 import pytest
 import torch
 
-from benchmarks.polyphonic import (BenchConfig, allowed_after, build_corpus, counted_targets, frame_nll, load_rolls,
-    main, tokenizer_for)
-from composer.representations.frames import FramesConfig, FramesTokenizer
-from composer.model.network import ModelConfig, MusicRNN
+from benchmarks.polyphonic import (
+    BenchConfig,
+    allowed_after,
+    build_corpus,
+    counted_targets,
+    frame_nll,
+    load_rolls,
+    main,
+    tokenizer_for,
+)
 from composer.model.modelfile import load_model, save_model
+from composer.model.network import ModelConfig, MusicRNN
+from composer.representations.frames import FramesConfig, FramesTokenizer
 
 FRAMES = [[60, 64, 67], [], [62, 108], [21]]
 

@@ -9,12 +9,12 @@ import mido
 import pretty_midi
 import pytest
 
-from composer.services.generate import GenerateRequest, generate
-from composer.representations.melody import BAR, REST, MelodyTokenizer
-from composer.music.midifile import read_midi, song_to_bytes
 from composer.model.modelfile import load_model
+from composer.music.midifile import read_midi, song_to_bytes
 from composer.music.song import Note, Song, Track, melody_song
 from composer.representations.base import BOS, EOS
+from composer.representations.melody import BAR, REST, MelodyTokenizer
+from composer.services.generate import GenerateRequest, generate
 from tests.tinymodels import tiny_model_file
 
 

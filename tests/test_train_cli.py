@@ -13,10 +13,10 @@ import sys
 import time
 from pathlib import Path
 
-from composer.cli.main import build_parser, main
-from composer.music.midifile import read_midi
-from composer.model.modelfile import read_metadata
 from benchmarks.midi_factory import drums_only, melody, write_song
+from composer.cli.main import build_parser, main
+from composer.model.modelfile import read_metadata
+from composer.music.midifile import read_midi
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY = ["--layers", "1", "--hidden", "24", "--embed", "12", "--batch", "4", "--seq-len", "24",

@@ -9,18 +9,18 @@ import math
 import pytest
 import torch
 
-from composer.model.device import choose_device, precision_for
-from composer.errors import Cancelled, ComposerError, OutputExistsError
-from composer.representations.melody import MelodyTokenizer
-from composer.model.network import ModelConfig, MusicRNN
-from composer.model.modelfile import load_model
-from composer.representations.base import BOS, EOS, PAD
 from benchmarks.midi_factory import melody, write_song
-from training.checkpoint import load_checkpoint, save_checkpoint
-from training.data import ChunkSampler, StreamSampler
-from composer.corpus.split import split_files
 from composer.analysis.likelihood import evaluate_bits_per_note, sequence_nll_bits
+from composer.corpus.split import split_files
+from composer.errors import Cancelled, ComposerError, OutputExistsError
+from composer.model.device import choose_device, precision_for
+from composer.model.modelfile import load_model
+from composer.model.network import ModelConfig, MusicRNN
+from composer.representations.base import BOS, EOS, PAD
+from composer.representations.melody import MelodyTokenizer
+from training.checkpoint import load_checkpoint, save_checkpoint
 from training.config import auto_eval_every
+from training.data import ChunkSampler, StreamSampler
 from training.trainer import TrainConfig, amp_setup, lr_factor, oom_message, train
 
 
@@ -343,6 +343,7 @@ def test_without_a_length_a_small_folder_still_gets_enough_steps(folder, tmp_pat
     from training.config import DEFAULT_MIN_STEPS
     seen = []
     train(tiny_config(folder, tmp_path, steps=None, batch=4, seq_len=24),
-          progress=lambda state: seen.append(state.total_steps), should_stop=lambda: bool(seen) and seen[-1] is not None)
+          progress=lambda state: seen.append(state.total_steps),
+          should_stop=lambda: bool(seen) and seen[-1] is not None)
     total = next(t for t in seen if t is not None)
     assert total == DEFAULT_MIN_STEPS        # 60 epochs of these 5 training tunes at 4 x 24 tokens: 300 steps

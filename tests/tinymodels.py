@@ -6,10 +6,10 @@ from pathlib import Path
 
 import torch
 
-from composer.representations.melody import MelodyTokenizer
-from composer.model.network import ModelConfig, MusicRNN
 from composer.model.modelfile import save_model
+from composer.model.network import ModelConfig, MusicRNN
 from composer.music.song import Note, Song, Track
+from composer.representations.melody import MelodyTokenizer
 from composer.representations.performance import PerformanceTokenizer
 
 C_MAJOR_TUNE = [60, 62, 64, 65, 67, 65, 64, 62, 60, 64, 67, 72, 67, 64, 62, 60]

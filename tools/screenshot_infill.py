@@ -19,7 +19,6 @@ from PySide6.QtWidgets import QApplication
 
 from composer.music.midifile import write_midi
 from composer.music.song import melody_song
-
 from gui.catalog import ASSETS_DIR
 from tools.screenshots import _grab, _wait, tune
 

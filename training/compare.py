@@ -15,7 +15,6 @@ from pathlib import Path
 
 from composer.model.network import CELLS
 from composer.music.midifile import write_atomic
-
 from training.config import TrainConfig, TrainProgress
 
 

@@ -3,20 +3,20 @@ that the CLI's progress bar and the GUI's training tab both read."""
 from __future__ import annotations
 
 import math
-
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from composer.config import ConfigMixin
+from composer.representations.base import Tokenizer
 from composer.representations.melody import MelodyConfig, MelodyTokenizer
 from composer.representations.performance import PerformanceTokenizer
-from composer.representations.base import Tokenizer
 
 REPRESENTATIONS = ("melody", "performance", "frames")   # frames: piano-roll grid (benchmarks/polyphonic.py)
 OBJECTIVES = ("next", "infill")   # next token (left to right), or infill spans of bars given both sides (melody)
 DEFAULT_EPOCHS = 60          # used when none of steps / epochs / minutes is given (early stopping ends sooner) ...
 DEFAULT_MIN_STEPS = 1000     # ... but at least this many steps: 60 epochs of a small folder are a few dozen steps
-MELODY_TRANSPOSE = (-2, 2)   # semitones; measured on ~900 folk tunes at 4,500 steps (a quiet 10 minutes): -2..2 beats off (docs/training.md)
+# semitones; measured on ~900 folk tunes at 4,500 steps (a quiet 10 minutes): -2..2 beats off (docs/training.md)
+MELODY_TRANSPOSE = (-2, 2)
 
 
 @dataclass(frozen=True)
@@ -67,7 +67,7 @@ class TrainConfig(ConfigMixin):
     track: int | str | None = None  # melody policy override (track index or part of its name)
     chords: str = "highest"         # melody policy for chords: "highest" or "lowest"
     checkpoint_dir: str | None = None   # default: OUT + ".train/"
-    objective: str = "next"         # "infill": composer.model.infill_network.InfillRNN on spans (training/infill_data.py)
+    objective: str = "next"         # "infill": infill_network.InfillRNN on spans (training/infill_data.py)
     infill_bars: tuple = (1, 4)     # infill: span lengths in bars (low, high), drawn uniformly
     infill_context: int = 8         # infill: bars of context the model reads on each side of a span
     init_from: str | None = None    # infill: start the forward part from this left-to-right model file
@@ -178,7 +178,8 @@ class TrainResult:
     model_path: Path | None
     best_val_bits_per_note: float | None
     steps: int
-    stopped_reason: str                      # "steps", "epochs", "minutes", "early stopping", "cancelled", "non-finite loss ..."
+    # "steps", "epochs", "minutes", "early stopping", "cancelled", "non-finite loss ..."
+    stopped_reason: str
     report: object                           # composer.corpus.ingest.IngestReport
     metrics_path: Path | None
     checkpoint_dir: Path | None

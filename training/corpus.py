@@ -42,7 +42,6 @@ from pathlib import Path
 
 from composer.errors import Cancelled, ComposerError, MidiReadError
 from composer.music.midifile import read_midi, song_to_bytes, write_atomic
-
 from training.corpus_score import DEFAULT_TEMPO, layout_measures, parse_score, score_to_song  # noqa: F401 (re-exported)
 
 log = logging.getLogger(__name__)

@@ -9,7 +9,6 @@ chunks from its own shard of the files.
 from __future__ import annotations
 
 import bisect
-import hashlib
 import math
 from dataclasses import dataclass
 

@@ -1,6 +1,6 @@
 """The recipe for the shipped models: anyone can rerun it.
 
-    python -m training.default_models                  # melody model -> composer/assets/melody.model + composer/assets/melody.md
+    python -m training.default_models                  # melody model -> composer/assets/melody.model + melody.md
     python -m training.default_models --minutes 10 --work /tmp/composer-default
 
 1. Converts music21's bundled public-domain folk collections (O'Neill's 1850,
@@ -50,6 +50,7 @@ RECIPES = {
 
 def machine_description() -> str:
     import torch
+
     from composer.model.device import cpu_name
     return (f"{os.cpu_count()} CPU core(s), {cpu_name()}; {platform.system()} {platform.release()}; "
             f"Python {platform.python_version()}, torch {torch.__version__} "
@@ -93,7 +94,8 @@ def model_card(name: str, model_path: Path, conversion: dict | None, command: st
     lines += ["", "## Licence", recipe["licence"], "",
               "## Settings",
               f"cell {cfg['cell']}, layers {cfg['layers']}, hidden {cfg['hidden']}, embedding {cfg['embed']}, "
-              f"dropout {cfg['dropout']}, batch {cfg['batch']} x {cfg['seq_len']} tokens ({cfg.get('batching', 'chunks')}), "
+              f"dropout {cfg['dropout']}, batch {cfg['batch']} x {cfg['seq_len']} tokens "
+              f"({cfg.get('batching', 'chunks')}), "
               f"AdamW lr {cfg['lr']} (warm-up {cfg['warmup_steps']} steps, cosine to {cfg['min_lr_ratio']} x lr), "
               f"clip {cfg['clip']}, transposition {t.get('transpose', cfg['transpose'])} semitones, "
               f"validation share {cfg['val_share']}, seed {cfg['seed']}.", "",

@@ -13,9 +13,8 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
-from composer.errors import ComposerError
-
 from composer.analysis.likelihood import BitsPerNote
+from composer.errors import ComposerError
 
 
 @dataclass(frozen=True)

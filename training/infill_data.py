@@ -25,11 +25,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from composer.analysis.likelihood import LN2, BitsPerNote
 from composer.model.infill_network import InfillRNN, SpanExample, bar_indices, span_bounds, span_example
 from composer.representations.base import PAD, Tokenizer
-
 from training.data import transpose_tables
-from composer.analysis.likelihood import LN2, BitsPerNote
 
 EVAL_SPAN_BARS = (1, 2, 3, 4)     # one span of each length per validation piece (when it is long enough)
 

@@ -24,22 +24,21 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from composer.model.device import choose_device
+from composer.analysis.likelihood import evaluate_bits_per_note
+from composer.corpus.split import split_files
 from composer.errors import ComposerError, OutputExistsError
-from composer.model.infill_network import InfillConfig, InfillRNN
-from composer.model.network import ModelConfig, MusicRNN
 from composer.model.copyindex import CopyIndex
+from composer.model.device import choose_device
+from composer.model.infill_network import InfillConfig, InfillRNN
 from composer.model.modelfile import load_model, save_model
+from composer.model.network import ModelConfig, MusicRNN
 from composer.representations.base import PAD
-
 from training import distributed as D
 from training.checkpoint import load_checkpoint, save_checkpoint
 from training.config import DEFAULT_EPOCHS, DEFAULT_MIN_STEPS, TrainConfig, TrainProgress, TrainResult
 from training.data import ChunkSampler, StreamSampler
-from composer.corpus.split import split_files
 from training.ema import WeightAverage
 from training.infill_data import SpanSampler, span_bits_per_note
-from composer.analysis.likelihood import evaluate_bits_per_note
 from training.optim import amp_setup, is_oom, lr_factor, oom_message
 
 __all__ = [

@@ -52,7 +52,6 @@ def index_for_model(loaded, *, folder: str | None = None, anchor: int = DEFAULT_
     from pathlib import Path
 
     from composer.corpus.ingest import scan_folder
-
     from composer.errors import ComposerError
     if folder is None:
         stored = loaded.copy_index()

@@ -31,9 +31,9 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from composer.representations.melody import BAR, HOLD, REST, MelodyTokenizer
 from composer.model.network import MusicRNN
 from composer.representations.base import BOS, PAD, Constraints, Tokenizer
+from composer.representations.melody import BAR, HOLD, REST, MelodyTokenizer
 
 BETA = 5.0     # strength of the unigram prior of the bigram model, in pseudo-counts
 

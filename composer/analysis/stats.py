@@ -180,8 +180,10 @@ def compare_sets(generated: SetFeatures, reference: SetFeatures) -> list[Feature
     n_cls = len(LENGTH_CLASSES)
     for name, g, r in (("note_length", generated.lengths, reference.lengths),
                        ("ioi", generated.iois, reference.iois)):
-        g_counts = np.bincount(_length_class(np.asarray(g, dtype=np.float64)), minlength=n_cls) if g else np.zeros(n_cls)
-        r_counts = np.bincount(_length_class(np.asarray(r, dtype=np.float64)), minlength=n_cls) if r else np.zeros(n_cls)
+        g_counts = (np.bincount(_length_class(np.asarray(g, dtype=np.float64)), minlength=n_cls) if g
+                    else np.zeros(n_cls))
+        r_counts = (np.bincount(_length_class(np.asarray(r, dtype=np.float64)), minlength=n_cls) if r
+                    else np.zeros(n_cls))
         add(name, LENGTH_LABELS, g_counts, r_counts, g, r, "beats")
     edges = np.arange(0, 34, 1)
     add("notes_per_bar", [str(int(e)) for e in edges[:-1]], _hist(generated.notes_per_bar, edges),

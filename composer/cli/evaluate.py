@@ -7,8 +7,8 @@ from pathlib import Path
 
 from composer.cli.progress import terminal_progress
 from composer.errors import ComposerError
-from composer.services.evaluate import EvalConfig, evaluate
 from composer.music.midifile import write_atomic
+from composer.services.evaluate import EvalConfig, evaluate
 from composer.services.report_html import render_html
 
 

@@ -7,12 +7,12 @@ import sys
 from pathlib import Path
 
 from composer.cli.progress import terminal_progress
-from composer.model.device import choose_device
 from composer.errors import ComposerError
+from composer.model.device import choose_device
+from composer.model.modelfile import load_model
+from composer.music.midifile import read_midi
 from composer.services.generate import check_writable, write_songs
 from composer.services.infill import InfillRequest, infill
-from composer.music.midifile import read_midi
-from composer.model.modelfile import load_model
 
 
 def _bars(text: str) -> tuple[int, int]:

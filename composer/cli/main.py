@@ -12,7 +12,7 @@ import sys
 from importlib.metadata import entry_points
 from pathlib import Path
 
-from composer.assets import INFILL_MODEL, MELODY_MODEL, asset_path
+from composer.assets import MELODY_MODEL, asset_path
 from composer.cli.evaluate import add_eval_parser
 from composer.cli.infill import add_infill_parser
 from composer.errors import ComposerError
@@ -61,7 +61,8 @@ def add_generate_parser(sub) -> None:
                    help=f"model file (default: the shipped melody model, {DEFAULT_MELODY_MODEL.name})")
     p.add_argument("--count", type=int, default=1, help="how many pieces (default 1)")
     p.add_argument("--bars", type=int, default=None, help="length in bars (melody; default 8)")
-    p.add_argument("--seconds", type=float, default=None, help="length in seconds (performance; melody rounds up to bars)")
+    p.add_argument("--seconds", type=float, default=None,
+                   help="length in seconds (performance; melody rounds up to bars)")
     p.add_argument("--temperature", type=float, default=1.0, help="randomness, > 0 (default 1.0)")
     p.add_argument("--top-k", type=int, default=0, help="sample among the K likeliest tokens (0 = off)")
     p.add_argument("--top-p", type=float, default=1.0, help="nucleus sampling mass in (0, 1] (1 = off)")
@@ -71,11 +72,13 @@ def add_generate_parser(sub) -> None:
     p.add_argument("--key", default=None, help="tonic of the key constraint, e.g. D, F#, Bb")
     p.add_argument("--scale", default=None, help="major, minor, dorian, mixolydian, major_pentatonic, blues, ...")
     p.add_argument("--pitch-range", type=_pitch_range, default=None, help="lowest-highest pitch, e.g. C4-C6")
-    p.add_argument("--time-signature", type=_time_signature, default=None, help="melody meter, e.g. 6/8 (default: model's choice)")
+    p.add_argument("--time-signature", type=_time_signature, default=None,
+                   help="melody meter, e.g. 6/8 (default: model's choice)")
     p.add_argument("--tempo", type=float, default=120.0, help="beats per minute written to the file (default 120)")
     p.add_argument("--program", type=int, default=0, help="General MIDI program 0..127 (default 0, piano)")
     p.add_argument("--device", default="auto", help="auto (CUDA > MPS > CPU), cpu, cuda, cuda:N, mps")
-    p.add_argument("--batch", type=_positive_int, default=64, help="pieces sampled at once (default 64): one that ends hands its place to the next; "
+    p.add_argument("--batch", type=_positive_int, default=64,
+                   help="pieces sampled at once (default 64): one that ends hands its place to the next; "
                    "the pieces of a seed are the same at any batch size")
     p.add_argument("--out", type=Path, default=Path("songs"), help="output folder (default ./songs)")
     p.add_argument("--prefix", default=None, help="file name prefix (default: the representation)")
@@ -84,7 +87,8 @@ def add_generate_parser(sub) -> None:
     _add_audio_arguments(p)
     p.add_argument("--max-copy", type=int, default=None, metavar="K",
                    help="resample pieces that copy more than K consecutive notes of the model's training data "
-                        "(the copy index stored in the model file, else its training folder; see composer.analysis.copymeter)")
+                        "(the copy index stored in the model file, else its training folder; "
+                        "see composer.analysis.copymeter)")
     p.add_argument("--copy-folder", type=Path, default=None, metavar="DIR",
                    help="with --max-copy: compare with the MIDI files in DIR instead")
     p.set_defaults(func=run_generate)
@@ -100,8 +104,8 @@ def _add_audio_arguments(p) -> None:
 
 def _write_audio_files(songs, midi_paths, args) -> None:
     """Render each song to an audio file beside its .mid; paths were checked before generating."""
-    from composer.sound.audio import write_audio
     from composer.cli.progress import terminal_progress
+    from composer.sound.audio import write_audio
     with terminal_progress("rendering audio", unit="file", disable=args.quiet) as progress:
         for done, (song, path) in enumerate(zip(songs, midi_paths), start=1):
             if any(track.notes for track in song.tracks):
@@ -121,11 +125,18 @@ def resolve_model_path(path: Path | None) -> Path:
 
 
 def run_generate(args) -> int:
-    from composer.model.device import choose_device
-    from composer.services.generate import (GenerateRequest, check_writable, generate, load_primer, output_paths,
-        prepare, write_songs)
-    from composer.model.modelfile import load_model
     from composer.cli.progress import terminal_progress
+    from composer.model.device import choose_device
+    from composer.model.modelfile import load_model
+    from composer.services.generate import (
+        GenerateRequest,
+        check_writable,
+        generate,
+        load_primer,
+        output_paths,
+        prepare,
+        write_songs,
+    )
 
     if args.count < 1:
         raise CliError(f"--count must be >= 1, got {args.count}")
@@ -159,8 +170,8 @@ def run_generate(args) -> int:
     if args.copy_folder is not None and args.max_copy is None:
         raise CliError("--copy-folder needs --max-copy K")
     if args.max_copy is not None:
-        from composer.model.copyindex import DEFAULT_ANCHOR
         from composer.analysis.copymeter import index_for_model
+        from composer.model.copyindex import DEFAULT_ANCHOR
         if args.max_copy < 0 or 0 < args.max_copy < DEFAULT_ANCHOR:
             raise CliError(f"--max-copy must be 0 or >= {DEFAULT_ANCHOR} notes (shorter shared runs are not counted), "
                            f"got {args.max_copy}")
@@ -197,7 +208,8 @@ def run_generate(args) -> int:
 
 
 def add_copy_index_parser(sub) -> argparse.ArgumentParser:
-    p = sub.add_parser("copy-index", help="store (or remove) the copy meter's index of the training data in a model file",
+    p = sub.add_parser("copy-index",
+                       help="store (or remove) the copy meter's index of the training data in a model file",
                        description="Store the notes (pitch and rhythm) of FOLDER's MIDI files in MODEL, so that "
                                    "the copy meter (the app, generate --max-copy, eval) works without the folder. "
                                    "The trainer does this itself; this is for older model files, or to remove it.")

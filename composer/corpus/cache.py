@@ -32,9 +32,8 @@ import os
 import sqlite3
 from pathlib import Path
 
-from composer.music.midifile import ReadLimits
-
 from composer.corpus.pool import ParsedFile
+from composer.music.midifile import ReadLimits
 
 log = logging.getLogger(__name__)
 

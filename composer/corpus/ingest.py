@@ -34,13 +34,12 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from composer.errors import Cancelled, ComposerError, MidiReadError
-from composer.music.midifile import DEFAULT_LIMITS, ReadLimits, write_atomic
-from composer.representations.base import Tokenizer, UnusableMusic
-
 from composer.corpus.cache import IngestCache, default_cache_dir
 from composer.corpus.pool import ParsedFile, ParseFn, default_workers, run_contained
+from composer.errors import Cancelled, ComposerError, MidiReadError
 from composer.music.midifast import read_midi_fast
+from composer.music.midifile import DEFAULT_LIMITS, ReadLimits, write_atomic
+from composer.representations.base import Tokenizer, UnusableMusic
 
 MIDI_SUFFIXES = (".mid", ".midi", ".kar")
 LOOKUP_FILES = 256           # files read, hashed and looked up in the cache together (one query) ...

@@ -29,9 +29,9 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from composer.config import ConfigMixin
-from composer.representations.melody import BAR
 from composer.model.network import CELLS
 from composer.representations.base import BOS, EOS
+from composer.representations.melody import BAR
 
 ARCHITECTURE = "infill"
 
@@ -228,7 +228,8 @@ def span_example(tokens, positions, first_bar: int, n_bars: int, context_bars: i
             span_bars_seen += tok == BAR
             remaining.append(n_bars - span_bars_seen)
         in_span.append(1 if i >= span_at - 1 else 0)
-    right_stop = bars[first_bar + n_bars + context_bars] if first_bar + n_bars + context_bars < len(bars) else len(tokens)
+    right_bar = first_bar + n_bars + context_bars
+    right_stop = bars[right_bar] if right_bar < len(bars) else len(tokens)
     right, right_positions = tokens[end:right_stop][::-1], positions[end:right_stop][::-1]
     if not right:
         right, right_positions = [EOS], [0]

@@ -20,8 +20,8 @@ from safetensors.torch import save as save_tensors
 
 from composer.errors import ComposerError, ModelFileError
 from composer.model.infill_network import InfillConfig, InfillRNN, is_infill_config
-from composer.music.midifile import write_atomic
 from composer.model.network import ModelConfig, MusicRNN
+from composer.music.midifile import write_atomic
 from composer.representations.base import Tokenizer
 from composer.representations.registry import tokenizer_from_config
 
@@ -95,7 +95,7 @@ def model_metadata(model: MusicRNN | InfillRNN, tokenizer: Tokenizer, training: 
     return {
         "format": FORMAT_NAME,
         "format_version": 1,            # 2 once a copy index is put in (_put_copy_index)
-        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "model": model.config.to_dict(),
         "representation": {"kind": tokenizer.kind, "config": tokenizer.config.to_dict()},
         "vocabulary": tokenizer.vocab,

@@ -157,7 +157,7 @@ def _to_song(midi: mido.MidiFile, limits: ReadLimits) -> Song:
     time_sigs: dict[int, tuple[int, int]] = {}
     tracks: list[Track] = []
     last_tick = 0
-    for track_index, mtrack in enumerate(midi.tracks):
+    for mtrack in midi.tracks:
         tick = 0
         open_notes: dict[tuple[int, int], list[tuple[int, int]]] = {}
         programs: dict[int, int] = {}

@@ -1,8 +1,8 @@
 """What every representation provides: the Tokenizer base class, its grammar and constraints."""
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
 import copy
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -43,7 +43,8 @@ class Constraints:
 
     def __post_init__(self):
         if not 0 <= self.pitch_low <= self.pitch_high <= 127:
-            raise ComposerError(f"pitch range must satisfy 0 <= low <= high <= 127, got {self.pitch_low}..{self.pitch_high}")
+            raise ComposerError("pitch range must satisfy 0 <= low <= high <= 127, "
+                                f"got {self.pitch_low}..{self.pitch_high}")
 
     def pitch_ok(self, pitch: int) -> bool:
         return (self.pitch_low <= pitch <= self.pitch_high
@@ -57,7 +58,7 @@ class Decoder:
     whose previews are worth it (melody) keeps its state and decodes only
     the new tokens."""
 
-    def __init__(self, tokenizer: "Tokenizer", *, tempo: float = 120.0, program: int = 0):
+    def __init__(self, tokenizer: Tokenizer, *, tempo: float = 120.0, program: int = 0):
         self.tokenizer, self.tempo, self.program = tokenizer, tempo, program
         self.tokens: list[int] = []
 
@@ -131,13 +132,13 @@ class Grammar(ABC):
             value = getattr(self, name)
             setattr(self, name, value[rows] if isinstance(value, np.ndarray) else value[index])
 
-    def repeat(self, k: int) -> "Grammar":
+    def repeat(self, k: int) -> Grammar:
         """A grammar of k sequences, each in the state of this one's first."""
         new = copy.copy(self)
         new.keep(np.zeros(k, dtype=np.int64))
         return new
 
-    def restart(self, rows: np.ndarray, template: "Grammar") -> None:
+    def restart(self, rows: np.ndarray, template: Grammar) -> None:
         """The sequences `rows` start again, in the state of `template`'s first."""
         index = torch.from_numpy(rows)
         for name in self.row_state:

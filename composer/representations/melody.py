@@ -28,8 +28,17 @@ import torch
 
 from composer.config import ConfigMixin
 from composer.music.song import Note, Song, Track
-from composer.representations.base import (BOS, EOS, PAD, Constraints, Decoder, Encoded, Grammar, Tokenizer,
-    UnusableMusic)
+from composer.representations.base import (
+    BOS,
+    EOS,
+    PAD,
+    Constraints,
+    Decoder,
+    Encoded,
+    Grammar,
+    Tokenizer,
+    UnusableMusic,
+)
 
 SPECIALS = ["<pad>", "<bos>", "<eos>", "bar", "rest", "hold"]
 BAR, REST, HOLD = 3, 4, 5
@@ -123,7 +132,8 @@ class MelodyTokenizer(Tokenizer):
             onsets = {i: len({n.start for n in t.notes}) for i, t in pitched}
             busiest = max(onsets.values())
             candidates = [(i, t) for i, t in pitched if onsets[i] * 3 >= busiest]
-            index, track = max(candidates, key=lambda it: (sum(n.pitch for n in it[1].notes) / len(it[1].notes), -it[0]))
+            index, track = max(candidates,
+                               key=lambda it: (sum(n.pitch for n in it[1].notes) / len(it[1].notes), -it[0]))
         notes, dropped = self._monophonic(track)
         label = f"track {index}" + (f" '{track.name}'" if track.name else "") + f" (program {track.program})"
         return notes, label, dropped
@@ -215,7 +225,7 @@ class MelodyTokenizer(Tokenizer):
         decoder.feed(tokens)
         return decoder.result()
 
-    def decoder(self, *, tempo: float = 120.0, program: int = 0) -> "MelodyDecoder":
+    def decoder(self, *, tempo: float = 120.0, program: int = 0) -> MelodyDecoder:
         return MelodyDecoder(self, tempo=tempo, program=program)
 
     def count_notes(self, tokens) -> int:
@@ -264,7 +274,7 @@ class MelodyTokenizer(Tokenizer):
             out.append(tok)
         return out
 
-    def grammar(self, batch: int, constraints: Constraints, device) -> "MelodyGrammar":
+    def grammar(self, batch: int, constraints: Constraints, device) -> MelodyGrammar:
         return MelodyGrammar(self, batch, constraints, device)
 
 
@@ -374,7 +384,8 @@ class MelodyGrammar(Grammar):
         self.fixed_ts = tuple(constraints.time_signature) if constraints.time_signature else None
         if self.fixed_ts and self.fixed_ts not in [tuple(t) for t in c.time_signatures]:
             known = ", ".join(f"{n}/{d}" for n, d in c.time_signatures)
-            raise ValueError(f"time signature {self.fixed_ts[0]}/{self.fixed_ts[1]} is not one this model knows ({known})")
+            raise ValueError(f"time signature {self.fixed_ts[0]}/{self.fixed_ts[1]} is not one this model knows "
+                             f"({known})")
         self.phase = np.full(batch, self.START, dtype=np.int64)
         self.pos = np.zeros(batch, dtype=np.int64)           # step within the current bar
         self.spb = np.full(batch, c.steps_per_bar(self.fixed_ts or (4, 4)), dtype=np.int64)

@@ -181,7 +181,7 @@ class PerformanceTokenizer(Tokenizer):
             out.append(tok)
         return out
 
-    def grammar(self, batch: int, constraints: Constraints, device) -> "PerformanceGrammar":
+    def grammar(self, batch: int, constraints: Constraints, device) -> PerformanceGrammar:
         return PerformanceGrammar(self, batch, constraints, device)
 
 

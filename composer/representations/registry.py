@@ -3,10 +3,10 @@ a model file stores."""
 from __future__ import annotations
 
 from composer.errors import ComposerError
+from composer.representations.base import Tokenizer
 from composer.representations.frames import FramesConfig, FramesTokenizer
 from composer.representations.melody import MelodyConfig, MelodyTokenizer
 from composer.representations.performance import PerformanceConfig, PerformanceTokenizer
-from composer.representations.base import Tokenizer
 
 
 def tokenizer_from_config(kind: str, config: dict) -> Tokenizer:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from composer.model.copyindex import CopyIndex
 from composer.analysis.copymeter import copy_meter, copy_meters, generated_notes
+from composer.model.copyindex import CopyIndex
 from composer.services.generate import generate
 
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -160,9 +159,7 @@ def _stage(progress: EvalProgress | None, stage: str):
 
 
 def _likelihood(loaded, eval_seqs: list[list[int]], fit_seqs: list[list[int]] | None, device) -> dict:
-    from composer.analysis.likelihood import BitsPerNote, evaluate_bits_per_note
-
-    from composer.analysis.likelihood import BigramModel, uniform_bits
+    from composer.analysis.likelihood import BigramModel, BitsPerNote, evaluate_bits_per_note, uniform_bits
     tok = loaded.tokenizer
     notes = sum(tok.count_notes(s) for s in eval_seqs)
     tokens = sum(len([t for t in s[1:] if t != 0]) for s in eval_seqs)
@@ -180,9 +177,8 @@ def _likelihood(loaded, eval_seqs: list[list[int]], fit_seqs: list[list[int]] | 
 
 def _training_split(loaded, scan, progress, should_stop, config):
     """(training folder corpus, names of its training split) or (None, None)."""
-    from composer.corpus.split import split_files
-
     from composer.analysis.copymeter import training_folder
+    from composer.corpus.split import split_files
     folder = training_folder(loaded)
     if not folder or not Path(folder).is_dir():
         return None, None
@@ -198,16 +194,15 @@ def evaluate(config: EvalConfig, progress: EvalProgress | None = None,
     """Run the whole evaluation (see the module docstring). Raises
     ModelFileError for a bad model file, ComposerError for a folder with
     nothing usable, Cancelled when `should_stop()` returns True."""
-    from composer.corpus.split import split_files
-    from composer.corpus.ingest import scan_folder
-
-    from composer.model.device import choose_device
-    from composer.model.copyindex import CopyIndex
     from composer.analysis.copymeter import copy_meter
     from composer.analysis.stats import compare_sets, set_features
-    from composer.services.generate import GenerateRequest, generate
-    from composer.representations.melody import MelodyTokenizer
+    from composer.corpus.ingest import scan_folder
+    from composer.corpus.split import split_files
+    from composer.model.copyindex import CopyIndex
+    from composer.model.device import choose_device
     from composer.model.modelfile import load_model
+    from composer.representations.melody import MelodyTokenizer
+    from composer.services.generate import GenerateRequest, generate
 
     started = time.monotonic()
     device, device_reason = choose_device(None if config.device == "auto" else config.device)

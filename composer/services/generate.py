@@ -9,20 +9,20 @@ import math
 import os
 import random
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable
 
 from composer.errors import ComposerError, ConstraintError
-from composer.representations.melody import MelodyTokenizer
-from composer.music.midifile import read_midi, song_to_bytes, write_atomic
 from composer.model.modelfile import LoadedModel
-from composer.music.song import Note, Song, melody_song
-from composer.representations.frames import FramesTokenizer
-from composer.representations.performance import PerformanceTokenizer
 from composer.model.sampling import SamplingConfig, sample
+from composer.music.midifile import read_midi, song_to_bytes, write_atomic
 from composer.music.scales import allowed_pitch_classes
+from composer.music.song import Note, Song, melody_song
 from composer.representations.base import BOS, Constraints, UnusableMusic
+from composer.representations.frames import FramesTokenizer
+from composer.representations.melody import MelodyTokenizer
+from composer.representations.performance import PerformanceTokenizer
 
 MAX_COUNT = 10_000
 

@@ -20,26 +20,24 @@ keeps the ticks per beat and the end of the file it was read from).
 """
 from __future__ import annotations
 
-import argparse
 import random
 import re
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import torch
 
-from composer.assets import INFILL_MODEL, MELODY_MODEL, asset_path
+from composer.assets import INFILL_MODEL, asset_path
 from composer.errors import ComposerError, ConstraintError, ModelFileError
-from composer.services.generate import check_sampling_controls, check_writable, write_songs
 from composer.model.infill_network import InfillRNN, is_infill_config, span_example
-from composer.representations.melody import BAR, REST, MelodyGrammar, MelodyTokenizer
 from composer.model.modelfile import LoadedModel, read_metadata
-from composer.music.song import Note, Song
 from composer.model.sampling import BatchRows, SamplingConfig, draw, filter_logits, sample
 from composer.music.scales import allowed_pitch_classes
+from composer.music.song import Note, Song
 from composer.representations.base import BOS, EOS, PAD, Constraints, UnusableMusic
+from composer.representations.melody import BAR, REST, MelodyGrammar, MelodyTokenizer
+from composer.services.generate import check_sampling_controls
 
 DEFAULT_INFILL_MODEL = asset_path(INFILL_MODEL)
 MAX_COUNT = 64
@@ -219,7 +217,7 @@ def _sample_infill_model(model: InfillRNN, tok: MelodyTokenizer, layout: _Layout
     bars_done = torch.zeros(count, dtype=torch.long, device=device)
     in_span = torch.ones((count, 1), dtype=torch.long, device=device)
     out, rows = [], BatchRows(seed, count)
-    for step in range(grammar.max_steps()):
+    for _ in range(grammar.max_steps()):
         if should_stop is not None and should_stop():
             from composer.errors import Cancelled
             raise Cancelled("infill cancelled")

@@ -33,8 +33,8 @@ import numpy as np
 
 from composer.errors import ComposerError, OutputExistsError
 from composer.music.midifile import write_atomic
-from composer.sound.midiout import ChannelEvent, channel_events
 from composer.music.song import GM_DRUM_CHANNEL, Song
+from composer.sound.midiout import ChannelEvent, channel_events
 
 log = logging.getLogger(__name__)
 
@@ -241,7 +241,8 @@ class SongRenderer:
 
     Reading everything gives the same samples as `render_audio(..., normalize=False)`;
     the player reads small blocks so sound starts before the whole piece is rendered.
-    `total_frames` = music (to the bar line after the last note) + release tail. Call `close()` (or use `with`) to return
+    `total_frames` = music (to the bar line after the last note) + release tail. Call `close()`
+    (or use `with`) to return
     the synthesizer to the pool. Not thread-safe: one reader at a time.
     """
 
