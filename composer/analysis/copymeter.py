@@ -4,18 +4,9 @@ order, in the training data, and in which file.
     index = CopyIndex.from_corpus(corpus.sequences, tokenizer)   # or CopyIndex.from_songs({...})
     length, source = copy_meter(song, index)                        # e.g. (23, "oneills_0012.mid")
 
-A note is compared as (MIDI pitch, inter-onset interval), the time in beats
-from its onset to the next note's onset (the last note: its own length),
-rounded to 1/12 beat; so a copy is found whatever the articulation, and a
-rest is part of the interval before it. Pitches are compared exactly (a
-transposed copy is not counted). For polyphonic music all notes are taken in
-order of onset, highest pitch first.
-
-The index keeps a 64-bit hash of every `anchor`-note run of the corpus, sorted
-(numpy; 16 bytes per note, about 20 MB for a million notes); a query looks up
-all anchors of the piece at once and extends the matches run by run, so it
-costs milliseconds and is Qt-free. Runs shorter than `anchor` notes are
-reported as 0 (they are too common to mean anything).
+How notes are compared and indexed (pitch and inter-onset interval, runs of
+`anchor` notes): composer.model.copyindex. Also here: the copy index of a
+model's training data (stored in its file, or scanned from a folder).
 """
 from __future__ import annotations
 

@@ -178,7 +178,7 @@ class _StepGraph(torch.nn.Module):
     2 x 256 LSTM with 128-wide embeddings that is 14 % of each sequence's
     work in a step, the part that grows with the batch). Later layers multiply
     [x, h] by one stacked matrix. The same algebra in another order: the
-    logits agree with the eager model to ~1e-6 (tests/test_core_runtime.py)."""
+    logits agree with the eager model to ~1e-6 (tests/composer/test_core_runtime.py)."""
 
     def __init__(self, model: MusicRNN):
         super().__init__()

@@ -18,7 +18,7 @@ not MTrk, running status after sysex, system messages, a message that runs
 past its chunk or the file, a meta event mido would reject, more tracks or
 events than the caps, a tick past `max_ticks` -- defers to `read_midi`, so
 broken files get exactly its behaviour and its error messages.
-tests/test_hostile_midi.py checks with hypothesis that both give the same
+tests/composer/test_hostile_midi.py checks with hypothesis that both give the same
 Song or the same error on generated songs, raw event streams, damaged files,
 random bytes and every hostile case.
 """

@@ -211,9 +211,10 @@ def jack_server(tmp_path_factory):
     server.wait(timeout=10)
 
 
+@pytest.mark.system
 def test_a_real_port_lists_receives_on_time_and_gets_all_notes_off(jack_server):
     env = dict(os.environ, JACK_DEFAULT_SERVER=jack_server, MIDO_BACKEND="mido.backends.rtmidi/UNIX_JACK",
-               PYTHONPATH=str(Path(__file__).resolve().parent.parent))
+               PYTHONPATH=str(Path(__file__).resolve().parents[2]))
     run = subprocess.run([sys.executable, "-c", JACK_SCRIPT], env=env, capture_output=True, text=True,
                          timeout=60, check=False)
     assert run.returncode == 0, run.stderr[-2000:]

@@ -49,6 +49,7 @@ def tiny_run(tmp_path, out: str, **changes) -> TrainConfig:
     return dataclasses.replace(config, **changes)
 
 
+@pytest.mark.system
 def test_two_gloo_processes_end_with_identical_weights(tmp_path):
     config = tiny_run(tmp_path, "ddp.model")
     mp.spawn(_worker, args=(2, _free_port(), config, str(tmp_path)), nprocs=2, join=True)
@@ -73,6 +74,7 @@ def _compare_worker(rank: int, world: int, port: int, config: TrainConfig, out_d
         handle.write(" ".join(f"{r.cell}:{r.steps}:{r.val_bits_per_note!r}" for r in runs))
 
 
+@pytest.mark.system
 def test_a_cell_comparison_under_two_processes_runs_every_cell_in_one_process_group(tmp_path):
     """Each cell used to destroy and re-create the process group; with gloo one rank
     could wait in the new group's handshake while the other was still in the old

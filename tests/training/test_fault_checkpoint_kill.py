@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 
+import pytest
 import torch
 
 from benchmarks.midi_factory import melody, write_song
@@ -38,6 +39,7 @@ train(config)
 """
 
 
+@pytest.mark.system
 def test_sigkill_while_writing_a_checkpoint(tmp_path):
     folder = tmp_path / "tunes"
     for i in range(6):

@@ -251,6 +251,7 @@ def test_cli_audio_writes_a_wav_beside_each_midi_that_sounds_like_it(cli_model, 
                 strongest_hz(segment) == pytest.approx(2 * hz, rel=0.02)
 
 
+@pytest.mark.slow
 def test_cli_audio_flac_and_missing_soundfont(cli_model, tmp_path):
     soundfile = pytest.importorskip("soundfile")
     out = tmp_path / "flac"
@@ -267,6 +268,7 @@ def test_cli_audio_flac_and_missing_soundfont(cli_model, tmp_path):
     assert not (tmp_path / "none").exists()
 
 
+@pytest.mark.slow
 def test_cli_audio_never_overwrites_without_force(cli_model, tmp_path):
     out = tmp_path / "songs"
     args = ("generate", "--model", cli_model, "--count", 1, "--bars", 1, "--seed", 9, "--out", out, "--audio",

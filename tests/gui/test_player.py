@@ -25,7 +25,7 @@ from composer.music.song import Note, melody_song
 from composer.sound import audio
 from gui.player import NO_DEVICE, Player, _SongSource
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_without_an_output_device_play_is_refused_with_the_reason(qtbot):
@@ -134,6 +134,7 @@ def pulse_server(tmp_path_factory):
     server.wait(timeout=10)
 
 
+@pytest.mark.system
 def test_plays_a_piece_to_the_end_and_stops_at_once_on_a_real_output(pulse_server):
     env = dict(os.environ, PULSE_SERVER=pulse_server, PYTHONPATH=str(ROOT))
     run = subprocess.run([sys.executable, "-c", PLAYBACK_SCRIPT], env=env, capture_output=True, text=True,

@@ -13,12 +13,14 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from benchmarks.midi_factory import drums_only, melody, write_song
 from composer.cli.main import build_parser, main
 from composer.model.modelfile import read_metadata
 from composer.music.midifile import read_midi
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 TINY = ["--layers", "1", "--hidden", "24", "--embed", "12", "--batch", "4", "--seq-len", "24",
         "--eval-every", "3", "--checkpoint-every", "3", "--workers", "1", "--quiet"]
 BROKEN = {"truncated.mid": b"MThd\x00\x00\x00\x06\x00\x01", "notes.txt.mid": b"this is not MIDI at all\n"}
@@ -70,6 +72,7 @@ def test_resume_continues_to_the_new_length(tmp_path, capsys):
     assert read_metadata(model)["training"]["steps"] == 6
 
 
+@pytest.mark.system
 def test_ctrl_c_checkpoints_and_resume_finishes(tmp_path):
     folder = make_folder(tmp_path)
     model = tmp_path / "c.model"

@@ -94,6 +94,7 @@ def test_bad_model_files_give_one_line_errors_naming_the_file(tmp_path, name, ma
     assert str(path) in str(info.value) and "\n" not in str(info.value)
 
 
+@pytest.mark.slow
 def test_pickled_torch_checkpoint_never_runs_even_when_weights_only_is_disabled(tmp_path):
     marker = tmp_path / "marker"
     evil = tmp_path / "evil.pt"

@@ -20,6 +20,7 @@ def cli(*args):
     return subprocess.run([sys.executable, "-m", "composer", *map(str, args)], capture_output=True, text=True)
 
 
+@pytest.mark.slow
 def test_generate_writes_midi_files_with_requested_bars_tempo_and_program(model_path, tmp_path):
     out = tmp_path / "songs"
     result = cli("generate", "--model", model_path, "--count", 5, "--bars", 6, "--temperature", 0.9,
@@ -42,6 +43,7 @@ def test_generate_writes_midi_files_with_requested_bars_tempo_and_program(model_
     assert [p.read_bytes() for p in files] == [p.read_bytes() for p in sorted(again.glob("*.mid"))]
 
 
+@pytest.mark.slow
 def test_generate_refuses_to_overwrite_without_force(model_path, tmp_path):
     assert cli("generate", "--model", model_path, "--seed", 1, "--out", tmp_path).returncode == 0
     result = cli("generate", "--model", model_path, "--seed", 1, "--out", tmp_path)

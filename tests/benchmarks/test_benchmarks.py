@@ -20,6 +20,7 @@ from composer.representations.melody import MelodyTokenizer
 TINY = dict(hidden=16, embed=8, batch=2, seq_len=16, eval_every=2, checkpoint_every=3)
 
 
+@pytest.mark.slow
 def test_quick_training_part_writes_json_with_the_expected_keys(tmp_path):
     for i in range(6):
         write_song(melody(48, seed=i), tmp_path / "music" / f"m{i}.mid")
@@ -42,7 +43,7 @@ def test_quick_training_part_writes_json_with_the_expected_keys(tmp_path):
     assert "training lstm" in format_table(saved)
 
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 MODEL = str(asset_path(MELODY_MODEL))
 
 

@@ -1,7 +1,7 @@
 """Hostile MIDI input (issue 7): every case ends in a Song or one MidiReadError
 naming the problem, in read_midi, in the ingestion fast path, and in a scan.
 
-The cases are built in code by tests/midi_factory.py (HOSTILE). Peak memory
+The cases are built in code by benchmarks/midi_factory.py (HOSTILE). Peak memory
 and per-file time of a scan over all of them are measured (printed with -s),
 see docs/robustness.md for the numbers.
 """
@@ -35,7 +35,7 @@ from composer.music.midifast import read_midi_fast
 from composer.music.midifile import ReadLimits, read_midi, song_to_bytes
 from composer.music.song import Note, Song, Track
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def outcome(reader, data):

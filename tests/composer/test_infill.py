@@ -380,6 +380,7 @@ def test_generate_refuses_an_infill_model_with_one_line(infill_model, tmp_path, 
     assert code == 2 and "is an infill model" in err[-1] and "composer infill" in err[-1]
 
 
+@pytest.mark.slow
 def test_attention_variant_trains_samples_and_round_trips(folder, tmp_path):
     result = train(infill_config(folder, tmp_path, infill_attention=True, steps=4))
     loaded = load_model(result.model_path)
@@ -399,12 +400,13 @@ def test_track_option_rewrites_that_track_only(plain_model):
         infill(load_model(plain_model), song, InfillRequest(bars=(2, 2), track=2))
 
 
+@pytest.mark.system
 def test_infill_run_under_two_gloo_processes_ends_with_identical_weights(folder, tmp_path):
     import torch.multiprocessing as mp
     from safetensors.torch import load_file
 
     from composer.model.modelfile import read_metadata
-    from tests.test_distributed import _free_port, _worker
+    from tests.training.test_distributed import _free_port, _worker
     config = infill_config(folder, tmp_path, out=str(tmp_path / "ddp.model"), steps=4, batch=2, device="cpu",
                            infill_attention=True, val_share=0.34)
     mp.spawn(_worker, args=(2, _free_port(), config, str(tmp_path)), nprocs=2, join=True)
