@@ -69,3 +69,22 @@ def test_bad_input_is_one_line_and_exit_code_2(model_path, tmp_path, args, messa
     assert message in result.stderr and "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert io.StringIO(result.stdout).read() == ""
+
+
+def test_train_comes_from_the_installed_entry_point():
+    from importlib.metadata import entry_points
+
+    from composer.cli.main import COMMAND_PLUGINS, build_parser
+    assert [ep.value for ep in entry_points(group=COMMAND_PLUGINS) if ep.name == "train"] == \
+        ["training.cli:add_train_parser"]
+    assert "train" in build_parser()._subparsers._group_actions[0].choices
+
+
+def test_a_plugin_that_fails_to_load_is_an_error_naming_it(monkeypatch):
+    from importlib.metadata import EntryPoint
+
+    import composer.cli.main as cli_main
+    broken = EntryPoint("train", "training.no_such_module:add_train_parser", cli_main.COMMAND_PLUGINS)
+    monkeypatch.setattr(cli_main, "entry_points", lambda group: [broken])
+    with pytest.raises(cli_main.CliError, match="plugin 'train' .*no_such_module"):
+        cli_main.build_parser()
