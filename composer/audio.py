@@ -35,6 +35,7 @@ from .errors import ComposerError, OutputExistsError
 from .midi_io import write_atomic
 from .midiout import ChannelEvent, channel_events
 from .music import GM_DRUM_CHANNEL, Song
+from .safe_write import check_target
 
 log = logging.getLogger(__name__)
 
@@ -393,7 +394,8 @@ def write_audio(song: Song, path: str | os.PathLike, *, soundfont: str | os.Path
     normalised to -1 dBFS, atomically. Never overwrites without `force` (OutputExistsError)."""
     path = Path(path)
     fmt = audio_format_for(path, audio_format)
-    if path.exists() and not force:  # fail before the render, not after it
+    check_target(path)               # fail before the render, not after it
+    if path.exists() and not force:
         raise OutputExistsError(f"{path} already exists (use --force to overwrite)")
     samples = render_audio(song, soundfont=soundfont, sample_rate=sample_rate, normalize=True)
     return write_atomic(path, encode_audio(samples, sample_rate, fmt), force=force)

@@ -120,7 +120,9 @@ def run_generate(args) -> int:
     from .generate import GenerateRequest, check_writable, generate, load_primer, output_paths, prepare, write_songs
     from .modelfile import load_model
     from .progress import terminal_progress
+    from .safe_write import check_folder_target
 
+    check_folder_target(args.out, "--out")       # before the model is loaded
     if args.count < 1:
         raise CliError(f"--count must be >= 1, got {args.count}")
     device, reason = choose_device(args.device)
@@ -141,14 +143,15 @@ def run_generate(args) -> int:
         request.primer = load_primer(args.primer)
     plan = prepare(loaded, request)
     paths = output_paths(args.out, args.count, prefix=args.prefix or loaded.tokenizer.kind, seed=plan.seed)
-    check_writable(paths, force=args.force)
+    check_writable(paths, force=args.force, option="--out or --prefix")
     if args.audio:
         from .audio import AudioUnavailable, audio_status, prepare_synth
         audio_ok, audio_reason = audio_status(args.soundfont)
         if not audio_ok:
             raise AudioUnavailable(f"--audio: {audio_reason}")
         prepare_synth(args.soundfont)        # a file that is not a SoundFont fails here, before any file is written
-        check_writable([p.with_suffix("." + args.audio) for p in paths], force=args.force)
+        check_writable([p.with_suffix("." + args.audio) for p in paths], force=args.force,
+                       option="--out or --prefix")
     copy_index = None
     if args.copy_folder is not None and args.max_copy is None:
         raise CliError("--copy-folder needs --max-copy K")
@@ -206,6 +209,8 @@ def add_copy_index_parser(sub) -> argparse.ArgumentParser:
 def run_copy_index(args) -> int:
     from .eval_copy import index_for_model, training_folder
     from .modelfile import load_model, store_copy_index
+    from .safe_write import check_target
+    check_target(args.model, "MODEL")           # it is rewritten in place
     loaded = load_model(args.model, "cpu")
     if args.remove:
         if args.folder is not None:

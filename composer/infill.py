@@ -36,6 +36,7 @@ from .infill_model import InfillRNN, is_infill_config, span_example
 from .melody import BAR, REST, MelodyGrammar, MelodyTokenizer
 from .modelfile import LoadedModel, read_metadata
 from .music import Note, Song
+from .safe_write import check_folder_target
 from .sampling import BatchRows, SamplingConfig, draw, filter_logits, sample
 from .scales import allowed_pitch_classes
 from .tokenizer import BOS, EOS, PAD, Constraints, UnusableMusic
@@ -347,6 +348,7 @@ def run_infill(args) -> int:
     request.validate()
     if not args.file.is_file():
         raise ComposerError(f"{args.file}: no such MIDI file")
+    check_folder_target(args.out, "--out")
     paths = infill_paths(args.out, args.file.stem, args.count)
     check_writable(paths, force=args.force)
     device, reason = choose_device(args.device)

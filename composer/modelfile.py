@@ -22,6 +22,7 @@ from .errors import ComposerError, ModelFileError
 from .infill_model import InfillConfig, InfillRNN, is_infill_config
 from .midi_io import write_atomic
 from .model import ModelConfig, MusicRNN
+from .safe_write import check_target
 from .tokenizer import Tokenizer, tokenizer_from_config
 
 FORMAT_NAME = "composer-model"
@@ -138,6 +139,7 @@ def store_copy_index(path: str | os.PathLike, copy_index) -> Path:
     """Rewrite the model file at `path` with `copy_index` stored in it (None:
     without one), keeping its weights and metadata as they are."""
     path = Path(path)
+    check_target(path)
     meta = read_metadata(path)
     try:
         with safe_open(str(path), framework="pt", device="cpu") as handle:

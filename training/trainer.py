@@ -30,6 +30,7 @@ from composer.infill_model import InfillConfig, InfillRNN
 from composer.model import ModelConfig, MusicRNN
 from composer.eval_copy import CopyIndex
 from composer.modelfile import load_model, save_model
+from composer.safe_write import check_folder_target, check_target
 from composer.tokenizer import PAD
 
 from . import distributed as D
@@ -155,6 +156,7 @@ class _Run:
     # ---- the run ----------------------------------------------------------------
     def run(self) -> TrainResult:
         self.check_paths()
+        self.check_earlier_run()
         corpus = self.scan()
         train_seqs, val_seqs = self.split(corpus)
         self.build(train_seqs)
@@ -189,6 +191,20 @@ class _Run:
         return self.write_model(corpus, reason, step, n_train, n_val)
 
     def check_paths(self) -> None:
+        """Before any work: every output is a file (or nothing) in a folder that
+        exists; a device node, FIFO, socket or folder is refused, --force or not."""
+        c = self.c
+        out = Path(c.out)
+        if not out.parent.exists():
+            raise ComposerError(f"output folder {out.parent} does not exist")
+        check_target(out, "--out")
+        check_folder_target(self.ckpt_dir, "--out")
+        for name in (LAST, BEST, METRICS):
+            check_target(self.ckpt_dir / name, "--out")
+        if c.report:
+            check_target(c.report, "--report")
+
+    def check_earlier_run(self) -> None:
         c = self.c
         out = Path(c.out)
         if not c.resume and not c.force:
@@ -199,8 +215,6 @@ class _Run:
                                         "continue it or --force to start over")
         if c.resume and not (self.ckpt_dir / LAST).exists():
             raise ComposerError(f"nothing to resume: no checkpoint {self.ckpt_dir / LAST}")
-        if not out.parent.exists():
-            raise ComposerError(f"output folder {out.parent} does not exist")
 
     def scan(self):
         from .ingest import scan_folder
@@ -352,10 +366,12 @@ class _Run:
                         kept.append(line)
                 except (ValueError, KeyError):
                     continue
+        check_target(self.metrics_path, "--out")
         self.metrics_path.write_text("".join(line + "\n" for line in kept))
 
     def log_metrics(self, row: dict) -> None:
         if self.info.is_main:
+            check_target(self.metrics_path, "--out")       # (a FIFO would block the run, a device take the rows)
             with open(self.metrics_path, "a") as handle:
                 handle.write(json.dumps(row) + "\n")
 
