@@ -41,6 +41,7 @@ from .ema import WeightAverage
 from .infill_data import SpanSampler, span_bits_per_note
 from .metrics import evaluate_bits_per_note
 from .optim import amp_setup, is_oom, lr_factor, oom_message
+from .run_lock import LOCK_NAME, RunLock, RunLocked, take_run_lock
 
 __all__ = [
     "NonFiniteLoss",
@@ -156,7 +157,15 @@ class _Run:
     # ---- the run ----------------------------------------------------------------
     def run(self) -> TrainResult:
         self.check_paths()
-        self.check_earlier_run()
+        lock = self.take_lock()
+        try:
+            self.check_earlier_run()
+            return self._run()
+        finally:
+            if lock is not None:
+                lock.release()
+
+    def _run(self) -> TrainResult:
         corpus = self.scan()
         train_seqs, val_seqs = self.split(corpus)
         self.build(train_seqs)
@@ -203,6 +212,26 @@ class _Run:
             check_target(self.ckpt_dir / name, "--out")
         if c.report:
             check_target(c.report, "--report")
+
+    def take_lock(self) -> RunLock | None:
+        """The output's lock (rank 0 takes it; every rank learns whether it could,
+        before any other collective work). Raises RunLocked while another run
+        writes the same output."""
+        lock, refusal = None, None
+        if self.info.is_main:
+            try:
+                lock = take_run_lock(self.ckpt_dir, self.c.out)
+            except RunLocked as exc:
+                refusal = str(exc)
+            except OSError as exc:      # e.g. a read-only folder: the other ranks must hear of it, not wait
+                refusal = f"cannot take the lock {self.ckpt_dir / LOCK_NAME}: {exc.strerror or exc}"
+        refusal = D.broadcast_text(self.info, refusal)
+        if refusal is not None:
+            raise RunLocked(refusal)
+        if lock is not None and lock.note:
+            log.warning("%s", lock.note)
+            self.emit(message=lock.note)
+        return lock
 
     def check_earlier_run(self) -> None:
         c = self.c
