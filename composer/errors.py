@@ -25,6 +25,11 @@ class OutputExistsError(ComposerError):
     """Refusing to overwrite an existing file without `force`."""
 
 
+class NotAFileError(ComposerError):
+    """An output path names something that is not a regular file (a device
+    node, FIFO, socket or folder); it is never replaced, `force` or not."""
+
+
 class WriteError(ComposerError, OSError):
     """A file could not be written (disk full, read-only folder...); the
     previous file at that path, if any, is intact."""

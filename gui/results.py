@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 from composer.errors import ComposerError
 from composer.music.midifile import read_midi, write_midi
 from composer.music.song import Song
+from composer.safe_write import check_target
 from composer.services.infill import InfillResult
 from gui.dialogs import MIDI_FILTER, WAV_FILTER, Dialogs
 from gui.infill import InfillPanel, ReplaceSongCommand, notes_between
@@ -440,6 +441,11 @@ class ResultsPanel(QWidget):
         path = Path(chosen)
         if path.suffix.lower() not in (suffix, ".midi" if suffix == ".mid" else suffix):
             path = path.with_name(path.name + suffix)
+        try:
+            check_target(path, "file name")     # a device, FIFO, socket or folder: no "replace?" question
+        except ComposerError as exc:
+            self.dialogs.error(caption, str(exc))
+            return None
         force = False
         if path.exists():
             if not self.dialogs.confirm("Replace file?", f"{path.name} already exists in {path.parent}.\n"

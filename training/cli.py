@@ -238,7 +238,11 @@ def run_train(args) -> int:
 
 def _compare(args, config: TrainConfig, stop: dict) -> int:
     """--cell a,b,c: one run per cell, then the table (and OUT-cells.json)."""
+    from composer.safe_write import check_target
     from training.compare import compare_cells, out_for, table_lines, write_comparison
+
+    table_path = out_for(config.out, "cells").with_suffix(".json")
+    check_target(table_path, "--out")           # before the first run, not after the last
     views: dict[str, _TerminalView] = {}
 
     def on_progress(cell, p):
@@ -260,7 +264,7 @@ def _compare(args, config: TrainConfig, stop: dict) -> int:
     not_started = [cell for cell in args.cell if cell not in {r.cell for r in runs}]
     for line in table_lines(runs, not_started):
         _err(line)
-    table = write_comparison(out_for(config.out, "cells").with_suffix(".json"), config, runs, not_started)
+    table = write_comparison(table_path, config, runs, not_started)
     _err(f"wrote {table}")
     for run in runs:
         if run.stopped_reason == "cancelled":

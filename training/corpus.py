@@ -42,6 +42,7 @@ from pathlib import Path
 
 from composer.errors import Cancelled, ComposerError, MidiReadError
 from composer.music.midifile import read_midi, song_to_bytes, write_atomic
+from composer.safe_write import check_target
 from training.corpus_score import DEFAULT_TEMPO, layout_measures, parse_score, score_to_song  # noqa: F401 (re-exported)
 
 log = logging.getLogger(__name__)
@@ -277,6 +278,7 @@ def convert_sources(sources: list[TuneSource], out_dir: str | Path, progress: Pr
     meters: Counter = Counter()
     todo = []
     for s in sources:
+        check_target(out / s.out_name)      # before any work (a FIFO would also block the meter's read)
         if not force and (out / s.out_name).exists():
             result.reused.append(s.out_name)
             meters[_meter_of(out / s.out_name)] += 1
@@ -360,7 +362,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quiet", action="store_true")
     args = parser.parse_args(argv)
     from composer.cli.progress import terminal_progress
+    from composer.safe_write import check_folder_target
     try:
+        check_folder_target(args.out_dir, "OUT_DIR")
+        if args.report:
+            check_target(args.report, "--report")
         with terminal_progress(f"converting {args.name}", unit="tune", disable=args.quiet) as bar:
             result = convert_corpus(args.name, args.out_dir, lambda d, t, _s: bar(d, t), workers=args.workers,
                                     force=args.force, expand_repeats=not args.no_repeats, limit=args.limit)

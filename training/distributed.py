@@ -74,6 +74,16 @@ def barrier(info: DistInfo) -> None:
         dist.barrier()
 
 
+def broadcast_text(info: DistInfo, text: str | None) -> str | None:
+    """Rank 0's `text` on every process (e.g. why rank 0 refuses to start, so
+    that every rank stops at the same point instead of waiting for it)."""
+    if not info.enabled:
+        return text
+    box = [text]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]
+
+
 def sync_max(info: DistInfo, values: list[float], device: torch.device) -> list[float]:
     """Element-wise maximum over all processes: stop flags (as 0/1) become an
     OR and elapsed time the slowest rank's, so every rank takes the same

@@ -33,6 +33,7 @@ from composer.model.infill_network import InfillConfig, InfillRNN
 from composer.model.modelfile import load_model, save_model
 from composer.model.network import ModelConfig, MusicRNN
 from composer.representations.base import PAD
+from composer.safe_write import check_folder_target, check_target
 from training import distributed as D
 from training.checkpoint import load_checkpoint, save_checkpoint
 from training.config import DEFAULT_EPOCHS, DEFAULT_MIN_STEPS, TrainConfig, TrainProgress, TrainResult
@@ -40,6 +41,7 @@ from training.data import ChunkSampler, StreamSampler
 from training.ema import WeightAverage
 from training.infill_data import SpanSampler, span_bits_per_note
 from training.optim import amp_setup, is_oom, lr_factor, oom_message
+from training.run_lock import LOCK_NAME, RunLock, RunLocked, take_run_lock
 
 __all__ = [
     "NonFiniteLoss",
@@ -155,6 +157,15 @@ class _Run:
     # ---- the run ----------------------------------------------------------------
     def run(self) -> TrainResult:
         self.check_paths()
+        lock = self.take_lock()
+        try:
+            self.check_earlier_run()
+            return self._run()
+        finally:
+            if lock is not None:
+                lock.release()
+
+    def _run(self) -> TrainResult:
         corpus = self.scan()
         train_seqs, val_seqs = self.split(corpus)
         self.build(train_seqs)
@@ -189,6 +200,40 @@ class _Run:
         return self.write_model(corpus, reason, step, n_train, n_val)
 
     def check_paths(self) -> None:
+        """Before any work: every output is a file (or nothing) in a folder that
+        exists; a device node, FIFO, socket or folder is refused, --force or not."""
+        c = self.c
+        out = Path(c.out)
+        if not out.parent.exists():
+            raise ComposerError(f"output folder {out.parent} does not exist")
+        check_target(out, "--out")
+        check_folder_target(self.ckpt_dir, "--out")
+        for name in (LAST, BEST, METRICS):
+            check_target(self.ckpt_dir / name, "--out")
+        if c.report:
+            check_target(c.report, "--report")
+
+    def take_lock(self) -> RunLock | None:
+        """The output's lock (rank 0 takes it; every rank learns whether it could,
+        before any other collective work). Raises RunLocked while another run
+        writes the same output."""
+        lock, refusal = None, None
+        if self.info.is_main:
+            try:
+                lock = take_run_lock(self.ckpt_dir, self.c.out)
+            except RunLocked as exc:
+                refusal = str(exc)
+            except OSError as exc:      # e.g. a read-only folder: the other ranks must hear of it, not wait
+                refusal = f"cannot take the lock {self.ckpt_dir / LOCK_NAME}: {exc.strerror or exc}"
+        refusal = D.broadcast_text(self.info, refusal)
+        if refusal is not None:
+            raise RunLocked(refusal)
+        if lock is not None and lock.note:
+            log.warning("%s", lock.note)
+            self.emit(message=lock.note)
+        return lock
+
+    def check_earlier_run(self) -> None:
         c = self.c
         out = Path(c.out)
         if not c.resume and not c.force:
@@ -199,8 +244,6 @@ class _Run:
                                         "continue it or --force to start over")
         if c.resume and not (self.ckpt_dir / LAST).exists():
             raise ComposerError(f"nothing to resume: no checkpoint {self.ckpt_dir / LAST}")
-        if not out.parent.exists():
-            raise ComposerError(f"output folder {out.parent} does not exist")
 
     def scan(self):
         from composer.corpus.ingest import scan_folder
@@ -352,10 +395,12 @@ class _Run:
                         kept.append(line)
                 except (ValueError, KeyError):
                     continue
+        check_target(self.metrics_path, "--out")
         self.metrics_path.write_text("".join(line + "\n" for line in kept))
 
     def log_metrics(self, row: dict) -> None:
         if self.info.is_main:
+            check_target(self.metrics_path, "--out")       # (a FIFO would block the run, a device take the rows)
             with open(self.metrics_path, "a") as handle:
                 handle.write(json.dumps(row) + "\n")
 

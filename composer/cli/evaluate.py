@@ -8,6 +8,7 @@ from pathlib import Path
 from composer.cli.progress import terminal_progress
 from composer.errors import ComposerError
 from composer.music.midifile import write_atomic
+from composer.safe_write import check_target
 from composer.services.evaluate import EvalConfig, evaluate
 from composer.services.report_html import render_html
 
@@ -35,8 +36,8 @@ def add_eval_parser(sub) -> None:
 def check_outputs(outputs: dict[str, Path | None], *, force: bool = False) -> None:
     """Raise ComposerError (naming the path) unless every output can be written:
     `outputs` maps an option ("--json") to its path (None: not asked for); the
-    paths must differ, be in an existing writable folder, not be folders, and
-    not be existing files unless `force`. Run it before any work."""
+    paths must differ, be in an existing writable folder, be files (composer.safe_write)
+    and not existing ones unless `force`. Run it before any work."""
     seen: dict[Path, str] = {}
     for option, path in outputs.items():
         if path is None:
@@ -51,8 +52,7 @@ def check_outputs(outputs: dict[str, Path | None], *, force: bool = False) -> No
             raise ComposerError(f"{path}: folder {parent} does not exist")
         if not parent.is_dir():
             raise ComposerError(f"{path}: {parent} is not a folder")
-        if path.is_dir():
-            raise ComposerError(f"{path} is a folder, not a file")
+        check_target(path, option)      # a device node, FIFO, socket or folder: never, --force or not
         if path.exists() and not force:
             raise ComposerError(f"{path} already exists (use --force to overwrite)")
         if not os.access(parent, os.W_OK | os.X_OK):

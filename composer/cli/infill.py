@@ -11,6 +11,7 @@ from composer.errors import ComposerError
 from composer.model.device import choose_device
 from composer.model.modelfile import load_model
 from composer.music.midifile import read_midi
+from composer.safe_write import check_folder_target
 from composer.services.generate import check_writable, write_songs
 from composer.services.infill import InfillRequest, infill
 
@@ -58,6 +59,7 @@ def run_infill(args) -> int:
     request.validate()
     if not args.file.is_file():
         raise ComposerError(f"{args.file}: no such MIDI file")
+    check_folder_target(args.out, "--out")
     paths = infill_paths(args.out, args.file.stem, args.count)
     check_writable(paths, force=args.force)
     device, reason = choose_device(args.device)

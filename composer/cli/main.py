@@ -128,6 +128,7 @@ def run_generate(args) -> int:
     from composer.cli.progress import terminal_progress
     from composer.model.device import choose_device
     from composer.model.modelfile import load_model
+    from composer.safe_write import check_folder_target
     from composer.services.generate import (
         GenerateRequest,
         check_writable,
@@ -138,6 +139,7 @@ def run_generate(args) -> int:
         write_songs,
     )
 
+    check_folder_target(args.out, "--out")       # before the model is loaded
     if args.count < 1:
         raise CliError(f"--count must be >= 1, got {args.count}")
     device, reason = choose_device(args.device)
@@ -158,14 +160,15 @@ def run_generate(args) -> int:
         request.primer = load_primer(args.primer)
     plan = prepare(loaded, request)
     paths = output_paths(args.out, args.count, prefix=args.prefix or loaded.tokenizer.kind, seed=plan.seed)
-    check_writable(paths, force=args.force)
+    check_writable(paths, force=args.force, option="--out or --prefix")
     if args.audio:
         from composer.sound.audio import AudioUnavailable, audio_status, prepare_synth
         audio_ok, audio_reason = audio_status(args.soundfont)
         if not audio_ok:
             raise AudioUnavailable(f"--audio: {audio_reason}")
         prepare_synth(args.soundfont)        # a file that is not a SoundFont fails here, before any file is written
-        check_writable([p.with_suffix("." + args.audio) for p in paths], force=args.force)
+        check_writable([p.with_suffix("." + args.audio) for p in paths], force=args.force,
+                       option="--out or --prefix")
     copy_index = None
     if args.copy_folder is not None and args.max_copy is None:
         raise CliError("--copy-folder needs --max-copy K")
@@ -225,6 +228,9 @@ def add_copy_index_parser(sub) -> argparse.ArgumentParser:
 def run_copy_index(args) -> int:
     from composer.analysis.copymeter import index_for_model, training_folder
     from composer.model.modelfile import load_model, store_copy_index
+    from composer.safe_write import check_target
+
+    check_target(args.model, "MODEL")           # it is rewritten in place
     loaded = load_model(args.model, "cpu")
     if args.remove:
         if args.folder is not None:

@@ -24,6 +24,7 @@ from composer.model.network import ModelConfig, MusicRNN
 from composer.music.midifile import write_atomic
 from composer.representations.base import Tokenizer
 from composer.representations.registry import tokenizer_from_config
+from composer.safe_write import check_target
 
 FORMAT_NAME = "composer-model"
 FORMAT_VERSION = 2          # 2: may hold a copy index; a file without one is written as 1, as before
@@ -139,6 +140,7 @@ def store_copy_index(path: str | os.PathLike, copy_index) -> Path:
     """Rewrite the model file at `path` with `copy_index` stored in it (None:
     without one), keeping its weights and metadata as they are."""
     path = Path(path)
+    check_target(path)
     meta = read_metadata(path)
     try:
         with safe_open(str(path), framework="pt", device="cpu") as handle:

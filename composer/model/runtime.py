@@ -35,6 +35,7 @@ import numpy as np
 import torch
 
 from composer.model.network import MusicRNN
+from composer.safe_write import check_target
 
 log = logging.getLogger(__name__)
 _SESSIONS: dict[tuple[str, int], object] = {}
@@ -339,6 +340,7 @@ def _export(model: MusicRNN, path: Path) -> None:
                               output_names=["logits", "h2", "c2"], dynamo=False,
                               dynamic_axes={"tokens": {0: "B"}, "positions": {0: "B"}, "h": {1: "B"},
                                             "c": {1: "B"}, "logits": {0: "B"}, "h2": {1: "B"}, "c2": {1: "B"}})
+        check_target(path)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

@@ -18,6 +18,7 @@ import mido
 
 from composer.errors import MidiReadError, OutputExistsError, WriteError
 from composer.music.song import GM_DRUM_CHANNEL, Note, Song, Track
+from composer.safe_write import check_target
 
 WRITE_TICKS_PER_BEAT = 480
 
@@ -284,10 +285,12 @@ def _name_head(name: str, limit: int = 100) -> str:
 def write_atomic(path: str | os.PathLike, data: bytes, *, force: bool = False) -> Path:
     """Write `data` to `path` via a temp file, fsync and rename.
 
-    Without `force`, an existing file is never replaced (OutputExistsError).
+    Without `force`, an existing file is never replaced (OutputExistsError);
+    a device node, FIFO, socket or folder never is (NotAFileError).
     On any failure the previous file at `path` is left intact.
     """
     path = Path(path)
+    check_target(path)
     if path.exists() and not force:
         raise OutputExistsError(f"{path} already exists (use --force to overwrite)")
     try:
@@ -301,6 +304,7 @@ def write_atomic(path: str | os.PathLike, data: bytes, *, force: bool = False) -
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
+        check_target(path)                   # again: the path may have changed while the data was written
         os.replace(tmp, path)
     except BaseException as exc:
         try:

@@ -23,6 +23,7 @@ from composer.representations.base import BOS, Constraints, UnusableMusic
 from composer.representations.frames import FramesTokenizer
 from composer.representations.melody import MelodyTokenizer
 from composer.representations.performance import PerformanceTokenizer
+from composer.safe_write import check_folder_target, check_target
 
 MAX_COUNT = 10_000
 
@@ -333,19 +334,18 @@ def output_paths(out_dir: str | os.PathLike, count: int, *, prefix: str = "melod
 NAME_MAX = 255          # bytes in a file name (Linux, macOS, Windows)
 
 
-def check_writable(paths: list[Path], *, force: bool) -> None:
+def check_writable(paths: list[Path], *, force: bool, option: str = "--out") -> None:
     """Fail before writing anything if a file would be overwritten silently,
-    or if the folder to write into is a file."""
+    if the folder to write into is not a folder, or if a path is a device node,
+    FIFO, socket or folder (`force` or not); `option` names the choice to change."""
     longest = max(paths, key=lambda p: len(p.name.encode()), default=None)
     if longest is not None and len(longest.name.encode()) > NAME_MAX:
         raise ComposerError(f"file name {longest.name[:40]}... is {len(longest.name.encode())} bytes, "
                             f"the limit is {NAME_MAX}: use a shorter prefix")
     for folder in {p.parent for p in paths}:
-        for part in (folder, *folder.parents):
-            if part.exists():
-                if not part.is_dir():
-                    raise ComposerError(f"{part} is a file, not a folder to write into")
-                break
+        check_folder_target(folder, option)
+    for path in paths:
+        check_target(path, option)
     if force:
         return
     existing = [p for p in paths if p.exists()]

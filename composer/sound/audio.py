@@ -34,6 +34,7 @@ import numpy as np
 from composer.errors import ComposerError, OutputExistsError
 from composer.music.midifile import write_atomic
 from composer.music.song import GM_DRUM_CHANNEL, Song
+from composer.safe_write import check_target
 from composer.sound.midiout import ChannelEvent, channel_events
 
 log = logging.getLogger(__name__)
@@ -394,7 +395,8 @@ def write_audio(song: Song, path: str | os.PathLike, *, soundfont: str | os.Path
     normalised to -1 dBFS, atomically. Never overwrites without `force` (OutputExistsError)."""
     path = Path(path)
     fmt = audio_format_for(path, audio_format)
-    if path.exists() and not force:  # fail before the render, not after it
+    check_target(path)               # fail before the render, not after it
+    if path.exists() and not force:
         raise OutputExistsError(f"{path} already exists (use --force to overwrite)")
     samples = render_audio(song, soundfont=soundfont, sample_rate=sample_rate, normalize=True)
     return write_atomic(path, encode_audio(samples, sample_rate, fmt), force=force)

@@ -2,6 +2,8 @@
 cancel, export, continue, regenerate, errors as dialogs, closing mid-job."""
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
 
 import pytest
@@ -126,6 +128,24 @@ def test_export_writes_a_mid_with_the_notes_shown_and_never_overwrites_silently(
     window.dialogs.confirm = lambda title, question: True
     window.export_action.trigger()
     assert [n.pitch for n in read_midi(written).notes] == [n.pitch for n in view.results.variations.songs[0].notes]
+
+
+def test_export_to_a_fifo_or_folder_says_why_and_leaves_it(qtbot, make_window, tmp_path):
+    window = make_window()
+    view = _setup(window, count=1, bars=2)
+    _generate(qtbot, view)
+    fifo, folder = tmp_path / "pipe.mid", tmp_path / "folder.mid"
+    os.mkfifo(fifo)
+    folder.mkdir()
+    asked, shown = [], []
+    window.dialogs.confirm = lambda title, question: asked.append(question) or True
+    window.dialogs.errorShown.connect(lambda box: shown.append(box.text()))
+    for target, kind in ((fifo, "a FIFO (named pipe)"), (folder, "a folder")):
+        window.dialogs.save_file = lambda caption, suggested, file_filter, target=target: str(target)
+        window.export_action.trigger()
+        assert shown[-1] == f"{target} is {kind}, not a file: choose another file name"
+    assert not asked and stat.S_ISFIFO(os.lstat(fifo).st_mode) and folder.is_dir() and not any(folder.iterdir())
+    assert sorted(p.name for p in tmp_path.iterdir() if p.suffix == ".mid") == ["folder.mid", "pipe.mid"]
 
 
 def test_worker_error_becomes_a_dialog_with_the_traceback(qtbot, make_window):

@@ -137,3 +137,22 @@ def test_closing_while_training_asks_then_stops_the_run_with_a_checkpoint(qtbot,
     assert not window.isVisible() and not job.is_running()
     assert (tmp_path / "user-models" / "closed-run.model").is_file()         # cancelled runs keep a model
     assert (tmp_path / "user-models" / "closed-run.model.train" / "last.ckpt").is_file()
+
+
+def test_a_model_another_training_is_writing_is_refused_in_one_line(qtbot, make_window, tune_folder, tmp_path):
+    import os
+
+    from training.run_lock import take_run_lock
+    window = make_window(models_dir=tmp_path / "user-models")
+    view = window.train_view
+    view.folder.setText(str(tune_folder))
+    _tiny_settings(view, "busy", steps=2)
+    out = tmp_path / "user-models" / "busy.model"
+    shown = []
+    window.dialogs.errorShown.connect(lambda box: shown.append(box.text()))
+    with take_run_lock(str(out) + ".train", out):       # as a `train` in a terminal would hold it
+        qtbot.mouseClick(view.start_button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: view.job is None, timeout=WAIT_MS)
+    message = f"another training (pid {os.getpid()}) is writing {out}; wait for it or stop it"
+    assert shown == [message] and view.phase.text() == f"Training failed: {message}"
+    assert not out.exists() and view.start_button.isEnabled()
