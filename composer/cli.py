@@ -279,7 +279,7 @@ def build_parser() -> argparse.ArgumentParser:
     # MODEL [FOLDER]: FOLDER may come after options, which argparse alone refuses for an optional positional
     parser.intermixed = {"copy-index": add_copy_index_parser(sub)}
     for module, attr in (("training.cli", "add_train_parser"), ("composer.evaluate", "add_eval_parser"),
-                         ("composer.infill", "add_infill_parser")):
+                         ("composer.evaluate", "add_form_parser"), ("composer.infill", "add_infill_parser")):
         try:
             adder = getattr(__import__(module, fromlist=[attr]), attr)
         except (ImportError, AttributeError):

@@ -12,9 +12,13 @@
 3. The copy meter of each generated piece against the training data
    (composer.eval_copy); against the folder's fitting half if the training
    folder is not available.
+4. Form (composer.analysis.form): bar and motif repetition, pitch range,
+   tonic endings and silent openings of the first `bars` bars, generated
+   pieces and the folder's side by side (melody models only).
 
 `evaluate(config, progress, should_stop)` is the Qt-free service; the CLI
 prints a table and writes JSON (`--json`) and a one-page HTML report (`--html`).
+`composer form FOLDER` measures the form of a folder alone (`folder_form`).
 """
 from __future__ import annotations
 
@@ -70,6 +74,7 @@ class EvalResult:
     generation: dict = field(default_factory=dict)
     skipped: dict = field(default_factory=dict)         # skipped_report(): {"count", "by_reason", "files"}
     skipped_files: int = 0                              # = skipped["count"] (kept for older readers)
+    form: dict = field(default_factory=dict)            # form_section(): {"bars", "generated", "folder"} or "skipped"
     seconds: float = 0.0
 
     def to_dict(self) -> dict:
@@ -95,6 +100,7 @@ class EvalResult:
         for f in self.features:
             lines.append(f"{f.name:<16}{fmt_number(f.oa):>6}{fmt_number(f.generated_mean):>11}"
                          f"{fmt_number(f.reference_mean):>9}")
+        lines += form_lines(self.form)
         if self.copies:
             lines.append(self.copy_line())
         return lines
@@ -151,6 +157,32 @@ def skipped_line(skipped: dict, names: int = 3) -> str:
     if len(files) > names:
         shown += f", and {len(files) - names} more (all in --json)"
     return f"{skipped['count']} file(s) skipped: {reasons_text(skipped)}: {shown}"
+
+
+PERFORMANCE_FORM_REASON = ("a performance model has no meter or beat grid (note times are in milliseconds), "
+                           "so bars and repeated bars are not defined")
+
+
+def form_section(generated_songs, folder_songs, folder_names: list[str], bars: int, melody: bool) -> dict:
+    """The `form` of an EvalResult: both sides' composer.analysis.form statistics
+    of the first `bars` bars, or {"bars": None, "skipped": reason} for a performance model."""
+    from .analysis.form import form_stats
+    if not melody:
+        return {"bars": None, "skipped": PERFORMANCE_FORM_REASON}
+    folder = form_stats(folder_songs, bars).to_dict()
+    folder["files"] = list(folder_names)
+    return {"bars": bars, "generated": form_stats(generated_songs, bars).to_dict(), "folder": folder}
+
+
+def form_lines(form: dict) -> list[str]:
+    """Terminal lines for a form_section() (none for an empty one)."""
+    from .analysis.form import summary_table
+    if form.get("skipped"):
+        return [f"form: not measured: {form['skipped']}"]
+    sides = {name: form[name]["summary"] for name in ("generated", "folder") if name in form}
+    if not sides:
+        return []
+    return [f"form, first {form['bars']} bars (mean +- SD over pieces; shares of pieces):"] + summary_table(sides)
 
 
 def _stage(progress: EvalProgress | None, stage: str):
@@ -271,7 +303,7 @@ def evaluate(config: EvalConfig, progress: EvalProgress | None = None,
                               seed=config.seed)
     gen_hook = _stage(progress, "generating")
     generated = generate(loaded, request, progress=gen_hook, should_stop=should_stop)
-    reference = [tok.decode(corpus.sequences[n]) for n in names]
+    reference = [tok.decode(corpus.sequences[n]) for n in names]       # the melody the model sees
     features = compare_sets(set_features(generated.songs), set_features(reference))
     index = (CopyIndex.from_corpus(index_pieces, tok, should_stop=should_stop) if index_pieces is not None
              else loaded.copy_index())
@@ -286,7 +318,9 @@ def evaluate(config: EvalConfig, progress: EvalProgress | None = None,
                     "anchor": index.anchor},
         generation={"samples": config.samples, "seed": generated.seed, "bars": request.bars,
                     "seconds": request.seconds, "temperature": config.temperature, "device": device_reason},
-        skipped=skipped, skipped_files=skipped["count"], seconds=round(time.monotonic() - started, 2))
+        skipped=skipped, skipped_files=skipped["count"],
+        form=form_section(generated.songs, reference, names, config.bars, melody),
+        seconds=round(time.monotonic() - started, 2))
 
 
 # ---- command line ------------------------------------------------------------------------
@@ -375,4 +409,82 @@ def run_eval(args) -> int:
     for path in (args.json, args.html):
         if path is not None:
             print(f"wrote {path}", file=sys.stderr)
+    return 0
+
+
+# ---- form of a folder alone: `composer form FOLDER` ----------------------------------------
+def folder_form(folder, *, bars: int = 16, model: str | None = None, every: int = 1, workers: int | None = None,
+                cache_dir: str | None = None, progress: EvalProgress | None = None,
+                should_stop: Callable[[], bool] | None = None) -> dict:
+    """Form statistics (composer.analysis.form) of the first `bars` bars of
+    every `every`-th MIDI file of `folder` (sorted by path, skipped files
+    included in the count), each read as the melody a model sees: scanned with
+    `model`'s tokenizer (default: the default melody representation) and
+    decoded from its tokens. Returns {"folder", "every", "selected",
+    "skipped", "form": FormStats.to_dict() with "files"}."""
+    from training.ingest import scan_folder
+
+    from .analysis.form import form_stats
+    from .melody import MelodyTokenizer
+    if bars < 1 or every < 1:
+        raise ValueError(f"bars and every must be >= 1, got bars={bars}, every={every}")
+    tok = MelodyTokenizer()
+    if model is not None:
+        from .modelfile import load_model
+        tok = load_model(model, "cpu").tokenizer
+        if not isinstance(tok, MelodyTokenizer):
+            raise ComposerError(f"{model}: {PERFORMANCE_FORM_REASON}; give a melody model or none")
+    if not Path(folder).is_dir():
+        raise ComposerError(f"{folder}: no such folder")
+    corpus = scan_folder(folder, tok, cache_dir=cache_dir, workers=workers, progress=_stage(progress, "scanning"),
+                         should_stop=should_stop)
+    selected = sorted(f.path for f in corpus.report.files)[::every]
+    names = [n for n in selected if n in corpus.sequences]
+    if not names:
+        raise ComposerError(f"{folder}: no usable MIDI file among the {len(selected)} selected "
+                            f"({len(corpus.report.files)} scanned)")
+    stats = form_stats([tok.decode(corpus.sequences[n]) for n in names], bars).to_dict()
+    stats["files"] = names
+    return {"folder": str(folder), "every": every, "selected": len(selected), "skipped": skipped_report(corpus.report),
+            "form": stats}
+
+
+def add_form_parser(sub) -> None:
+    p = sub.add_parser("form", help="measure the form (repetition, range, cadence) of a folder of MIDI files",
+                       description="Bar and motif repetition, pitch range, tonic endings and silent openings of "
+                                   "the first bars of each piece (docs/evaluation.md), no model needed.")
+    p.add_argument("folder", type=Path, help="folder of MIDI files")
+    p.add_argument("--bars", type=int, default=16, help="bars measured from the start of each piece (default 16)")
+    p.add_argument("--every", type=int, default=1, help="take every K-th file, sorted by path (default 1: all)")
+    p.add_argument("--model", type=Path, default=None,
+                   help="read the files with this melody model's tokenizer (default: the default melody one)")
+    p.add_argument("--json", type=Path, default=None, help="write the summary and per-piece values as JSON")
+    p.add_argument("--workers", type=int, default=None, help="ingestion processes (default: one per core)")
+    p.add_argument("--force", action="store_true", help="overwrite an existing --json file")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=run_form)
+
+
+def run_form(args) -> int:
+    import sys
+
+    from .analysis.form import summary_table
+    from .midi_io import write_atomic
+    from .progress import terminal_progress
+
+    check_outputs({"--json": args.json}, force=args.force)
+    with terminal_progress("scanning", disable=args.quiet) as hook:
+        result = folder_form(args.folder, bars=args.bars, model=None if args.model is None else str(args.model),
+                             every=args.every, workers=args.workers, progress=lambda _stage, d, t: hook(d, t))
+    if args.json is not None:
+        write_atomic(args.json, (json.dumps(_finite_or_none(result), indent=1, allow_nan=False) + "\n").encode(),
+                     force=args.force)
+    form = result["form"]
+    print(f"form of {form['count']} piece(s) of {result['folder']}, first {form['bars']} bars"
+          + (f" (one file in {args.every})" if args.every > 1 else "") + ":")
+    print("\n".join(summary_table({"pieces": form["summary"]})))
+    if result["skipped"]["count"]:
+        print(f"in the folder: {skipped_line(result['skipped'])}")
+    if args.json is not None:
+        print(f"wrote {args.json}", file=sys.stderr)
     return 0
