@@ -106,7 +106,7 @@ def piece_form(song: Song, bars: int = DEFAULT_BARS) -> PieceForm:
     line = [n for n in top_line(song.notes) if n.start < n_bars * bar_beats - 1e-9]
     contents: list[list[tuple[int, int]]] = [[] for _ in range(n_bars)]
     for n in line:
-        index = int(n.start / bar_beats + 1e-9)
+        index = min(int(n.start / bar_beats + 1e-9), n_bars - 1)
         contents[index].append((round((n.start - index * bar_beats) * GRID_PER_QUARTER), n.pitch))
     seen, repeats = set(), 0
     for content in map(tuple, contents):
