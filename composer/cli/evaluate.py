@@ -1,6 +1,7 @@
 """`python -m composer eval MODEL FOLDER`: the evaluation command (table, JSON, HTML report)."""
 from __future__ import annotations
 
+import json
 import os
 import sys
 from pathlib import Path
@@ -9,7 +10,7 @@ from composer.cli.progress import terminal_progress
 from composer.errors import ComposerError
 from composer.music.midifile import write_atomic
 from composer.safe_write import check_target
-from composer.services.evaluate import EvalConfig, evaluate
+from composer.services.evaluate import EvalConfig, evaluate, finite_or_none, folder_form, skipped_line
 from composer.services.report_html import render_html
 
 
@@ -91,4 +92,41 @@ def run_eval(args) -> int:
     for path in (args.json, args.html):
         if path is not None:
             print(f"wrote {path}", file=sys.stderr)
+    return 0
+
+
+def add_form_parser(sub) -> None:
+    p = sub.add_parser("form", help="measure the form (repetition, range, cadence) of a folder of MIDI files",
+                       description="Bar and motif repetition, pitch range, tonic endings and silent openings of "
+                                   "the first bars of each piece (docs/evaluation.md), no model needed.")
+    p.add_argument("folder", type=Path, help="folder of MIDI files")
+    p.add_argument("--bars", type=int, default=16, help="bars measured from the start of each piece (default 16)")
+    p.add_argument("--every", type=int, default=1, help="take every K-th file, sorted by path (default 1: all)")
+    p.add_argument("--model", type=Path, default=None,
+                   help="read the files with this melody model's tokenizer (default: the default melody one)")
+    p.add_argument("--json", type=Path, default=None, help="write the summary and per-piece values as JSON")
+    p.add_argument("--workers", type=int, default=None, help="ingestion processes (default: one per core)")
+    p.add_argument("--force", action="store_true", help="overwrite an existing --json file")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=run_form)
+
+
+def run_form(args) -> int:
+    from composer.analysis.form import summary_table
+
+    check_outputs({"--json": args.json}, force=args.force)
+    with terminal_progress("scanning", disable=args.quiet) as hook:
+        result = folder_form(args.folder, bars=args.bars, model=None if args.model is None else str(args.model),
+                             every=args.every, workers=args.workers, progress=lambda _stage, d, t: hook(d, t))
+    if args.json is not None:
+        write_atomic(args.json, (json.dumps(finite_or_none(result), indent=1, allow_nan=False) + "\n").encode(),
+                     force=args.force)
+    form = result["form"]
+    print(f"form of {form['count']} piece(s) of {result['folder']}, first {form['bars']} bars"
+          + (f" (one file in {args.every})" if args.every > 1 else "") + ":")
+    print("\n".join(summary_table({"pieces": form["summary"]})))
+    if result["skipped"]["count"]:
+        print(f"in the folder: {skipped_line(result['skipped'])}")
+    if args.json is not None:
+        print(f"wrote {args.json}", file=sys.stderr)
     return 0

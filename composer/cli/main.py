@@ -13,7 +13,7 @@ from importlib.metadata import entry_points
 from pathlib import Path
 
 from composer.assets import MELODY_MODEL, asset_path
-from composer.cli.evaluate import add_eval_parser
+from composer.cli.evaluate import add_eval_parser, add_form_parser
 from composer.cli.infill import add_infill_parser
 from composer.errors import ComposerError
 
@@ -311,6 +311,7 @@ def build_parser() -> argparse.ArgumentParser:
                            f"{type(exc).__name__}: {exc}; reinstall the package (pip install -e .)") from exc
         adder(sub)
     add_eval_parser(sub)
+    add_form_parser(sub)
     add_infill_parser(sub)
     return parser
 

@@ -12,9 +12,13 @@
 3. The copy meter of each generated piece against the training data
    (composer.analysis.copymeter); against the folder's fitting half if the training
    folder is not available.
+4. Form (composer.analysis.form): bar and motif repetition, pitch range,
+   tonic endings and silent openings of the first `bars` bars, generated
+   pieces and the folder's side by side (melody models only).
 
 `evaluate(config, progress, should_stop)` is the Qt-free service; the CLI
 prints a table and writes JSON (`--json`) and a one-page HTML report (`--html`).
+`composer form FOLDER` measures the form of a folder alone (`folder_form`).
 """
 from __future__ import annotations
 
@@ -69,13 +73,14 @@ class EvalResult:
     generation: dict = field(default_factory=dict)
     skipped: dict = field(default_factory=dict)         # skipped_report(): {"count", "by_reason", "files"}
     skipped_files: int = 0                              # = skipped["count"] (kept for older readers)
+    form: dict = field(default_factory=dict)            # form_section(): {"bars", "generated", "folder"} or "skipped"
     seconds: float = 0.0
 
     def to_dict(self) -> dict:
         """Everything, JSON-ready: a number that is not finite (NaN, inf) becomes None."""
         out = dict(self.__dict__)
         out["features"] = [f.to_dict() for f in self.features]
-        return _finite_or_none(out)
+        return finite_or_none(out)
 
     def to_json(self) -> str:
         """Strict JSON (no NaN or Infinity, which JSON.parse rejects): null where a number is unavailable."""
@@ -94,6 +99,7 @@ class EvalResult:
         for f in self.features:
             lines.append(f"{f.name:<16}{fmt_number(f.oa):>6}{fmt_number(f.generated_mean):>11}"
                          f"{fmt_number(f.reference_mean):>9}")
+        lines += form_lines(self.form)
         if self.copies:
             lines.append(self.copy_line())
         return lines
@@ -117,14 +123,14 @@ def fmt_number(value, digits: int = 3) -> str:
     return f"{value:.{digits}f}"
 
 
-def _finite_or_none(value):
+def finite_or_none(value):
     """`value` with every non-finite float (in dicts, lists, tuples) replaced by None."""
     if isinstance(value, float):
         return value if math.isfinite(value) else None
     if isinstance(value, dict):
-        return {k: _finite_or_none(v) for k, v in value.items()}
+        return {k: finite_or_none(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_finite_or_none(v) for v in value]
+        return [finite_or_none(v) for v in value]
     return value
 
 
@@ -150,6 +156,32 @@ def skipped_line(skipped: dict, names: int = 3) -> str:
     if len(files) > names:
         shown += f", and {len(files) - names} more (all in --json)"
     return f"{skipped['count']} file(s) skipped: {reasons_text(skipped)}: {shown}"
+
+
+PERFORMANCE_FORM_REASON = ("a performance model has no meter or beat grid (note times are in milliseconds), "
+                           "so bars and repeated bars are not defined")
+
+
+def form_section(generated_songs, folder_songs, folder_names: list[str], bars: int, melody: bool) -> dict:
+    """The `form` of an EvalResult: both sides' composer.analysis.form statistics
+    of the first `bars` bars, or {"bars": None, "skipped": reason} for a performance model."""
+    from composer.analysis.form import form_stats
+    if not melody:
+        return {"bars": None, "skipped": PERFORMANCE_FORM_REASON}
+    folder = form_stats(folder_songs, bars).to_dict()
+    folder["files"] = list(folder_names)
+    return {"bars": bars, "generated": form_stats(generated_songs, bars).to_dict(), "folder": folder}
+
+
+def form_lines(form: dict) -> list[str]:
+    """Terminal lines for a form_section() (none for an empty one)."""
+    from composer.analysis.form import summary_table
+    if form.get("skipped"):
+        return [f"form: not measured: {form['skipped']}"]
+    sides = {name: form[name]["summary"] for name in ("generated", "folder") if name in form}
+    if not sides:
+        return []
+    return [f"form, first {form['bars']} bars (mean +- SD over pieces; shares of pieces):"] + summary_table(sides)
 
 
 def _stage(progress: EvalProgress | None, stage: str):
@@ -267,7 +299,7 @@ def evaluate(config: EvalConfig, progress: EvalProgress | None = None,
                               seed=config.seed)
     gen_hook = _stage(progress, "generating")
     generated = generate(loaded, request, progress=gen_hook, should_stop=should_stop)
-    reference = [tok.decode(corpus.sequences[n]) for n in names]
+    reference = [tok.decode(corpus.sequences[n]) for n in names]       # the melody the model sees
     features = compare_sets(set_features(generated.songs), set_features(reference))
     index = (CopyIndex.from_corpus(index_pieces, tok, should_stop=should_stop) if index_pieces is not None
              else loaded.copy_index())
@@ -282,4 +314,42 @@ def evaluate(config: EvalConfig, progress: EvalProgress | None = None,
                     "anchor": index.anchor},
         generation={"samples": config.samples, "seed": generated.seed, "bars": request.bars,
                     "seconds": request.seconds, "temperature": config.temperature, "device": device_reason},
-        skipped=skipped, skipped_files=skipped["count"], seconds=round(time.monotonic() - started, 2))
+        skipped=skipped, skipped_files=skipped["count"],
+        form=form_section(generated.songs, reference, names, config.bars, melody),
+        seconds=round(time.monotonic() - started, 2))
+
+
+# ---- form of a folder alone: `composer form FOLDER` ----------------------------------------
+def folder_form(folder, *, bars: int = 16, model: str | None = None, every: int = 1, workers: int | None = None,
+                cache_dir: str | None = None, progress: EvalProgress | None = None,
+                should_stop: Callable[[], bool] | None = None) -> dict:
+    """Form statistics (composer.analysis.form) of the first `bars` bars of
+    every `every`-th MIDI file of `folder` (sorted by path, skipped files
+    included in the count), each read as the melody a model sees: scanned with
+    `model`'s tokenizer (default: the default melody representation) and
+    decoded from its tokens. Returns {"folder", "every", "selected",
+    "skipped", "form": FormStats.to_dict() with "files"}."""
+    from composer.analysis.form import form_stats
+    from composer.corpus.ingest import scan_folder
+    from composer.representations.melody import MelodyTokenizer
+    if bars < 1 or every < 1:
+        raise ValueError(f"bars and every must be >= 1, got bars={bars}, every={every}")
+    tok = MelodyTokenizer()
+    if model is not None:
+        from composer.model.modelfile import load_model
+        tok = load_model(model, "cpu").tokenizer
+        if not isinstance(tok, MelodyTokenizer):
+            raise ComposerError(f"{model}: {PERFORMANCE_FORM_REASON}; give a melody model or none")
+    if not Path(folder).is_dir():
+        raise ComposerError(f"{folder}: no such folder")
+    corpus = scan_folder(folder, tok, cache_dir=cache_dir, workers=workers, progress=_stage(progress, "scanning"),
+                         should_stop=should_stop)
+    selected = sorted(f.path for f in corpus.report.files)[::every]
+    names = [n for n in selected if n in corpus.sequences]
+    if not names:
+        raise ComposerError(f"{folder}: no usable MIDI file among the {len(selected)} selected "
+                            f"({len(corpus.report.files)} scanned)")
+    stats = form_stats([tok.decode(corpus.sequences[n]) for n in names], bars).to_dict()
+    stats["files"] = names
+    return {"folder": str(folder), "every": every, "selected": len(selected), "skipped": skipped_report(corpus.report),
+            "form": stats}

@@ -77,6 +77,25 @@ def _skipped_section(skipped: dict) -> str:
             f"{kinds}.</p>\n<table><tr><th>file</th><th>reason</th></tr>{rows}</table>\n")
 
 
+def _pm(text: str) -> str:
+    return text.replace(" +- ", " \u00b1 ")
+
+
+def _form_section(form: dict) -> str:
+    """The form statistics, generated and folder side by side ("" when not measured at all)."""
+    from .analysis.form import LABELS, MEAN_FIELDS, SHARE_FIELDS, summary_text
+    if form.get("skipped"):
+        return f"<h2>Form</h2>\n<p class=\"small\">Not measured: {html.escape(form['skipped'])}.</p>\n"
+    if not form.get("generated"):
+        return ""
+    g, f = form["generated"], form["folder"]
+    rows = "".join(f"<tr><td>{html.escape(LABELS[name])}</td><td>{_pm(summary_text(g['summary'], name))}</td>"
+                   f"<td>{_pm(summary_text(f['summary'], name))}</td></tr>" for name in MEAN_FIELDS + SHARE_FIELDS)
+    return (f"<h2>Form (first {form['bars']} bars)</h2>\n<p class=\"small\">Mean ± SD over pieces, and shares of "
+            f"pieces; definitions in docs/evaluation.md.</p>\n<table><tr><th>statistic</th><th>generated "
+            f"({g['count']})</th><th>folder ({f['count']})</th></tr>{rows}</table>\n")
+
+
 def render_html(result) -> str:
     """The report page for an `EvalResult`."""
     esc = html.escape
@@ -109,7 +128,7 @@ td:first-child, th:first-child {{ text-align: left; }} figure {{ display: inline
 <table><tr><th>model</th><th>bits/note</th><th>bits/token</th><th>notes</th><th>files</th></tr>{rows}</table>
 <h2>Generated pieces against the folder (overlapping area, 1 = same distribution)</h2>
 <table><tr><th>feature</th><th>OA</th><th>mean generated</th><th>mean folder</th><th>unit</th></tr>{feats}</table>
-<h2>Copy meter</h2>
+{_form_section(result.form)}<h2>Copy meter</h2>
 <p class="small">Longest run of consecutive notes (pitch and inter-onset interval) also found in
 {esc(result.copy_index.get('description', ''))}; runs under {result.copy_index.get('anchor')} notes count as 0.</p>
 <table><tr><th>piece</th><th>notes</th><th>source</th></tr>{copies}</table>
