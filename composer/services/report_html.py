@@ -83,7 +83,7 @@ def _pm(text: str) -> str:
 
 def _form_section(form: dict) -> str:
     """The form statistics, generated and folder side by side ("" when not measured at all)."""
-    from .analysis.form import LABELS, MEAN_FIELDS, SHARE_FIELDS, summary_text
+    from composer.analysis.form import LABELS, MEAN_FIELDS, SHARE_FIELDS, summary_text
     if form.get("skipped"):
         return f"<h2>Form</h2>\n<p class=\"small\">Not measured: {html.escape(form['skipped'])}.</p>\n"
     if not form.get("generated"):
