@@ -85,6 +85,12 @@ def add_train_parser(sub) -> None:
     g.add_argument("--embed", type=int, default=d.embed, help=f"token embedding size (default {d.embed})")
     g.add_argument("--dropout", type=float, default=d.dropout, help=f"default {d.dropout}")
     g.add_argument("--no-position", action="store_true", help="do not feed the position in the bar to the model")
+    g.add_argument("--lookback", type=int, default=d.lookback_bars, metavar="N",
+                   help="melody: also feed the events 1..N bars back at the same place in the bar, and whether "
+                        "the music repeats them, so the model can learn to repeat bars (0 = off, at most 4; "
+                        f"default {d.lookback_bars})")
+    g.add_argument("--lookback-copy", action="store_true",
+                   help="with --lookback: the model may copy the events N bars back directly (a learned gate)")
     g = p.add_argument_group("length (whichever ends first; none: early stopping decides)")
     g.add_argument("--steps", type=int, default=None, help="optimizer steps")
     g.add_argument("--epochs", type=float, default=None, help="passes over the training tokens")
@@ -137,7 +143,8 @@ def config_from_args(args) -> TrainConfig:
     return TrainConfig(
         folder=str(args.folder), out=str(out), representation=args.representation, cell=args.cell[0],
         layers=args.layers, hidden=args.hidden, embed=args.embed, dropout=args.dropout,
-        position_input=not args.no_position, steps=args.steps, epochs=args.epochs, minutes=args.minutes,
+        position_input=not args.no_position, lookback_bars=args.lookback, lookback_copy=args.lookback_copy,
+        steps=args.steps, epochs=args.epochs, minutes=args.minutes,
         batch=args.batch, seq_len=args.seq_len, batching=args.batching, lr=args.lr, warmup_steps=args.warmup_steps,
         weight_decay=args.weight_decay, weight_drop=args.weight_drop, locked_dropout=args.locked_dropout,
         ema=args.ema, clip=args.clip, val_share=args.val_share, transpose=args.transpose,

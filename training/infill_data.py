@@ -26,6 +26,7 @@ import torch
 import torch.nn.functional as F
 
 from composer.infill_model import InfillRNN, SpanExample, bar_indices, span_bounds, span_example
+from composer.lookback import lookback_batch
 from composer.tokenizer import PAD, Tokenizer
 
 from .data import transpose_tables
@@ -200,6 +201,9 @@ def _left_nll(model, tokenizer, jobs, device) -> list[float]:
         if use_pos:
             pos[row, :n] = torch.tensor(tokenizer.positions(seq[:-1]))
         mask[row, start - 1:n] = True
-    logits, _ = model(x.to(device), positions=pos.to(device) if use_pos else None)
+    bars = getattr(model.config, "lookback_bars", 0)
+    lookback = lookback_batch(tokenizer, [seq[:-1] for seq, _ in rows], bars, T).to(device) if bars else None
+    logits, _ = model(x.to(device), positions=pos.to(device) if use_pos else None,
+                      **({"lookback": lookback} if bars else {}))
     nll = F.cross_entropy(logits.float().transpose(1, 2), y.to(device), reduction="none") * mask.to(device)
     return [float(v) / LN2 for v in nll.double().sum(dim=1)]
