@@ -14,7 +14,7 @@ from torch.func import functional_call
 from .config import ConfigMixin
 
 CELLS = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}   # nn.RNN: tanh nonlinearity (its default)
-LOOKBACK_MAX = 4    # as composer.lookback.MAX_BARS (not imported: that module needs the melody tokenizer)
+LOOKBACK_MAX = 4    # distances; their repeat flags are one input class of 2**N
 
 
 @dataclass(frozen=True)
@@ -29,8 +29,9 @@ class ModelConfig(ConfigMixin):
     position_classes: int = 0   # > 1: a learned embedding of the tokenizer's position (e.g. step in bar) is added
     weight_drop: float = 0.0    # training only: DropConnect on the hidden-to-hidden weights (AWD-LSTM), 0 = off
     locked_dropout: bool = False  # training only: one dropout mask per sequence for the RNN's input and output
-    lookback_bars: int = 0      # > 0 (melody): inputs of the events 1..N bars back and repeat flags (composer.lookback)
-    lookback_copy: bool = False  # with lookback_bars: a learned gate per distance adds to those events' logits
+    lookback: tuple = ()        # (melody) distances in bars, e.g. (1, 2, 4, 8): inputs of the events that far back
+                                # at the same place in the bar, and repeat flags (composer.lookback); () = off
+    lookback_copy: bool = False  # with lookback: a learned gate per distance adds to those events' logits
 
     def __post_init__(self):
         if self.cell not in CELLS:
@@ -42,10 +43,9 @@ class ModelConfig(ConfigMixin):
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
         if not 0 <= self.weight_drop < 1:
             raise ValueError(f"weight_drop must be in [0, 1), got {self.weight_drop}")
-        if not 0 <= self.lookback_bars <= LOOKBACK_MAX:
-            raise ValueError(f"lookback_bars must be in 0..{LOOKBACK_MAX}, got {self.lookback_bars}")
-        if self.lookback_copy and not self.lookback_bars:
-            raise ValueError("lookback_copy needs lookback_bars >= 1 (it copies the events those inputs name)")
+        check_lookback(self.lookback)
+        if self.lookback_copy and not self.lookback:
+            raise ValueError("lookback_copy needs lookback distances (it copies the events those inputs name)")
 
 
 class MusicRNN(nn.Module):
@@ -55,7 +55,7 @@ class MusicRNN(nn.Module):
         c = config
         self.embed = nn.Embedding(c.vocab_size, c.embed_dim)
         self.pos_embed = nn.Embedding(c.position_classes, c.embed_dim) if c.position_classes > 1 else None
-        k = c.lookback_bars
+        k = len(c.lookback)
         # one table of k x V rows (distance j's tokens at offset (j-1) V) and one of the 2**k repeat-flag classes
         self.lookback_embed = nn.Embedding(k * c.vocab_size, c.embed_dim) if k else None
         self.repeat_embed = nn.Embedding(2 ** k, c.embed_dim) if k else None
@@ -85,10 +85,11 @@ class MusicRNN(nn.Module):
             if positions is None:
                 raise ValueError("this model needs token positions (config.position_classes > 1)")
             x = x + self.pos_embed(positions)
-        k = self.config.lookback_bars
+        k = len(self.config.lookback)
         if k:
             if lookback is None or lookback.shape[-1] != k + 1:
-                raise ValueError(f"this model needs lookback features (B, T, {k + 1}) (config.lookback_bars = {k})")
+                raise ValueError(f"this model needs lookback features (B, T, {k + 1}) (config.lookback = "
+                                 f"{self.config.lookback})")
             offsets = torch.arange(k, device=tokens.device) * self.config.vocab_size
             x = x + self.lookback_embed(lookback[..., :k] + offsets).sum(-2) + self.repeat_embed(lookback[..., k])
         x = self._dropout(x)
@@ -123,6 +124,16 @@ class MusicRNN(nn.Module):
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())
+
+
+def check_lookback(distances) -> None:
+    """Raise ValueError unless `distances` is a tuple of at most LOOKBACK_MAX
+    increasing bar counts in 1..64 (empty: no lookback)."""
+    if not isinstance(distances, tuple) or not all(isinstance(d, int) and 1 <= d <= 64 for d in distances):
+        raise ValueError(f"lookback must be distances in bars, each 1..64, e.g. (1, 2, 4, 8), got {distances!r}")
+    if len(distances) > LOOKBACK_MAX or list(distances) != sorted(set(distances)):
+        raise ValueError(f"lookback must be at most {LOOKBACK_MAX} different distances in increasing order, "
+                         f"got {distances!r}")
 
 
 def copy_bonus(gate: torch.Tensor, lookback_tokens: torch.Tensor, vocab_size: int) -> torch.Tensor:

@@ -107,7 +107,7 @@ def model_metadata(model: MusicRNN | InfillRNN, tokenizer: Tokenizer, training: 
 def _base_version(model_config: dict) -> int:
     """The format version a model's weights need: 3 with lookback inputs (a reader
     without them would refuse the config with a less helpful message), else 1."""
-    return 3 if model_config.get("lookback_bars") else 1
+    return 3 if model_config.get("lookback") else 1
 
 
 def _put_copy_index(tensors: dict, meta: dict, copy_index) -> None:

@@ -194,11 +194,11 @@ class _StepGraph(torch.nn.Module):
             # a GRU's hidden bias stays with W_hh h: the reset gate scales that part
             self.register_buffer("table", model.embed.weight @ w0.T + b0 + (0 if gru else rnn.bias_hh_l0))
             self.register_buffer("pos_table", model.pos_embed.weight @ w0.T if model.pos_embed is not None else None)
-            self.lookback_bars = c.lookback_bars
-            if c.lookback_bars:          # the lookback and repeat-flag embeddings folded the same way
+            self.lookback_bars = len(c.lookback)
+            if c.lookback:          # the lookback and repeat-flag embeddings folded the same way
                 self.register_buffer("lookback_table", model.lookback_embed.weight @ w0.T)
                 self.register_buffer("repeat_table", model.repeat_embed.weight @ w0.T)
-                self.register_buffer("lookback_offsets", torch.arange(c.lookback_bars) * c.vocab_size)
+                self.register_buffer("lookback_offsets", torch.arange(len(c.lookback)) * c.vocab_size)
             self.copy_gate, self.vocab_size = model.copy_gate, c.vocab_size
             for k in range(self.layers):
                 w_hh, b_hh = getattr(rnn, f"weight_hh_l{k}"), getattr(rnn, f"bias_hh_l{k}")
@@ -348,8 +348,8 @@ def _export(model: MusicRNN, path: Path) -> None:
     names = ["tokens", "positions", "h", "c"]
     axes = {"tokens": {0: "B"}, "positions": {0: "B"}, "h": {1: "B"}, "c": {1: "B"}, "logits": {0: "B"},
             "h2": {1: "B"}, "c2": {1: "B"}}
-    if c.lookback_bars:      # (only then: the graphs of other models stay as they were)
-        args += (torch.zeros(2, 1, c.lookback_bars + 1, dtype=torch.long),)
+    if c.lookback:      # (only then: the graphs of other models stay as they were)
+        args += (torch.zeros(2, 1, len(c.lookback) + 1, dtype=torch.long),)
         names.append("lookback")
         axes["lookback"] = {0: "B"}
     path.parent.mkdir(parents=True, exist_ok=True)

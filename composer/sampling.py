@@ -187,14 +187,14 @@ def sample(model: MusicRNN, grammar: Grammar, prefix: list[int], count: int, cfg
 def _lookback_rows(model: MusicRNN, grammar: Grammar, prefix: list[int], slots: int):
     """For a model with lookback inputs: (one tracker per row, already fed the
     prefix, and the prefix's features (1, P, N + 1)); (None, None) for others."""
-    bars = model.config.lookback_bars
-    if not bars:
+    distances = model.config.lookback
+    if not distances:
         return None, None
     from .lookback import LookbackRows, LookbackTracker
     tok = getattr(grammar, "tok", None)
-    template = LookbackTracker(tok, bars)               # (refuses a representation without bars)
+    template = LookbackTracker(tok, distances)          # (refuses a representation without bars)
     features = [template.feed(t) for t in prefix]
-    return LookbackRows(template, slots), torch.tensor([features], dtype=torch.long).reshape(1, len(prefix), bars + 1)
+    return LookbackRows(template, slots), torch.tensor([features], dtype=torch.long).reshape(1, len(prefix), len(distances) + 1)
 
 
 class BatchRows:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from composer.config import ConfigMixin
 from composer.melody import MelodyConfig, MelodyTokenizer
-from composer.model import LOOKBACK_MAX
+from composer.model import check_lookback
 from composer.performance import PerformanceTokenizer
 from composer.tokenizer import Tokenizer
 
@@ -50,8 +50,8 @@ class TrainConfig(ConfigMixin):
     weight_decay: float = 0.0
     weight_drop: float = 0.0        # DropConnect on the hidden-to-hidden weights (composer.model), 0 = off
     locked_dropout: bool = False    # the same dropout mask at every step of a sequence (composer.model)
-    lookback_bars: int = 0          # melody: inputs of the events 1..N bars back + repeat flags (composer.lookback)
-    lookback_copy: bool = False     # with lookback_bars: the output may copy those events (composer.model)
+    lookback: tuple = ()            # melody: distances in bars whose events are inputs, + repeat flags (composer.lookback)
+    lookback_copy: bool = False     # with lookback: the output may copy those events (composer.model)
     ema: float = 0.0                # decay of the weight average used for validation and the model file, 0 = off
     clip: float = 1.0               # gradient norm clipping (0 = off)
     val_share: float = 0.1          # share of FILES held out for validation
@@ -116,11 +116,10 @@ class TrainConfig(ConfigMixin):
             raise ValueError(f"objective must be one of {', '.join(OBJECTIVES)}, got {self.objective!r}")
         if self.init_from is not None and self.objective != "infill":
             raise ValueError("init_from is for infill runs (it starts an infill model from a plain model)")
-        if self.lookback_bars or self.lookback_copy:
-            if not 0 <= self.lookback_bars <= LOOKBACK_MAX:
-                raise ValueError(f"lookback_bars must be in 0..{LOOKBACK_MAX}, got {self.lookback_bars}")
-            if self.lookback_copy and not self.lookback_bars:
-                raise ValueError("lookback_copy needs lookback_bars >= 1")
+        if self.lookback or self.lookback_copy:
+            check_lookback(tuple(self.lookback))
+            if self.lookback_copy and not self.lookback:
+                raise ValueError("lookback_copy needs lookback distances")
             if self.representation != "melody" or self.objective != "next":
                 raise ValueError("lookback inputs are for left-to-right melody models (representation melody, "
                                  f"objective next), got {self.representation!r}, {self.objective!r}")

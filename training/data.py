@@ -73,7 +73,7 @@ class ChunkSampler:
 
     def __init__(self, tokenizer: Tokenizer, sequences: list[list[int]], *, batch: int, seq_len: int,
                  transpose: tuple[int, int] = (0, 0), seed: int = 0, rank: int = 0, use_positions: bool = True,
-                 lookback_bars: int = 0):
+                 lookback: tuple = ()):
         if not sequences:
             raise ValueError("no training sequences")
         if batch < 1 or seq_len < 2:
@@ -88,8 +88,8 @@ class ChunkSampler:
         self.positions = [np.asarray(tokenizer.positions(s) if use_positions else [0] * len(s), dtype=np.int64)
                           for s in sequences]
         # lookback features of each whole piece, so a window that starts mid-piece still sees the bars before it
-        self.lookback_bars = lookback_bars
-        self.lookback = [lookback_features(tokenizer, s, lookback_bars) for s in sequences] if lookback_bars else None
+        self.lookback_width = len(lookback) + 1
+        self.lookback = [lookback_features(tokenizer, s, lookback) for s in sequences] if lookback else None
         lengths = np.array([max(len(s) - 1, 1) for s in self.sequences], dtype=np.float64)
         self.weights = lengths / lengths.sum()
         self.tables = transpose_tables(tokenizer, low, high) if (low, high) != (0, 0) else {}
@@ -106,7 +106,7 @@ class ChunkSampler:
         L = self.seq_len
         tokens = np.full((self.batch, L + 1), PAD, dtype=np.int64)
         positions = np.zeros((self.batch, L), dtype=np.int64)
-        lookback = np.zeros((self.batch, L, self.lookback_bars + 1), dtype=np.int64) if self.lookback else None
+        lookback = np.zeros((self.batch, L, self.lookback_width), dtype=np.int64) if self.lookback else None
         picks = rng.choice(len(self.sequences), size=self.batch, p=self.weights)
         for row, i in enumerate(picks):
             seq, pos = self.sequences[i], self.positions[i]
@@ -127,7 +127,7 @@ class ChunkSampler:
 
     def _moved_lookback(self, features: np.ndarray, shift: int) -> np.ndarray:
         """Lookback features of tokens moved by `shift` (the shift `_moved` used)."""
-        return transpose_features(features, self.tables[shift] if shift else None, self.lookback_bars)
+        return transpose_features(features, self.tables[shift] if shift else None)
 
     def _moved(self, chunk: np.ndarray, shift: int) -> tuple[np.ndarray, int]:
         """The chunk transposed by `shift` semitones or the nearest smaller
@@ -157,7 +157,7 @@ class StreamSampler(ChunkSampler):
         L = self.seq_len
         tokens = np.empty((self.batch, L + 1), dtype=np.int64)
         positions = np.empty((self.batch, L), dtype=np.int64)
-        lookback = np.zeros((self.batch, L, self.lookback_bars + 1), dtype=np.int64) if self.lookback else None
+        lookback = np.zeros((self.batch, L, self.lookback_width), dtype=np.int64) if self.lookback else None
         for row, lane in enumerate(self.lanes):
             toks, pos, lb = lane.window(step * L, L + 1)
             tokens[row], positions[row] = toks, pos[:L]

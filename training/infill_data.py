@@ -201,7 +201,7 @@ def _left_nll(model, tokenizer, jobs, device) -> list[float]:
         if use_pos:
             pos[row, :n] = torch.tensor(tokenizer.positions(seq[:-1]))
         mask[row, start - 1:n] = True
-    bars = getattr(model.config, "lookback_bars", 0)
+    bars = getattr(model.config, "lookback", ())
     lookback = lookback_batch(tokenizer, [seq[:-1] for seq, _ in rows], bars, T).to(device) if bars else None
     logits, _ = model(x.to(device), positions=pos.to(device) if use_pos else None,
                       **({"lookback": lookback} if bars else {}))

@@ -62,7 +62,7 @@ def sequence_nll_bits(model: MusicRNN, tokenizer: Tokenizer, sequences: Sequence
     model.eval()
     device = torch.device(device)
     use_pos = model.config.position_classes > 1
-    bars = getattr(model.config, "lookback_bars", 0)
+    bars = getattr(model.config, "lookback", ())
     order = sorted(range(len(sequences)), key=lambda i: len(sequences[i]))
     out = [0.0] * len(sequences)
     for idx in _batches(order, [len(s) for s in sequences], batch_size, max_positions):

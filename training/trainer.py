@@ -265,7 +265,7 @@ class _Run:
                 vocab_size=tok.vocab_size, cell=c.cell, embed_dim=c.embed, hidden_size=c.hidden,
                 num_layers=c.layers, dropout=c.dropout, tie_weights=c.tie_weights, position_classes=positions,
                 weight_drop=c.weight_drop, locked_dropout=c.locked_dropout,
-                lookback_bars=c.lookback_bars, lookback_copy=c.lookback_copy)
+                lookback=tuple(c.lookback), lookback_copy=c.lookback_copy)
         torch.manual_seed(c.seed)
         self.model = (InfillRNN if self.infill else MusicRNN)(self.model_config)
         if self.infill and c.init_from and not c.resume:
@@ -293,7 +293,7 @@ class _Run:
             self.sampler = sampler_cls(tok, D.shard(train_seqs, self.info), batch=c.batch, seq_len=c.seq_len,
                                         transpose=c.transpose_range, seed=c.seed, rank=self.info.rank,
                                         use_positions=self.model_config.position_classes > 1,
-                                        lookback_bars=self.model_config.lookback_bars)
+                                        lookback=self.model_config.lookback)
         spe = self.sampler.steps_per_epoch
         totals = [c.steps] if c.steps else []
         if c.epochs:
