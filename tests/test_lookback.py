@@ -249,3 +249,18 @@ def test_the_shipped_model_generates_the_same_bytes_as_before(tmp_path, monkeypa
     assert main(["generate", "--count", "4", "--bars", "8", "--seed", "7", "--out", str(tmp_path), "--quiet"]) == 0
     got = {p.name: hashlib.md5(p.read_bytes()).hexdigest() for p in sorted(tmp_path.glob("*.mid"))}
     assert got == SHIPPED_BEFORE
+
+
+def test_a_lookback_model_rewrites_bars_with_infill_and_continues_a_primer():
+    from composer.infill import InfillRequest, infill
+    from composer.music import Song, Track
+    loaded = LoadedModel(train_tiny(True, steps=10), TOK)
+    notes = [Note(i * 1.0, i + 1.0, 60 + [0, 4, 7, 4][i % 4]) for i in range(24)]     # 6 bars of 4/4
+    song = Song(tracks=[Track(notes=notes)], time_signatures=[(0.0, 4, 4)])
+    result = infill(loaded, song, InfillRequest(bars=(3, 4), count=2, seed=1, key="C", scale="major"))
+    for out in result.songs:
+        kept = [n for n in out.tracks[0].notes if n.end <= 8 or n.start >= 16]
+        assert kept == [n for n in notes if n.end <= 8 or n.start >= 16]
+        assert all(n.pitch % 12 in (0, 2, 4, 5, 7, 9, 11) for n in out.tracks[0].notes)
+    primed = generate(loaded, GenerateRequest(count=2, bars=3, seed=4, primer=notes[:8]))
+    assert all(s.tracks[0].notes[:8] == notes[:8] for s in primed.songs)
