@@ -125,7 +125,9 @@ def sample(model: MusicRNN, grammar: Grammar, prefix: list[int], count: int, cfg
     if lb_t is not None:
         lb_t = lb_t.to(device)
     runner = runner or make_runner(model)
-    first = runner.prime(torch.tensor([prefix], dtype=torch.long, device=device), pos_t, lb_t)   # (1, V)
+    prefix_t = torch.tensor([prefix], dtype=torch.long, device=device)
+    # (the lookback features only for models that take them: other runners keep their two-argument calls)
+    first = runner.prime(prefix_t, pos_t) if lb_t is None else runner.prime(prefix_t, pos_t, lb_t)   # (1, V)
     limit = grammar.max_steps()                          # tokens any one variation may take
     template, grammar = grammar, grammar.repeat(slots)   # the live variations' grammar, one row each
     runner.add(slots - 1)
