@@ -29,6 +29,25 @@ def _transpose(text: str) -> tuple[int, int]:
     return (parts[0], parts[1])
 
 
+def _distances(text: str) -> tuple[int, ...]:
+    """'1,2,4,8' -> (1, 2, 4, 8); '0' or '' -> () (off)."""
+    from composer.model.network import check_lookback
+    try:
+        distances = tuple(int(p) for p in text.split(",") if p.strip() and p.strip() != "0")
+        check_lookback(distances)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"--lookback {text!r}: {exc}") from None
+    return distances
+
+
+def _designs(text: str) -> tuple[str, ...]:
+    from training.compare_form import parse_designs
+    try:
+        return parse_designs(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _cells(text: str) -> tuple[str, ...]:
     try:
         return parse_cells(text)
@@ -85,6 +104,17 @@ def add_train_parser(sub) -> None:
     g.add_argument("--embed", type=int, default=d.embed, help=f"token embedding size (default {d.embed})")
     g.add_argument("--dropout", type=float, default=d.dropout, help=f"default {d.dropout}")
     g.add_argument("--no-position", action="store_true", help="do not feed the position in the bar to the model")
+    g.add_argument("--lookback", type=_distances, default=d.lookback, metavar="BARS",
+                   help="melody: also feed the events these many bars back at the same place in the bar, and "
+                        "whether the music repeats them, so the model can learn to repeat bars: up to 4 distances, "
+                        "e.g. 1,2,4,8 (default: off)")
+    g.add_argument("--lookback-copy", action="store_true",
+                   help="with --lookback: the model may copy those events directly (a learned gate per distance)")
+    g.add_argument("--compare-form", type=_designs, default=None, metavar="DESIGNS",
+                   help="melody: train one model per design (baseline, lookback = --lookback 1,2,4,8, lookback-copy = "
+                        "the same + --lookback-copy; a comma list or 'all') with the same data and budget "
+                        "(OUT-DESIGN.model), and print their validation bits per note and the form of 100 "
+                        "16-bar pieces each generates side by side")
     g = p.add_argument_group("length (whichever ends first; none: early stopping decides)")
     g.add_argument("--steps", type=int, default=None, help="optimizer steps")
     g.add_argument("--epochs", type=float, default=None, help="passes over the training tokens")
@@ -137,7 +167,8 @@ def config_from_args(args) -> TrainConfig:
     return TrainConfig(
         folder=str(args.folder), out=str(out), representation=args.representation, cell=args.cell[0],
         layers=args.layers, hidden=args.hidden, embed=args.embed, dropout=args.dropout,
-        position_input=not args.no_position, steps=args.steps, epochs=args.epochs, minutes=args.minutes,
+        position_input=not args.no_position, lookback=args.lookback, lookback_copy=args.lookback_copy,
+        steps=args.steps, epochs=args.epochs, minutes=args.minutes,
         batch=args.batch, seq_len=args.seq_len, batching=args.batching, lr=args.lr, warmup_steps=args.warmup_steps,
         weight_decay=args.weight_decay, weight_drop=args.weight_drop, locked_dropout=args.locked_dropout,
         ema=args.ema, clip=args.clip, val_share=args.val_share, transpose=args.transpose,
@@ -211,9 +242,12 @@ def run_train(args) -> int:
         previous = signal.signal(signal.SIGINT, on_sigint)
     except ValueError:      # not the main thread: no Ctrl-C handling
         previous = None
-    if len(args.cell) > 1:
+    if args.compare_form and (len(args.cell) > 1 or args.lookback or args.lookback_copy):
+        _err("--compare-form sets the lookback options itself: give one --cell and no --lookback/--lookback-copy")
+        return 2
+    if len(args.cell) > 1 or args.compare_form:
         try:
-            return _compare(args, config, stop)
+            return _compare_form(args, config, stop) if args.compare_form else _compare(args, config, stop)
         finally:
             if previous is not None:
                 signal.signal(signal.SIGINT, previous)
@@ -234,6 +268,32 @@ def run_train(args) -> int:
     if result.stopped_reason == "cancelled":
         _err(f"continue with: {resume_command(args, out=config.out)}")
     return 0 if not result.stopped_reason.startswith("non-finite") else 1
+
+
+def _compare_form(args, config: TrainConfig, stop: dict) -> int:
+    """--compare-form a,b: one run per design, then the table (and OUT-designs.json)."""
+    from training.compare import out_for
+    from training.compare_form import compare_designs, table_lines, write_comparison
+    views: dict[str, _TerminalView] = {}
+
+    def on_progress(design, p):
+        if design not in views:
+            for v in views.values():
+                v.close()
+            _err(f"--- {design}: {out_for(config.out, design)}")
+            views[design] = _TerminalView(args.quiet)
+            views[design].printed_report = len(views) > 1
+        views[design](p)
+
+    try:
+        runs = compare_designs(config, args.compare_form, progress=on_progress, should_stop=lambda: stop["requested"])
+    finally:
+        for v in views.values():
+            v.close()
+    for line in table_lines(runs):
+        _err(line)
+    _err(f"wrote {write_comparison(out_for(config.out, 'designs').with_suffix('.json'), config, runs)}")
+    return 0
 
 
 def _compare(args, config: TrainConfig, stop: dict) -> int:

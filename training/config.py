@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from composer.config import ConfigMixin
+from composer.model.network import check_lookback
 from composer.representations.base import Tokenizer
 from composer.representations.melody import MelodyConfig, MelodyTokenizer
 from composer.representations.performance import PerformanceTokenizer
@@ -49,6 +50,8 @@ class TrainConfig(ConfigMixin):
     weight_decay: float = 0.0
     weight_drop: float = 0.0        # DropConnect on the hidden-to-hidden weights (composer.model.network), 0 = off
     locked_dropout: bool = False    # the same dropout mask at every step of a sequence (composer.model.network)
+    lookback: tuple = ()            # melody: bars back whose events are inputs, + repeat flags (composer.model.lookback)
+    lookback_copy: bool = False     # with lookback: the output may copy those events (composer.model.network)
     ema: float = 0.0                # decay of the weight average used for validation and the model file, 0 = off
     clip: float = 1.0               # gradient norm clipping (0 = off)
     val_share: float = 0.1          # share of FILES held out for validation
@@ -113,6 +116,13 @@ class TrainConfig(ConfigMixin):
             raise ValueError(f"objective must be one of {', '.join(OBJECTIVES)}, got {self.objective!r}")
         if self.init_from is not None and self.objective != "infill":
             raise ValueError("init_from is for infill runs (it starts an infill model from a plain model)")
+        if self.lookback or self.lookback_copy:
+            check_lookback(tuple(self.lookback))
+            if self.lookback_copy and not self.lookback:
+                raise ValueError("lookback_copy needs lookback distances")
+            if self.representation != "melody" or self.objective != "next":
+                raise ValueError("lookback inputs are for left-to-right melody models (representation melody, "
+                                 f"objective next), got {self.representation!r}, {self.objective!r}")
         if self.objective == "infill":
             if self.representation != "melody":
                 raise ValueError(f"objective infill needs the melody representation, got {self.representation!r}")

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from composer.model.lookback import lookback_features, transpose_features
 from composer.representations.base import PAD, Tokenizer
 
 
@@ -36,6 +37,7 @@ class Batch:
     inputs: torch.Tensor      # (B, T) token ids
     targets: torch.Tensor     # (B, T) next tokens, PAD where there is none
     positions: torch.Tensor   # (B, T) position classes of the inputs
+    lookback: torch.Tensor | None = None   # (B, T, N + 1) lookback features of the inputs (composer.model.lookback)
 
     @property
     def n_tokens(self) -> int:
@@ -52,7 +54,8 @@ class ChunkSampler:
     """
 
     def __init__(self, tokenizer: Tokenizer, sequences: list[list[int]], *, batch: int, seq_len: int,
-                 transpose: tuple[int, int] = (0, 0), seed: int = 0, rank: int = 0, use_positions: bool = True):
+                 transpose: tuple[int, int] = (0, 0), seed: int = 0, rank: int = 0, use_positions: bool = True,
+                 lookback: tuple = ()):
         if not sequences:
             raise ValueError("no training sequences")
         if batch < 1 or seq_len < 2:
@@ -66,6 +69,9 @@ class ChunkSampler:
         self.sequences = [np.asarray(s, dtype=np.int64) for s in sequences]
         self.positions = [np.asarray(tokenizer.positions(s) if use_positions else [0] * len(s), dtype=np.int64)
                           for s in sequences]
+        # lookback features of each whole piece, so a window that starts mid-piece still sees the bars before it
+        self.lookback_width = len(lookback) + 1
+        self.lookback = [lookback_features(tokenizer, s, lookback) for s in sequences] if lookback else None
         lengths = np.array([max(len(s) - 1, 1) for s in self.sequences], dtype=np.float64)
         self.weights = lengths / lengths.sum()
         self.tables = transpose_tables(tokenizer, low, high) if (low, high) != (0, 0) else {}
@@ -82,6 +88,7 @@ class ChunkSampler:
         L = self.seq_len
         tokens = np.full((self.batch, L + 1), PAD, dtype=np.int64)
         positions = np.zeros((self.batch, L), dtype=np.int64)
+        lookback = np.zeros((self.batch, L, self.lookback_width), dtype=np.int64) if self.lookback else None
         picks = rng.choice(len(self.sequences), size=self.batch, p=self.weights)
         for row, i in enumerate(picks):
             seq, pos = self.sequences[i], self.positions[i]
@@ -92,9 +99,17 @@ class ChunkSampler:
             tokens[row, :len(chunk)] = chunk
             p = self.tokenizer.transpose_positions(pos[start:start + L], shift)
             positions[row, :len(p)] = p
+            if lookback is not None:
+                f = self._moved_lookback(self.lookback[i][start:start + L], shift)
+                lookback[row, :len(f)] = f
         tokens_t = torch.from_numpy(tokens)
         return Batch(inputs=tokens_t[:, :-1].clone(), targets=tokens_t[:, 1:].clone(),
-                     positions=torch.from_numpy(positions))
+                     positions=torch.from_numpy(positions),
+                     lookback=torch.from_numpy(lookback) if lookback is not None else None)
+
+    def _moved_lookback(self, features: np.ndarray, shift: int) -> np.ndarray:
+        """Lookback features of tokens moved by `shift` (the shift `_moved` used)."""
+        return transpose_features(features, self.tables[shift] if shift else None)
 
     def _moved(self, chunk: np.ndarray, shift: int) -> tuple[np.ndarray, int]:
         """The chunk transposed by `shift` semitones or the nearest smaller
@@ -124,12 +139,16 @@ class StreamSampler(ChunkSampler):
         L = self.seq_len
         tokens = np.empty((self.batch, L + 1), dtype=np.int64)
         positions = np.empty((self.batch, L), dtype=np.int64)
+        lookback = np.zeros((self.batch, L, self.lookback_width), dtype=np.int64) if self.lookback else None
         for row, lane in enumerate(self.lanes):
-            toks, pos = lane.window(step * L, L + 1)
+            toks, pos, lb = lane.window(step * L, L + 1)
             tokens[row], positions[row] = toks, pos[:L]
+            if lookback is not None:
+                lookback[row] = lb[:L]
         tokens_t = torch.from_numpy(tokens)
         return Batch(inputs=tokens_t[:, :-1].clone(), targets=tokens_t[:, 1:].clone(),
-                     positions=torch.from_numpy(positions))
+                     positions=torch.from_numpy(positions),
+                     lookback=torch.from_numpy(lookback) if lookback is not None else None)
 
 
 class _Lane:
@@ -150,10 +169,10 @@ class _Lane:
             self.offsets.append(self.end)
             self.end += len(self.s.sequences[i])
 
-    def window(self, start: int, length: int) -> tuple[np.ndarray, np.ndarray]:
+    def window(self, start: int, length: int) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         while self.end < start + length:
             self._extend()
-        toks, pos = [], []
+        toks, pos, lbs = [], [], []
         k, at = bisect.bisect_right(self.offsets, start) - 1, start
         while at < start + length:
             offset, index, shift = self.pieces[k]
@@ -162,6 +181,8 @@ class _Lane:
             moved, used = self.s._moved(seq[a:b], shift)
             toks.append(moved)
             pos.append(self.s.tokenizer.transpose_positions(self.s.positions[index][a:b], used))
+            if self.s.lookback:
+                lbs.append(self.s._moved_lookback(self.s.lookback[index][a:b], used))
             at = offset + b
             k += 1
-        return np.concatenate(toks), np.concatenate(pos)
+        return np.concatenate(toks), np.concatenate(pos), (np.concatenate(lbs) if lbs else None)

@@ -27,6 +27,7 @@ import torch.nn.functional as F
 
 from composer.analysis.likelihood import LN2, BitsPerNote
 from composer.model.infill_network import InfillRNN, SpanExample, bar_indices, span_bounds, span_example
+from composer.model.lookback import lookback_batch
 from composer.representations.base import PAD, Tokenizer
 from training.data import transpose_tables
 
@@ -199,6 +200,9 @@ def _left_nll(model, tokenizer, jobs, device) -> list[float]:
         if use_pos:
             pos[row, :n] = torch.tensor(tokenizer.positions(seq[:-1]))
         mask[row, start - 1:n] = True
-    logits, _ = model(x.to(device), positions=pos.to(device) if use_pos else None)
+    bars = getattr(model.config, "lookback", ())
+    lookback = lookback_batch(tokenizer, [seq[:-1] for seq, _ in rows], bars, T).to(device) if bars else None
+    logits, _ = model(x.to(device), positions=pos.to(device) if use_pos else None,
+                      **({"lookback": lookback} if bars else {}))
     nll = F.cross_entropy(logits.float().transpose(1, 2), y.to(device), reduction="none") * mask.to(device)
     return [float(v) / LN2 for v in nll.double().sum(dim=1)]

@@ -307,7 +307,8 @@ class _Run:
             self.model_config = ModelConfig(
                 vocab_size=tok.vocab_size, cell=c.cell, embed_dim=c.embed, hidden_size=c.hidden,
                 num_layers=c.layers, dropout=c.dropout, tie_weights=c.tie_weights, position_classes=positions,
-                weight_drop=c.weight_drop, locked_dropout=c.locked_dropout)
+                weight_drop=c.weight_drop, locked_dropout=c.locked_dropout,
+                lookback=tuple(c.lookback), lookback_copy=c.lookback_copy)
         torch.manual_seed(c.seed)
         self.model = (InfillRNN if self.infill else MusicRNN)(self.model_config)
         if self.infill and c.init_from and not c.resume:
@@ -334,7 +335,8 @@ class _Run:
             sampler_cls = StreamSampler if c.batching == "tbptt" else ChunkSampler
             self.sampler = sampler_cls(tok, D.shard(train_seqs, self.info), batch=c.batch, seq_len=c.seq_len,
                                         transpose=c.transpose_range, seed=c.seed, rank=self.info.rank,
-                                        use_positions=self.model_config.position_classes > 1)
+                                        use_positions=self.model_config.position_classes > 1,
+                                        lookback=self.model_config.lookback)
         spe = self.sampler.steps_per_epoch
         totals = [c.steps] if c.steps else []
         if c.epochs:
@@ -497,7 +499,9 @@ class _Run:
                 if self.infill:     # left context + span, conditioned on the right context
                     logits, state = self.net(**batch.model_inputs(self.device)), None       # (B, T, V)
                 else:
-                    logits, state = self.net(batch.inputs.to(self.device), self.rnn_state, positions=positions)
+                    lookback = batch.lookback.to(self.device) if batch.lookback is not None else None
+                    logits, state = self.net(batch.inputs.to(self.device), self.rnn_state, positions=positions,
+                                             lookback=lookback)
             loss = F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), y.reshape(-1), ignore_index=PAD)
             bad = D.sync_max(self.info, [0.0 if torch.isfinite(loss).item() else 1.0], self.device)[0]
             if bad:

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from composer.model.lookback import lookback_batch
 from composer.model.network import MusicRNN
 from composer.representations.base import BOS, PAD, Constraints, Tokenizer
 from composer.representations.melody import BAR, HOLD, REST, MelodyTokenizer
@@ -192,6 +193,7 @@ def sequence_nll_bits(model: MusicRNN, tokenizer: Tokenizer, sequences: Sequence
     model.eval()
     device = torch.device(device)
     use_pos = model.config.position_classes > 1
+    bars = getattr(model.config, "lookback", ())
     order = sorted(range(len(sequences)), key=lambda i: len(sequences[i]))
     out = [0.0] * len(sequences)
     for idx in _batches(order, [len(s) for s in sequences], batch_size, max_positions):
@@ -204,13 +206,15 @@ def sequence_nll_bits(model: MusicRNN, tokenizer: Tokenizer, sequences: Sequence
             if use_pos:
                 positions[row, :len(seq)] = torch.tensor(tokenizer.positions(seq), dtype=torch.long)
         tokens, positions = tokens.to(device), positions.to(device)
+        lookback = lookback_batch(tokenizer, [sequences[i] for i in idx], bars, length).to(device) if bars else None
         totals = torch.zeros(len(idx), dtype=torch.float64, device=device)
         state = None
         for t0 in range(0, length - 1, window):
             t1 = min(t0 + window, length - 1)
             x = tokens[:, t0:t1]                                  # (B, W)
             y = tokens[:, t0 + 1:t1 + 1]                          # (B, W)
-            logits, state = model(x, state, positions=positions[:, t0:t1] if use_pos else None)
+            logits, state = model(x, state, positions=positions[:, t0:t1] if use_pos else None,
+                                  lookback=lookback[:, t0:t1] if bars else None)
             nll = F.cross_entropy(logits.float().transpose(1, 2), y, reduction="none")  # (B, W) nats
             totals += (nll * (y != PAD)).sum(dim=1).double()
         for row, i in enumerate(idx):

@@ -276,7 +276,9 @@ def run_info(args) -> int:
         f"embedding {model.get('embed_dim')}, dropout {model.get('dropout')}, " + (
             f"infill (both sides, {model.get('context_bars')} bars of context each"
             f"{', attention' if model.get('attention') else ''})" if model.get("architecture") == "infill"
-            else f"tied head {model.get('tie_weights')}"),
+            else f"tied head {model.get('tie_weights')}")
+        + (f", lookback {', '.join(map(str, model['lookback']))} bar(s)"
+           f"{' with copy gate' if model.get('lookback_copy') else ''}" if model.get("lookback") else ""),
     ]
     for key, value in training.items():
         lines.append(f"training.{key + ':':<9}{json.dumps(value) if isinstance(value, (dict, list)) else value}")

@@ -152,9 +152,10 @@ class InfillRNN(nn.Module):
         c, p = self.config, plain.config
         mine = (c.vocab_size, c.cell, c.embed_dim, c.hidden_size, c.num_layers, c.position_classes)
         theirs = (p.vocab_size, p.cell, p.embed_dim, p.hidden_size, p.num_layers, p.position_classes)
-        if mine != theirs or getattr(p, "tie_weights", False):
+        if mine != theirs or getattr(p, "tie_weights", False) or getattr(p, "lookback", ()):
             raise ValueError(f"cannot start from a model of another shape: (vocabulary, cell, embedding, hidden, "
-                             f"layers, positions) {theirs} != {mine}" + (" (tied head)" if p.tie_weights else ""))
+                             f"layers, positions) {theirs} != {mine}" + (" (tied head)" if p.tie_weights else "")
+                             + (" (lookback inputs)" if getattr(p, "lookback", ()) else ""))
         with torch.no_grad():
             self.embed.load_state_dict(plain.embed.state_dict())
             if self.pos_embed is not None:

@@ -27,7 +27,8 @@ from composer.representations.registry import tokenizer_from_config
 from composer.safe_write import check_target
 
 FORMAT_NAME = "composer-model"
-FORMAT_VERSION = 2          # 2: may hold a copy index; a file without one is written as 1, as before
+FORMAT_VERSION = 3          # 2: may hold a copy index; 3: the model has lookback inputs (older readers
+                            # could not run it); a file needs only what it uses, so most are still written as 1
 COPY_PREFIX = "copy_index."  # tensors of the stored copy index (composer.analysis.copymeter), not weights
 MODEL_SUFFIX = ".model"
 _MAX_HEADER = 50_000_000
@@ -95,7 +96,7 @@ def library_versions() -> dict[str, str]:
 def model_metadata(model: MusicRNN | InfillRNN, tokenizer: Tokenizer, training: dict | None = None) -> dict:
     return {
         "format": FORMAT_NAME,
-        "format_version": 1,            # 2 once a copy index is put in (_put_copy_index)
+        "format_version": _base_version(model.config.to_dict()),   # raised to 2 by a copy index (_put_copy_index)
         "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "model": model.config.to_dict(),
         "representation": {"kind": tokenizer.kind, "config": tokenizer.config.to_dict()},
@@ -105,18 +106,26 @@ def model_metadata(model: MusicRNN | InfillRNN, tokenizer: Tokenizer, training: 
     }
 
 
+def _base_version(model_config: dict) -> int:
+    """The format version a model's weights need: 3 with lookback inputs (a reader
+    without them would refuse the config with a less helpful message), else 1."""
+    return 3 if model_config.get("lookback") else 1
+
+
 def _put_copy_index(tensors: dict, meta: dict, copy_index) -> None:
     """Put `copy_index` (a composer.model.copyindex.CopyIndex; None: none) into a model
     file's tensors and metadata in place of any there: a file with one is format
-    version 2, so that older readers say to update; a file without one stays 1."""
+    version 2 (or its model's, if higher), so that older readers say to update;
+    a file without one stays at its model's version (1 for most)."""
     for name in [k for k in tensors if k.startswith(COPY_PREFIX)]:
         del tensors[name]
     meta.pop("copy_index", None)
-    meta["format_version"] = 1
+    base = _base_version(meta.get("model") or {})
+    meta["format_version"] = base
     if copy_index is not None:
         arrays, meta["copy_index"] = copy_index.stored()
         tensors.update({COPY_PREFIX + k: torch.from_numpy(v) for k, v in arrays.items()})
-        meta["format_version"] = FORMAT_VERSION
+        meta["format_version"] = max(base, 2)
 
 
 def model_bytes(model: MusicRNN, tokenizer: Tokenizer, training: dict | None = None, copy_index=None) -> bytes:

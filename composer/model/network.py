@@ -14,6 +14,7 @@ from torch.func import functional_call
 from composer.config import ConfigMixin
 
 CELLS = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}   # nn.RNN: tanh nonlinearity (its default)
+LOOKBACK_MAX = 4    # distances; their repeat flags are one input class of 2**N
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,9 @@ class ModelConfig(ConfigMixin):
     position_classes: int = 0   # > 1: a learned embedding of the tokenizer's position (e.g. step in bar) is added
     weight_drop: float = 0.0    # training only: DropConnect on the hidden-to-hidden weights (AWD-LSTM), 0 = off
     locked_dropout: bool = False  # training only: one dropout mask per sequence for the RNN's input and output
+    lookback: tuple = ()        # (melody) distances in bars, e.g. (1, 2, 4, 8): inputs of the events that far back
+                                # at the same place in the bar, and repeat flags (composer.model.lookback); () = off
+    lookback_copy: bool = False  # with lookback: a learned gate per distance adds to those events' logits
 
     def __post_init__(self):
         if self.cell not in CELLS:
@@ -39,6 +43,9 @@ class ModelConfig(ConfigMixin):
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
         if not 0 <= self.weight_drop < 1:
             raise ValueError(f"weight_drop must be in [0, 1), got {self.weight_drop}")
+        check_lookback(self.lookback)
+        if self.lookback_copy and not self.lookback:
+            raise ValueError("lookback_copy needs lookback distances (it copies the events those inputs name)")
 
 
 class MusicRNN(nn.Module):
@@ -48,6 +55,10 @@ class MusicRNN(nn.Module):
         c = config
         self.embed = nn.Embedding(c.vocab_size, c.embed_dim)
         self.pos_embed = nn.Embedding(c.position_classes, c.embed_dim) if c.position_classes > 1 else None
+        k = len(c.lookback)
+        # one table of k x V rows (distance j's tokens at offset (j-1) V) and one of the 2**k repeat-flag classes
+        self.lookback_embed = nn.Embedding(k * c.vocab_size, c.embed_dim) if k else None
+        self.repeat_embed = nn.Embedding(2 ** k, c.embed_dim) if k else None
         self.rnn = CELLS[c.cell](c.embed_dim, c.hidden_size, num_layers=c.num_layers,
                                  dropout=c.dropout if c.num_layers > 1 else 0.0, batch_first=True)
         self.drop = nn.Dropout(c.dropout)
@@ -58,20 +69,36 @@ class MusicRNN(nn.Module):
         else:
             self.proj = None
             self.head = nn.Linear(c.hidden_size, c.vocab_size)
+        if c.lookback_copy:     # starts at 0: no bonus until training finds copying pays
+            self.copy_gate = nn.Linear(c.hidden_size, k)
+            nn.init.zeros_(self.copy_gate.weight)
+            nn.init.zeros_(self.copy_gate.bias)
+        else:
+            self.copy_gate = None
 
-    def forward(self, tokens: torch.Tensor, state=None, positions: torch.Tensor | None = None):
-        """tokens (B, T) [+ positions (B, T)] -> logits (B, T, V), new recurrent state."""
+    def forward(self, tokens: torch.Tensor, state=None, positions: torch.Tensor | None = None,
+                lookback: torch.Tensor | None = None):
+        """tokens (B, T) [+ positions (B, T)] [+ lookback (B, T, N + 1) from composer.model.lookback]
+        -> logits (B, T, V), new recurrent state."""
         x = self.embed(tokens)                   # (B, T, E)
         if self.pos_embed is not None:
             if positions is None:
                 raise ValueError("this model needs token positions (config.position_classes > 1)")
             x = x + self.pos_embed(positions)
+        k = len(self.config.lookback)
+        if k:
+            if lookback is None or lookback.shape[-1] != k + 1:
+                raise ValueError(f"this model needs lookback features (B, T, {k + 1}) (config.lookback = "
+                                 f"{self.config.lookback})")
+            offsets = torch.arange(k, device=tokens.device) * self.config.vocab_size
+            x = x + self.lookback_embed(lookback[..., :k] + offsets).sum(-2) + self.repeat_embed(lookback[..., k])
         x = self._dropout(x)
         h, state = self._recur(x, state)         # (B, T, H)
         h = self._dropout(h)
-        if self.proj is not None:
-            h = self.proj(h)                     # (B, T, E)
-        return self.head(h), state               # (B, T, V)
+        out = self.head(self.proj(h) if self.proj is not None else h)   # (B, T, V)
+        if self.copy_gate is not None:
+            out = out + copy_bonus(self.copy_gate(h), lookback[..., :k], self.config.vocab_size)
+        return out, state
 
     def _dropout(self, x: torch.Tensor) -> torch.Tensor:
         """Dropout of (B, T, C) features; with `locked_dropout` the same
@@ -97,3 +124,22 @@ class MusicRNN(nn.Module):
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())
+
+
+def check_lookback(distances) -> None:
+    """Raise ValueError unless `distances` is a tuple of at most LOOKBACK_MAX
+    increasing bar counts in 1..64 (empty: no lookback)."""
+    if not isinstance(distances, tuple) or not all(isinstance(d, int) and 1 <= d <= 64 for d in distances):
+        raise ValueError(f"lookback must be distances in bars, each 1..64, e.g. (1, 2, 4, 8), got {distances!r}")
+    if len(distances) > LOOKBACK_MAX or list(distances) != sorted(set(distances)):
+        raise ValueError(f"lookback must be at most {LOOKBACK_MAX} different distances in increasing order, "
+                         f"got {distances!r}")
+
+
+def copy_bonus(gate: torch.Tensor, lookback_tokens: torch.Tensor, vocab_size: int) -> torch.Tensor:
+    """gate (..., N) and the lookback tokens (..., N) -> (..., V): each distance's gate
+    added to the logit of the token it names ("none" = <pad>, id 0, gets nothing).
+    A comparison with arange rather than a scatter, so the ONNX step graph has it too."""
+    vocab = torch.arange(vocab_size, device=gate.device)
+    hit = (lookback_tokens.unsqueeze(-1) == vocab) & (lookback_tokens.unsqueeze(-1) != 0)   # (..., N, V)
+    return (gate.unsqueeze(-1) * hit.to(gate.dtype)).sum(-2)

@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from composer.model.network import MusicRNN
+from composer.model.network import MusicRNN, copy_bonus
 from composer.safe_write import check_target
 
 log = logging.getLogger(__name__)
@@ -131,14 +131,16 @@ class TorchRunner:
         self.model = model
         self.state = self.first = None
 
-    def prime(self, tokens: torch.Tensor, positions: torch.Tensor | None) -> torch.Tensor:
+    def prime(self, tokens: torch.Tensor, positions: torch.Tensor | None,
+              lookback: torch.Tensor | None = None) -> torch.Tensor:
         """Run the prefixes (B, P); `add` starts more sequences in the state of the first."""
-        logits, self.state = self.model(tokens, positions=positions)     # (B, P, V)
+        logits, self.state = self.model(tokens, positions=positions, lookback=lookback)     # (B, P, V)
         self.first = _rows(self.state, slice(0, 1))
         return logits[:, -1]                                             # (B, V)
 
-    def step(self, tokens: torch.Tensor, positions: torch.Tensor | None) -> torch.Tensor:
-        logits, self.state = self.model(tokens, self.state, positions=positions)   # (B, 1, V)
+    def step(self, tokens: torch.Tensor, positions: torch.Tensor | None,
+             lookback: torch.Tensor | None = None) -> torch.Tensor:
+        logits, self.state = self.model(tokens, self.state, positions=positions, lookback=lookback)   # (B, 1, V)
         return logits[:, -1]
 
     def keep(self, rows: torch.Tensor) -> None:
@@ -193,6 +195,12 @@ class _StepGraph(torch.nn.Module):
             # a GRU's hidden bias stays with W_hh h: the reset gate scales that part
             self.register_buffer("table", model.embed.weight @ w0.T + b0 + (0 if gru else rnn.bias_hh_l0))
             self.register_buffer("pos_table", model.pos_embed.weight @ w0.T if model.pos_embed is not None else None)
+            self.lookback_bars = len(c.lookback)
+            if c.lookback:          # the lookback and repeat-flag embeddings folded the same way
+                self.register_buffer("lookback_table", model.lookback_embed.weight @ w0.T)
+                self.register_buffer("repeat_table", model.repeat_embed.weight @ w0.T)
+                self.register_buffer("lookback_offsets", torch.arange(len(c.lookback)) * c.vocab_size)
+            self.copy_gate, self.vocab_size = model.copy_gate, c.vocab_size
             for k in range(self.layers):
                 w_hh, b_hh = getattr(rnn, f"weight_hh_l{k}"), getattr(rnn, f"bias_hh_l{k}")
                 w_ih, b_ih = (getattr(rnn, f"weight_ih_l{k}"), getattr(rnn, f"bias_ih_l{k}")) if k else (None, None)
@@ -208,10 +216,14 @@ class _StepGraph(torch.nn.Module):
                 else:                              # layer 0: only h @ W_hh, the rest is in the tables
                     self.register_buffer(f"w{k}", w_hh.T.contiguous())
 
-    def forward(self, tokens, positions, h, c):
+    def forward(self, tokens, positions, h, c, lookback=None):
         x_in = self.table[tokens[:, 0]]                                   # (B, gates x H)
         if self.pos_table is not None:
             x_in = x_in + self.pos_table[positions[:, 0]]
+        n = self.lookback_bars
+        if n:                                                             # lookback (B, 1, n + 1)
+            x_in = (x_in + self.lookback_table[lookback[:, 0, :n] + self.lookback_offsets].sum(1)
+                    + self.repeat_table[lookback[:, 0, n]])
         hs, cs, x = [], [], None
         for k in range(self.layers):
             hk = h[k]
@@ -233,8 +245,10 @@ class _StepGraph(torch.nn.Module):
                     x = torch.sigmoid(o) * torch.tanh(ck)
                     cs.append(ck)
             hs.append(x)
-        out = self.proj(x) if self.proj is not None else x
-        return self.head(out), torch.stack(hs), torch.stack(cs) if cs else c
+        out = self.head(self.proj(x) if self.proj is not None else x)
+        if self.copy_gate is not None:
+            out = out + copy_bonus(self.copy_gate(x), lookback[:, 0, :n], self.vocab_size)
+        return out, torch.stack(hs), torch.stack(cs) if cs else c
 
 
 class OnnxRunner(TorchRunner):
@@ -252,17 +266,19 @@ class OnnxRunner(TorchRunner):
         self.lstm = model.config.cell == "lstm"
         self.inputs = {i.name for i in session.get_inputs()}   # the exporter drops unused ones
 
-    def prime(self, tokens, positions):
-        logits = super().prime(tokens, positions)
+    def prime(self, tokens, positions, lookback=None):
+        logits = super().prime(tokens, positions, lookback)
         h, c = self.state if self.lstm else (self.state, torch.zeros_like(self.state))
         self.h, self.c = h.contiguous().numpy(), c.contiguous().numpy()
         self.h0, self.c0 = self.h[:, :1].copy(), self.c[:, :1].copy()           # (layers, 1, H)
         return logits
 
-    def step(self, tokens, positions):
+    def step(self, tokens, positions, lookback=None):
         feeds = {"tokens": tokens.contiguous().numpy(), "h": self.h, "c": self.c}
         if positions is not None:
             feeds["positions"] = positions.contiguous().numpy()
+        if lookback is not None:
+            feeds["lookback"] = lookback.contiguous().numpy()
         feeds = {k: v for k, v in feeds.items() if k in self.inputs}
         rows = tokens.shape[0]
         if self.wide is None or rows < BIG_BATCH:
@@ -330,16 +346,21 @@ def _export(model: MusicRNN, path: Path) -> None:
     graph = _StepGraph(model).eval()
     args = (torch.zeros(2, 1, dtype=torch.long), torch.zeros(2, 1, dtype=torch.long),
             torch.zeros(c.num_layers, 2, c.hidden_size), torch.zeros(c.num_layers, 2, c.hidden_size))
+    names = ["tokens", "positions", "h", "c"]
+    axes = {"tokens": {0: "B"}, "positions": {0: "B"}, "h": {1: "B"}, "c": {1: "B"}, "logits": {0: "B"},
+            "h2": {1: "B"}, "c2": {1: "B"}}
+    if c.lookback:      # (only then: the graphs of other models stay as they were)
+        args += (torch.zeros(2, 1, len(c.lookback) + 1, dtype=torch.long),)
+        names.append("lookback")
+        axes["lookback"] = {0: "B"}
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(suffix=".onnx", dir=path.parent)
     os.close(fd)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            torch.onnx.export(graph, args, tmp, input_names=["tokens", "positions", "h", "c"],
-                              output_names=["logits", "h2", "c2"], dynamo=False,
-                              dynamic_axes={"tokens": {0: "B"}, "positions": {0: "B"}, "h": {1: "B"},
-                                            "c": {1: "B"}, "logits": {0: "B"}, "h2": {1: "B"}, "c2": {1: "B"}})
+            torch.onnx.export(graph, args, tmp, input_names=names,
+                              output_names=["logits", "h2", "c2"], dynamo=False, dynamic_axes=axes)
         check_target(path)
         os.replace(tmp, path)
     finally:

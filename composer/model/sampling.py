@@ -121,8 +121,13 @@ def sample(model: MusicRNN, grammar: Grammar, prefix: list[int], count: int, cfg
         if prefix_positions is None or len(prefix_positions) != len(prefix):
             raise ValueError("this model needs prefix_positions, one per prefix token")
         pos_t = torch.tensor([prefix_positions], dtype=torch.long, device=device)          # (1, P)
+    lookback_rows, lb_t = _lookback_rows(model, grammar, prefix, slots)
+    if lb_t is not None:
+        lb_t = lb_t.to(device)
     runner = runner or make_runner(model)
-    first = runner.prime(torch.tensor([prefix], dtype=torch.long, device=device), pos_t)   # (1, V)
+    prefix_t = torch.tensor([prefix], dtype=torch.long, device=device)
+    # (the lookback features only for models that take them: other runners keep their two-argument calls)
+    first = runner.prime(prefix_t, pos_t) if lb_t is None else runner.prime(prefix_t, pos_t, lb_t)   # (1, V)
     limit = grammar.max_steps()                          # tokens any one variation may take
     template, grammar = grammar, grammar.repeat(slots)   # the live variations' grammar, one row each
     runner.add(slots - 1)
@@ -151,17 +156,24 @@ def sample(model: MusicRNN, grammar: Grammar, prefix: list[int], count: int, cfg
                     keep = np.sort(np.concatenate([keep, ends[:new]]))
                 grammar.keep(keep)
                 runner.keep(torch.from_numpy(keep).to(device))
+                if lookback_rows is not None:
+                    lookback_rows.keep(keep)
                 rows.keep(keep)
                 nxt = nxt[torch.from_numpy(keep).to(nxt.device)]
                 ended = ended[keep]
             reuse = np.flatnonzero(ended) if new else None
         if len(rows):                                    # (a reused row's step is thrown away below)
             pos = grammar.positions().to(device)[:, None] if use_pos else None        # (L, 1)
-            logits = runner.step(nxt, pos)
+            if lookback_rows is None:
+                logits = runner.step(nxt, pos)
+            else:                                        # (L, 1, N + 1)
+                logits = runner.step(nxt, pos, lookback_rows.feed(nxt[:, 0]).to(device))
         if reuse is not None:                            # they start from the primed state
             fresh = np.arange(waiting, waiting + len(reuse))
             grammar.restart(reuse, template)
             runner.restart(torch.from_numpy(reuse).to(device))
+            if lookback_rows is not None:
+                lookback_rows.restart(reuse)
             logits[torch.from_numpy(reuse).to(logits.device)] = first
             rows.restart(reuse, fresh)
             for v in fresh.tolist():
@@ -172,6 +184,20 @@ def sample(model: MusicRNN, grammar: Grammar, prefix: list[int], count: int, cfg
         if not len(rows):
             return sequences
         step += 1
+
+
+def _lookback_rows(model: MusicRNN, grammar: Grammar, prefix: list[int], slots: int):
+    """For a model with lookback inputs: (one tracker per row, already fed the
+    prefix, and the prefix's features (1, P, N + 1)); (None, None) for others."""
+    distances = model.config.lookback
+    if not distances:
+        return None, None
+    from composer.model.lookback import LookbackRows, LookbackTracker
+    tok = getattr(grammar, "tok", None)
+    template = LookbackTracker(tok, distances)          # (refuses a representation without bars)
+    features = [template.feed(t) for t in prefix]
+    first = torch.tensor([features], dtype=torch.long).reshape(1, len(prefix), len(distances) + 1)
+    return LookbackRows(template, slots), first
 
 
 class BatchRows:

@@ -228,3 +228,33 @@ def test_a_checkpoint_resumes_only_with_its_number_of_processes(tmp_path, capsys
     assert main([*common, "--steps", "4", "--resume"]) == 2
     err = capsys.readouterr().err
     assert "written by 2 process(es) and this run has 1; resume with the same number" in err
+
+
+def test_form_comparison_trains_one_model_per_design_and_prints_the_table(tmp_path, capsys):
+    folder = make_folder(tmp_path)
+    out = tmp_path / "mine.model"
+    rc = main(["train", str(folder), "--out", str(out), "--compare-form", "baseline,lookback-copy", "--steps", "3",
+               "--cache-dir", str(tmp_path / "cache"), *TINY])
+    err = capsys.readouterr().err
+    assert rc == 0
+    table = json.loads((tmp_path / "mine-designs.json").read_text())
+    assert [r["design"] for r in table["runs"]] == ["baseline", "lookback-copy"]
+    lookbacks = []
+    for run in table["runs"]:
+        meta = read_metadata(Path(run["model_path"]))
+        lookbacks.append((meta["model"].get("lookback"), meta["model"].get("lookback_copy")))
+        assert run["val_bits_per_note"] == meta["training"]["val_bits_per_note"] > 0
+        assert f"{run['val_bits_per_note']:.3f}" in err
+    assert lookbacks == [([], False), ([1, 2, 4, 8], True)]
+    assert err.count("8 MIDI file(s)") == 1
+    assert main(["generate", "--model", str(tmp_path / "mine-lookback-copy.model"), "--bars", "4", "--seed", "3",
+                 "--count", "3", "--out", str(tmp_path / "songs"), "--quiet"]) == 0
+    assert len(list((tmp_path / "songs").glob("*.mid"))) == 3
+
+
+def test_lookback_options_are_checked_in_one_line(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["train", str(tmp_path), "--lookback", "2,1"])
+    assert exc.value.code == 2 and "--lookback '2,1'" in capsys.readouterr().err
+    assert main(["train", str(tmp_path), "--compare-form", "all", "--lookback", "1,2"]) == 2
+    assert "--compare-form sets the lookback options itself" in capsys.readouterr().err
