@@ -64,6 +64,28 @@ def main(argv=None) -> int:
     return 0
 
 
+class _BestTimes:
+    """`timed(label, fn)` runs `fn` and keeps, per label, the best wall time and
+    the best CPU time (this process + its finished children), in seconds."""
+
+    def __init__(self):
+        self.wall: dict[str, float] = {}
+        self.cpu: dict[str, float] = {}
+        self.cpu_split: dict[str, tuple[float, float]] = {}    # (this process, workers) of the best CPU time
+
+    def __call__(self, label: str, fn):
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        start, start_cpu = time.perf_counter(), time.process_time()
+        out = fn()
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        own = time.process_time() - start_cpu
+        workers_cpu = after.ru_utime - children.ru_utime + after.ru_stime - children.ru_stime
+        self.wall[label] = min(self.wall.get(label, float("inf")), time.perf_counter() - start)
+        if own + workers_cpu < self.cpu.get(label, float("inf")):
+            self.cpu[label], self.cpu_split[label] = own + workers_cpu, (own, workers_cpu)
+        return out
+
+
 def measure(files: int = 1000, workers: int | None = None, rounds: int = 3) -> dict:
     """Best-of-`rounds` wall and CPU seconds of each way of reading `files`
     generated files (see the module docstring), and the derived speed-ups.
@@ -84,24 +106,9 @@ def measure(files: int = 1000, workers: int | None = None, rounds: int = 3) -> d
         size = sum(p.stat().st_size for p in paths) / len(paths)
         tokenizer = MelodyTokenizer()
         workers = workers or default_workers()
-        wall: dict[str, float] = {}
-        cpu: dict[str, float] = {}
-        cpu_split: dict[str, tuple[float, float]] = {}    # (this process, workers) of the best CPU time
+        timed = _BestTimes()
+        wall, cpu, cpu_split = timed.wall, timed.cpu, timed.cpu_split
         notes = [0]
-
-        def timed(label, fn):
-            """Best wall time and best CPU time (this process + its finished children), in seconds."""
-            children = resource.getrusage(resource.RUSAGE_CHILDREN)
-            start, start_cpu = time.perf_counter(), time.process_time()
-            out = fn()
-            after = resource.getrusage(resource.RUSAGE_CHILDREN)
-            own = time.process_time() - start_cpu
-            workers_cpu = after.ru_utime - children.ru_utime + after.ru_stime - children.ru_stime
-            wall[label] = min(wall.get(label, float("inf")), time.perf_counter() - start)
-            if own + workers_cpu < cpu.get(label, float("inf")):
-                cpu[label], cpu_split[label] = own + workers_cpu, (own, workers_cpu)
-            return out
-
         for round_ in range(rounds):
             cache = tmp / f"cache{round_}"
             midis = timed("pretty_midi", lambda: [pretty_midi.PrettyMIDI(str(p)) for p in paths])

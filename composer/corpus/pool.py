@@ -258,46 +258,73 @@ def run_contained(tasks: Iterable[tuple[int, bytes]], on_result: ResultFn, *, pa
         if should_stop is not None and should_stop():
             raise Cancelled("scan cancelled")
 
+    def next_task() -> tuple[int, bytes] | None:
+        return retry.popleft() if retry else next(pending, None)   # may hash, look up the cache
+
     try:
         while True:
             check_stop()
-            while True:                          # hand out files while some worker has room
-                if task is None:
-                    task = retry.popleft() if retry else next(pending, None)   # may hash, look up the cache
-                    if task is None:
-                        break
-                    check_stop()
-                worker = min((w for w in pool if w.has_room(len(task[1]))),
-                             key=lambda w: len(w.queue) + len(w.outbox), default=None)
-                if worker is None or ((worker.queue or worker.outbox) and len(pool) < workers):
-                    if len(pool) >= workers:
-                        break
-                    worker = _Worker(ctx, parse, tokenizer, limits)
-                    pool.append(worker)
-                worker.assign(*task)
-                task = None
-            for worker in pool:
-                worker.flush()
-            busy = [w for w in pool if w.busy()]
-            if not busy:
+            task = _hand_out(task, next_task, check_stop, pool, workers,
+                             lambda: _Worker(ctx, parse, tokenizer, limits))
+            answered = _wait_for_results(pool, retry, timeout_s, on_result)
+            if answered is None:
                 break
-            deadline = min(w.since + w.limit(timeout_s) for w in busy)
-            wait([w.conn for w in busy] + [w.proc.sentinel for w in busy],
-                 timeout=max(0.0, min(POLL_S, deadline - time.monotonic())))
-            for worker in busy:
-                results, lost = _collect(worker, timeout_s)
-                for index, parsed, seconds in results:
-                    done += 1
-                    on_result(index, parsed, seconds)
-                if lost:
-                    pool.remove(worker)
-                    worker.stop(kill=True)
-                    retry.extend(worker.unsent())
+            done += answered
         finished = True
     finally:
         for worker in pool:
             worker.stop(kill=not finished)
     return done
+
+
+def _hand_out(task: tuple[int, bytes] | None, next_task: Callable[[], tuple[int, bytes] | None],
+              check_stop: Callable[[], None], pool: list[_Worker], workers: int,
+              new_worker: Callable[[], _Worker]) -> tuple[int, bytes] | None:
+    """Give files to the least loaded worker with room, starting with `task`
+    (None: the next one), starting workers up to `workers` while the others
+    have files queued. Returns the file no worker could take yet, or None."""
+    while True:
+        if task is None:
+            task = next_task()
+            if task is None:
+                return None
+            check_stop()
+        worker = min((w for w in pool if w.has_room(len(task[1]))),
+                     key=lambda w: len(w.queue) + len(w.outbox), default=None)
+        if worker is None or ((worker.queue or worker.outbox) and len(pool) < workers):
+            if len(pool) >= workers:
+                return task
+            worker = new_worker()
+            pool.append(worker)
+        worker.assign(*task)
+        task = None
+
+
+def _wait_for_results(pool: list[_Worker], retry: deque[tuple[int, bytes]], timeout_s: float,
+                      on_result: ResultFn) -> int | None:
+    """Send what the workers have queued, wait for an answer (at most POLL_S or
+    until the earliest deadline) and report every result; a lost worker is
+    stopped and its other files go to `retry`. Returns how many files were
+    reported, or None when no worker has anything to do."""
+    for worker in pool:
+        worker.flush()
+    busy = [w for w in pool if w.busy()]
+    if not busy:
+        return None
+    deadline = min(w.since + w.limit(timeout_s) for w in busy)
+    wait([w.conn for w in busy] + [w.proc.sentinel for w in busy],
+         timeout=max(0.0, min(POLL_S, deadline - time.monotonic())))
+    reported = 0
+    for worker in busy:
+        results, lost = _collect(worker, timeout_s)
+        for index, parsed, seconds in results:
+            reported += 1
+            on_result(index, parsed, seconds)
+        if lost:
+            pool.remove(worker)
+            worker.stop(kill=True)
+            retry.extend(worker.unsent())
+    return reported
 
 
 def _collect(worker: _Worker, timeout_s: float) -> tuple[list, bool]:

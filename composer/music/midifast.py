@@ -119,24 +119,16 @@ class _Track:
     def read(self, data: bytes, clipped: bytes, pos: int, end: int, max_ticks: int, max_events: int,
              tempos: dict, time_sigs: dict) -> int:
         """Read data[pos:end] (mido semantics, clip=True); returns the number of events.
-        Defers past `max_ticks` or `max_events`, so a huge file costs no memory here."""
+        Defers past `max_ticks` or `max_events`, so a huge file costs no memory here.
+        Note ons and offs are read inline: they are nearly every event."""
         open_notes: dict[int, list[tuple[int, int]]] = {}   # channel << 7 | pitch -> [(start tick, velocity)]
-        programs, notes = self.programs, self.notes
         last_status = None
         count = tick = 0
         while pos < end:
             delta = data[pos]                # variable-length delta time, most often one byte
             pos += 1
             if delta >= 0x80:
-                delta &= 0x7F
-                while True:
-                    if pos >= end:
-                        raise _Defer
-                    byte = data[pos]
-                    pos += 1
-                    delta = (delta << 7) | (byte & 0x7F)
-                    if byte < 0x80:
-                        break
+                delta, pos = _varlen(data, pos, end, delta & 0x7F)
             if pos >= end:
                 raise _Defer
             count += 1
@@ -168,61 +160,82 @@ class _Track:
                         continue
                     starts = open_notes.get(key)     # note off, or note on at velocity 0
                     if starts:
-                        start, velocity = starts.pop(0)
-                        if tick > start:
-                            channel_notes = notes.get(key >> 7)
-                            if channel_notes is None:
-                                notes[key >> 7] = [(start, tick, key & 0x7F, velocity)]
-                            else:
-                                channel_notes.append((start, tick, key & 0x7F, velocity))
-                elif kind == 0xC0 or kind == 0xD0:
-                    pos += 1
-                    if pos > end:
-                        raise _Defer
-                    if kind == 0xC0:
-                        programs.setdefault(status & 0x0F, clipped[pos - 1])
+                        self._end_note(starts, key, tick)
                 else:
-                    pos += 2
-                    if pos > end:
-                        raise _Defer
+                    pos = self._read_other_channel_message(kind, status & 0x0F, clipped, pos, end)
             elif status == 0xFF:
-                if pos >= end:
-                    raise _Defer
-                meta_type = data[pos]
-                length, pos = _varlen(data, pos + 1, end)
-                if length > _MAX_MESSAGE_LENGTH or pos + length > end:
-                    raise _Defer
-                if meta_type not in _MIDO_METAS:     # mido gives unknown metas time 0: their delta is lost
-                    tick -= delta
-                elif meta_type == _TRACK_NAME:
-                    if self.name is None:
-                        self.name = data[pos:pos + length].decode("latin-1")
-                elif meta_type in _CHECKED_METAS:
-                    message = _checked_meta(meta_type, data[pos:pos + length])
-                    if meta_type == _SET_TEMPO:
-                        if message.tempo > 0:        # tempo 0 would mean infinite speed: _to_song ignores it
-                            tempos.setdefault(tick, round(mido.tempo2bpm(message.tempo), 3))
-                    elif meta_type == _TIME_SIGNATURE:
-                        time_sigs.setdefault(tick, (message.numerator, message.denominator))
-                pos += length
+                pos, tick = self._read_meta(data, pos, end, tick, delta, tempos, time_sigs)
             elif status == 0xF0 or status == 0xF7:   # sysex: skipped, but it sets running status as in mido
                 last_status = status
-                length, pos = _varlen(data, pos, end)
-                if length > _MAX_MESSAGE_LENGTH or pos + length > end:
-                    raise _Defer
-                pos += length
+                pos = _skip_sysex(data, pos, end)
             else:                            # system common / realtime inside a file: rare, let mido judge
                 raise _Defer
-        for key, starts in open_notes.items():   # notes that never end: close at the track's end
-            for start, velocity in starts:
-                if tick > start:
-                    notes.setdefault(key >> 7, []).append((start, tick, key & 0x7F, velocity))
+        self._close_open_notes(open_notes, tick)
         self.tick = tick
         return count
 
+    def _end_note(self, starts: list[tuple[int, int]], key: int, tick: int) -> None:
+        """A note off at `tick` for `key` (channel << 7 | pitch): the first of its
+        `starts` ends (first in, first out); a note of no length is dropped."""
+        start, velocity = starts.pop(0)
+        if tick > start:
+            channel_notes = self.notes.get(key >> 7)
+            if channel_notes is None:
+                self.notes[key >> 7] = [(start, tick, key & 0x7F, velocity)]
+            else:
+                channel_notes.append((start, tick, key & 0x7F, velocity))
 
-def _varlen(data: bytes, pos: int, end: int) -> tuple[int, int]:
-    value = 0
+    def _read_other_channel_message(self, kind: int, channel: int, clipped: bytes, pos: int, end: int) -> int:
+        """A channel message other than a note on or off, its data bytes at
+        clipped[pos:]: keeps the channel's first program; returns the position after it."""
+        if kind == 0xC0 or kind == 0xD0:
+            pos += 1
+            if pos > end:
+                raise _Defer
+            if kind == 0xC0:
+                self.programs.setdefault(channel, clipped[pos - 1])
+            return pos
+        pos += 2
+        if pos > end:
+            raise _Defer
+        return pos
+
+    def _read_meta(self, data: bytes, pos: int, end: int, tick: int, delta: int,
+                   tempos: dict, time_sigs: dict) -> tuple[int, int]:
+        """The meta event whose type byte is at data[pos] (it came `delta` ticks
+        after the previous event, at `tick`): keeps the track name, tempo and meter;
+        returns the position after it and the tick of the next event's start."""
+        if pos >= end:
+            raise _Defer
+        meta_type = data[pos]
+        length, pos = _varlen(data, pos + 1, end)
+        if length > _MAX_MESSAGE_LENGTH or pos + length > end:
+            raise _Defer
+        if meta_type not in _MIDO_METAS:     # mido gives unknown metas time 0: their delta is lost
+            tick -= delta
+        elif meta_type == _TRACK_NAME:
+            if self.name is None:
+                self.name = data[pos:pos + length].decode("latin-1")
+        elif meta_type in _CHECKED_METAS:
+            message = _checked_meta(meta_type, data[pos:pos + length])
+            if meta_type == _SET_TEMPO:
+                if message.tempo > 0:        # tempo 0 would mean infinite speed: _to_song ignores it
+                    tempos.setdefault(tick, round(mido.tempo2bpm(message.tempo), 3))
+            elif meta_type == _TIME_SIGNATURE:
+                time_sigs.setdefault(tick, (message.numerator, message.denominator))
+        return pos + length, tick
+
+    def _close_open_notes(self, open_notes: dict[int, list[tuple[int, int]]], tick: int) -> None:
+        """Notes that never end: close them at the track's end, `tick`."""
+        for key, starts in open_notes.items():
+            for start, velocity in starts:
+                if tick > start:
+                    self.notes.setdefault(key >> 7, []).append((start, tick, key & 0x7F, velocity))
+
+
+def _varlen(data: bytes, pos: int, end: int, value: int = 0) -> tuple[int, int]:
+    """A variable-length quantity at data[pos:end] (continuing `value`, the
+    bits of a first byte already read); returns (value, position after it)."""
     while True:
         if pos >= end:
             raise _Defer
@@ -231,6 +244,14 @@ def _varlen(data: bytes, pos: int, end: int) -> tuple[int, int]:
         value = (value << 7) | (byte & 0x7F)
         if byte < 0x80:
             return value, pos
+
+
+def _skip_sysex(data: bytes, pos: int, end: int) -> int:
+    """The position after the sysex whose length starts at data[pos]."""
+    length, pos = _varlen(data, pos, end)
+    if length > _MAX_MESSAGE_LENGTH or pos + length > end:
+        raise _Defer
+    return pos + length
 
 
 def _checked_meta(meta_type: int, payload: bytes) -> mido.MetaMessage:

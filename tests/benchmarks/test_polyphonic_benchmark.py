@@ -1,5 +1,5 @@
 """The polyphonic benchmark (benchmarks/polyphonic.py): the exact frame
-likelihood, the data, and the command end to end on a tiny slice."""
+likelihood (benchmarks/frame_likelihood.py), the data, and the command end to end on a tiny slice."""
 import json
 import math
 
@@ -7,16 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from benchmarks.polyphonic import (
-    BenchConfig,
-    allowed_after,
-    build_corpus,
-    counted_targets,
-    frame_nll,
-    load_rolls,
-    main,
-    tokenizer_for,
-)
+from benchmarks.frame_likelihood import allowed_after, counted_targets, frame_nll
+from benchmarks.polyphonic import BenchConfig, build_corpus, load_rolls, main, tokenizer_for
 from composer.model.modelfile import load_model, save_model
 from composer.model.network import ModelConfig, MusicRNN
 from composer.representations.frames import FramesConfig, FramesTokenizer

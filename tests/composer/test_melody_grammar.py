@@ -1,4 +1,4 @@
-"""The melody sampling grammar (composer/representations/melody.py, MelodyGrammar) against a
+"""The melody sampling grammar (composer/representations/melody/grammar.py, MelodyGrammar) against a
 one-sequence reference written straight from the rules in its docstring, on
 random token streams: mostly tokens the grammar allows (as a sampler writes
 them), some arbitrary ones (as a corpus or a primer may hold)."""

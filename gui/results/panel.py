@@ -1,54 +1,33 @@
-"""The results side of the generate view: the variation list, the piano roll,
-Play/Stop, export (.mid and audio), Continue, Regenerate from bar N, a MIDI
-file opened to edit, and Regenerate selection with its takes and undo."""
+"""The results panel: the variation list and the piano roll of the one selected,
+with Play, Export, Continue, Regenerate from bar N, a MIDI file opened to edit,
+and Regenerate selection with its takes and undo."""
 from __future__ import annotations
 
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QAction, QKeySequence, QUndoStack
-from PySide6.QtWidgets import (
-    QHBoxLayout,
-    QLabel,
-    QPushButton,
-    QSpinBox,
-    QSplitter,
-    QToolButton,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSpinBox, QSplitter, QVBoxLayout, QWidget
 
 from composer.errors import ComposerError
-from composer.music.midifile import read_midi, write_midi
+from composer.music.midifile import read_midi
 from composer.music.song import Song
-from composer.safe_write import check_target
 from composer.services.infill import InfillResult
-from gui.dialogs import MIDI_FILTER, WAV_FILTER, Dialogs
+from gui.dialogs import MIDI_FILTER, Dialogs
 from gui.infill import InfillPanel, ReplaceSongCommand, notes_between
 from gui.jobs import Job
 from gui.pianoroll import PianoRoll
 from gui.primer import bar_count
+from gui.results.edit_actions import EditActions
+from gui.results.export import SongExport
+from gui.results.sound import SoundOutput
 from gui.settings import Settings
 from gui.variations import VariationList
 
-SOUND_NOT_AVAILABLE = "sound not available yet"
 
-
-def _player_class():
-    """gui.player.Player once the sound engineer's module exists, else None."""
-    try:
-        from gui.player import Player
-    except ImportError:
-        return None
-    return Player
-
-
-def _audio_module():
-    try:
-        from composer.sound import audio
-    except ImportError:
-        return None
-    return audio
+def _forward(part: str, name: str) -> property:
+    """A read-only attribute of the panel that is attribute `name` of its `part`."""
+    return property(lambda self: getattr(getattr(self, part), name),
+                    doc=f"self.{part}.{name}, kept here for the modules that use the panel")
 
 
 class ResultsPanel(QWidget):
@@ -59,14 +38,43 @@ class ResultsPanel(QWidget):
     infillRequested = Signal(object, int, object)   # Song, its row, (first, last) bars (1-based, inclusive)
     status = Signal(str)
 
+    # what the main window, the generate view and the tests read from the panel
+    player = _forward("sound", "player")                  # the one Play uses: audio_player or midi_player
+    audio_player = _forward("sound", "audio_player")
+    midi_player = _forward("sound", "midi_player")
+    playing = _forward("sound", "playing")
+    soundfont = _forward("sound", "soundfont")
+    midi_port = _forward("sound", "midi_port")
+    play_reason = _forward("sound", "play_reason")        # why Play is off, "" when it is on
+    audio_reason = _forward("sound", "audio_reason")      # why Export audio is off, "" when it is on
+    audio_job = _forward("export", "audio_job")
+    undo_stack = _forward("edit", "undo_stack")
+    undo_action = _forward("edit", "undo_action")
+    redo_action = _forward("edit", "redo_action")
+    infill_action = _forward("edit", "infill_action")
+    clear_selection_action = _forward("edit", "clear_selection_action")
+    infill_button = _forward("edit", "infill_button")
+    selection_label = _forward("edit", "selection_label")
+
     def __init__(self, settings: Settings, dialogs: Dialogs, parent: QWidget | None = None):
         super().__init__(parent)
         self.settings, self.dialogs = settings, dialogs
         self.kind = "melody"
         self.showing_partial = False             # the roll shows a variation still being sampled
-        self.audio_job: Job | None = None
+        self._busy = False                       # a generate or infill job runs
+        self.source_name = ""                    # stem of the MIDI file opened to edit, "" for generated songs
         self.variations = VariationList()
         self.roll = PianoRoll()
+        self.infill_panel = InfillPanel()
+        self.edit = EditActions(self, self.roll)
+        self.sound = SoundOutput(settings, dialogs, self)
+        self.export = SongExport(settings, dialogs, self.sound, self)
+        self._make_buttons()
+        self._lay_out()
+        self._connect()
+        self._update_buttons()
+
+    def _make_buttons(self) -> None:
         self.play_button = QPushButton("Play")
         self.export_button = QPushButton("Export .mid...")
         self.export_audio_button = QPushButton("Export audio...")
@@ -75,21 +83,18 @@ class ResultsPanel(QWidget):
         self.regen_bar = QSpinBox(minimum=2, maximum=256, prefix="bar ")
         self.regen_button = QPushButton("Regenerate from")
         self.regen_button.setToolTip("Keep the bars before N and sample the rest again")
-        self.source_name = ""                    # stem of the MIDI file opened to edit, "" for generated songs
         self.open_button = QPushButton("Open MIDI...")
         self.open_button.setToolTip("Open a .mid file to edit it here (select bars, Regenerate selection)")
-        self.infill_panel = InfillPanel()
-        self.selection_label = QLabel()
-        self._make_edit_actions()
 
+    def _lay_out(self) -> None:
+        """The list and the takes above their two button rows, the roll below."""
         buttons = QHBoxLayout()
         for widget in (self.play_button, self.export_button, self.export_audio_button, self.continue_button,
                        self.regen_button, self.regen_bar):
             buttons.addWidget(widget)
         buttons.addStretch(1)
         edit_row = QHBoxLayout()
-        for widget in (self.open_button, self.infill_button, self.undo_button, self.redo_button,
-                       self.selection_label):
+        for widget in [self.open_button, *self.edit.widgets()]:
             edit_row.addWidget(widget)
         edit_row.addStretch(1)
         lists = QHBoxLayout()
@@ -111,6 +116,7 @@ class ResultsPanel(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(splitter)
 
+    def _connect(self) -> None:
         self.variations.currentRowChanged.connect(self._on_row_changed)
         self.export_button.clicked.connect(self.export_midi)
         self.export_audio_button.clicked.connect(self.export_audio)
@@ -118,147 +124,44 @@ class ResultsPanel(QWidget):
         self.regen_button.clicked.connect(self._on_regenerate)
         self.play_button.clicked.connect(self.toggle_play)
         self.open_button.clicked.connect(self.open_midi)
-        self.infill_button.clicked.connect(self.infill_action.trigger)
+        self.edit.infill_action.triggered.connect(self.request_infill)
         self.roll.selectionChanged.connect(self._on_selection_changed)
         self.infill_panel.takeSelected.connect(self._show_take)
         self.infill_panel.accepted.connect(self._on_take_accepted)
         self.infill_panel.discarded.connect(self._on_takes_discarded)
-        self._setup_player()
-        self._update_buttons()
-
-    def _make_edit_actions(self) -> None:
-        """Regenerate selection (Ctrl+R, also in the roll's context menu), Clear
-        selection, Undo (Ctrl+Z) and Redo (Ctrl+Shift+Z) of accepted takes."""
-        self.undo_stack = QUndoStack(self)
-        self.undo_action = self.undo_stack.createUndoAction(self, "&Undo")
-        self.undo_action.setShortcuts([QKeySequence("Ctrl+Z")])
-        self.redo_action = self.undo_stack.createRedoAction(self, "&Redo")
-        self.redo_action.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
-        self.infill_action = QAction("Regenerate &selection", self)
-        self.infill_action.setShortcut(QKeySequence("Ctrl+R"))
-        self.infill_action.setStatusTip("Sample new takes of the selected bars; the other bars stay as they are")
-        self.infill_action.triggered.connect(self.request_infill)
-        self.clear_selection_action = QAction("Clear selection", self)
-        self.clear_selection_action.triggered.connect(self.roll.clear_selection)
-        for act in (self.undo_action, self.redo_action, self.infill_action):
-            act.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
-            self.addAction(act)
-        self.roll.addActions([self.infill_action, self.clear_selection_action])
-        self.infill_button = QPushButton("Regenerate selection")
-        self.undo_button, self.redo_button = QToolButton(), QToolButton()
-        self.undo_button.setDefaultAction(self.undo_action)
-        self.redo_button.setDefaultAction(self.redo_action)
+        self.sound.positionChanged.connect(self._on_play_position)
+        self.sound.playingChanged.connect(self._on_playing_changed)
+        self.sound.reasonsChanged.connect(self._update_buttons)
+        self.sound.status.connect(self.status)
+        self.export.status.connect(self.status)
+        self.export.audioJobChanged.connect(self._update_buttons)
 
     # ---- sound ----------------------------------------------------------------
-    def _setup_player(self) -> None:
-        """The audio player (FluidSynth), with the SoundFont and the MIDI port of the settings."""
-        self.soundfont: str | None = None          # None: the bundled General MIDI SoundFont
-        self.midi_port: str | None = None          # Play sends here instead of to the audio output
-        self.midi_player = None                    # gui.player.MidiPlayer, made when a port is chosen
-        player_class = _player_class()
-        self.audio_player = player_class(self) if player_class is not None else None
-        self.player = self.audio_player
-        self.playing = False
-        if self.audio_player is not None:
-            self._connect_player(self.audio_player)
-            if hasattr(self.audio_player, "availabilityChanged"):
-                self.audio_player.availabilityChanged.connect(self._on_play_availability)
-        saved = self.settings.get("sound/soundfont")
-        if saved and not self.set_soundfont(saved, quiet=True):
-            self.settings.set("sound/soundfont", "")
-        self._update_sound_reasons()
-        port = self.settings.get("sound/midi_port")
-        if port:
-            self.set_midi_port(port)
-
-    def _connect_player(self, player) -> None:
-        player.positionChanged.connect(self._on_play_position)
-        player.stateChanged.connect(self._on_play_state)
-        player.error.connect(self._on_play_error)
-
-    def _update_sound_reasons(self) -> None:
-        audio = _audio_module()
-        available, reason = audio.audio_status(self.soundfont) if audio is not None else (False, SOUND_NOT_AVAILABLE)
-        self.audio_reason = "" if available else reason
-        if self.player is None:
-            self.play_reason = SOUND_NOT_AVAILABLE
-        else:
-            available, reason = self.player.is_available()
-            self.play_reason = "" if available else reason
-        if hasattr(self, "play_button"):
-            self._update_buttons()
-
     def set_soundfont(self, path: str | None, *, quiet: bool = False) -> bool:
         """Play and Export audio with the SoundFont at `path` (None: the bundled one);
         False (and a dialog unless `quiet`) if FluidSynth cannot load it."""
-        audio = _audio_module()
-        if path and audio is not None:
-            try:
-                audio.prepare_synth(path)           # loads it: a file that is not a SoundFont fails here
-            except audio.AudioUnavailable as exc:
-                if not quiet:
-                    self.dialogs.error("Cannot use this SoundFont", str(exc))
-                return False
-        self.stop_playback()
-        self.soundfont = str(path) if path else None
-        if self.audio_player is not None:
-            self.audio_player.set_soundfont(self.soundfont)
-        self.settings.set("sound/soundfont", self.soundfont or "")
-        self._update_sound_reasons()
-        return True
+        return self.sound.set_soundfont(path, quiet=quiet)
 
     def set_midi_port(self, port: str | None) -> None:
         """Play sends to MIDI output `port` (None: plays through the audio output)."""
-        self.stop_playback()
-        if port:
-            if self.midi_player is None:
-                from gui.player import MidiPlayer
-                self.midi_player = MidiPlayer(self, port=port)
-                self._connect_player(self.midi_player)
-            self.midi_player.set_port(port)
-            self.player = self.midi_player
-        else:
-            self.player = self.audio_player
-        self.midi_port = port or None
-        self.settings.set("sound/midi_port", self.midi_port or "")
-        self._update_sound_reasons()
-        self.status.emit(f"Play sends to the MIDI port {port}" if port else "Play uses the audio output")
+        self.sound.set_midi_port(port)
 
     def toggle_play(self) -> None:
         """Play the selected variation, or stop if playing (Space)."""
-        if self.player is None or self.play_reason:
-            return
-        if self.playing:
-            self.player.stop()
-            return
-        song = self.shown_song()
-        if song is not None:
-            self.player.play(song)
+        self.sound.toggle(self.shown_song())
 
     def stop_playback(self) -> None:
-        if self.player is not None and self.playing:
-            self.player.stop()
+        self.sound.stop()
 
     def _on_play_position(self, seconds: float) -> None:
         song = self.shown_song()         # changing what is shown stops playback
         if song is not None and self.playing:
             self.roll.set_playhead(song.beat_at(seconds))
 
-    def _on_play_state(self, state: str) -> None:
-        if self.sender() is not None and self.sender() is not self.player:
-            return                            # the player not in use any more (the output was switched)
-        self.playing = state == "playing"
-        if not self.playing:
+    def _on_playing_changed(self, playing: bool) -> None:
+        if not playing:
             self.roll.set_playhead(None)
         self._update_buttons()
-
-    def _on_play_availability(self, available: bool, reason: str) -> None:
-        """Audio outputs appeared or vanished."""
-        self.play_reason = "" if available else reason
-        self._update_buttons()
-
-    def _on_play_error(self, message: str) -> None:
-        self.dialogs.error("Playback failed", message)
 
     # ---- content --------------------------------------------------------------
     def set_results(self, songs: list[Song], kind: str, seed: int | None, primer_beats: float,
@@ -315,7 +218,7 @@ class ResultsPanel(QWidget):
 
     def _update_buttons(self) -> None:
         has_song = self.current_song() is not None and not self.showing_partial
-        busy = getattr(self, "_busy", False)
+        busy = self._busy
         self.play_button.setEnabled(has_song and not self.play_reason)
         self.play_button.setText("Stop" if self.playing else "Play")
         self.play_button.setToolTip(self.play_reason or "Play or stop the selected variation (Space)")
@@ -329,19 +232,7 @@ class ResultsPanel(QWidget):
         self.regen_button.setEnabled(two_bars and not busy)
         self.regen_bar.setEnabled(two_bars and not busy)
         self.open_button.setEnabled(not busy)
-        selection = self.roll.selection
-        melody = self.kind == "melody"       # infill rewrites melody bars
-        self.infill_action.setEnabled(has_song and selection is not None and not busy and melody)
-        self.infill_button.setEnabled(self.infill_action.isEnabled())
-        self.clear_selection_action.setEnabled(selection is not None)
-        if selection is None:
-            self.selection_label.setText("Drag on the ruler to select bars")
-        else:
-            first, last = selection
-            self.selection_label.setText(f"bar {first} selected" if first == last else f"bars {first}-{last} selected")
-        self.infill_button.setToolTip(
-            "Regenerating a selection needs a melody model" if not melody else
-            "Sample new takes of the selected bars (Ctrl+R)" if selection else "First select bars: drag on the ruler")
+        self.edit.update(self.roll.selection, can_infill=has_song and not busy, melody=self.kind == "melody")
 
     def _on_continue(self) -> None:
         song = self.current_song()
@@ -429,82 +320,24 @@ class ResultsPanel(QWidget):
         self._update_buttons()
 
     # ---- export -----------------------------------------------------------------
-    def _target_path(self, caption: str, suffix: str, file_filter: str) -> tuple[Path, bool] | None:
-        """Ask where to write; returns (path, force) or None. Never overwrites silently."""
-        row = self.variations.currentRow()
-        name = self.variations.file_name(row) if not self.source_name else f"{self.source_name}-edited.mid"
-        name = Path(name).with_suffix(suffix).name
-        folder = self.settings.get("export/folder") or str(Path.home())
-        chosen = self.dialogs.save_file(caption, str(Path(folder) / name), file_filter)
-        if not chosen:
-            return None
-        path = Path(chosen)
-        if path.suffix.lower() not in (suffix, ".midi" if suffix == ".mid" else suffix):
-            path = path.with_name(path.name + suffix)
-        try:
-            check_target(path, "file name")     # a device, FIFO, socket or folder: no "replace?" question
-        except ComposerError as exc:
-            self.dialogs.error(caption, str(exc))
-            return None
-        force = False
-        if path.exists():
-            if not self.dialogs.confirm("Replace file?", f"{path.name} already exists in {path.parent}.\n"
-                                                           "Do you want to replace it?"):
-                return None
-            force = True
-        self.settings.set("export/folder", str(path.parent))
-        return path, force
+    def _export_name(self) -> str:
+        """The file name proposed for the song shown."""
+        if self.source_name:
+            return f"{self.source_name}-edited.mid"
+        return self.variations.file_name(self.variations.currentRow())
 
     def export_midi(self) -> Path | None:
         """Export the song shown (the selected variation or take) as a .mid file (Ctrl+E)."""
         song = self.shown_song()
         if song is None:
             return None
-        target = self._target_path("Export MIDI", ".mid", MIDI_FILTER)
-        if target is None:
-            return None
-        path, force = target
-        try:
-            write_midi(song, path, force=force)
-        except (ComposerError, OSError) as exc:
-            self.dialogs.error("Export failed", f"Could not write {path}: {exc}")
-            return None
-        self.status.emit(f"Wrote {path}")
-        return path
+        return self.export.export_midi(song, self._export_name())
 
     def export_audio(self) -> None:
         """Render the song shown (the selected variation or take) to WAV on a worker thread."""
         song = self.shown_song()
-        audio = _audio_module()
-        if song is None or audio is None or self.audio_reason or self.audio_job is not None:
-            return
-        target = self._target_path("Export audio", ".wav", WAV_FILTER)
-        if target is None:
-            return
-        path, force = target
-
-        soundfont = self.soundfont
-
-        def render(progress, should_stop):
-            return audio.write_wav(song, path, force=force, soundfont=soundfont)
-
-        self.audio_job = Job("export-audio", render, self)
-        self.audio_job.succeeded.connect(self._on_audio_written)
-        self.audio_job.failed.connect(self._on_audio_failed)
-        self.audio_job.finished.connect(self._on_audio_finished)
-        self.status.emit(f"Rendering {path.name}...")
-        self.audio_job.start()
-        self._update_buttons()
-
-    def _on_audio_written(self, path) -> None:
-        self.status.emit(f"Wrote {path}")
-
-    def _on_audio_failed(self, error) -> None:
-        self.dialogs.job_error("Audio export failed", error)
-
-    def _on_audio_finished(self) -> None:
-        self.audio_job = None
-        self._update_buttons()
+        if song is not None:
+            self.export.export_audio(song, self._export_name())
 
     def running_jobs(self) -> list[Job]:
-        return [self.audio_job] if self.audio_job is not None and self.audio_job.is_running() else []
+        return self.export.running_jobs()

@@ -1,0 +1,57 @@
+"""The edit actions of the results panel: Regenerate selection, Clear selection,
+Undo and Redo of accepted takes (also in the Edit menu and the roll's context
+menu), their buttons, and the line that says which bars are selected."""
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction, QKeySequence, QUndoStack
+from PySide6.QtWidgets import QLabel, QPushButton, QToolButton, QWidget
+
+from gui.pianoroll import PianoRoll
+
+
+class EditActions:
+    """Actions owned by `panel` (their shortcuts work anywhere in its window);
+    Regenerate selection and Clear selection are also in `roll`'s context menu."""
+
+    def __init__(self, panel: QWidget, roll: PianoRoll):
+        self.undo_stack = QUndoStack(panel)
+        self.undo_action = self.undo_stack.createUndoAction(panel, "&Undo")
+        self.undo_action.setShortcuts([QKeySequence("Ctrl+Z")])
+        self.redo_action = self.undo_stack.createRedoAction(panel, "&Redo")
+        self.redo_action.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
+        self.infill_action = QAction("Regenerate &selection", panel)
+        self.infill_action.setShortcut(QKeySequence("Ctrl+R"))
+        self.infill_action.setStatusTip("Sample new takes of the selected bars; the other bars stay as they are")
+        self.clear_selection_action = QAction("Clear selection", panel)
+        self.clear_selection_action.triggered.connect(roll.clear_selection)
+        for act in (self.undo_action, self.redo_action, self.infill_action):
+            act.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+            panel.addAction(act)
+        roll.addActions([self.infill_action, self.clear_selection_action])
+        self.infill_button = QPushButton("Regenerate selection")
+        self.infill_button.clicked.connect(self.infill_action.trigger)
+        self.undo_button, self.redo_button = QToolButton(), QToolButton()
+        self.undo_button.setDefaultAction(self.undo_action)
+        self.redo_button.setDefaultAction(self.redo_action)
+        self.selection_label = QLabel()
+
+    def widgets(self) -> list[QWidget]:
+        """The buttons and the selection line, in the order of the edit row."""
+        return [self.infill_button, self.undo_button, self.redo_button, self.selection_label]
+
+    def update(self, selection: tuple[int, int] | None, *, can_infill: bool, melody: bool) -> None:
+        """Enable the actions for the bars `selection` (1-based, inclusive; None:
+        no selection); `can_infill`: a song is shown and no job runs; `melody`:
+        the song is a melody (infill rewrites melody bars)."""
+        self.infill_action.setEnabled(can_infill and selection is not None and melody)
+        self.infill_button.setEnabled(self.infill_action.isEnabled())
+        self.clear_selection_action.setEnabled(selection is not None)
+        if selection is None:
+            self.selection_label.setText("Drag on the ruler to select bars")
+        else:
+            first, last = selection
+            self.selection_label.setText(f"bar {first} selected" if first == last else f"bars {first}-{last} selected")
+        self.infill_button.setToolTip(
+            "Regenerating a selection needs a melody model" if not melody else
+            "Sample new takes of the selected bars (Ctrl+R)" if selection else "First select bars: drag on the ruler")
