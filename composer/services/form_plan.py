@@ -88,6 +88,12 @@ class FormSpec:
         """Bars at the end of a repeated phrase that are sampled afresh."""
         return max(1, self.phrase_bars // 4) if self.vary else 0
 
+    def spans(self, first_bar: int = 1) -> list[tuple[str, int, int]]:
+        """(letter, first bar, last bar) of each phrase, bars 1-based and inclusive,
+        the first phrase starting at `first_bar` (after a primer's bars)."""
+        P = self.phrase_bars
+        return [(letter, first_bar + s * P, first_bar + s * P + P - 1) for s, letter in enumerate(self.letters)]
+
     def sources(self) -> np.ndarray:
         """For each phrase, the index of the first phrase with its letter (S,)."""
         return np.array([self.letters.index(letter) for letter in self.letters], dtype=np.int64)
