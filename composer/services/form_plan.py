@@ -13,7 +13,8 @@ pieces at any batch size:
   follows the music it hears. With `vary` the last max(1, phrase_bars // 4)
   bars of a repeat are sampled afresh (a second ending).
 - Cadences, when a key is known: the last beat of a phrase's last bar holds
-  only cadence notes (no other note sounds into it). The piece's last phrase
+  one cadence note, struck on the beat or held into it, or its rest (no
+  other note sounds into it). The piece's last phrase
   ends on the tonic, a varied repeat too (the second ending closes), every
   other first phrase on a note of the tonic triad (1, 3 or 5: a full or half
   cadence). A first phrase whose plain repeat ends the piece ends on the tonic.
@@ -40,6 +41,7 @@ from composer.representations.melody import (
     _DUR_TOKEN,
     _EVENT_TOKEN,
     _ROW_EVENT,
+    _TS_TOKEN,
     HOLD,
     REST,
     MelodyGrammar,
@@ -170,6 +172,13 @@ def sampling_grammar(tokenizer, request, constraints: Constraints, device) -> Gr
     return FormGrammar(tokenizer, 1, constraints, device, spec, request_key(request.key, request.scale))
 
 
+def beat_steps(time_signature: tuple[int, int], steps_per_quarter: int) -> int:
+    """Grid steps of one beat: a dotted quarter in 6/8, 9/8, 12/8, else the denominator's note."""
+    num, den = time_signature
+    quarter_fraction = 1.5 if den == 8 and num % 3 == 0 and num > 3 else 4 / den
+    return max(1, round(steps_per_quarter * quarter_fraction))
+
+
 class FormGrammar(MelodyGrammar):
     """A melody grammar that carries out a FormSpec (module docstring). New
     bars are counted as MelodyGrammar counts them (from the primer's end);
@@ -177,7 +186,7 @@ class FormGrammar(MelodyGrammar):
 
     row_state = MelodyGrammar.row_state + (
         "record", "reclen", "section", "section_start", "last_pitch", "pending_pitch", "pending_rest",
-        "pc_weight", "tonic", "minor", "bar_has_note", "cadence_on", "cadence_pcs")
+        "pc_weight", "tonic", "minor", "bar_has_note", "cadence_on", "cadence_pcs", "beat")
 
     def __init__(self, tok: MelodyTokenizer, batch: int, constraints: Constraints, device, spec: FormSpec,
                  key: tuple[int, bool] | None = None):
@@ -214,6 +223,9 @@ class FormGrammar(MelodyGrammar):
         self.bar_has_note = np.zeros(batch, dtype=bool)
         self.cadence_on = np.zeros(batch, dtype=bool)                 # this bar must end on a cadence note
         self.cadence_pcs = np.zeros((batch, 12), dtype=bool)          # ... one of these pitch classes
+        self._beat_of = np.zeros(tok.vocab_size, dtype=np.int64)       # grid steps per beat of each meter token
+        self._beat_of[tok.ts_base:tok.note_base] = [beat_steps(ts, c.steps_per_quarter) for ts in c.time_signatures]
+        self.beat = np.full(batch, beat_steps(self.fixed_ts or (4, 4), c.steps_per_quarter), dtype=np.int64)
 
     def mark_primed(self) -> None:
         """After the primer: phrases, cadences and the key start afresh (the primer's notes
@@ -226,9 +238,9 @@ class FormGrammar(MelodyGrammar):
         self.minor[:] = bool(self.key and self.key[1])
 
     def _tail(self) -> np.ndarray:
-        """Grid steps at the end of a cadence bar that only cadence notes may sound in:
-        a quarter note, at most half the bar (B,)."""
-        return np.minimum(self.tok.config.steps_per_quarter, self.spb // 2)
+        """Grid steps at the end of a cadence bar that only a cadence note may sound in:
+        the meter's last beat, at most half the bar (B,)."""
+        return np.minimum(self.beat, self.spb // 2)
 
     def mask(self) -> torch.Tensor:
         m = self._masks[self.mask_rows()]                                  # (B, V) bool, a copy
@@ -256,12 +268,14 @@ class FormGrammar(MelodyGrammar):
             m[rows, HOLD] = False                                          # (a hold may go on with a rest)
             rows = np.flatnonzero(opening & duration & self.pending_rest)
             m[rows, tok.dur_base + remaining[rows] - 1] = False
-        rows = np.flatnonzero(event & self.cadence_on & (remaining <= self._tail()))
-        if len(rows):                                                      # the last beat: cadence notes only
+        tail = self._tail()
+        rows = np.flatnonzero(event & self.cadence_on & (remaining <= tail))
+        if len(rows):                                                      # the last beat: one cadence note
             pcs = self.cadence_pcs[rows]                                   # (R, 12)
+            pcs = pcs & (remaining[rows] == tail[rows])[:, None]           # ... starting on the beat, or held
             m[rows, tok.note_base:tok.dur_base] &= pcs[:, self._note_pcs]
             last = self.last_pitch[rows]
-            silent_ok = (last >= 0) & pcs[np.arange(len(rows)), np.maximum(last, 0) % 12]
+            silent_ok = (last >= 0) & self.cadence_pcs[rows, np.maximum(last, 0) % 12]
             m[rows[~silent_ok], REST] = False
             m[rows[~silent_ok], HOLD] = False
         rows = np.flatnonzero(duration & self.cadence_on)
@@ -269,7 +283,7 @@ class FormGrammar(MelodyGrammar):
             pitch = self.pending_pitch[rows]
             ok = (pitch >= 0) & self.cadence_pcs[rows, np.maximum(pitch, 0) % 12]
             rows = rows[~ok]
-            longest = remaining[rows] - self._tail()[rows]                 # >= 1: see the event rule
+            longest = remaining[rows] - tail[rows]                         # >= 1: see the event rule
             for row, k in zip(rows.tolist(), longest.tolist()):
                 m[row, tok.dur_base + max(k, 1):] = False
         return torch.from_numpy(m).to(self.device)
@@ -286,6 +300,7 @@ class FormGrammar(MelodyGrammar):
         rows = np.flatnonzero(sounding)
         np.add.at(self.pc_weight, (rows, self.pending_pitch[rows] % 12), self._steps[t[rows]])
         self.last_pitch = np.where(sounding, self.pending_pitch, self.last_pitch)
+        self.beat = np.where((ph == self.METER) & (kind == _TS_TOKEN), self._beat_of[t], self.beat)
         bar = (ph == self.EVENT) & (kind == _BAR_TOKEN) & (j >= 0) & (j < self.bars_wanted)
         if bar.any():
             self._start_bar(np.flatnonzero(bar), j)

@@ -99,6 +99,7 @@ def test_phrases_and_the_piece_end_on_cadences_in_the_requested_key(melody_model
             end = (s + 1) * 2 * song.bar_length()
             if kind != NO_CADENCE:
                 assert set(last_beat_pitch_classes(song, end)) <= wanted[kind], (s, song.tracks[0].notes)
+                assert not [n for n in song.tracks[0].notes if end - 1 < n.start < end]   # struck on the beat
         assert song.tracks[0].notes[-1].pitch % 12 == 7
 
 
@@ -253,3 +254,9 @@ def test_the_cli_writes_formed_pieces_and_max_copy_keeps_the_form(tmp_path, caps
             contents = bar_contents(read_midi(path))
             assert len(contents) == 8
             assert contents[4] == contents[0] and contents[6] == contents[2]    # bar 1 of each repeated phrase
+
+
+@pytest.mark.parametrize("ts, steps", [((4, 4), 4), ((3, 4), 4), ((6, 8), 6), ((12, 8), 6), ((2, 2), 8), ((3, 8), 2)])
+def test_the_cadence_beat_is_the_meters_beat(ts, steps):
+    from composer.services.form_plan import beat_steps
+    assert beat_steps(ts, 4) == steps
