@@ -9,7 +9,9 @@ A range of whole bars can be selected: drag along the ruler, or click one bar
 and shift-click another (anywhere in the view). The selection is shaded;
 `selectionChanged` carries it as (first, last) bars, 1-based and inclusive.
 Notes given to `set_ghost_notes` (e.g. the original notes of a rewritten
-span) are drawn as grey outlines behind the song's notes.
+span) are drawn as grey outlines behind the song's notes. Sections given to
+`set_sections` (a form's phrases: letter, first and last bar) are drawn as a
+band of lettered spans above the ruler; a letter keeps its colour.
 """
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ from composer.music.song import Note, Song, pitch_name
 
 KEY_WIDTH = 44        # px, the pitch-name column
 RULER_HEIGHT = 22     # px, the bar/beat ruler
+SECTION_HEIGHT = 14   # px, the band of section letters above it (only while sections are set)
 MIN_SPAN = 24         # semitones shown at least
 MIN_ROW, MAX_ROW = 7, 16   # px per semitone row
 BLACK_KEYS = {1, 3, 6, 8, 10}
@@ -33,6 +36,11 @@ def velocity_color(velocity: int, *, faded: bool = False) -> QColor:
     """Blue (soft) .. red (loud); faded for primer notes."""
     hue = int(220 * (1.0 - max(1, min(127, velocity)) / 127.0))
     return QColor.fromHsv(hue, 90 if faded else 200, 200 if faded else 230)
+
+
+def section_color(index: int) -> QColor:
+    """The band colour of the index-th distinct section letter (A, B, C ... in order)."""
+    return QColor.fromHsv((45 + 110 * index) % 360, 70, 240)
 
 
 class PianoRoll(QAbstractScrollArea):
@@ -49,6 +57,7 @@ class PianoRoll(QAbstractScrollArea):
         self._anchor_bar: int | None = None     # where the last plain click or drag began
         self._dragging = False
         self.ghost_notes: list[Note] = []
+        self.sections: list[tuple[str, int, int]] = []
         self.px_per_beat = 24.0
         self.row_height = 9
         self.pitch_low, self.pitch_high = 48, 84
@@ -87,7 +96,7 @@ class PianoRoll(QAbstractScrollArea):
         """Choose row height and zoom so that the piece fills the view when it can."""
         view = self.viewport()
         rows = self.pitch_high - self.pitch_low + 1
-        self.row_height = int(max(MIN_ROW, min(MAX_ROW, (view.height() - RULER_HEIGHT) / rows)))
+        self.row_height = int(max(MIN_ROW, min(MAX_ROW, (view.height() - self.ruler_height) / rows)))
         if self.song is not None:
             self.px_per_beat = max(12.0, min(80.0, (view.width() - KEY_WIDTH - 8) / self.content_beats()))
 
@@ -106,6 +115,31 @@ class PianoRoll(QAbstractScrollArea):
         """Draw `notes` as grey outlines behind the song (cleared by `set_song`)."""
         self.ghost_notes = list(notes)
         self.viewport().update()
+
+    def set_sections(self, sections) -> None:
+        """Letter spans over the ruler: (letter, first bar, last bar), bars 1-based and
+        inclusive, e.g. FormSpec.spans() of composer.services.form_plan; [] removes
+        them. `set_song` keeps them (a piece that grows while it is sampled keeps its
+        form), so clear them for a song without one."""
+        sections = [(str(letter), int(first), int(last)) for letter, first, last in sections]
+        for letter, first, last in sections:
+            if not letter or first < 1 or last < first:
+                raise ValueError(f"a section is (letter, first bar >= 1, last bar >= first), got {letter!r}, "
+                                 f"{first}, {last}")
+        height_changed = bool(sections) != bool(self.sections)
+        self.sections = sections
+        if height_changed:
+            self.resizeEvent(None)
+        self.viewport().update()
+
+    def section_at(self, bar: int) -> str | None:
+        """The letter of the section bar `bar` (1-based) is in, or None."""
+        return next((letter for letter, first, last in self.sections if first <= bar <= last), None)
+
+    @property
+    def ruler_height(self) -> int:
+        """px above the notes: the ruler, and the section band when sections are set."""
+        return RULER_HEIGHT + (SECTION_HEIGHT if self.sections else 0)
 
     # ---- bar selection ----------------------------------------------------------
     def set_selection(self, first: int, last: int | None = None) -> None:
@@ -162,12 +196,12 @@ class PianoRoll(QAbstractScrollArea):
         view = self.viewport()
         self.horizontalScrollBar().setRange(0, max(0, width - (view.width() - KEY_WIDTH)))
         self.horizontalScrollBar().setPageStep(max(1, view.width() - KEY_WIDTH))
-        self.verticalScrollBar().setRange(0, max(0, height - (view.height() - RULER_HEIGHT)))
-        self.verticalScrollBar().setPageStep(max(1, view.height() - RULER_HEIGHT))
+        self.verticalScrollBar().setRange(0, max(0, height - (view.height() - self.ruler_height)))
+        self.verticalScrollBar().setPageStep(max(1, view.height() - self.ruler_height))
 
     def _origin(self) -> QPointF:
         return QPointF(KEY_WIDTH - self.horizontalScrollBar().value(),
-                       RULER_HEIGHT - self.verticalScrollBar().value())
+                       self.ruler_height - self.verticalScrollBar().value())
 
     def note_rect(self, note: Note) -> QRectF:
         """Where `note` is drawn, in viewport pixels."""
@@ -176,9 +210,10 @@ class PianoRoll(QAbstractScrollArea):
                       max(2.0, note.duration * self.px_per_beat - 1), self.row_height - 1)
 
     def resizeEvent(self, event) -> None:
-        super().resizeEvent(event)
+        if event is not None:
+            super().resizeEvent(event)
         rows = self.pitch_high - self.pitch_low + 1
-        self.row_height = int(max(MIN_ROW, min(MAX_ROW, (self.viewport().height() - RULER_HEIGHT) / rows)))
+        self.row_height = int(max(MIN_ROW, min(MAX_ROW, (self.viewport().height() - self.ruler_height) / rows)))
         self._update_scrollbars()
 
     # ---- input ----------------------------------------------------------------
@@ -192,7 +227,7 @@ class PianoRoll(QAbstractScrollArea):
             anchor = self._anchor_bar or (self.selection[0] if self.selection else bar)
             self._anchor_bar = anchor
             self.set_selection(anchor, bar)
-        elif pos.y() < RULER_HEIGHT:
+        elif pos.y() < self.ruler_height:
             self._anchor_bar, self._dragging = bar, True
             self.set_selection(bar)
         else:
@@ -262,7 +297,7 @@ class PianoRoll(QAbstractScrollArea):
         painter.fillRect(rect, QColor(250, 250, 250))
         self._paint_rows(painter, rect.width())
         self._paint_grid(painter, rect.height())
-        self._paint_selection(painter, rect.height(), RULER_HEIGHT, SELECTION_FILL)
+        self._paint_selection(painter, rect.height(), self.ruler_height, SELECTION_FILL)
         self._paint_notes(painter)
         self._paint_keys(painter, rect.height())
         self._paint_ruler(painter, rect.width())
@@ -273,7 +308,7 @@ class PianoRoll(QAbstractScrollArea):
                 painter.drawLine(QPointF(x, 0), QPointF(x, rect.height()))
         if self.song is None:
             painter.setPen(QColor(120, 120, 120))
-            painter.drawText(rect.adjusted(KEY_WIDTH, RULER_HEIGHT, 0, 0), Qt.AlignmentFlag.AlignCenter,
+            painter.drawText(rect.adjusted(KEY_WIDTH, self.ruler_height, 0, 0), Qt.AlignmentFlag.AlignCenter,
                              "Generate, or open a MIDI file, to see the notes here")
         painter.end()
 
@@ -298,7 +333,7 @@ class PianoRoll(QAbstractScrollArea):
                 continue
             on_bar = abs((k * beat_unit) / bar - round((k * beat_unit) / bar)) < 1e-6
             painter.setPen(QColor(150, 150, 165) if on_bar else QColor(222, 222, 230))
-            painter.drawLine(QPointF(x, RULER_HEIGHT), QPointF(x, height))
+            painter.drawLine(QPointF(x, self.ruler_height), QPointF(x, height))
 
     def _paint_selection(self, painter: QPainter, bottom: float, top: float, color: QColor) -> None:
         """Shade the selected bars between `top` and `bottom` (viewport y)."""
@@ -310,7 +345,7 @@ class PianoRoll(QAbstractScrollArea):
             painter.fillRect(QRectF(left, top, right - left, bottom - top), color)
 
     def _paint_notes(self, painter: QPainter) -> None:
-        painter.setClipRect(QRectF(KEY_WIDTH, RULER_HEIGHT, self.viewport().width(), self.viewport().height()))
+        painter.setClipRect(QRectF(KEY_WIDTH, self.ruler_height, self.viewport().width(), self.viewport().height()))
         painter.setPen(QPen(GHOST_PEN, 1, Qt.PenStyle.DashLine))
         for note in self.ghost_notes:
             if self.pitch_low <= note.pitch <= self.pitch_high:
@@ -326,8 +361,8 @@ class PianoRoll(QAbstractScrollArea):
         painter.setClipping(False)
 
     def _paint_keys(self, painter: QPainter, height: int) -> None:
-        painter.fillRect(QRectF(0, RULER_HEIGHT, KEY_WIDTH, height), QColor(245, 245, 248))
-        painter.setClipRect(QRectF(0, RULER_HEIGHT, KEY_WIDTH, height))
+        painter.fillRect(QRectF(0, self.ruler_height, KEY_WIDTH, height), QColor(245, 245, 248))
+        painter.setClipRect(QRectF(0, self.ruler_height, KEY_WIDTH, height))
         o = self._origin()
         font = QFont(self.font())
         font.setPixelSize(max(7, min(11, self.row_height + 1)))
@@ -342,28 +377,47 @@ class PianoRoll(QAbstractScrollArea):
                                  Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, pitch_name(pitch))
         painter.setClipping(False)
         painter.setPen(QColor(170, 170, 180))
-        painter.drawLine(QPointF(KEY_WIDTH, RULER_HEIGHT), QPointF(KEY_WIDTH, height))
+        painter.drawLine(QPointF(KEY_WIDTH, self.ruler_height), QPointF(KEY_WIDTH, height))
 
     def _paint_ruler(self, painter: QPainter, width: int) -> None:
-        painter.fillRect(QRectF(0, 0, width, RULER_HEIGHT), QColor(232, 232, 238))
-        self._paint_selection(painter, RULER_HEIGHT, 0, SELECTION_RULER)
+        height = self.ruler_height
+        top = height - RULER_HEIGHT                       # the bar/beat ruler is below the section band
+        painter.fillRect(QRectF(0, 0, width, height), QColor(232, 232, 238))
+        self._paint_selection(painter, height, 0, SELECTION_RULER)
         o = self._origin()
         bar = self.song.bar_length() if self.song else 4.0
         beat_unit = 4.0 / (self.song.time_signature[1] if self.song else 4)
         per_bar = max(1, round(bar / beat_unit))
         bars = int(self.content_beats() / bar) + 1
         label_every = max(1, int(40 / max(1.0, bar * self.px_per_beat)) + 1)
-        painter.setClipRect(QRectF(KEY_WIDTH, 0, width, RULER_HEIGHT))
+        painter.setClipRect(QRectF(KEY_WIDTH, 0, width, height))
+        self._paint_sections(painter, bar)
         for b in range(bars):
             x0 = o.x() + b * bar * self.px_per_beat
             painter.setPen(QColor(60, 60, 80))
-            painter.drawLine(QPointF(x0, RULER_HEIGHT * 0.35), QPointF(x0, RULER_HEIGHT))
+            painter.drawLine(QPointF(x0, top + RULER_HEIGHT * 0.35), QPointF(x0, height))
             if b % label_every == 0:
-                painter.drawText(QPointF(x0 + 3, RULER_HEIGHT * 0.6), str(b + 1))
+                painter.drawText(QPointF(x0 + 3, top + RULER_HEIGHT * 0.6), str(b + 1))
             painter.setPen(QColor(140, 140, 155))
             for k in range(1, per_bar):
                 x = x0 + k * beat_unit * self.px_per_beat
-                painter.drawLine(QPointF(x, RULER_HEIGHT * 0.75), QPointF(x, RULER_HEIGHT))
+                painter.drawLine(QPointF(x, top + RULER_HEIGHT * 0.75), QPointF(x, height))
         painter.setClipping(False)
         painter.setPen(QColor(170, 170, 180))
-        painter.drawLine(QPointF(0, RULER_HEIGHT - 0.5), QPointF(width, RULER_HEIGHT - 0.5))
+        painter.drawLine(QPointF(0, height - 0.5), QPointF(width, height - 0.5))
+
+    def _paint_sections(self, painter: QPainter, bar: float) -> None:
+        """Each section as a tinted span of the band, its letter at the left, a line between spans."""
+        letters = sorted({letter for letter, _, _ in self.sections})
+        font = QFont(self.font())
+        font.setPixelSize(SECTION_HEIGHT - 3)
+        font.setBold(True)
+        painter.setFont(font)
+        for letter, first, last in self.sections:
+            left, right = self.bar_x(first), self.bar_x(last + 1)
+            painter.fillRect(QRectF(left, 0, right - left, SECTION_HEIGHT), section_color(letters.index(letter)))
+            painter.setPen(QColor(60, 60, 80))
+            painter.drawLine(QPointF(left, 0), QPointF(left, SECTION_HEIGHT))
+            painter.drawText(QRectF(left + 4, 0, max(0.0, right - left - 4), SECTION_HEIGHT),
+                             Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, letter)
+        painter.setFont(self.font())

@@ -56,7 +56,14 @@ def best_key(notes: list[Note]) -> tuple[int, str] | None:
     weights = np.zeros(12)
     for n in notes:
         weights[n.pitch % 12] += n.duration
-    if not notes or np.ptp(weights) == 0:
+    return key_of_weights(weights) if notes else None
+
+
+def key_of_weights(weights) -> tuple[int, str] | None:
+    """`best_key` of a pitch-class histogram (12 weights, C first, e.g. beats
+    sounded); None when every pitch class has the same weight."""
+    weights = np.asarray(weights, dtype=float)
+    if np.ptp(weights) == 0:
         return None
     best, best_r = None, -math.inf
     for tonic in range(12):

@@ -91,6 +91,13 @@ def add_generate_parser(sub) -> None:
                         "see composer.analysis.copymeter)")
     p.add_argument("--copy-folder", type=Path, default=None, metavar="DIR",
                    help="with --max-copy: compare with the MIDI files in DIR instead")
+    p.add_argument("--form", default="free",
+                   help="melody form: free (default), AABB, AABA, ABAB, ABAC or other phrase letters; a repeated "
+                        "letter brings its phrase back, phrases end on cadences; --bars defaults to its length")
+    p.add_argument("--phrase-bars", type=int, default=None, metavar="N",
+                   help="bars per phrase of --form (default: --bars / phrases, else 4)")
+    p.add_argument("--vary", action="store_true",
+                   help="with --form: resample the last bar(s) of each repeated phrase (a second ending)")
     p.set_defaults(func=run_generate)
 
 
@@ -150,12 +157,14 @@ def run_generate(args) -> int:
     if args.time_signature is not None and loaded.tokenizer.kind == "performance":
         raise CliError(f"--time-signature is for melody models; {model_path} is a performance model (no meter)")
     low, high = args.pitch_range or (0, 127)
+    formed = args.form.strip().lower() != "free"      # a form's length is its own unless --bars says otherwise
     request = GenerateRequest(
-        count=args.count, bars=args.bars if args.bars is not None else (None if args.seconds else 8),
+        count=args.count, bars=args.bars if args.bars is not None else (None if args.seconds or formed else 8),
         seconds=args.seconds, temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
         seed=args.seed, primer=args.primer, keep_primer=not args.drop_primer, key=args.key,
         scale=args.scale, pitch_low=low, pitch_high=high, tempo=args.tempo, program=args.program,
-        time_signature=args.time_signature, batch_size=args.batch)
+        time_signature=args.time_signature, batch_size=args.batch,
+        form=args.form, phrase_bars=args.phrase_bars, vary=args.vary)
     if args.primer is not None:
         request.primer = load_primer(args.primer)
     plan = prepare(loaded, request)

@@ -24,6 +24,7 @@ from composer.representations.frames import FramesTokenizer
 from composer.representations.melody import MelodyTokenizer
 from composer.representations.performance import PerformanceTokenizer
 from composer.safe_write import check_folder_target, check_target
+from composer.services.form_plan import check_form, check_form_model, sampling_grammar
 
 MAX_COUNT = 10_000
 
@@ -49,8 +50,12 @@ class GenerateRequest:
     program: int = 0                     # General MIDI program 0..127
     time_signature: tuple[int, int] | None = None   # melody: None lets the model choose
     batch_size: int = 64
+    form: str = "free"                   # melody: "free" or phrase letters, e.g. AABB (services.form_plan)
+    phrase_bars: int | None = None       # bars per phrase; None: bars / phrases (or 4 when bars is None)
+    vary: bool = False                   # a repeated phrase gets a second ending
 
     def validate(self) -> None:
+        check_form(self)                 # (fills in bars from the form when bars is None)
         if not 1 <= self.count <= MAX_COUNT:
             raise ComposerError(f"count must be in 1..{MAX_COUNT}, got {self.count}")
         if self.bars is not None and not 1 <= self.bars <= 1000:
@@ -269,6 +274,7 @@ def prepare(loaded: LoadedModel, request: GenerateRequest) -> Plan:
     naming the bad value (request fields, primer, constraints)."""
     request.validate()
     loaded.require_plain("generating")
+    check_form_model(loaded.tokenizer, request)
     seed = request.seed if request.seed is not None else random.SystemRandom().randrange(2**31)
     prefix, primer_len = _primer_tokens(loaded, request)
     constraints = constraints_for(loaded, request)
@@ -308,7 +314,8 @@ def generate(loaded: LoadedModel, request: GenerateRequest,
             return previews.songs(state.sequences, check_rows(rows))
         progress(min(int(state.fraction() * total), total), total, partial)
 
-    sequences = sample(loaded.model, loaded.tokenizer.grammar(1, plan.constraints, loaded.device), plan.prefix,
+    grammar = sampling_grammar(loaded.tokenizer, request, plan.constraints, loaded.device)
+    sequences = sample(loaded.model, grammar, plan.prefix,
                        request.count, request.sampling(), slots=request.batch_size, seed=plan.seed,
                        prefix_positions=loaded.tokenizer.positions(plan.prefix),
                        on_step=on_step if progress else None, should_stop=should_stop, mark_primed=primer_used)

@@ -70,3 +70,40 @@ def test_a_piece_that_ends_in_bars_of_rest_shows_all_its_bars(qtbot):
     assert roll.bar_count() == 8
     head = song_before(song, 12.0)
     assert head.length_beats == 12.0 and bar_count(head) == 3
+
+
+def test_section_letters_are_drawn_as_spans_above_the_ruler(roll, qtbot):
+    from composer.services.form_plan import FormSpec
+    from gui.pianoroll import RULER_HEIGHT, SECTION_HEIGHT, section_color
+    note = Note(0, 1, 60)
+    roll.set_song(melody_song([note] + [Note(b * 4, b * 4 + 1, 62) for b in range(1, 8)]))
+    spans = FormSpec("AABB", 2).spans()
+    assert spans == [("A", 1, 2), ("A", 3, 4), ("B", 5, 6), ("B", 7, 8)]
+    roll.set_sections(spans)
+    assert roll.ruler_height == RULER_HEIGHT + SECTION_HEIGHT
+    assert [roll.section_at(b) for b in (1, 4, 5, 8, 9)] == ["A", "A", "B", "B", None]
+    image = roll.viewport().grab().toImage()
+    band = SECTION_HEIGHT // 2
+
+    def band_colour(bar, fraction=0.7):
+        x = roll.bar_x(bar) + fraction * 4 * roll.px_per_beat
+        return image.pixelColor(int(x), band).name()
+
+    assert band_colour(2) == band_colour(3) == section_color(0).name()       # both A phrases
+    assert band_colour(6) == band_colour(8) == section_color(1).name()
+    assert section_color(0).name() != section_color(1).name()
+    letter_pixels = {image.pixelColor(int(roll.bar_x(5)) + dx, y).name() for dx in range(3, 14) for y in range(2, 12)}
+    assert len(letter_pixels) > 2                                           # the letter B is written there
+    roll.set_sections([])
+    assert roll.ruler_height == RULER_HEIGHT
+    with pytest.raises(ValueError, match="got 'A', 3, 2"):
+        roll.set_sections([("A", 3, 2)])
+
+
+def test_the_section_band_is_part_of_the_ruler_for_selecting_bars(roll, qtbot):
+    from PySide6.QtCore import QPoint, Qt
+    roll.set_song(melody_song([Note(b, b + 1, 60) for b in range(32)]))
+    roll.set_sections([("A", 1, 4), ("B", 5, 8)])
+    x = int(roll.bar_x(6) + 2 * roll.px_per_beat)
+    qtbot.mouseClick(roll.viewport(), Qt.MouseButton.LeftButton, pos=QPoint(x, 4))
+    assert roll.selection == (6, 6)
