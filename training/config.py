@@ -50,7 +50,7 @@ class TrainConfig(ConfigMixin):
     weight_decay: float = 0.0
     weight_drop: float = 0.0        # DropConnect on the hidden-to-hidden weights (composer.model.network), 0 = off
     locked_dropout: bool = False    # the same dropout mask at every step of a sequence (composer.model.network)
-    lookback: tuple = ()            # melody: bars back whose events are inputs, + repeat flags (composer.model.lookback)
+    lookback: tuple = ()            # melody: bars back whose events are inputs + repeat flags (composer.model.lookback)
     lookback_copy: bool = False     # with lookback: the output may copy those events (composer.model.network)
     ema: float = 0.0                # decay of the weight average used for validation and the model file, 0 = off
     clip: float = 1.0               # gradient norm clipping (0 = off)

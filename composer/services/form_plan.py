@@ -36,16 +36,13 @@ from composer.analysis.form import key_of_weights
 from composer.errors import ComposerError
 from composer.music.scales import SCALES, parse_key, parse_scale
 from composer.representations.base import Constraints, Grammar
-from composer.representations.melody import (
+from composer.representations.melody import HOLD, REST, MelodyGrammar, MelodyTokenizer
+from composer.representations.melody.grammar import (  # the grammar's token kinds: the plan extends its state
     _BAR_TOKEN,
     _DUR_TOKEN,
     _EVENT_TOKEN,
     _ROW_EVENT,
     _TS_TOKEN,
-    HOLD,
-    REST,
-    MelodyGrammar,
-    MelodyTokenizer,
 )
 
 FREE = "free"

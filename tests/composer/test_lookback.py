@@ -22,7 +22,7 @@ from composer.representations.melody import BAR, HOLD, REST, MelodyTokenizer
 from composer.services.generate import GenerateRequest, generate
 from training.data import ChunkSampler, StreamSampler, transpose_tables
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 TOK = MelodyTokenizer()
 
 
@@ -240,7 +240,7 @@ SHIPPED_BEFORE = {"melody_s7_001.mid": "07c1a95a46a7795d1c392620d672a107",
 @pytest.mark.parametrize("runtime", ["torch", "onnx"])
 def test_the_shipped_model_generates_the_same_bytes_as_before(tmp_path, monkeypatch, runtime):
     from composer.cli.main import main
-    asset = ROOT / "assets" / "melody.model"
+    asset = ROOT / "composer" / "assets" / "melody.model"
     if not read_metadata(asset).get("created", "").startswith("2026-12-01"):
         pytest.skip("the shipped model was retrained; its reference files are of the old one")
     if runtime == "onnx":
