@@ -88,11 +88,11 @@ def gui_like_progress():
     under ~10% of the time however large the batch."""
     state = {"last": float("-inf"), "interval": PREVIEW_INTERVAL}
 
-    def progress(done, total, partial):
+    def progress(p):
         now = time.monotonic()
-        if done >= total or now - state["last"] >= state["interval"]:
+        if p.finished or now - state["last"] >= state["interval"]:
             state["last"] = now
-            partial([0])                  # the app decodes the one variation its piano roll shows
+            p.partial([0])                  # the app decodes the one variation its piano roll shows
             state["interval"] = max(PREVIEW_INTERVAL, 10 * (time.monotonic() - now))
 
     return progress
@@ -104,9 +104,9 @@ def ours(loaded: LoadedModel, batch: int, bars: int, seed: int, count: int | Non
     full-featured generate() call of `count` (default `batch`) variations."""
     progress, steps = gui_like_progress(), [0]
 
-    def counting(done, total, partial):
+    def counting(p):
         steps[0] += 1                 # once per sampling step, and once at the end
-        progress(done, total, partial)
+        progress(p)
 
     request = GenerateRequest(count=count or batch, bars=bars, seed=seed, top_p=0.95, key="D", scale="dorian",
                               batch_size=batch)
@@ -121,8 +121,8 @@ def first_note_seconds(loaded: LoadedModel, seed: int) -> float:
     start = time.perf_counter()
     seen = []
 
-    def progress(done, total, partial):
-        if not seen and partial([0])[0].tracks[0].notes:
+    def progress(p):
+        if not seen and p.partial([0])[0].tracks[0].notes:
             seen.append(time.perf_counter() - start)
 
     generate(loaded, GenerateRequest(count=1, bars=8, seed=seed), progress=progress)

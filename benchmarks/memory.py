@@ -78,7 +78,7 @@ def child_generation(model: str, count: int) -> dict:
     from composer.services.generate import GenerateRequest, generate
     baseline = _peak_kb()[0]
     loaded = load_model(model, "cpu")
-    result = generate(loaded, GenerateRequest(count=count, seed=0), progress=lambda done, total, partial: None)
+    result = generate(loaded, GenerateRequest(count=count, seed=0), progress=lambda p: None)
     self_kb, children_kb = _peak_kb()
     return {"baseline_kb": baseline, "peak_kb": self_kb, "children_peak_kb": children_kb,
             "variations": len(result.songs), "model": model}

@@ -132,7 +132,7 @@ def run_benchmark(cfg: BenchConfig, progress: Callable | None = None,
                   should_stop: Callable[[], bool] | None = None) -> dict:
     """Train on traindata (selecting on validdata), then measure valid and
     test nats per frame with the selected model. Writes OUT_DIR/DATASET.model
-    and OUT_DIR/DATASET.json (this dict). `progress(TrainProgress)` and
+    and OUT_DIR/DATASET.json (this dict). `progress(Progress)` (info: a TrainProgress) and
     `should_stop()` are the trainer's hooks."""
     from training.trainer import train_sequences
     if cfg.threads:
@@ -302,20 +302,16 @@ def main(argv=None) -> int:
     return 0
 
 
+def _postfix(progress) -> dict:
+    p = progress.info
+    return {"loss": f"{p.train_loss or 0:.3f} nats/token", "best val": f"{p.best_val_bits_per_note or 0:.3f} bits/note"}
+
+
 def _run_with_bar(cfg: BenchConfig) -> dict:
-    from tqdm import tqdm
-    bar = tqdm(desc=f"training {cfg.dataset}", unit="step", dynamic_ncols=True)
-
-    def progress(p) -> None:
-        bar.total = p.total_steps
-        bar.n = p.step
-        val = p.best_val_bits_per_note
-        bar.set_postfix_str(f"loss {p.train_loss or 0:.3f} nats/token, best val {val or 0:.3f} bits/note", refresh=True)
-
-    try:
-        return run_benchmark(cfg, progress)
-    finally:
-        bar.close()
+    from composer.cli.progress import terminal_progress
+    from composer.tasks import relabel
+    with terminal_progress(postfix=_postfix) as bar:
+        return run_benchmark(cfg, relabel(bar, f"training {cfg.dataset}"))
 
 
 if __name__ == "__main__":

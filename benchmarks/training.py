@@ -144,8 +144,9 @@ class Interleaver:
         self.raw_steps += self.pending
         self.pending = 0
 
-    def progress(self, state) -> None:
+    def progress(self, progress) -> None:
         """The trainer's progress hook: notes when validation passes start and end."""
+        state = progress.info
         if state.phase == "validating" and self.validating_since is None:
             self.validating_since = time.perf_counter()
         elif state.phase != "validating" and self.validating_since is not None:

@@ -3,17 +3,14 @@ and recently opened files, each described from its metadata alone (the
 weights are not loaded until the model is used)."""
 from __future__ import annotations
 
-import json
-import math
 import os
-import struct
 from dataclasses import dataclass
 from pathlib import Path
 
 from composer.assets import assets_dir
 from composer.errors import ComposerError
-from composer.model.infill_network import is_infill_config
-from composer.model.modelfile import MODEL_SUFFIX, read_metadata
+from composer.model.modelfile import MODEL_SUFFIX
+from composer.services.describe import describe_model
 
 ASSETS_DIR = assets_dir()
 INFILL_NOTE = ("An infill model: it rewrites selected bars (Regenerate selection), it cannot generate "
@@ -64,41 +61,16 @@ class ModelEntry:
         return text + (f". {INFILL_NOTE}" if self.infill else "")
 
 
-def _parameter_count(path: Path, tied: bool) -> int:
-    """Sum of tensor sizes from the safetensors header (no weights read)."""
-    with open(path, "rb") as handle:
-        size = struct.unpack("<Q", handle.read(8))[0]
-        header = json.loads(handle.read(size))
-    return sum(math.prod(info["shape"]) for name, info in header.items()
-               if name != "__metadata__" and not (tied and name == "head.weight"))
-
-
-def _score(training: dict, corpus) -> dict:
-    value = training.get("val_bits_per_note")
-    if not isinstance(value, (int, float)) or not math.isfinite(value):
-        return {}
-    files = corpus.get("val_files", 0) if isinstance(corpus, dict) else 0
-    return {"val_bits_per_note": float(value), "val_files": int(files or 0)}
-
-
 def describe(path: str | os.PathLike, origin: str) -> ModelEntry:
-    """A picker entry for `path`; a bad file becomes an entry with `error` set."""
+    """A picker entry for `path` (composer.services.describe); a bad file becomes an entry with `error` set."""
     path = Path(path)
     try:
-        meta = read_metadata(path)
-        model = meta.get("model", {})
-        training = meta.get("training", {}) or {}
-        corpus = training.get("corpus", {})
-        corpus_name = (corpus.get("name", "") if isinstance(corpus, dict) else str(corpus)) \
-            or str(training.get("corpus_name", "") or "")
-        return ModelEntry(path=path, origin=origin,
-                          representation=str(meta.get("representation", {}).get("kind", "?")),
-                          cell=str(model.get("cell", "?")).upper(), layers=int(model.get("num_layers", 0)),
-                          hidden=int(model.get("hidden_size", 0)),
-                          parameters=_parameter_count(path, bool(model.get("tie_weights"))),
-                          corpus=corpus_name, infill=is_infill_config(model), **_score(training, corpus))
+        d = describe_model(path)
     except (ComposerError, OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         return ModelEntry(path=path, origin=origin, error=" ".join(str(exc).split()))
+    return ModelEntry(path=path, origin=origin, representation=d.representation, cell=d.cell, layers=d.layers,
+                      hidden=d.hidden, parameters=d.parameters, corpus=d.corpus,
+                      val_bits_per_note=d.val_bits_per_note, val_files=d.val_files, infill=d.infill)
 
 
 def discover(user_dir: Path, recent: list[str], assets_dir: Path = ASSETS_DIR) -> list[ModelEntry]:
@@ -123,3 +95,12 @@ def discover(user_dir: Path, recent: list[str], assets_dir: Path = ASSETS_DIR) -
     for text in recent:
         add(Path(text), "recent")
     return out
+
+
+def file_stamp(path: Path | None) -> tuple[int, int] | None:
+    """(modification time in ns, size in bytes) of a model file, None if it is gone."""
+    try:
+        stat = Path(path).stat()
+    except (OSError, TypeError):
+        return None
+    return stat.st_mtime_ns, stat.st_size

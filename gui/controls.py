@@ -146,11 +146,9 @@ class GenerateControls(QWidget):
         self.seed.setValue(random.SystemRandom().randrange(MAX_SEED))
 
     def request(self) -> GenerateRequest:
-        """The request the controls describe; raises ComposerError for a bad combination."""
+        """The request the controls describe, not validated (the service's
+        GenerateRequest.validate holds the rules, for the CLI and the app alike)."""
         low, high = self.pitch_low.value(), self.pitch_high.value()
-        if low > high:
-            raise ComposerError(f"the pitch range is empty: lowest {pitch_name(low)} "
-                                f"is above highest {pitch_name(high)}")
         melody = self.kind == "melody"
         return GenerateRequest(
             count=self.count.value(), bars=self.bars.value() if melody else None,
@@ -158,7 +156,8 @@ class GenerateControls(QWidget):
             top_p=self.top_p.value(), seed=self.seed.value(),
             key=None if self.key.currentText() == ANY else self.key.currentText(),
             scale=None if self.scale.currentText() == ANY else self.scale.currentText(),
-            pitch_low=low, pitch_high=high, tempo=self.tempo.value(), program=self.instrument.currentIndex())
+            pitch_low=low, pitch_high=high, tempo=self.tempo.value(), program=self.instrument.currentIndex(),
+            max_copy=self.copy_limit())
 
     # ---- persistence ------------------------------------------------------------
     def load(self, settings: Settings) -> None:

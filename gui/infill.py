@@ -16,19 +16,16 @@ from PySide6.QtCore import Signal
 from PySide6.QtGui import QUndoCommand
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QListWidget, QPushButton, QVBoxLayout, QWidget
 
+from composer.errors import ComposerError
 from composer.model.modelfile import LoadedModel
 from composer.music.song import Note, Song
 from composer.services.generate import GenerateRequest
 from composer.services.infill import InfillRequest, InfillResult, infill, infill_model_for
-from gui.jobs import Throttle, load_if_needed
+from composer.tasks import Progress
+from gui.catalog import file_stamp
+from gui.jobs import Job, JobError, Throttle, load_if_needed
 
 PROGRESS_INTERVAL = 0.05    # seconds between progress-bar updates at most
-
-
-@dataclass
-class InfillProgress:
-    done: int                 # variations or tokens done (composer.services.infill's unit)
-    total: int
 
 
 @dataclass
@@ -65,9 +62,9 @@ def infill_job(path: Path, loaded: LoadedModel | None, song: Song, request: Infi
         model = load_if_needed(path, loaded)
         throttle = Throttle(PROGRESS_INTERVAL)
 
-        def on_progress(done, total):
-            if throttle.ready(final=done >= total):
-                progress(InfillProgress(done, total))
+        def on_progress(p):
+            if throttle.ready(final=p.finished):
+                progress(p)
 
         result = infill(model, song, request, progress=on_progress, should_stop=should_stop)
         return InfillOutcome(model, result, time.monotonic() - started)
@@ -190,3 +187,69 @@ class InfillPanel(QWidget):
         song = self.selected_song()
         if song is not None and song is not self.original:
             self.accepted.emit(song)
+
+
+class SelectionInfill:
+    """GenerateView's "Regenerate selection": the infill job and its outcome
+    (it owns job, results, controls, message, progress, dialogs)."""
+
+    def regenerate_selection(self, song: Song, row: int, bars: tuple[int, int]) -> None:
+        """Sample takes of `bars` (1-based, inclusive) of `song` (variation `row`)
+        with the sampling controls and the infill model for the selected model."""
+        entry = self.current_entry()
+        if self.job is not None or entry is None or not entry.usable:
+            return
+        try:
+            request = infill_request(self.controls.request(), bars)
+            path, two_sided = choose_infill_model(entry.path)
+        except ComposerError as exc:
+            self.dialogs.error("Cannot regenerate the selection", str(exc))
+            return
+        same_file = (self.infill_loaded is not None and self.infill_loaded.path == path
+                     and self._infill_stamp == file_stamp(path))
+        self.results.stop_playback()
+        self._infill_target = (row, song, bars)
+        self.job = Job("infill", infill_job(path, self.infill_loaded if same_file else None, song, request), self)
+        self.job.progressed.connect(self._on_infill_progress)
+        self.job.succeeded.connect(self._on_infilled)
+        self.job.failed.connect(self._on_infill_failed)
+        self.job.cancelled.connect(self._on_infill_cancelled)
+        self.job.finished.connect(self._on_finished)
+        self.progress.setRange(0, 0)
+        span = f"bar {bars[0]}" if bars[0] == bars[1] else f"bars {bars[0]}-{bars[1]}"
+        context = (f"with {path.name}" if two_sided else
+                   f"with {path.name}, from the music before the selection only (a left-to-right model, and no "
+                   "infill model reads its music)")
+        self.message.setText(f"Regenerating {span} of variation {row + 1} {context}...")
+        self.status.emit(self.message.text())
+        self.controls.save(self.settings)
+        self.job.start()
+        self._update_buttons()
+        self.busyChanged.emit(True)
+
+    def _on_infill_progress(self, update: Progress) -> None:
+        self.progress.setRange(0, max(1, int(update.total or 0)))
+        self.progress.setValue(int(update.done))
+
+    def _on_infilled(self, outcome: InfillOutcome) -> None:
+        self.infill_loaded = outcome.loaded
+        self._infill_stamp = file_stamp(outcome.loaded.path)
+        row, song, bars = self._infill_target
+        self.progress.setRange(0, 1)
+        self.progress.setValue(1)
+        text = describe_outcome(outcome, bars)
+        if not self.results.show_takes(row, song, outcome.result, bars):
+            text = f"Variation {row + 1} changed while its bars were being regenerated: the takes were dropped."
+        self.message.setText(text)
+        self.status.emit(text)
+
+    def _on_infill_failed(self, error: JobError) -> None:
+        self.progress.setRange(0, 1)
+        self.progress.setValue(0)
+        self.message.setText(f"Regenerate selection failed: {error.message}")
+        self.dialogs.job_error("Regenerate selection failed", error)
+
+    def _on_infill_cancelled(self) -> None:
+        self.progress.setRange(0, 1)
+        self.progress.setValue(0)
+        self.message.setText("Regenerate selection cancelled; the song is unchanged.")

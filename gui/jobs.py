@@ -1,10 +1,11 @@
 """Long work on a worker thread, reported back as signals on the GUI thread.
 
 A job is a plain function `fn(progress, should_stop)` from the Qt-free core
-(wrapped in a closure that builds its arguments). `Job` runs it on its own
-QThread and turns its hooks into signals:
+(wrapped in a closure that builds its arguments), following the task
+protocol of composer.tasks. `Job` runs it on its own QThread and turns its
+hooks into signals:
 
-    progress(payload)  -> Job.progressed(payload)
+    progress(Progress) -> Job.progressed(Progress)
     return value       -> Job.succeeded(result)
     Cancelled          -> Job.cancelled()
     any other error    -> Job.failed(JobError(message, details))
@@ -25,8 +26,9 @@ from typing import Any
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from composer.errors import Cancelled, ComposerError
+from composer.tasks import ProgressFn, ShouldStop
 
-JobFunction = Callable[[Callable[[Any], None], Callable[[], bool]], Any]
+JobFunction = Callable[[ProgressFn, ShouldStop], Any]
 
 
 @dataclass(frozen=True)
@@ -54,7 +56,7 @@ class Throttle:
 
 
 class _Worker(QObject):
-    progressed = Signal(object)
+    progressed = Signal(object)   # composer.tasks.Progress
     done = Signal(str, object)    # ("ok" | "cancelled" | "failed", payload)
 
     def __init__(self, fn: JobFunction, stop: threading.Event):
@@ -89,7 +91,7 @@ def _message(exc: BaseException) -> str:
 class Job(QObject):
     """Runs one `JobFunction` on its own thread; create, connect, `start()`."""
 
-    progressed = Signal(object)
+    progressed = Signal(object)   # composer.tasks.Progress
     succeeded = Signal(object)
     failed = Signal(object)       # JobError
     cancelled = Signal()

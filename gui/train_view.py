@@ -3,7 +3,6 @@ up a model, and train it with live curves. Runs `composer.corpus.ingest.scan_fol
 and `training.trainer.train` on worker threads."""
 from __future__ import annotations
 
-import copy
 import re
 from pathlib import Path
 
@@ -52,17 +51,11 @@ def training_api():
 
 
 def parameter_count(representation: str, cell: str, layers: int, hidden: int, embed: int) -> int:
-    """Parameters of the model these settings make (built on the meta device: no memory used)."""
-    import torch
-
-    from composer.model.network import ModelConfig, MusicRNN
-    from composer.representations.melody import MelodyTokenizer
-    from composer.representations.performance import PerformanceTokenizer
-    tokenizer = MelodyTokenizer() if representation == "melody" else PerformanceTokenizer()
-    config = ModelConfig(vocab_size=tokenizer.vocab_size, cell=cell, embed_dim=embed, hidden_size=hidden,
-                         num_layers=layers, dropout=0.0, position_classes=tokenizer.position_classes)
-    with torch.device("meta"):
-        return MusicRNN(config).num_parameters()
+    """Parameters of the model these settings make (training.config.parameter_count)."""
+    from training.config import TrainConfig
+    from training.config import parameter_count as count
+    return count(TrainConfig(folder="", out="", representation=representation, cell=cell, layers=layers,
+                             hidden=hidden, embed=embed))
 
 
 def format_duration(seconds: float | None) -> str:
@@ -77,9 +70,9 @@ def scan_job(ingest, folder: str, tokenizer):
     def run(progress, should_stop):
         throttle = Throttle(0.1)
 
-        def on_file(done, total, current=""):
-            if throttle.ready(final=done >= total):
-                progress((done, total, str(current)))
+        def on_file(p):
+            if throttle.ready(final=p.finished):
+                progress(p)
         return ingest.scan_folder(folder, tokenizer, progress=on_file, should_stop=should_stop).report
     return run
 
@@ -89,12 +82,12 @@ def training_job(trainer, config):
         throttle = Throttle(0.1)
         last = {"phase": None, "val": None}
 
-        def on_progress(state):
-            # the trainer reuses one object: send copies; never drop phase changes or evaluations
+        def on_progress(p):
+            state = p.info          # never drop phase changes or evaluations
             important = state.phase != last["phase"] or state.val_bits_per_note != last["val"]
             last["phase"], last["val"] = state.phase, state.val_bits_per_note
             if throttle.ready(final=important):
-                progress(copy.copy(state))
+                progress(p)
         return trainer.train(config, progress=on_progress, should_stop=should_stop)
     return run
 
@@ -343,10 +336,9 @@ class TrainView(QWidget):
                         self._on_scan_progress, self._on_scanned, f"Scanning {folder}...")
 
     def _on_scan_progress(self, update) -> None:
-        done, total, current = update
-        self.progress.setRange(0, max(1, total))
-        self.progress.setValue(done)
-        self.phase.setText(f"scanning {current}")
+        self.progress.setRange(0, max(1, int(update.total or 0)))
+        self.progress.setValue(int(update.done))
+        self.phase.setText(f"scanning {update.message}")
 
     def _on_scanned(self, report) -> None:
         self.show_report(report)
@@ -421,7 +413,8 @@ class TrainView(QWidget):
         self._start_job(Job("train", training_job(self.trainer, config), self), self._on_train_progress,
                         self._on_trained, ("Resuming" if resume else "Starting") + f" training of {name}...")
 
-    def _on_train_progress(self, p) -> None:
+    def _on_train_progress(self, update) -> None:
+        p = update.info                  # a training.config.TrainProgress
         if p.report is not None and p.report is not self.report:
             self.show_report(p.report)
         if p.phase == "scanning":

@@ -94,7 +94,14 @@ def add_train_parser(sub) -> None:
     p.add_argument("--init-from", type=Path, default=None, metavar="MODEL",
                    help="infill: start from this left-to-right model of the same size (its embedding, RNN and "
                         "head become the infill model's forward part)")
-    g = p.add_argument_group("model")
+    _add_model_options(p.add_argument_group("model"), d)
+    _add_length_options(p.add_argument_group("length (whichever ends first; none: early stopping decides)"), d)
+    _add_optimization_options(p.add_argument_group("optimization"), d)
+    _add_run_options(p.add_argument_group("run"), d)
+    p.set_defaults(func=run_train)
+
+
+def _add_model_options(g, d: TrainConfig) -> None:
     g.add_argument("--cell", type=_cells, default=(d.cell,),
                    help="recurrent cell: lstm, gru or rnn (plain tanh RNN); a comma list or 'all' trains one "
                         "model per cell (OUT-lstm.model, ...) with the same data and budget, and prints their "
@@ -115,13 +122,17 @@ def add_train_parser(sub) -> None:
                         "the same + --lookback-copy; a comma list or 'all') with the same data and budget "
                         "(OUT-DESIGN.model), and print their validation bits per note and the form of 100 "
                         "16-bar pieces each generates side by side")
-    g = p.add_argument_group("length (whichever ends first; none: early stopping decides)")
+
+
+def _add_length_options(g, d: TrainConfig) -> None:
     g.add_argument("--steps", type=int, default=None, help="optimizer steps")
     g.add_argument("--epochs", type=float, default=None, help="passes over the training tokens")
     g.add_argument("--minutes", type=float, default=None, help="wall-clock minutes")
     g.add_argument("--patience", type=int, default=d.patience,
                    help=f"stop after this many evaluations without improvement (0 = never; default {d.patience})")
-    g = p.add_argument_group("optimization")
+
+
+def _add_optimization_options(g, d: TrainConfig) -> None:
     g.add_argument("--batch", type=int, default=d.batch, help=f"chunks per step (default {d.batch})")
     g.add_argument("--seq-len", type=int, default=d.seq_len, help=f"tokens per chunk (default {d.seq_len})")
     g.add_argument("--batching", choices=("chunks", "tbptt"), default=d.batching,
@@ -144,7 +155,9 @@ def add_train_parser(sub) -> None:
                    help=f"random transposition LOW:HIGH semitones, 0 = off (default {MELODY_TRANSPOSE[0]}:"
                         f"{MELODY_TRANSPOSE[1]} for melody, off for performance)")
     g.add_argument("--seed", type=int, default=d.seed, help=f"default {d.seed}")
-    g = p.add_argument_group("run")
+
+
+def _add_run_options(g, d: TrainConfig) -> None:
     g.add_argument("--device", default=d.device, help="auto (CUDA > MPS > CPU), cpu, cuda, cuda:N, mps")
     g.add_argument("--resume", action="store_true", help="continue from the last checkpoint of this --out")
     g.add_argument("--force", action="store_true", help="overwrite --out and start over an old checkpoint")
@@ -159,7 +172,6 @@ def add_train_parser(sub) -> None:
     g.add_argument("--cache-dir", type=Path, default=None, help="ingest cache (default ~/.cache/rnn-composer)")
     g.add_argument("--workers", type=int, default=None, help="processes that read MIDI files")
     g.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(func=run_train)
 
 
 def config_from_args(args) -> TrainConfig:
@@ -182,49 +194,46 @@ def config_from_args(args) -> TrainConfig:
 
 
 class _TerminalView:
-    """Turns TrainProgress snapshots into the ingest summary and a tqdm bar."""
+    """Training's Progress on the terminal: the ingest summary and the device once,
+    and the bars (composer.cli.progress) with the loss, validation and speed after them."""
 
-    def __init__(self, quiet: bool):
-        self.quiet, self.bar, self.scan_bar, self.printed_report, self.printed_device = quiet, None, None, False, False
+    def __init__(self, quiet: bool, *, report_printed: bool = False):
+        from composer.cli.progress import TerminalProgress
+        self.bars = TerminalProgress(disable=quiet, postfix=_postfix)
+        self.printed_report, self.printed_device = report_printed, False
 
-    def __call__(self, p) -> None:
-        from tqdm import tqdm
-        if p.phase == "scanning" and p.files_total and not self.quiet:
-            if self.scan_bar is None:
-                self.scan_bar = tqdm(desc="scanning", unit="file", total=p.files_total, dynamic_ncols=True)
-            self.scan_bar.n = p.files_done
-            self.scan_bar.refresh()
+    def __call__(self, progress) -> None:
+        p = progress.info
+        if progress.stage == "scanning" and progress.total:
+            self.bars(progress)
         if p.report is not None and not self.printed_report:
-            self._close_scan()
+            self.bars.close()
             self.printed_report = True
             for line in p.report.summary_lines():
                 _err(line)
-        if p.phase in ("training", "validating") and not self.printed_device:
+        if progress.stage == "training" and not self.printed_device:
             self.printed_device = True
             _err(f"device: {p.device_reason}")
             if p.message.startswith("resumed"):
                 _err(p.message.split(";")[0])
-        if p.phase in ("training", "validating") and not self.quiet:
-            if self.bar is None:
-                self.bar = tqdm(desc="training", unit="step", total=p.total_steps, initial=p.step, dynamic_ncols=True)
-            self.bar.n = p.step
-            post = {"loss": f"{p.train_loss:.3f}" if p.train_loss is not None else "-",
-                    "val_bits/note": f"{p.val_bits_per_note:.3f}" if p.val_bits_per_note is not None else "-",
-                    "tok/s": f"{p.tokens_per_s:,.0f}"}
-            if p.eta_s is not None:
-                post["eta"] = f"{int(p.eta_s // 60)}:{int(p.eta_s % 60):02d}"
-            self.bar.set_postfix(post, refresh=False)
-            self.bar.refresh()
-
-    def _close_scan(self):
-        if self.scan_bar is not None:
-            self.scan_bar.close()
-            self.scan_bar = None
+        if progress.stage == "training":
+            self.bars(progress)
 
     def close(self):
-        self._close_scan()
-        if self.bar is not None:
-            self.bar.close()
+        self.bars.close()
+
+
+def _postfix(progress) -> dict:
+    """loss, validation bits per note, speed and eta after the training bar."""
+    p = progress.info
+    if progress.stage != "training":
+        return {}
+    post = {"loss": f"{p.train_loss:.3f}" if p.train_loss is not None else "-",
+            "val_bits/note": f"{p.val_bits_per_note:.3f}" if p.val_bits_per_note is not None else "-",
+            "tok/s": f"{p.tokens_per_s:,.0f}"}
+    if p.eta_s is not None:
+        post["eta"] = f"{int(p.eta_s // 60)}:{int(p.eta_s % 60):02d}"
+    return post
 
 
 def run_train(args) -> int:
@@ -276,13 +285,13 @@ def _compare_form(args, config: TrainConfig, stop: dict) -> int:
     from training.compare_form import compare_designs, table_lines, write_comparison
     views: dict[str, _TerminalView] = {}
 
-    def on_progress(design, p):
+    def on_progress(p):
+        design = p.info.design
         if design not in views:
             for v in views.values():
                 v.close()
             _err(f"--- {design}: {out_for(config.out, design)}")
-            views[design] = _TerminalView(args.quiet)
-            views[design].printed_report = len(views) > 1
+            views[design] = _TerminalView(args.quiet, report_printed=bool(views))     # the ingest summary once
         views[design](p)
 
     try:
@@ -305,13 +314,13 @@ def _compare(args, config: TrainConfig, stop: dict) -> int:
     check_target(table_path, "--out")           # before the first run, not after the last
     views: dict[str, _TerminalView] = {}
 
-    def on_progress(cell, p):
+    def on_progress(p):
+        cell = p.info.cell
         if cell not in views:
             for v in views.values():
                 v.close()
             _err(f"--- {cell}: {out_for(config.out, cell)}")
-            views[cell] = _TerminalView(args.quiet)
-            views[cell].printed_report = len(views) > 1     # the ingest summary once
+            views[cell] = _TerminalView(args.quiet, report_printed=bool(views))     # the ingest summary once
         views[cell](p)
 
     try:

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from composer.model.network import CELLS
 from composer.music.midifile import write_atomic
-from training.config import TrainConfig, TrainProgress
+from composer.tasks import ProgressFn, ShouldStop
+from training.config import TrainConfig
 
 
 @dataclass
@@ -49,11 +50,11 @@ def out_for(out: str | Path, cell: str) -> Path:
     return out.with_name(f"{out.stem}-{cell}{out.suffix or '.model'}")
 
 
-def compare_cells(config: TrainConfig, cells: Sequence[str],
-                  progress: Callable[[str, TrainProgress], None] | None = None,
-                  should_stop: Callable[[], bool] | None = None) -> list[CellRun]:
+def compare_cells(config: TrainConfig, cells: Sequence[str], progress: ProgressFn | None = None,
+                  should_stop: ShouldStop | None = None) -> list[CellRun]:
     """Train one model per cell with `config` otherwise unchanged (model file
-    `out_for(config.out, cell)`); `progress(cell, snapshot)` as in `train`.
+    `out_for(config.out, cell)`); `progress(Progress)` as in `train` (the
+    run's cell is `progress.info.cell`).
     A stop request ends the current run (its checkpoint is kept) and skips the rest."""
     from training import distributed as D
     from training.trainer import process_device, train
@@ -68,8 +69,7 @@ def compare_cells(config: TrainConfig, cells: Sequence[str],
             if should_stop is not None and should_stop():
                 break
             cfg = dataclasses.replace(config, cell=cell, out=str(out_for(config.out, cell)), checkpoint_dir=None)
-            result = train(cfg, progress=(lambda p, cell=cell: progress(cell, p)) if progress else None,
-                           should_stop=should_stop)
+            result = train(cfg, progress=progress, should_stop=should_stop)
             s = result.summary or {}
             runs.append(CellRun(cell=cell, model_path=result.model_path,
                                 val_bits_per_note=result.best_val_bits_per_note, steps=result.steps,

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from composer.music.midifile import write_atomic
+from composer.tasks import ProgressFn, ShouldStop
 from training.compare import finished, out_for
-from training.config import TrainConfig, TrainProgress
+from training.config import TrainConfig
 
 DESIGNS = {
     "baseline": {"lookback": (), "lookback_copy": False},              # the recurrent model alone
@@ -68,11 +69,19 @@ def form_summary(model_path: Path, *, pieces: int = FORM_PIECES, bars: int = FOR
     return form_stats(result.songs, bars).summary
 
 
+def _labelled(progress: ProgressFn | None, design: str) -> ProgressFn | None:
+    """`progress` with the design put in each report's TrainProgress."""
+    if progress is None:
+        return None
+    return lambda p: progress(dataclasses.replace(p, info=dataclasses.replace(p.info, design=design)))
+
+
 def compare_designs(config: TrainConfig, designs: Sequence[str],
-                    progress: Callable[[str, TrainProgress], None] | None = None,
-                    should_stop: Callable[[], bool] | None = None, *, measure_form: bool = True) -> list[DesignRun]:
+                    progress: ProgressFn | None = None, should_stop: ShouldStop | None = None, *,
+                    measure_form: bool = True) -> list[DesignRun]:
     """Train one model per design with `config` otherwise unchanged (model file
-    `out_for(config.out, design)`), then measure the form of what it generates.
+    `out_for(config.out, design)`), then measure the form of what it generates;
+    `progress(Progress)` as in `train`, the run's design in `progress.info.design`.
     A stop request ends the current run (its checkpoint is kept) and skips the rest."""
     from training.trainer import train
     runs: list[DesignRun] = []
@@ -80,7 +89,7 @@ def compare_designs(config: TrainConfig, designs: Sequence[str],
         if should_stop is not None and should_stop():
             break
         cfg = dataclasses.replace(config, out=str(out_for(config.out, design)), checkpoint_dir=None, **DESIGNS[design])
-        hook = (lambda p, d=design: progress(d, p)) if progress else None
+        hook = _labelled(progress, design)
         result = train(cfg, progress=hook, should_stop=should_stop)
         s = result.summary or {}
         run = DesignRun(design=design, model_path=result.model_path, val_bits_per_note=result.best_val_bits_per_note,

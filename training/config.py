@@ -11,6 +11,7 @@ from composer.model.network import check_lookback
 from composer.representations.base import Tokenizer
 from composer.representations.melody import MelodyConfig, MelodyTokenizer
 from composer.representations.performance import PerformanceTokenizer
+from composer.tasks import Progress
 
 REPRESENTATIONS = ("melody", "performance", "frames")   # frames: piano-roll grid (benchmarks/polyphonic.py)
 OBJECTIVES = ("next", "infill")   # next token (left to right), or infill spans of bars given both sides (melody)
@@ -161,9 +162,42 @@ class TrainConfig(ConfigMixin):
         return PerformanceTokenizer()
 
 
-@dataclass
+def model_config(config: TrainConfig, tokenizer: Tokenizer | None = None):
+    """The network config (composer.model.network.ModelConfig, or InfillConfig for
+    objective infill) that the settings of `config` make with `tokenizer`
+    (default: config.make_tokenizer()): the one place settings become a model."""
+    from composer.model.infill_network import InfillConfig
+    from composer.model.network import ModelConfig
+    c, tok = config, tokenizer or config.make_tokenizer()
+    positions = tok.position_classes if c.position_input else 0
+    if c.objective == "infill":
+        return InfillConfig(
+            vocab_size=tok.vocab_size, cell=c.cell, embed_dim=c.embed, hidden_size=c.hidden,
+            num_layers=c.layers, dropout=c.dropout, position_classes=positions,
+            remaining_classes=2 * c.infill_context + c.infill_bars[1] + 1, context_bars=c.infill_context,
+            attention=c.infill_attention)
+    return ModelConfig(
+        vocab_size=tok.vocab_size, cell=c.cell, embed_dim=c.embed, hidden_size=c.hidden,
+        num_layers=c.layers, dropout=c.dropout, tie_weights=c.tie_weights, position_classes=positions,
+        weight_drop=c.weight_drop, locked_dropout=c.locked_dropout,
+        lookback=tuple(c.lookback), lookback_copy=c.lookback_copy)
+
+
+def parameter_count(config: TrainConfig) -> int:
+    """Parameters of the model `config` trains (built on the meta device: no memory used)."""
+    import torch
+
+    from composer.model.infill_network import InfillRNN
+    from composer.model.network import MusicRNN
+    net_config = model_config(config)
+    with torch.device("meta"):
+        return (InfillRNN if config.objective == "infill" else MusicRNN)(net_config).num_parameters()
+
+
+@dataclass(frozen=True)
 class TrainProgress:
-    """A snapshot for progress bars and plots; times in seconds."""
+    """What a training run reports, as the `info` of each composer.tasks.Progress
+    (`as_progress`); immutable, so a front end may keep it. Times in seconds."""
 
     step: int = 0
     total_steps: int | None = None
@@ -181,6 +215,15 @@ class TrainProgress:
     files_done: int = 0                      # while scanning
     files_total: int = 0
     report: object = None                    # the IngestReport, once the folder is scanned
+    cell: str = ""                           # the run's recurrent cell (tells the runs of a comparison apart)
+    design: str = ""                         # in a --compare-form comparison: the run's design
+
+    def as_progress(self) -> Progress:
+        """Stage "scanning" (unit file) until the folder is read, then "training" (unit step;
+        validating is a phase of it, in `phase`)."""
+        if self.phase == "scanning":
+            return Progress(self.files_done, self.files_total or None, "file", "scanning", self.message, info=self)
+        return Progress(self.step, self.total_steps, "step", "training", self.message, info=self)
 
 
 @dataclass

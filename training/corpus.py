@@ -43,6 +43,7 @@ from pathlib import Path
 from composer.errors import Cancelled, ComposerError, MidiReadError
 from composer.music.midifile import read_midi, song_to_bytes, write_atomic
 from composer.safe_write import check_target
+from composer.tasks import ProgressFn, notify, relabel
 from training.corpus_score import DEFAULT_TEMPO, layout_measures, parse_score, score_to_song  # noqa: F401 (re-exported)
 
 log = logging.getLogger(__name__)
@@ -56,8 +57,8 @@ PROGRAMS = {"folk": 40, "bach": 52}     # General MIDI: violin (fiddle tunes), c
 SUFFIXES = (".abc", ".mxl", ".xml", ".musicxml", ".krn")
 _EPS = 1e-6
 
-# progress(done_tunes, total_tunes, current_source)
-ProgressHook = Callable[[int, int, str], None]
+# progress(Progress): stage "converting", unit "tune", message: the tune's source
+ProgressHook = ProgressFn
 
 
 class ReservedCorpusError(ComposerError):
@@ -285,13 +286,11 @@ def convert_sources(sources: list[TuneSource], out_dir: str | Path, progress: Pr
         else:
             todo.append(s)
     total, done = len(sources), len(result.reused)
-    if progress:
-        progress(done, total, "")
+    notify(progress, done, total, "tune", "converting")
     for converted in _run(todo, workers, expand_repeats, should_stop):
         done += 1
         source = converted.source
-        if progress:
-            progress(done, total, source.source)
+        notify(progress, done, total, "tune", "converting", source.source)
         if converted.data is None:
             result.skipped.append((source.source, converted.reason))
             continue
@@ -367,8 +366,9 @@ def main(argv: list[str] | None = None) -> int:
         check_folder_target(args.out_dir, "OUT_DIR")
         if args.report:
             check_target(args.report, "--report")
-        with terminal_progress(f"converting {args.name}", unit="tune", disable=args.quiet) as bar:
-            result = convert_corpus(args.name, args.out_dir, lambda d, t, _s: bar(d, t), workers=args.workers,
+        with terminal_progress(disable=args.quiet) as bar:
+            result = convert_corpus(args.name, args.out_dir, relabel(bar, f"converting {args.name}"),
+                                    workers=args.workers,
                                     force=args.force, expand_repeats=not args.no_repeats, limit=args.limit)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -134,7 +134,8 @@ class _Printer:
     def __init__(self):
         self.last_val = None
 
-    def __call__(self, p) -> None:
+    def __call__(self, progress) -> None:
+        p = progress.info                    # a training.config.TrainProgress
         if p.report is not None and self.last_val is None:
             self.last_val = -1.0
             print("\n".join(p.report.summary_lines()[:2]), file=sys.stderr, flush=True)

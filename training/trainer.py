@@ -14,6 +14,7 @@ metric (span bits per note on deterministic spans of the validation pieces).
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import math
@@ -29,14 +30,22 @@ from composer.corpus.split import split_files
 from composer.errors import ComposerError, OutputExistsError
 from composer.model.copyindex import CopyIndex
 from composer.model.device import choose_device
-from composer.model.infill_network import InfillConfig, InfillRNN
+from composer.model.infill_network import InfillRNN
 from composer.model.modelfile import load_model, save_model
-from composer.model.network import ModelConfig, MusicRNN
+from composer.model.network import MusicRNN
 from composer.representations.base import PAD
 from composer.safe_write import check_folder_target, check_target
+from composer.tasks import ProgressFn, ShouldStop
 from training import distributed as D
 from training.checkpoint import load_checkpoint, save_checkpoint
-from training.config import DEFAULT_EPOCHS, DEFAULT_MIN_STEPS, TrainConfig, TrainProgress, TrainResult
+from training.config import (
+    DEFAULT_EPOCHS,
+    DEFAULT_MIN_STEPS,
+    TrainConfig,
+    TrainProgress,
+    TrainResult,
+    model_config,
+)
 from training.data import ChunkSampler, StreamSampler
 from training.ema import WeightAverage
 from training.infill_data import SpanSampler, span_bits_per_note
@@ -73,12 +82,11 @@ def _plain(value):
     return json.loads(json.dumps(value))
 
 
-def train(config: TrainConfig, progress: Callable[[TrainProgress], None] | None = None,
-          should_stop: Callable[[], bool] | None = None, *,
+def train(config: TrainConfig, progress: ProgressFn | None = None, should_stop: ShouldStop | None = None, *,
           after_step: Callable[[int, MusicRNN], None] | None = None) -> TrainResult:
     """Train a model on the MIDI files in `config.folder` and write `config.out`.
 
-    `progress(TrainProgress)` is called often; `should_stop()` returning True
+    `progress(Progress)` is called often (its `info`: a TrainProgress); `should_stop()` returning True
     ends the run after a checkpoint (stopped_reason "cancelled", the model file
     is still written). `after_step(step, model)` runs after every optimizer
     step (for experiments and tests). Raises ComposerError when the folder
@@ -87,8 +95,8 @@ def train(config: TrainConfig, progress: Callable[[TrainProgress], None] | None 
     return _launch(config, progress, should_stop, after_step)
 
 
-def train_sequences(config: TrainConfig, corpus, val_names, progress: Callable[[TrainProgress], None] | None = None,
-                    should_stop: Callable[[], bool] | None = None, *, tokenizer=None,
+def train_sequences(config: TrainConfig, corpus, val_names, progress: ProgressFn | None = None,
+                    should_stop: ShouldStop | None = None, *, tokenizer=None,
                     after_step: Callable[[int, MusicRNN], None] | None = None) -> TrainResult:
     """Train like `train`, on token sequences made elsewhere instead of a scan
     of `config.folder` (e.g. the piano-roll benchmarks, benchmarks/polyphonic.py).
@@ -136,7 +144,7 @@ class _Run:
         self._progress, self._should_stop, self.after_step = progress, should_stop, after_step
         self.tokenizer = config.make_tokenizer()
         self.ckpt_dir = config.checkpoint_path
-        self.state = TrainProgress(device=str(device), device_reason=reason)
+        self.state = TrainProgress(device=str(device), device_reason=reason, cell=config.cell)
         self.best_val: float | None = None
         self.best_step = 0
         self.bad_evals = 0
@@ -146,10 +154,9 @@ class _Run:
 
     # ---- hooks ----------------------------------------------------------------
     def emit(self, **changes) -> None:
-        for key, value in changes.items():
-            setattr(self.state, key, value)
+        self.state = dataclasses.replace(self.state, **changes)
         if self._progress is not None and self.info.is_main:
-            self._progress(self.state)
+            self._progress(self.state.as_progress())
 
     def stop_requested(self) -> bool:
         return bool(self._should_stop and self._should_stop())
@@ -256,8 +263,8 @@ class _Run:
             raise ComposerError(f"{folder}: no such folder")
         self.emit(phase="scanning", message=f"scanning {folder}")
 
-        def on_file(done, total, current=""):
-            self.emit(files_done=done, files_total=total, message=f"scanning {current}")
+        def on_file(p):
+            self.emit(files_done=p.done, files_total=p.total, message=f"scanning {p.message}")
 
         corpus = None
         for turn in ((0,) if not self.info.enabled else (0, 1)):   # rank 0 fills the cache first
@@ -296,19 +303,7 @@ class _Run:
     def build(self, train_seqs) -> None:
         c, tok = self.c, self.tokenizer
         self.infill = c.objective == "infill"
-        positions = tok.position_classes if c.position_input else 0
-        if self.infill:
-            self.model_config = InfillConfig(
-                vocab_size=tok.vocab_size, cell=c.cell, embed_dim=c.embed, hidden_size=c.hidden,
-                num_layers=c.layers, dropout=c.dropout, position_classes=positions,
-                remaining_classes=2 * c.infill_context + c.infill_bars[1] + 1, context_bars=c.infill_context,
-                attention=c.infill_attention)
-        else:
-            self.model_config = ModelConfig(
-                vocab_size=tok.vocab_size, cell=c.cell, embed_dim=c.embed, hidden_size=c.hidden,
-                num_layers=c.layers, dropout=c.dropout, tie_weights=c.tie_weights, position_classes=positions,
-                weight_drop=c.weight_drop, locked_dropout=c.locked_dropout,
-                lookback=tuple(c.lookback), lookback_copy=c.lookback_copy)
+        self.model_config = model_config(c, tok)
         torch.manual_seed(c.seed)
         self.model = (InfillRNN if self.infill else MusicRNN)(self.model_config)
         if self.infill and c.init_from and not c.resume:

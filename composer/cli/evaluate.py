@@ -65,25 +65,8 @@ def run_eval(args) -> int:
     config = EvalConfig(model=str(args.model), folder=str(args.folder), samples=args.samples, seed=args.seed,
                         bars=args.bars, seconds=args.seconds, temperature=args.temperature, device=args.device,
                         workers=args.workers)
-    bars: dict = {}
-
-    def progress(stage, done, total):
-        bar = bars.get(stage)
-        if bar is None:
-            for other in bars.values():
-                other.__exit__(None, None, None)
-            bars.clear()
-            ctx = terminal_progress(stage, disable=args.quiet)
-            bars[stage] = ctx
-            ctx.hook = ctx.__enter__()
-            bar = ctx
-        bar.hook(done, total)
-
-    try:
+    with terminal_progress("evaluating", disable=args.quiet) as progress:
         result = evaluate(config, progress)
-    finally:
-        for ctx in bars.values():
-            ctx.__exit__(None, None, None)
     if args.json is not None:
         write_atomic(args.json, result.to_json().encode() + b"\n", force=args.force)
     if args.html is not None:
@@ -115,9 +98,9 @@ def run_form(args) -> int:
     from composer.analysis.form import summary_table
 
     check_outputs({"--json": args.json}, force=args.force)
-    with terminal_progress("scanning", disable=args.quiet) as hook:
+    with terminal_progress("scanning", disable=args.quiet) as progress:
         result = folder_form(args.folder, bars=args.bars, model=None if args.model is None else str(args.model),
-                             every=args.every, workers=args.workers, progress=lambda _stage, d, t: hook(d, t))
+                             every=args.every, workers=args.workers, progress=progress)
     if args.json is not None:
         write_atomic(args.json, (json.dumps(finite_or_none(result), indent=1, allow_nan=False) + "\n").encode(),
                      force=args.force)

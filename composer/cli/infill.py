@@ -70,8 +70,8 @@ def run_infill(args) -> int:
         _err("note: a left-to-right model reads only the bars before the span (an infill model, trained with "
              "--objective infill, also reads the bars after it)")
     _err(f"device: {reason}")
-    with terminal_progress("infilling", unit="step", disable=args.quiet) as progress:
-        result = infill(loaded, song, request, progress=lambda done, total: progress(done, total, list))
+    with terminal_progress("infilling", disable=args.quiet) as progress:
+        result = infill(loaded, song, request, progress=progress)
     write_songs(result.songs, paths, force=args.force)
     first, last = args.bars
     _err(f"wrote {len(paths)} file(s) to {args.out}/ (bars {first}-{last}, beats {result.span_beats[0]:g}-"

@@ -113,13 +113,14 @@ def _write_audio_files(songs, midi_paths, args) -> None:
     """Render each song to an audio file beside its .mid; paths were checked before generating."""
     from composer.cli.progress import terminal_progress
     from composer.sound.audio import write_audio
-    with terminal_progress("rendering audio", unit="file", disable=args.quiet) as progress:
+    from composer.tasks import Progress
+    with terminal_progress("rendering audio", disable=args.quiet) as progress:
         for done, (song, path) in enumerate(zip(songs, midi_paths), start=1):
             if any(track.notes for track in song.tracks):
                 write_audio(song, path.with_suffix("." + args.audio), soundfont=args.soundfont, force=args.force)
             else:
                 _err(f"no audio for {path.name}: the piece has no notes")
-            progress(done, len(songs))
+            progress(Progress(done, len(songs), "file", "rendering audio"))
 
 
 def resolve_model_path(path: Path | None) -> Path:
@@ -131,92 +132,76 @@ def resolve_model_path(path: Path | None) -> Path:
     return DEFAULT_MELODY_MODEL
 
 
+def generate_request(args):
+    """The GenerateRequest the options of `generate` describe (not yet validated)."""
+    from composer.services.generate import GenerateRequest
+    low, high = args.pitch_range or (0, 127)
+    return GenerateRequest(
+        count=args.count, bars=args.bars, seconds=args.seconds, temperature=args.temperature, top_k=args.top_k,
+        top_p=args.top_p, seed=args.seed, primer=args.primer, keep_primer=not args.drop_primer, key=args.key,
+        scale=args.scale, pitch_low=low, pitch_high=high, tempo=args.tempo, program=args.program,
+        time_signature=args.time_signature, batch_size=args.batch, max_copy=args.max_copy,
+        copy_folder=None if args.copy_folder is None else str(args.copy_folder),
+        form=args.form, phrase_bars=args.phrase_bars, vary=args.vary)
+
+
+def _check_audio(args, paths) -> None:
+    """Fail before generating when --audio cannot be written."""
+    from composer.services.generate import check_writable
+    from composer.sound.audio import AudioUnavailable, audio_status, prepare_synth
+    audio_ok, audio_reason = audio_status(args.soundfont)
+    if not audio_ok:
+        raise AudioUnavailable(f"--audio: {audio_reason}")
+    prepare_synth(args.soundfont)        # a file that is not a SoundFont fails here, before any file is written
+    check_writable([p.with_suffix("." + args.audio) for p in paths], force=args.force, option="--out or --prefix")
+
+
 def run_generate(args) -> int:
     from composer.cli.progress import terminal_progress
     from composer.model.device import choose_device
     from composer.model.modelfile import load_model
     from composer.safe_write import check_folder_target
-    from composer.services.generate import (
-        GenerateRequest,
-        check_writable,
-        generate,
-        load_primer,
-        output_paths,
-        prepare,
-        write_songs,
-    )
+    from composer.services.copylimit import copy_index_for, generate_checked
+    from composer.services.generate import check_writable, load_primer, output_paths, prepare, write_songs
 
     check_folder_target(args.out, "--out")       # before the model is loaded
-    if args.count < 1:
-        raise CliError(f"--count must be >= 1, got {args.count}")
+    request = generate_request(args)
+    request.validate()
     device, reason = choose_device(args.device)
-    if args.bars is not None and args.seconds is not None:
-        raise CliError("give --bars or --seconds, not both")
     model_path = resolve_model_path(args.model)
     loaded = load_model(model_path, device)
-    if args.time_signature is not None and loaded.tokenizer.kind == "performance":
-        raise CliError(f"--time-signature is for melody models; {model_path} is a performance model (no meter)")
-    low, high = args.pitch_range or (0, 127)
-    formed = args.form.strip().lower() != "free"      # a form's length is its own unless --bars says otherwise
-    request = GenerateRequest(
-        count=args.count, bars=args.bars if args.bars is not None else (None if args.seconds or formed else 8),
-        seconds=args.seconds, temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
-        seed=args.seed, primer=args.primer, keep_primer=not args.drop_primer, key=args.key,
-        scale=args.scale, pitch_low=low, pitch_high=high, tempo=args.tempo, program=args.program,
-        time_signature=args.time_signature, batch_size=args.batch,
-        form=args.form, phrase_bars=args.phrase_bars, vary=args.vary)
-    if args.primer is not None:
-        request.primer = load_primer(args.primer)
+    if request.primer is not None:
+        request.primer = load_primer(request.primer)
     plan = prepare(loaded, request)
     paths = output_paths(args.out, args.count, prefix=args.prefix or loaded.tokenizer.kind, seed=plan.seed)
     check_writable(paths, force=args.force, option="--out or --prefix")
     if args.audio:
-        from composer.sound.audio import AudioUnavailable, audio_status, prepare_synth
-        audio_ok, audio_reason = audio_status(args.soundfont)
-        if not audio_ok:
-            raise AudioUnavailable(f"--audio: {audio_reason}")
-        prepare_synth(args.soundfont)        # a file that is not a SoundFont fails here, before any file is written
-        check_writable([p.with_suffix("." + args.audio) for p in paths], force=args.force,
-                       option="--out or --prefix")
-    copy_index = None
-    if args.copy_folder is not None and args.max_copy is None:
-        raise CliError("--copy-folder needs --max-copy K")
-    if args.max_copy is not None:
-        from composer.analysis.copymeter import index_for_model
-        from composer.model.copyindex import DEFAULT_ANCHOR
-        if args.max_copy < 0 or 0 < args.max_copy < DEFAULT_ANCHOR:
-            raise CliError(f"--max-copy must be 0 or >= {DEFAULT_ANCHOR} notes (shorter shared runs are not counted), "
-                           f"got {args.max_copy}")
-        # before generating: fails fast when there is nothing to compare with
-        try:
-            copy_index = index_for_model(loaded, folder=str(args.copy_folder) if args.copy_folder else None)
-        except ComposerError as exc:
-            if args.copy_folder is not None:
-                raise
-            raise CliError(f"{exc} with --copy-folder DIR (or store it once: composer copy-index MODEL DIR)") from None
+        _check_audio(args, paths)
+    index = copy_index_for(loaded, request)     # before generating: fails fast when there is nothing to compare with
     _err(f"model: {model_path} ({loaded.summary()})")
     _err(f"device: {reason}")
-    with terminal_progress("generating", unit="bar" if loaded.tokenizer.kind == "melody" else "s",
-                           disable=args.quiet) as progress:
-        result = generate(loaded, request, progress=progress, plan=plan)
-    if copy_index is not None:
-        from composer.services.copylimit import limit_copies
-        result, checks = limit_copies(loaded, request, result, copy_index, args.max_copy)
-        for check in checks:
-            _err(f"piece {check.piece + 1}: "
-                 + (f"longest copy {check.length} notes (from {check.source})" if check.source else
-                    f"no run of {copy_index.anchor}+ notes copied") + f", {check.attempts} sample(s)"
-                 + ("" if check.ok else f", still above --max-copy {args.max_copy}"))
-    for i, song in enumerate(result.songs):
+    with terminal_progress("generating", disable=args.quiet) as progress:
+        generation = generate_checked(loaded, request, index, plan=plan, progress=progress)
+    _report_generation(generation, args)
+    args.out.mkdir(parents=True, exist_ok=True)
+    write_songs(generation.result.songs, paths, force=args.force)
+    if args.audio:
+        _write_audio_files(generation.result.songs, paths, args)
+    _err(f"wrote {len(paths)} file(s) to {args.out}/ (seed {generation.result.seed})")
+    return 0
+
+
+def _report_generation(generation, args) -> None:
+    """The copy limit's outcome per piece, and the pieces without notes."""
+    for check in generation.checks or []:
+        _err(f"piece {check.piece + 1}: "
+             + (f"longest copy {check.length} notes (from {check.source})" if check.source else
+                f"no run of {generation.index.anchor}+ notes copied") + f", {check.attempts} sample(s)"
+             + ("" if check.ok else f", still above --max-copy {args.max_copy}"))
+    for i, song in enumerate(generation.result.songs):
         if not song.notes:
             _err(f"piece {i + 1} has no notes: the model wrote only rests under these constraints"
                  + (f" (pitch range {args.pitch_range[0]}-{args.pitch_range[1]})" if args.pitch_range else ""))
-    args.out.mkdir(parents=True, exist_ok=True)
-    write_songs(result.songs, paths, force=args.force)
-    if args.audio:
-        _write_audio_files(result.songs, paths, args)
-    _err(f"wrote {len(paths)} file(s) to {args.out}/ (seed {result.seed})")
-    return 0
 
 
 def add_copy_index_parser(sub) -> argparse.ArgumentParser:
@@ -270,36 +255,12 @@ def add_info_parser(sub) -> None:
 
 
 def run_info(args) -> int:
-    from composer.model.modelfile import read_metadata
-    meta = read_metadata(args.path)
+    from composer.services.describe import describe_model
+    description = describe_model(args.path)
     if args.json:
-        print(json.dumps(meta, indent=2))
+        print(json.dumps(description.meta, indent=2))
         return 0
-    model, rep, training = meta.get("model", {}), meta.get("representation", {}), meta.get("training", {})
-    lines = [
-        f"file:            {args.path}",
-        f"format:          {meta.get('format')} v{meta.get('format_version')} (created {meta.get('created', '?')})",
-        f"representation:  {rep.get('kind')}  {json.dumps(rep.get('config', {}))}",
-        f"vocabulary:      {len(meta.get('vocabulary', []))} tokens",
-        f"model:           {model.get('cell', '?').upper()} {model.get('num_layers')}x{model.get('hidden_size')}, "
-        f"embedding {model.get('embed_dim')}, dropout {model.get('dropout')}, " + (
-            f"infill (both sides, {model.get('context_bars')} bars of context each"
-            f"{', attention' if model.get('attention') else ''})" if model.get("architecture") == "infill"
-            else f"tied head {model.get('tie_weights')}")
-        + (f", lookback {', '.join(map(str, model['lookback']))} bar(s)"
-           f"{' with copy gate' if model.get('lookback_copy') else ''}" if model.get("lookback") else ""),
-    ]
-    for key, value in training.items():
-        lines.append(f"training.{key + ':':<9}{json.dumps(value) if isinstance(value, (dict, list)) else value}")
-    copies = meta.get("copy_index")
-    if isinstance(copies, dict):
-        notes, names = copies.get("notes"), copies.get("names")
-        lines.append("copy index:      " + (f"{notes:,}" if isinstance(notes, int) else "?") + " notes of "
-                     + (f"{len(names)}" if isinstance(names, list) else "?") + " file(s)")
-    else:
-        lines.append("copy index:      none (the copy meter needs the training folder)")
-    lines.append("libraries:       " + ", ".join(f"{k} {v}" for k, v in meta.get("library_versions", {}).items()))
-    print("\n".join(lines))
+    print("\n".join(description.info_lines()))
     return 0
 
 

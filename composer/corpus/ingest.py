@@ -30,7 +30,6 @@ import logging
 import os
 import time
 from collections import Counter, deque
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -40,6 +39,7 @@ from composer.errors import Cancelled, ComposerError, MidiReadError
 from composer.music.midifast import read_midi_fast
 from composer.music.midifile import DEFAULT_LIMITS, ReadLimits, write_atomic
 from composer.representations.base import Tokenizer, UnusableMusic
+from composer.tasks import ProgressFn, ShouldStop, notify, stopping
 
 MIDI_SUFFIXES = (".mid", ".midi", ".kar")
 LOOKUP_FILES = 256           # files read, hashed and looked up in the cache together (one query) ...
@@ -206,14 +206,14 @@ def _midi_entries(folder: str | os.PathLike) -> list[tuple[str, bool]]:
 
 def scan_folder(folder: str | os.PathLike, tokenizer: Tokenizer, *, cache_dir: str | os.PathLike | None = None,
                 workers: int | None = None, limits: ReadLimits = DEFAULT_LIMITS, timeout_s: float = 10.0,
-                progress: Callable[[int, int, str], None] | None = None,
-                should_stop: Callable[[], bool] | None = None, parse: ParseFn = parse_and_encode) -> Corpus:
+                progress: ProgressFn | None = None, should_stop: ShouldStop | None = None,
+                parse: ParseFn = parse_and_encode) -> Corpus:
     """Parse and encode every MIDI file under `folder`; see the module docstring.
 
     cache_dir: where results are cached (None: `default_cache_dir()`).
     workers: parser processes (None: one per available core).
     timeout_s: seconds one file may take before its worker is killed.
-    progress(done_files, total_files, current_path) after each file;
+    progress(Progress) after each file (stage "scanning", unit "file", message: the file);
     should_stop() -> True raises `Cancelled` promptly, leaving no worker behind.
     parse: the per-file function run in the workers (tests inject failing ones).
     """
@@ -221,64 +221,80 @@ def scan_folder(folder: str | os.PathLike, tokenizer: Tokenizer, *, cache_dir: s
     folder = Path(folder).expanduser()
     if not folder.is_dir():
         raise ComposerError(f"{folder}: no such folder")
-    entries = _midi_entries(folder)
-    names = [name for name, _ in entries]
-    # files reached without a link first, then the others, each in sorted order:
-    # of several files with the same bytes, the first read is kept
-    reading_order = sorted(range(len(names)), key=lambda i: (not entries[i][1], names[i]))
-    paths = [os.path.join(folder, name) for name in names]
-    cache = IngestCache(cache_dir if cache_dir is not None else default_cache_dir(), tokenizer, limits)
-    report = IngestReport(folder=str(folder), representation=tokenizer.kind)
-    results: list[FileResult | None] = [None] * len(paths)
-    sequences: dict[str, list[int]] = {}
-    hashes = [""] * len(paths)
-    first_with_hash: dict[str, int] = {}      # sha256 -> index of the file kept
-    done = 0
+    scan = _Scan(folder, tokenizer, IngestCache(cache_dir if cache_dir is not None else default_cache_dir(),
+                                                tokenizer, limits), limits, progress, should_stop)
+    with scan.cache:
+        scan.report.parsed = run_contained(scan.tasks(), scan.parsed_in_worker, parse=parse, tokenizer=tokenizer,
+                                           limits=limits, workers=default_workers() if workers is None else workers,
+                                           timeout_s=timeout_s, should_stop=should_stop)
+    scan.report.files = [r for r in scan.results if r is not None]
+    scan.report.seconds = round(time.perf_counter() - started, 3)
+    return Corpus(report=scan.report, sequences={n: scan.sequences[n] for n in scan.names if n in scan.sequences})
 
-    def record(index: int, parsed: ParsedFile, seconds: float) -> None:
-        nonlocal done
-        results[index] = FileResult(names[index], parsed.status, parsed.reason, parsed.n_notes,
-                                    len(parsed.tokens), parsed.source, hashes[index], round(seconds, 4))
+
+class _Scan:
+    """The state of one `scan_folder`: which files there are, in which order
+    they are read, and what became of each."""
+
+    def __init__(self, folder: Path, tokenizer: Tokenizer, cache: IngestCache, limits: ReadLimits,
+                 progress: ProgressFn | None, should_stop: ShouldStop | None):
+        entries = _midi_entries(folder)
+        self.names = [name for name, _ in entries]
+        # files reached without a link first, then the others, each in sorted order:
+        # of several files with the same bytes, the first read is kept
+        self.reading_order = sorted(range(len(self.names)), key=lambda i: (not entries[i][1], self.names[i]))
+        self.paths = [os.path.join(folder, name) for name in self.names]
+        self.cache, self.limits, self.progress, self.should_stop = cache, limits, progress, should_stop
+        self.report = IngestReport(folder=str(folder), representation=tokenizer.kind)
+        self.results: list[FileResult | None] = [None] * len(self.paths)
+        self.sequences: dict[str, list[int]] = {}
+        self.hashes = [""] * len(self.paths)
+        self.first_with_hash: dict[str, int] = {}      # sha256 -> index of the file kept
+        self.done = 0
+
+    def record(self, index: int, parsed: ParsedFile, seconds: float) -> None:
+        name = self.names[index]
+        self.results[index] = FileResult(name, parsed.status, parsed.reason, parsed.n_notes, len(parsed.tokens),
+                                         parsed.source, self.hashes[index], round(seconds, 4))
         if parsed.status == "used":
-            sequences[names[index]] = parsed.tokens
-        done += 1
-        if progress is not None:
-            progress(done, len(paths), names[index])
+            self.sequences[name] = parsed.tokens
+        self.done += 1
+        notify(self.progress, self.done, len(self.paths), "file", "scanning", name)
 
-    def parsed_in_worker(index: int, parsed: ParsedFile, seconds: float) -> None:
-        if hashes[index]:
-            cache.put(hashes[index], parsed)
-        record(index, parsed, seconds)
+    def parsed_in_worker(self, index: int, parsed: ParsedFile, seconds: float) -> None:
+        if self.hashes[index]:
+            self.cache.put(self.hashes[index], parsed)
+        self.record(index, parsed, seconds)
 
-    def tasks():
+    def tasks(self):
         """Files the cache cannot answer, as (index, bytes); the others are recorded on the way."""
-        for batch in _read_in_batches():
-            cached = cache.get_many([hashes[index] for index, _ in batch])
+        for batch in self.read_in_batches():
+            cached = self.cache.get_many([self.hashes[index] for index, _ in batch])
             for index, data in batch:
-                found = cached.get(hashes[index])
+                found = cached.get(self.hashes[index])
                 if found is not None:
-                    report.cache_hits += 1
-                    record(index, found, 0.0)
+                    self.report.cache_hits += 1
+                    self.record(index, found, 0.0)
                 else:
                     yield index, data
 
-    def _read_in_batches():
+    def read_in_batches(self):
         """Readable files as lists of (index, bytes), up to LOOKUP_FILES files or LOOKUP_BYTES
         bytes (or one bigger file) each, so that one query looks them up in the cache and only
         that many bytes wait here. Files too large or unreadable, and duplicates (same
         bytes as a file read before, see `reading_order`), are recorded on the way."""
         batch, size = [], 0
-        for index in reading_order:
-            if should_stop is not None and should_stop():
+        for index in self.reading_order:
+            if stopping(self.should_stop):
                 raise Cancelled("scan cancelled")
-            data, problem = _read(paths[index], limits)
+            data, problem = _read(self.paths[index], self.limits)
             if problem:
-                record(index, ParsedFile.skipped(problem), 0.0)
+                self.record(index, ParsedFile.skipped(problem), 0.0)
                 continue
-            hashes[index] = hashlib.sha256(data).hexdigest()
-            kept = first_with_hash.setdefault(hashes[index], index)
+            self.hashes[index] = hashlib.sha256(data).hexdigest()
+            kept = self.first_with_hash.setdefault(self.hashes[index], index)
             if kept != index:
-                record(index, ParsedFile.skipped(f"duplicate of {names[kept]}"), 0.0)
+                self.record(index, ParsedFile.skipped(f"duplicate of {self.names[kept]}"), 0.0)
                 continue
             batch.append((index, data))
             size += len(data)
@@ -287,14 +303,6 @@ def scan_folder(folder: str | os.PathLike, tokenizer: Tokenizer, *, cache_dir: s
                 batch, size = [], 0
         if batch:
             yield batch
-
-    with cache:
-        report.parsed = run_contained(tasks(), parsed_in_worker, parse=parse, tokenizer=tokenizer, limits=limits,
-                                      workers=default_workers() if workers is None else workers,
-                                      timeout_s=timeout_s, should_stop=should_stop)
-    report.files = [r for r in results if r is not None]
-    report.seconds = round(time.perf_counter() - started, 3)
-    return Corpus(report=report, sequences={n: sequences[n] for n in names if n in sequences})
 
 
 def _read(path: str, limits: ReadLimits) -> tuple[bytes, str]:

@@ -74,10 +74,34 @@ class LoadedModel:
 
     def summary(self) -> str:
         c = self.model.config
-        corpus = self.training.get("corpus", {}).get("name") or self.training.get("corpus_name", "")
-        kind = f"{self.tokenizer.kind} infill" if self.is_infill else self.tokenizer.kind
-        return (f"{kind} {c.cell.upper()} {c.num_layers}x{c.hidden_size}, "
-                f"{self.model.num_parameters() / 1e6:.2f}M parameters" + (f", trained on {corpus}" if corpus else ""))
+        return summary_text(self.tokenizer.kind, self.is_infill, c.cell, c.num_layers, c.hidden_size,
+                            self.model.num_parameters(), corpus_name(self.training))
+
+
+def corpus_name(training: dict) -> str:
+    """The name of the data a model was trained on, from its file's training summary ("" if none)."""
+    corpus = training.get("corpus", {}) if isinstance(training, dict) else {}
+    name = corpus.get("name", "") if isinstance(corpus, dict) else str(corpus)
+    return str(name or (training.get("corpus_name", "") if isinstance(training, dict) else "") or "")
+
+
+def summary_text(kind: str, infill: bool, cell: str, layers: int, hidden: int, parameters: int,
+                 corpus: str = "") -> str:
+    """One line describing a model, e.g. "melody LSTM 2x256, 0.96M parameters, trained on folk"."""
+    return (f"{kind}{' infill' if infill else ''} {cell.upper()} {layers}x{hidden}, "
+            f"{parameters / 1e6:.2f}M parameters" + (f", trained on {corpus}" if corpus else ""))
+
+
+def stored_parameters(path: str | os.PathLike, tied: bool = False) -> int:
+    """The weights in a model file, from its header alone: the copy index's tensors are
+    not parameters, and a head tied to the embedding counts once (`tied`)."""
+    import math
+    try:
+        with safe_open(str(path), framework="pt", device="cpu") as handle:
+            return sum(math.prod(handle.get_slice(name).get_shape()) for name in handle.keys()
+                       if not name.startswith(COPY_PREFIX) and not (tied and name == "head.weight"))
+    except Exception as exc:  # safetensors raises its own error types
+        raise ModelFileError(f"{path}: corrupt model file ({_one_line(exc)})") from None
 
 
 def library_versions() -> dict[str, str]:

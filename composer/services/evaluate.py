@@ -26,15 +26,12 @@ import json
 import math
 import time
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from composer.config import ConfigMixin
 from composer.errors import ComposerError
-
-# progress(stage, done, total): stage is "scanning", "training data", "likelihood", "generating", "statistics"
-EvalProgress = Callable[[str, int, int], None]
+from composer.tasks import ProgressFn, ShouldStop, notify, relabel
 
 
 @dataclass(frozen=True)
@@ -58,6 +55,11 @@ class EvalConfig(ConfigMixin):
             raise ValueError(f"bars must be in 1..1000, got {self.bars}")
         if not 0 < self.seconds <= 3600:
             raise ValueError(f"seconds must be in (0, 3600], got {self.seconds}")
+
+    def validate(self) -> None:
+        """The check that looks at the disk, before any work (the model file is checked as it is loaded)."""
+        if not Path(self.folder).is_dir():
+            raise ComposerError(f"{self.folder}: no such folder")
 
 
 @dataclass
@@ -184,12 +186,6 @@ def form_lines(form: dict) -> list[str]:
     return [f"form, first {form['bars']} bars (mean +- SD over pieces; shares of pieces):"] + summary_table(sides)
 
 
-def _stage(progress: EvalProgress | None, stage: str):
-    if progress is None:
-        return None
-    return lambda done, total, *_: progress(stage, int(done), int(total))
-
-
 def _likelihood(loaded, eval_seqs: list[list[int]], fit_seqs: list[list[int]] | None, device) -> dict:
     from composer.analysis.likelihood import BigramModel, BitsPerNote, evaluate_bits_per_note, uniform_bits
     tok = loaded.tokenizer
@@ -207,65 +203,74 @@ def _likelihood(loaded, eval_seqs: list[list[int]], fit_seqs: list[list[int]] | 
     return out
 
 
-def _training_split(loaded, scan, progress, should_stop, config):
-    """(training folder corpus, names of its training split) or (None, None)."""
-    from composer.analysis.copymeter import training_folder
-    from composer.corpus.split import split_files
-    folder = training_folder(loaded)
-    if not folder or not Path(folder).is_dir():
-        return None, None
-    corpus = scan(folder, _stage(progress, "training data"))
-    train_config = (loaded.training or {}).get("train_config") or {}
-    names, _ = split_files(sorted(corpus.sequences), float(train_config.get("val_share", 0.1)),
-                           int(train_config.get("seed", 0)))
-    return corpus, names
+@dataclass
+class _Split:
+    """How the folder is used: which files are scored, what fits the bigram, what the copy meter reads."""
+
+    eval_names: list[str]
+    fit_seqs: list[list[int]]
+    split: dict
+    index_pieces: dict | None          # None: the index stored in the model file
+    index_desc: str
 
 
-def evaluate(config: EvalConfig, progress: EvalProgress | None = None,
-             should_stop: Callable[[], bool] | None = None) -> EvalResult:
-    """Run the whole evaluation (see the module docstring). Raises
-    ModelFileError for a bad model file, ComposerError for a folder with
-    nothing usable, Cancelled when `should_stop()` returns True."""
-    from composer.analysis.copymeter import copy_meter
-    from composer.analysis.stats import compare_sets, set_features
-    from composer.corpus.ingest import scan_folder
-    from composer.corpus.split import split_files
-    from composer.model.copyindex import CopyIndex
-    from composer.model.device import choose_device
-    from composer.model.modelfile import load_model
-    from composer.representations.melody import MelodyTokenizer
-    from composer.services.generate import GenerateRequest, generate
+class _Evaluation:
+    """One `evaluate` run: the model, the scans, the split and the measurements."""
 
-    started = time.monotonic()
-    device, device_reason = choose_device(None if config.device == "auto" else config.device)
-    loaded = load_model(config.model, device)
-    loaded.require_plain("evaluate")
-    tok = loaded.tokenizer
+    def __init__(self, config: EvalConfig, progress: ProgressFn | None, should_stop: ShouldStop | None):
+        from composer.model.device import choose_device
+        from composer.model.modelfile import load_model
+        self.config, self.progress, self.should_stop = config, progress, should_stop
+        self.device, self.device_reason = choose_device(None if config.device == "auto" else config.device)
+        self.loaded = load_model(config.model, self.device)
+        self.loaded.require_plain("evaluate")
+        self.tok = self.loaded.tokenizer
 
-    def scan(folder, hook):
-        return scan_folder(folder, tok, cache_dir=config.cache_dir, workers=config.workers, progress=hook,
-                           should_stop=should_stop)
+    def scan(self, folder, stage: str):
+        from composer.corpus.ingest import scan_folder
+        return scan_folder(folder, self.tok, cache_dir=self.config.cache_dir, workers=self.config.workers,
+                           progress=relabel(self.progress, stage), should_stop=self.should_stop)
 
-    if not Path(config.folder).is_dir():
-        raise ComposerError(f"{config.folder}: no such folder")
-    corpus = scan(config.folder, _stage(progress, "scanning"))
-    skipped = skipped_report(corpus.report)
-    scanned = f"{len(corpus.report.files)} file(s) scanned" + (f"; skipped: {reasons_text(skipped)}"
-                                                               if skipped["count"] else "")
-    if not corpus.sequences:
-        raise ComposerError(f"{config.folder}: no usable MIDI files for a {tok.kind} model ({scanned})")
-    names = sorted(corpus.sequences)
-    train_corpus, train_names = _training_split(loaded, scan, progress, should_stop, config)
-    if train_corpus is None and len(names) < 2:
-        raise ComposerError(f"{config.folder}: only {len(names)} usable MIDI file ({scanned}); without the model's "
-                            "training folder the folder is split in two halves (one fits the bigram baseline, "
-                            "the other is scored), so it needs at least 2 usable files")
-    if train_corpus is not None:
+    def training_split(self):
+        """(training folder corpus, names of its training split) or (None, None)."""
+        from composer.analysis.copymeter import training_folder
+        from composer.corpus.split import split_files
+        folder = training_folder(self.loaded)
+        if not folder or not Path(folder).is_dir():
+            return None, None
+        corpus = self.scan(folder, "training data")
+        train_config = (self.loaded.training or {}).get("train_config") or {}
+        names, _ = split_files(sorted(corpus.sequences), float(train_config.get("val_share", 0.1)),
+                               int(train_config.get("seed", 0)))
+        return corpus, names
+
+    def split(self, corpus, scanned: str) -> _Split:
+        names = sorted(corpus.sequences)
+        train_corpus, train_names = self.training_split()
+        if train_corpus is not None:
+            return self.split_by_training(corpus, train_corpus, train_names)
+        if len(names) < 2:
+            raise ComposerError(f"{self.config.folder}: only {len(names)} usable MIDI file ({scanned}); without the "
+                                "model's training folder the folder is split in two halves (one fits the bigram "
+                                "baseline, the other is scored), so it needs at least 2 usable files")
+        from composer.corpus.split import split_files
+        fit_names, eval_names = split_files(names, 0.5, self.config.split_seed)
+        split = {"description": f"half of the folder, {len(eval_names)} files (training data not available; "
+                                f"bigram fitted on the other {len(fit_names)})",
+                 "bigram_fit": "other half of the folder", "fit_files": fit_names}
+        index_pieces = {n: corpus.sequences[n] for n in fit_names}
+        index_desc = f"the other half of {self.config.folder} (training folder not available)"
+        if self.loaded.copy_index() is not None:
+            index_pieces, index_desc = None, "the training data's index stored in the model file"
+        return _Split(eval_names, [corpus.sequences[n] for n in fit_names], split, index_pieces, index_desc)
+
+    def split_by_training(self, corpus, train_corpus, train_names) -> _Split:
+        names = sorted(corpus.sequences)
         in_train = set(train_names)
         train_hashes = {f.sha256 for f in train_corpus.report.used() if f.path in in_train}
         eval_names = [f.path for f in corpus.report.used() if f.sha256 not in train_hashes]
         if not eval_names:
-            raise ComposerError(f"every usable file of {config.folder} is in the model's training split; "
+            raise ComposerError(f"every usable file of {self.config.folder} is in the model's training split; "
                                 "evaluate on files it was not trained on")
         fit_seqs = [train_corpus.sequences[n] for n in train_names]
         split = {"description": f"{len(eval_names)} of {len(names)} files (left out {len(names) - len(eval_names)} "
@@ -273,47 +278,61 @@ def evaluate(config: EvalConfig, progress: EvalProgress | None = None,
                                 f"{train_corpus.report.folder} ({len(fit_seqs)} files)",
                  "bigram_fit": "training split", "training_folder": train_corpus.report.folder,
                  "left_out_in_training_split": len(names) - len(eval_names)}
-        index_pieces = train_corpus.sequences
-        index_desc = f"training folder {train_corpus.report.folder}"
-    else:
-        fit_names, eval_names = split_files(names, 0.5, config.split_seed)
-        fit_seqs = [corpus.sequences[n] for n in fit_names]
-        split = {"description": f"half of the folder, {len(eval_names)} files (training data not available; "
-                                f"bigram fitted on the other {len(fit_names)})",
-                 "bigram_fit": "other half of the folder", "fit_files": fit_names}
-        index_pieces = {n: corpus.sequences[n] for n in fit_names}
-        index_desc = f"the other half of {config.folder} (training folder not available)"
-        if loaded.copy_index() is not None:
-            index_pieces, index_desc = None, "the training data's index stored in the model file"
-    split.update(eval_files=eval_names, folder_files=len(corpus.report.files), usable_files=len(names))
-    eval_seqs = [corpus.sequences[n] for n in eval_names]
-    if progress:
-        progress("likelihood", 0, 1)
-    likelihood = _likelihood(loaded, eval_seqs, fit_seqs, device)
-    if progress:
-        progress("likelihood", 1, 1)
+        return _Split(eval_names, fit_seqs, split, train_corpus.sequences,
+                      f"training folder {train_corpus.report.folder}")
 
+    def copies(self, songs, index) -> list[dict]:
+        from composer.analysis.copymeter import copy_meter
+        out = []
+        for i, song in enumerate(songs):
+            length, source = copy_meter(song, index)
+            out.append({"piece": i + 1, "length": length, "source": source})     # 1-based, as users see them
+        return out
+
+
+def evaluate(config: EvalConfig, progress: ProgressFn | None = None,
+             should_stop: ShouldStop | None = None) -> EvalResult:
+    """Run the whole evaluation (see the module docstring). Raises
+    ModelFileError for a bad model file, ComposerError for a folder with
+    nothing usable, Cancelled when `should_stop()` returns True.
+    progress(Progress) in the stages "scanning", "training data", "likelihood", "generating"."""
+    from composer.analysis.stats import compare_sets, set_features
+    from composer.model.copyindex import CopyIndex
+    from composer.representations.melody import MelodyTokenizer
+    from composer.services.generate import GenerateRequest, generate
+
+    started = time.monotonic()
+    config.validate()
+    run = _Evaluation(config, progress, should_stop)
+    tok = run.tok
+    corpus = run.scan(config.folder, "scanning")
+    skipped = skipped_report(corpus.report)
+    scanned = f"{len(corpus.report.files)} file(s) scanned" + (f"; skipped: {reasons_text(skipped)}"
+                                                               if skipped["count"] else "")
+    if not corpus.sequences:
+        raise ComposerError(f"{config.folder}: no usable MIDI files for a {tok.kind} model ({scanned})")
+    names = sorted(corpus.sequences)
+    used = run.split(corpus, scanned)
+    used.split.update(eval_files=used.eval_names, folder_files=len(corpus.report.files), usable_files=len(names))
+    notify(progress, 0, 1, "pass", "likelihood")
+    likelihood = _likelihood(run.loaded, [corpus.sequences[n] for n in used.eval_names], used.fit_seqs, run.device)
+    notify(progress, 1, 1, "pass", "likelihood")
     melody = isinstance(tok, MelodyTokenizer)
     request = GenerateRequest(count=config.samples, bars=config.bars if melody else None,
                               seconds=None if melody else config.seconds, temperature=config.temperature,
                               seed=config.seed)
-    gen_hook = _stage(progress, "generating")
-    generated = generate(loaded, request, progress=gen_hook, should_stop=should_stop)
+    generated = generate(run.loaded, request, progress=progress, should_stop=should_stop)
     reference = [tok.decode(corpus.sequences[n]) for n in names]       # the melody the model sees
-    features = compare_sets(set_features(generated.songs), set_features(reference))
-    index = (CopyIndex.from_corpus(index_pieces, tok, should_stop=should_stop) if index_pieces is not None
-             else loaded.copy_index())
-    copies = []
-    for i, song in enumerate(generated.songs):
-        length, source = copy_meter(song, index)
-        copies.append({"piece": i + 1, "length": length, "source": source})     # 1-based, as users see them
+    index = (CopyIndex.from_corpus(used.index_pieces, tok, should_stop=should_stop)
+             if used.index_pieces is not None else run.loaded.copy_index())
     return EvalResult(
         model=str(config.model), folder=str(config.folder), representation=tok.kind, likelihood=likelihood,
-        split=split, features=features, copies=copies,
-        copy_index={"description": index_desc, "files": len(index.names), "notes": index.n_notes,
+        split=used.split, features=compare_sets(set_features(generated.songs), set_features(reference)),
+        copies=run.copies(generated.songs, index),
+        copy_index={"description": used.index_desc, "files": len(index.names), "notes": index.n_notes,
                     "anchor": index.anchor},
         generation={"samples": config.samples, "seed": generated.seed, "bars": request.bars,
-                    "seconds": request.seconds, "temperature": config.temperature, "device": device_reason},
+                    "seconds": request.seconds, "temperature": config.temperature, "device": run.device_reason},
         skipped=skipped, skipped_files=skipped["count"],
         form=form_section(generated.songs, reference, names, config.bars, melody),
         seconds=round(time.monotonic() - started, 2))
@@ -321,8 +340,8 @@ def evaluate(config: EvalConfig, progress: EvalProgress | None = None,
 
 # ---- form of a folder alone: `composer form FOLDER` ----------------------------------------
 def folder_form(folder, *, bars: int = 16, model: str | None = None, every: int = 1, workers: int | None = None,
-                cache_dir: str | None = None, progress: EvalProgress | None = None,
-                should_stop: Callable[[], bool] | None = None) -> dict:
+                cache_dir: str | None = None, progress: ProgressFn | None = None,
+                should_stop: ShouldStop | None = None) -> dict:
     """Form statistics (composer.analysis.form) of the first `bars` bars of
     every `every`-th MIDI file of `folder` (sorted by path, skipped files
     included in the count), each read as the melody a model sees: scanned with
@@ -342,7 +361,7 @@ def folder_form(folder, *, bars: int = 16, model: str | None = None, every: int 
             raise ComposerError(f"{model}: {PERFORMANCE_FORM_REASON}; give a melody model or none")
     if not Path(folder).is_dir():
         raise ComposerError(f"{folder}: no such folder")
-    corpus = scan_folder(folder, tok, cache_dir=cache_dir, workers=workers, progress=_stage(progress, "scanning"),
+    corpus = scan_folder(folder, tok, cache_dir=cache_dir, workers=workers, progress=progress,
                          should_stop=should_stop)
     selected = sorted(f.path for f in corpus.report.files)[::every]
     names = [n for n in selected if n in corpus.sequences]

@@ -8,25 +8,26 @@ from __future__ import annotations
 import math
 import os
 import random
-import re
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from composer.errors import ComposerError, ConstraintError
 from composer.model.modelfile import LoadedModel
 from composer.model.sampling import SamplingConfig, sample
-from composer.music.midifile import read_midi, song_to_bytes, write_atomic
+from composer.music.midifile import song_to_bytes, write_atomic
 from composer.music.scales import allowed_pitch_classes
-from composer.music.song import Note, Song, melody_song
+from composer.music.song import Note, Song, pitch_name
 from composer.representations.base import BOS, Constraints, UnusableMusic
 from composer.representations.frames import FramesTokenizer
 from composer.representations.melody import MelodyTokenizer
 from composer.representations.performance import PerformanceTokenizer
 from composer.safe_write import check_folder_target, check_target
 from composer.services.form_plan import check_form, check_form_model, sampling_grammar
+from composer.services.primer import load_primer, parse_note_list
+from composer.tasks import Progress, ProgressFn, ShouldStop, notify
 
 MAX_COUNT = 10_000
+DEFAULT_BARS = 8                         # the length when neither bars nor seconds is given
 
 
 @dataclass
@@ -34,7 +35,7 @@ class GenerateRequest:
     """Everything a user can ask of one generation run."""
 
     count: int = 1
-    bars: int | None = 8                 # melody length in new bars
+    bars: int | None = None              # melody length in new bars (neither bars nor seconds: DEFAULT_BARS)
     seconds: float | None = None         # performance length (or melody length, converted to bars)
     temperature: float = 1.0
     top_k: int = 0
@@ -53,15 +54,23 @@ class GenerateRequest:
     form: str = "free"                   # melody: "free" or phrase letters, e.g. AABB (services.form_plan)
     phrase_bars: int | None = None       # bars per phrase; None: bars / phrases (or 4 when bars is None)
     vary: bool = False                   # a repeated phrase gets a second ending
+    max_copy: int | None = None          # resample pieces copying more notes of the training data (copylimit)
+    copy_folder: str | None = None       # with max_copy: compare with this folder, not the model's own index
 
     def validate(self) -> None:
+        """Every rule that needs no model (see `prepare` for the others); raises
+        ComposerError naming the bad value. The CLI and the app both call it."""
         check_form(self)                 # (fills in bars from the form when bars is None)
         if not 1 <= self.count <= MAX_COUNT:
             raise ComposerError(f"count must be in 1..{MAX_COUNT}, got {self.count}")
+        if self.bars is not None and self.seconds is not None:
+            raise ComposerError(f"give a length in bars or in seconds, not both (got {self.bars} bars and "
+                                f"{self.seconds:g} seconds)")
         if self.bars is not None and not 1 <= self.bars <= 1000:
             raise ComposerError(f"bars must be in 1..1000, got {self.bars}")
         if self.seconds is not None and not 0 < self.seconds <= 3600:
             raise ComposerError(f"seconds must be in (0, 3600], got {self.seconds}")
+        check_pitch_range(self.pitch_low, self.pitch_high)
         if not 10 <= self.tempo <= 400:
             raise ComposerError(f"tempo must be in 10..400 bpm, got {self.tempo}")
         if not 0 <= self.program <= 127:
@@ -69,9 +78,27 @@ class GenerateRequest:
         if self.batch_size < 1:
             raise ComposerError(f"batch size must be >= 1, got {self.batch_size}")
         check_sampling_controls(self)
+        self._check_copy_limit()
+
+    def _check_copy_limit(self) -> None:
+        from composer.model.copyindex import DEFAULT_ANCHOR
+        if self.max_copy is not None and (self.max_copy < 0 or 0 < self.max_copy < DEFAULT_ANCHOR):
+            raise ComposerError(f"max copy must be 0 or >= {DEFAULT_ANCHOR} notes (shorter shared runs are not "
+                                f"counted), got {self.max_copy}")
+        if self.copy_folder is not None and self.max_copy is None:
+            raise ComposerError(f"a copy folder ({self.copy_folder}) is only read with a max copy: give max copy K")
 
     def sampling(self) -> SamplingConfig:
         return SamplingConfig(temperature=self.temperature, top_k=self.top_k, top_p=self.top_p)
+
+
+def check_pitch_range(low: int, high: int) -> None:
+    """Raise ConstraintError unless low..high is a non-empty range of MIDI pitches."""
+    if not 0 <= low <= 127 or not 0 <= high <= 127:
+        raise ConstraintError(f"pitch range must be within MIDI pitches 0..127, got {low}..{high}")
+    if low > high:
+        raise ConstraintError(f"the pitch range is empty: lowest {pitch_name(low)} is above highest "
+                              f"{pitch_name(high)}")
 
 
 def check_sampling_controls(request) -> None:
@@ -93,63 +120,6 @@ class GenerationResult:
     seed: int
     tokens: list[list[int]] = field(default_factory=list)
     primer_beats: float = 0.0            # where new music starts in each song (0 if primer dropped)
-
-
-# progress(done, total, partial): done/total in the length unit requested
-# (bars for melody, seconds for performance); partial(rows=None) decodes the
-# songs so far of the variations `rows` (indices into the request; None: every
-# variation started so far), and only those: the app shows one of 64.
-ProgressCallback = Callable[[int, int, Callable[..., list[Song]]], None]
-
-
-_LETTER = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
-_PRIMER_NOTE = re.compile(r"^(?P<name>[A-Ga-g][#b]?-?\d|R|r|\d{1,3})(?::(?P<beats>\d+(?:\.\d+)?(?:/\d+)?))?$")
-
-
-def parse_note_list(text: str) -> list[Note]:
-    """A short primer written as text: 'C4:1 D4:0.5 R:0.5 E4:2' (name or MIDI
-    number, ':' beats, default 1; R is a rest)."""
-    notes, beat = [], 0.0
-    for item in text.replace(",", " ").split():
-        match = _PRIMER_NOTE.match(item)
-        if not match:
-            raise ComposerError(f"primer note {item!r} is not NAME[:BEATS] (e.g. C4:1, F#5:0.5, R:1, 60:2)")
-        beats_text = match["beats"] or "1"
-        num, _, den = beats_text.partition("/")
-        if den and float(den) == 0:
-            raise ComposerError(f"primer note {item!r} divides by zero beats")
-        beats = float(num) / float(den or 1)
-        if beats <= 0:
-            raise ComposerError(f"primer note {item!r} must last > 0 beats")
-        name = match["name"]
-        if name not in ("R", "r"):
-            if name.isdigit():
-                pitch = int(name)
-            else:                                 # Cb4 is B3 (59), B#3 is C4 (60): the letter names the octave
-                letter, accidental, octave = name[0].upper(), name[1:2] if name[1:2] in ("#", "b") else "", \
-                    int(re.sub(r"^[A-Ga-g][#b]?", "", name))
-                pitch = _LETTER[letter] + {"#": 1, "b": -1}.get(accidental, 0) + 12 * (octave + 1)
-            if not 0 <= pitch <= 127:
-                raise ComposerError(f"primer note {item!r} is outside MIDI pitch 0..127")
-            notes.append(Note(beat, beat + beats, pitch))
-        beat += beats
-    if not notes:
-        raise ComposerError("primer note list has no notes")
-    return notes
-
-
-def load_primer(primer) -> Song:
-    """A primer given as a path to a MIDI file, a note-list string, a Song or notes."""
-    if isinstance(primer, Song):
-        return primer
-    if isinstance(primer, list):
-        return melody_song(primer)
-    path = Path(primer)
-    if path.exists():
-        return read_midi(path)
-    if isinstance(primer, str) and not primer.lower().endswith((".mid", ".midi", ".kar")):
-        return melody_song(parse_note_list(primer))
-    raise ComposerError(f"primer file {primer} does not exist")
 
 
 def _primer_tokens(loaded: LoadedModel, request: GenerateRequest) -> tuple[list[int], float]:
@@ -192,6 +162,8 @@ def constraints_for(loaded: LoadedModel, request: GenerateRequest) -> Constraint
     tok = loaded.tokenizer
     pcs = allowed_pitch_classes(request.key, request.scale)
     bars, seconds = request.bars, request.seconds
+    if bars is None and seconds is None:
+        bars = DEFAULT_BARS
     if isinstance(tok, (MelodyTokenizer, FramesTokenizer)) and request.seconds is not None:
         ts = request.time_signature or (4, 4)
         bar_seconds = ts[0] * 4 / ts[1] * 60.0 / request.tempo
@@ -267,6 +239,15 @@ class Plan:
     primer_len: float             # beats (melody) or seconds (performance) of the primer
     constraints: Constraints
     unit_total: int               # length per piece in progress units (bars or seconds)
+    unit: str = "bar"             # "bar" (melody, frames) or "s" (performance)
+
+
+def check_for_model(loaded: LoadedModel, request: GenerateRequest) -> None:
+    """The rules of a request that depend on the model; raises ComposerError."""
+    if request.time_signature is not None and loaded.tokenizer.kind == "performance":
+        num, den = request.time_signature
+        raise ComposerError(f"time signature {num}/{den} is for melody models; {loaded.path or 'this model'} is a "
+                            "performance model (no meter)")
 
 
 def prepare(loaded: LoadedModel, request: GenerateRequest) -> Plan:
@@ -274,6 +255,7 @@ def prepare(loaded: LoadedModel, request: GenerateRequest) -> Plan:
     naming the bad value (request fields, primer, constraints)."""
     request.validate()
     loaded.require_plain("generating")
+    check_for_model(loaded, request)
     check_form_model(loaded.tokenizer, request)
     seed = request.seed if request.seed is not None else random.SystemRandom().randrange(2**31)
     prefix, primer_len = _primer_tokens(loaded, request)
@@ -284,16 +266,20 @@ def prepare(loaded: LoadedModel, request: GenerateRequest) -> Plan:
         raise ConstraintError(str(exc)) from None
     # progress units: bars for grid representations (melody, frames), seconds for performance
     unit_total = constraints.bars if constraints.bars is not None else math.ceil(constraints.seconds)
-    return Plan(seed=seed, prefix=prefix, primer_len=primer_len, constraints=constraints, unit_total=unit_total)
+    return Plan(seed=seed, prefix=prefix, primer_len=primer_len, constraints=constraints, unit_total=unit_total,
+                unit="bar" if constraints.bars is not None else "s")
 
 
-def generate(loaded: LoadedModel, request: GenerateRequest,
-             progress: ProgressCallback | None = None,
-             should_stop: Callable[[], bool] | None = None,
-             plan: Plan | None = None) -> GenerationResult:
+def generate(loaded: LoadedModel, request: GenerateRequest, progress: ProgressFn | None = None,
+             should_stop: ShouldStop | None = None, plan: Plan | None = None) -> GenerationResult:
     """Sample `request.count` pieces, `request.batch_size` of them at a time
     (continuous batching: see composer.model.sampling.sample). Piece i depends on the
-    seed and the request, not on the batch size."""
+    seed and the request, not on the batch size.
+
+    progress(Progress): stage "generating", done/total in bars (melody, frames) or
+    seconds (performance) summed over the pieces; `partial(rows=None)` decodes the
+    songs so far of the variations `rows` (indices into the request; None: every
+    variation started so far), and only those: the app shows one of 64."""
     plan = plan or prepare(loaded, request)
     primer_used = request.primer is not None
     unit_total, primer_len = plan.unit_total, plan.primer_len
@@ -312,7 +298,8 @@ def generate(loaded: LoadedModel, request: GenerateRequest,
             if rows is None:                     # the variations started so far (they start in order)
                 rows = range(next((i for i, s in enumerate(state.sequences) if not s), request.count))
             return previews.songs(state.sequences, check_rows(rows))
-        progress(min(int(state.fraction() * total), total), total, partial)
+        progress(Progress(min(int(state.fraction() * total), total), total, plan.unit, "generating",
+                          partial=partial))
 
     grammar = sampling_grammar(loaded.tokenizer, request, plan.constraints, loaded.device)
     sequences = sample(loaded.model, grammar, plan.prefix,
@@ -320,8 +307,8 @@ def generate(loaded: LoadedModel, request: GenerateRequest,
                        prefix_positions=loaded.tokenizer.positions(plan.prefix),
                        on_step=on_step if progress else None, should_stop=should_stop, mark_primed=primer_used)
     songs = previews.songs(sequences)
-    if progress is not None:
-        progress(total, total, lambda rows=None: list(songs) if rows is None else [songs[r] for r in check_rows(rows)])
+    notify(progress, total, total, plan.unit, "generating",
+           partial=lambda rows=None: list(songs) if rows is None else [songs[r] for r in check_rows(rows)])
     return GenerationResult(songs=songs, seed=plan.seed, tokens=sequences,
                             primer_beats=_in_beats(loaded, primer_len, request) if primer_used and request.keep_primer
                             else 0.0)

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import random
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -37,7 +36,8 @@ from composer.music.scales import allowed_pitch_classes
 from composer.music.song import Note, Song
 from composer.representations.base import BOS, EOS, PAD, Constraints, UnusableMusic
 from composer.representations.melody import BAR, REST, MelodyGrammar, MelodyTokenizer
-from composer.services.generate import check_sampling_controls
+from composer.services.generate import check_pitch_range, check_sampling_controls
+from composer.tasks import ProgressFn, ShouldStop, notify
 
 DEFAULT_INFILL_MODEL = asset_path(INFILL_MODEL)
 MAX_COUNT = 64
@@ -63,9 +63,7 @@ class InfillRequest:
             raise ComposerError(f"bars must be FIRST-LAST with 1 <= FIRST <= LAST, got {first}-{last}")
         if not 1 <= self.count <= MAX_COUNT:
             raise ComposerError(f"count must be in 1..{MAX_COUNT}, got {self.count}")
-        if not 0 <= self.pitch_low <= self.pitch_high <= 127:
-            raise ConstraintError(f"pitch range must satisfy 0 <= low <= high <= 127, got "
-                                  f"{self.pitch_low}..{self.pitch_high}")
+        check_pitch_range(self.pitch_low, self.pitch_high)
         if self.track is not None and self.track < 0:
             raise ComposerError(f"track must be a track index >= 0, got {self.track}")
         check_sampling_controls(self)
@@ -247,13 +245,12 @@ def _span_tokens(row: list[int]) -> list[int]:
     return out
 
 
-def infill(loaded: LoadedModel, song: Song, request: InfillRequest, *,
-           progress: Callable[[int, int], None] | None = None,
-           should_stop: Callable[[], bool] | None = None) -> InfillResult:
+def infill(loaded: LoadedModel, song: Song, request: InfillRequest, progress: ProgressFn | None = None,
+           should_stop: ShouldStop | None = None) -> InfillResult:
     """`request.count` variations of `song` with the span `request.bars`
-    rewritten. progress(done, total) counts grid steps of the span written,
-    summed over the variations; should_stop() is checked every token and
-    raises composer.errors.Cancelled."""
+    rewritten. progress(Progress) counts grid steps of the span written
+    (unit "step", stage "infilling"), summed over the variations; should_stop()
+    is checked every token and raises composer.errors.Cancelled."""
     request.validate()
     tok = loaded.tokenizer
     if not isinstance(tok, MelodyTokenizer):
@@ -270,8 +267,7 @@ def infill(loaded: LoadedModel, song: Song, request: InfillRequest, *,
     total = request.count * layout.n_bars * tok.config.steps_per_bar(layout.ts)
 
     def report(fraction: float) -> None:
-        if progress is not None:
-            progress(min(total, int(fraction * total)), total)
+        notify(progress, min(total, int(fraction * total)), total, "step", "infilling")
 
     if uses_right:
         rows = _sample_infill_model(loaded.model, tok, layout, grammar, request.count, request.sampling(),
@@ -288,8 +284,7 @@ def infill(loaded: LoadedModel, song: Song, request: InfillRequest, *,
     for span in spans:
         notes, _, _ = tok.decode_notes([BOS, tok.ts_token(layout.ts)] + span)
         songs.append(_splice(song, layout, notes))
-    if progress is not None:
-        progress(total, total)
+    notify(progress, total, total, "step", "infilling")
     start = layout.first_bar * layout.bar_beats
     return InfillResult(songs=songs, seed=seed, span_beats=(start, start + layout.n_bars * layout.bar_beats),
                         uses_right_context=uses_right, span_tokens=spans)

@@ -39,8 +39,8 @@ def run(capsys, *args) -> tuple[int, str]:
 @pytest.mark.parametrize("extra, message", [
     (["--prefix", "../escaped"], "prefix must be a name without folders, got '../escaped'"),
     (["--prefix", "sub/x"], "got 'sub/x'"),
-    (["--max-copy", "2"], "--max-copy must be 0 or >= 4 notes"),
-    (["--bars", "4", "--seconds", "8"], "give --bars or --seconds, not both"),
+    (["--max-copy", "2"], "max copy must be 0 or >= 4 notes"),
+    (["--bars", "4", "--seconds", "8"], "give a length in bars or in seconds, not both"),
     (["--primer", "C4:1/0"], "divides by zero"),
 ])
 def test_generate_refuses_before_writing(tmp_path, capsys, melody_model, extra, message):
@@ -64,7 +64,7 @@ def test_time_signature_is_refused_for_a_performance_model(tmp_path, capsys):
     path = save_model(tmp_path / "p.model", model, tok)
     code, err = run(capsys, "generate", "--model", str(path), "--time-signature", "3/4", "--out",
                     str(tmp_path / "out"), "--quiet")
-    assert code == 2 and "--time-signature is for melody models" in err
+    assert code == 2 and "time signature 3/4 is for melody models" in err
 
 
 def test_a_file_that_is_not_a_soundfont_fails_before_any_midi_is_written(tmp_path, capsys, melody_model):

@@ -149,7 +149,7 @@ def test_cli_copy_index_then_generate_max_copy_without_the_folder(tmp_path, tiny
     assert main(args + ["--copy-folder", str(tmp_path / "moved")]) == 0
     assert main(["generate", "--model", str(path), "--copy-folder", str(tmp_path / "moved"), "--quiet",
                  "--out", str(tmp_path / "o2")]) == 2
-    assert "--copy-folder needs --max-copy" in capsys.readouterr().err
+    assert "is only read with a max copy: give max copy K" in capsys.readouterr().err
 
 
 def test_cli_copy_index_errors_are_one_line(tmp_path, tiny, capsys):

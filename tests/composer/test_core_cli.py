@@ -54,7 +54,7 @@ def test_generate_refuses_to_overwrite_without_force(model_path, tmp_path):
 @pytest.mark.parametrize("args, message", [
     (["--model", "{tmp}/missing.model"], "no such model file"),
     (["--model", "{tmp}/corrupt.model"], "not a model file"),
-    (["--model", "{model}", "--count", "-3"], "--count must be >= 1"),
+    (["--model", "{model}", "--count", "-3"], "count must be in 1..10000, got -3"),
     (["--model", "{model}", "--key", "X#"], "unknown key"),
     (["--model", "{model}", "--primer", "{tmp}/not_midi.mid"], "no MThd"),
     (["--model", "{model}", "--primer", "{tmp}/absent.mid"], "does not exist"),

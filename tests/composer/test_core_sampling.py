@@ -176,8 +176,9 @@ def test_performance_length_in_seconds(performance_model):
 def test_progress_streams_partial_results_and_cancel_stops(melody_model):
     seen = []
 
-    def progress(done, total, partial):
-        seen.append((done, total, len(partial([0])[0].tracks[0].notes)))
+    def progress(p):
+        assert (p.unit, p.stage) == ("bar", "generating")
+        seen.append((p.done, p.total, len(p.partial([0])[0].tracks[0].notes)))
 
     generate(melody_model, GenerateRequest(count=2, bars=4, seed=0), progress=progress)
     assert seen[-1][:2] == (8, 8) and seen[0][1] == 8
@@ -202,7 +203,8 @@ def test_live_previews_are_the_songs_so_far_and_leave_the_result_unchanged(model
     req = GenerateRequest(**kwargs)
     everything, last_row, calls = [], [], iter(range(10**6))
 
-    def progress(done, total, partial):
+    def progress(p):
+        partial = p.partial
         k = next(calls)
         if k % 3 == 0:
             everything.append(partial())
@@ -453,6 +455,6 @@ def test_progress_never_goes_back_when_waiting_variations_start(model_name, kwar
     at 0 (the slowest live row's progress times the rows would drop there)."""
     seen = []
     generate(request.getfixturevalue(model_name), GenerateRequest(**kwargs),
-             progress=lambda done, total, partial: seen.append((done, total)))
+             progress=lambda p: seen.append((p.done, p.total)))
     done = [d for d, _ in seen]
     assert done == sorted(done) and seen[-1][0] == seen[-1][1] and len(set(done)) > 5

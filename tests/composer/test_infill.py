@@ -146,7 +146,7 @@ def test_interrupted_infill_run_resumes_exactly(folder, tmp_path):
     straight = train(infill_config(folder, tmp_path, out=str(tmp_path / "a.model")))
     seen = {"step": 0}
     config = infill_config(folder, tmp_path, out=str(tmp_path / "b.model"))
-    first = train(config, progress=lambda p: seen.update(step=p.step), should_stop=lambda: seen["step"] >= 5)
+    first = train(config, progress=lambda p: seen.update(step=p.info.step), should_stop=lambda: seen["step"] >= 5)
     assert first.stopped_reason == "cancelled" and first.steps == 5
     resumed = train(dataclasses.replace(config, resume=True))
     assert resumed.steps == straight.steps == 10
@@ -228,7 +228,8 @@ def test_request_errors_name_the_bad_value(plain_model):
 def test_progress_and_cancel(infill_model):
     loaded = load_model(infill_model)
     seen = []
-    infill(loaded, band(4), InfillRequest(bars=(2, 2), count=2, seed=0), progress=lambda d, t: seen.append((d, t)))
+    infill(loaded, band(4), InfillRequest(bars=(2, 2), count=2, seed=0),
+           progress=lambda p: seen.append((p.done, p.total)))
     assert seen[-1][0] == seen[-1][1] > 0 and all(d <= t for d, t in seen)
     with pytest.raises(Cancelled):
         infill(loaded, band(4), InfillRequest(bars=(2, 2)), should_stop=lambda: True)

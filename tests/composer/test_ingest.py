@@ -166,10 +166,11 @@ def test_cache_is_keyed_by_content_and_tokenizer_config(mixed):
 
 def test_progress_reports_every_file(mixed):
     calls = []
-    scan(mixed, progress=lambda done, total, path: calls.append((done, total, path)))
+    scan(mixed, progress=lambda p: calls.append((p.done, p.total, p.message, p.unit, p.stage)))
     assert [c[0] for c in calls] == list(range(1, len(EXPECTED) + 1))
     assert {c[1] for c in calls} == {len(EXPECTED)}
     assert sorted(c[2] for c in calls) == sorted(EXPECTED)
+    assert {c[3:] for c in calls} == {("file", "scanning")}
 
 
 def test_report_summary_and_json_round_trip(mixed, tmp_path):
@@ -305,8 +306,8 @@ def test_a_crash_or_hang_in_the_middle_of_a_batch_costs_only_that_file(tmp_path,
 def test_cancel_during_parsing_raises_and_leaves_no_process(mixed):
     calls = []
 
-    def progress(done, total, path):
-        calls.append(done)
+    def progress(p):
+        calls.append(p.done)
 
     before = set(child_pids())
     with pytest.raises(Cancelled):

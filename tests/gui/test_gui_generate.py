@@ -83,7 +83,7 @@ def test_the_piano_roll_previews_the_selected_variation_while_sampling(qtbot, ma
     _setup(window, count=3, bars=256)
     qtbot.mouseClick(view.generate_button, Qt.MouseButton.LeftButton)
     rows = []
-    view.job.progressed.connect(lambda update: rows.append((update.row, len(update.song.notes))))
+    view.job.progressed.connect(lambda update: rows.append((update.info.row, len(update.info.song.notes))))
     qtbot.waitUntil(lambda: len(rows) >= 2 and rows[-1][1] > 0, timeout=WAIT_MS)
     assert {row for row, _ in rows} == {2}
     view.results.variations.setCurrentRow(1)       # the old list's row 1: preview variation 1 from now on
@@ -372,7 +372,7 @@ def test_each_variation_shows_its_copy_meter(qtbot, make_window, tmp_path):
     view.controls.max_copy.setValue(8)
     notes = []
     view.generate()
-    view.job.progressed.connect(lambda update: notes.append(update.note))
+    view.job.progressed.connect(lambda update: notes.append(view.message.text()))
     qtbot.waitUntil(lambda: view.job is None, timeout=WAIT_MS)
     assert "Sampling again the variations that copy more than 8 notes..." in notes
     assert variations.songs[0] != first[0] and variations.songs[1:] == first[1:]

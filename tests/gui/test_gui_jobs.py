@@ -4,6 +4,7 @@ from __future__ import annotations
 import threading
 
 from composer.errors import Cancelled
+from composer.tasks import Progress
 from gui.jobs import Job, Throttle
 
 
@@ -13,7 +14,7 @@ def test_result_and_progress_arrive_on_the_gui_thread(qtbot):
     def work(progress, should_stop):
         seen.append(threading.current_thread() is threading.main_thread())
         for i in range(3):
-            progress(i)
+            progress(Progress(i, 3, "step"))
         return "done"
 
     job = Job("t", work)
@@ -21,7 +22,7 @@ def test_result_and_progress_arrive_on_the_gui_thread(qtbot):
     job.progressed.connect(got.append)
     with qtbot.waitSignal(job.succeeded) as blocker:
         job.start()
-    assert blocker.args == ["done"] and got == [0, 1, 2] and seen == [False]
+    assert blocker.args == ["done"] and [p.done for p in got] == [0, 1, 2] and seen == [False]
     assert not job.is_running()
 
 

@@ -178,7 +178,7 @@ def test_interrupted_and_resumed_run_ends_with_the_same_weights(folder, tmp_path
     straight = train(tiny_config(folder, tmp_path, out=str(tmp_path / "a.model"), batching=batching))
     seen = {"step": 0}
     config = tiny_config(folder, tmp_path, out=str(tmp_path / "b.model"), batching=batching)
-    first = train(config, progress=lambda p: seen.update(step=p.step), should_stop=lambda: seen["step"] >= 5)
+    first = train(config, progress=lambda p: seen.update(step=p.info.step), should_stop=lambda: seen["step"] >= 5)
     assert first.stopped_reason == "cancelled" and first.steps == 5 and first.model_path.exists()
     resumed = train(dataclasses.replace(config, resume=True))
     assert resumed.steps == straight.steps == 12
@@ -199,7 +199,7 @@ def test_resume_with_weight_average_and_weight_drop_is_exact(folder, tmp_path):
     straight = train(tiny_config(folder, tmp_path, out=str(tmp_path / "a.model"), **options))
     seen = {"step": 0}
     config = tiny_config(folder, tmp_path, out=str(tmp_path / "b.model"), **options)
-    train(config, progress=lambda p: seen.update(step=p.step), should_stop=lambda: seen["step"] >= 7)
+    train(config, progress=lambda p: seen.update(step=p.info.step), should_stop=lambda: seen["step"] >= 7)
     resumed = train(dataclasses.replace(config, resume=True))
     a = load_checkpoint(straight.checkpoint_dir / "last.ckpt")
     b = load_checkpoint(resumed.checkpoint_dir / "last.ckpt")
@@ -289,7 +289,7 @@ def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(folder, tmp_pa
 
 def test_should_stop_while_training_returns_cancelled_with_a_model(folder, tmp_path):
     phase = {"now": ""}
-    result = train(tiny_config(folder, tmp_path), progress=lambda p: phase.update(now=p.phase),
+    result = train(tiny_config(folder, tmp_path), progress=lambda p: phase.update(now=p.info.phase),
                    should_stop=lambda: phase["now"] == "training")
     assert result.stopped_reason == "cancelled" and result.steps == 0 and result.model_path.exists()
     assert (result.checkpoint_dir / "last.ckpt").exists()
@@ -343,7 +343,7 @@ def test_without_a_length_a_small_folder_still_gets_enough_steps(folder, tmp_pat
     from training.config import DEFAULT_MIN_STEPS
     seen = []
     train(tiny_config(folder, tmp_path, steps=None, batch=4, seq_len=24),
-          progress=lambda state: seen.append(state.total_steps),
+          progress=lambda p: seen.append(p.info.total_steps),
           should_stop=lambda: bool(seen) and seen[-1] is not None)
     total = next(t for t in seen if t is not None)
     assert total == DEFAULT_MIN_STEPS        # 60 epochs of these 5 training tunes at 4 x 24 tokens: 300 steps
