@@ -20,10 +20,10 @@ from PySide6.QtGui import QColor, QFont, QPainter, QPen
 from PySide6.QtWidgets import QAbstractScrollArea, QMenu, QWidget
 
 from composer.music.song import Note, Song, pitch_name
+from gui.pianoroll_sections import SECTION_HEIGHT, checked_sections, paint_sections
 
 KEY_WIDTH = 44        # px, the pitch-name column
 RULER_HEIGHT = 22     # px, the bar/beat ruler
-SECTION_HEIGHT = 14   # px, the band of section letters above it (only while sections are set)
 MIN_SPAN = 24         # semitones shown at least
 MIN_ROW, MAX_ROW = 7, 16   # px per semitone row
 BLACK_KEYS = {1, 3, 6, 8, 10}
@@ -36,11 +36,6 @@ def velocity_color(velocity: int, *, faded: bool = False) -> QColor:
     """Blue (soft) .. red (loud); faded for primer notes."""
     hue = int(220 * (1.0 - max(1, min(127, velocity)) / 127.0))
     return QColor.fromHsv(hue, 90 if faded else 200, 200 if faded else 230)
-
-
-def section_color(index: int) -> QColor:
-    """The band colour of the index-th distinct section letter (A, B, C ... in order)."""
-    return QColor.fromHsv((45 + 110 * index) % 360, 70, 240)
 
 
 class PianoRoll(QAbstractScrollArea):
@@ -121,11 +116,7 @@ class PianoRoll(QAbstractScrollArea):
         inclusive, e.g. FormSpec.spans() of composer.services.form_plan; [] removes
         them. `set_song` keeps them (a piece that grows while it is sampled keeps its
         form), so clear them for a song without one."""
-        sections = [(str(letter), int(first), int(last)) for letter, first, last in sections]
-        for letter, first, last in sections:
-            if not letter or first < 1 or last < first:
-                raise ValueError(f"a section is (letter, first bar >= 1, last bar >= first), got {letter!r}, "
-                                 f"{first}, {last}")
+        sections = checked_sections(sections)
         height_changed = bool(sections) != bool(self.sections)
         self.sections = sections
         if height_changed:
@@ -391,7 +382,7 @@ class PianoRoll(QAbstractScrollArea):
         bars = int(self.content_beats() / bar) + 1
         label_every = max(1, int(40 / max(1.0, bar * self.px_per_beat)) + 1)
         painter.setClipRect(QRectF(KEY_WIDTH, 0, width, height))
-        self._paint_sections(painter, bar)
+        paint_sections(painter, self.sections, self.bar_x, self.font())
         for b in range(bars):
             x0 = o.x() + b * bar * self.px_per_beat
             painter.setPen(QColor(60, 60, 80))
@@ -405,19 +396,3 @@ class PianoRoll(QAbstractScrollArea):
         painter.setClipping(False)
         painter.setPen(QColor(170, 170, 180))
         painter.drawLine(QPointF(0, height - 0.5), QPointF(width, height - 0.5))
-
-    def _paint_sections(self, painter: QPainter, bar: float) -> None:
-        """Each section as a tinted span of the band, its letter at the left, a line between spans."""
-        letters = sorted({letter for letter, _, _ in self.sections})
-        font = QFont(self.font())
-        font.setPixelSize(SECTION_HEIGHT - 3)
-        font.setBold(True)
-        painter.setFont(font)
-        for letter, first, last in self.sections:
-            left, right = self.bar_x(first), self.bar_x(last + 1)
-            painter.fillRect(QRectF(left, 0, right - left, SECTION_HEIGHT), section_color(letters.index(letter)))
-            painter.setPen(QColor(60, 60, 80))
-            painter.drawLine(QPointF(left, 0), QPointF(left, SECTION_HEIGHT))
-            painter.drawText(QRectF(left + 4, 0, max(0.0, right - left - 4), SECTION_HEIGHT),
-                             Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, letter)
-        painter.setFont(self.font())
