@@ -1,5 +1,5 @@
-"""The generation controls: length, sampling, seed, key/scale, pitch range,
-tempo, instrument and primer. They build a `GenerateRequest` and persist
+"""The generation controls: length, form, sampling, seed, key/scale, pitch
+range, tempo, instrument, copy limit and primer. They build a `GenerateRequest` and persist
 themselves through `Settings`."""
 from __future__ import annotations
 
@@ -19,9 +19,11 @@ from PySide6.QtWidgets import (
 )
 
 from composer.errors import ComposerError
+from composer.model.copyindex import DEFAULT_ANCHOR
 from composer.music.scales import KEY_NAMES, SCALES
 from composer.music.song import pitch_name
 from composer.services.generate import GenerateRequest, parse_note_list
+from gui.form_controls import FormControl
 from gui.settings import Settings
 
 ANY = "any"
@@ -59,6 +61,32 @@ class PitchSpinBox(QSpinBox):
         except (ComposerError, IndexError):
             return None
         return pitch if 0 <= pitch <= 127 else None
+
+
+class CopyLimitSpinBox(QSpinBox):
+    """0 (off), then DEFAULT_ANCHOR notes upward: the service refuses shorter limits
+    (shorter shared runs are not counted), so the box does not offer them."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setRange(0, 256)
+        self.setSuffix(" notes")
+        self.setSpecialValueText("off")
+
+    def setValue(self, value: int) -> None:
+        super().setValue(DEFAULT_ANCHOR if 0 < value < DEFAULT_ANCHOR else value)
+
+    def stepBy(self, steps: int) -> None:
+        value = self.value() + steps
+        if 0 < value < DEFAULT_ANCHOR:
+            value = DEFAULT_ANCHOR if steps > 0 else 0
+        self.setValue(max(self.minimum(), min(self.maximum(), value)))
+
+    def validate(self, text: str, pos: int):
+        state, text, pos = super().validate(text, pos)
+        if state == QValidator.State.Acceptable and 0 < self.valueFromText(text) < DEFAULT_ANCHOR:
+            state = QValidator.State.Intermediate        # (typing 1 of 16 goes on)
+        return state, text, pos
 
 
 class GenerateControls(QWidget):
@@ -105,12 +133,13 @@ class GenerateControls(QWidget):
         self.primer_open.clicked.connect(self.primerOpenRequested)
         self.primer_clear = QPushButton("Clear")
         self.primer_clear.clicked.connect(self.primerClearRequested)
-        self.max_copy = QSpinBox(minimum=0, maximum=256, suffix=" notes")
-        self.max_copy.setSpecialValueText("off")
+        self.max_copy = CopyLimitSpinBox()
+        self.form_control = FormControl()
         self.set_copy_index(True)
 
         form.addRow("Length", self.bars)
         form.addRow("Length", self.seconds)
+        form.addRow("Form", self.form_control)
         form.addRow("Temperature", self.temperature)
         form.addRow("Top-p", self.top_p)
         form.addRow("Variations", self.count)
@@ -129,6 +158,7 @@ class GenerateControls(QWidget):
         self.kind = kind
         self.form.setRowVisible(self.bars, kind == "melody")
         self.form.setRowVisible(self.seconds, kind != "melody")
+        self.form_control.set_kind(kind)
 
     def set_copy_index(self, available: bool) -> None:
         """Offer the copy limit only for a model file that holds its training data's copy index."""
@@ -157,7 +187,7 @@ class GenerateControls(QWidget):
             key=None if self.key.currentText() == ANY else self.key.currentText(),
             scale=None if self.scale.currentText() == ANY else self.scale.currentText(),
             pitch_low=low, pitch_high=high, tempo=self.tempo.value(), program=self.instrument.currentIndex(),
-            max_copy=self.copy_limit())
+            max_copy=self.copy_limit(), **self.form_control.request_fields())
 
     # ---- persistence ------------------------------------------------------------
     def load(self, settings: Settings) -> None:
@@ -174,6 +204,7 @@ class GenerateControls(QWidget):
         self.tempo.setValue(settings.get("generate/tempo"))
         self.instrument.setCurrentIndex(min(127, max(0, settings.get("generate/program"))))
         self.max_copy.setValue(min(256, max(0, settings.get("generate/max_copy"))))
+        self.form_control.load(settings)
 
     def save(self, settings: Settings) -> None:
         settings.set("generate/bars", self.bars.value())
@@ -189,6 +220,7 @@ class GenerateControls(QWidget):
         settings.set("generate/tempo", self.tempo.value())
         settings.set("generate/program", self.instrument.currentIndex())
         settings.set("generate/max_copy", self.max_copy.value())
+        self.form_control.save(settings)
 
 
 def row_of(*widgets: QWidget) -> QWidget:

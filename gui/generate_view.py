@@ -25,12 +25,14 @@ from composer.model.modelfile import LoadedModel
 from composer.music.midifile import read_midi
 from composer.music.song import Song
 from composer.representations.base import Tokenizer
+from composer.services.form_plan import FREE
 from composer.services.generate import GenerateRequest
 from composer.services.primer import describe_primer
 from composer.tasks import Progress
 from gui.catalog import INFILL_NOTE, ModelEntry, file_stamp
 from gui.controls import GenerateControls
 from gui.dialogs import MIDI_FILTER, Dialogs
+from gui.form_controls import form_sections
 from gui.generation import GenerationOutcome, PreviewRow, generation_job
 from gui.infill import SelectionInfill
 from gui.jobs import Job, JobError
@@ -61,6 +63,7 @@ class GenerateView(ModelPicking, SelectionInfill, QWidget):
         self.primer_path: str = ""
         self.primer_name: str = ""
         self._pending_primer_beats = 0.0
+        self._pending_sections: list[tuple[str, int, int]] = []   # the form's letters of the running job
         self._preview: PreviewRow | None = None     # which variation the running job previews
         self._max_copy: int | None = None             # the copy limit of the running job
         self._previous_index = 0
@@ -218,6 +221,7 @@ class GenerateView(ModelPicking, SelectionInfill, QWidget):
         self.results.stop_playback()
         primer = request.primer
         self._pending_primer_beats = primer.end_beat if isinstance(primer, Song) else 0.0
+        self._pending_sections = form_sections(self.tokenizer, request)
         self._preview = PreviewRow(request.count, self.results.variations.currentRow())
         self._max_copy = request.max_copy
         self.job = Job("generate", generation_job(entry.path, loaded, request, self._preview), self)
@@ -250,7 +254,7 @@ class GenerateView(ModelPicking, SelectionInfill, QWidget):
             if note != self.message.text():
                 self.message.setText(note)
         if update.info is not None:
-            self.results.show_partial(update.info.song, self._pending_primer_beats)
+            self.results.show_partial(update.info.song, self._pending_primer_beats, self._pending_sections)
 
     def _on_generated(self, outcome: GenerationOutcome) -> None:
         self.loaded = outcome.loaded
@@ -258,7 +262,8 @@ class GenerateView(ModelPicking, SelectionInfill, QWidget):
         result, copies, checks = outcome.result, outcome.generation.copies, outcome.generation.checks
         kind = outcome.loaded.tokenizer.kind
         self.results.set_results(result.songs, kind, result.seed, result.primer_beats, copies,
-                                 outcome.generation.index if copies is not None else None)
+                                 outcome.generation.index if copies is not None else None,
+                                 sections=self._pending_sections)
         entry = self.current_entry()           # (a model opened or trained meanwhile may be selected now)
         loaded_path = outcome.loaded.path
         if entry is not None and loaded_path is not None and entry.path.resolve() == loaded_path.resolve():
@@ -320,8 +325,9 @@ class GenerateView(ModelPicking, SelectionInfill, QWidget):
         except ComposerError as exc:
             self.dialogs.error("Cannot regenerate", str(exc))
             return
-        if self.controls.kind == "melody":
-            request = replace(request, bars=max(1, bar_count(song) - (bar - 1)), seconds=None)
+        if self.controls.kind == "melody":       # free: a form plans whole pieces, not their ends
+            request = replace(request, bars=max(1, bar_count(song) - (bar - 1)), seconds=None, form=FREE,
+                              phrase_bars=None, vary=False)
         else:
             request = replace(request, bars=None,
                               seconds=max(1.0, song.duration_seconds - song.seconds_at(cut)))

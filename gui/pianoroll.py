@@ -16,26 +16,26 @@ band of lettered spans above the ruler; a letter keeps its colour.
 from __future__ import annotations
 
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QColor, QPainter, QPen
+from PySide6.QtGui import QColor, QFont, QPainter, QPen
 from PySide6.QtWidgets import QAbstractScrollArea, QMenu, QWidget
 
-from composer.music.song import Note, Song
-from gui.roll_paint import (  # noqa: F401  (the sizes and colours are part of this module's API)
-    BLACK_KEYS,
-    KEY_WIDTH,
-    RULER_HEIGHT,
-    SECTION_HEIGHT,
-    paint_keys,
-    paint_sections,
-    section_color,
-    velocity_color,
-)
+from composer.music.song import Note, Song, pitch_name
+from gui.pianoroll_sections import SECTION_HEIGHT, checked_sections, paint_sections
 
+KEY_WIDTH = 44        # px, the pitch-name column
+RULER_HEIGHT = 22     # px, the bar/beat ruler
 MIN_SPAN = 24         # semitones shown at least
 MIN_ROW, MAX_ROW = 7, 16   # px per semitone row
+BLACK_KEYS = {1, 3, 6, 8, 10}
 SELECTION_FILL = QColor(255, 196, 0, 48)     # the selected bars over the notes
 SELECTION_RULER = QColor(255, 190, 40)       # the selected bars on the ruler
 GHOST_PEN = QColor(150, 150, 160)
+
+
+def velocity_color(velocity: int, *, faded: bool = False) -> QColor:
+    """Blue (soft) .. red (loud); faded for primer notes."""
+    hue = int(220 * (1.0 - max(1, min(127, velocity)) / 127.0))
+    return QColor.fromHsv(hue, 90 if faded else 200, 200 if faded else 230)
 
 
 class PianoRoll(QAbstractScrollArea):
@@ -116,11 +116,7 @@ class PianoRoll(QAbstractScrollArea):
         inclusive, e.g. FormSpec.spans() of composer.services.form_plan; [] removes
         them. `set_song` keeps them (a piece that grows while it is sampled keeps its
         form), so clear them for a song without one."""
-        sections = [(str(letter), int(first), int(last)) for letter, first, last in sections]
-        for letter, first, last in sections:
-            if not letter or first < 1 or last < first:
-                raise ValueError(f"a section is (letter, first bar >= 1, last bar >= first), got {letter!r}, "
-                                 f"{first}, {last}")
+        sections = checked_sections(sections)
         height_changed = bool(sections) != bool(self.sections)
         self.sections = sections
         if height_changed:
@@ -294,7 +290,7 @@ class PianoRoll(QAbstractScrollArea):
         self._paint_grid(painter, rect.height())
         self._paint_selection(painter, rect.height(), self.ruler_height, SELECTION_FILL)
         self._paint_notes(painter)
-        paint_keys(self, painter, rect.height())
+        self._paint_keys(painter, rect.height())
         self._paint_ruler(painter, rect.width())
         if self.playhead_beat is not None:
             x = self._origin().x() + self.playhead_beat * self.px_per_beat
@@ -355,6 +351,25 @@ class PianoRoll(QAbstractScrollArea):
             painter.drawRect(rect)
         painter.setClipping(False)
 
+    def _paint_keys(self, painter: QPainter, height: int) -> None:
+        painter.fillRect(QRectF(0, self.ruler_height, KEY_WIDTH, height), QColor(245, 245, 248))
+        painter.setClipRect(QRectF(0, self.ruler_height, KEY_WIDTH, height))
+        o = self._origin()
+        font = QFont(self.font())
+        font.setPixelSize(max(7, min(11, self.row_height + 1)))
+        painter.setFont(font)
+        for pitch in range(self.pitch_low, self.pitch_high + 1):
+            y = o.y() + (self.pitch_high - pitch) * self.row_height
+            if pitch % 12 in BLACK_KEYS:
+                painter.fillRect(QRectF(KEY_WIDTH * 0.55, y, KEY_WIDTH * 0.45, self.row_height), QColor(60, 60, 70))
+            if pitch % 12 == 0 or self.row_height >= 12:
+                painter.setPen(QColor(30, 30, 40))
+                painter.drawText(QRectF(2, y - 2, KEY_WIDTH - 4, self.row_height + 4),
+                                 Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, pitch_name(pitch))
+        painter.setClipping(False)
+        painter.setPen(QColor(170, 170, 180))
+        painter.drawLine(QPointF(KEY_WIDTH, self.ruler_height), QPointF(KEY_WIDTH, height))
+
     def _paint_ruler(self, painter: QPainter, width: int) -> None:
         height = self.ruler_height
         top = height - RULER_HEIGHT                       # the bar/beat ruler is below the section band
@@ -367,7 +382,7 @@ class PianoRoll(QAbstractScrollArea):
         bars = int(self.content_beats() / bar) + 1
         label_every = max(1, int(40 / max(1.0, bar * self.px_per_beat)) + 1)
         painter.setClipRect(QRectF(KEY_WIDTH, 0, width, height))
-        paint_sections(self, painter)
+        paint_sections(painter, self.sections, self.bar_x, self.font())
         for b in range(bars):
             x0 = o.x() + b * bar * self.px_per_beat
             painter.setPen(QColor(60, 60, 80))

@@ -50,6 +50,9 @@ KEYS: dict[str, Key] = {
     "generate/program": Key(int, 0),       # General MIDI program 0..127
     "generate/max_copy": Key(int, 0),      # resample variations copying more notes of the training data; 0 = off
     "generate/primer": Key(str, ""),       # path of a .mid primer
+    "generate/form": Key(str, "auto"),     # auto, free, AABB, AABA, ABAB, ABAC (composer.services.form_plan)
+    "generate/phrase_bars": Key(int, 0),   # bars per phrase of a named form; 0 = the length / phrases
+    "generate/vary": Key(bool, False),     # second endings of repeated phrases
     "export/folder": Key(str, ""),
     "sound/soundfont": Key(str, ""),       # .sf2 for Play and Export audio; "" = the bundled General MIDI one
     "sound/midi_port": Key(str, ""),       # Play sends to this MIDI output port; "" = the audio output

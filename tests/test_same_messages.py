@@ -47,6 +47,9 @@ GENERATE_CASES = {
     "unknown key": (["--key", "H"], dict(key="H")),
     "bad scale": (["--key", "D", "--scale", "lydian-ish"], dict(key="D", scale="lydian-ish")),
     "top-p 0": (["--top-p", "0"], dict(top_p=0.0)),
+    # the Max copy box does not offer 1..3 (test_gui_form): the request can still hold it
+    "max copy 2": (["--max-copy", "2"], dict(max_copy=2)),
+    "form that does not split": (["--form", "AABB", "--bars", "6"], dict(form="AABB", bars=6)),
 }
 
 
@@ -60,14 +63,15 @@ def test_generate_requests_get_the_same_messages(qtbot, make_window, tiny_melody
                              lambda change=change: view.start_generation(replace(view.controls.request(), **change)))
         assert cli == app, name
         assert view.job is None
-    # max copy 2, set in the real control and started with the real button
+    # a form longer than the bars, set in the real controls and started with the real button
     cli = cli_message(capsys, "generate", "--model", tiny_melody_model, "--out", tmp_path / "out", "--quiet",
-                      "--max-copy", "2")
-    view.controls.set_copy_index(True)
-    view.controls.max_copy.setValue(2)
+                      "--bars", "8", "--form", "AABB", "--phrase-bars", "4")
+    view.controls.bars.setValue(8)
+    view.controls.form_control.form.setCurrentText("AABB")
+    view.controls.form_control.phrase_bars.setValue(4)
     app = dialog_message(qtbot, view.dialogs,
                          lambda: qtbot.mouseClick(view.generate_button, Qt.MouseButton.LeftButton))
-    assert cli == app and "max copy must be 0 or >= 4 notes" in app
+    assert cli == app and "form AABB of 4-bar phrases is 16 bars, but 8 bars were asked for" in app
 
 
 def test_model_dependent_rules_get_the_same_messages(qtbot, make_window, performance_model, tiny_melody_model,

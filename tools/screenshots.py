@@ -1,9 +1,11 @@
 """Take the documentation screenshots by driving the real window:
-`python -m tools.screenshots docs/img` (under Xvfb: `xvfb-run -a ...`).
+`python -m tools.screenshots docs/img [STEPS]` (under Xvfb: `xvfb-run -a ...`).
 
 Writes code-made tunes to a temporary folder, scans and trains a small model
-through the train view, then generates with it in the generate view. Nothing
-touches the user's settings or model folder.
+through the train view, then generates with it in the generate view; then
+form.png: an AABB piece of the shipped melody model with its section letters
+(alone: `python -m tools.screenshots docs/img form`). Nothing touches the
+user's settings or model folder.
 """
 from __future__ import annotations
 
@@ -68,6 +70,8 @@ def main(argv: list[str] | None = None) -> int:
     window.dialogs.confirm = lambda title, question: True
     window.resize(1440, 900)
     window.show()
+    if argv[1:2] == ["form"]:
+        return _form_shot(app, window, out)
 
     train = window.train_view
     window.tabs.setCurrentWidget(train)
@@ -101,6 +105,31 @@ def main(argv: list[str] | None = None) -> int:
     QTimer.singleShot(100, app.quit)
     app.exec()
     _grab(window, out / "generate.png")
+    return _form_shot(app, window, out)
+
+
+def _form_shot(app, window, out: Path) -> int:
+    """form.png: 16 bars of AABB (4-bar phrases, second endings) from the shipped melody model."""
+    gen = window.generate_view
+    window.tabs.setCurrentWidget(gen)
+    shipped = next(i for i, e in enumerate(gen.entries) if e.path.name == "melody.model")
+    gen.model_combo.setCurrentIndex(shipped)
+    c = gen.controls
+    c.count.setValue(4)
+    c.bars.setValue(16)
+    c.seed.setValue(11)
+    c.temperature.setValue(1.0)
+    c.key.setCurrentText("G")
+    c.scale.setCurrentText("major")
+    c.pitch_low.setValue(55)
+    c.pitch_high.setValue(88)
+    c.form_control.form.setCurrentText("AABB")
+    c.form_control.vary.setChecked(True)
+    gen.generate()
+    _wait(gen.job.finished)
+    QTimer.singleShot(100, app.quit)
+    app.exec()
+    _grab(window, out / "form.png")
     window.close()
     return 0
 

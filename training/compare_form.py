@@ -61,11 +61,11 @@ def parse_designs(text: str) -> tuple[str, ...]:
 def form_summary(model_path: Path, *, pieces: int = FORM_PIECES, bars: int = FORM_BARS,
                  seed: int = FORM_SEED) -> dict | None:
     """Form statistics of `pieces` pieces of `bars` bars the model generates with
-    default settings and `seed`."""
+    default settings and `seed`, form free (the model's own repetition, not the planner's)."""
     from composer.analysis.form import form_stats
     from composer.model.modelfile import load_model
     from composer.services.generate import GenerateRequest, generate
-    result = generate(load_model(model_path), GenerateRequest(count=pieces, bars=bars, seed=seed))
+    result = generate(load_model(model_path), GenerateRequest(count=pieces, bars=bars, seed=seed, form="free"))
     return form_stats(result.songs, bars).summary
 
 

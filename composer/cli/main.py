@@ -91,13 +91,14 @@ def add_generate_parser(sub) -> None:
                         "see composer.analysis.copymeter)")
     p.add_argument("--copy-folder", type=Path, default=None, metavar="DIR",
                    help="with --max-copy: compare with the MIDI files in DIR instead")
-    p.add_argument("--form", default="free",
-                   help="melody form: free (default), AABB, AABA, ABAB, ABAC or other phrase letters; a repeated "
-                        "letter brings its phrase back, phrases end on cadences; --bars defaults to its length")
+    p.add_argument("--form", default="auto",
+                   help="melody form: auto (default: ABAB of --bars/4-bar phrases when --bars is a multiple of 4, "
+                        "else free), free, AABB, AABA, ABAB, ABAC or other phrase letters; a repeated letter brings "
+                        "its phrase back, phrases end on cadences; --bars defaults to a named form's length")
     p.add_argument("--phrase-bars", type=int, default=None, metavar="N",
-                   help="bars per phrase of --form (default: --bars / phrases, else 4)")
+                   help="bars per phrase of a named --form (default: --bars / phrases, else 4)")
     p.add_argument("--vary", action="store_true",
-                   help="with --form: resample the last bar(s) of each repeated phrase (a second ending)")
+                   help="with a named --form: resample the last bar(s) of each repeated phrase (a second ending)")
     p.set_defaults(func=run_generate)
 
 

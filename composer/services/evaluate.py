@@ -320,7 +320,7 @@ def evaluate(config: EvalConfig, progress: ProgressFn | None = None,
     melody = isinstance(tok, MelodyTokenizer)
     request = GenerateRequest(count=config.samples, bars=config.bars if melody else None,
                               seconds=None if melody else config.seconds, temperature=config.temperature,
-                              seed=config.seed)
+                              seed=config.seed, form="free")     # the model's own music, not the planner's
     generated = generate(run.loaded, request, progress=progress, should_stop=should_stop)
     reference = [tok.decode(corpus.sequences[n]) for n in names]       # the melody the model sees
     index = (CopyIndex.from_corpus(used.index_pieces, tok, should_stop=should_stop)

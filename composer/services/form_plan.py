@@ -3,7 +3,9 @@ opening bar (issue 17, `generate --form AABB --phrase-bars 4 --vary`).
 
 A form is a string of letters, one per phrase of `phrase_bars` bars, named in
 order of appearance (A first, each new letter the next one: AABB, AABA, ABAB,
-ABAC, ABA, AABBCC ...), or "free" (no plan). It is carried out by a sampling
+ABAC, ABA, AABBCC ...), "free" (no plan), or "auto" (the default): ABAB of
+bars/4-bar phrases when the new bars are a multiple of 4, else free; ABAB
+came closest to the folk corpus's repetition and range (docs/evaluation.md). It is carried out by a sampling
 grammar (`FormGrammar`, a MelodyGrammar with more state per row), so the
 batched, seeded sampler needs no loop of its own and a seed gives the same
 pieces at any batch size:
@@ -46,22 +48,26 @@ from composer.representations.melody.grammar import (  # the grammar's token kin
 )
 
 FREE = "free"
-FORMS = (FREE, "AABB", "AABA", "ABAB", "ABAC")     # the named choices (the app's list); others are accepted too
+AUTO = "auto"
+NAMED_FORMS = ("AABB", "AABA", "ABAB", "ABAC")      # others are accepted too
+FORMS = (AUTO, FREE) + NAMED_FORMS                  # the choices offered (the app's list)
+AUTO_FORM = "ABAB"          # measured closest to the folk corpus of the named forms (docs/evaluation.md)
 DEFAULT_PHRASE_BARS = 4
+DEFAULT_BARS = 8            # a request's length when it gives neither bars nor seconds
 MAX_PHRASES = 26
 NO_CADENCE, TRIAD, TONIC = 0, 1, 2
 
 
 def parse_form(text: str | None) -> str:
-    """'free' or the letters of a form, upper case; raises ComposerError naming the bad form."""
+    """'free', 'auto' or the letters of a form, upper case; raises ComposerError naming the bad form."""
     value = (text or FREE).strip()
-    if value.lower() == FREE:
-        return FREE
+    if value.lower() in (FREE, AUTO):
+        return value.lower()
     letters = value.upper()
     seen = ""
     for letter in letters:
         if not ("A" <= letter <= "Z") or (letter not in seen and letter != chr(ord("A") + len(seen))):
-            raise ComposerError(f"unknown form {text!r}: use free, {', '.join(FORMS[1:])}, or phrase letters "
+            raise ComposerError(f"unknown form {text!r}: use {', '.join(FORMS)}, or phrase letters "
                                 "in order of appearance (A first, each new letter the next, e.g. ABA)")
         seen += "" if letter in seen else letter
     if len(letters) > MAX_PHRASES:
@@ -113,15 +119,17 @@ class FormSpec:
 
 def check_form(request) -> FormSpec | None:
     """Check a request's `form`, `phrase_bars`, `vary` against its length and
-    fill in `request.bars` when it is None (the form's own length); returns
-    the FormSpec, or None for form free. Raises ComposerError naming the bad
+    fill in `request.bars` when it is None (a named form's own length); returns
+    the FormSpec (auto: see auto_form), or None for free. Raises ComposerError naming the bad
     value. The one place these rules live (GenerateRequest.validate calls it)."""
     form = parse_form(request.form)
     phrase_bars = request.phrase_bars
-    if form == FREE:
+    if form in (FREE, AUTO):
         if phrase_bars is not None or request.vary:
-            raise ComposerError("phrase bars and vary belong to a form: choose one such as AABB, or leave them out")
-        return None
+            raise ComposerError("phrase bars and vary belong to a form: choose one such as AABB, or leave them out"
+                                + (" (auto plans its own phrases, without second endings)" if form == AUTO else ""))
+        form = auto_form(request.bars, request.seconds) if form == AUTO else FREE
+        return None if form == FREE else FormSpec(form, (request.bars or DEFAULT_BARS) // len(form))
     if phrase_bars is not None and phrase_bars < 1:
         raise ComposerError(f"phrase bars must be >= 1, got {phrase_bars}")
     if request.seconds is not None:
@@ -144,10 +152,28 @@ def check_form(request) -> FormSpec | None:
     return FormSpec(form, phrase_bars, bool(request.vary))
 
 
+def auto_form(bars: int | None, seconds: float | None = None) -> str:
+    """What form auto is for a request of `bars` new bars (None: DEFAULT_BARS,
+    unless a length in `seconds` is given): AUTO_FORM when they split into
+    its phrases of >= 1 bar, else free. A primer does not change it: a form
+    is planned over the new bars."""
+    if seconds is not None and bars is None:
+        return FREE
+    bars = DEFAULT_BARS if bars is None else bars
+    return AUTO_FORM if bars >= len(AUTO_FORM) and bars % len(AUTO_FORM) == 0 else FREE
+
+
+def planned_form(tokenizer, request) -> FormSpec | None:
+    """The form a model samples `request` with: None for free, and for a model
+    that is not a melody model (auto is free there; other forms are refused
+    by check_form_model)."""
+    return check_form(request) if isinstance(tokenizer, MelodyTokenizer) else None
+
+
 def check_form_model(tokenizer, request) -> None:
-    """A form other than free needs a melody model (bars to count)."""
+    """A form other than free or auto needs a melody model (bars to count)."""
     form = parse_form(request.form)
-    if form != FREE and not isinstance(tokenizer, MelodyTokenizer):
+    if form not in (FREE, AUTO) and not isinstance(tokenizer, MelodyTokenizer):
         raise ComposerError(f"form {form} needs a melody model; this is a {tokenizer.kind} model: use form free")
 
 
@@ -165,7 +191,7 @@ def sampling_grammar(tokenizer, request, constraints: Constraints, device) -> Gr
     for melody wrapped in a FormGrammar (form, cadences, no silent opening bar)."""
     if not isinstance(tokenizer, MelodyTokenizer):
         return tokenizer.grammar(1, constraints, device)
-    spec = check_form(request) or FormSpec("A", constraints.bars, detect_key=False)
+    spec = planned_form(tokenizer, request) or FormSpec("A", constraints.bars, detect_key=False)
     return FormGrammar(tokenizer, 1, constraints, device, spec, request_key(request.key, request.scale))
 
 
@@ -334,5 +360,6 @@ class FormGrammar(MelodyGrammar):
             self.cadence_pcs[row] = pcs
 
 
-__all__ = ["FORMS", "FREE", "DEFAULT_PHRASE_BARS", "FormSpec", "FormGrammar", "parse_form", "check_form",
-           "check_form_model", "request_key", "sampling_grammar"]
+__all__ = ["FORMS", "FREE", "AUTO", "AUTO_FORM", "NAMED_FORMS", "DEFAULT_BARS", "DEFAULT_PHRASE_BARS", "FormSpec",
+           "FormGrammar", "parse_form", "check_form", "auto_form", "planned_form", "check_form_model", "request_key",
+           "sampling_grammar"]

@@ -22,12 +22,11 @@ from composer.representations.frames import FramesTokenizer
 from composer.representations.melody import MelodyTokenizer
 from composer.representations.performance import PerformanceTokenizer
 from composer.safe_write import check_folder_target, check_target
-from composer.services.form_plan import check_form, check_form_model, sampling_grammar
+from composer.services.form_plan import AUTO, DEFAULT_BARS, check_form, check_form_model, sampling_grammar
 from composer.services.primer import load_primer, parse_note_list
 from composer.tasks import Progress, ProgressFn, ShouldStop, notify
 
 MAX_COUNT = 10_000
-DEFAULT_BARS = 8                         # the length when neither bars nor seconds is given
 
 
 @dataclass
@@ -51,7 +50,7 @@ class GenerateRequest:
     program: int = 0                     # General MIDI program 0..127
     time_signature: tuple[int, int] | None = None   # melody: None lets the model choose
     batch_size: int = 64
-    form: str = "free"                   # melody: "free" or phrase letters, e.g. AABB (services.form_plan)
+    form: str = AUTO                     # melody: auto, free or phrase letters, e.g. AABB (services.form_plan)
     phrase_bars: int | None = None       # bars per phrase; None: bars / phrases (or 4 when bars is None)
     vary: bool = False                   # a repeated phrase gets a second ending
     max_copy: int | None = None          # resample pieces copying more notes of the training data (copylimit)

@@ -63,6 +63,7 @@ class ResultsPanel(QWidget):
         self.showing_partial = False             # the roll shows a variation still being sampled
         self._busy = False                       # a generate or infill job runs
         self.source_name = ""                    # stem of the MIDI file opened to edit, "" for generated songs
+        self.sections: list[tuple[str, int, int]] = []   # the form's letters of the variations (gui.form_controls)
         self.variations = VariationList()
         self.roll = PianoRoll()
         self.infill_panel = InfillPanel()
@@ -165,25 +166,28 @@ class ResultsPanel(QWidget):
 
     # ---- content --------------------------------------------------------------
     def set_results(self, songs: list[Song], kind: str, seed: int | None, primer_beats: float,
-                    copies=None, copy_index=None, *, generated: bool = True) -> None:
+                    copies=None, copy_index=None, *, generated: bool = True, sections=()) -> None:
         """Show `songs` (generated, or a file opened to edit); `copies`: their copy
         meters against the training data's `copy_index` (composer.analysis.copymeter),
-        when the model has one."""
+        when the model has one; `sections`: the letters of their form, drawn over the ruler."""
         self.stop_playback()
         self.infill_panel.discard()
         self.undo_stack.clear()             # its commands name rows of the previous list
         self.source_name = ""
         self.kind = kind
+        self.sections = list(sections)
         self.showing_partial = False
         self.variations.set_songs(songs, kind, seed, primer_beats, copies, copy_index, generated=generated)
         self._on_row_changed(self.variations.currentRow())
 
-    def show_partial(self, song: Song, primer_beats: float) -> None:
+    def show_partial(self, song: Song, primer_beats: float, sections=()) -> None:
         """Draw the variation being sampled (the selected row's, else the first:
-        see generate_view.PreviewRow). Until the results come, Play and Export are
-        off: they would act on the list's old entry, not on what is drawn."""
+        see generate_view.PreviewRow), with the `sections` of its form. Until the
+        results come, Play and Export are off: they would act on the list's old
+        entry, not on what is drawn."""
         self.roll.set_song(song, primer_beats, keep_view=self.roll.song is not None)
         if not self.showing_partial:
+            self.roll.set_sections(sections)
             self.showing_partial = True
             self.stop_playback()
             self._update_buttons()
@@ -206,6 +210,7 @@ class ResultsPanel(QWidget):
             self.infill_panel.discard()
         song = self.variations.song_at(row)
         self.roll.set_song(song, self.variations.primer_beats)
+        self.roll.set_sections(self.sections if song is not None else [])
         if song is not None:
             bars = bar_count(song)
             self.regen_bar.setMaximum(max(2, bars))

@@ -16,7 +16,16 @@ from composer.model.modelfile import load_model
 from composer.music.midifile import read_midi, song_to_bytes
 from composer.representations.base import BOS, EOS, Constraints
 from composer.representations.melody import BAR, REST
-from composer.services.form_plan import NO_CADENCE, TONIC, TRIAD, FormGrammar, FormSpec, parse_form
+from composer.services.form_plan import (
+    NO_CADENCE,
+    TONIC,
+    TRIAD,
+    FormGrammar,
+    FormSpec,
+    check_form,
+    parse_form,
+    planned_form,
+)
 from composer.services.generate import GenerateRequest, generate, prepare
 
 
@@ -66,7 +75,7 @@ def test_a_repeated_letter_brings_its_phrase_back_bar_for_bar(melody_model, form
 
 def test_free_pieces_do_not_repeat_whole_phrases(melody_model):
     """The check above can fail: free pieces of the same model do not pass it."""
-    result = generate(melody_model, GenerateRequest(count=6, bars=8, seed=4, temperature=1.5))
+    result = generate(melody_model, GenerateRequest(count=6, bars=8, seed=4, temperature=1.5, form="free"))
     assert not all(phrases_equal_their_sources(bars_of(t), FormSpec("AABB", 2)) for t in result.tokens)
 
 
@@ -179,7 +188,8 @@ def test_a_grammar_names_every_per_sequence_array_in_row_state(melody_model):
     assert per_row == set(grammar.row_state)
 
 
-@pytest.mark.parametrize("text, form", [("aabb", "AABB"), (" ABA ", "ABA"), ("Free", "free"), (None, "free")])
+@pytest.mark.parametrize("text, form", [("aabb", "AABB"), (" ABA ", "ABA"), ("Free", "free"), (None, "free"),
+                                        ("Auto", "auto")])
 def test_form_names(text, form):
     assert parse_form(text) == form
 
@@ -191,6 +201,37 @@ def test_a_form_fills_in_the_length(kwargs, bars):
     request = GenerateRequest(bars=given, **kwargs)
     request.validate()
     assert request.bars == bars
+
+
+@pytest.mark.parametrize("bars, seconds, form", [
+    (16, None, FormSpec("ABAB", 4)), (8, None, FormSpec("ABAB", 2)), (12, None, FormSpec("ABAB", 3)),
+    (4, None, FormSpec("ABAB", 1)), (None, None, FormSpec("ABAB", 2)),       # the default length, 8 bars
+    (6, None, None), (3, None, None), (1, None, None), (None, 8.0, None)])
+def test_auto_is_abab_of_quarter_phrases_when_the_bars_split_in_four_else_free(bars, seconds, form):
+    assert GenerateRequest().form == "auto"
+    request = GenerateRequest(bars=bars, seconds=seconds)
+    request.validate()
+    assert check_form(request) == form and request.bars == bars
+
+
+def test_auto_samples_what_abab_samples_and_free_what_free_does(melody_model):
+    def tokens(**kwargs):
+        return generate(melody_model, GenerateRequest(count=3, seed=9, temperature=1.5, **kwargs)).tokens
+    assert tokens(bars=8) == tokens(bars=8, form="ABAB")
+    assert tokens(bars=8) != tokens(bars=8, form="free")
+    assert tokens(bars=6) == tokens(bars=6, form="free")
+    primed = dict(bars=8, primer="C4:1 D4:1 E4:1")     # a primer: the same rule over the new bars
+    assert tokens(**primed) == tokens(**primed, form="ABAB")
+    for t in tokens(**primed):
+        assert phrases_equal_their_sources(bars_of(t)[1:], FormSpec("ABAB", 2))
+
+
+def test_auto_with_a_performance_model_is_free(tmp_path):
+    loaded = load_model(tiny_model_file(tmp_path / "p.model", "performance", steps=2))
+    request = GenerateRequest(count=2, seconds=2.0, seed=1)
+    assert planned_form(loaded.tokenizer, request) is None
+    assert [song_to_bytes(s) for s in generate(loaded, request).songs] == \
+        [song_to_bytes(s) for s in generate(loaded, GenerateRequest(count=2, seconds=2.0, seed=1, form="free")).songs]
 
 
 def run(capsys, *args) -> tuple[int, str]:
@@ -210,6 +251,8 @@ def run(capsys, *args) -> tuple[int, str]:
     (["--form", "AABB", "--phrase-bars", "1", "--vary"], "needs phrases of >= 2 bars, got 1"),
     (["--vary"], "phrase bars and vary belong to a form"),
     (["--phrase-bars", "4"], "phrase bars and vary belong to a form"),
+    (["--form", "auto", "--vary"], "auto plans its own phrases"),
+    (["--form", "free", "--phrase-bars", "2"], "phrase bars and vary belong to a form"),
 ])
 def test_bad_form_requests_are_one_line_and_write_nothing(tmp_path, capsys, model_path, extra, message):
     code, err = run(capsys, "generate", "--model", str(model_path), "--out", str(tmp_path / "out"), "--quiet",

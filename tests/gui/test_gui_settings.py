@@ -19,6 +19,10 @@ def test_every_control_round_trips_through_a_restart(qtbot, make_window, gui_set
     c.pitch_high.setValue(80)
     c.tempo.setValue(100)
     c.instrument.setCurrentIndex(73)
+    c.max_copy.setValue(12)
+    c.form_control.form.setCurrentText("AABA")
+    c.form_control.phrase_bars.setValue(3)
+    c.form_control.vary.setChecked(True)
     t = window.train_view
     t.folder.setText(str(tmp_path))
     t.name.setText("folk")
@@ -41,6 +45,10 @@ def test_every_control_round_trips_through_a_restart(qtbot, make_window, gui_set
     assert (c.key.currentText(), c.scale.currentText()) == ("D", "dorian")
     assert (c.pitch_low.value(), c.pitch_high.value(), c.tempo.value(), c.instrument.currentIndex()) == \
         (50, 80, 100, 73)
+    f = c.form_control
+    assert (c.max_copy.value(), f.form.currentText(), f.phrase_bars.value(), f.vary.isChecked()) == \
+        (12, "AABA", 3, True)
+    assert c.request().form == "AABA" and c.request().phrase_bars == 3 and c.request().vary
     t = again.train_view
     assert (t.folder.text(), t.name.text(), t.representation.currentText(), t.cell.currentData()) == \
         (str(tmp_path), "folk", "performance", "gru")
