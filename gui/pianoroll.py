@@ -16,27 +16,25 @@ band of lettered spans above the ruler; a letter keeps its colour.
 from __future__ import annotations
 
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QColor, QFont, QPainter, QPen
 from PySide6.QtWidgets import QAbstractScrollArea, QMenu, QWidget
 
-from composer.music.song import Note, Song, pitch_name
-from gui.pianoroll_sections import SECTION_HEIGHT, checked_sections, paint_sections
+from composer.music.song import Note, Song
+from gui.pianoroll_paint import (
+    KEY_WIDTH,
+    MAX_ROW,
+    MIN_ROW,
+    MIN_SPAN,
+    RULER_HEIGHT,
+    SECTION_HEIGHT,
+    SELECTION_FILL,
+    SELECTION_RULER,
+    paint_roll,
+    section_color,
+    velocity_color,
+)
 
-KEY_WIDTH = 44        # px, the pitch-name column
-RULER_HEIGHT = 22     # px, the bar/beat ruler
-MIN_SPAN = 24         # semitones shown at least
-MIN_ROW, MAX_ROW = 7, 16   # px per semitone row
-BLACK_KEYS = {1, 3, 6, 8, 10}
-SELECTION_FILL = QColor(255, 196, 0, 48)     # the selected bars over the notes
-SELECTION_RULER = QColor(255, 190, 40)       # the selected bars on the ruler
-GHOST_PEN = QColor(150, 150, 160)
-
-
-def velocity_color(velocity: int, *, faded: bool = False) -> QColor:
-    """Blue (soft) .. red (loud); faded for primer notes."""
-    hue = int(220 * (1.0 - max(1, min(127, velocity)) / 127.0))
-    return QColor.fromHsv(hue, 90 if faded else 200, 200 if faded else 230)
-
+__all__ = ["KEY_WIDTH", "RULER_HEIGHT", "SECTION_HEIGHT", "SELECTION_FILL", "SELECTION_RULER", "PianoRoll",
+           "section_color", "velocity_color"]
 
 class PianoRoll(QAbstractScrollArea):
     """Draws `song` (all non-drum notes); times in beats, zoom in px per beat."""
@@ -56,7 +54,7 @@ class PianoRoll(QAbstractScrollArea):
         self.px_per_beat = 24.0
         self.row_height = 9
         self.pitch_low, self.pitch_high = 48, 84
-        self._notes: list[Note] = []
+        self.notes: list[Note] = []
         self.setMinimumSize(320, 200)
         self.setFocusPolicy(Qt.FocusPolicy.WheelFocus)
         self.viewport().setAutoFillBackground(False)
@@ -68,13 +66,13 @@ class PianoRoll(QAbstractScrollArea):
         """Show `song` (None clears); `primer_beats` marks the primer's notes."""
         self.song = song
         self.primer_beats = primer_beats
-        self._notes = song.notes if song is not None else []
+        self.notes = song.notes if song is not None else []
         self.ghost_notes = []
         if self.selection is not None and (song is None or self.selection[1] > self.bar_count()):
             self.clear_selection()
-        if self._notes:
-            low = min(n.pitch for n in self._notes) - 3
-            high = max(n.pitch for n in self._notes) + 3
+        if self.notes:
+            low = min(n.pitch for n in self.notes) - 3
+            high = max(n.pitch for n in self.notes) + 3
             if high - low < MIN_SPAN:
                 pad = (MIN_SPAN - (high - low)) // 2
                 low, high = low - pad, high + (MIN_SPAN - (high - low) - pad)
@@ -116,7 +114,11 @@ class PianoRoll(QAbstractScrollArea):
         inclusive, e.g. FormSpec.spans() of composer.services.form_plan; [] removes
         them. `set_song` keeps them (a piece that grows while it is sampled keeps its
         form), so clear them for a song without one."""
-        sections = checked_sections(sections)
+        sections = [(str(letter), int(first), int(last)) for letter, first, last in sections]
+        for letter, first, last in sections:
+            if not letter or first < 1 or last < first:
+                raise ValueError(f"a section is (letter, first bar >= 1, last bar >= first), got {letter!r}, "
+                                 f"{first}, {last}")
         height_changed = bool(sections) != bool(self.sections)
         self.sections = sections
         if height_changed:
@@ -159,13 +161,13 @@ class PianoRoll(QAbstractScrollArea):
     def bar_at(self, x: float) -> int:
         """The bar (1-based, clamped to the song) under viewport x."""
         bar = self.song.bar_length() if self.song else 4.0
-        beat = (x - self._origin().x()) / self.px_per_beat
+        beat = (x - self.origin().x()) / self.px_per_beat
         return max(1, min(self.bar_count(), int(beat // bar) + 1))
 
     def bar_x(self, bar: int) -> float:
         """Viewport x where `bar` (1-based) begins."""
         length = self.song.bar_length() if self.song else 4.0
-        return self._origin().x() + (bar - 1) * length * self.px_per_beat
+        return self.origin().x() + (bar - 1) * length * self.px_per_beat
 
     def zoom(self, factor: float) -> None:
         """Scale the time axis by `factor`, keeping it between 4 and 400 px per beat."""
@@ -190,13 +192,13 @@ class PianoRoll(QAbstractScrollArea):
         self.verticalScrollBar().setRange(0, max(0, height - (view.height() - self.ruler_height)))
         self.verticalScrollBar().setPageStep(max(1, view.height() - self.ruler_height))
 
-    def _origin(self) -> QPointF:
+    def origin(self) -> QPointF:
         return QPointF(KEY_WIDTH - self.horizontalScrollBar().value(),
                        self.ruler_height - self.verticalScrollBar().value())
 
     def note_rect(self, note: Note) -> QRectF:
         """Where `note` is drawn, in viewport pixels."""
-        o = self._origin()
+        o = self.origin()
         return QRectF(o.x() + note.start * self.px_per_beat, o.y() + (self.pitch_high - note.pitch) * self.row_height,
                       max(2.0, note.duration * self.px_per_beat - 1), self.row_height - 1)
 
@@ -280,119 +282,5 @@ class PianoRoll(QAbstractScrollArea):
     def scrollContentsBy(self, dx: int, dy: int) -> None:
         self.viewport().update()
 
-    # ---- painting ---------------------------------------------------------------
     def paintEvent(self, event) -> None:
-        painter = QPainter(self.viewport())
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
-        rect = self.viewport().rect()
-        painter.fillRect(rect, QColor(250, 250, 250))
-        self._paint_rows(painter, rect.width())
-        self._paint_grid(painter, rect.height())
-        self._paint_selection(painter, rect.height(), self.ruler_height, SELECTION_FILL)
-        self._paint_notes(painter)
-        self._paint_keys(painter, rect.height())
-        self._paint_ruler(painter, rect.width())
-        if self.playhead_beat is not None:
-            x = self._origin().x() + self.playhead_beat * self.px_per_beat
-            if x >= KEY_WIDTH:
-                painter.setPen(QPen(QColor(220, 30, 30), 2))
-                painter.drawLine(QPointF(x, 0), QPointF(x, rect.height()))
-        if self.song is None:
-            painter.setPen(QColor(120, 120, 120))
-            painter.drawText(rect.adjusted(KEY_WIDTH, self.ruler_height, 0, 0), Qt.AlignmentFlag.AlignCenter,
-                             "Generate, or open a MIDI file, to see the notes here")
-        painter.end()
-
-    def _paint_rows(self, painter: QPainter, width: int) -> None:
-        o = self._origin()
-        for pitch in range(self.pitch_low, self.pitch_high + 1):
-            y = o.y() + (self.pitch_high - pitch) * self.row_height
-            if pitch % 12 in BLACK_KEYS:
-                painter.fillRect(QRectF(KEY_WIDTH, y, width, self.row_height), QColor(236, 236, 240))
-            if pitch % 12 == 0:
-                painter.setPen(QColor(205, 205, 215))
-                painter.drawLine(QPointF(KEY_WIDTH, y + self.row_height), QPointF(width, y + self.row_height))
-
-    def _paint_grid(self, painter: QPainter, height: int) -> None:
-        o = self._origin()
-        bar = self.song.bar_length() if self.song else 4.0
-        beat_unit = 4.0 / (self.song.time_signature[1] if self.song else 4)
-        beats = int(self.content_beats() / beat_unit) + 1
-        for k in range(beats):
-            x = o.x() + k * beat_unit * self.px_per_beat
-            if x < KEY_WIDTH:
-                continue
-            on_bar = abs((k * beat_unit) / bar - round((k * beat_unit) / bar)) < 1e-6
-            painter.setPen(QColor(150, 150, 165) if on_bar else QColor(222, 222, 230))
-            painter.drawLine(QPointF(x, self.ruler_height), QPointF(x, height))
-
-    def _paint_selection(self, painter: QPainter, bottom: float, top: float, color: QColor) -> None:
-        """Shade the selected bars between `top` and `bottom` (viewport y)."""
-        if self.selection is None:
-            return
-        left = max(float(KEY_WIDTH), self.bar_x(self.selection[0]))
-        right = self.bar_x(self.selection[1] + 1)
-        if right > left:
-            painter.fillRect(QRectF(left, top, right - left, bottom - top), color)
-
-    def _paint_notes(self, painter: QPainter) -> None:
-        painter.setClipRect(QRectF(KEY_WIDTH, self.ruler_height, self.viewport().width(), self.viewport().height()))
-        painter.setPen(QPen(GHOST_PEN, 1, Qt.PenStyle.DashLine))
-        for note in self.ghost_notes:
-            if self.pitch_low <= note.pitch <= self.pitch_high:
-                painter.drawRect(self.note_rect(note))
-        border = QColor(40, 40, 60)
-        for note in self._notes:
-            if not self.pitch_low <= note.pitch <= self.pitch_high:
-                continue
-            rect = self.note_rect(note)
-            painter.fillRect(rect, velocity_color(note.velocity, faded=note.start < self.primer_beats - 1e-9))
-            painter.setPen(border)
-            painter.drawRect(rect)
-        painter.setClipping(False)
-
-    def _paint_keys(self, painter: QPainter, height: int) -> None:
-        painter.fillRect(QRectF(0, self.ruler_height, KEY_WIDTH, height), QColor(245, 245, 248))
-        painter.setClipRect(QRectF(0, self.ruler_height, KEY_WIDTH, height))
-        o = self._origin()
-        font = QFont(self.font())
-        font.setPixelSize(max(7, min(11, self.row_height + 1)))
-        painter.setFont(font)
-        for pitch in range(self.pitch_low, self.pitch_high + 1):
-            y = o.y() + (self.pitch_high - pitch) * self.row_height
-            if pitch % 12 in BLACK_KEYS:
-                painter.fillRect(QRectF(KEY_WIDTH * 0.55, y, KEY_WIDTH * 0.45, self.row_height), QColor(60, 60, 70))
-            if pitch % 12 == 0 or self.row_height >= 12:
-                painter.setPen(QColor(30, 30, 40))
-                painter.drawText(QRectF(2, y - 2, KEY_WIDTH - 4, self.row_height + 4),
-                                 Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, pitch_name(pitch))
-        painter.setClipping(False)
-        painter.setPen(QColor(170, 170, 180))
-        painter.drawLine(QPointF(KEY_WIDTH, self.ruler_height), QPointF(KEY_WIDTH, height))
-
-    def _paint_ruler(self, painter: QPainter, width: int) -> None:
-        height = self.ruler_height
-        top = height - RULER_HEIGHT                       # the bar/beat ruler is below the section band
-        painter.fillRect(QRectF(0, 0, width, height), QColor(232, 232, 238))
-        self._paint_selection(painter, height, 0, SELECTION_RULER)
-        o = self._origin()
-        bar = self.song.bar_length() if self.song else 4.0
-        beat_unit = 4.0 / (self.song.time_signature[1] if self.song else 4)
-        per_bar = max(1, round(bar / beat_unit))
-        bars = int(self.content_beats() / bar) + 1
-        label_every = max(1, int(40 / max(1.0, bar * self.px_per_beat)) + 1)
-        painter.setClipRect(QRectF(KEY_WIDTH, 0, width, height))
-        paint_sections(painter, self.sections, self.bar_x, self.font())
-        for b in range(bars):
-            x0 = o.x() + b * bar * self.px_per_beat
-            painter.setPen(QColor(60, 60, 80))
-            painter.drawLine(QPointF(x0, top + RULER_HEIGHT * 0.35), QPointF(x0, height))
-            if b % label_every == 0:
-                painter.drawText(QPointF(x0 + 3, top + RULER_HEIGHT * 0.6), str(b + 1))
-            painter.setPen(QColor(140, 140, 155))
-            for k in range(1, per_bar):
-                x = x0 + k * beat_unit * self.px_per_beat
-                painter.drawLine(QPointF(x, top + RULER_HEIGHT * 0.75), QPointF(x, height))
-        painter.setClipping(False)
-        painter.setPen(QColor(170, 170, 180))
-        painter.drawLine(QPointF(0, height - 0.5), QPointF(width, height - 0.5))
+        paint_roll(self)

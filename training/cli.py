@@ -377,12 +377,14 @@ def resume_command(args, *, out: str | os.PathLike, cell: str | None = None) -> 
 
 
 _NOT_REPEATED = ("help", "out", "resume", "force")
+_COMMA_LISTS = ("cell", "lookback", "compare_form")      # options read as comma lists (the rest as LOW:HIGH)
 
 
 def _option_text(dest: str, value) -> str:
-    """A parsed option value as the parser reads it back: ('lstm', 'gru') -> 'lstm,gru', (-5, 6) -> '-5:6'."""
+    """A parsed option value as the parser reads it back: ('lstm', 'gru') -> 'lstm,gru',
+    (1, 2, 4, 8) -> '1,2,4,8' (--lookback), (-5, 6) -> '-5:6'."""
     if isinstance(value, tuple):
-        return (",".join if dest == "cell" else ":".join)(str(v) for v in value)
+        return (",".join if dest in _COMMA_LISTS else ":".join)(str(v) for v in value)
     return str(value)
 
 

@@ -109,81 +109,120 @@ def sample(model: MusicRNN, grammar: Grammar, prefix: list[int], count: int, cfg
     slots = count if slots is None else min(slots, count)
     if slots < 1:
         raise ValueError(f"slots must be >= 1, got {slots}")
-    device = next(model.parameters()).device
     model.eval()
     for t in prefix:
         grammar.update(torch.tensor([t], dtype=torch.long))
     if mark_primed:
         grammar.mark_primed()
-    use_pos = model.pos_embed is not None
-    pos_t = None
-    if use_pos:
-        if prefix_positions is None or len(prefix_positions) != len(prefix):
-            raise ValueError("this model needs prefix_positions, one per prefix token")
-        pos_t = torch.tensor([prefix_positions], dtype=torch.long, device=device)          # (1, P)
-    lookback_rows, lb_t = _lookback_rows(model, grammar, prefix, slots)
-    if lb_t is not None:
-        lb_t = lb_t.to(device)
-    runner = runner or make_runner(model)
-    prefix_t = torch.tensor([prefix], dtype=torch.long, device=device)
-    # (the lookback features only for models that take them: other runners keep their two-argument calls)
-    first = runner.prime(prefix_t, pos_t) if lb_t is None else runner.prime(prefix_t, pos_t, lb_t)   # (1, V)
-    limit = grammar.max_steps()                          # tokens any one variation may take
-    template, grammar = grammar, grammar.repeat(slots)   # the live variations' grammar, one row each
-    runner.add(slots - 1)
-    logits = first.expand(slots, -1)                     # (L, V), one row per live variation
-    rows = BatchRows(seed, slots)
+    batch = _LiveRows(model, grammar, prefix, prefix_positions, slots, seed, runner)
     sequences = [list(prefix) for _ in range(slots)] + [[] for _ in range(count - slots)]
     waiting, finished, step = slots, 0, 0
     while True:
         if should_stop is not None and should_stop():
             raise Cancelled("generation cancelled")
-        filtered = filter_logits(logits, grammar.mask(), cfg)
-        probs = torch.softmax(filtered, dim=-1)
-        nxt = draw(probs, torch.from_numpy(rows.uniforms()[:, None]).to(probs.device))   # (L, 1)
-        grammar.update(nxt[:, 0])
-        for v, t in zip(rows.variation.tolist(), nxt[:, 0].tolist()):
+        nxt = batch.draw(cfg)                                                    # (L, 1)
+        for v, t in zip(batch.rows.variation.tolist(), nxt[:, 0].tolist()):
             sequences[v].append(t)
-        ended = grammar.done.numpy() | (rows.made >= limit)
-        reuse = None
-        if ended.any():
-            ends = np.flatnonzero(ended)
-            finished += len(ends)
-            new = min(len(ends), count - waiting)        # the next variations take over these rows
-            if new < len(ends):                          # the rest leave the RNN's batch
-                keep = np.flatnonzero(~ended)
-                if new:
-                    keep = np.sort(np.concatenate([keep, ends[:new]]))
-                grammar.keep(keep)
-                runner.keep(torch.from_numpy(keep).to(device))
-                if lookback_rows is not None:
-                    lookback_rows.keep(keep)
-                rows.keep(keep)
-                nxt = nxt[torch.from_numpy(keep).to(nxt.device)]
-                ended = ended[keep]
-            reuse = np.flatnonzero(ended) if new else None
-        if len(rows):                                    # (a reused row's step is thrown away below)
-            pos = grammar.positions().to(device)[:, None] if use_pos else None        # (L, 1)
-            if lookback_rows is None:
-                logits = runner.step(nxt, pos)
-            else:                                        # (L, 1, N + 1)
-                logits = runner.step(nxt, pos, lookback_rows.feed(nxt[:, 0]).to(device))
+        ended = batch.ended()
+        finished += int(ended.sum())
+        nxt, reuse = batch.end(ended, nxt, count - waiting)
+        batch.step(nxt)
         if reuse is not None:                            # they start from the primed state
             fresh = np.arange(waiting, waiting + len(reuse))
-            grammar.restart(reuse, template)
-            runner.restart(torch.from_numpy(reuse).to(device))
-            if lookback_rows is not None:
-                lookback_rows.restart(reuse)
-            logits[torch.from_numpy(reuse).to(logits.device)] = first
-            rows.restart(reuse, fresh)
+            batch.restart(reuse, fresh)
             for v in fresh.tolist():
                 sequences[v] = list(prefix)
             waiting += len(reuse)
         if on_step is not None:
-            on_step(step, Progress(sequences, finished, grammar))
-        if not len(rows):
+            on_step(step, Progress(sequences, finished, batch.grammar))
+        if not len(batch.rows):
             return sequences
         step += 1
+
+
+class _LiveRows:
+    """The rows of the RNN's batch in one `sample` call, kept in step: the
+    live variations' grammar (one row each), the runner's RNN state, the
+    lookback trackers, each row's random stream (BatchRows) and next logits.
+    Built by priming the runner with the prefix (`grammar` has read it)."""
+
+    def __init__(self, model: MusicRNN, grammar: Grammar, prefix: list[int], prefix_positions: list[int] | None,
+                 slots: int, seed: int, runner=None):
+        device = self.device = next(model.parameters()).device
+        self.use_pos = model.pos_embed is not None
+        pos_t = None
+        if self.use_pos:
+            if prefix_positions is None or len(prefix_positions) != len(prefix):
+                raise ValueError("this model needs prefix_positions, one per prefix token")
+            pos_t = torch.tensor([prefix_positions], dtype=torch.long, device=device)          # (1, P)
+        self.lookback_rows, lb_t = _lookback_rows(model, grammar, prefix, slots)
+        if lb_t is not None:
+            lb_t = lb_t.to(device)
+        runner = self.runner = runner or make_runner(model)
+        prefix_t = torch.tensor([prefix], dtype=torch.long, device=device)
+        # (the lookback features only for models that take them: other runners keep their two-argument calls)
+        self.first = runner.prime(prefix_t, pos_t) if lb_t is None else runner.prime(prefix_t, pos_t, lb_t)  # (1, V)
+        self.limit = grammar.max_steps()                          # tokens any one variation may take
+        self.template, self.grammar = grammar, grammar.repeat(slots)
+        runner.add(slots - 1)
+        self.logits = self.first.expand(slots, -1)               # (L, V), one row per live variation
+        self.rows = BatchRows(seed, slots)
+
+    def draw(self, cfg: SamplingConfig) -> torch.Tensor:
+        """Each row's next token (L, 1), drawn from the filtered logits and read by the grammar."""
+        filtered = filter_logits(self.logits, self.grammar.mask(), cfg)
+        probs = torch.softmax(filtered, dim=-1)
+        nxt = draw(probs, torch.from_numpy(self.rows.uniforms()[:, None]).to(probs.device))   # (L, 1)
+        self.grammar.update(nxt[:, 0])
+        return nxt
+
+    def ended(self) -> np.ndarray:
+        """(L,) bool: the rows whose variation has ended (by the grammar or the step limit)."""
+        return self.grammar.done.numpy() | (self.rows.made >= self.limit)
+
+    def end(self, ended: np.ndarray, nxt: torch.Tensor, waiting: int) -> tuple[torch.Tensor, np.ndarray | None]:
+        """The rows `ended` (L,) bool: up to `waiting` of them are taken over by
+        the next variations, the rest leave the RNN's batch. Returns (the kept
+        rows' tokens of `nxt`, the rows to restart or None)."""
+        if not ended.any():
+            return nxt, None
+        ends = np.flatnonzero(ended)
+        new = min(len(ends), waiting)                # the next variations take over these rows
+        if new < len(ends):                          # the rest leave the RNN's batch
+            keep = np.flatnonzero(~ended)
+            if new:
+                keep = np.sort(np.concatenate([keep, ends[:new]]))
+            nxt = self.keep(keep, nxt)
+            ended = ended[keep]
+        return nxt, (np.flatnonzero(ended) if new else None)
+
+    def keep(self, keep: np.ndarray, nxt: torch.Tensor) -> torch.Tensor:
+        """Keep only the rows `keep`; returns their tokens of `nxt`."""
+        self.grammar.keep(keep)
+        self.runner.keep(torch.from_numpy(keep).to(self.device))
+        if self.lookback_rows is not None:
+            self.lookback_rows.keep(keep)
+        self.rows.keep(keep)
+        return nxt[torch.from_numpy(keep).to(nxt.device)]
+
+    def step(self, nxt: torch.Tensor) -> None:
+        """The next logits of every row, after its token `nxt` (L, 1)."""
+        if not len(self.rows):                    # (a reused row's step is thrown away by `restart`)
+            return
+        pos = self.grammar.positions().to(self.device)[:, None] if self.use_pos else None        # (L, 1)
+        if self.lookback_rows is None:
+            self.logits = self.runner.step(nxt, pos)
+        else:                                        # (L, 1, N + 1)
+            self.logits = self.runner.step(nxt, pos, self.lookback_rows.feed(nxt[:, 0]).to(self.device))
+
+    def restart(self, reuse: np.ndarray, variations: np.ndarray) -> None:
+        """Rows `reuse` begin `variations` from the primed state."""
+        self.grammar.restart(reuse, self.template)
+        self.runner.restart(torch.from_numpy(reuse).to(self.device))
+        if self.lookback_rows is not None:
+            self.lookback_rows.restart(reuse)
+        self.logits[torch.from_numpy(reuse).to(self.logits.device)] = self.first
+        self.rows.restart(reuse, variations)
 
 
 def _lookback_rows(model: MusicRNN, grammar: Grammar, prefix: list[int], slots: int):

@@ -39,7 +39,7 @@ def test_a_new_graph_layout_replaces_the_old_cache_file(monkeypatch, tmp_path):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     monkeypatch.setattr(runtime, "_SESSIONS", {})            # the same weights may be loaded from another test
     model = model_for(MelodyTokenizer(), "lstm")
-    key = runtime._weights_key(model)
+    key = runtime.weights_key(model)
     cache = tmp_path / "rnn-composer" / "onnx"
     cache.mkdir(parents=True)
     old, other = cache / f"{key}.onnx", cache / "0123abcd.onnx"     # this model's old layout, another model's

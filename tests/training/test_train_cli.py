@@ -126,7 +126,7 @@ def test_the_resume_command_repeats_the_users_options():
     from training.cli import config_from_args, resume_command
     given = ["train", "my music", "--out", "m.model", "--cell", "gru", "--steps", "1500", "--patience", "0",
              "--transpose=-5:6", "--track", "Lead Flute", "--chords", "lowest", "--no-position", "--infill-bars",
-             "2:3", "--lr", "0.002", "--force", "--quiet"]
+             "2:3", "--lookback", "1,2,4,8", "--lr", "0.002", "--force", "--quiet"]
     args = build_parser().parse_args(given)
     words = shlex.split(resume_command(args, out="m.model"))
     again = build_parser().parse_args(words[3:])

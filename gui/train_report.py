@@ -1,0 +1,103 @@
+"""The train view's read-outs: the ingestion report (a table of the files
+with their status) and the progress of a scan or a run with the training
+and validation curves."""
+from __future__ import annotations
+
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QGridLayout,
+    QGroupBox,
+    QHeaderView,
+    QLabel,
+    QProgressBar,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from gui.plot import CurvePlot
+
+
+def format_duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "?"
+    seconds = int(seconds)
+    hours, rest = divmod(seconds, 3600)
+    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
+
+
+class IngestReportView(QGroupBox):
+    """The counts of a scan and one table row per file (file, status, reason, notes)."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__("Ingestion report", parent)
+        self.counts = QLabel("No folder scanned yet.")
+        self.table = QTableWidget(0, 4)
+        self.table.setHorizontalHeaderLabels(["File", "Status", "Reason", "Notes"])
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        self.table.horizontalHeader().setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
+        self.table.verticalHeader().setVisible(False)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.counts)
+        layout.addWidget(self.table)
+
+    def show_report(self, report) -> None:
+        used, skipped = report.used(), report.skipped()
+        self.counts.setText(f"{len(report.files)} files: {len(used)} used, {len(skipped)} skipped"
+                            + (f" — {sum(f.n_notes for f in used):,} notes" if used else ""))
+        self.table.setRowCount(len(report.files))
+        for row, result in enumerate(report.files):
+            for col, text in enumerate((result.path, result.status, result.reason, str(result.n_notes))):
+                self.table.setItem(row, col, QTableWidgetItem(text))
+        self.table.resizeColumnToContents(1)
+        self.table.resizeColumnToContents(3)
+
+
+class TrainProgressView(QGroupBox):
+    """The progress bar, phase, speed and device lines, and the curves of
+    training loss and validation bits per note."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__("Progress", parent)
+        self.progress = QProgressBar()
+        self.phase = QLabel("")
+        self.speed = QLabel("")
+        self.device = QLabel("")
+        self.device.setWordWrap(True)
+        self.loss_plot = CurvePlot("training loss (nats/token)", "#1f6fd1")
+        self.val_plot = CurvePlot("validation bits per note", "#d1501f")
+        self._last_val: float | None = None
+        layout = QGridLayout(self)
+        layout.addWidget(self.progress, 0, 0, 1, 2)
+        layout.addWidget(self.phase, 1, 0, 1, 2)
+        layout.addWidget(self.speed, 2, 0)
+        layout.addWidget(self.device, 2, 1)
+        layout.addWidget(self.loss_plot, 3, 0)
+        layout.addWidget(self.val_plot, 3, 1)
+
+    def clear_curves(self) -> None:
+        self.loss_plot.clear()
+        self.val_plot.clear()
+        self._last_val = None
+
+    def show_training(self, p) -> None:
+        """Show `p`, a training.config.TrainProgress."""
+        if p.phase == "scanning":
+            self.progress.setRange(0, max(1, p.files_total))
+            self.progress.setValue(p.files_done)
+        else:
+            self.progress.setRange(0, max(1, p.total_steps or 0))
+            self.progress.setValue(p.step)
+        if p.train_loss is not None and p.phase == "training":
+            self.loss_plot.add_point(p.step, p.train_loss)
+        if p.val_bits_per_note is not None and p.val_bits_per_note != self._last_val:
+            self._last_val = p.val_bits_per_note
+            self.val_plot.add_point(p.step, p.val_bits_per_note)
+        best = f", best {p.best_val_bits_per_note:.3f} bits/note" if p.best_val_bits_per_note is not None else ""
+        self.phase.setText(f"{p.phase}: step {p.step}/{p.total_steps or '?'}, epoch {p.epoch:.2f}{best}"
+                           + (f" — {p.message}" if p.message else ""))
+        self.speed.setText(f"{p.tokens_per_s:,.0f} tokens/s, ETA {format_duration(p.eta_s)}, "
+                           f"elapsed {format_duration(p.elapsed_s)}")
+        self.device.setText(f"Device: {p.device_reason or p.device}")
