@@ -279,26 +279,37 @@ def run_train(args) -> int:
     return 0 if not result.stopped_reason.startswith("non-finite") else 1
 
 
+class _RunViews:
+    """The terminal view of a comparison's runs: one progress view per run (its
+    label taken from each report's TrainProgress by `label_of`), a header line
+    naming the run's model file when it starts, the ingest summary once."""
+
+    def __init__(self, quiet: bool, out_of, label_of):
+        self.quiet, self.out_of, self.label_of = quiet, out_of, label_of
+        self.views: dict[str, _TerminalView] = {}
+
+    def __call__(self, p) -> None:
+        label = self.label_of(p.info)
+        if label not in self.views:
+            self.close()
+            _err(f"--- {label}: {self.out_of(label)}")
+            self.views[label] = _TerminalView(self.quiet, report_printed=bool(self.views))
+        self.views[label](p)
+
+    def close(self) -> None:
+        for view in self.views.values():
+            view.close()
+
+
 def _compare_form(args, config: TrainConfig, stop: dict) -> int:
     """--compare-form a,b: one run per design, then the table (and OUT-designs.json)."""
     from training.compare import out_for
     from training.compare_form import compare_designs, table_lines, write_comparison
-    views: dict[str, _TerminalView] = {}
-
-    def on_progress(p):
-        design = p.info.design
-        if design not in views:
-            for v in views.values():
-                v.close()
-            _err(f"--- {design}: {out_for(config.out, design)}")
-            views[design] = _TerminalView(args.quiet, report_printed=bool(views))     # the ingest summary once
-        views[design](p)
-
+    views = _RunViews(args.quiet, lambda label: out_for(config.out, label), lambda info: info.design)
     try:
-        runs = compare_designs(config, args.compare_form, progress=on_progress, should_stop=lambda: stop["requested"])
+        runs = compare_designs(config, args.compare_form, progress=views, should_stop=lambda: stop["requested"])
     finally:
-        for v in views.values():
-            v.close()
+        views.close()
     for line in table_lines(runs):
         _err(line)
     _err(f"wrote {write_comparison(out_for(config.out, 'designs').with_suffix('.json'), config, runs)}")
@@ -312,22 +323,11 @@ def _compare(args, config: TrainConfig, stop: dict) -> int:
 
     table_path = out_for(config.out, "cells").with_suffix(".json")
     check_target(table_path, "--out")           # before the first run, not after the last
-    views: dict[str, _TerminalView] = {}
-
-    def on_progress(p):
-        cell = p.info.cell
-        if cell not in views:
-            for v in views.values():
-                v.close()
-            _err(f"--- {cell}: {out_for(config.out, cell)}")
-            views[cell] = _TerminalView(args.quiet, report_printed=bool(views))     # the ingest summary once
-        views[cell](p)
-
+    views = _RunViews(args.quiet, lambda label: out_for(config.out, label), lambda info: info.cell)
     try:
-        runs = compare_cells(config, args.cell, progress=on_progress, should_stop=lambda: stop["requested"])
+        runs = compare_cells(config, args.cell, progress=views, should_stop=lambda: stop["requested"])
     finally:
-        for v in views.values():
-            v.close()
+        views.close()
     if os.environ.get("RANK", "0") != "0":
         return 0
     not_started = [cell for cell in args.cell if cell not in {r.cell for r in runs}]
