@@ -74,8 +74,7 @@ def test_a_piece_that_ends_in_bars_of_rest_shows_all_its_bars(qtbot):
 
 def test_section_letters_are_drawn_as_spans_above_the_ruler(roll, qtbot):
     from composer.services.form_plan import FormSpec
-    from gui.pianoroll import RULER_HEIGHT, SECTION_HEIGHT
-    from gui.pianoroll import section_color
+    from gui.pianoroll import RULER_HEIGHT, SECTION_HEIGHT, section_color
     note = Note(0, 1, 60)
     roll.set_song(melody_song([note] + [Note(b * 4, b * 4 + 1, 62) for b in range(1, 8)]))
     spans = FormSpec("AABB", 2).spans()
