@@ -35,13 +35,19 @@ class CellRun:
         return d
 
 
+def parse_choices(text: str, choices: Sequence[str], what: str) -> tuple[str, ...]:
+    """'a', 'a,b' or 'all' -> those of `choices`, in order, without repeats; ValueError naming `what` else."""
+    words = [p.strip().lower() for p in text.split(",") if p.strip()]
+    names = list(choices) if text.strip().lower() == "all" else words
+    bad = [n for n in names if n not in choices]
+    if bad or not names:
+        raise ValueError(f"{what} must be one of {', '.join(choices)} (or a comma list, or 'all'), got {text!r}")
+    return tuple(dict.fromkeys(names))
+
+
 def parse_cells(text: str) -> tuple[str, ...]:
     """'lstm', 'lstm,gru,rnn' or 'all' -> the cells, in order, without repeats."""
-    names = list(CELLS) if text.strip().lower() == "all" else [p.strip().lower() for p in text.split(",") if p.strip()]
-    bad = [n for n in names if n not in CELLS]
-    if bad or not names:
-        raise ValueError(f"cell must be one of {', '.join(CELLS)} (or a comma list, or 'all'), got {text!r}")
-    return tuple(dict.fromkeys(names))
+    return parse_choices(text, CELLS, "cell")
 
 
 def out_for(out: str | Path, cell: str) -> Path:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from composer.music.midifile import write_atomic
 from composer.tasks import ProgressFn, ShouldStop
-from training.compare import finished, out_for
+from training.compare import finished, out_for, parse_choices
 from training.config import TrainConfig
 
 DESIGNS = {
@@ -48,14 +48,7 @@ class DesignRun:
 
 def parse_designs(text: str) -> tuple[str, ...]:
     """'baseline,lookback' or 'all' -> the designs, in order, without repeats."""
-    if text.strip().lower() == "all":
-        names = list(DESIGNS)
-    else:
-        names = [p.strip().lower() for p in text.split(",") if p.strip()]
-    bad = [n for n in names if n not in DESIGNS]
-    if bad or not names:
-        raise ValueError(f"design must be one of {', '.join(DESIGNS)} (or a comma list, or 'all'), got {text!r}")
-    return tuple(dict.fromkeys(names))
+    return parse_choices(text, tuple(DESIGNS), "design")
 
 
 def form_summary(model_path: Path, *, pieces: int = FORM_PIECES, bars: int = FORM_BARS,
