@@ -39,13 +39,7 @@ from composer.errors import ComposerError
 from composer.music.scales import SCALES, parse_key, parse_scale
 from composer.representations.base import Constraints, Grammar
 from composer.representations.melody import HOLD, REST, MelodyGrammar, MelodyTokenizer
-from composer.representations.melody.grammar import (  # the grammar's token kinds: the plan extends its state
-    _BAR_TOKEN,
-    _DUR_TOKEN,
-    _EVENT_TOKEN,
-    _ROW_EVENT,
-    _TS_TOKEN,
-)
+from composer.representations.melody.grammar import BAR_KIND, DUR_KIND, EVENT_KIND, TS_KIND
 
 FREE = "free"
 AUTO = "auto"
@@ -188,11 +182,13 @@ def request_key(key: str | None, scale: str | None) -> tuple[int, bool] | None:
 
 def sampling_grammar(tokenizer, request, constraints: Constraints, device) -> Grammar:
     """The grammar `generate` samples a request with: the representation's own,
-    for melody wrapped in a FormGrammar (form, cadences, no silent opening bar)."""
-    if not isinstance(tokenizer, MelodyTokenizer):
+    for melody a FormGrammar when there is a form to plan or a key to end on."""
+    key = request_key(request.key, request.scale) if isinstance(tokenizer, MelodyTokenizer) else None
+    spec = planned_form(tokenizer, request)
+    if spec is None and key is None:        # free: the melody grammar's own (no silent opening bar) suffices
         return tokenizer.grammar(1, constraints, device)
-    spec = planned_form(tokenizer, request) or FormSpec("A", constraints.bars, detect_key=False)
-    return FormGrammar(tokenizer, 1, constraints, device, spec, request_key(request.key, request.scale))
+    return FormGrammar(tokenizer, 1, constraints, device, spec or FormSpec("A", constraints.bars, detect_key=False),
+                       key)
 
 
 def beat_steps(time_signature: tuple[int, int], steps_per_quarter: int) -> int:
@@ -208,8 +204,8 @@ class FormGrammar(MelodyGrammar):
     phrase s is new bars s*P .. s*P+P-1 for P = phrase_bars."""
 
     row_state = MelodyGrammar.row_state + (
-        "record", "reclen", "section", "section_start", "last_pitch", "pending_pitch", "pending_rest",
-        "pc_weight", "tonic", "minor", "bar_has_note", "cadence_on", "cadence_pcs", "beat")
+        "record", "reclen", "section", "section_start", "last_pitch", "pending_pitch",
+        "pc_weight", "tonic", "minor", "cadence_on", "cadence_pcs", "beat")
 
     def __init__(self, tok: MelodyTokenizer, batch: int, constraints: Constraints, device, spec: FormSpec,
                  key: tuple[int, bool] | None = None):
@@ -230,7 +226,7 @@ class FormGrammar(MelodyGrammar):
         self._note_pitch = np.full(tok.vocab_size, -1, dtype=np.int64)                 # (V,)
         self._note_pitch[tok.note_base:tok.dur_base] = pitches
         self._note_pcs = pitches % 12                                                   # (N,) of the note tokens
-        allowed = self._masks[_ROW_EVENT, tok.note_base:tok.dur_base]
+        allowed = self.allowed_notes()
         self._pc_available = np.zeros(12, dtype=bool)                                   # an allowed note has it
         self._pc_available[self._note_pcs[allowed]] = True
         self.record = np.zeros((batch, self.cap), dtype=np.int16)     # tokens from the first phrase on
@@ -239,11 +235,9 @@ class FormGrammar(MelodyGrammar):
         self.section_start = np.zeros((batch, S), dtype=np.int64)     # where each phrase starts in `record`
         self.last_pitch = np.full(batch, -1, dtype=np.int64)          # the last note sounded (a hold extends it)
         self.pending_pitch = np.full(batch, -1, dtype=np.int64)       # ... once the pending event's duration comes
-        self.pending_rest = np.zeros(batch, dtype=bool)               # the pending event is silent
         self.pc_weight = np.zeros((batch, 12))                        # grid steps sounded per pitch class
         self.tonic = np.full(batch, -1 if key is None else key[0], dtype=np.int64)
         self.minor = np.full(batch, bool(key and key[1]), dtype=bool)
-        self.bar_has_note = np.zeros(batch, dtype=bool)
         self.cadence_on = np.zeros(batch, dtype=bool)                 # this bar must end on a cadence note
         self.cadence_pcs = np.zeros((batch, 12), dtype=bool)          # ... one of these pitch classes
         self._beat_of = np.zeros(tok.vocab_size, dtype=np.int64)       # grid steps per beat of each meter token
@@ -284,13 +278,8 @@ class FormGrammar(MelodyGrammar):
                 ok = (at < self.cap) & m[rows, token]
                 m[rows[ok]] = False
                 m[rows[ok], token[ok]] = True
-        if not self.primed:                                                # a note starts in the first bar
-            opening = ~self.bar_has_note & (j == 0)
-            rows = np.flatnonzero(opening & event & (remaining == 1))
-            m[rows, REST] = False
-            m[rows, HOLD] = False                                          # (a hold may go on with a rest)
-            rows = np.flatnonzero(opening & duration & self.pending_rest)
-            m[rows, tok.dur_base + remaining[rows] - 1] = False
+        if not self.primed and not self.sounded.all():                     # a note starts in the first bar
+            self.forbid_silent_opening(m)
         tail = self._tail()
         rows = np.flatnonzero(event & self.cadence_on & (remaining <= tail))
         if len(rows):                                                      # the last beat: one cadence note
@@ -314,17 +303,15 @@ class FormGrammar(MelodyGrammar):
     def update(self, tokens: torch.Tensor) -> None:
         t = tokens.detach().to("cpu", torch.long).numpy()                 # (B,)
         kind, ph, j = self._kind[t], self.phase, self.bars_done - self.bars_base
-        event = (ph == self.EVENT) & (kind == _EVENT_TOKEN)
+        event = (ph == self.EVENT) & (kind == EVENT_KIND)
         note = event & (self._note_pitch[t] >= 0)
         self.pending_pitch = np.where(note, self._note_pitch[t], np.where(event, self.last_pitch, self.pending_pitch))
-        self.pending_rest = np.where(event & (t != HOLD), t == REST, self.pending_rest)
-        self.bar_has_note |= note
-        sounding = (ph == self.DURATION) & (kind == _DUR_TOKEN) & ~self.pending_rest & (self.pending_pitch >= 0)
+        sounding = (ph == self.DURATION) & (kind == DUR_KIND) & ~self.pending_rest & (self.pending_pitch >= 0)
         rows = np.flatnonzero(sounding)
         np.add.at(self.pc_weight, (rows, self.pending_pitch[rows] % 12), self._steps[t[rows]])
         self.last_pitch = np.where(sounding, self.pending_pitch, self.last_pitch)
-        self.beat = np.where((ph == self.METER) & (kind == _TS_TOKEN), self._beat_of[t], self.beat)
-        bar = (ph == self.EVENT) & (kind == _BAR_TOKEN) & (j >= 0) & (j < self.bars_wanted)
+        self.beat = np.where((ph == self.METER) & (kind == TS_KIND), self._beat_of[t], self.beat)
+        bar = (ph == self.EVENT) & (kind == BAR_KIND) & (j >= 0) & (j < self.bars_wanted)
         if bar.any():
             self._start_bar(np.flatnonzero(bar), j)
         writing = self.section >= 0
@@ -336,7 +323,6 @@ class FormGrammar(MelodyGrammar):
     def _start_bar(self, rows: np.ndarray, j: np.ndarray) -> None:
         """A <bar> token opens new bar j[row] of `rows`: phrase and cadence bookkeeping."""
         P = self.phrase_bars
-        self.bar_has_note[rows] = False
         self.cadence_on[rows] = False
         first = rows[j[rows] % P == 0]
         self.section[first] = j[first] // P

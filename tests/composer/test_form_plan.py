@@ -15,7 +15,7 @@ from composer.errors import ComposerError
 from composer.model.modelfile import load_model
 from composer.music.midifile import read_midi, song_to_bytes
 from composer.representations.base import BOS, EOS, Constraints
-from composer.representations.melody import BAR, REST
+from composer.representations.melody import BAR, HOLD, REST
 from composer.services.form_plan import (
     NO_CADENCE,
     TONIC,
@@ -153,10 +153,13 @@ def test_a_rest_may_not_fill_the_opening_bar_unless_a_primer_came_first(melody_m
     opening = [BOS, tok.ts_token((4, 4)), BAR, REST]
     assert not grammar_after(tok, opening).mask()[0, whole_bar]
     assert grammar_after(tok, opening).mask()[0, tok.dur_token(15)]                 # a pickup rest may
-    plain = tok.grammar(1, Constraints(bars=2), "cpu")
+    plain = tok.grammar(1, Constraints(bars=2), "cpu")          # free, no key: the melody grammar's own rule
     for t in opening:
         plain.update(torch.tensor([t]))
-    assert plain.mask()[0, whole_bar]                                               # (the melody grammar allows it)
+    assert not plain.mask()[0, whole_bar] and plain.mask()[0, tok.dur_token(15)]
+    plain.update(torch.tensor([tok.dur_token(14)]))
+    plain.update(torch.tensor([HOLD]))                              # a rest held on still may not fill the bar
+    assert plain.mask()[0, tok.dur_token(1)] and not plain.mask()[0, tok.dur_token(2)]
     primer = tok.encode_notes(scale_tune(), (4, 4), end=False)
     assert grammar_after(tok, primer + [BAR, REST], primed=True).mask()[0, whole_bar]
 

@@ -16,7 +16,9 @@ if TYPE_CHECKING:
 
 class MelodyGrammar(Grammar):
     """<bos> ts bar (event dur)... with durations that never cross a bar line,
-    exactly `constraints.bars` new bars, then <eos>.
+    exactly `constraints.bars` new bars, then <eos>. Without a primer the
+    first bar is never silent: until a note has started in it, a rest may not
+    reach its bar line (a pickup rest may).
 
     The state of each sequence lives in small NumPy arrays on the CPU and the
     mask is one lookup into a table with one row per kind of grammar state
@@ -27,7 +29,7 @@ class MelodyGrammar(Grammar):
 
     # phases
     START, METER, EVENT, DURATION, FINISHED = range(5)
-    row_state = ("phase", "pos", "spb", "bars_done", "bars_base", "has_prev", "bar_open")
+    row_state = ("phase", "pos", "spb", "bars_done", "bars_base", "has_prev", "bar_open", "sounded", "pending_rest")
 
     def __init__(self, tok: MelodyTokenizer, batch: int, constraints: Constraints, device):
         c = tok.config
@@ -48,6 +50,8 @@ class MelodyGrammar(Grammar):
         self.primed = False
         self.has_prev = np.zeros(batch, dtype=bool)          # a note or rest was written (hold may follow)
         self.bar_open = np.zeros(batch, dtype=bool)          # a bar token was just written
+        self.sounded = np.zeros(batch, dtype=bool)           # a note has started (the opening rule is kept)
+        self.pending_rest = np.zeros(batch, dtype=bool)      # the event waiting for its duration is silent
         self._masks = _mask_table(tok, constraints, self.fixed_ts)                 # (_ROW_DUR + D + 1, V)
         self._kind, self._steps, self._spb_of = _token_tables(tok)                 # (V,) each
 
@@ -77,7 +81,24 @@ class MelodyGrammar(Grammar):
         return np.where(self.phase == self.DURATION, _ROW_DUR + remaining, rows)
 
     def mask(self) -> torch.Tensor:
-        return torch.from_numpy(self._masks[self.mask_rows()]).to(self.device)      # (B, V) bool
+        m = self._masks[self.mask_rows()]                                         # (B, V) bool
+        if not self.primed and not self.sounded.all():
+            self.forbid_silent_opening(m)
+        return torch.from_numpy(m).to(self.device)
+
+    def forbid_silent_opening(self, m: np.ndarray) -> None:
+        """In the first new bar of an unprimed piece, before its first note: no
+        rest (or hold of one) that reaches the bar line. Edits m (B, V) in place."""
+        ph = self.phase
+        opening = ~self.sounded & (self.bars_done == 0) & ((ph == self.EVENT) | (ph == self.DURATION))
+        opening &= ~((ph == self.EVENT) & (self.pos == 0) & ~self.bar_open)       # (the first bar line)
+        remaining = self.spb - self.pos
+        rows = np.flatnonzero(opening & (ph == self.EVENT) & (remaining == 1))
+        m[rows, REST] = False
+        m[rows, HOLD] = False
+        rows = np.flatnonzero(opening & (ph == self.DURATION) & self.pending_rest        # (>= 2: never no choice)
+                              & (remaining >= 2) & (remaining <= self.tok.config.max_duration))
+        m[rows, self.tok.dur_base + remaining[rows] - 1] = False
 
     def update(self, tokens: torch.Tensor) -> None:
         t = tokens.detach().to("cpu", torch.long).numpy()                         # (B,)
@@ -85,16 +106,22 @@ class MelodyGrammar(Grammar):
         ph = self.phase
         self.phase = _NEXT_PHASE[ph, kind]
         event = ph == self.EVENT
-        self.bar_open[event & (kind == _BAR_TOKEN)] = True
-        self.bar_open[event & (kind == _EVENT_TOKEN)] = False
-        meter = (ph == self.METER) & (kind == _TS_TOKEN)
+        self.bar_open[event & (kind == BAR_KIND)] = True
+        self.bar_open[event & (kind == EVENT_KIND)] = False
+        meter = (ph == self.METER) & (kind == TS_KIND)
         self.spb = np.where(meter, self._spb_of[t], self.spb)
-        dur = (ph == self.DURATION) & (kind == _DUR_TOKEN)
+        dur = (ph == self.DURATION) & (kind == DUR_KIND)
         self.pos = self.pos + np.where(dur, self._steps[t], 0)
         self.has_prev |= dur
+        self.sounded |= event & (kind == EVENT_KIND) & (t != REST) & (t != HOLD)
+        self.pending_rest = np.where(event & (kind == EVENT_KIND) & (t != HOLD), t == REST, self.pending_rest)
         full = dur & (self.pos >= self.spb)
         self.bars_done = self.bars_done + full
         self.pos[full] = 0
+
+    def allowed_notes(self) -> np.ndarray:
+        """Which note tokens the constraints allow, in pitch order (pitch_high - pitch_low + 1,) bool."""
+        return self._masks[_ROW_EVENT, self.tok.note_base:self.tok.dur_base].copy()
 
     def positions(self) -> torch.Tensor:
         return torch.from_numpy(np.minimum(self.pos, self.tok.config.max_duration - 1))   # (B,) long
@@ -106,19 +133,19 @@ class MelodyGrammar(Grammar):
 
 
 # ---- the grammar's tables ---------------------------------------------------------------------
-# Token kinds, for the phase transitions.
-_OTHER_TOKEN, _BOS_TOKEN, _TS_TOKEN, _BAR_TOKEN, _EVENT_TOKEN, _DUR_TOKEN, _EOS_TOKEN, _PAD_TOKEN = range(8)
+# Token kinds, for the phase transitions (public: grammars that extend this one read them).
+OTHER_KIND, BOS_KIND, TS_KIND, BAR_KIND, EVENT_KIND, DUR_KIND, EOS_KIND, PAD_KIND = range(8)
 
 # _NEXT_PHASE[phase, kind]: the phase after a token of that kind. A token that
 # does not fit its phase leaves the phase as it is, except <eos> (always) and
 # <pad> (once started), which end the sequence.
 _NEXT_PHASE = np.repeat(np.arange(5)[:, None], 8, axis=1)
-_NEXT_PHASE[MelodyGrammar.START, _BOS_TOKEN] = MelodyGrammar.METER
-_NEXT_PHASE[MelodyGrammar.METER, _TS_TOKEN] = MelodyGrammar.EVENT
-_NEXT_PHASE[MelodyGrammar.EVENT, _EVENT_TOKEN] = MelodyGrammar.DURATION
-_NEXT_PHASE[MelodyGrammar.DURATION, _DUR_TOKEN] = MelodyGrammar.EVENT
-_NEXT_PHASE[:, _EOS_TOKEN] = MelodyGrammar.FINISHED
-_NEXT_PHASE[MelodyGrammar.METER:, _PAD_TOKEN] = MelodyGrammar.FINISHED
+_NEXT_PHASE[MelodyGrammar.START, BOS_KIND] = MelodyGrammar.METER
+_NEXT_PHASE[MelodyGrammar.METER, TS_KIND] = MelodyGrammar.EVENT
+_NEXT_PHASE[MelodyGrammar.EVENT, EVENT_KIND] = MelodyGrammar.DURATION
+_NEXT_PHASE[MelodyGrammar.DURATION, DUR_KIND] = MelodyGrammar.EVENT
+_NEXT_PHASE[:, EOS_KIND] = MelodyGrammar.FINISHED
+_NEXT_PHASE[MelodyGrammar.METER:, PAD_KIND] = MelodyGrammar.FINISHED
 
 # Rows of the mask table: what may come next in each kind of state.
 _ROW_BOS, _ROW_METER, _ROW_EOS, _ROW_BAR, _ROW_EVENT, _ROW_EVENT_HOLD, _ROW_PAD = range(7)
@@ -154,12 +181,12 @@ def _token_tables(tok: MelodyTokenizer) -> tuple[np.ndarray, np.ndarray, np.ndar
     and the steps per bar of its meter (time signatures, else 0)."""
     c = tok.config
     V = tok.vocab_size
-    kind = np.full(V, _OTHER_TOKEN, dtype=np.int64)
-    kind[[BOS, BAR, EOS, PAD]] = [_BOS_TOKEN, _BAR_TOKEN, _EOS_TOKEN, _PAD_TOKEN]
-    kind[tok.ts_base:tok.note_base] = _TS_TOKEN
-    kind[[REST, HOLD]] = _EVENT_TOKEN
-    kind[tok.note_base:tok.dur_base] = _EVENT_TOKEN
-    kind[tok.dur_base:] = _DUR_TOKEN
+    kind = np.full(V, OTHER_KIND, dtype=np.int64)
+    kind[[BOS, BAR, EOS, PAD]] = [BOS_KIND, BAR_KIND, EOS_KIND, PAD_KIND]
+    kind[tok.ts_base:tok.note_base] = TS_KIND
+    kind[[REST, HOLD]] = EVENT_KIND
+    kind[tok.note_base:tok.dur_base] = EVENT_KIND
+    kind[tok.dur_base:] = DUR_KIND
     steps = np.zeros(V, dtype=np.int64)
     steps[tok.dur_base:] = np.arange(1, V - tok.dur_base + 1)
     spb = np.zeros(V, dtype=np.int64)
