@@ -16,6 +16,7 @@ from composer.assets import MELODY_MODEL, asset_path
 from composer.cli.evaluate import add_eval_parser, add_form_parser
 from composer.cli.infill import add_infill_parser
 from composer.errors import ComposerError
+from composer.sound.export import AUDIO_FORMATS
 
 DEFAULT_MELODY_MODEL = asset_path(MELODY_MODEL)
 EXIT_USAGE = 2
@@ -103,8 +104,8 @@ def add_generate_parser(sub) -> None:
 
 
 def _add_audio_arguments(p) -> None:
-    """`--audio [wav|flac]` and `--soundfont PATH`: also write each piece as audio (composer.sound.audio)."""
-    p.add_argument("--audio", nargs="?", const="wav", default=None, choices=("wav", "flac"),
+    """`--audio [wav|flac|ogg]` and `--soundfont PATH`: also write each piece as audio (composer.sound.audio)."""
+    p.add_argument("--audio", nargs="?", const="wav", default=None, choices=AUDIO_FORMATS,
                    help="also render each piece to audio next to its .mid (default format: wav)")
     p.add_argument("--soundfont", type=Path, default=None,
                    help="General MIDI .sf2 for --audio (default: the bundled TimGM6mb.sf2)")
