@@ -93,8 +93,9 @@ def add_generate_parser(sub) -> None:
     p.add_argument("--copy-folder", type=Path, default=None, metavar="DIR",
                    help="with --max-copy: compare with the MIDI files in DIR instead")
     p.add_argument("--form", default="auto",
-                   help="melody form: auto (default: ABAB of --bars/4-bar phrases when --bars is a multiple of 4, "
-                        "else free), free, AABB, AABA, ABAB, ABAC or other phrase letters; a repeated letter brings "
+                   help="melody form: auto (default: ABAB of --bars/4-bar phrases, with second endings when a phrase "
+                        "has >= 2 bars, when --bars is a multiple of 4, else free), free, AABB, AABA, ABAB, ABAC or "
+                        "other phrase letters; a repeated letter brings "
                         "its phrase back, phrases end on cadences; --bars defaults to a named form's length")
     p.add_argument("--phrase-bars", type=int, default=None, metavar="N",
                    help="bars per phrase of a named --form (default: --bars / phrases, else 4)")

@@ -4,8 +4,10 @@ opening bar (issue 17, `generate --form AABB --phrase-bars 4 --vary`).
 A form is a string of letters, one per phrase of `phrase_bars` bars, named in
 order of appearance (A first, each new letter the next one: AABB, AABA, ABAB,
 ABAC, ABA, AABBCC ...), "free" (no plan), or "auto" (the default): ABAB of
-bars/4-bar phrases when the new bars are a multiple of 4, else free; ABAB
-came closest to the folk corpus's repetition and range (docs/evaluation.md). It is carried out by a sampling
+bars/4-bar phrases, with second endings when a phrase has 2 bars or more,
+when the new bars are a multiple of 4, else free; of the forms measured it
+came closest to the folk corpus's repetition and range at 8 and 16 bars
+(docs/form.md). It is carried out by a sampling
 grammar (`FormGrammar`, a MelodyGrammar with more state per row), so the
 batched, seeded sampler needs no loop of its own and a seed gives the same
 pieces at any batch size:
@@ -45,7 +47,7 @@ FREE = "free"
 AUTO = "auto"
 NAMED_FORMS = ("AABB", "AABA", "ABAB", "ABAC")      # others are accepted too
 FORMS = (AUTO, FREE) + NAMED_FORMS                  # the choices offered (the app's list)
-AUTO_FORM = "ABAB"          # measured closest to the folk corpus of the named forms (docs/evaluation.md)
+AUTO_FORM = "ABAB"          # with second endings: measured closest to the folk corpus (docs/form.md)
 DEFAULT_PHRASE_BARS = 4
 DEFAULT_BARS = 8            # a request's length when it gives neither bars nor seconds
 MAX_PHRASES = 26
@@ -123,7 +125,10 @@ def check_form(request) -> FormSpec | None:
             raise ComposerError("phrase bars and vary belong to a form: choose one such as AABB, or leave them out"
                                 + (" (auto plans its own phrases, without second endings)" if form == AUTO else ""))
         form = auto_form(request.bars, request.seconds) if form == AUTO else FREE
-        return None if form == FREE else FormSpec(form, (request.bars or DEFAULT_BARS) // len(form))
+        if form == FREE:
+            return None
+        phrase_bars = (request.bars or DEFAULT_BARS) // len(form)
+        return FormSpec(form, phrase_bars, vary=phrase_bars >= 2)     # second endings where a phrase has room
     if phrase_bars is not None and phrase_bars < 1:
         raise ComposerError(f"phrase bars must be >= 1, got {phrase_bars}")
     if request.seconds is not None:
