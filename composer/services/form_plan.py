@@ -46,6 +46,7 @@ from composer.representations.melody.grammar import (  # the grammar's token kin
     _ROW_EVENT,
     _TS_TOKEN,
 )
+from composer.services.defaults import DEFAULTS
 
 FREE = "free"
 AUTO = "auto"
@@ -53,7 +54,7 @@ NAMED_FORMS = ("AABB", "AABA", "ABAB", "ABAC")      # others are accepted too
 FORMS = (AUTO, FREE) + NAMED_FORMS                  # the choices offered (the app's list)
 AUTO_FORM = "ABAB"          # measured closest to the folk corpus of the named forms (docs/evaluation.md)
 DEFAULT_PHRASE_BARS = 4
-DEFAULT_BARS = 8            # a request's length when it gives neither bars nor seconds
+DEFAULT_BARS = DEFAULTS.bars            # a request's length when it gives neither bars nor seconds
 MAX_PHRASES = 26
 NO_CADENCE, TRIAD, TONIC = 0, 1, 2
 
