@@ -90,6 +90,9 @@ class ResultsPanel(QWidget):
         self.regen_bar = QSpinBox(minimum=2, maximum=256, prefix="bar ")
         self.regen_button = QPushButton("Regenerate from")
         self.regen_button.setToolTip(REGENERATE_TIP)
+        self.sound_note = QLabel()          # why Play is off and the way out, where Play is
+        self.sound_note.setWordWrap(True)
+        self.sound_note.setStyleSheet("color: #a33;")
         self.open_button = QPushButton("Open MIDI...")
         self.open_button.setToolTip("Open a .mid file to edit it here (select bars, Regenerate selection)")
 
@@ -111,6 +114,7 @@ class ResultsPanel(QWidget):
         top_layout.addWidget(QLabel("Variations"))
         top_layout.addLayout(lists)
         top_layout.addLayout(buttons)
+        top_layout.addWidget(self.sound_note)
         top_layout.addLayout(edit_row)
         splitter = QSplitter(Qt.Orientation.Vertical)
         splitter.addWidget(top)
@@ -152,7 +156,10 @@ class ResultsPanel(QWidget):
         self.sound.set_midi_port(port)
 
     def toggle_play(self) -> None:
-        """Play the selected variation, or stop if playing (Space)."""
+        """Play the selected variation, or stop if playing (Space); without sound, say why."""
+        if self.play_reason and self.shown_song() is not None:
+            self.status.emit(self.sound.way_out())
+            return
         self.sound.toggle(self.shown_song())
 
     def stop_playback(self) -> None:
@@ -237,6 +244,8 @@ class ResultsPanel(QWidget):
         self.play_button.setEnabled(has_song and not self.play_reason)
         self.play_button.setText("Stop" if self.playing else "Play")
         self.play_button.setToolTip(self.play_reason or "Play or stop the selected variation (Space)")
+        self.sound_note.setText(self.sound.way_out())
+        self.sound_note.setVisible(bool(self.play_reason))
         self.export_button.setEnabled(has_song)
         self.export_button.setToolTip("Write the selected variation as a .mid file (Ctrl+E)")
         audio_busy = self.audio_job is not None
