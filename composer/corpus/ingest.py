@@ -191,7 +191,9 @@ def require_midi_files(folder: str | os.PathLike) -> None:
     """Raise ComposerError unless `folder` is a readable folder with MIDI files
     (a quick check before a training run replaces anything)."""
     folder = readable_folder(folder)
-    if not _midi_entries(folder):
+    # os.walk stops at the first file found (a big folder is quick); _midi_entries also follows links
+    names = (name for _, _, files in os.walk(folder) for name in files)
+    if not any(name.lower().endswith(MIDI_SUFFIXES) for name in names) and not _midi_entries(folder):
         raise no_usable_files(folder, 0)
 
 
