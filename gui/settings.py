@@ -23,6 +23,11 @@ _TRAIN = TrainConfig(folder="", out="")     # the app starts from the measured d
 ORGANIZATION = "rnn-composer"
 APPLICATION = "RNN Composer Studio"
 MAX_RECENT_MODELS = 10
+SETTINGS_VERSION = 2
+# the app's own generation defaults before they became the command line's: a stored value
+# equal to one was almost surely never chosen, so it gives way to today's default
+OLD_DEFAULTS = {"generate/top_p": 0.95, "generate/pitch_low": 36, "generate/pitch_high": 96,
+                "generate/seconds": 20.0}
 
 
 @dataclass(frozen=True)
@@ -32,6 +37,7 @@ class Key:
 
 
 KEYS: dict[str, Key] = {
+    "settings/version": Key(int, 1),
     # window
     "window/geometry": Key(QByteArray, QByteArray()),
     "window/tab": Key(int, 0),
@@ -86,6 +92,11 @@ class Settings:
 
     def __init__(self, qsettings: QSettings | None = None):
         self.qsettings = qsettings or QSettings(ORGANIZATION, APPLICATION)
+        if self.get("settings/version") < SETTINGS_VERSION:
+            for name, old in OLD_DEFAULTS.items():
+                if self.qsettings.contains(name) and self.get(name) == old:
+                    self.qsettings.remove(name)
+            self.set("settings/version", SETTINGS_VERSION)
 
     @classmethod
     def at_path(cls, path: str | os.PathLike) -> Settings:

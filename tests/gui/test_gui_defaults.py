@@ -42,3 +42,23 @@ def test_one_seed_gives_the_same_music_from_the_app_and_the_cli(qtbot, make_wind
     for song, path in zip(view.results.variations.songs, files):
         written = [(round(n.start, 3), round(n.end, 3), n.pitch) for n in read_midi(path).notes]
         assert written and written == [(round(n.start, 3), round(n.end, 3), n.pitch) for n in song.notes]
+
+
+def test_settings_saved_with_the_apps_old_defaults_take_the_new_ones(tmp_path):
+    """Every control is saved on Generate, so old settings files hold the old defaults
+    (top-p 0.95, pitches 36..96) though the user never chose them; a chosen value stays."""
+    from PySide6.QtCore import QSettings
+
+    from gui.settings import Settings
+    path = tmp_path / "old.ini"
+    old = QSettings(str(path), QSettings.Format.IniFormat)
+    for name, value in (("generate/top_p", 0.95), ("generate/pitch_low", 36), ("generate/pitch_high", 84),
+                        ("generate/temperature", 0.9)):
+        old.setValue(name, value)
+    old.sync()
+    settings = Settings.at_path(path)
+    assert settings.get("generate/top_p") == DEFAULTS.top_p == 1.0
+    assert settings.get("generate/pitch_low") == DEFAULTS.pitch_low
+    assert settings.get("generate/pitch_high") == 84 and settings.get("generate/temperature") == 0.9
+    settings.set("generate/top_p", 0.95)                 # chosen now: kept from here on
+    assert Settings.at_path(path).get("generate/top_p") == 0.95
