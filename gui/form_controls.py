@@ -15,7 +15,7 @@ from gui.settings import Settings
 
 MAX_PHRASE_BARS = 64
 
-FORM_TIP = ("auto: ABAB with phrases of a quarter of the length and second endings when the length is a multiple "
+FORM_TIP = ("auto: ABAC with phrases of a quarter of the length and second endings when the length is a multiple "
             "of 4 bars, else free (measured closest to folk tunes)\nfree: no plan\n"
             "AABB, AABA, ABAB, ABAC: one letter per phrase; "
             "a repeated letter brings its phrase back, and each phrase ends on a cadence")

@@ -3,10 +3,10 @@ opening bar (issue 17, `generate --form AABB --phrase-bars 4 --vary`).
 
 A form is a string of letters, one per phrase of `phrase_bars` bars, named in
 order of appearance (A first, each new letter the next one: AABB, AABA, ABAB,
-ABAC, ABA, AABBCC ...), "free" (no plan), or "auto" (the default): ABAB of
+ABAC, ABA, AABBCC ...), "free" (no plan), or "auto" (the default): ABAC of
 bars/4-bar phrases, with second endings when a phrase has 2 bars or more,
 when the new bars are a multiple of 4, else free; of the forms measured it
-came closest to the folk corpus's repetition and range at 8 and 16 bars
+came closest to the folk corpus's repetition and range at 8, 16 and 32 bars
 (docs/form.md). It is carried out by a sampling
 grammar (`FormGrammar`, a MelodyGrammar with more state per row), so the
 batched, seeded sampler needs no loop of its own and a seed gives the same
@@ -42,14 +42,15 @@ from composer.music.scales import SCALES, parse_key, parse_scale
 from composer.representations.base import Constraints, Grammar
 from composer.representations.melody import HOLD, REST, MelodyGrammar, MelodyTokenizer
 from composer.representations.melody.grammar import BAR_KIND, DUR_KIND, EVENT_KIND, TS_KIND
+from composer.services.defaults import DEFAULTS
 
 FREE = "free"
 AUTO = "auto"
 NAMED_FORMS = ("AABB", "AABA", "ABAB", "ABAC")      # others are accepted too
 FORMS = (AUTO, FREE) + NAMED_FORMS                  # the choices offered (the app's list)
-AUTO_FORM = "ABAB"          # with second endings: measured closest to the folk corpus (docs/form.md)
+AUTO_FORM = "ABAC"          # with second endings: measured closest to the folk corpus (docs/form.md)
 DEFAULT_PHRASE_BARS = 4
-DEFAULT_BARS = 8            # a request's length when it gives neither bars nor seconds
+DEFAULT_BARS = DEFAULTS.bars            # a request's length when it gives neither bars nor seconds
 MAX_PHRASES = 26
 NO_CADENCE, TRIAD, TONIC = 0, 1, 2
 

@@ -207,28 +207,28 @@ def test_a_form_fills_in_the_length(kwargs, bars):
 
 
 @pytest.mark.parametrize("bars, seconds, form", [
-    (16, None, FormSpec("ABAB", 4, vary=True)), (8, None, FormSpec("ABAB", 2, vary=True)),
-    (12, None, FormSpec("ABAB", 3, vary=True)), (4, None, FormSpec("ABAB", 1)),     # no room for a second ending
-    (None, None, FormSpec("ABAB", 2, vary=True)),                                     # the default length, 8 bars
+    (16, None, FormSpec("ABAC", 4, vary=True)), (8, None, FormSpec("ABAC", 2, vary=True)),
+    (12, None, FormSpec("ABAC", 3, vary=True)), (4, None, FormSpec("ABAC", 1)),     # no room for a second ending
+    (None, None, FormSpec("ABAC", 2, vary=True)),                                     # the default length, 8 bars
     (6, None, None), (3, None, None), (1, None, None), (None, 8.0, None)])
-def test_auto_is_abab_of_quarter_phrases_when_the_bars_split_in_four_else_free(bars, seconds, form):
+def test_auto_is_abac_of_quarter_phrases_when_the_bars_split_in_four_else_free(bars, seconds, form):
     assert GenerateRequest().form == "auto"
     request = GenerateRequest(bars=bars, seconds=seconds)
     request.validate()
     assert check_form(request) == form and request.bars == bars
 
 
-def test_auto_samples_what_abab_samples_and_free_what_free_does(melody_model):
+def test_auto_samples_what_abac_samples_and_free_what_free_does(melody_model):
     def tokens(**kwargs):
         return generate(melody_model, GenerateRequest(count=3, seed=9, temperature=1.5, **kwargs)).tokens
-    assert tokens(bars=8) == tokens(bars=8, form="ABAB", vary=True)
-    assert tokens(bars=4) == tokens(bars=4, form="ABAB")
+    assert tokens(bars=8) == tokens(bars=8, form="ABAC", vary=True)
+    assert tokens(bars=4) == tokens(bars=4, form="ABAC")
     assert tokens(bars=8) != tokens(bars=8, form="free")
     assert tokens(bars=6) == tokens(bars=6, form="free")
     primed = dict(bars=8, primer="C4:1 D4:1 E4:1")     # a primer: the same rule over the new bars
-    assert tokens(**primed) == tokens(**primed, form="ABAB", vary=True)
+    assert tokens(**primed) == tokens(**primed, form="ABAC", vary=True)
     for t in tokens(**primed):
-        assert phrases_equal_their_sources(bars_of(t)[1:], FormSpec("ABAB", 2, vary=True))
+        assert phrases_equal_their_sources(bars_of(t)[1:], FormSpec("ABAC", 2, vary=True))
 
 
 def test_auto_with_a_performance_model_is_free(tmp_path):
