@@ -3,8 +3,8 @@
 (offscreen is fine: `QT_QPA_PLATFORM=offscreen`).
 
 For each seed, 16 bars from each model with its default settings of its day
-(the old one: form free, as generate's default was; the new one: today's
-default, form auto), written as NAME.mid, NAME.ogg (Ogg Vorbis, the bundled
+(the old one: form free and top-p off, generate's defaults then; the new
+one: today's defaults), written as NAME.mid, NAME.ogg (Ogg Vorbis, the bundled
 SoundFont) and NAME.png (the app's piano roll, with section letters when a
 form was planned), plus index.md: a table of the files and each piece's form
 statistics (composer.analysis.form).
@@ -37,10 +37,11 @@ def _roll_png(song, sections, path: Path) -> None:
     roll.grab().save(str(path))
 
 
-def render(model_path: Path, name: str, seed: int, form: str, out: Path) -> dict:
+def render(model_path: Path, name: str, seed: int, out: Path, **settings) -> dict:
     """One piece: NAME.mid/.ogg/.png in `out`; returns its row of the index."""
     loaded = load_model(model_path)
-    request = GenerateRequest(count=1, bars=BARS, seed=seed, form=form)
+    request = GenerateRequest(count=1, bars=BARS, seed=seed, **settings)
+    form = request.form
     request.validate()
     spec = check_form(GenerateRequest(bars=BARS, form=form))
     song = generate(loaded, request).songs[0]
@@ -55,8 +56,8 @@ def render(model_path: Path, name: str, seed: int, form: str, out: Path) -> dict
 
 def index(rows: list[dict], old: Path, new: Path) -> str:
     lines = ["# Examples: the old and the new melody model", "",
-             f"16 bars each, default settings, the same seeds. Old: `{old.name}` (form free); "
-             f"new: `{new.name}` (form auto = ABAB of 4-bar phrases). Made with "
+             f"16 bars each, default settings, the same seeds. Old: `{old.name}` (form free, top-p off); "
+             f"new: `{new.name}` (form auto = ABAC of 4-bar phrases with second endings, top-p 0.95). Made with "
              "`python -m tools.examples OLD NEW docs/examples`.", "",
              "| piece | seed | form | bar repetition | motif repetition | range | audio | roll |",
              "|---|---|---|---|---|---|---|---|"]
@@ -77,8 +78,8 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     rows = []
     for seed in [int(s) for s in args.seeds.split(",")]:
-        rows.append(render(args.old, f"old-{seed}", seed, "free", args.out))
-        rows.append(render(args.new, f"new-{seed}", seed, "auto", args.out))
+        rows.append(render(args.old, f"old-{seed}", seed, args.out, form="free", top_p=1.0))
+        rows.append(render(args.new, f"new-{seed}", seed, args.out))
     (args.out / "index.md").write_text(index(rows, args.old, args.new))
     return 0
 
