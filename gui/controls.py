@@ -8,6 +8,7 @@ import random
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QValidator
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QDoubleSpinBox,
     QFormLayout,
@@ -15,6 +16,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QPushButton,
     QSpinBox,
+    QToolButton,
     QWidget,
 )
 
@@ -111,10 +113,7 @@ class GenerateControls(QWidget):
         self.top_p.setToolTip("Nucleus sampling: keep the likeliest tokens up to this probability mass (1 = off)")
         self.count = QSpinBox(minimum=1, maximum=16)
         self.count.setToolTip("How many variations to generate at once")
-        self.seed = QSpinBox(minimum=0, maximum=MAX_SEED)
-        self.seed.setToolTip("Same seed and settings give the same music")
-        self.new_seed_button = QPushButton("New seed")
-        self.new_seed_button.clicked.connect(self.new_seed)
+        self._make_seed()
         self.key = QComboBox()
         self.key.addItems([ANY] + KEY_NAMES)
         self.scale = QComboBox()
@@ -143,7 +142,7 @@ class GenerateControls(QWidget):
         form.addRow("Temperature", self.temperature)
         form.addRow("Top-p", self.top_p)
         form.addRow("Variations", self.count)
-        form.addRow("Seed", row_of(self.seed, self.new_seed_button))
+        form.addRow("Seed", row_of(self.seed, self.lock_seed, self.new_seed_button))
         form.addRow("Key", row_of(self.key, self.scale))
         form.addRow("Pitch range", row_of(self.pitch_low, QLabel("to"), self.pitch_high))
         form.addRow("Tempo", self.tempo)
@@ -152,6 +151,19 @@ class GenerateControls(QWidget):
         form.addRow("Primer", row_of(self.primer_open, self.primer_clear))
         form.addRow("", self.primer_label)
         self.set_kind("melody")
+
+    def _make_seed(self) -> None:
+        """The seed box, its lock and New."""
+        self.seed = QSpinBox(minimum=0, maximum=MAX_SEED)
+        self.seed.setToolTip("The seed of the last run: same seed and settings give the same music")
+        self.lock_seed = QCheckBox("Lock")
+        self.lock_seed.setToolTip("Off: every Generate, Continue or Regenerate draws a new seed and shows it here. "
+                                  "On: the seed in the box is used again, to make a result again")
+        self.lock_seed.setAccessibleName("Lock seed")
+        self.new_seed_button = QToolButton()
+        self.new_seed_button.setText("New")
+        self.new_seed_button.setToolTip("Draw a new seed now")
+        self.new_seed_button.clicked.connect(self.new_seed)
 
     def set_kind(self, kind: str) -> None:
         """Show bars for melody models, seconds for performance models."""
@@ -175,6 +187,12 @@ class GenerateControls(QWidget):
     def new_seed(self) -> None:
         self.seed.setValue(random.SystemRandom().randrange(MAX_SEED))
 
+    def run_request(self) -> GenerateRequest:
+        """The request of a new run: with the seed unlocked, a new seed first (shown in the box)."""
+        if not self.lock_seed.isChecked():
+            self.new_seed()
+        return self.request()
+
     def request(self) -> GenerateRequest:
         """The request the controls describe, not validated (the service's
         GenerateRequest.validate holds the rules, for the CLI and the app alike)."""
@@ -197,6 +215,7 @@ class GenerateControls(QWidget):
         self.top_p.setValue(settings.get("generate/top_p"))
         self.count.setValue(settings.get("generate/count"))
         self.seed.setValue(min(MAX_SEED, max(0, settings.get("generate/seed"))))
+        self.lock_seed.setChecked(settings.get("generate/lock_seed"))
         _select(self.key, settings.get("generate/key") or ANY)
         _select(self.scale, settings.get("generate/scale") or ANY)
         self.pitch_low.setValue(settings.get("generate/pitch_low"))
@@ -213,6 +232,7 @@ class GenerateControls(QWidget):
         settings.set("generate/top_p", self.top_p.value())
         settings.set("generate/count", self.count.value())
         settings.set("generate/seed", self.seed.value())
+        settings.set("generate/lock_seed", self.lock_seed.isChecked())
         settings.set("generate/key", "" if self.key.currentText() == ANY else self.key.currentText())
         settings.set("generate/scale", "" if self.scale.currentText() == ANY else self.scale.currentText())
         settings.set("generate/pitch_low", self.pitch_low.value())

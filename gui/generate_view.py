@@ -1,6 +1,7 @@
 """The generate view: model picker and controls on the left, results on the
 right. Generation runs `composer.services.generate.generate` on a worker thread, and
-Regenerate selection runs `composer.services.infill.infill` (see gui/infill.py)."""
+Regenerate selection runs `composer.services.infill.infill` (see gui/infill.py).
+Each result is a step of the results panel's history (gui.results.history)."""
 from __future__ import annotations
 
 from dataclasses import replace
@@ -22,29 +23,29 @@ from PySide6.QtWidgets import (
 
 from composer.errors import ComposerError
 from composer.model.modelfile import LoadedModel
-from composer.music.midifile import read_midi
 from composer.music.song import Song
 from composer.representations.base import Tokenizer
 from composer.services.form_plan import FREE
 from composer.services.generate import GenerateRequest
-from composer.services.primer import describe_primer
 from composer.tasks import Progress
 from gui.catalog import INFILL_NOTE, ModelEntry, file_stamp
 from gui.controls import GenerateControls
-from gui.dialogs import MIDI_FILTER, Dialogs
+from gui.dialogs import Dialogs
 from gui.form_controls import form_sections
 from gui.generation import GenerationOutcome, PreviewRow, generation_job
 from gui.infill import SelectionInfill
 from gui.jobs import Job, JobError
 from gui.model_picker import ModelPicking
 from gui.primer import bar_count, song_before
+from gui.primer_choice import PrimerChoice
 from gui.results import ResultsPanel
+from gui.results.history import PrimerState
 from gui.settings import Settings
 
 MIDI_SUFFIXES = (".mid", ".midi", ".kar")
 
 
-class GenerateView(ModelPicking, SelectionInfill, QWidget):
+class GenerateView(ModelPicking, SelectionInfill, PrimerChoice, QWidget):
     busyChanged = Signal(bool)
     status = Signal(str)
 
@@ -66,6 +67,9 @@ class GenerateView(ModelPicking, SelectionInfill, QWidget):
         self._pending_sections: list[tuple[str, int, int]] = []   # the form's letters of the running job
         self._preview: PreviewRow | None = None     # which variation the running job previews
         self._max_copy: int | None = None             # the copy limit of the running job
+        self._pending_label = ""                      # the history entry of the running job ("": Generate #n)
+        self._pending_primer: PrimerState | None = None   # the primer the running job leaves (Continue)
+        self._generations = 0                         # Generate clicks that gave results, to number them
         self._previous_index = 0
         self._refused = False                         # the message is a refusal (it goes with the model)
         self.setAcceptDrops(True)
@@ -73,9 +77,6 @@ class GenerateView(ModelPicking, SelectionInfill, QWidget):
         self._connect()
         self.controls.load(settings)
         self.refresh_models(select=settings.get("models/last") or None)
-        primer = settings.get("generate/primer")
-        if primer and Path(primer).is_file():
-            self.set_primer_file(primer, quiet=True)
         self._update_primer_label()
 
     def _build(self) -> None:
@@ -138,45 +139,8 @@ class GenerateView(ModelPicking, SelectionInfill, QWidget):
         self.results.regenerateRequested.connect(self.regenerate_from_bar)
         self.results.infillRequested.connect(self.regenerate_selection)
         self.results.status.connect(self.status)
+        self.results.primerRestored.connect(self.restore_primer)
         self.results.variations.currentRowChanged.connect(self._on_variation_selected)
-
-    # ---- primer ---------------------------------------------------------------------
-    def open_primer(self) -> None:
-        folder = str(Path(self.primer_path).parent) if self.primer_path else self.settings.get("train/folder")
-        path = self.dialogs.open_file("Open primer", folder, MIDI_FILTER)
-        if path:
-            self.set_primer_file(path)
-
-    def set_primer_file(self, path: str | Path, *, quiet: bool = False) -> bool:
-        """Read a .mid primer; an unreadable file is reported and ignored."""
-        try:
-            song = read_midi(path)
-        except ComposerError as exc:
-            if not quiet:
-                self.dialogs.error("Cannot use this primer", str(exc))
-            return False
-        self.primer, self.primer_path, self.primer_name = song, str(path), Path(path).name
-        self.settings.set("generate/primer", str(path))
-        self._update_primer_label()
-        return True
-
-    def set_primer_song(self, song: Song, name: str) -> None:
-        self.primer, self.primer_path, self.primer_name = song, "", name
-        self.settings.set("generate/primer", "")
-        self._update_primer_label()
-
-    def clear_primer(self) -> None:
-        self.primer, self.primer_path, self.primer_name = None, "", ""
-        self.settings.set("generate/primer", "")
-        self._update_primer_label()
-
-    def _update_primer_label(self) -> None:
-        if self.primer is None:
-            self.controls.primer_label.setText("none (the model starts from scratch)")
-            self.controls.primer_clear.setEnabled(False)
-            return
-        self.controls.primer_clear.setEnabled(True)
-        self.controls.primer_label.setText(f"{self.primer_name}: {describe_primer(self.primer, self.tokenizer)}")
 
     def dragEnterEvent(self, event) -> None:
         if any(_dropped_path(url) for url in event.mimeData().urls()):
@@ -198,7 +162,7 @@ class GenerateView(ModelPicking, SelectionInfill, QWidget):
     def generate(self) -> None:
         """Start a generation with the controls' settings (Ctrl+G)."""
         try:
-            request = self.controls.request()
+            request = self.controls.run_request()
         except ComposerError as exc:
             self.dialogs.error("Cannot generate", str(exc))
             return
@@ -206,9 +170,11 @@ class GenerateView(ModelPicking, SelectionInfill, QWidget):
             request = replace(request, primer=self.primer, keep_primer=True)
         self.start_generation(request)
 
-    def start_generation(self, request: GenerateRequest) -> None:
+    def start_generation(self, request: GenerateRequest, label: str = "", leaves: PrimerState | None = None) -> None:
         """Generate `request` with the selected model; a bad request is an error dialog (the
-        rules are the service's: GenerateRequest.validate here, the model's in the job)."""
+        rules are the service's: GenerateRequest.validate here, the model's in the job).
+        The result is the history entry `label` ("": Generate #n); `leaves`: the primer
+        it leaves (undo puts the one before back)."""
         entry = self.current_entry()
         if self.job is not None or entry is None or not entry.usable:
             return
@@ -230,6 +196,7 @@ class GenerateView(ModelPicking, SelectionInfill, QWidget):
         self._pending_sections = form_sections(self.tokenizer, request)
         self._preview = PreviewRow(request.count, self.results.variations.currentRow())
         self._max_copy = request.max_copy
+        self._pending_label, self._pending_primer = label, leaves
         self.job = Job("generate", generation_job(entry.path, loaded, request, self._preview), self)
         self.job.progressed.connect(self._on_progress)
         self.job.succeeded.connect(self._on_generated)
@@ -237,7 +204,9 @@ class GenerateView(ModelPicking, SelectionInfill, QWidget):
         self.job.cancelled.connect(self._on_cancelled)
         self.job.finished.connect(self._on_finished)
         self.progress.setRange(0, 0)
-        self.message.setText(f"Generating {request.count} variation(s) with {entry.name}...")
+        continuing = f", continuing {self.primer_summary()}" if self.primer is not None and not label else ""
+        self.message.setText(f"Generating {request.count} variation(s) with {entry.name}, seed {request.seed}"
+                             f"{continuing}...")
         self.controls.save(self.settings)
         self.job.start()
         self._update_buttons()
@@ -277,9 +246,14 @@ class GenerateView(ModelPicking, SelectionInfill, QWidget):
         self._loaded_stamp = file_stamp(outcome.loaded.path)
         result, copies, checks = outcome.result, outcome.generation.copies, outcome.generation.checks
         kind = outcome.loaded.tokenizer.kind
+        if not self._pending_label:
+            self._generations += 1
+        label = (f"{self._pending_label or f'Generate #{self._generations}'} "
+                 f"(seed {result.seed}, {len(result.songs)} variation(s))")
+        primers = (self.primer_state(), self._pending_primer) if self._pending_primer is not None else None
         self.results.set_results(result.songs, kind, result.seed, result.primer_beats, copies,
                                  outcome.generation.index if copies is not None else None,
-                                 sections=self._pending_sections)
+                                 sections=self._pending_sections, label=label, primers=primers)
         entry = self.current_entry()           # (a model opened or trained meanwhile may be selected now)
         loaded_path = outcome.loaded.path
         if entry is not None and loaded_path is not None and entry.path.resolve() == loaded_path.resolve():
@@ -325,17 +299,16 @@ class GenerateView(ModelPicking, SelectionInfill, QWidget):
                                          "" if entry is not None and entry.usable else "No usable model selected")
 
     def continue_from(self, song: Song) -> None:
-        """Generate what follows `song`; it becomes the primer once the job runs
-        (a refused request leaves the user's primer as it was)."""
+        """Generate what follows `song`; it becomes the primer with the result
+        (undo puts the primer before back; a refused or cancelled run leaves it)."""
         row = self.results.variations.currentRow()
         try:
-            request = self.controls.request()
+            request = self.controls.run_request()
         except ComposerError as exc:
             self.dialogs.error("Cannot continue", str(exc))
             return
-        self.start_generation(replace(request, primer=song, keep_primer=True))
-        if self.job is not None:
-            self.set_primer_song(song, f"variation {row + 1}")
+        self.start_generation(replace(request, primer=song, keep_primer=True), f"Continue variation {row + 1}",
+                              PrimerState(song, f"variation {row + 1}"))
 
     def regenerate_from_bar(self, song: Song, bar: int) -> None:
         """Keep the bars before `bar` (1-based) and sample the rest again."""
@@ -345,7 +318,7 @@ class GenerateView(ModelPicking, SelectionInfill, QWidget):
             self.dialogs.error("Cannot regenerate", f"there are no notes before bar {bar} to keep")
             return
         try:
-            request = self.controls.request()
+            request = self.controls.run_request()
         except ComposerError as exc:
             self.dialogs.error("Cannot regenerate", str(exc))
             return
@@ -356,10 +329,11 @@ class GenerateView(ModelPicking, SelectionInfill, QWidget):
             request = replace(request, bars=None,
                               seconds=max(1.0, song.duration_seconds - song.seconds_at(cut)))
         row = self.results.variations.currentRow()
-        self.start_generation(replace(request, primer=head, keep_primer=True))
+        self.start_generation(replace(request, primer=head, keep_primer=True),
+                              f"Regenerate variation {row + 1} from bar {bar}")
         if self.job is not None:             # (start_generation says "Generating...")
-            self.message.setText(f"Regenerating variation {row + 1} from bar {bar}: {request.count} new "
-                                 f"version(s) replace the list...")
+            self.message.setText(f"Regenerating variation {row + 1} from bar {bar}, seed {request.seed}: "
+                                 f"{request.count} new version(s); Ctrl+Z brings this list back...")
 
     # ---- lifetime --------------------------------------------------------------------
     def running_jobs(self) -> list[Job]:

@@ -3,8 +3,8 @@ the undoable replacement of a song by the take the user accepts.
 
 The job runs `composer.services.infill.infill` on a worker thread; the takes appear in
 `InfillPanel` next to the variation list ("Original" first), each drawn in
-the piano roll when selected; *Use this take* pushes a `ReplaceSongCommand`
-on the results panel's QUndoStack, so Ctrl+Z / Ctrl+Shift+Z undo and redo it.
+the piano roll when selected; *Use this take* is a step of the results
+panel's history (gui.results.history), so Ctrl+Z / Ctrl+Shift+Z undo and redo it.
 """
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtCore import Signal
-from PySide6.QtGui import QUndoCommand
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QListWidget, QPushButton, QVBoxLayout, QWidget
 
 from composer.errors import ComposerError
@@ -87,25 +86,6 @@ def describe_outcome(outcome: InfillOutcome, bars: tuple[int, int]) -> str:
         text += (": only the music before the selection was used (a left-to-right model, and no infill model "
                  "reads its music)")
     return text
-
-
-class ReplaceSongCommand(QUndoCommand):
-    """Row `row` of the results panel's variations: `before` -> `after`."""
-
-    def __init__(self, panel, row: int, before: Song, after: Song, text: str, done: str):
-        super().__init__(text)
-        self.panel, self.row, self.before, self.after = panel, row, before, after
-        self.done = done                 # the status line of the first redo (the push)
-        self.pushed = False
-
-    def redo(self) -> None:
-        self.panel.replace_song(self.row, self.after)
-        self.panel.status.emit(f"Redid: {self.text()}" if self.pushed else self.done)
-        self.pushed = True
-
-    def undo(self) -> None:
-        self.panel.replace_song(self.row, self.before)
-        self.panel.status.emit(f"Undid: {self.text()} (Ctrl+Shift+Z redoes it)")
 
 
 class InfillPanel(QWidget):
@@ -205,7 +185,7 @@ class SelectionInfill:
         if self.job is not None or entry is None or not entry.usable:
             return
         try:
-            request = infill_request(self.controls.request(), bars)
+            request = infill_request(self.controls.run_request(), bars)
             path, two_sided = choose_infill_model(entry.path)
         except ComposerError as exc:
             self.dialogs.error("Cannot regenerate the selection", str(exc))

@@ -23,11 +23,12 @@ _TRAIN = TrainConfig(folder="", out="")     # the app starts from the measured d
 ORGANIZATION = "rnn-composer"
 APPLICATION = "RNN Composer Studio"
 MAX_RECENT_MODELS = 10
-SETTINGS_VERSION = 2
+SETTINGS_VERSION = 3
 # the app's own generation defaults before they became the command line's: a stored value
 # equal to one was almost surely never chosen, so it gives way to today's default
 OLD_DEFAULTS = {"generate/top_p": 0.95, "generate/pitch_low": 36, "generate/pitch_high": 96,
                 "generate/seconds": 20.0}
+OLD_PRIMER_KEY = "generate/primer"     # versions before 3 kept the primer's path here
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,7 @@ KEYS: dict[str, Key] = {
     "generate/top_p": Key(float, _GEN.top_p),
     "generate/count": Key(int, APP_COUNT),
     "generate/seed": Key(int, 1),
+    "generate/lock_seed": Key(bool, False),   # off: every run draws a new seed
     "generate/key": Key(str, ""),          # "" = no key constraint
     "generate/scale": Key(str, ""),        # "" = no scale constraint
     "generate/pitch_low": Key(int, _GEN.pitch_low),    # MIDI pitch
@@ -58,7 +60,6 @@ KEYS: dict[str, Key] = {
     "generate/tempo": Key(float, _GEN.tempo),
     "generate/program": Key(int, _GEN.program),        # General MIDI program 0..127
     "generate/max_copy": Key(int, 0),      # resample variations copying more notes of the training data; 0 = off
-    "generate/primer": Key(str, ""),       # path of a .mid primer
     "generate/form": Key(str, _GEN.form),    # auto, free, AABB, AABA, ABAB, ABAC (composer.services.form_plan)
     "generate/phrase_bars": Key(int, 0),   # bars per phrase of a named form; 0 = the length / phrases
     "generate/vary": Key(bool, False),     # second endings of repeated phrases
@@ -92,10 +93,14 @@ class Settings:
 
     def __init__(self, qsettings: QSettings | None = None):
         self.qsettings = qsettings or QSettings(ORGANIZATION, APPLICATION)
-        if self.get("settings/version") < SETTINGS_VERSION:
+        version = self.get("settings/version")
+        if version < 2:
             for name, old in OLD_DEFAULTS.items():
                 if self.qsettings.contains(name) and self.get(name) == old:
                     self.qsettings.remove(name)
+        if version < 3:       # the primer is not restored at start any more (it was reused unseen)
+            self.qsettings.remove(OLD_PRIMER_KEY)
+        if version < SETTINGS_VERSION:
             self.set("settings/version", SETTINGS_VERSION)
 
     @classmethod

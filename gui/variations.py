@@ -70,29 +70,32 @@ class VariationList(QListWidget):
 
     def set_songs(self, songs: list[Song], kind: str, seed: int | None, primer_beats: float = 0.0,
                   copies: list[Copy] | None = None, copy_index: CopyIndex | None = None, *,
-                  generated: bool = True) -> None:
+                  generated: bool = True, row: int = 0) -> None:
         """Show `songs` with their copy meters `copies` (measured against
-        `copy_index`, which also measures a song put in later with `set_song`);
-        `generated` False: the user's own music, no meter."""
-        self.clear()
+        `copy_index`, which also measures a song put in later with `measure`);
+        `generated` False: the user's own music, no meter. Selects `row`; as
+        many songs as before keep their items, so the same row stays selected
+        without a change of row."""
         self.songs, self.seed, self.primer_beats, self.kind = list(songs), seed, primer_beats, kind
         self.copy_index = copy_index
         self.copies = list(copies) if copies is not None and copy_index is not None else None
         self.generated = generated
+        if self.count() != len(self.songs):
+            self.clear()
+            for i in range(len(self.songs)):
+                item = QListWidgetItem()
+                item.setData(Qt.ItemDataRole.UserRole, i)
+                self.addItem(item)
         for i in range(len(self.songs)):
-            item = QListWidgetItem()
-            item.setData(Qt.ItemDataRole.UserRole, i)
-            self.addItem(item)
             self._label(i)
         if self.songs:
-            self.setCurrentRow(0)
+            self.setCurrentRow(min(max(0, row), len(self.songs) - 1))
 
-    def set_song(self, row: int, song: Song) -> None:
-        """Put `song` in row `row` (its copy meter measured again)."""
-        self.songs[row] = song
-        if self.copies is not None:
-            self.copies[row] = copy_meter(generated_notes(song, self.primer_beats), self.copy_index)
-        self._label(row)
+    def measure(self, song: Song) -> Copy | None:
+        """The copy meter of `song` in this list (None without an index)."""
+        if self.copies is None:
+            return None
+        return copy_meter(generated_notes(song, self.primer_beats), self.copy_index)
 
     def _label(self, row: int) -> None:
         item, copy = self.item(row), self.copies[row] if self.copies is not None else None

@@ -1,10 +1,11 @@
-"""The edit actions of the results panel: Regenerate selection, Clear selection,
-Undo and Redo of accepted takes (also in the Edit menu and the roll's context
-menu), their buttons, and the line that says which bars are selected."""
+"""The edit actions of the results panel: Regenerate selection and Clear
+selection (also in the Edit menu and the roll's context menu), the buttons of
+these and of Undo and Redo (gui.results.history), and the line that says which
+bars are selected."""
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QAction, QKeySequence, QUndoStack
+from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QLabel, QPushButton, QToolButton, QWidget
 
 from gui.pianoroll import PianoRoll
@@ -14,26 +15,18 @@ class EditActions:
     """Actions owned by `panel` (their shortcuts work anywhere in its window);
     Regenerate selection and Clear selection are also in `roll`'s context menu."""
 
-    def __init__(self, panel: QWidget, roll: PianoRoll):
-        self.undo_stack = QUndoStack(panel)
-        self.undo_action = self.undo_stack.createUndoAction(panel, "&Undo")
-        self.undo_action.setShortcuts([QKeySequence("Ctrl+Z")])
-        self.redo_action = self.undo_stack.createRedoAction(panel, "&Redo")
-        self.redo_action.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
+    def __init__(self, panel: QWidget, roll: PianoRoll, undo_action: QAction, redo_action: QAction):
         self.infill_action = QAction("Regenerate &selection", panel)
         self.infill_action.setShortcut(QKeySequence("Ctrl+R"))
         self.infill_action.setStatusTip("Sample new takes of the selected bars; the other bars stay as they are")
         self.clear_selection_action = QAction("Clear selection", panel)
         self.clear_selection_action.triggered.connect(roll.clear_selection)
-        for act in (self.undo_action, self.redo_action, self.infill_action):
-            act.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
-            panel.addAction(act)
+        self.infill_action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+        panel.addAction(self.infill_action)
         roll.addActions([self.infill_action, self.clear_selection_action])
         self.infill_button = QPushButton("Regenerate selection")
         self.infill_button.clicked.connect(self.infill_action.trigger)
-        self.undo_button, self.redo_button = QToolButton(), QToolButton()
-        self.undo_button.setDefaultAction(self.undo_action)
-        self.redo_button.setDefaultAction(self.redo_action)
+        self.undo_button, self.redo_button = _short_button("Undo", undo_action), _short_button("Redo", redo_action)
         self.selection_label = QLabel()
 
     def widgets(self) -> list[QWidget]:
@@ -55,3 +48,19 @@ class EditActions:
         self.infill_button.setToolTip(
             "Regenerating a selection needs a melody model" if not melody else
             "Sample new takes of the selected bars (Ctrl+R)" if selection else "First select bars: drag on the ruler")
+
+
+def _short_button(text: str, action: QAction) -> QToolButton:
+    """A button that triggers `action` and follows its state, named `text`
+    (the action's own text names the step, long for a button)."""
+    button = QToolButton()
+    button.setText(text)
+    button.clicked.connect(action.trigger)
+
+    def follow() -> None:
+        button.setEnabled(action.isEnabled())
+        button.setToolTip(action.toolTip())
+
+    action.changed.connect(follow)
+    follow()
+    return button

@@ -1,6 +1,7 @@
 """The results panel: the variation list and the piano roll of the one selected,
 with Play, Export, Continue, Regenerate from bar N, a MIDI file opened to edit,
-and Regenerate selection with its takes and undo."""
+Regenerate selection with its takes, and the one history of all of these
+(gui.results.history: undo, redo, the History drop-down)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -15,13 +16,15 @@ from composer.services.infill import InfillResult
 from gui.controls import row_of
 from gui.dialogs import MIDI_FILTER, Dialogs
 from gui.flow_layout import FlowLayout
-from gui.infill import InfillPanel, ReplaceSongCommand, notes_between
+from gui.infill import InfillPanel, notes_between
 from gui.jobs import Job
 from gui.pianoroll import PianoRoll
 from gui.primer import bar_count
 from gui.results.edit_actions import EditActions
 from gui.results.export import SongExport
+from gui.results.history import History, PrimerState, Shown
 from gui.results.sound import SoundOutput
+from gui.results.steps import HistorySteps
 from gui.settings import Settings
 from gui.variations import VariationList
 
@@ -35,12 +38,14 @@ def _forward(part: str, name: str) -> property:
                     doc=f"self.{part}.{name}, kept here for the modules that use the panel")
 
 
-class ResultsPanel(QWidget):
-    """Shows the variations of the last generation and acts on the selected one."""
+class ResultsPanel(HistorySteps, QWidget):
+    """Shows the variations of the last generation and acts on the selected one;
+    `record_edit` (gui.results.steps) records a note edit in the history."""
 
     continueRequested = Signal(object)           # Song: use it as the primer
     regenerateRequested = Signal(object, int)    # Song, bar N (1-based): keep bars before N
     infillRequested = Signal(object, int, object)   # Song, its row, (first, last) bars (1-based, inclusive)
+    primerRestored = Signal(object)              # PrimerState: undo or redo of a step that changed the primer
     status = Signal(str)
 
     # what the main window, the generate view and the tests read from the panel
@@ -53,9 +58,10 @@ class ResultsPanel(QWidget):
     play_reason = _forward("sound", "play_reason")        # why Play is off, "" when it is on
     audio_reason = _forward("sound", "audio_reason")      # why Export audio is off, "" when it is on
     audio_job = _forward("export", "audio_job")
-    undo_stack = _forward("edit", "undo_stack")
-    undo_action = _forward("edit", "undo_action")
-    redo_action = _forward("edit", "redo_action")
+    undo_stack = _forward("history", "stack")
+    undo_action = _forward("history", "undo_action")
+    redo_action = _forward("history", "redo_action")
+    history_combo = _forward("history", "combo")
     infill_action = _forward("edit", "infill_action")
     clear_selection_action = _forward("edit", "clear_selection_action")
     infill_button = _forward("edit", "infill_button")
@@ -73,7 +79,8 @@ class ResultsPanel(QWidget):
         self.variations = VariationList()
         self.roll = PianoRoll()
         self.infill_panel = InfillPanel()
-        self.edit = EditActions(self, self.roll)
+        self.history = History(self)
+        self.edit = EditActions(self, self.roll, self.history.undo_action, self.history.redo_action)
         self.sound = SoundOutput(settings, dialogs, self)
         self.export = SongExport(settings, dialogs, self.sound, self)
         self._make_buttons()
@@ -95,6 +102,9 @@ class ResultsPanel(QWidget):
         self.sound_note.setStyleSheet("color: #a33;")
         self.open_button = QPushButton("Open MIDI...")
         self.open_button.setToolTip("Open a .mid file to edit it here (select bars, Regenerate selection)")
+        self.title = QLabel("Variations")        # with the seed that makes them again
+        self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.title.setWordWrap(True)                # a long seed does not widen the window
 
     def _lay_out(self) -> None:
         """The list and the takes above their two button rows, the roll below."""
@@ -111,7 +121,11 @@ class ResultsPanel(QWidget):
         top = QWidget()
         top_layout = QVBoxLayout(top)
         top_layout.setContentsMargins(0, 0, 0, 0)
-        top_layout.addWidget(QLabel("Variations"))
+        heading = QHBoxLayout()
+        heading.addWidget(self.title, 1)
+        heading.addWidget(QLabel("History"))
+        heading.addWidget(self.history_combo, 1)
+        top_layout.addLayout(heading)
         top_layout.addLayout(lists)
         top_layout.addLayout(buttons)
         top_layout.addWidget(self.sound_note)
@@ -177,19 +191,17 @@ class ResultsPanel(QWidget):
 
     # ---- content --------------------------------------------------------------
     def set_results(self, songs: list[Song], kind: str, seed: int | None, primer_beats: float,
-                    copies=None, copy_index=None, *, generated: bool = True, sections=()) -> None:
-        """Show `songs` (generated, or a file opened to edit); `copies`: their copy
-        meters against the training data's `copy_index` (composer.analysis.copymeter),
-        when the model has one; `sections`: the letters of their form, drawn over the ruler."""
-        self.stop_playback()
-        self.infill_panel.discard()
-        self.undo_stack.clear()             # its commands name rows of the previous list
-        self.source_name = ""
-        self.kind = kind
-        self.sections = list(sections)
-        self.showing_partial = False
-        self.variations.set_songs(songs, kind, seed, primer_beats, copies, copy_index, generated=generated)
-        self._on_row_changed(self.variations.currentRow())
+                    copies=None, copy_index=None, *, generated: bool = True, sections=(), label: str = "",
+                    source_name: str = "", primers: tuple[PrimerState, PrimerState] | None = None) -> None:
+        """Show `songs` (generated, or a file opened to edit) as a new entry
+        `label` of the history (Ctrl+Z shows the list before); `copies`: their
+        copy meters against the training data's `copy_index`
+        (composer.analysis.copymeter), when the model has one; `sections`: the
+        letters of their form, drawn over the ruler; `primers`: the primer
+        before and after, when this step changes it (Continue)."""
+        shown = Shown(tuple(songs), kind, seed, primer_beats, tuple(copies) if copies is not None else None,
+                      copy_index, tuple(sections), generated, source_name, 0)
+        self.history.record(label or f"{len(songs)} variation(s)", shown, primers=primers)
 
     def show_partial(self, song: Song, primer_beats: float, sections=()) -> None:
         """Draw the variation being sampled (the selected row's, else the first:
@@ -215,12 +227,13 @@ class ResultsPanel(QWidget):
         """What the piano roll shows: the selected take while takes are open, else the variation."""
         return self.infill_panel.selected_song() or self.current_song()
 
-    def _on_row_changed(self, row: int) -> None:
+    def _on_row_changed(self, row: int, keep_view: bool = False) -> None:
         self.stop_playback()
         if self.infill_panel.is_open() and row != self.infill_panel.row:
             self.infill_panel.discard()
         song = self.variations.song_at(row)
-        self.roll.set_song(song, self.variations.primer_beats)
+        if song is not self.roll.song or not keep_view:      # (an edit in the roll shows its song already)
+            self.roll.set_song(song, self.variations.primer_beats, keep_view=keep_view)
         self.roll.set_sections(self.sections if song is not None else [])
         if song is not None:
             bars = bar_count(song)
@@ -230,6 +243,7 @@ class ResultsPanel(QWidget):
 
     def set_busy(self, busy: bool) -> None:
         self._busy = busy
+        self.history.set_busy(busy)
         self._update_buttons()
 
     def set_generate_reason(self, reason: str) -> None:
@@ -290,8 +304,8 @@ class ResultsPanel(QWidget):
             self.dialogs.error("Cannot open this file", f"{Path(path).name} has no pitched notes to edit")
             return False
         self.roll.clear_selection()
-        self.set_results([song], "melody", None, 0.0, generated=False)
-        self.source_name = Path(path).stem
+        self.set_results([song], "melody", None, 0.0, generated=False, label=f"Open {Path(path).name}",
+                         source_name=Path(path).stem)
         self.status.emit(f"Opened {Path(path).name}: drag on the ruler to select bars, then Regenerate selection")
         return True
 
@@ -319,29 +333,9 @@ class ResultsPanel(QWidget):
             kept = set(song.notes)
             self.roll.set_ghost_notes([n for n in notes_between(panel.original, *panel.span_beats) if n not in kept])
 
-    def _on_take_accepted(self, song: Song) -> None:
-        panel = self.infill_panel
-        first, last = panel.bars
-        row = panel.row                      # (pushing the command discards the panel)
-        span = f"bar {first}" if first == last else f"bars {first}-{last}"
-        self.undo_stack.push(ReplaceSongCommand(self, row, panel.original, song,
-                                                f"regenerate {span} of variation {row + 1}",
-                                                f"Replaced {span} of variation {row + 1} (Ctrl+Z undoes it)"))
-
     def _on_takes_discarded(self) -> None:
         self.stop_playback()
         self.roll.set_song(self.current_song(), self.variations.primer_beats, keep_view=True)
-
-    def replace_song(self, row: int, song: Song) -> None:
-        """Put `song` in row `row` of the variations (what undo and redo do) and show it."""
-        self.stop_playback()
-        self.infill_panel.discard()
-        self.variations.set_song(row, song)
-        if self.variations.currentRow() != row:
-            self.variations.setCurrentRow(row)
-        else:
-            self.roll.set_song(song, self.variations.primer_beats, keep_view=True)
-        self._update_buttons()
 
     def _on_selection_changed(self, selection) -> None:
         self._update_buttons()

@@ -20,6 +20,7 @@ def _view(window, *, count=2, bars=8, seed=5):
     c.count.setValue(count)
     c.bars.setValue(bars)
     c.seed.setValue(seed)
+    c.lock_seed.setChecked(True)
     return view
 
 

@@ -158,6 +158,7 @@ def editing_window(qtbot, make_window, gui_settings, tiny_infill_model, tmp_path
     c = window.generate_view.controls
     c.count.setValue(3)
     c.seed.setValue(11)
+    c.lock_seed.setChecked(True)
     c.temperature.setValue(1.0)
     c.top_p.setValue(1.0)
     return window
@@ -231,7 +232,8 @@ def test_accept_then_undo_restores_the_original_and_redo_reapplies(qtbot, editin
     qtbot.keyClick(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
     assert results.current_song() is chosen
     results.undo_action.trigger()
-    assert results.current_song() is original and not results.undo_action.isEnabled()
+    assert results.current_song() is original and results.undo_stack.undoText() == "Open tune.mid"
+    assert results.undo_stack.count() == 2
 
 
 def test_cancel_leaves_the_song_unchanged(qtbot, editing_window):
@@ -245,7 +247,7 @@ def test_cancel_leaves_the_song_unchanged(qtbot, editing_window):
     qtbot.waitUntil(lambda: view.job is None, timeout=WAIT_MS)
     assert "cancelled" in view.message.text()
     assert results.current_song() is original and results.roll.song is original
-    assert not results.infill_panel.isVisible() and not results.undo_action.isEnabled()
+    assert not results.infill_panel.isVisible() and results.undo_stack.count() == 1     # (opening the file)
     assert results.infill_button.isEnabled()
 
 
@@ -259,9 +261,12 @@ def test_discard_and_a_new_generation_drop_the_takes(qtbot, editing_window):
     panel = _regenerate(qtbot, window, 2, 2)
     panel.list.setCurrentRow(1)
     qtbot.mouseClick(panel.accept_button, Qt.MouseButton.LeftButton)
-    assert results.undo_action.isEnabled()
-    results.set_results([melody_song(_eight_bars())], "melody", 1, 0.0)
-    assert not results.undo_action.isEnabled() and not panel.isVisible()
+    taken = results.current_song()
+    panel = _regenerate(qtbot, window, 3, 3)
+    results.set_results([melody_song(_eight_bars())], "melody", 1, 0.0, label="Generate #1")
+    assert not panel.isVisible() and results.current_song() is not taken
+    results.undo_action.trigger()                  # a new generation keeps the one history
+    assert results.current_song() is taken and not panel.isVisible()
 
 
 def test_a_plain_model_regenerates_from_the_left_side_only_and_says_so(qtbot, make_window, gui_settings, tmp_path):

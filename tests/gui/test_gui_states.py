@@ -105,7 +105,7 @@ def test_the_status_line_follows_regenerate_selection_cancel_and_undo(qtbot, mak
     assert window.statusBar().currentMessage() == "Replaced bars 3-4 of variation 1 (Ctrl+Z undoes it)"
     results.undo_action.trigger()
     assert results.current_song() is original
-    assert window.statusBar().currentMessage() == ("Undid: regenerate bars 3-4 of variation 1 "
+    assert window.statusBar().currentMessage() == ("Undid: regenerate bars 3-4 of variation 1 (take 1) "
                                                    "(Ctrl+Shift+Z redoes it)")
     results.redo_action.trigger()
-    assert window.statusBar().currentMessage() == "Redid: regenerate bars 3-4 of variation 1"
+    assert window.statusBar().currentMessage() == "Redid: regenerate bars 3-4 of variation 1 (take 1)"
