@@ -21,12 +21,15 @@ class HistorySteps:
                      v.generated, self.source_name, max(0, v.currentRow()))
 
     def show_state(self, shown: Shown) -> None:
-        """Show `shown` (what every history step does). The same piece edited
-        (as many songs, the same row) keeps the roll's view and bar selection."""
+        """Show `shown` (what every history step does). The same list with one
+        song changed (a take, an edit, their undo) keeps the roll's view and bar
+        selection; another list is fitted to the view."""
         self.stop_playback()
         self.infill_panel.discard()
         v = self.variations
-        same_piece = self.roll.song is not None and len(shown.songs) == len(v.songs) and shown.row == v.currentRow()
+        same_piece = self._same_list_but_one(shown)
+        if not same_piece:
+            self.roll.clear_selection()
         self.source_name, self.kind, self.sections = shown.source_name, shown.kind, list(shown.sections)
         self.showing_partial = False
         v.set_songs(list(shown.songs), shown.kind, shown.seed, shown.primer_beats, shown.copies, shown.copy_index,
@@ -34,6 +37,13 @@ class HistorySteps:
         self.title.setText("Variations" + (f" · seed {shown.seed}" if shown.seed is not None else
                                            f" · {shown.source_name}.mid" if shown.source_name else ""))
         self._on_row_changed(v.currentRow(), keep_view=same_piece)
+
+    def _same_list_but_one(self, shown: Shown) -> bool:
+        """`shown` differs from the list shown at most in its selected song."""
+        v, row = self.variations, shown.row
+        return (self.roll.song is not None and len(shown.songs) == len(v.songs) and row == v.currentRow()
+                and (shown.seed, shown.source_name, shown.primer_beats) == (v.seed, self.source_name, v.primer_beats)
+                and all(a is b for i, (a, b) in enumerate(zip(shown.songs, v.songs)) if i != row))
 
     def record_edit(self, label: str, before_song: Song, after_song: Song) -> bool:
         """Record an edit of the variation shown, `before_song` -> `after_song`,

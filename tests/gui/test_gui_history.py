@@ -151,8 +151,9 @@ def test_undo_and_redo_walk_a_generate_a_continue_and_a_take(qtbot, make_window,
     ctrl_z = (Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
     qtbot.keyClick(window, *ctrl_z)
     assert results.variations.songs == continued and results.roll.song is continued[0]
+    assert results.roll.selection == (3, 3)                     # the same piece: the selection stays
     qtbot.keyClick(window, *ctrl_z)                             # undoing Continue brings the primer back too
-    assert results.variations.songs == generated
+    assert results.variations.songs == generated and results.roll.selection is None
     assert view.primer_path == str(primer) and view.controls.primer_label.text().startswith("opening.mid (1 bar)")
     qtbot.keyClick(window, *ctrl_z)
     assert results.variations.count() == 0 and results.roll.song is None and not results.undo_action.isEnabled()
