@@ -171,6 +171,12 @@ def _million_events() -> bytes:
     return smf(track_chunk(body))
 
 
+def _damaged_big() -> bytes:
+    # 240,000 events, then an undefined status byte: read up to it (the fast reader, not mido)
+    body = b"\x00\x90\x3c\x40" + b"\x01\x3c\x00\x00\x3c\x40" * 120_000 + b"\x00\xf4" + b"\x01\x3c\x00" * 100
+    return smf(track_chunk(body))
+
+
 def _hundred_tracks() -> bytes:
     tracks = [track_chunk(tempo_event(500_000))]
     tracks += [track_chunk(note_events(10, channel=i % 9, first_pitch=48 + i % 30)) for i in range(99)]
@@ -202,6 +208,8 @@ HOSTILE: dict[str, HostileCase] = {
                                      "tick position", scan_reason="too long: tick position"),
     "endless_note": HostileCase(lambda: smf(track_chunk(note_events(12) + b"\x00\x90\x48\x50" + varlen(960)
                                                         + b"\xff\x01\x01x")), None, notes=13),
+    "damaged_big": HostileCase(_damaged_big, None, notes=120_000, damage="an undefined status byte 0xF4 at byte "
+                               "720,027 of track 1: kept 120,000 notes"),
     "million_events": HostileCase(_million_events, "too many events", scan_reason="too large: too many events"),
     "huge_duration": HostileCase(lambda: smf(track_chunk(tempo_event(0xFFFFFF) + b"\x00\x90\x3c\x40"
                                                          + varlen(0x0800_0000) + b"\x80\x3c\x00")),

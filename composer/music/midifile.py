@@ -99,19 +99,29 @@ def _parse(data: bytes, limits: ReadLimits) -> Song:
     return _read_smf(data, limits)
 
 
-def _read_smf(data: bytes, limits: ReadLimits, repaired: list[str] | None = None) -> Song:
-    """The Song of an SMF whose header is checked; `repaired`: the problems of the
-    damaged file `data` was salvaged from (it must read: no second salvage)."""
+def _read_smf(data: bytes, limits: ReadLimits) -> Song:
+    """The Song of an SMF whose header is checked. Its bytes are walked first
+    (composer.music.midisalvage, one pass, no object per event): an intact file
+    is then read by mido; of a damaged one, the part kept, or it is refused."""
     if len(data) >= 2 * limits.max_events:   # an event takes >= 2 bytes: only big files can break the cap
         n_events = _count_events(data, limits.max_events)
         if n_events > limits.max_events:   # refuse before mido builds an object per event
             raise MidiReadError(f"too many events (more than {limits.max_events:,}, limit {limits.max_events:,})")
+    walked = salvage(data, limits.max_events)
+    if walked.events > limits.max_events:          # (of the part kept, for a damaged file)
+        raise MidiReadError(f"too many events (more than {limits.max_events:,}, limit {limits.max_events:,})")
+    if walked.tracks > limits.max_tracks:
+        raise MidiReadError(f"too many tracks ({walked.tracks}, limit {limits.max_tracks})")
+    if walked.problems:
+        return _salvaged(walked.data, walked.problems, limits)
     try:
         midi = mido.MidiFile(file=io.BytesIO(data), clip=True)
-    except Exception:  # noqa: BLE001 -- mido raises many types (OSError, EOFError, KeyError, ValueError...)
-        if repaired is not None:
-            raise MidiReadError(f"corrupt: {repaired[0] if repaired else 'not a readable MIDI file'}") from None
-        return _salvage(data, limits)
+    except Exception:  # noqa: BLE001 -- not expected after the walk (mido raises many types)
+        raise MidiReadError("corrupt: not a readable MIDI file") from None
+    return _checked_song(midi, limits)
+
+
+def _checked_song(midi: mido.MidiFile, limits: ReadLimits) -> Song:
     if len(midi.tracks) > limits.max_tracks:
         raise MidiReadError(f"too many tracks ({len(midi.tracks)}, limit {limits.max_tracks})")
     n_events = sum(len(t) for t in midi.tracks)
@@ -120,21 +130,26 @@ def _read_smf(data: bytes, limits: ReadLimits, repaired: list[str] | None = None
     return _to_song(midi, limits)
 
 
-def _salvage(data: bytes, limits: ReadLimits) -> Song:
-    """The Song of what can be read of a file mido refuses, its `damage` saying what
-    was wrong and what was kept; MidiReadError naming the first problem when
-    `limits.salvage` is off or no note is left. The caps hold for the part kept."""
-    found = salvage(data, limits.max_tracks, limits.max_events)
-    problem = found.problems[0] if found.problems else "not a readable MIDI file"
+def _salvaged(kept: bytes, problems: list[str], limits: ReadLimits) -> Song:
+    """The Song of `kept`, the readable part of a damaged file (a well-formed SMF),
+    its `damage` saying what was wrong and what was kept; MidiReadError naming the
+    first problem when `limits.salvage` is off or no note is left. Caps hold."""
     if not limits.salvage:
-        raise MidiReadError(f"corrupt: {problem}")
-    song = _read_smf(found.data, limits, found.problems)
-    kept = sum(len(t.notes) for t in song.tracks)
-    if not kept:
-        raise MidiReadError(f"corrupt: {problem}")
-    more = len(found.problems) - 1
-    song.damage = (f"{problem}{f' (and {more} more problem' + 's' * (more > 1) + ')' if more > 0 else ''}: "
-                   f"kept {kept:,} note{'s' * (kept != 1)}")
+        raise MidiReadError(f"corrupt: {problems[0]}")
+    from composer.music.midifast import read_well_formed  # (midifast imports this module)
+    song = read_well_formed(kept, limits)
+    if song is None:
+        try:
+            midi = mido.MidiFile(file=io.BytesIO(kept), clip=True)
+        except Exception:  # noqa: BLE001 -- not expected: the part kept is checked event by event
+            raise MidiReadError(f"corrupt: {problems[0]}") from None
+        song = _checked_song(midi, limits)
+    notes = sum(len(t.notes) for t in song.tracks)
+    if not notes:
+        raise MidiReadError(f"corrupt: {problems[0]}")
+    more = len(problems) - 1
+    song.damage = (f"{problems[0]}{f' (and {more} more problem' + 's' * (more > 1) + ')' if more > 0 else ''}: "
+                   f"kept {notes:,} note{'s' * (notes != 1)}")
     return song
 
 

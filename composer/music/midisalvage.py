@@ -46,13 +46,14 @@ class Salvaged:
 
     data: bytes
     problems: list[str] = field(default_factory=list)
-    tracks: int = 0             # tracks with at least one event kept
+    tracks: int = 0             # tracks read
+    events: int = 0             # events kept, counted up to one past the cap given to `salvage`
 
 
-def salvage(data: bytes, max_tracks: int, max_events: int) -> Salvaged:
+def salvage(data: bytes, max_events: int) -> Salvaged:
     """The readable part of `data` (which starts with an MThd header of at least
-    14 bytes). Reads at most the tracks the header announces, and stops counting
-    past `max_tracks` tracks or `max_events` events (the caller's caps refuse those)."""
+    14 bytes). Reads at most the tracks the header announces, and stops past
+    `max_events` events (the caller's cap refuses that many)."""
     header_size = struct.unpack(">I", data[4:8])[0]
     fmt, ntracks, division = struct.unpack(">HhH", data[8:14])
     problems: list[str] = []
@@ -62,7 +63,7 @@ def salvage(data: bytes, max_tracks: int, max_events: int) -> Salvaged:
         pos = 14
     bodies: list[bytes] = []
     events = 0
-    while len(bodies) < min(ntracks, max_tracks + 1) and events <= max_events:
+    while len(bodies) < ntracks and events <= max_events:
         found = data.find(b"MTrk", pos)
         if found < 0:
             if pos < len(data):
@@ -84,52 +85,74 @@ def salvage(data: bytes, max_tracks: int, max_events: int) -> Salvaged:
     out = [b"MThd", struct.pack(">IHHH", 6, fmt, len(bodies), division)]
     for body in bodies:
         out += [b"MTrk", struct.pack(">I", len(body)), body]
-    return Salvaged(b"".join(out), problems, sum(1 for b in bodies if len(b) > len(_END_OF_TRACK)))
+    return Salvaged(b"".join(out), problems, len(bodies), events)
 
 
 class _TrackWalk:
-    """One MTrk chunk at data[start:], read event by event as mido reads it."""
+    """One MTrk chunk at data[start:], read event by event as mido reads it.
+
+    Its declared length is trusted while it is inside the file and no event
+    crosses it (mido reads exactly that many bytes). An event that crosses it,
+    or a length past the file's end, makes it wrong: the events are then read up
+    to the end-of-track, the next `MTrk` or the file's end. Either way an `MTrk`
+    where an event should start ends the track (its length swallowed the next)."""
 
     def __init__(self, data: bytes, start: int, number: int):
         self.data, self.number = data, number
         self.length = struct.unpack(">I", data[start + 4:start + 8])[0]
         self.begin = start + 8
-        declared_end = self.begin + self.length
-        # a length that lands on the file's end or on the next track is right: trust it
-        self.trusted = declared_end == len(data) or data.startswith(b"MTrk", declared_end)
-        self.bound = declared_end if self.trusted else len(data)
+        self.trusted = self.begin + self.length <= len(data)
+        self.crossing: _Damage | None = None    # the event that crossed the declared end
         self.events, self.problem = 0, ""
         self.last_status: int | None = None
         self.ended = False              # the last event read was an end-of-track
 
+    @property
+    def bound(self) -> int:
+        return self.begin + self.length if self.trusted else len(self.data)
+
     def run(self, max_events: int) -> tuple[bytes, int]:
         """(the events kept, with an end-of-track; where to look for the next track)."""
-        data, pos = self.data, self.begin
-        while pos < self.bound and self.events <= max_events:
-            if not self.trusted and (self.ended or data.startswith(b"MTrk", pos)):
-                break           # the chunk's length is wrong; its events end here
-            try:
-                pos = self._event(pos)
-            except _Damage as damage:
+        try:
+            pos = self._walk(max_events)
+        except _Damage as damage:
+            if damage is not self.crossing:
                 self.problem = damage.what
-                return self._body(pos), damage.at
-            self.events += 1
-        if not self.trusted and pos - self.begin != self.length:
-            self.problem = (f"truncated at byte {len(data):,} (in track {self.number})" if pos >= len(data)
+                return self._body(damage.at), damage.at
+            self.trusted, self.events, self.last_status = False, 0, None      # read again, untrusted
+            try:
+                pos = self._walk(max_events)
+            except _Damage as again:
+                self.problem = (self.crossing if again.at >= self.crossing.at else again).what
+                return self._body(min(again.at, self.crossing.at)), min(again.at, self.crossing.at)
+        if pos - self.begin != self.length:
+            self.problem = (f"truncated at byte {len(self.data):,} (in track {self.number})"
+                            if pos >= len(self.data) and not self.ended
                             else f"track {self.number}'s length is wrong (says {self.length:,} bytes, "
                                  f"its events take {pos - self.begin:,})")
         return self._body(pos), pos
+
+    def _walk(self, max_events: int) -> int:
+        """Read events from the chunk's start; returns where they end (raises _Damage)."""
+        data, pos, bound = self.data, self.begin, self.bound
+        self.ended = False
+        while pos < bound and self.events <= max_events:
+            if data.startswith(b"MTrk", pos) or (self.ended and not self.trusted):
+                break
+            pos = self._event(pos)
+            self.events += 1
+        return pos
 
     def _body(self, end: int) -> bytes:
         body = self.data[self.begin:end]
         return body if self.ended else body + _END_OF_TRACK
 
     def _cut(self, at: int, what: str) -> _Damage:
-        """The damage of `what` (e.g. "a sysex message") at `at`, which needs bytes past
-        the bound: the file's end (a chunk length that is not trusted), else the track's."""
-        if not self.trusted:
-            return _Damage(at, f"truncated at byte {len(self.data):,} ({what} of track {self.number} is cut off)")
-        return _Damage(at, f"{what} runs past the end of track {self.number} at byte {at:,}")
+        """The damage of `what` (e.g. "a sysex message") at `at`, which needs bytes past the bound."""
+        if self.trusted:                # the declared length is wrong, or the event is
+            self.crossing = _Damage(at, f"{what} runs past the end of track {self.number} at byte {at:,}")
+            return self.crossing
+        return _Damage(at, f"truncated at byte {len(self.data):,} ({what} of track {self.number} is cut off)")
 
     def _varlen(self, at: int, pos: int, what: str) -> tuple[int, int]:
         value = 0

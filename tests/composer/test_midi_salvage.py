@@ -98,7 +98,8 @@ def test_a_missing_end_of_track_with_the_length_unchanged_loses_nothing():
     (b"\x00\xf4", "an undefined status byte 0xF4", 5),
     (b"\x00\xf8\x00\x3c\x40", "a data byte (0x3C) after a system message", 5),      # mido: 'wrong number of bytes'
     (b"\x00\xf0" + varlen(500) + b"\x01\x02", "a sysex message runs past the end of track 2", 5),
-    (b"\x00\xff\x58\x02\x03\x02", "a time signature event at byte 86 of track 2 is unreadable (2 bytes is too short)", 5),           # mido: IndexError
+    (b"\x00\xff\x58\x02\x03\x02",                                                     # mido: IndexError
+     "a time signature event at byte 86 of track 2 is unreadable (2 bytes is too short)", 5),
     (b"\x00\xff\x01" + varlen(2_000_000), "claims 2,000,000 bytes (limit 1,000,000)", 5),
 ])
 def test_a_stray_byte_keeps_the_track_up_to_it_and_the_tracks_after_it(stray, words, bass_kept):
@@ -211,7 +212,7 @@ def test_any_damage_gives_a_song_or_an_error_in_words(source, draw):
 @given(sources, st.data())
 def test_what_salvage_keeps_is_a_file_mido_reads(source, draw):
     data = damaged(draw, source)
-    kept = salvage(data, max_tracks=256, max_events=500_000)
+    kept = salvage(data, max_events=500_000)
     assert len(kept.data) <= len(data) + 12 * kept.data.count(b"MTrk") + 14
     mido.MidiFile(file=io.BytesIO(kept.data), clip=True)      # raises if not
 
@@ -228,3 +229,24 @@ def test_a_cut_anywhere_keeps_exactly_the_notes_before_it(cut):
         assert complete == 0
         return
     assert song.tracks[0].notes == intact[:complete]
+
+
+# ---------------------------------------------------------------- primers and songs to infill
+
+def test_a_truncated_primer_or_song_is_used_up_to_the_damage_with_a_warning(tiny_melody_model, tmp_path, capsys):
+    from composer.cli.main import main
+    from composer.services.primer import describe_primer
+
+    whole = song_to_bytes(melody(64, step=0.5))          # 8 bars of 4/4
+    cut = tmp_path / "cut.mid"
+    cut.write_bytes(whole[:len(whole) * 3 // 4])
+    song = read_midi(cut)
+    assert song.damage and describe_primer(song, None).endswith(f"; damaged file read up to the damage "
+                                                                f"({song.damage})")
+    warning = f"warning: {cut} is damaged: read up to the damage ({song.damage})"
+    assert main(["generate", "--model", str(tiny_melody_model), "--primer", str(cut), "--count", "1",
+                 "--bars", "2", "--seed", "1", "--out", str(tmp_path / "gen"), "--quiet"]) == 0
+    assert warning in capsys.readouterr().err.splitlines()
+    assert main(["infill", str(tiny_melody_model), str(cut), "--bars", "2", "--count", "1", "--seed", "1",
+                 "--out", str(tmp_path / "infill"), "--quiet"]) == 0
+    assert warning in capsys.readouterr().err.splitlines()
