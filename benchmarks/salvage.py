@@ -50,7 +50,7 @@ def damage(data: bytes, kind: str, rng: random.Random) -> bytes:
     data = bytearray(data)
     tracks = _tracks(bytes(data))
     track = rng.choice(tracks)
-    inside = rng.randrange(track + 8, len(data))
+    inside = rng.randrange(min(track + 8, len(data) - 1), len(data))
     if kind == "truncate":
         return bytes(data[:rng.randrange(22, len(data))])
     if kind == "flip":
@@ -61,7 +61,7 @@ def damage(data: bytes, kind: str, rng: random.Random) -> bytes:
         new = rng.choice([max(0, old + rng.randint(-50, 50)), rng.randrange(2**32)])
         data[track + 4:track + 8] = struct.pack(">I", new)
     elif kind == "no-eot":
-        at = data.rfind(b"\xff\x2f\x00", 0, rng.randrange(track + 8, len(data)) + 3)
+        at = data.rfind(b"\xff\x2f\x00", 0, inside + 3)
         if at > 0:
             del data[at - 1:at + 3]
     elif kind == "stray":

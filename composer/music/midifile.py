@@ -5,8 +5,8 @@ file rejected by a cap in `ReadLimits`, and every damaged file of which
 nothing can be read, becomes one message that says what is wrong. Of a
 damaged file (truncated, a wrong chunk length, a stray byte) it keeps what
 can be read (composer.music.midisalvage) and says so in `Song.damage`;
-`ReadLimits(salvage=False)` refuses such files instead. `write_midi` writes atomically (temp file,
-fsync, rename) and never overwrites silently.
+`ReadLimits(salvage=False)` refuses such files instead. `write_midi` writes
+atomically (temp file, fsync, rename) and never overwrites silently.
 """
 from __future__ import annotations
 

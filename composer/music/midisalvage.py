@@ -1,23 +1,26 @@
 """What can be read of a damaged Standard MIDI File, and what is wrong with it.
 
 DAWs and synthesizers play a truncated or slightly broken file up to where it
-breaks. `salvage` does the same for `read_midi` when mido refuses a file: it
-walks the bytes event by event, with mido's rules, and keeps of each track
-the events before its first damage (a message cut off by the end of the file
-or of its chunk, a data byte where an event should start, an undefined status
-byte, a meta event mido cannot decode, ...). A track chunk whose length is
-wrong ends where its events end: at the next `MTrk` after its end-of-track,
-or at the file's end. After damage it resynchronises on the next `MTrk`.
-The events kept are copied byte for byte into a new, well-formed file (with
-chunk lengths that match and an end-of-track per track), which `read_midi`
-then reads like any other, caps included; notes left hanging end with their
-track there. The problems found are said in words, with byte offsets, first
-one first: the same words say why a file is refused when salvage is off.
+breaks. `read_midi` walks every file with `salvage` before mido reads it: one
+pass over the bytes, event by event, with mido's rules and no object per
+event. A file with no problem is then read as it is. Of a damaged one, each
+track keeps its events before its first damage (a message cut off by the end
+of the file or of its chunk, a data byte where an event should start or
+after a sysex or system message, which running status cannot follow, an
+undefined status byte, a meta event mido cannot decode, a payload over mido's
+1,000,000 bytes), and reading goes on at the next `MTrk`. A track whose length
+is wrong ends where its events end (see `_TrackWalk`). The events kept are
+copied byte for byte into a new, well-formed file (chunk lengths that match,
+an end-of-track per track), which `read_midi` reads like any other, caps
+included; notes left hanging end with their track there. The problems are
+said in words, with byte offsets, first one first: the same words say why a
+file is refused when salvage is off.
 
 Never reads past a bound: every length is checked against the chunk or the
-file before it is used, and no payload over mido's 1,000,000-byte limit is
-decoded. The work is one pass over the bytes (plus one `find` per resync); the
-output is never larger than the input plus 12 bytes per track.
+file before it is used, and no payload over 1,000,000 bytes is decoded. The
+work is one pass over the bytes (two over a track whose length is wrong, plus
+one `find` per track); the output is never larger than the input plus 12
+bytes per track.
 """
 from __future__ import annotations
 
@@ -41,8 +44,8 @@ class _Damage(Exception):
 
 @dataclass
 class Salvaged:
-    """A damaged file's readable part: `data` is a well-formed SMF, `problems`
-    what was wrong, in the order found ("" -> none)."""
+    """What a walk over a file found: `data`, its readable part as a well-formed
+    SMF; `problems`, what is wrong with it in the order found (none: intact)."""
 
     data: bytes
     problems: list[str] = field(default_factory=list)
@@ -62,14 +65,14 @@ def salvage(data: bytes, max_events: int) -> Salvaged:
         problems.append(f"the header's length is wrong ({header_size:,} bytes, not 6)")
         pos = 14
     bodies: list[bytes] = []
-    events = 0
+    events, damaged = 0, False
     while len(bodies) < ntracks and events <= max_events:
         found = data.find(b"MTrk", pos)
         if found < 0:
             if pos < len(data):
                 problems.append(f"{len(data) - pos:,} bytes at byte {pos:,} are not a track")
             break
-        if found > pos:
+        if found > pos and not damaged:     # (after damage, the rest of the damaged track is skipped)
             problems.append(f"skipped {found - pos:,} bytes that are not a track at byte {pos:,}")
         if found + 8 > len(data):
             problems.append(f"truncated at byte {len(data):,} (in the header of track {len(bodies) + 1})")
@@ -78,7 +81,8 @@ def salvage(data: bytes, max_events: int) -> Salvaged:
         body, pos = walk.run(max_events - events)
         events += walk.events
         bodies.append(body)
-        if walk.problem:
+        damaged = bool(walk.problem)
+        if damaged:
             problems.append(walk.problem)
     if len(bodies) < ntracks and pos >= len(data) and not any(p.startswith("truncated") for p in problems):
         problems.append(f"the header announces {ntracks} tracks, the file holds {len(bodies)}")
@@ -92,10 +96,11 @@ class _TrackWalk:
     """One MTrk chunk at data[start:], read event by event as mido reads it.
 
     Its declared length is trusted while it is inside the file and no event
-    crosses it (mido reads exactly that many bytes). An event that crosses it,
-    or a length past the file's end, makes it wrong: the events are then read up
-    to the end-of-track, the next `MTrk` or the file's end. Either way an `MTrk`
-    where an event should start ends the track (its length swallowed the next)."""
+    crosses it: mido reads exactly that many bytes, whatever they hold, and so
+    does this walk. An event that crosses it, or a length past the file's end,
+    makes it wrong: the events are then read again up to the end-of-track, an
+    `MTrk` where an event should start (the length swallowed the next track),
+    or the file's end."""
 
     def __init__(self, data: bytes, start: int, number: int):
         self.data, self.number = data, number
@@ -137,7 +142,7 @@ class _TrackWalk:
         data, pos, bound = self.data, self.begin, self.bound
         self.ended = False
         while pos < bound and self.events <= max_events:
-            if data.startswith(b"MTrk", pos) or (self.ended and not self.trusted):
+            if not self.trusted and (self.ended or data.startswith(b"MTrk", pos)):
                 break
             pos = self._event(pos)
             self.events += 1

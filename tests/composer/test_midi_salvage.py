@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from benchmarks.midi_factory import good_bytes, melody, note_events, smf, tempo_event, track_chunk, varlen, write_song
 from composer.corpus.ingest import scan_folder
 from composer.errors import MidiReadError
+from composer.music.midifast import read_midi_fast
 from composer.music.midifile import ReadLimits, read_midi, song_to_bytes
 from composer.music.midisalvage import salvage
 from composer.representations.melody import MelodyTokenizer
@@ -110,6 +111,16 @@ def test_a_stray_byte_keeps_the_track_up_to_it_and_the_tracks_after_it(stray, wo
     assert counts(song) == ([bass_kept, 24] if bass_kept else [24])
 
 
+def test_events_that_spell_mtrk_inside_a_track_of_the_right_length_are_events():
+    # delta 0x4D 'M', running-status note 'T' 'r', delta 0x6B 'k', note-off: what mido and the fast reader read
+    events = b"\x00\x90\x3c\x40" + b"\x4d\x54\x72" + b"\x6b\x80\x54\x00" + note_events(8)
+    data = smf(track_chunk(events))
+    assert b"MTrk" in data[22:]
+    song = read_midi(data)
+    assert song.damage == "" and counts(song) == [10]
+    assert read_midi_fast(data).tracks[0].notes == song.tracks[0].notes
+
+
 def test_junk_between_tracks_is_skipped_to_the_next_track():
     song, message = read_both(smf(CONDUCTOR, track_chunk(LEAD), b"\x00" * 10, track_chunk(BASS)))
     assert counts(song) == [24, 24] and "skipped 10 bytes that are not a track at byte" in message
@@ -174,7 +185,7 @@ def test_a_scan_uses_damaged_files_and_says_what_it_kept(tmp_path, strict):
 def damaged(draw, data: bytes) -> bytes:
     data = bytearray(data)
     for _ in range(draw.draw(st.integers(0, 4))):
-        kind = draw.draw(st.sampled_from(["flip", "insert", "delete", "length"]))
+        kind = draw.draw(st.sampled_from(["flip", "insert", "delete", "length", "duplicate"]))
         at = draw.draw(st.integers(14, len(data) - 1))
         if kind == "flip":
             data[at] = draw.draw(st.integers(0, 255))
@@ -182,6 +193,8 @@ def damaged(draw, data: bytes) -> bytes:
             data[at:at] = draw.draw(st.binary(min_size=1, max_size=3))
         elif kind == "delete":
             del data[at:at + draw.draw(st.integers(1, 6))]
+        elif kind == "duplicate":          # a slice repeated (it may hold a track header)
+            data[at:at] = data[draw.draw(st.integers(0, at)):at]
         else:                  # a track length rewritten
             found = data.find(b"MTrk", at) if data.find(b"MTrk", at) >= 0 else data.find(b"MTrk")
             if found >= 0:
@@ -204,8 +217,15 @@ def test_any_damage_gives_a_song_or_an_error_in_words(source, draw):
         except MidiReadError as exc:
             assert not PYTHON_WORDS.search(str(exc)), str(exc)
             assert "not a readable MIDI file" not in str(exc)
+            song = str(exc)
         else:
             assert limits.salvage or not song.damage
+        try:
+            fast = read_midi_fast(data, limits)
+        except MidiReadError as exc:
+            fast = str(exc)
+        assert (fast if isinstance(fast, str) else ([t.notes for t in fast.tracks], fast.damage)) == \
+            (song if isinstance(song, str) else ([t.notes for t in song.tracks], song.damage))
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
