@@ -147,9 +147,8 @@ def _salvaged(kept: bytes, problems: list[str], limits: ReadLimits) -> Song:
     notes = sum(len(t.notes) for t in song.tracks)
     if not notes:
         raise MidiReadError(f"corrupt: {problems[0]}")
-    more = len(problems) - 1
-    song.damage = (f"{problems[0]}{f' (and {more} more problem' + 's' * (more > 1) + ')' if more > 0 else ''}: "
-                   f"kept {notes:,} note{'s' * (notes != 1)}")
+    more = f" (and {len(problems) - 1} more problem{'s' * (len(problems) > 2)})" if len(problems) > 1 else ""
+    song.damage = f"{problems[0]}{more}: kept {notes:,} note{'s' * (notes != 1)}"
     return song
 
 

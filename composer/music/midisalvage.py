@@ -69,7 +69,7 @@ def salvage(data: bytes, max_events: int) -> Salvaged:
     while len(bodies) < ntracks and events <= max_events:
         found = data.find(b"MTrk", pos)
         if found < 0:
-            if pos < len(data):
+            if pos < len(data) and not damaged:
                 problems.append(f"{len(data) - pos:,} bytes at byte {pos:,} are not a track")
             break
         if found > pos and not damaged:     # (after damage, the rest of the damaged track is skipped)
