@@ -12,6 +12,7 @@ from composer.errors import ComposerError
 from composer.music.midifile import read_midi
 from composer.music.song import Song
 from composer.services.infill import InfillResult
+from composer.services.primer import damage_warning
 from gui.controls import row_of
 from gui.dialogs import MIDI_FILTER, Dialogs
 from gui.flow_layout import FlowLayout
@@ -292,7 +293,8 @@ class ResultsPanel(QWidget):
         self.roll.clear_selection()
         self.set_results([song], "melody", None, 0.0, generated=False)
         self.source_name = Path(path).stem
-        self.status.emit(f"Opened {Path(path).name}: drag on the ruler to select bars, then Regenerate selection")
+        self.status.emit(f"Opened {Path(path).name}: drag on the ruler to select bars, then Regenerate selection"
+                         + (f" (warning: {damage_warning(Path(path).name, song)})" if song.damage else ""))
         return True
 
     def request_infill(self) -> None:
