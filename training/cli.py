@@ -200,7 +200,7 @@ class _TerminalView:
 
     def __init__(self, quiet: bool, *, report_printed: bool = False):
         from composer.cli.progress import TerminalProgress
-        self.bars = TerminalProgress(disable=quiet, postfix=_postfix)
+        self.bars = TerminalProgress(disable=quiet, postfix=_postfix, mark=lambda p: p.info.val_bits_per_note)
         self.printed_report, self.printed_device = report_printed, False
 
     def __call__(self, progress) -> None:
