@@ -83,6 +83,7 @@ class LogLines:
         self.started = self.written_at = 0.0
         self.last: Progress | None = None       # the latest report not written yet
         self.last_mark: object = None
+        self.written: tuple = ()                # what the last line said (its time aside)
 
     def __call__(self, p: Progress) -> None:
         now = self.clock()
@@ -102,6 +103,10 @@ class LogLines:
 
     def write(self, p: Progress, now: float) -> None:
         self.last, self.written_at = None, now
+        said = (p.stage, p.done, p.total, self.postfix(p) if self.postfix is not None else None)
+        if said == self.written:        # (e.g. the end of a stage reported twice)
+            return
+        self.written = said
         self.stream.write(self.line(p, now - self.started) + "\n")
         self.stream.flush()
 
