@@ -10,11 +10,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_FOLDER = ROOT / "runs" / "dm2" / "folk"     # = `python -m training.corpus folk runs/dm2/folk --limit 900`
 TUNES = 900
-# conversion time per tune and per process, and the start-up of the worker
-# processes (music21's import, splitting its ABC books), measured on an idle
-# 2-core EPYC VM: 900 tunes took 95 s with 2 workers
-SECONDS_PER_TUNE = 0.2
-STARTUP_S = 5.0
+# CPU seconds per tune and of the start-up (music21's import in each process,
+# splitting its ABC books): `time python -m training.corpus folk DIR --limit N
+# --workers 2` took 13 s of CPU for 60 tunes and 29 s for 200. The 900 took
+# 7 min 11 s of wall time on 2 cores shared with other jobs (load average 8-10).
+SECONDS_PER_TUNE = 0.11
+STARTUP_S = 6.0
 
 
 def estimate_seconds(tunes: int = TUNES, workers: int = 2) -> float:
@@ -40,8 +41,8 @@ def training_folder(folder: Path | None = None, *, say=print, progress=None, wor
     from training.corpus import convert_corpus
     minutes = estimate_seconds(TUNES, workers) / 60
     say(f"the training and memory parts need MIDI files: converting {TUNES} tunes of music21's folk books "
-        f"to {DEFAULT_FOLDER.relative_to(ROOT)} first, once (about {minutes:.0f} min on {workers} idle cores; "
-        "--folder DIR uses a folder of yours instead)")
+        f"to {DEFAULT_FOLDER.relative_to(ROOT)} first, once (about {max(1.0, minutes):.0f} min on {workers} idle "
+        "cores, longer on a busy machine; --folder DIR uses a folder of yours instead)")
     partial = DEFAULT_FOLDER.with_name(DEFAULT_FOLDER.name + ".partial")
     convert_corpus("folk", partial, relabel(progress, "converting folk"), workers=workers, limit=TUNES)
     if DEFAULT_FOLDER.is_dir():             # (an empty folder)
