@@ -311,6 +311,8 @@ def main(argv=None) -> int:
     parser.add_argument("--json", type=json_path, default=None)
     args = parser.parse_args(argv)
     try:
+        if args.steps is not None:          # before any work (the corpus may have to be built first)
+            check_steps(args.steps, args.chunk, args.warmup)
         result = run(args.cells, steps=args.steps, chunk=args.chunk, warmup=args.warmup,
                      folder=training_data(args.folder))
     except CLI_ERRORS as exc:
