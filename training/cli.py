@@ -162,9 +162,10 @@ def _add_run_options(g, d: TrainConfig) -> None:
     g.add_argument("--eval-every", type=int, default=d.eval_every,
                    help="steps between validation passes (default: auto, 50 or more so that validation "
                         "takes about 5 %% of the time on a large held-out set)")
-    g.add_argument("--no-copy-index", action="store_true",
-                   help="do not store the training data's notes (pitch and rhythm, for the copy meter of "
-                        "generated pieces) in the model file, e.g. to share a model without its training melodies")
+    g.add_argument("--no-copy-index", action="store_true", help="store no copy index in the model file (the "
+                   "training files' names and notes, pitch and rhythm, for the copy meter of generated pieces)")
+    g.add_argument("--private", action="store_true",
+                   help="a model file to share: no copy index and no folder or file names (docs/sharing.md)")
     g.add_argument("--cache-dir", type=Path, default=None, help="ingest cache (default ~/.cache/rnn-composer)")
     g.add_argument("--workers", type=int, default=None, help="processes that read MIDI files")
     g.add_argument("--strict-midi", action="store_true", help="skip damaged MIDI files (truncated, wrong chunk "
@@ -188,7 +189,8 @@ def config_from_args(args) -> TrainConfig:
         cache_dir=str(args.cache_dir) if args.cache_dir else None, workers=args.workers,
         track=args.track, chords=args.chords, objective=args.objective, infill_bars=args.infill_bars,
         infill_context=args.infill_context, init_from=str(args.init_from) if args.init_from else None,
-        infill_attention=args.infill_attention, copy_index=not args.no_copy_index, strict_midi=args.strict_midi)
+        infill_attention=args.infill_attention, copy_index=not args.no_copy_index, strict_midi=args.strict_midi,
+        private=args.private)
 
 
 class _TerminalView:
@@ -197,7 +199,7 @@ class _TerminalView:
 
     def __init__(self, quiet: bool, *, report_printed: bool = False):
         from composer.cli.progress import TerminalProgress
-        self.bars = TerminalProgress(disable=quiet, postfix=_postfix)
+        self.bars = TerminalProgress(disable=quiet, postfix=_postfix, mark=lambda p: p.info.val_bits_per_note)
         self.printed_report, self.printed_device = report_printed, False
 
     def __call__(self, progress) -> None:
