@@ -19,7 +19,7 @@ from gui.infill import InfillPanel, ReplaceSongCommand, notes_between
 from gui.jobs import Job
 from gui.pianoroll import PianoRoll
 from gui.primer import bar_count
-from gui.results.edit_actions import EditActions
+from gui.results.edit_actions import EditActions, NoteEditCommand
 from gui.results.export import SongExport
 from gui.results.sound import SoundOutput
 from gui.settings import Settings
@@ -135,6 +135,8 @@ class ResultsPanel(QWidget):
         self.open_button.clicked.connect(self.open_midi)
         self.edit.infill_action.triggered.connect(self.request_infill)
         self.roll.selectionChanged.connect(self._on_selection_changed)
+        self.roll.songEdited.connect(self._on_song_edited)
+        self.roll.noteAuditioned.connect(lambda note: self.sound.audition(self.roll.song, note))
         self.infill_panel.takeSelected.connect(self._show_take)
         self.infill_panel.accepted.connect(self._on_take_accepted)
         self.infill_panel.discarded.connect(self._on_takes_discarded)
@@ -345,6 +347,16 @@ class ResultsPanel(QWidget):
 
     def _on_selection_changed(self, selection) -> None:
         self._update_buttons()
+
+    def _on_song_edited(self, edit) -> None:
+        """A note edit in the roll becomes the variation's song, as one undo step."""
+        if self.showing_partial or self.infill_panel.is_open() or edit.before is not self.current_song():
+            self.status.emit("Notes can be edited once the takes are used or discarded, and not while "
+                             "a piece is being sampled")
+            self.roll.viewport().update()
+            return
+        self.undo_stack.push(NoteEditCommand(self, self.variations.currentRow(), edit))
+        self.status.emit(f"{edit.text[:1].upper()}{edit.text[1:]} (Ctrl+Z undoes it)")
 
     # ---- export -----------------------------------------------------------------
     def _export_name(self) -> str:

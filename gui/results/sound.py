@@ -51,6 +51,7 @@ class SoundOutput(QObject):
         self.audio_player = player(self) if player is not None else None
         self.player = self.audio_player
         self.playing = False
+        self.audition_player = None                # plays a note clicked or drawn in the roll, made on first use
         if self.audio_player is not None:
             self._connect_player(self.audio_player)
             if hasattr(self.audio_player, "availabilityChanged"):
@@ -111,8 +112,9 @@ class SoundOutput(QObject):
                 return False
         self.stop()
         self.soundfont = str(path) if path else None
-        if self.audio_player is not None:
-            self.audio_player.set_soundfont(self.soundfont)
+        for player in (self.audio_player, self.audition_player):
+            if player is not None:
+                player.set_soundfont(self.soundfont)
         self.settings.set("sound/soundfont", self.soundfont or "")
         self._update_reasons()
         return True
@@ -143,6 +145,17 @@ class SoundOutput(QObject):
             return
         if song is not None:
             self.player.play(song)
+
+    def audition(self, song, note) -> None:
+        """Sound `note` of `song` (Song, Note) alone on the audio output, on the song's
+        instrument; silently nothing while a piece plays, with a MIDI port chosen
+        (it would interrupt the port's player), or without an audio output."""
+        if song is None or self.playing or self.midi_port or self.audio_player is None or self.play_reason:
+            return
+        from gui.roll_edit import audition_song
+        if self.audition_player is None:
+            self.audition_player = player_class()(self, soundfont=self.soundfont)
+        self.audition_player.play(audition_song(song, note))
 
     def stop(self) -> None:
         if self.player is not None and self.playing:
