@@ -89,6 +89,7 @@ class PianoRoll(QAbstractScrollArea):
         self.notes = song.notes if song is not None else []
         self.ghost_notes = []
         self.pending, self.band = None, None
+        self.gestures.mode = None               # a drag in progress ends with the song it began on
         present = set(self.notes) if keep_view else set()
         self.select_notes([n for n in self.selected if n in present])
         if self.selection is not None and (song is None or self.selection[1] > self.bar_count()):

@@ -102,6 +102,11 @@ def _notes(roll, painter: QPainter) -> None:
             painter.drawRect(roll.note_rect(note))
     border = QColor(40, 40, 60)
     pending = roll.pending
+    if pending is not None:      # where the dragged notes were, as outlines
+        kept = set(pending.after.notes)
+        for note in pending.selected_before:
+            if note not in kept and roll.pitch_low <= note.pitch <= roll.pitch_high:
+                painter.drawRect(roll.note_rect(note))
     notes = pending.after.notes if pending is not None else roll.notes
     selected = set(pending.selected_after if pending is not None else roll.selected)
     for note in notes:

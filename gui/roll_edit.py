@@ -136,11 +136,12 @@ def delete_edit(song: Song, notes: list[Note]) -> NoteEdit | None:
 
 
 def draw_edit(song: Song, note: Note, selected: list[Note]) -> NoteEdit:
-    return NoteEdit(song, apply_edit(song, [], [note]), f"draw {note_text(note)}", tuple(selected), (note,))
+    return NoteEdit(song, apply_edit(song, [], [note]), f"draw {note_text(note, song)}", tuple(selected), (note,))
 
 
-def note_text(note: Note) -> str:
-    return f"{pitch_name(note.pitch)} at beat {note.start + 1:g}"
+def note_text(note: Note, song: Song) -> str:
+    """"C5 in bar 3", bars counted from 1 in the opening meter."""
+    return f"{pitch_name(note.pitch)} in bar {int(note.start // song.bar_length()) + 1}"
 
 
 def audition_song(song: Song, note: Note) -> Song:

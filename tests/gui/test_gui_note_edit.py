@@ -208,3 +208,16 @@ def test_notes_are_not_edited_while_takes_are_open(qtbot, editing):
     qtbot.keyClick(roll, Qt.Key.Key_Delete)
     assert results.current_song() is original and not results.undo_action.isEnabled()
     assert "takes are used or discarded" in window.statusBar().currentMessage()
+
+
+def test_a_drag_ends_when_the_song_shown_is_replaced(qtbot, editing):
+    window, results, roll = editing
+    view, start = roll.viewport(), _at(roll, 0.5, 60)
+    qtbot.mousePress(view, LEFT, Qt.KeyboardModifier.NoModifier, start)
+    qtbot.mouseMove(view, start + QPoint(40, -20))
+    partial = melody_song([Note(0, 2, 50)])
+    results.show_partial(partial, 0.0)                    # e.g. a piece being sampled is drawn
+    qtbot.mouseMove(view, start + QPoint(80, -30))
+    qtbot.mouseRelease(view, LEFT, Qt.KeyboardModifier.NoModifier, start + QPoint(80, -30))
+    assert roll.song is partial and roll.pending is None and not results.undo_action.isEnabled()
+    assert results.current_song().notes == sorted(_tune())
