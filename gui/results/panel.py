@@ -21,6 +21,7 @@ from gui.pianoroll import PianoRoll
 from gui.primer import bar_count
 from gui.results.edit_actions import EditActions, NoteEditCommand
 from gui.results.export import SongExport
+from gui.results.loop import LoopPlayback
 from gui.results.sound import SoundOutput
 from gui.settings import Settings
 from gui.variations import VariationList
@@ -76,6 +77,7 @@ class ResultsPanel(QWidget):
         self.edit = EditActions(self, self.roll)
         self.sound = SoundOutput(settings, dialogs, self)
         self.export = SongExport(settings, dialogs, self.sound, self)
+        self.loop = LoopPlayback(self.sound, self.roll, self)
         self._make_buttons()
         self._lay_out()
         self._connect()
@@ -99,8 +101,8 @@ class ResultsPanel(QWidget):
     def _lay_out(self) -> None:
         """The list and the takes above their two button rows, the roll below."""
         buttons = FlowLayout()           # the rows wrap in a narrow window rather than widen it
-        for widget in (self.play_button, self.export_button, self.export_audio_button, self.continue_button,
-                       row_of(self.regen_button, self.regen_bar)):
+        for widget in (row_of(self.play_button, self.loop.button), self.export_button, self.export_audio_button,
+                       self.continue_button, row_of(self.regen_button, self.regen_bar)):
             buttons.addWidget(widget)
         edit_row = FlowLayout()
         for widget in [self.open_button, *self.edit.widgets()]:
@@ -161,16 +163,19 @@ class ResultsPanel(QWidget):
         """Play the selected variation, or stop if playing (Space); without sound, say why."""
         if self.play_reason and self.shown_song() is not None:
             self.status.emit(self.sound.way_out())
-            return
-        self.sound.toggle(self.shown_song())
+        elif self.playing:
+            self.stop_playback()
+        else:
+            self.loop.play(self.shown_song())
 
     def stop_playback(self) -> None:
+        self.loop.stop()
         self.sound.stop()
 
     def _on_play_position(self, seconds: float) -> None:
         song = self.shown_song()         # changing what is shown stops playback
         if song is not None and self.playing:
-            self.roll.set_playhead(song.beat_at(seconds))
+            self.roll.set_playhead(self.loop.beat(song, seconds))
 
     def _on_playing_changed(self, playing: bool) -> None:
         if not playing:

@@ -34,12 +34,14 @@ class SoundOutput(QObject):
 
     `positionChanged(seconds)` while playing, `playingChanged(playing)` when the
     player in use starts or stops, `reasonsChanged()` when an output appeared,
-    vanished or was switched, `status(text)` for the status bar."""
+    vanished or was switched, `status(text)` for the status bar, `failed()`
+    when playing failed."""
 
     positionChanged = Signal(float)
     playingChanged = Signal(bool)
     reasonsChanged = Signal()
     status = Signal(str)
+    failed = Signal()              # playing failed (the error dialog follows)
 
     def __init__(self, settings: Settings, dialogs: Dialogs, parent: QObject | None = None):
         super().__init__(parent)
@@ -136,15 +138,16 @@ class SoundOutput(QObject):
         self._update_reasons()
         self.status.emit(f"Play sends to the MIDI port {port}" if port else "Play uses the audio output")
 
-    def toggle(self, song) -> None:
-        """Play `song` (a Song, or None: nothing to play), or stop if playing."""
+    def toggle(self, song, *, tail_seconds: float | None = None) -> None:
+        """Play `song` (a Song, or None: nothing to play), or stop if playing;
+        `tail_seconds`: the release after it (None: the player's default)."""
         if self.player is None or self.play_reason:
             return
         if self.playing:
             self.player.stop()
             return
         if song is not None:
-            self.player.play(song)
+            self.player.play(song, **({} if tail_seconds is None else {"tail_seconds": tail_seconds}))
 
     def audition(self, song, note) -> None:
         """Sound `note` of `song` (Song, Note) alone on the audio output, on the song's
@@ -176,4 +179,5 @@ class SoundOutput(QObject):
         self.reasonsChanged.emit()
 
     def _on_error(self, message: str) -> None:
+        self.failed.emit()
         self.dialogs.error("Playback failed", message)
