@@ -221,3 +221,19 @@ def test_a_drag_ends_when_the_song_shown_is_replaced(qtbot, editing):
     qtbot.mouseRelease(view, LEFT, Qt.KeyboardModifier.NoModifier, start + QPoint(80, -30))
     assert roll.song is partial and roll.pending is None and not results.undo_action.isEnabled()
     assert results.current_song().notes == sorted(_tune())
+
+
+def test_an_edit_measures_the_copy_meter_again(qtbot, editing):
+    from composer.analysis.copymeter import copy_meter, generated_notes
+    from composer.model.copyindex import CopyIndex
+    window, results, roll = editing
+    tune = melody_song(_tune(), tempo=100)
+    index = CopyIndex.from_songs({"tune.mid": tune})
+    results.set_results([tune], "melody", 5, 0.0, [copy_meter(generated_notes(tune, 0.0), index)], index)
+    assert results.variations.copies[0] == (13, "tune.mid")
+    _click(qtbot, roll, _at(roll, 6.5, 64))                  # the middle of the tune, bar 2
+    qtbot.keyClick(roll, Qt.Key.Key_Up, SHIFT)
+    length = results.variations.copies[0][0]
+    assert length < 13 and results.variations.item(0).text().endswith(f" · copy: {length} notes")
+    results.undo_action.trigger()
+    assert results.variations.copies[0] == (13, "tune.mid")
