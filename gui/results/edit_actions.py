@@ -1,14 +1,21 @@
 """The edit actions of the results panel: Regenerate selection and Clear
 selection (also in the Edit menu and the roll's context menu), the buttons of
-these and of Undo and Redo (gui.results.history), and the line that says which
-bars are selected."""
+these and of Undo and Redo (gui.results.history, over takes, note edits and
+generations), the line that says which bars are selected, and the roll's Snap
+and Draw controls."""
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QLabel, QPushButton, QToolButton, QWidget
+from PySide6.QtWidgets import QComboBox, QLabel, QPushButton, QToolButton, QWidget
 
+from gui.controls import row_of
 from gui.pianoroll import PianoRoll
+from gui.roll_edit import SNAPS
+
+SNAP_TIP = "Drawn, moved and resized notes snap to this grid (hold Alt while dragging to not snap)"
+DRAW_TIP = ("Draw mode (D): a drag in an empty place of the roll draws a note. "
+            "Without it, Ctrl+drag draws and a plain drag selects")
 
 
 class EditActions:
@@ -28,10 +35,22 @@ class EditActions:
         self.infill_button.clicked.connect(self.infill_action.trigger)
         self.undo_button, self.redo_button = _short_button("Undo", undo_action), _short_button("Redo", redo_action)
         self.selection_label = QLabel()
+        self.snap = QComboBox()
+        self.snap.addItems(SNAPS)
+        self.snap.setCurrentText(roll.snap)
+        self.snap.setToolTip(SNAP_TIP)
+        self.snap.currentTextChanged.connect(roll.set_snap)
+        self.draw_button = QToolButton()
+        self.draw_button.setText("Draw")
+        self.draw_button.setCheckable(True)
+        self.draw_button.setToolTip(DRAW_TIP)
+        self.draw_button.toggled.connect(roll.set_draw_mode)
+        roll.drawModeChanged.connect(self.draw_button.setChecked)
 
     def widgets(self) -> list[QWidget]:
         """The buttons and the selection line, in the order of the edit row."""
-        return [self.infill_button, self.undo_button, self.redo_button, self.selection_label]
+        return [self.infill_button, self.undo_button, self.redo_button, row_of(QLabel("Snap"), self.snap),
+                self.draw_button, self.selection_label]
 
     def update(self, selection: tuple[int, int] | None, *, can_infill: bool, melody: bool) -> None:
         """Enable the actions for the bars `selection` (1-based, inclusive; None:

@@ -20,7 +20,7 @@ from PySide6.QtCore import QObject, Qt
 from PySide6.QtGui import QAction, QKeySequence, QUndoCommand, QUndoStack
 from PySide6.QtWidgets import QComboBox, QWidget
 
-from composer.music.song import Song
+from composer.music.song import Note, Song
 
 HISTORY_TIP = ("Every set of variations of this session (generations, continuations, takes, edits): "
                "pick one to show it again; Ctrl+Z goes back to where you were")
@@ -58,33 +58,41 @@ class Entry:
     shown: Shown
 
 
-class StepCommand(QUndoCommand):
-    """One step: `before` -> `after`; `entries` are the History entries they
-    show (-1: the empty start); `primers`: the primer before and after, when
-    the step changes it."""
+@dataclass(frozen=True)
+class Side:
+    """One side of a step: the list, its History entry (-1: the empty start),
+    and, when the step changes them, the primer and the notes selected in the roll."""
 
-    def __init__(self, history: History, before: Shown, after: Shown, text: str, entries: tuple[int, int],
-                 primers: tuple[PrimerState, PrimerState] | None = None, done: str = ""):
+    shown: Shown
+    entry: int
+    primer: PrimerState | None = None
+    selected: tuple[Note, ...] | None = None
+
+
+class StepCommand(QUndoCommand):
+    """One step: `before` -> `after` (Sides)."""
+
+    def __init__(self, history: History, before: Side, after: Side, text: str, done: str = ""):
         super().__init__(text)
-        self.history, self.before, self.after, self.entries, self.primers = history, before, after, entries, primers
+        self.history, self.before, self.after = history, before, after
         self.done = done                 # the status line of the first redo (the push); "" says nothing
         self.pushed = False
 
     def redo(self) -> None:
-        self.history.apply(self.after, self.entries[1], self.primers[1] if self.primers else None)
+        self.history.apply(self.after)
         if self.pushed or self.done:
             self.history.panel.status.emit(f"Redid: {self.text()}" if self.pushed else self.done)
         self.pushed = True
 
     def undo(self) -> None:
-        self.history.apply(self.before, self.entries[0], self.primers[0] if self.primers else None)
+        self.history.apply(self.before)
         self.history.panel.status.emit(f"Undid: {self.text()} (Ctrl+Shift+Z redoes it)")
 
 
 class History(QObject):
     """The entries, the undo stack over them, Undo/Redo actions and the
     History drop-down of `panel` (a ResultsPanel: `snapshot()`, `show_state()`,
-    `status`, `primerRestored`)."""
+    `status`, `primerRestored`, `roll`)."""
 
     def __init__(self, panel: QWidget):
         super().__init__(panel)
@@ -112,12 +120,15 @@ class History(QObject):
         self.update_actions()
 
     def record(self, label: str, after: Shown, *, primers: tuple[PrimerState, PrimerState] | None = None,
-               done: str = "") -> None:
-        """Add an entry `label` that shows `after`, as one undo step from what is shown now."""
+               selected: tuple[tuple[Note, ...], tuple[Note, ...]] | None = None, done: str = "") -> None:
+        """Add an entry `label` that shows `after`, as one undo step from what is
+        shown now; `primers`, `selected`: the primer and the roll's selected
+        notes before and after, when the step changes them."""
         self.entries.append(Entry(label, after))
         self.combo.addItem(f"{len(self.entries)}. {label}")
-        self.stack.push(StepCommand(self, self.panel.snapshot(), after, label,
-                                    (self.current, len(self.entries) - 1), primers, done))
+        primers, selected = primers or (None, None), selected or (None, None)
+        self.stack.push(StepCommand(self, Side(self.panel.snapshot(), self.current, primers[0], selected[0]),
+                                    Side(after, len(self.entries) - 1, primers[1], selected[1]), label, done))
 
     def go_to(self, index: int) -> None:
         """Show entry `index` again, as a step Ctrl+Z undoes (the History drop-down)."""
@@ -125,16 +136,18 @@ class History(QObject):
             self._select(self.current)
             return
         entry = self.entries[index]
-        self.stack.push(StepCommand(self, self.panel.snapshot(), entry.shown, f"back to {entry.label}",
-                                    (self.current, index), done=f"Back to {index + 1}. {entry.label}"))
+        self.stack.push(StepCommand(self, Side(self.panel.snapshot(), self.current), Side(entry.shown, index),
+                                    f"back to {entry.label}", done=f"Back to {index + 1}. {entry.label}"))
 
-    def apply(self, shown: Shown, entry: int, primer: PrimerState | None) -> None:
-        """What a step does: show `shown` (entry `entry`), and `primer` unless None."""
-        self.current = entry
-        self.panel.show_state(shown)
-        if primer is not None:
-            self.panel.primerRestored.emit(primer)
-        self._select(entry)
+    def apply(self, side: Side) -> None:
+        """What a step does: show `side`."""
+        self.current = side.entry
+        self.panel.show_state(side.shown)
+        if side.primer is not None:
+            self.panel.primerRestored.emit(side.primer)
+        if side.selected is not None:
+            self.panel.roll.select_notes(side.selected)
+        self._select(side.entry)
 
     def set_busy(self, busy: bool) -> None:
         self.busy = busy

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from composer.music.song import Song
+from composer.music.song import Note, Song
 from gui.results.history import Shown
 
 
@@ -45,7 +45,8 @@ class HistorySteps:
                 and (shown.seed, shown.source_name, shown.primer_beats) == (v.seed, self.source_name, v.primer_beats)
                 and all(a is b for i, (a, b) in enumerate(zip(shown.songs, v.songs)) if i != row))
 
-    def record_edit(self, label: str, before_song: Song, after_song: Song) -> bool:
+    def record_edit(self, label: str, before_song: Song, after_song: Song,
+                    selected: tuple[tuple[Note, ...], tuple[Note, ...]] | None = None) -> bool:
         """Record an edit of the variation shown, `before_song` -> `after_song`,
         as one step of the history (for the piano roll's note editing): the
         list then holds `after_song` in its row (copy meter measured again), the
@@ -54,13 +55,24 @@ class HistorySteps:
         `after_song`), drawn without moving the view or the bar selection. Call
         it once per finished edit (on mouse release, not per mouse move), with
         songs never changed in place. If the roll already shows `after_song`, it
-        is not set again. False (nothing recorded) if `before_song` is not the
-        selected variation: while takes are open or a piece is being sampled."""
+        is not set again. `selected`: the notes selected in the roll before and
+        after the edit, selected again by undo and redo. False (nothing
+        recorded) if `before_song` is not the selected variation: while takes
+        are open or a piece is being sampled."""
         row = self.variations.currentRow()
         if self.showing_partial or self.infill_panel.is_open() or self.variations.song_at(row) is not before_song:
             return False
-        self._record_song(row, after_song, f"{label} in variation {row + 1}")
+        self._record_song(row, after_song, f"{label} in variation {row + 1}", selected=selected)
         return True
+
+    def _on_song_edited(self, edit) -> None:
+        """A note edit in the roll (gui.roll_edit.NoteEdit) becomes the variation's song, as one step."""
+        if not self.record_edit(edit.text, edit.before, edit.after, (edit.selected_before, edit.selected_after)):
+            self.status.emit("Notes can be edited once the takes are used or discarded, and not while "
+                             "a piece is being sampled")
+            self.roll.viewport().update()
+            return
+        self.status.emit(f"{edit.text[:1].upper()}{edit.text[1:]} (Ctrl+Z undoes it)")
 
     def _on_take_accepted(self, song: Song) -> None:
         panel = self.infill_panel
@@ -70,11 +82,11 @@ class HistorySteps:
         self._record_song(row, song, f"regenerate {span} of variation {row + 1} (take {take})",
                           f"Replaced {span} of variation {row + 1} (Ctrl+Z undoes it)")
 
-    def _record_song(self, row: int, song: Song, label: str, done: str = "") -> None:
+    def _record_song(self, row: int, song: Song, label: str, done: str = "", selected=None) -> None:
         """A step that puts `song` in row `row` of the list shown."""
         now = self.snapshot()
         songs = now.songs[:row] + (song,) + now.songs[row + 1:]
         copies = now.copies
         if copies is not None:
             copies = copies[:row] + (self.variations.measure(song),) + copies[row + 1:]
-        self.history.record(label, replace(now, songs=songs, copies=copies, row=row), done=done)
+        self.history.record(label, replace(now, songs=songs, copies=copies, row=row), done=done, selected=selected)

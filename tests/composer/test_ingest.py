@@ -20,7 +20,8 @@ from composer.representations.performance import PerformanceTokenizer
 EXPECTED = {
     "Band.mid": ("used", ""),
     "broken/random.mid": ("skipped", "corrupt: not a MIDI file"),
-    "broken/truncated.mid": ("skipped", "corrupt: EOFError: the file ends too early"),
+    "broken/stray_byte.mid": ("skipped", "corrupt: a data byte (0x3C) where an event should start"),
+    "broken/truncated.mid": ("used", ""),           # up to the damage
     "drums.mid": ("skipped", "drums only"),
     "empty.midi": ("skipped", "corrupt: empty file"),
     "five_eight.mid": ("skipped", "unsupported time signature 5/8"),
@@ -39,6 +40,7 @@ def build_mixed_folder(root: Path) -> Path:
     (root / "broken").mkdir()
     (root / "broken/random.mid").write_bytes(HOSTILE["random_bytes"].build())
     (root / "broken/truncated.mid").write_bytes(HOSTILE["truncated_track"].build())
+    (root / "broken/stray_byte.mid").write_bytes(HOSTILE["running_status_without_status"].build())
     write_song(drums_only(), root / "drums.mid")
     (root / "empty.midi").write_bytes(b"")
     write_song(melody(20, time_signature=(5, 8)), root / "five_eight.mid")
@@ -101,6 +103,7 @@ def test_every_file_gets_its_status_and_reason(mixed):
         assert (result.status, reason in result.reason) == (status, True), result
         if status == "used":
             assert result.reason == "" and result.n_notes > 0 and len(result.sha256) == 64
+            assert bool(result.damage) == (result.path == "broken/truncated.mid"), result
         else:
             assert result.n_notes == 0 and result.n_tokens == 0
     assert sorted(corpus.sequences) == sorted(p for p, (s, _) in EXPECTED.items() if s == "used")
@@ -176,7 +179,7 @@ def test_progress_reports_every_file(mixed):
 def test_report_summary_and_json_round_trip(mixed, tmp_path):
     report = scan(mixed).report
     lines = report.summary_lines()
-    assert lines[0].startswith(f"{len(EXPECTED)} MIDI file(s) in {mixed}: 6 used")
+    assert lines[0].startswith(f"{len(EXPECTED)} MIDI file(s) in {mixed}: 7 used")
     for result in report.skipped():
         assert f"  {result.path}: {result.reason}" in lines
     assert lines[1] == "skipped: 3 corrupt, 1 drums only, 1 unsupported time signature, 1 too short, 1 no notes"
@@ -185,7 +188,7 @@ def test_report_summary_and_json_round_trip(mixed, tmp_path):
 
 
 def test_reason_kind():
-    assert reason_kind("corrupt: EOFError: x") == "corrupt"
+    assert reason_kind("corrupt: truncated at byte 9 (in track 1)") == "corrupt"
     assert reason_kind("too short (3 melody notes, need 8)") == "too short"
     assert reason_kind("unsupported time signature 5/8") == "unsupported time signature"
     assert reason_kind("melody pitch 127 is outside the range 36..96") == "melody pitch is outside the range"
@@ -333,7 +336,7 @@ def test_unwritable_cache_does_not_stop_the_scan(mixed, tmp_path):
     blocker = tmp_path / "not_a_dir"
     blocker.write_text("")
     corpus = scan(mixed, cache_dir=blocker / "cache")
-    assert len(corpus.report.used()) == 6 and corpus.report.parsed == len(EXPECTED)
+    assert len(corpus.report.used()) == 7 and corpus.report.parsed == len(EXPECTED)
 
 
 def test_a_damaged_cache_is_replaced_by_a_new_one(mixed, tmp_path, caplog):
@@ -341,7 +344,7 @@ def test_a_damaged_cache_is_replaced_by_a_new_one(mixed, tmp_path, caplog):
     cache_dir.mkdir()
     (cache_dir / "ingest.sqlite").write_bytes(b"not a database, e.g. left half-written by a power cut" * 100)
     first = scan(mixed, cache_dir=cache_dir)
-    assert first.report.parsed == len(EXPECTED) and len(first.report.used()) == 6
+    assert first.report.parsed == len(EXPECTED) and len(first.report.used()) == 7
     assert "was damaged" in caplog.text
     again = scan(mixed, cache_dir=cache_dir)
     assert again.report.cache_hits == len(EXPECTED)

@@ -197,6 +197,18 @@ def test_a_note_edit_is_a_step_of_the_history(qtbot, make_window):
     assert results.variations.songs[1] is before and results.variations.currentRow() == 1
     results.redo_action.trigger()
     assert results.variations.songs[1] is after
+    # the roll's own edits come the same way, with the notes they select
+    from gui.roll_edit import delete_edit
+    results.roll.select_notes([after.notes[0]])
+    results.roll.songEdited.emit(delete_edit(after, [after.notes[0]]))
+    assert results.current_song().notes == [after.notes[1]] and results.roll.selected == []
+    assert _labels(results)[-1] == "3. delete 1 note in variation 2"
+    _pick(results, 0)                                            # the list as generated, edits kept in the History
+    assert results.variations.songs[1] is before
+    results.undo_action.trigger()
+    assert results.current_song().notes == [after.notes[1]]
+    results.undo_action.trigger()
+    assert results.current_song() is after and results.roll.selected == [after.notes[0]]
 
 
 def test_the_primer_is_not_restored_after_a_restart(qtbot, make_window, gui_settings, tmp_path):
