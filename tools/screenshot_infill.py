@@ -51,6 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     c = gen.controls
     c.count.setValue(4)
     c.seed.setValue(2024)
+    c.lock_seed.setChecked(True)        # the same picture every time
     c.temperature.setValue(0.9)
     c.top_p.setValue(0.95)
     results = gen.results

@@ -102,6 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     c.count.setValue(4)
     c.bars.setValue(8)
     c.seed.setValue(2024)
+    c.lock_seed.setChecked(True)        # the same picture every time
     c.temperature.setValue(0.9)
     c.key.setCurrentText("D")
     c.scale.setCurrentText("dorian")
@@ -125,6 +126,7 @@ def _form_shot(app, window, out: Path) -> int:
     c.count.setValue(4)
     c.bars.setValue(16)
     c.seed.setValue(11)
+    c.lock_seed.setChecked(True)
     c.temperature.setValue(1.0)
     c.key.setCurrentText("G")
     c.scale.setCurrentText("major")
