@@ -140,6 +140,7 @@ class GenerateView(ModelPicking, SelectionInfill, PrimerChoice, QWidget):
         self.results.infillRequested.connect(self.regenerate_selection)
         self.results.status.connect(self.status)
         self.results.primerRestored.connect(self.restore_primer)
+        self.results.undo_stack.indexChanged.connect(self._on_history_step)
         self.results.variations.currentRowChanged.connect(self._on_variation_selected)
 
     def dragEnterEvent(self, event) -> None:
@@ -220,6 +221,17 @@ class GenerateView(ModelPicking, SelectionInfill, PrimerChoice, QWidget):
     def _on_variation_selected(self, row: int) -> None:
         if self._preview is not None:           # a job is sampling: preview the newly selected row
             self._preview.select(row)
+
+    def _on_history_step(self, _index: int) -> None:
+        """Undo, redo or the History showed another list: the last run's line and
+        count no longer describe it (a run's own result is described after its step).
+        An unlocked seed box shows the list's seed, so Lock makes it again."""
+        seed = self.results.variations.seed
+        if seed is not None and not self.controls.lock_seed.isChecked():
+            self.controls.seed.setValue(seed)
+        if self.job is None:
+            self.message.setText("")
+            self.idle_progress()
 
     def idle_progress(self) -> None:
         """No job, or one that ended without results: an empty bar without a count."""

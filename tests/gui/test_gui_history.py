@@ -65,6 +65,8 @@ def test_generate_draws_a_new_seed_each_time_unless_it_is_locked(qtbot, make_win
     _run(qtbot, view, view.generate_button)
     assert results.variations.songs == first
     assert window.settings.get("generate/lock_seed")
+    results.undo_action.trigger()                                # a locked seed stays what the user set
+    assert results.variations.songs == second and seed_box.value() == first_seed
 
 
 def test_the_same_seed_writes_the_same_files(qtbot, make_window, tiny_melody_model, tmp_path):
@@ -97,7 +99,7 @@ def test_continue_and_regenerate_from_keep_every_earlier_list(qtbot, make_window
     view = _view(window, count=2, bars=4)
     results = view.results
     _run(qtbot, view, view.generate_button)
-    generated = list(results.variations.songs)
+    generated, first_seed = list(results.variations.songs), view.controls.seed.value()
     results.variations.setCurrentRow(1)
     _run(qtbot, view, results.continue_button)
     continued = list(results.variations.songs)
@@ -113,6 +115,9 @@ def test_continue_and_regenerate_from_keep_every_earlier_list(qtbot, make_window
     _pick(results, 0)
     assert results.variations.songs == generated and all(a is b for a, b in zip(results.variations.songs, generated))
     assert results.roll.song is generated[0] and _labels(results) == labels
+    assert view.message.text() == "" and not view.progress.isTextVisible()     # (described the last run)
+    assert view.controls.seed.value() == first_seed              # unlocked, the box shows the list's seed
+    assert window.statusBar().currentMessage().startswith("Back to 1. Generate #1 (seed ")
     _pick(results, 1)
     assert results.variations.songs == continued and results.variations.primer_beats > 0
     results.undo_action.trigger()                               # back to where the pick came from
