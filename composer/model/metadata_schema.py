@@ -38,7 +38,7 @@ __all__ = ["FieldError", "MAX_DEPTH", "check_metadata", "parse_metadata"]
 MAX_DEPTH = 32          # lists and objects nested anywhere in the metadata (the deepest written is 5)
 FREE = Json(depth=8)    # free-form parts (training summary, settings): any JSON, nested at most 8 deep
 
-COUNT = Int(0, 10**12)
+COUNT = Int(0, 1_000_000_000)
 PITCH = Int(0, 127)
 SIZE = Int(1, 8192)                     # embedding and hidden units
 FRACTION = Number(0, 1, below_high=True)

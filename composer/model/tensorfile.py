@@ -8,7 +8,6 @@ the format holds only tensors and strings.
 """
 from __future__ import annotations
 
-import io
 import json
 import math
 import os
@@ -18,9 +17,9 @@ from safetensors.torch import load as tensors_from_bytes
 
 from composer.errors import ComposerError
 from composer.model.metadata_rules import nesting_depth
-from composer.paths import open_input, read_input, shown
+from composer.paths import open_input, shown
 
-MAX_FILE = 8_000_000_000     # bytes of a model file or checkpoint (the shipped model is 4 MB)
+MAX_FILE = 2_000_000_000     # bytes of a model file or checkpoint (the shipped model is 4 MB)
 MAX_HEADER = 50_000_000      # bytes of its JSON header
 METADATA = "__metadata__"
 
@@ -33,9 +32,13 @@ def read_header(path: str | os.PathLike, error: type[ComposerError], what: str) 
 
 
 def read_tensors(path: str | os.PathLike, error: type[ComposerError], what: str) -> tuple[dict, dict]:
-    """(header, tensors by name) of the safetensors file at `path`, on the CPU."""
-    data = read_input(path, MAX_FILE, error, what)
-    header = _header(io.BytesIO(data), len(data), path, error, what)
+    """(header, tensors by name) of the safetensors file at `path`, on the CPU;
+    the header is checked before the rest of the file is read."""
+    with open_input(path, MAX_FILE, error, what) as handle:
+        size = os.fstat(handle.fileno()).st_size
+        header = _header(handle, size, path, error, what)
+        handle.seek(0)
+        data = handle.read(size)
     try:
         return header, tensors_from_bytes(data)
     except Exception as exc:  # safetensors raises its own error types
