@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from safetensors import safe_open
 from safetensors.torch import save
 
@@ -15,7 +17,7 @@ from composer.assets import INFILL_MODEL, MELODY_MODEL, asset_path
 from composer.cli.main import main
 from composer.errors import ModelFileError
 from composer.model.copyindex import CopyIndex
-from composer.model.modelfile import load_model, read_metadata, save_model
+from composer.model.modelfile import _checked, load_model, read_metadata, save_model
 from composer.model.network import ModelConfig, MusicRNN
 from composer.music.midifile import write_midi
 from composer.music.song import Note, Song, Track
@@ -213,3 +215,23 @@ def test_the_model_picker_shows_the_message_of_the_command_line(qtbot, make_wind
         assert view.current_entry().path == path
         assert view.model_info.text() == f"Cannot use this file: {message}"
         assert not view.generate_button.isEnabled()
+
+
+JSON_VALUES = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
+                           lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner,
+                                                                                        max_size=3), max_leaves=12)
+MELODY_META = _shipped(MELODY_MODEL)[1]
+PLACES = [path for path, _ in _leaves(MELODY_META)
+          if path[0] not in ("copy_index", "library_versions") and not (path[0] == "vocabulary" and path[1] > 2)]
+
+
+@settings(max_examples=300, deadline=None)
+@given(place=st.sampled_from(PLACES), depth=st.integers(0, 3), value=JSON_VALUES)
+def test_any_value_anywhere_is_accepted_or_refused_in_one_modelfileerror(place, depth, value):
+    meta = json.loads(json.dumps(MELODY_META))
+    _set(meta, place[:len(place) - depth] or place[:1], value)
+    header = {"__metadata__": {"format": "composer-model", "composer": json.dumps(meta)}}
+    try:
+        _checked(header, "odd.model")
+    except ModelFileError as exc:
+        assert "\n" not in str(exc) and str(exc).count("odd.model") == 1
