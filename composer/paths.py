@@ -34,11 +34,14 @@ def kind_of(path: str | os.PathLike) -> str | None:
     """What is at `path` ("a file", "a folder", "a FIFO (named pipe)", ...;
     a symbolic link counts as what it points to), or None when nothing is."""
     try:
-        mode = os.stat(path).st_mode
+        return _kind(os.stat(path).st_mode)
     except (FileNotFoundError, NotADirectoryError):
         return None
     except ValueError:                  # a NUL byte in the name: nothing can be there
         return None
+
+
+def _kind(mode: int) -> str:
     return next((kind for test, kind in _KINDS if test(mode)), "not a regular file")
 
 
@@ -57,8 +60,7 @@ def open_input(path: str | os.PathLike, limit: int, error: type[ComposerError] =
         raise error(f"{shown(path)}: cannot read {what}: {exc.strerror or exc}") from None
     try:
         info = os.fstat(fd)
-        kind = "a file" if stat.S_ISREG(info.st_mode) else "not a regular file"
-        _check_input(kind, info.st_size, path, limit, error, what)
+        _check_input(_kind(info.st_mode), info.st_size, path, limit, error, what)
         os.set_blocking(fd, True)
     except BaseException:
         os.close(fd)

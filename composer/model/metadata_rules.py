@@ -4,6 +4,7 @@ fields...), each checking a JSON value and naming the field that breaks it.
 The table of fields is composer.model.metadata_schema."""
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections.abc import Mapping
@@ -27,7 +28,7 @@ def _got(value) -> str:
         return f"a list of {len(value)} item(s)"
     if isinstance(value, dict):
         return "an object"
-    text = repr(value) if not isinstance(value, str) else '"' + value.replace('"', '\\"') + '"'
+    text = json.dumps(value, ensure_ascii=False) if isinstance(value, str) else repr(value)   # one line
     return text if len(text) <= 40 else text[:37] + "..."
 
 
