@@ -24,6 +24,7 @@ from composer.errors import ComposerError
 from composer.model.modelfile import LoadedModel
 from composer.music.midifile import read_midi
 from composer.music.song import Song
+from composer.paths import shown
 from composer.representations.base import Tokenizer
 from composer.services.form_plan import FREE
 from composer.services.generate import GenerateRequest
@@ -155,7 +156,7 @@ class GenerateView(ModelPicking, SelectionInfill, QWidget):
             if not quiet:
                 self.dialogs.error("Cannot use this primer", str(exc))
             return False
-        self.primer, self.primer_path, self.primer_name = song, str(path), Path(path).name
+        self.primer, self.primer_path, self.primer_name = song, str(path), shown(Path(path).name)
         self.settings.set("generate/primer", str(path))
         self._update_primer_label()
         return True
