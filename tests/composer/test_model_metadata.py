@@ -199,7 +199,8 @@ def test_a_config_asking_for_more_weights_than_the_file_holds_is_refused_before_
     meta["model"].update(num_layers=64, hidden_size=8192, embed_dim=8192)     # 137 GB of weights
     path = tmp_path / "big.model"
     path.write_bytes(save(tensors, metadata={"format": "composer-model", "composer": json.dumps(meta)}))
-    with pytest.raises(ModelFileError, match=r"weights do not match the model config \(embed.weight is \[100, 128\]"):
+    expected = r"weights do not match the model config \(\S+ is \[\d+, (128|256)\], the config says"
+    with pytest.raises(ModelFileError, match=expected):
         load_model(path)
 
 
