@@ -10,28 +10,12 @@ it again at the moment of writing, so nothing slips through.
 from __future__ import annotations
 
 import os
-import stat
 from pathlib import Path
 
 from composer.errors import NotAFileError
+from composer.paths import kind_of, shown
 
 __all__ = ["check_folder_target", "check_target", "kind_of"]
-
-_KINDS = ((stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
-          (stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISSOCK, "a socket"), (stat.S_ISDIR, "a folder"),
-          (stat.S_ISREG, "a file"))
-
-
-def kind_of(path: str | os.PathLike) -> str | None:
-    """What is at `path` ("a file", "a folder", "a FIFO (named pipe)", ...;
-    a symbolic link counts as what it points to), or None when nothing is."""
-    try:
-        mode = os.stat(path).st_mode
-    except (FileNotFoundError, NotADirectoryError):
-        return None
-    except ValueError:                  # a NUL byte in the name: nothing can be there
-        return None
-    return next((kind for test, kind in _KINDS if test(mode)), "not a regular file")
 
 
 def check_target(path: str | os.PathLike, option: str | None = None) -> None:
@@ -39,7 +23,7 @@ def check_target(path: str | os.PathLike, option: str | None = None) -> None:
     `option` ("--out", "--report") is the choice the message asks to change."""
     kind = kind_of(path)
     if kind is not None and kind != "a file":
-        raise NotAFileError(f"{path} is {kind}, not a file: choose another {option or 'file name'}")
+        raise NotAFileError(f"{shown(path)} is {kind}, not a file: choose another {option or 'file name'}")
 
 
 def check_folder_target(path: str | os.PathLike, option: str | None = None) -> None:
@@ -49,6 +33,6 @@ def check_folder_target(path: str | os.PathLike, option: str | None = None) -> N
         kind = kind_of(part)
         if kind is not None:
             if kind != "a folder":
-                raise NotAFileError(f"{part} is {kind}, not a folder to write into: "
+                raise NotAFileError(f"{shown(part)} is {kind}, not a folder to write into: "
                                     f"choose another {option or 'folder'}")
             return

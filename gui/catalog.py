@@ -10,6 +10,7 @@ from pathlib import Path
 from composer.assets import assets_dir
 from composer.errors import ComposerError
 from composer.model.modelfile import MODEL_SUFFIX
+from composer.paths import shown
 from composer.services.describe import describe_model
 
 ASSETS_DIR = assets_dir()
@@ -36,7 +37,7 @@ class ModelEntry:
 
     @property
     def name(self) -> str:
-        return self.path.stem
+        return shown(self.path.stem)          # (Qt drops the bytes of a name that are not UTF-8)
 
     @property
     def usable(self) -> bool:

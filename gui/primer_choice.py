@@ -9,6 +9,7 @@ from pathlib import Path
 from composer.errors import ComposerError
 from composer.music.midifile import read_midi
 from composer.music.song import Song
+from composer.paths import shown
 from composer.services.primer import describe_primer
 from gui.dialogs import MIDI_FILTER
 from gui.primer import bar_count
@@ -43,7 +44,7 @@ class PrimerChoice:
             if not quiet:
                 self.dialogs.error("Cannot use this primer", str(exc))
             return False
-        self.restore_primer(PrimerState(song, Path(path).name, str(path)))
+        self.restore_primer(PrimerState(song, shown(Path(path).name), str(path)))
         return True
 
     def set_primer_song(self, song: Song, name: str) -> None:

@@ -15,11 +15,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from safetensors import safe_open
 from safetensors.torch import save as save_tensors
 
 from composer.errors import ComposerError
+from composer.model.metadata_schema import parse_metadata
+from composer.model.tensorfile import METADATA, read_tensors
 from composer.music.midifile import write_atomic
+from composer.paths import shown
 
 FORMAT = "composer-checkpoint"
 VERSION = 1
@@ -71,22 +73,17 @@ def save_checkpoint(path: str | os.PathLike, model_state: dict[str, torch.Tensor
 def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
     """Read a checkpoint written by `save_checkpoint`; never unpickles."""
     path = Path(path)
-    if not path.is_file():
-        raise ComposerError(f"{path}: no checkpoint to resume from")
+    if not path.exists():
+        raise ComposerError(f"{shown(path)}: no checkpoint to resume from")
+    header, tensors = read_tensors(path, ComposerError, "checkpoint")
     try:
-        with safe_open(str(path), framework="pt", device="cpu") as handle:
-            header_text = (handle.metadata() or {}).get("checkpoint")
-            tensors = {k: handle.get_tensor(k) for k in handle.keys()}
-    except Exception as exc:  # safetensors has its own error types
-        raise ComposerError(f"{path}: not a readable checkpoint ({' '.join(str(exc).split())[:200]})") from None
-    try:
-        header = json.loads(header_text or "")
-    except json.JSONDecodeError:
-        raise ComposerError(f"{path}: not a {FORMAT} file (no checkpoint header)") from None
-    if header.get("format") != FORMAT:
-        raise ComposerError(f"{path}: not a {FORMAT} file")
+        header = parse_metadata(header.get(METADATA, {}).get("checkpoint") or "")
+    except ValueError:
+        raise ComposerError(f"{shown(path)}: not a {FORMAT} file (no checkpoint header)") from None
+    if not isinstance(header, dict) or header.get("format") != FORMAT:
+        raise ComposerError(f"{shown(path)}: not a {FORMAT} file")
     if int(header.get("version", 0)) > VERSION:
-        raise ComposerError(f"{path}: checkpoint version {header.get('version')} is newer than this program")
+        raise ComposerError(f"{shown(path)}: checkpoint version {header.get('version')} is newer than this program")
     model_state = {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}
     state: dict[int, dict] = {}
     for key, value in tensors.items():

@@ -9,6 +9,7 @@ import signal
 import sys
 from pathlib import Path
 
+from composer.paths import shown
 from training.compare import parse_cells
 from training.compare_form import parse_designs
 from training.config import MELODY_TRANSPOSE, TrainConfig
@@ -396,4 +397,4 @@ def _train_parser() -> argparse.ArgumentParser:
 
 
 def _err(text: str) -> None:
-    print(text, file=sys.stderr)
+    print(shown(text), file=sys.stderr)

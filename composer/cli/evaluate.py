@@ -9,6 +9,7 @@ from pathlib import Path
 from composer.cli.progress import terminal_progress
 from composer.errors import ComposerError
 from composer.music.midifile import write_atomic
+from composer.paths import shown
 from composer.safe_write import check_target
 from composer.services.evaluate import EvalConfig, evaluate, finite_or_none, folder_form, skipped_line
 from composer.services.report_html import render_html
@@ -70,11 +71,11 @@ def run_eval(args) -> int:
     if args.json is not None:
         write_atomic(args.json, result.to_json().encode() + b"\n", force=args.force)
     if args.html is not None:
-        write_atomic(args.html, render_html(result).encode(), force=args.force)
-    print("\n".join(result.table_lines()))
+        write_atomic(args.html, shown(render_html(result)).encode(), force=args.force)   # names as text
+    print(shown("\n".join(result.table_lines())))
     for path in (args.json, args.html):
         if path is not None:
-            print(f"wrote {path}", file=sys.stderr)
+            print(f"wrote {shown(path)}", file=sys.stderr)
     return 0
 
 
@@ -105,11 +106,11 @@ def run_form(args) -> int:
         write_atomic(args.json, (json.dumps(finite_or_none(result), indent=1, allow_nan=False) + "\n").encode(),
                      force=args.force)
     form = result["form"]
-    print(f"form of {form['count']} piece(s) of {result['folder']}, first {form['bars']} bars"
+    print(f"form of {form['count']} piece(s) of {shown(result['folder'])}, first {form['bars']} bars"
           + (f" (one file in {args.every})" if args.every > 1 else "") + ":")
     print("\n".join(summary_table({"pieces": form["summary"]})))
     if result["skipped"]["count"]:
-        print(f"in the folder: {skipped_line(result['skipped'])}")
+        print(shown(f"in the folder: {skipped_line(result['skipped'])}"))
     if args.json is not None:
-        print(f"wrote {args.json}", file=sys.stderr)
+        print(f"wrote {shown(args.json)}", file=sys.stderr)
     return 0

@@ -7,10 +7,10 @@ import sys
 from pathlib import Path
 
 from composer.cli.progress import terminal_progress
-from composer.errors import ComposerError
 from composer.model.device import choose_device
 from composer.model.modelfile import load_model
 from composer.music.midifile import read_midi
+from composer.paths import shown
 from composer.safe_write import check_folder_target
 from composer.services.generate import check_writable, write_songs
 from composer.services.infill import InfillRequest, infill
@@ -58,14 +58,12 @@ def run_infill(args) -> int:
     request = InfillRequest(bars=args.bars, count=args.count, temperature=args.temperature, top_k=args.top_k,
                             top_p=args.top_p, seed=args.seed, key=args.key, scale=args.scale, track=args.track)
     request.validate()
-    if not args.file.is_file():
-        raise ComposerError(f"{args.file}: no such MIDI file")
+    song = read_midi(args.file)         # refuses a missing file, a FIFO or a device before any work
     check_folder_target(args.out, "--out")
     paths = infill_paths(args.out, args.file.stem, args.count)
     check_writable(paths, force=args.force)
     device, reason = choose_device(args.device)
     loaded = load_model(args.model, device)
-    song = read_midi(args.file)
     if song.damage:
         _err(f"warning: {damage_warning(args.file, song)}")
     _err(f"model: {args.model} ({loaded.summary()})")
@@ -83,4 +81,4 @@ def run_infill(args) -> int:
 
 
 def _err(text: str) -> None:
-    print(text, file=sys.stderr)
+    print(shown(text), file=sys.stderr)

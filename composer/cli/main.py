@@ -16,6 +16,7 @@ from composer.assets import MELODY_MODEL, asset_path
 from composer.cli.evaluate import add_eval_parser, add_form_parser
 from composer.cli.infill import add_infill_parser
 from composer.errors import ComposerError
+from composer.paths import shown
 from composer.services.defaults import DEFAULTS
 from composer.sound.export import AUDIO_FORMATS
 
@@ -273,12 +274,12 @@ def run_info(args) -> int:
     if args.json:
         print(json.dumps(description.meta, indent=2))
         return 0
-    print("\n".join(description.info_lines()))
+    print(shown("\n".join(description.info_lines())))
     return 0
 
 
 def _err(text: str) -> None:
-    print(text, file=sys.stderr)
+    print(shown(text), file=sys.stderr)
 
 
 def build_parser() -> argparse.ArgumentParser:

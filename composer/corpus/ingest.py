@@ -40,6 +40,7 @@ from composer.corpus.pool import ParsedFile, ParseFn, default_workers, run_conta
 from composer.errors import Cancelled, ComposerError, MidiReadError
 from composer.music.midifast import read_midi_fast
 from composer.music.midifile import DEFAULT_LIMITS, ReadLimits, write_atomic
+from composer.paths import read_input
 from composer.representations.base import Tokenizer, UnusableMusic
 from composer.tasks import ProgressFn, ShouldStop, notify, stopping
 
@@ -350,7 +351,8 @@ def _read(path: str, limits: ReadLimits) -> tuple[bytes, str]:
         size = os.stat(path).st_size
         if size > limits.max_bytes:
             return b"", f"too large ({size:,} bytes, limit {limits.max_bytes:,})"
-        with open(path, "rb") as handle:
-            return handle.read(), ""
+        return read_input(path, limits.max_bytes, MidiReadError, "MIDI file"), ""    # a FIFO must not block
     except OSError as exc:
         return b"", f"unreadable: {exc.strerror or exc}"
+    except MidiReadError as exc:
+        return b"", f"unreadable: {exc}"

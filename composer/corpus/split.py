@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 
 
 def split_files(paths, val_share: float, seed: int) -> tuple[list[str], list[str]]:
@@ -11,7 +12,7 @@ def split_files(paths, val_share: float, seed: int) -> tuple[list[str], list[str
     if not 0 <= val_share < 1:
         raise ValueError(f"val_share must be in [0, 1), got {val_share}")
     paths = sorted(paths)
-    key = lambda p: hashlib.sha256(f"{seed}:{p}".encode()).hexdigest()
+    key = lambda p: hashlib.sha256(f"{seed}:".encode() + os.fsencode(p)).hexdigest()   # names are bytes
     shuffled = sorted(paths, key=key)
     n_val = 0
     if val_share > 0 and len(paths) >= 2:

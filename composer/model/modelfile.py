@@ -10,18 +10,19 @@ import datetime as _dt
 import json
 import os
 import platform
-import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-from safetensors import safe_open
 from safetensors.torch import save as save_tensors
 
 from composer.errors import ComposerError, ModelFileError
 from composer.model.infill_network import InfillConfig, InfillRNN, is_infill_config
+from composer.model.metadata_schema import FieldError, check_metadata, parse_metadata
 from composer.model.network import ModelConfig, MusicRNN
+from composer.model.tensorfile import METADATA, parameter_count, read_header, read_tensors, stored_shapes
 from composer.music.midifile import write_atomic
+from composer.paths import shown
 from composer.representations.base import Tokenizer
 from composer.representations.registry import tokenizer_from_config
 from composer.safe_write import check_target
@@ -31,7 +32,7 @@ FORMAT_VERSION = 3          # 2: may hold a copy index; 3: the model has lookbac
                             # could not run it); a file needs only what it uses, so most are still written as 1
 COPY_PREFIX = "copy_index."  # tensors of the stored copy index (composer.analysis.copymeter), not weights
 MODEL_SUFFIX = ".model"
-_MAX_HEADER = 50_000_000
+WHAT = "model file"          # what messages call the file
 
 
 @dataclass
@@ -55,7 +56,8 @@ class LoadedModel:
                 arrays = {k: v.numpy() for k, v in self.copy_arrays.items()}
                 self._copy_index = CopyIndex.from_stored(arrays, self.meta.get("copy_index"))
             except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
-                raise ModelFileError(f"{self.path or 'model file'}: damaged copy index ({_one_line(exc)})") from None
+                where = shown(self.path) if self.path else "model file"
+                raise ModelFileError(f"{where}: damaged copy index ({_one_line(exc)})") from None
         return self._copy_index
 
     @property
@@ -65,8 +67,8 @@ class LoadedModel:
     def require_plain(self, task: str) -> None:
         """Raise ComposerError when `task` (e.g. "generating") needs a left-to-right model and this is an infill one."""
         if self.is_infill:
-            raise ComposerError(f"{self.path or 'this model'} is an infill model: it rewrites bars of a song "
-                                f"(composer infill); {task} needs a left-to-right model")
+            raise ComposerError(f"{shown(self.path) if self.path else 'this model'} is an infill model: it rewrites "
+                                f"bars of a song (composer infill); {task} needs a left-to-right model")
 
     @property
     def device(self) -> torch.device:
@@ -95,13 +97,9 @@ def summary_text(kind: str, infill: bool, cell: str, layers: int, hidden: int, p
 def stored_parameters(path: str | os.PathLike, tied: bool = False) -> int:
     """The weights in a model file, from its header alone: the copy index's tensors are
     not parameters, and a head tied to the embedding counts once (`tied`)."""
-    import math
-    try:
-        with safe_open(str(path), framework="pt", device="cpu") as handle:
-            return sum(math.prod(handle.get_slice(name).get_shape()) for name in handle.keys()
-                       if not name.startswith(COPY_PREFIX) and not (tied and name == "head.weight"))
-    except Exception as exc:  # safetensors raises its own error types
-        raise ModelFileError(f"{path}: corrupt model file ({_one_line(exc)})") from None
+    shapes = stored_shapes(read_header(path, ModelFileError, WHAT))
+    return parameter_count({name: shape for name, shape in shapes.items()
+                            if not name.startswith(COPY_PREFIX) and not (tied and name == "head.weight")})
 
 
 def library_versions() -> dict[str, str]:
@@ -186,64 +184,52 @@ def rewrite_model_file(path: str | os.PathLike, change) -> Path:
     alone are written back byte for byte."""
     path = Path(path)
     check_target(path)
-    meta = read_metadata(path)
-    try:
-        with safe_open(str(path), framework="pt", device="cpu") as handle:
-            tensors = {k: handle.get_tensor(k) for k in handle.keys()}
-    except Exception as exc:  # safetensors raises its own error types
-        raise ModelFileError(f"{path}: corrupt model file ({_one_line(exc)})") from None
+    header, tensors = read_tensors(path, ModelFileError, WHAT)
+    meta = _checked(header, path)[0]
     change(tensors, meta)
     return write_atomic(path, save_tensors(tensors, metadata={"format": FORMAT_NAME, "composer": json.dumps(meta)}),
                         force=True)
 
 
-def _sniff(path: Path) -> None:
-    """Reject files that are plainly not safetensors with a helpful reason."""
-    with open(path, "rb") as handle:
-        head = handle.read(16)
-    if not head:
-        raise ModelFileError(f"{path}: empty file")
-    looks_safetensors = len(head) >= 9 and head[8:9] == b"{"
-    if len(head) < 9:                      # (too short for any checkpoint, pickled or not)
-        raise ModelFileError(f"{path}: truncated file ({len(head)} bytes)")
-    if head[:2] == b"PK" or (head[:1] == b"\x80" and not looks_safetensors):
-        raise ModelFileError(f"{path}: is a pickle/PyTorch checkpoint, which is refused because loading "
-                             "it could run code; only safetensors model files are accepted")
-    if not looks_safetensors:
-        raise ModelFileError(f"{path}: not a model file (no safetensors header)")
-    header_len = struct.unpack("<Q", head[:8])[0]
-    size = path.stat().st_size
-    if header_len > min(size - 8, _MAX_HEADER):
-        raise ModelFileError(f"{path}: not a model file or truncated (header claims {header_len:,} bytes, "
-                             f"file has {size:,})")
-
-
 def read_metadata(path: str | os.PathLike) -> dict:
-    """The JSON metadata of a model file, without loading the weights."""
-    path = Path(path)
-    if not path.is_file():
-        raise ModelFileError(f"{path}: no such model file")
-    _sniff(path)
+    """The JSON metadata of a model file, every field checked (metadata_schema) and the
+    configs it describes built, without loading the weights."""
+    return _checked(read_header(path, ModelFileError, WHAT), path)[0]
+
+
+def _checked(header: dict, path) -> tuple[dict, Tokenizer, ModelConfig | InfillConfig]:
+    """(metadata, tokenizer, model config) of a model file's safetensors header;
+    ModelFileError naming the field or value that is wrong."""
+    stored = header.get(METADATA, {})
+    if stored.get("format") != FORMAT_NAME or "composer" not in stored:
+        raise ModelFileError(f"{shown(path)}: a safetensors file, but not a {FORMAT_NAME} file (no composer metadata)")
     try:
-        with safe_open(str(path), framework="pt", device="cpu") as handle:
-            header = handle.metadata() or {}
-    except Exception as exc:  # safetensors raises its own error types
-        raise ModelFileError(f"{path}: corrupt model file ({_one_line(exc)})") from None
-    if header.get("format") != FORMAT_NAME or "composer" not in header:
-        raise ModelFileError(f"{path}: a safetensors file, but not a {FORMAT_NAME} file (no composer metadata)")
-    try:
-        meta = json.loads(header["composer"])
+        meta = parse_metadata(stored["composer"])
     except json.JSONDecodeError as exc:
-        raise ModelFileError(f"{path}: metadata is not valid JSON ({exc.msg})") from None
+        raise ModelFileError(f"{shown(path)}: metadata is not valid JSON ({exc.msg})") from None
+    except ValueError as exc:             # nested too deep, a number too long
+        raise ModelFileError(f"model file {shown(path)}: {_one_line(exc)[:200]}") from None
     if not isinstance(meta, dict):
-        raise ModelFileError(f"{path}: metadata is not a JSON object")
+        raise ModelFileError(f"{shown(path)}: metadata is not a JSON object")
     version = meta.get("format_version")
-    if not isinstance(version, int):
-        raise ModelFileError(f"{path}: metadata has no format_version")
-    if version > FORMAT_VERSION:
-        raise ModelFileError(f"{path}: format version {version} is newer than this program supports "
+    if isinstance(version, int) and version > FORMAT_VERSION:
+        raise ModelFileError(f"{shown(path)}: format version {version} is newer than this program supports "
                              f"({FORMAT_VERSION}); please update the app")
-    return meta
+    try:
+        check_metadata(meta)
+    except FieldError as exc:
+        raise ModelFileError(f"model file {shown(path)}: {exc}") from None
+    try:
+        tokenizer = tokenizer_from_config(meta["representation"]["kind"], meta["representation"]["config"])
+        config = (InfillConfig if is_infill_config(meta["model"]) else ModelConfig).from_dict(meta["model"])
+    except (ValueError, TypeError, ArithmeticError, ComposerError) as exc:
+        raise ModelFileError(f"{shown(path)}: invalid metadata ({_one_line(exc)})") from None
+    if meta["vocabulary"] != tokenizer.vocab:
+        raise ModelFileError(f"{shown(path)}: the stored vocabulary does not match its representation config")
+    if config.vocab_size != tokenizer.vocab_size:
+        raise ModelFileError(f"{shown(path)}: model vocab_size {config.vocab_size} does not match the "
+                             f"vocabulary ({tokenizer.vocab_size} tokens)")
+    return meta, tokenizer, config
 
 
 def _one_line(exc: BaseException) -> str:
@@ -253,28 +239,33 @@ def _one_line(exc: BaseException) -> str:
 def load_model(path: str | os.PathLike, device: torch.device | str = "cpu") -> LoadedModel:
     """Load a model file onto `device` (CPU or GPU alike), in eval mode."""
     path = Path(path)
-    meta = read_metadata(path)
-    try:
-        tokenizer = tokenizer_from_config(meta["representation"]["kind"], meta["representation"]["config"])
-        infill = is_infill_config(meta["model"])
-        config = (InfillConfig if infill else ModelConfig).from_dict(meta["model"])
-    except (KeyError, TypeError, ValueError, ComposerError) as exc:
-        raise ModelFileError(f"{path}: invalid metadata ({_one_line(exc)})") from None
-    if meta.get("vocabulary") != tokenizer.vocab:
-        raise ModelFileError(f"{path}: the stored vocabulary does not match its representation config")
-    if config.vocab_size != tokenizer.vocab_size:
-        raise ModelFileError(f"{path}: model vocab_size {config.vocab_size} does not match the "
-                             f"vocabulary ({tokenizer.vocab_size} tokens)")
+    header, tensors = read_tensors(path, ModelFileError, WHAT)
+    meta, tokenizer, config = _checked(header, path)
+    infill = isinstance(config, InfillConfig)
+    weights = {k: v for k, v in tensors.items() if not k.startswith(COPY_PREFIX)}
+    with torch.device("meta"):                 # the config's shapes, before it may ask for memory
+        expected = {k: tuple(v.shape) for k, v in (InfillRNN if infill else MusicRNN)(config).state_dict().items()}
+    if {k: tuple(v.shape) for k, v in weights.items()} != expected:
+        raise ModelFileError(f"{shown(path)}: weights do not match the model config "
+                             f"({_shape_difference(expected, weights)})")
     model = InfillRNN(config) if infill else MusicRNN(config)
     try:
-        with safe_open(str(path), framework="pt", device="cpu") as handle:
-            tensors = {k: handle.get_tensor(k) for k in handle.keys()}
-        copy_arrays = {k[len(COPY_PREFIX):]: tensors.pop(k) for k in list(tensors) if k.startswith(COPY_PREFIX)}
-        model.load_state_dict(tensors, strict=True)
-    except ModelFileError:
-        raise
+        model.load_state_dict(weights, strict=True)
     except Exception as exc:
-        raise ModelFileError(f"{path}: weights do not match the model config ({_one_line(exc)[:300]})") from None
+        raise ModelFileError(f"{shown(path)}: weights do not match the model config ({_one_line(exc)[:300]})") from None
+    copy_arrays = {k[len(COPY_PREFIX):]: v for k, v in tensors.items() if k.startswith(COPY_PREFIX)}
     model.to(device).eval()
     return LoadedModel(model=model, tokenizer=tokenizer, path=path,
                        training=meta.get("training", {}), meta=meta, copy_arrays=copy_arrays)
+
+
+def _shape_difference(expected: dict, weights: dict) -> str:
+    """The first tensor that is missing, unexpected or of another shape."""
+    for name in sorted(set(expected) | set(weights)):
+        if name not in weights:
+            return f"missing {name}"
+        if name not in expected:
+            return f"unexpected {name}"
+        if tuple(weights[name].shape) != expected[name]:
+            return f"{name} is {list(weights[name].shape)}, the config says {list(expected[name])}"
+    return "?"

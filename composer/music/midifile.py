@@ -23,6 +23,7 @@ import mido
 from composer.errors import MidiReadError, OutputExistsError, WriteError
 from composer.music.midisalvage import salvage
 from composer.music.song import GM_DRUM_CHANNEL, Note, Song, Track
+from composer.paths import read_input, shown
 from composer.safe_write import check_target
 
 WRITE_TICKS_PER_BEAT = 480
@@ -67,14 +68,8 @@ def read_midi(source: str | os.PathLike | bytes, limits: ReadLimits = DEFAULT_LI
     if isinstance(source, (bytes, bytearray)):
         data = bytes(source)
     else:
-        name = str(source)
-        try:
-            size = os.path.getsize(source)
-            if size > limits.max_bytes:
-                raise MidiReadError(f"{name}: file too large ({size:,} bytes, limit {limits.max_bytes:,})")
-            data = Path(source).read_bytes()
-        except OSError as exc:
-            raise MidiReadError(f"{name}: cannot read file: {exc.strerror or exc}") from None
+        name = shown(source)
+        data = read_input(source, limits.max_bytes, MidiReadError, "MIDI file")
     try:
         return _parse(data, limits)
     except MidiReadError as exc:
@@ -324,8 +319,9 @@ def song_to_bytes(song: Song, *, ticks_per_beat: int | None = None) -> bytes:
 
 
 def _name_head(name: str, limit: int = 100) -> str:
-    """The start of `name`, at most `limit` bytes of UTF-8 (never half a character)."""
-    return name.encode()[:limit].decode(errors="ignore")
+    """The start of `name`, at most `limit` bytes as the file system stores it (names
+    are bytes: one that is not UTF-8 is kept as it is; a cut character is only a temp name's)."""
+    return os.fsdecode(os.fsencode(name)[:limit])
 
 
 def leftover_temp_files(path: str | os.PathLike) -> list[Path]:
@@ -352,12 +348,12 @@ def write_atomic(path: str | os.PathLike, data: bytes, *, force: bool = False) -
     path = Path(path)
     check_target(path)
     if path.exists() and not force:
-        raise OutputExistsError(f"{path} already exists (use --force to overwrite)")
+        raise OutputExistsError(f"{shown(path)} already exists (use --force to overwrite)")
     try:
         # the temp name holds at most 100 bytes of the file's name: a legal 250-byte name must not overflow
         fd, tmp = tempfile.mkstemp(prefix=f".{_name_head(path.name)}.", suffix=".tmp", dir=path.parent)
     except OSError as exc:
-        raise WriteError(f"cannot write {path}: {exc.strerror or exc}") from None
+        raise WriteError(f"cannot write {shown(path)}: {exc.strerror or exc}") from None
     try:
         os.fchmod(fd, _file_mode(path))      # mkstemp makes 0600; give the file normal permissions
         with os.fdopen(fd, "wb") as handle:
@@ -372,7 +368,7 @@ def write_atomic(path: str | os.PathLike, data: bytes, *, force: bool = False) -
         except OSError:
             pass
         if isinstance(exc, OSError):
-            raise WriteError(f"cannot write {path}: {exc.strerror or exc}") from None
+            raise WriteError(f"cannot write {shown(path)}: {exc.strerror or exc}") from None
         raise
     return path
 

@@ -17,6 +17,7 @@ from composer.model.sampling import SamplingConfig, sample
 from composer.music.midifile import song_to_bytes, write_atomic
 from composer.music.scales import allowed_pitch_classes
 from composer.music.song import Note, Song, pitch_name
+from composer.paths import shown
 from composer.representations.base import BOS, Constraints, UnusableMusic
 from composer.representations.frames import FramesTokenizer
 from composer.representations.melody import MelodyTokenizer
@@ -332,9 +333,9 @@ def check_writable(paths: list[Path], *, force: bool, option: str = "--out") -> 
     """Fail before writing anything if a file would be overwritten silently,
     if the folder to write into is not a folder, or if a path is a device node,
     FIFO, socket or folder (`force` or not); `option` names the choice to change."""
-    longest = max(paths, key=lambda p: len(p.name.encode()), default=None)
-    if longest is not None and len(longest.name.encode()) > NAME_MAX:
-        raise ComposerError(f"file name {longest.name[:40]}... is {len(longest.name.encode())} bytes, "
+    longest = max(paths, key=lambda p: len(os.fsencode(p.name)), default=None)
+    if longest is not None and len(os.fsencode(longest.name)) > NAME_MAX:
+        raise ComposerError(f"file name {shown(longest.name[:40])}... is {len(os.fsencode(longest.name))} bytes, "
                             f"the limit is {NAME_MAX}: use a shorter prefix")
     for folder in {p.parent for p in paths}:
         check_folder_target(folder, option)
