@@ -218,3 +218,10 @@ def test_a_long_bar_writes_notes_longer_than_the_longest_duration_as_holds():
     names = [tok.vocab[t] for t in tokens]
     assert names[:7] == ["<bos>", "num:10", "den:4", "bar", "note:60", "dur:32", "hold"]
     assert tok.decode(tokens).tracks[0].notes[0] == Note(0, 12, 60)
+
+
+def test_notes_per_bar_follow_a_meter_change():
+    from composer.analysis.stats import bar_stats
+    song = Song(tracks=[Track(notes=[Note(b, b + 1, 60) for b in range(10)])],
+                time_signatures=[(0.0, 4, 4), (4.0, 3, 4)])
+    assert bar_stats(song) == ([4, 3, 3], 0)
