@@ -21,7 +21,6 @@ notes; "notes" are all non-drum notes of a piece):
 from __future__ import annotations
 
 import bisect
-
 from dataclasses import dataclass, field
 
 import numpy as np
