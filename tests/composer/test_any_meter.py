@@ -225,3 +225,12 @@ def test_notes_per_bar_follow_a_meter_change():
     song = Song(tracks=[Track(notes=[Note(b, b + 1, 60) for b in range(10)])],
                 time_signatures=[(0.0, 4, 4), (4.0, 3, 4)])
     assert bar_stats(song) == ([4, 3, 3], 0)
+
+
+def test_a_primer_in_seven_eight_is_continued_in_seven_eight(meter_model):
+    primer = Song(tracks=[Track(notes=[Note(i * 0.5, i * 0.5 + 0.5, 62 + i % 5) for i in range(7)])],
+                  time_signatures=[(0.0, 7, 8)])
+    result = generate(load_model(meter_model), GenerateRequest(primer=primer, bars=2, count=2, seed=1, form="free"))
+    for tokens, song in zip(result.tokens, result.songs):
+        assert tokens.count(BAR) == 3 and song.time_signatures == [(0.0, 7, 8)]     # the primer's bar + 2
+        assert song.length == pytest.approx(3 * 3.5)
