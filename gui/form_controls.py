@@ -15,8 +15,9 @@ from gui.settings import Settings
 
 MAX_PHRASE_BARS = 64
 
-FORM_TIP = ("auto: ABAB with phrases of a quarter of the length when the length is a multiple of 4 bars, else "
-            "free (measured closest to folk tunes)\nfree: no plan\nAABB, AABA, ABAB, ABAC: one letter per phrase; "
+FORM_TIP = ("auto: ABAC with phrases of a quarter of the length and second endings when the length is a multiple "
+            "of 4 bars, else free (measured closest to folk tunes)\nfree: no plan\n"
+            "AABB, AABA, ABAB, ABAC: one letter per phrase; "
             "a repeated letter brings its phrase back, and each phrase ends on a cadence")
 PHRASE_TIP = "Bars per phrase; auto: the length divided by the number of phrases"
 VARY_TIP = "Resample the last bar(s) of each repeated phrase: a second ending (--vary)"

@@ -67,6 +67,7 @@ class GenerateView(ModelPicking, SelectionInfill, QWidget):
         self._preview: PreviewRow | None = None     # which variation the running job previews
         self._max_copy: int | None = None             # the copy limit of the running job
         self._previous_index = 0
+        self._refused = False                         # the message is a refusal (it goes with the model)
         self.setAcceptDrops(True)
         self._build()
         self._connect()
@@ -90,7 +91,7 @@ class GenerateView(ModelPicking, SelectionInfill, QWidget):
         self.cancel_button.setEnabled(False)
         self.progress = QProgressBar()
         self.progress.setFormat("%v / %m")
-        self.progress.setValue(0)
+        self.idle_progress()
         self.message = QLabel("")
         self.message.setWordWrap(True)
         self.results = ResultsPanel(self.settings, self.dialogs)
@@ -106,17 +107,21 @@ class GenerateView(ModelPicking, SelectionInfill, QWidget):
         left_layout = QVBoxLayout(left)
         left_layout.addWidget(model_box)
         left_layout.addWidget(self.controls)
-        left_layout.addLayout(run_row)
-        left_layout.addWidget(self.progress)
-        left_layout.addWidget(self.message)
         left_layout.addStretch(1)
-        scroll = QScrollArea()
+        scroll = self.controls_scroll = QScrollArea()
         scroll.setWidget(left)
         scroll.setWidgetResizable(True)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         scroll.setMinimumWidth(left.sizeHint().width() + 20)
+        column = QWidget()              # the controls scroll; Generate, the progress and the message stay in view
+        column_layout = QVBoxLayout(column)
+        column_layout.setContentsMargins(0, 0, 0, 0)
+        column_layout.addWidget(scroll, 1)
+        column_layout.addLayout(run_row)
+        column_layout.addWidget(self.progress)
+        column_layout.addWidget(self.message)
         splitter = QSplitter(Qt.Orientation.Horizontal)
-        splitter.addWidget(scroll)
+        splitter.addWidget(column)
         splitter.addWidget(self.results)
         splitter.setStretchFactor(1, 1)
         layout = QVBoxLayout(self)
@@ -209,6 +214,7 @@ class GenerateView(ModelPicking, SelectionInfill, QWidget):
             return
         if entry.infill:
             self.message.setText(INFILL_NOTE + ".")
+            self._refused = True
             return
         try:
             request.validate()
@@ -246,9 +252,19 @@ class GenerateView(ModelPicking, SelectionInfill, QWidget):
         if self._preview is not None:           # a job is sampling: preview the newly selected row
             self._preview.select(row)
 
-    def _on_progress(self, update: Progress) -> None:
+    def idle_progress(self) -> None:
+        """No job, or one that ended without results: an empty bar without a count."""
+        self.progress.setRange(0, 1)
+        self.progress.setValue(0)
+        self.progress.setTextVisible(False)
+
+    def show_progress(self, update: Progress) -> None:
         self.progress.setRange(0, max(1, int(update.total or 0)))
         self.progress.setValue(int(update.done))
+        self.progress.setTextVisible(True)
+
+    def _on_progress(self, update: Progress) -> None:
+        self.show_progress(update)
         if update.stage == "sampling again":
             note = f"Sampling again the variations that copy more than {self._max_copy} notes..."
             if note != self.message.text():
@@ -279,16 +295,15 @@ class GenerateView(ModelPicking, SelectionInfill, QWidget):
         self.message.setText(f"{text} ({outcome.loaded.summary()})")
 
     def _on_failed(self, error: JobError) -> None:
-        self.progress.setRange(0, 1)
-        self.progress.setValue(0)
+        self.idle_progress()
         self.message.setText(f"Generation failed: {error.message}")
         self.results.redraw()                    # the roll may show a partial piece of the failed job
         self.dialogs.job_error("Generation failed", error)
 
     def _on_cancelled(self) -> None:
-        self.progress.setRange(0, 1)
-        self.progress.setValue(0)
+        self.idle_progress()
         self.message.setText("Generation cancelled.")
+        self.status.emit(self.message.text())
         self.results.redraw()
 
     def _on_finished(self) -> None:
@@ -306,12 +321,21 @@ class GenerateView(ModelPicking, SelectionInfill, QWidget):
         self.cancel_button.setEnabled(busy)
         self.model_combo.setEnabled(not busy)
         self.results.set_busy(busy)
+        self.results.set_generate_reason(INFILL_NOTE if entry is not None and entry.infill else
+                                         "" if entry is not None and entry.usable else "No usable model selected")
 
     def continue_from(self, song: Song) -> None:
-        """Use `song` as the primer and generate what follows."""
+        """Generate what follows `song`; it becomes the primer once the job runs
+        (a refused request leaves the user's primer as it was)."""
         row = self.results.variations.currentRow()
-        self.set_primer_song(song, f"variation {row + 1}")
-        self.generate()
+        try:
+            request = self.controls.request()
+        except ComposerError as exc:
+            self.dialogs.error("Cannot continue", str(exc))
+            return
+        self.start_generation(replace(request, primer=song, keep_primer=True))
+        if self.job is not None:
+            self.set_primer_song(song, f"variation {row + 1}")
 
     def regenerate_from_bar(self, song: Song, bar: int) -> None:
         """Keep the bars before `bar` (1-based) and sample the rest again."""

@@ -92,15 +92,20 @@ def describe_outcome(outcome: InfillOutcome, bars: tuple[int, int]) -> str:
 class ReplaceSongCommand(QUndoCommand):
     """Row `row` of the results panel's variations: `before` -> `after`."""
 
-    def __init__(self, panel, row: int, before: Song, after: Song, text: str):
+    def __init__(self, panel, row: int, before: Song, after: Song, text: str, done: str):
         super().__init__(text)
         self.panel, self.row, self.before, self.after = panel, row, before, after
+        self.done = done                 # the status line of the first redo (the push)
+        self.pushed = False
 
     def redo(self) -> None:
         self.panel.replace_song(self.row, self.after)
+        self.panel.status.emit(f"Redid: {self.text()}" if self.pushed else self.done)
+        self.pushed = True
 
     def undo(self) -> None:
         self.panel.replace_song(self.row, self.before)
+        self.panel.status.emit(f"Undid: {self.text()} (Ctrl+Shift+Z redoes it)")
 
 
 class InfillPanel(QWidget):
@@ -228,8 +233,7 @@ class SelectionInfill:
         self.busyChanged.emit(True)
 
     def _on_infill_progress(self, update: Progress) -> None:
-        self.progress.setRange(0, max(1, int(update.total or 0)))
-        self.progress.setValue(int(update.done))
+        self.show_progress(update)
 
     def _on_infilled(self, outcome: InfillOutcome) -> None:
         self.infill_loaded = outcome.loaded
@@ -244,12 +248,12 @@ class SelectionInfill:
         self.status.emit(text)
 
     def _on_infill_failed(self, error: JobError) -> None:
-        self.progress.setRange(0, 1)
-        self.progress.setValue(0)
+        self.idle_progress()
         self.message.setText(f"Regenerate selection failed: {error.message}")
+        self.status.emit(self.message.text())     # (the status bar said "Regenerating...")
         self.dialogs.job_error("Regenerate selection failed", error)
 
     def _on_infill_cancelled(self) -> None:
-        self.progress.setRange(0, 1)
-        self.progress.setValue(0)
+        self.idle_progress()
         self.message.setText("Regenerate selection cancelled; the song is unchanged.")
+        self.status.emit(self.message.text())     # (the status bar said "Regenerating...")

@@ -97,7 +97,7 @@ class MainWindow(QMainWindow):
         self.cancel_action.setEnabled(bool(self.running_jobs()))
         self.export_action.setEnabled(has_song)
         self.export_audio_action.setEnabled(has_song and not r.audio_reason)
-        self.play_action.setEnabled(has_song and not r.play_reason)
+        self.play_action.setEnabled(has_song)         # without sound, Space says why (status bar)
 
     def choose_soundfont(self) -> None:
         r = self.generate_view.results
@@ -112,7 +112,10 @@ class MainWindow(QMainWindow):
         r = self.generate_view.results
         menu = self.output_menu
         menu.clear()
-        choices = [("Audio output (FluidSynth)", None)]
+        menu.addAction(r.sound.in_use()).setEnabled(False)
+        menu.addSeparator()
+        audio_ok = r.audio_player is not None and r.audio_player.is_available()[0]
+        choices = [("Audio output (FluidSynth)" + ("" if audio_ok else ": no device"), None)]
         available, reason = midi_status()
         ports = list_output_ports() if available else []
         choices += [(f"MIDI: {port}", port) for port in ports]
@@ -121,7 +124,7 @@ class MainWindow(QMainWindow):
         for text, port in choices:
             act = menu.addAction(text)
             act.setCheckable(True)
-            act.setChecked(port == r.midi_port)
+            act.setChecked(port == r.midi_port and (port is not None or audio_ok))   # what will be used
             act.triggered.connect(lambda _checked=False, port=port: r.set_midi_port(port))
         if not ports:
             menu.addAction(reason).setEnabled(False)       # why there is no port to choose

@@ -61,6 +61,9 @@ class ModelPicking:
     def _on_model_changed(self, index: int) -> None:
         entry = self.current_entry()
         self.tokenizer = None
+        if self._refused and self.job is None:    # a refusal of the model before is no longer true
+            self.message.setText("")
+            self._refused = False
         if entry is not None:
             self._previous_index = index
         if entry is None:

@@ -31,7 +31,7 @@ from composer.sound import audio
 
 log = logging.getLogger(__name__)
 
-NO_DEVICE = "no audio output device found (Play is off; Export audio still works)"
+NO_DEVICE = "no audio output device found"
 POSITION_INTERVAL_MS = 30         # how often positionChanged fires while playing
 SINK_BUFFER_SECONDS = 0.25        # audio queued in the sink: guards against GUI-thread hiccups
 MAX_BLOCK_FRAMES = 8192           # largest block rendered per pull (~0.19 s at 44.1 kHz)

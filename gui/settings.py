@@ -13,13 +13,21 @@ from typing import Any
 
 from PySide6.QtCore import QByteArray, QSettings, QStandardPaths
 
+from composer.services.defaults import APP_COUNT
+from composer.services.defaults import DEFAULTS as _GEN
 from training.config import MELODY_TRANSPOSE, TrainConfig
 
 _TRAIN = TrainConfig(folder="", out="")     # the app starts from the measured defaults of the train command
+# and from the generate command's (composer.services.defaults): one seed, the same music in both
 
 ORGANIZATION = "rnn-composer"
 APPLICATION = "RNN Composer Studio"
 MAX_RECENT_MODELS = 10
+SETTINGS_VERSION = 2
+# the app's own generation defaults before they became the command line's: a stored value
+# equal to one was almost surely never chosen, so it gives way to today's default
+OLD_DEFAULTS = {"generate/top_p": 0.95, "generate/pitch_low": 36, "generate/pitch_high": 96,
+                "generate/seconds": 20.0}
 
 
 @dataclass(frozen=True)
@@ -29,6 +37,7 @@ class Key:
 
 
 KEYS: dict[str, Key] = {
+    "settings/version": Key(int, 1),
     # window
     "window/geometry": Key(QByteArray, QByteArray()),
     "window/tab": Key(int, 0),
@@ -36,21 +45,21 @@ KEYS: dict[str, Key] = {
     "models/last": Key(str, ""),
     "models/recent": Key(list, []),
     # generate view (lengths: bars; seconds for performance models; tempo in bpm)
-    "generate/bars": Key(int, 8),
-    "generate/seconds": Key(float, 20.0),
-    "generate/temperature": Key(float, 1.0),
-    "generate/top_p": Key(float, 0.95),
-    "generate/count": Key(int, 4),
+    "generate/bars": Key(int, _GEN.bars),
+    "generate/seconds": Key(float, _GEN.seconds),
+    "generate/temperature": Key(float, _GEN.temperature),
+    "generate/top_p": Key(float, _GEN.top_p),
+    "generate/count": Key(int, APP_COUNT),
     "generate/seed": Key(int, 1),
     "generate/key": Key(str, ""),          # "" = no key constraint
     "generate/scale": Key(str, ""),        # "" = no scale constraint
-    "generate/pitch_low": Key(int, 36),    # MIDI pitch
-    "generate/pitch_high": Key(int, 96),
-    "generate/tempo": Key(float, 120.0),
-    "generate/program": Key(int, 0),       # General MIDI program 0..127
+    "generate/pitch_low": Key(int, _GEN.pitch_low),    # MIDI pitch
+    "generate/pitch_high": Key(int, _GEN.pitch_high),
+    "generate/tempo": Key(float, _GEN.tempo),
+    "generate/program": Key(int, _GEN.program),        # General MIDI program 0..127
     "generate/max_copy": Key(int, 0),      # resample variations copying more notes of the training data; 0 = off
     "generate/primer": Key(str, ""),       # path of a .mid primer
-    "generate/form": Key(str, "auto"),     # auto, free, AABB, AABA, ABAB, ABAC (composer.services.form_plan)
+    "generate/form": Key(str, _GEN.form),    # auto, free, AABB, AABA, ABAB, ABAC (composer.services.form_plan)
     "generate/phrase_bars": Key(int, 0),   # bars per phrase of a named form; 0 = the length / phrases
     "generate/vary": Key(bool, False),     # second endings of repeated phrases
     "export/folder": Key(str, ""),
@@ -83,6 +92,11 @@ class Settings:
 
     def __init__(self, qsettings: QSettings | None = None):
         self.qsettings = qsettings or QSettings(ORGANIZATION, APPLICATION)
+        if self.get("settings/version") < SETTINGS_VERSION:
+            for name, old in OLD_DEFAULTS.items():
+                if self.qsettings.contains(name) and self.get(name) == old:
+                    self.qsettings.remove(name)
+            self.set("settings/version", SETTINGS_VERSION)
 
     @classmethod
     def at_path(cls, path: str | os.PathLike) -> Settings:

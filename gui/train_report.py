@@ -3,6 +3,10 @@ with their status) and the progress of a scan or a run with the training
 and validation curves."""
 from __future__ import annotations
 
+import math
+import time
+
+from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QGridLayout,
@@ -43,6 +47,10 @@ class IngestReportView(QGroupBox):
         layout.addWidget(self.counts)
         layout.addWidget(self.table)
 
+    def clear(self) -> None:
+        self.counts.setText("No folder scanned yet.")
+        self.table.setRowCount(0)
+
     def show_report(self, report) -> None:
         used, skipped = report.used(), report.skipped()
         self.counts.setText(f"{len(report.files)} files: {len(used)} used, {len(skipped)} skipped"
@@ -69,6 +77,11 @@ class TrainProgressView(QGroupBox):
         self.loss_plot = CurvePlot("training loss (nats/token)", "#1f6fd1")
         self.val_plot = CurvePlot("validation bits per note", "#d1501f")
         self._last_val: float | None = None
+        self._last = None                  # the last TrainProgress, and the monotonic time it came
+        self._last_at = self._started = 0.0
+        self.clock = QTimer(self)          # the run's clock moves between steps too (a step may take long)
+        self.clock.setInterval(1000)
+        self.clock.timeout.connect(self._show_times)
         layout = QGridLayout(self)
         layout.addWidget(self.progress, 0, 0, 1, 2)
         layout.addWidget(self.phase, 1, 0, 1, 2)
@@ -98,6 +111,39 @@ class TrainProgressView(QGroupBox):
         best = f", best {p.best_val_bits_per_note:.3f} bits/note" if p.best_val_bits_per_note is not None else ""
         self.phase.setText(f"{p.phase}: step {p.step}/{p.total_steps or '?'}, epoch {p.epoch:.2f}{best}"
                            + (f" — {p.message}" if p.message else ""))
-        self.speed.setText(f"{p.tokens_per_s:,.0f} tokens/s, ETA {format_duration(p.eta_s)}, "
-                           f"elapsed {format_duration(p.elapsed_s)}")
+        self._last, self._last_at = p, time.monotonic()
+        self._show_times()
         self.device.setText(f"Device: {p.device_reason or p.device}")
+
+    def start_clock(self) -> None:
+        """A run starts: the elapsed time counts from now until `finish`."""
+        self._last, self._started = None, time.monotonic()
+        self.speed.setText("elapsed 0:00")
+        self.clock.start()
+
+    def stop_clock(self) -> None:
+        self.clock.stop()
+
+    def finish(self, steps: int | None) -> None:
+        """The run ended after `steps` steps (None: failed or cancelled before a result):
+        the bar shows the steps done, not a full bar, and no ETA is left behind."""
+        self.stop_clock()
+        total = self._last.total_steps if self._last is not None else None
+        self.progress.setRange(0, max(1, total or steps or 0))
+        self.progress.setValue(min(steps or 0, self.progress.maximum()))
+        if self._last is not None:
+            self.speed.setText(f"{self._last.tokens_per_s:,.0f} tokens/s, elapsed {format_duration(self._elapsed())}")
+
+    def _elapsed(self) -> float:
+        now = time.monotonic()
+        return self._last.elapsed_s + now - self._last_at if self._last is not None else now - self._started
+
+    def _show_times(self) -> None:
+        """Speed, ETA and elapsed time, moved on by the time since the last report."""
+        p, since = self._last, time.monotonic() - self._last_at
+        if p is None:
+            self.speed.setText(f"elapsed {format_duration(self._elapsed())}")
+            return
+        eta = max(0, math.ceil(p.eta_s - since)) if p.eta_s is not None else None
+        self.speed.setText(f"{p.tokens_per_s:,.0f} tokens/s, ETA {format_duration(eta)}, "
+                           f"elapsed {format_duration(self._elapsed())}")

@@ -9,8 +9,18 @@ import re
 from pathlib import Path
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QLineEdit, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QScrollArea,
+    QVBoxLayout,
+    QWidget,
+)
 
+from composer.errors import ComposerError
 from gui.dialogs import Dialogs
 from gui.jobs import Job, JobError, Throttle
 from gui.settings import Settings
@@ -101,10 +111,19 @@ class TrainView(QWidget):
         grid.addWidget(self.live, 1, 0, 1, 2)
         grid.setColumnStretch(0, 3)
         grid.setColumnStretch(1, 2)
-        layout = QVBoxLayout(self)
+        page = QWidget()
+        layout = QVBoxLayout(page)
+        layout.setSizeConstraint(QVBoxLayout.SizeConstraint.SetMinimumSize)   # the page grows with Advanced
         layout.addWidget(self.banner)
         layout.addLayout(folder_row)
         layout.addLayout(grid, 1)
+        # in a scroll area: a small window (or Advanced settings) scrolls rather than growing the window
+        self.scroll_area = QScrollArea()
+        self.scroll_area.setWidget(page)
+        self.scroll_area.setWidgetResizable(True)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(self.scroll_area)
 
     def _name_the_parts(self) -> None:
         """The parts' widgets as attributes of the view (its callers and tests reach them here)."""
@@ -124,7 +143,7 @@ class TrainView(QWidget):
     def _connect(self) -> None:
         self.choose_button.clicked.connect(self.choose_folder)
         self.scan_button.clicked.connect(self.scan)
-        self.folder.editingFinished.connect(self._update_buttons)
+        self.folder.textChanged.connect(self._on_folder_edited)
         self.start_button.clicked.connect(self.start)
         self.resume_button.clicked.connect(self.resume)
         self.cancel_button.clicked.connect(self.cancel)
@@ -145,6 +164,19 @@ class TrainView(QWidget):
         self.form.update_size_label()
         self._update_buttons()
 
+    def _on_folder_edited(self) -> None:
+        """A report of another folder does not describe this one: it goes."""
+        if self.job is None and self.report is not None and not self._report_is_current(any_representation=True):
+            self.clear_report()
+        self._update_buttons()
+
+    def _report_is_current(self, *, any_representation: bool = False) -> bool:
+        """The report shown is the scan of the folder in the field (and of the representation chosen)."""
+        key = (self.folder.text().strip(), self.representation.currentText())
+        if self.report is None or self._report_key is None:
+            return False
+        return self._report_key[0] == key[0] if any_representation else self._report_key == key
+
     # ---- folder and ingestion report ------------------------------------------------------
     def choose_folder(self) -> None:
         folder = self.dialogs.choose_folder("Folder of MIDI files", self.folder.text())
@@ -162,8 +194,12 @@ class TrainView(QWidget):
         folder = self.folder.text().strip()
         if self.job is not None or self.ingest is None or not folder:
             return
-        if not Path(folder).is_dir():
-            self.dialogs.error("No such folder", f"{folder} is not a folder")
+        try:
+            self.ingest.readable_folder(folder)
+        except ComposerError as exc:
+            self.clear_report()
+            self.phase.setText(str(exc))
+            self.dialogs.error("Cannot scan this folder", str(exc))
             return
         self.settings.set("train/folder", folder)
         self._report_key = (folder, self.representation.currentText())
@@ -177,12 +213,19 @@ class TrainView(QWidget):
 
     def _on_scanned(self, report) -> None:
         self.show_report(report)
+        self.progress.setRange(0, max(1, len(report.files)))
+        self.progress.setValue(self.progress.maximum())
         self.phase.setText(f"Scanned {len(report.files)} file(s).")
 
     def show_report(self, report) -> None:
         """Fill the table (file, status, reason, notes) and the counts above it."""
         self.report = report
         self.report_view.show_report(report)
+        self._update_buttons()
+
+    def clear_report(self) -> None:
+        self.report, self._report_key = None, None
+        self.report_view.clear()
         self._update_buttons()
 
     # ---- training -------------------------------------------------------------------------
@@ -209,6 +252,12 @@ class TrainView(QWidget):
         if not NAME_PATTERN.match(name):
             self.dialogs.error("Bad model name", f"model name {name!r} must be letters, digits, spaces, . + - _")
             return
+        try:        # before asking to replace anything: a folder with nothing to train on
+            self.ingest.require_midi_files(self.folder.text().strip())
+        except ComposerError as exc:
+            self.phase.setText(f"Cannot train: {exc}")
+            self.dialogs.error("Cannot train", str(exc))
+            return
         force = False
         if not resume and (self.out_path().exists() or self.checkpoint_exists()):
             if not self.dialogs.confirm("Replace model?", f"A model named {name!r} already exists (or an "
@@ -223,6 +272,7 @@ class TrainView(QWidget):
         self.user_models_dir.mkdir(parents=True, exist_ok=True)
         self.save_settings()
         self.live.clear_curves()
+        self._report_key = (self.folder.text().strip(), self.representation.currentText())
         self._start_job(Job("train", training_job(self.trainer, config), self), self._on_train_progress,
                         self._on_trained, ("Resuming" if resume else "Starting") + f" training of {name}...")
 
@@ -236,6 +286,7 @@ class TrainView(QWidget):
         best = result.best_val_bits_per_note
         text = (f"Training stopped ({result.stopped_reason}) after {result.steps} steps"
                 + (f", best validation {best:.3f} bits/note" if best is not None else ""))
+        self.live.finish(result.steps)
         self.phase.setText(text)
         self.status.emit(text)
         if result.report is not None:
@@ -253,6 +304,8 @@ class TrainView(QWidget):
         job.finished.connect(self._on_finished)
         self.progress.setRange(0, 0)
         self.phase.setText(message)
+        if job.name == "train":
+            self.live.start_clock()
         job.start()
         self._update_buttons()
         self.busyChanged.emit(True)
@@ -266,15 +319,16 @@ class TrainView(QWidget):
     def _on_failed(self, error: JobError) -> None:
         title = "Training failed" if self.job is not None and self.job.name == "train" else "Scan failed"
         self.phase.setText(f"{title}: {error.message}")
+        self.live.finish(None)
         self.dialogs.job_error(title, error)
 
     def _on_cancelled(self) -> None:
         self.phase.setText("Cancelled.")
+        self.live.finish(None)
 
     def _on_finished(self) -> None:
         self.job = None
-        self.progress.setRange(0, 1)
-        self.progress.setValue(self.progress.maximum() if "stopped" in self.phase.text().lower() else 0)
+        self.live.stop_clock()
         self._update_buttons()
         self.busyChanged.emit(False)
 
@@ -284,7 +338,11 @@ class TrainView(QWidget):
         has_folder = bool(self.folder.text().strip())
         self.choose_button.setEnabled(not busy and ready)
         self.scan_button.setEnabled(not busy and ready and has_folder)
-        self.start_button.setEnabled(not busy and ready and has_folder and bool(self.name.text().strip()))
+        nothing_usable = self._report_is_current() and not self.report.used()
+        self.start_button.setEnabled(not busy and ready and has_folder and bool(self.name.text().strip())
+                                     and not nothing_usable)
+        self.start_button.setToolTip("No usable MIDI file in this folder: see the reasons in the report"
+                                     if nothing_usable else "Train a model on the folder's files")
         self.resume_button.setEnabled(not busy and ready and has_folder and self.checkpoint_exists())
         self.cancel_button.setEnabled(busy)
 

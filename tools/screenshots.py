@@ -4,8 +4,10 @@
 Writes code-made tunes to a temporary folder, scans and trains a small model
 through the train view, then generates with it in the generate view; then
 form.png: an AABB piece of the shipped melody model with its section letters
-(alone: `python -m tools.screenshots docs/img form`). Nothing touches the
-user's settings or model folder.
+(alone: `python -m tools.screenshots docs/img form`). `... OUT small`: both
+tabs at 900x600 (generate-900x600.png, train-900x600.png with Advanced settings
+ticked), to check that nothing is cut. Nothing touches the user's settings or
+model folder.
 """
 from __future__ import annotations
 
@@ -72,6 +74,8 @@ def main(argv: list[str] | None = None) -> int:
     window.show()
     if argv[1:2] == ["form"]:
         return _form_shot(app, window, out)
+    if argv[1:2] == ["small"]:
+        return _small_shots(app, window, out)
 
     train = window.train_view
     window.tabs.setCurrentWidget(train)
@@ -130,6 +134,24 @@ def _form_shot(app, window, out: Path) -> int:
     QTimer.singleShot(100, app.quit)
     app.exec()
     _grab(window, out / "form.png")
+    window.close()
+    return 0
+
+
+def _small_shots(app, window, out: Path) -> int:
+    """Both tabs at 900x600 with the shipped melody model: nothing may be cut."""
+    window.resize(900, 600)
+    gen = window.generate_view
+    window.tabs.setCurrentWidget(gen)
+    gen.controls.count.setValue(4)
+    gen.generate()
+    _wait(gen.job.finished)
+    for tab, name in ((gen, "generate-900x600.png"), (window.train_view, "train-900x600.png")):
+        window.tabs.setCurrentWidget(tab)
+        window.train_view.show_advanced.setChecked(True)
+        QTimer.singleShot(200, app.quit)
+        app.exec()
+        _grab(window, out / name)
     window.close()
     return 0
 

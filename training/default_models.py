@@ -38,6 +38,9 @@ RECIPES = {
         "corpus": "folk",
         "representation": "melody",
         "title": "Folk melody model",
+        # lookback inputs 1, 2, 4, 8 bars back and a copy gate: the design that learned to repeat (docs/form.md)
+        "settings": {"lookback": (1, 2, 4, 8), "lookback_copy": True},
+        "steps": 2100,
         "data": ("music21's bundled folk collections converted to MIDI by `training/corpus.py` (repeats "
                  "expanded, pickups aligned to the bar line). music21's `essenFolksong` and "
                  "`nottingham-dataset` folders were NOT used."),
@@ -75,7 +78,9 @@ def model_card(name: str, model_path: Path, conversion: dict | None, command: st
         f"# {recipe['title']} (`composer/assets/{model_path.name}`)", "",
         f"A {m['cell'].upper()} {m['num_layers']}x{m['hidden_size']} ({t['parameters'] / 1e6:.2f}M parameters, "
         f"{size_mb:.1f} MB) over the **{meta['representation']['kind']}** representation"
-        + (", with the position in the bar as an extra input" if m.get("position_classes", 0) > 1 else "") + ".",
+        + (", with the position in the bar as an extra input" if m.get("position_classes", 0) > 1 else "")
+        + (f", lookback inputs {', '.join(map(str, m['lookback']))} bars back" if m.get("lookback") else "")
+        + (" and a copy gate" if m.get("lookback_copy") else "") + ".",
         "`python -m composer generate` uses it when no `--model` is given.", "",
         "## Data", recipe["data"], "",
         *[f"- {n} tunes from {COLLECTIONS.get(k, k)}" for k, n in (collections or {}).items()],
@@ -120,7 +125,7 @@ def build(name: str, *, work: Path, minutes: float | None, steps: int | None, li
     config = TrainConfig(folder=str(folder), out=str(out), representation=recipe["representation"],
                          minutes=minutes, steps=steps, force=force, checkpoint_dir=str(work / f"{name}.train"),
                          report=str(work / f"{name}.ingest.json"), cache_dir=str(work / "cache"),
-                         workers=workers, **extra)
+                         workers=workers, **{**recipe.get("settings", {}), **extra})
     train(config, progress=_Printer())
     command = "python -m training.default_models " + " ".join(sys.argv[1:])
     card = model_card(name, out, conversion.to_dict(), command.strip(), collections_in(folder))
@@ -151,7 +156,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", choices=sorted(RECIPES), default=None)
     parser.add_argument("--work", type=Path, default=Path("runs/default-models"), help="corpus, cache, checkpoints")
     parser.add_argument("--minutes", type=float, default=None, help="wall-clock budget per model")
-    parser.add_argument("--steps", type=int, default=None, help="step budget per model (machine-independent)")
+    parser.add_argument("--steps", type=int, default=None, help="step budget per model (machine-independent; "
+                        "default: the recipe's, else 10 minutes)")
     parser.add_argument("--limit", type=int, default=None, help="only N tunes, spread evenly over the "
                         "collection's books (in file-name order), for a quicker run")
     parser.add_argument("--workers", type=int, default=2)
@@ -160,9 +166,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     args.work.mkdir(parents=True, exist_ok=True)
     for name in ([args.only] if args.only else sorted(RECIPES)):
-        if args.minutes is None and args.steps is None:
-            args.minutes = 10.0
-        out = build(name, work=args.work, minutes=args.minutes, steps=args.steps, limit=args.limit,
+        steps = args.steps if args.steps is not None or args.minutes is not None else RECIPES[name].get("steps")
+        minutes = args.minutes if args.minutes is not None or steps is not None else 10.0
+        out = build(name, work=args.work, minutes=minutes, steps=steps, limit=args.limit,
                     workers=args.workers, force=not args.no_force, extra={"seed": args.seed})
         print(f"wrote {out} and {out.with_suffix('.md')}", file=sys.stderr)
     return 0

@@ -20,7 +20,7 @@ def scan_corpus(config, tokenizer, info, emit, should_stop, given=None):
     """The corpus of the run: `given[0]` when given, else a scan of
     `config.folder` (rank 0 first, filling the cache the others read).
     Raises ComposerError when the folder holds nothing usable."""
-    from composer.corpus.ingest import scan_folder
+    from composer.corpus.ingest import no_usable_files, scan_folder
     if given is not None:
         corpus = given[0]
         emit(report=corpus.report, message=f"{len(corpus.sequences)} sequence(s) given")
@@ -44,10 +44,7 @@ def scan_corpus(config, tokenizer, info, emit, should_stop, given=None):
         report.save_json(config.report)
     emit(report=report, message=f"scanned {len(report.files)} file(s)")
     if not corpus.sequences:
-        scanned = len(report.files)
-        raise ComposerError(f"{folder}: no usable MIDI files" + (
-            f" ({scanned} file(s) scanned, all skipped; see the reasons above)" if scanned
-            else " (no .mid/.midi files found)"))
+        raise no_usable_files(folder, len(report.files))
     return corpus
 
 

@@ -16,6 +16,8 @@ from composer.assets import MELODY_MODEL, asset_path
 from composer.cli.evaluate import add_eval_parser, add_form_parser
 from composer.cli.infill import add_infill_parser
 from composer.errors import ComposerError
+from composer.services.defaults import DEFAULTS
+from composer.sound.export import AUDIO_FORMATS
 
 DEFAULT_MELODY_MODEL = asset_path(MELODY_MODEL)
 EXIT_USAGE = 2
@@ -59,13 +61,17 @@ def add_generate_parser(sub) -> None:
                        description="Sample pieces from a model and write them as .mid files.")
     p.add_argument("--model", type=Path, default=None,
                    help=f"model file (default: the shipped melody model, {DEFAULT_MELODY_MODEL.name})")
-    p.add_argument("--count", type=int, default=1, help="how many pieces (default 1)")
-    p.add_argument("--bars", type=int, default=None, help="length in bars (melody; default 8)")
+    d = DEFAULTS        # the app's controls start from the same (composer.services.defaults)
+    p.add_argument("--count", type=int, default=d.count, help=f"how many pieces (default {d.count})")
+    p.add_argument("--bars", type=int, default=None, help=f"length in bars (melody; default {d.bars})")
     p.add_argument("--seconds", type=float, default=None,
                    help="length in seconds (performance; melody rounds up to bars)")
-    p.add_argument("--temperature", type=float, default=1.0, help="randomness, > 0 (default 1.0)")
-    p.add_argument("--top-k", type=int, default=0, help="sample among the K likeliest tokens (0 = off)")
-    p.add_argument("--top-p", type=float, default=1.0, help="nucleus sampling mass in (0, 1] (1 = off)")
+    p.add_argument("--temperature", type=float, default=d.temperature,
+                   help=f"randomness, > 0 (default {d.temperature})")
+    p.add_argument("--top-k", type=int, default=d.top_k,
+                   help=f"sample among the K likeliest tokens (0 = off; default {d.top_k})")
+    p.add_argument("--top-p", type=float, default=d.top_p,
+                   help=f"nucleus sampling mass in (0, 1] (1 = off; default {d.top_p:g})")
     p.add_argument("--seed", type=int, default=None, help="same seed, same device -> same files")
     p.add_argument("--primer", default=None, help="a .mid file, or notes such as 'C4:1 D4:0.5 E4:0.5'")
     p.add_argument("--drop-primer", action="store_true", help="write only the continuation, not the primer")
@@ -74,8 +80,10 @@ def add_generate_parser(sub) -> None:
     p.add_argument("--pitch-range", type=_pitch_range, default=None, help="lowest-highest pitch, e.g. C4-C6")
     p.add_argument("--time-signature", type=_time_signature, default=None,
                    help="melody meter, e.g. 6/8, 7/8, 3/2 (default: model's choice)")
-    p.add_argument("--tempo", type=float, default=120.0, help="beats per minute written to the file (default 120)")
-    p.add_argument("--program", type=int, default=0, help="General MIDI program 0..127 (default 0, piano)")
+    p.add_argument("--tempo", type=float, default=d.tempo,
+                   help=f"beats per minute written to the file (default {d.tempo:g})")
+    p.add_argument("--program", type=int, default=d.program,
+                   help=f"General MIDI program 0..127 (default {d.program}, piano)")
     p.add_argument("--device", default="auto", help="auto (CUDA > MPS > CPU), cpu, cuda, cuda:N, mps")
     p.add_argument("--batch", type=_positive_int, default=64,
                    help="pieces sampled at once (default 64): one that ends hands its place to the next; "
@@ -91,9 +99,10 @@ def add_generate_parser(sub) -> None:
                         "see composer.analysis.copymeter)")
     p.add_argument("--copy-folder", type=Path, default=None, metavar="DIR",
                    help="with --max-copy: compare with the MIDI files in DIR instead")
-    p.add_argument("--form", default="auto",
-                   help="melody form: auto (default: ABAB of --bars/4-bar phrases when --bars is a multiple of 4, "
-                        "else free), free, AABB, AABA, ABAB, ABAC or other phrase letters; a repeated letter brings "
+    p.add_argument("--form", default=d.form,
+                   help="melody form: auto (default: ABAC of --bars/4-bar phrases, with second endings when a phrase "
+                        "has >= 2 bars, when --bars is a multiple of 4, else free), free, AABB, AABA, ABAB, ABAC or "
+                        "other phrase letters; a repeated letter brings "
                         "its phrase back, phrases end on cadences; --bars defaults to a named form's length")
     p.add_argument("--phrase-bars", type=int, default=None, metavar="N",
                    help="bars per phrase of a named --form (default: --bars / phrases, else 4)")
@@ -103,8 +112,8 @@ def add_generate_parser(sub) -> None:
 
 
 def _add_audio_arguments(p) -> None:
-    """`--audio [wav|flac]` and `--soundfont PATH`: also write each piece as audio (composer.sound.audio)."""
-    p.add_argument("--audio", nargs="?", const="wav", default=None, choices=("wav", "flac"),
+    """`--audio [wav|flac|ogg]` and `--soundfont PATH`: also write each piece as audio (composer.sound.audio)."""
+    p.add_argument("--audio", nargs="?", const="wav", default=None, choices=AUDIO_FORMATS,
                    help="also render each piece to audio next to its .mid (default format: wav)")
     p.add_argument("--soundfont", type=Path, default=None,
                    help="General MIDI .sf2 for --audio (default: the bundled TimGM6mb.sf2)")
@@ -136,7 +145,7 @@ def resolve_model_path(path: Path | None) -> Path:
 def generate_request(args):
     """The GenerateRequest the options of `generate` describe (not yet validated)."""
     from composer.services.generate import GenerateRequest
-    low, high = args.pitch_range or (0, 127)
+    low, high = args.pitch_range or (DEFAULTS.pitch_low, DEFAULTS.pitch_high)
     return GenerateRequest(
         count=args.count, bars=args.bars, seconds=args.seconds, temperature=args.temperature, top_k=args.top_k,
         top_p=args.top_p, seed=args.seed, primer=args.primer, keep_primer=not args.drop_primer, key=args.key,

@@ -163,6 +163,40 @@ def parse_and_encode(data: bytes, tokenizer: Tokenizer, limits: ReadLimits) -> P
     return ParsedFile("used", "", list(encoded.tokens), encoded.n_notes, encoded.source)
 
 
+def readable_folder(folder: str | os.PathLike) -> Path:
+    """`folder` as a Path; raises ComposerError naming it when it is not a folder
+    or cannot be listed (asked of the system, so it holds for root too)."""
+    folder = Path(folder).expanduser()
+    if not folder.is_dir():
+        raise ComposerError(f"{folder}: no such folder")
+    try:
+        with os.scandir(folder):
+            pass
+    except PermissionError:
+        raise ComposerError(f"{folder}: cannot read this folder (permission denied); "
+                            "allow reading it or choose another folder") from None
+    except OSError as exc:
+        raise ComposerError(f"{folder}: cannot read this folder ({exc.strerror or exc})") from None
+    return folder
+
+
+def no_usable_files(folder: str | os.PathLike, scanned: int) -> ComposerError:
+    """The error of a folder that gave no training sequences out of `scanned` files."""
+    return ComposerError(f"{folder}: no usable MIDI files" + (
+        f" ({scanned} file(s) scanned, all skipped; see the reasons above)" if scanned
+        else " (no .mid/.midi files found)"))
+
+
+def require_midi_files(folder: str | os.PathLike) -> None:
+    """Raise ComposerError unless `folder` is a readable folder with MIDI files
+    (a quick check before a training run replaces anything)."""
+    folder = readable_folder(folder)
+    # os.walk stops at the first file found (a big folder is quick); _midi_entries also follows links
+    names = (name for _, _, files in os.walk(folder) for name in files)
+    if not any(name.lower().endswith(MIDI_SUFFIXES) for name in names) and not _midi_entries(folder):
+        raise no_usable_files(folder, 0)
+
+
 def find_midi_files(folder: str | os.PathLike) -> list[Path]:
     """MIDI files under `folder` (any depth, suffix in any case), sorted by relative path.
     Symbolic links to folders are followed; a folder already scanned (a loop, or a
@@ -218,9 +252,7 @@ def scan_folder(folder: str | os.PathLike, tokenizer: Tokenizer, *, cache_dir: s
     parse: the per-file function run in the workers (tests inject failing ones).
     """
     started = time.perf_counter()
-    folder = Path(folder).expanduser()
-    if not folder.is_dir():
-        raise ComposerError(f"{folder}: no such folder")
+    folder = readable_folder(folder)
     scan = _Scan(folder, tokenizer, IngestCache(cache_dir if cache_dir is not None else default_cache_dir(),
                                                 tokenizer, limits), limits, progress, should_stop)
     with scan.cache:

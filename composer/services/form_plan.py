@@ -3,9 +3,11 @@ opening bar (issue 17, `generate --form AABB --phrase-bars 4 --vary`).
 
 A form is a string of letters, one per phrase of `phrase_bars` bars, named in
 order of appearance (A first, each new letter the next one: AABB, AABA, ABAB,
-ABAC, ABA, AABBCC ...), "free" (no plan), or "auto" (the default): ABAB of
-bars/4-bar phrases when the new bars are a multiple of 4, else free; ABAB
-came closest to the folk corpus's repetition and range (docs/evaluation.md). It is carried out by a sampling
+ABAC, ABA, AABBCC ...), "free" (no plan), or "auto" (the default): ABAC of
+bars/4-bar phrases, with second endings when a phrase has 2 bars or more,
+when the new bars are a multiple of 4, else free; of the forms measured it
+came closest to the folk corpus's repetition and range at 8, 16 and 32 bars
+(docs/form.md). It is carried out by a sampling
 grammar (`FormGrammar`, a MelodyGrammar with more state per row), so the
 batched, seeded sampler needs no loop of its own and a seed gives the same
 pieces at any batch size:
@@ -39,20 +41,16 @@ from composer.errors import ComposerError
 from composer.music.scales import SCALES, parse_key, parse_scale
 from composer.representations.base import Constraints, Grammar
 from composer.representations.melody import HOLD, REST, MelodyGrammar, MelodyTokenizer
-from composer.representations.melody.grammar import (  # the grammar's token kinds: the plan extends its state
-    _BAR_TOKEN,
-    _DUR_TOKEN,
-    _EVENT_TOKEN,
-    _ROW_EVENT,
-)
+from composer.representations.melody.grammar import BAR_KIND, DUR_KIND, EVENT_KIND
+from composer.services.defaults import DEFAULTS
 
 FREE = "free"
 AUTO = "auto"
 NAMED_FORMS = ("AABB", "AABA", "ABAB", "ABAC")      # others are accepted too
 FORMS = (AUTO, FREE) + NAMED_FORMS                  # the choices offered (the app's list)
-AUTO_FORM = "ABAB"          # measured closest to the folk corpus of the named forms (docs/evaluation.md)
+AUTO_FORM = "ABAC"          # with second endings: measured closest to the folk corpus (docs/form.md)
 DEFAULT_PHRASE_BARS = 4
-DEFAULT_BARS = 8            # a request's length when it gives neither bars nor seconds
+DEFAULT_BARS = DEFAULTS.bars            # a request's length when it gives neither bars nor seconds
 MAX_PHRASES = 26
 NO_CADENCE, TRIAD, TONIC = 0, 1, 2
 
@@ -128,7 +126,10 @@ def check_form(request) -> FormSpec | None:
             raise ComposerError("phrase bars and vary belong to a form: choose one such as AABB, or leave them out"
                                 + (" (auto plans its own phrases, without second endings)" if form == AUTO else ""))
         form = auto_form(request.bars, request.seconds) if form == AUTO else FREE
-        return None if form == FREE else FormSpec(form, (request.bars or DEFAULT_BARS) // len(form))
+        if form == FREE:
+            return None
+        phrase_bars = (request.bars or DEFAULT_BARS) // len(form)
+        return FormSpec(form, phrase_bars, vary=phrase_bars >= 2)     # second endings where a phrase has room
     if phrase_bars is not None and phrase_bars < 1:
         raise ComposerError(f"phrase bars must be >= 1, got {phrase_bars}")
     if request.seconds is not None:
@@ -187,11 +188,13 @@ def request_key(key: str | None, scale: str | None) -> tuple[int, bool] | None:
 
 def sampling_grammar(tokenizer, request, constraints: Constraints, device) -> Grammar:
     """The grammar `generate` samples a request with: the representation's own,
-    for melody wrapped in a FormGrammar (form, cadences, no silent opening bar)."""
-    if not isinstance(tokenizer, MelodyTokenizer):
+    for melody a FormGrammar when there is a form to plan or a key to end on."""
+    key = request_key(request.key, request.scale) if isinstance(tokenizer, MelodyTokenizer) else None
+    spec = planned_form(tokenizer, request)
+    if spec is None and key is None:        # free: the melody grammar's own (no silent opening bar) suffices
         return tokenizer.grammar(1, constraints, device)
-    spec = planned_form(tokenizer, request) or FormSpec("A", constraints.bars, detect_key=False)
-    return FormGrammar(tokenizer, 1, constraints, device, spec, request_key(request.key, request.scale))
+    return FormGrammar(tokenizer, 1, constraints, device, spec or FormSpec("A", constraints.bars, detect_key=False),
+                       key)
 
 
 def beat_steps(time_signature: tuple[int, int], steps_per_quarter: int) -> int:
@@ -208,8 +211,8 @@ class FormGrammar(MelodyGrammar):
     phrase s is new bars s*P .. s*P+P-1 for P = phrase_bars."""
 
     row_state = MelodyGrammar.row_state + (
-        "record", "reclen", "section", "section_start", "last_pitch", "pending_pitch", "pending_rest",
-        "pc_weight", "tonic", "minor", "bar_has_note", "cadence_on", "cadence_pcs", "beat")
+        "record", "reclen", "section", "section_start", "last_pitch", "pending_pitch",
+        "pc_weight", "tonic", "minor", "cadence_on", "cadence_pcs", "beat")
 
     def __init__(self, tok: MelodyTokenizer, batch: int, constraints: Constraints, device, spec: FormSpec,
                  key: tuple[int, bool] | None = None):
@@ -230,7 +233,7 @@ class FormGrammar(MelodyGrammar):
         self._note_pitch = np.full(tok.vocab_size, -1, dtype=np.int64)                 # (V,)
         self._note_pitch[tok.note_base:tok.dur_base] = pitches
         self._note_pcs = pitches % 12                                                   # (N,) of the note tokens
-        allowed = self._masks[_ROW_EVENT, tok.note_base:tok.dur_base]
+        allowed = self.allowed_notes()
         self._pc_available = np.zeros(12, dtype=bool)                                   # an allowed note has it
         self._pc_available[self._note_pcs[allowed]] = True
         self.record = np.zeros((batch, self.cap), dtype=np.int16)     # tokens from the first phrase on
@@ -239,11 +242,9 @@ class FormGrammar(MelodyGrammar):
         self.section_start = np.zeros((batch, S), dtype=np.int64)     # where each phrase starts in `record`
         self.last_pitch = np.full(batch, -1, dtype=np.int64)          # the last note sounded (a hold extends it)
         self.pending_pitch = np.full(batch, -1, dtype=np.int64)       # ... once the pending event's duration comes
-        self.pending_rest = np.zeros(batch, dtype=bool)               # the pending event is silent
         self.pc_weight = np.zeros((batch, 12))                        # grid steps sounded per pitch class
         self.tonic = np.full(batch, -1 if key is None else key[0], dtype=np.int64)
         self.minor = np.full(batch, bool(key and key[1]), dtype=bool)
-        self.bar_has_note = np.zeros(batch, dtype=bool)
         self.cadence_on = np.zeros(batch, dtype=bool)                 # this bar must end on a cadence note
         self.cadence_pcs = np.zeros((batch, 12), dtype=bool)          # ... one of these pitch classes
         self._beat_of = np.array([[beat_steps((n, d), c.steps_per_quarter) if n and d else 1   # [num, den]
@@ -284,13 +285,8 @@ class FormGrammar(MelodyGrammar):
                 ok = (at < self.cap) & m[rows, token]
                 m[rows[ok]] = False
                 m[rows[ok], token[ok]] = True
-        if not self.primed:                                                # a note starts in the first bar
-            opening = ~self.bar_has_note & (j == 0)
-            rows = np.flatnonzero(opening & event & (remaining == 1))
-            m[rows, REST] = False
-            m[rows, HOLD] = False                                          # (a hold may go on with a rest)
-            rows = np.flatnonzero(opening & duration & self.pending_rest & (remaining <= tok.config.max_duration))
-            m[rows, tok.dur_base + remaining[rows] - 1] = False
+        if not self.primed and not self.sounded.all():                     # a note starts in the first bar
+            self.forbid_silent_opening(m)
         tail = self._tail()
         rows = np.flatnonzero(event & self.cadence_on & (remaining <= tail))
         if len(rows):                                                      # the last beat: one cadence note
@@ -314,18 +310,16 @@ class FormGrammar(MelodyGrammar):
     def update(self, tokens: torch.Tensor) -> None:
         t = tokens.detach().to("cpu", torch.long).numpy()                 # (B,)
         kind, ph, j = self._kind[t], self.phase, self.bars_done - self.bars_base
-        event = (ph == self.EVENT) & (kind == _EVENT_TOKEN)
+        event = (ph == self.EVENT) & (kind == EVENT_KIND)
         note = event & (self._note_pitch[t] >= 0)
         self.pending_pitch = np.where(note, self._note_pitch[t], np.where(event, self.last_pitch, self.pending_pitch))
-        self.pending_rest = np.where(event & (t != HOLD), t == REST, self.pending_rest)
-        self.bar_has_note |= note
-        sounding = (ph == self.DURATION) & (kind == _DUR_TOKEN) & ~self.pending_rest & (self.pending_pitch >= 0)
+        sounding = (ph == self.DURATION) & (kind == DUR_KIND) & ~self.pending_rest & (self.pending_pitch >= 0)
         rows = np.flatnonzero(sounding)
         np.add.at(self.pc_weight, (rows, self.pending_pitch[rows] % 12), self._steps[t[rows]])
         self.last_pitch = np.where(sounding, self.pending_pitch, self.last_pitch)
-        meter, num, den = self._meter_update(ph, kind, t)
+        meter, num, den = self.meter_update(ph, kind, t)
         self.beat = np.where(meter, self._beat_of[np.minimum(num, 32), np.minimum(den, 32)], self.beat)
-        bar = (ph == self.EVENT) & (kind == _BAR_TOKEN) & (j >= 0) & (j < self.bars_wanted)
+        bar = (ph == self.EVENT) & (kind == BAR_KIND) & (j >= 0) & (j < self.bars_wanted)
         if bar.any():
             self._start_bar(np.flatnonzero(bar), j)
         writing = self.section >= 0
@@ -337,7 +331,6 @@ class FormGrammar(MelodyGrammar):
     def _start_bar(self, rows: np.ndarray, j: np.ndarray) -> None:
         """A <bar> token opens new bar j[row] of `rows`: phrase and cadence bookkeeping."""
         P = self.phrase_bars
-        self.bar_has_note[rows] = False
         self.cadence_on[rows] = False
         first = rows[j[rows] % P == 0]
         self.section[first] = j[first] // P

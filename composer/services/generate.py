@@ -23,7 +23,8 @@ from composer.representations.melody import MelodyTokenizer
 from composer.representations.melody.config import meter_range_problem
 from composer.representations.performance import PerformanceTokenizer
 from composer.safe_write import check_folder_target, check_target
-from composer.services.form_plan import AUTO, DEFAULT_BARS, check_form, check_form_model, sampling_grammar
+from composer.services.defaults import DEFAULTS
+from composer.services.form_plan import DEFAULT_BARS, check_form, check_form_model, sampling_grammar
 from composer.services.primer import load_primer, parse_note_list
 from composer.tasks import Progress, ProgressFn, ShouldStop, notify
 
@@ -34,24 +35,24 @@ MAX_COUNT = 10_000
 class GenerateRequest:
     """Everything a user can ask of one generation run."""
 
-    count: int = 1
+    count: int = DEFAULTS.count          # (every default: composer.services.defaults)
     bars: int | None = None              # melody length in new bars (neither bars nor seconds: DEFAULT_BARS)
     seconds: float | None = None         # performance length (or melody length, converted to bars)
-    temperature: float = 1.0
-    top_k: int = 0
-    top_p: float = 1.0
+    temperature: float = DEFAULTS.temperature
+    top_k: int = DEFAULTS.top_k
+    top_p: float = DEFAULTS.top_p
     seed: int | None = None              # None: a fresh seed, reported in the result
     primer: str | os.PathLike | Song | list[Note] | None = None
     keep_primer: bool = True
     key: str | None = None
     scale: str | None = None
-    pitch_low: int = 0
-    pitch_high: int = 127
-    tempo: float = 120.0
-    program: int = 0                     # General MIDI program 0..127
+    pitch_low: int = DEFAULTS.pitch_low
+    pitch_high: int = DEFAULTS.pitch_high
+    tempo: float = DEFAULTS.tempo
+    program: int = DEFAULTS.program      # General MIDI program 0..127
     time_signature: tuple[int, int] | None = None   # melody: None lets the model choose
     batch_size: int = 64
-    form: str = AUTO                     # melody: auto, free or phrase letters, e.g. AABB (services.form_plan)
+    form: str = DEFAULTS.form            # melody: auto, free or phrase letters, e.g. AABB (services.form_plan)
     phrase_bars: int | None = None       # bars per phrase; None: bars / phrases (or 4 when bars is None)
     vary: bool = False                   # a repeated phrase gets a second ending
     max_copy: int | None = None          # resample pieces copying more notes of the training data (copylimit)

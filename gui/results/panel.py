@@ -12,7 +12,9 @@ from composer.errors import ComposerError
 from composer.music.midifile import read_midi
 from composer.music.song import Song
 from composer.services.infill import InfillResult
+from gui.controls import row_of
 from gui.dialogs import MIDI_FILTER, Dialogs
+from gui.flow_layout import FlowLayout
 from gui.infill import InfillPanel, ReplaceSongCommand, notes_between
 from gui.jobs import Job
 from gui.pianoroll import PianoRoll
@@ -22,6 +24,9 @@ from gui.results.export import SongExport
 from gui.results.sound import SoundOutput
 from gui.settings import Settings
 from gui.variations import VariationList
+
+CONTINUE_TIP = "Use this variation as the primer and generate what comes next"
+REGENERATE_TIP = "Keep the bars before N and sample the rest again"
 
 
 def _forward(part: str, name: str) -> property:
@@ -62,6 +67,7 @@ class ResultsPanel(QWidget):
         self.kind = "melody"
         self.showing_partial = False             # the roll shows a variation still being sampled
         self._busy = False                       # a generate or infill job runs
+        self._generate_reason = ""               # why the selected model cannot generate, "" when it can
         self.source_name = ""                    # stem of the MIDI file opened to edit, "" for generated songs
         self.sections: list[tuple[str, int, int]] = []   # the form's letters of the variations (gui.form_controls)
         self.variations = VariationList()
@@ -80,24 +86,25 @@ class ResultsPanel(QWidget):
         self.export_button = QPushButton("Export .mid...")
         self.export_audio_button = QPushButton("Export audio...")
         self.continue_button = QPushButton("Continue")
-        self.continue_button.setToolTip("Use this variation as the primer and generate what comes next")
+        self.continue_button.setToolTip(CONTINUE_TIP)
         self.regen_bar = QSpinBox(minimum=2, maximum=256, prefix="bar ")
         self.regen_button = QPushButton("Regenerate from")
-        self.regen_button.setToolTip("Keep the bars before N and sample the rest again")
+        self.regen_button.setToolTip(REGENERATE_TIP)
+        self.sound_note = QLabel()          # why Play is off and the way out, where Play is
+        self.sound_note.setWordWrap(True)
+        self.sound_note.setStyleSheet("color: #a33;")
         self.open_button = QPushButton("Open MIDI...")
         self.open_button.setToolTip("Open a .mid file to edit it here (select bars, Regenerate selection)")
 
     def _lay_out(self) -> None:
         """The list and the takes above their two button rows, the roll below."""
-        buttons = QHBoxLayout()
+        buttons = FlowLayout()           # the rows wrap in a narrow window rather than widen it
         for widget in (self.play_button, self.export_button, self.export_audio_button, self.continue_button,
-                       self.regen_button, self.regen_bar):
+                       row_of(self.regen_button, self.regen_bar)):
             buttons.addWidget(widget)
-        buttons.addStretch(1)
-        edit_row = QHBoxLayout()
+        edit_row = FlowLayout()
         for widget in [self.open_button, *self.edit.widgets()]:
             edit_row.addWidget(widget)
-        edit_row.addStretch(1)
         lists = QHBoxLayout()
         lists.addWidget(self.variations, 1)
         lists.addWidget(self.infill_panel, 1)
@@ -107,6 +114,7 @@ class ResultsPanel(QWidget):
         top_layout.addWidget(QLabel("Variations"))
         top_layout.addLayout(lists)
         top_layout.addLayout(buttons)
+        top_layout.addWidget(self.sound_note)
         top_layout.addLayout(edit_row)
         splitter = QSplitter(Qt.Orientation.Vertical)
         splitter.addWidget(top)
@@ -148,7 +156,10 @@ class ResultsPanel(QWidget):
         self.sound.set_midi_port(port)
 
     def toggle_play(self) -> None:
-        """Play the selected variation, or stop if playing (Space)."""
+        """Play the selected variation, or stop if playing (Space); without sound, say why."""
+        if self.play_reason and self.shown_song() is not None:
+            self.status.emit(self.sound.way_out())
+            return
         self.sound.toggle(self.shown_song())
 
     def stop_playback(self) -> None:
@@ -221,21 +232,32 @@ class ResultsPanel(QWidget):
         self._busy = busy
         self._update_buttons()
 
+    def set_generate_reason(self, reason: str) -> None:
+        """Why the selected model cannot generate ("" when it can): Continue and
+        Regenerate from are off and say why."""
+        self._generate_reason = reason
+        self._update_buttons()
+
     def _update_buttons(self) -> None:
         has_song = self.current_song() is not None and not self.showing_partial
         busy = self._busy
         self.play_button.setEnabled(has_song and not self.play_reason)
         self.play_button.setText("Stop" if self.playing else "Play")
         self.play_button.setToolTip(self.play_reason or "Play or stop the selected variation (Space)")
+        self.sound_note.setText(self.sound.way_out())
+        self.sound_note.setVisible(bool(self.play_reason))
         self.export_button.setEnabled(has_song)
         self.export_button.setToolTip("Write the selected variation as a .mid file (Ctrl+E)")
         audio_busy = self.audio_job is not None
         self.export_audio_button.setEnabled(has_song and not self.audio_reason and not audio_busy)
         self.export_audio_button.setToolTip(self.audio_reason or "Render the selected variation to a WAV file")
-        self.continue_button.setEnabled(has_song and not busy)
+        can_generate = not busy and not self._generate_reason
+        self.continue_button.setEnabled(has_song and can_generate)
+        self.continue_button.setToolTip(self._generate_reason or CONTINUE_TIP)
         two_bars = has_song and bar_count(self.current_song()) >= 2     # something to keep and to redo
-        self.regen_button.setEnabled(two_bars and not busy)
-        self.regen_bar.setEnabled(two_bars and not busy)
+        self.regen_button.setEnabled(two_bars and can_generate)
+        self.regen_button.setToolTip(self._generate_reason or REGENERATE_TIP)
+        self.regen_bar.setEnabled(two_bars and can_generate)
         self.open_button.setEnabled(not busy)
         self.edit.update(self.roll.selection, can_infill=has_song and not busy, melody=self.kind == "melody")
 
@@ -303,8 +325,8 @@ class ResultsPanel(QWidget):
         row = panel.row                      # (pushing the command discards the panel)
         span = f"bar {first}" if first == last else f"bars {first}-{last}"
         self.undo_stack.push(ReplaceSongCommand(self, row, panel.original, song,
-                                                f"regenerate {span} of variation {row + 1}"))
-        self.status.emit(f"Replaced {span} of variation {row + 1} (Ctrl+Z undoes it)")
+                                                f"regenerate {span} of variation {row + 1}",
+                                                f"Replaced {span} of variation {row + 1} (Ctrl+Z undoes it)"))
 
     def _on_takes_discarded(self) -> None:
         self.stop_playback()

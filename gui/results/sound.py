@@ -79,6 +79,25 @@ class SoundOutput(QObject):
             self.play_reason = "" if available else reason
         self.reasonsChanged.emit()
 
+    def way_out(self) -> str:
+        """Why Play is off and what to do instead ("" when Play is on), for the note under Play."""
+        if not self.play_reason:
+            return ""
+        if self.midi_port:
+            return (f"No sound: {self.play_reason}. Choose another output in Sound > Play through, "
+                    "or use Export audio... to listen elsewhere.")
+        return (f"No sound: {self.play_reason}. To listen, use Export audio... (a WAV file), "
+                "or send to a MIDI port in Sound > Play through.")
+
+    def in_use(self) -> str:
+        """What Play will use, for the Sound menu."""
+        if self.play_reason:
+            return f"Play uses: nothing ({self.play_reason})"
+        if self.midi_port:
+            return f"Play uses: the MIDI port {self.midi_port}"
+        device = self.audio_player.device().description() if self.audio_player is not None else "?"
+        return f"Play uses: FluidSynth on {device}"
+
     def set_soundfont(self, path: str | None, *, quiet: bool = False) -> bool:
         """Play and Export audio with the SoundFont at `path` (None: the bundled one);
         False (and a dialog unless `quiet`) if FluidSynth cannot load it."""

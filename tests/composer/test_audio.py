@@ -207,6 +207,20 @@ def test_flac_export_holds_the_same_samples_as_wav(tmp_path):
     assert flac_path.stat().st_size < wav_path.stat().st_size
 
 
+def test_ogg_export_is_small_and_sounds_like_the_wav(tmp_path):
+    soundfile = pytest.importorskip("soundfile")
+    song = melody_song([Note(i, i + 1, 60 + 2 * i, 100) for i in range(8)])
+    wav_path = audio.write_audio(song, tmp_path / "x.wav")
+    ogg_path = audio.write_audio(song, tmp_path / "x.ogg")
+    wav, wav_rate = soundfile.read(wav_path, dtype="float32")
+    ogg, ogg_rate = soundfile.read(ogg_path, dtype="float32")
+    assert ogg_rate == wav_rate == RATE and soundfile.info(ogg_path).format == "OGG"
+    n = min(len(wav), len(ogg))
+    assert abs(len(wav) - len(ogg)) < RATE // 10
+    assert np.corrcoef(wav[:n, 0], ogg[:n, 0])[0, 1] > 0.95          # lossy, but the same music
+    assert ogg_path.stat().st_size * 5 < wav_path.stat().st_size
+
+
 def test_unknown_audio_format_is_named(tmp_path):
     with pytest.raises(ValueError, match="'mp3'"):
         audio.write_audio(melody_song([Note(0, 1, 60)]), tmp_path / "x.mp3")

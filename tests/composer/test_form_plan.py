@@ -15,7 +15,7 @@ from composer.errors import ComposerError
 from composer.model.modelfile import load_model
 from composer.music.midifile import read_midi, song_to_bytes
 from composer.representations.base import BOS, EOS, Constraints
-from composer.representations.melody import BAR, REST
+from composer.representations.melody import BAR, HOLD, REST
 from composer.services.form_plan import (
     NO_CADENCE,
     TONIC,
@@ -154,10 +154,13 @@ def test_a_rest_may_not_fill_the_opening_bar_unless_a_primer_came_first(melody_m
     opening = [BOS, *tok.meter_tokens((4, 4)), BAR, REST]
     assert not grammar_after(tok, opening).mask()[0, whole_bar]
     assert grammar_after(tok, opening).mask()[0, tok.dur_token(15)]                 # a pickup rest may
-    plain = tok.grammar(1, Constraints(bars=2), "cpu")
+    plain = tok.grammar(1, Constraints(bars=2), "cpu")          # free, no key: the melody grammar's own rule
     for t in opening:
         plain.update(torch.tensor([t]))
-    assert plain.mask()[0, whole_bar]                                               # (the melody grammar allows it)
+    assert not plain.mask()[0, whole_bar] and plain.mask()[0, tok.dur_token(15)]
+    plain.update(torch.tensor([tok.dur_token(14)]))
+    plain.update(torch.tensor([HOLD]))                              # a rest held on still may not fill the bar
+    assert plain.mask()[0, tok.dur_token(1)] and not plain.mask()[0, tok.dur_token(2)]
     primer = tok.encode_notes(scale_tune(), (4, 4), end=False)
     assert grammar_after(tok, primer + [BAR, REST], primed=True).mask()[0, whole_bar]
 
@@ -205,26 +208,28 @@ def test_a_form_fills_in_the_length(kwargs, bars):
 
 
 @pytest.mark.parametrize("bars, seconds, form", [
-    (16, None, FormSpec("ABAB", 4)), (8, None, FormSpec("ABAB", 2)), (12, None, FormSpec("ABAB", 3)),
-    (4, None, FormSpec("ABAB", 1)), (None, None, FormSpec("ABAB", 2)),       # the default length, 8 bars
+    (16, None, FormSpec("ABAC", 4, vary=True)), (8, None, FormSpec("ABAC", 2, vary=True)),
+    (12, None, FormSpec("ABAC", 3, vary=True)), (4, None, FormSpec("ABAC", 1)),     # no room for a second ending
+    (None, None, FormSpec("ABAC", 2, vary=True)),                                     # the default length, 8 bars
     (6, None, None), (3, None, None), (1, None, None), (None, 8.0, None)])
-def test_auto_is_abab_of_quarter_phrases_when_the_bars_split_in_four_else_free(bars, seconds, form):
+def test_auto_is_abac_of_quarter_phrases_when_the_bars_split_in_four_else_free(bars, seconds, form):
     assert GenerateRequest().form == "auto"
     request = GenerateRequest(bars=bars, seconds=seconds)
     request.validate()
     assert check_form(request) == form and request.bars == bars
 
 
-def test_auto_samples_what_abab_samples_and_free_what_free_does(melody_model):
+def test_auto_samples_what_abac_samples_and_free_what_free_does(melody_model):
     def tokens(**kwargs):
         return generate(melody_model, GenerateRequest(count=3, seed=9, temperature=1.5, **kwargs)).tokens
-    assert tokens(bars=8) == tokens(bars=8, form="ABAB")
+    assert tokens(bars=8) == tokens(bars=8, form="ABAC", vary=True)
+    assert tokens(bars=4) == tokens(bars=4, form="ABAC")
     assert tokens(bars=8) != tokens(bars=8, form="free")
     assert tokens(bars=6) == tokens(bars=6, form="free")
     primed = dict(bars=8, primer="C4:1 D4:1 E4:1")     # a primer: the same rule over the new bars
-    assert tokens(**primed) == tokens(**primed, form="ABAB")
+    assert tokens(**primed) == tokens(**primed, form="ABAC", vary=True)
     for t in tokens(**primed):
-        assert phrases_equal_their_sources(bars_of(t)[1:], FormSpec("ABAB", 2))
+        assert phrases_equal_their_sources(bars_of(t)[1:], FormSpec("ABAC", 2, vary=True))
 
 
 def test_auto_with_a_performance_model_is_free(tmp_path):

@@ -385,3 +385,41 @@ def test_scan_runs_on_a_worker_thread_as_in_the_gui(mixed):
     for result in report.files:
         status, reason = EXPECTED[result.path]
         assert result.status == status and reason in result.reason
+
+
+def test_an_unreadable_folder_is_named_with_the_permission(tmp_path, monkeypatch, capsys):
+    """Not "0 files": the scan, the quick check before training and `train` name the permission
+    (root reads a chmod 000 folder anyway: then the listing is made to fail as for a user)."""
+    from composer.cli.main import main
+    from composer.corpus.ingest import require_midi_files
+    folder = tmp_path / "locked"
+    write_song(melody(64, seed=1), folder / "a.mid")
+    folder.chmod(0)
+    real_scandir = os.scandir
+
+    def refusing(path="."):
+        if os.path.abspath(os.fspath(path)) == str(folder):
+            raise PermissionError(13, "Permission denied", str(folder))
+        return real_scandir(path)
+    monkeypatch.setattr(os, "scandir", refusing)
+    message = f"{folder}: cannot read this folder (permission denied); allow reading it or choose another folder"
+    try:
+        for check in (lambda: scan_folder(folder, MelodyTokenizer(), cache_dir=tmp_path / "cache", workers=1),
+                      lambda: require_midi_files(folder)):
+            with pytest.raises(ComposerError) as caught:
+                check()
+            assert str(caught.value) == message
+        assert main(["train", str(folder), "--out", str(tmp_path / "m.model"), "--steps", "1", "--quiet"]) == 2
+        assert capsys.readouterr().err.strip() == f"error: {message}"
+    finally:
+        folder.chmod(0o755)
+
+
+def test_a_folder_without_midi_files_is_refused_by_the_quick_check(tmp_path):
+    from composer.corpus.ingest import require_midi_files
+    (tmp_path / "empty" / "sub").mkdir(parents=True)
+    (tmp_path / "empty" / "sub" / "notes.txt").write_text("not music")
+    with pytest.raises(ComposerError, match=r"empty: no usable MIDI files \(no \.mid/\.midi files found\)$"):
+        require_midi_files(tmp_path / "empty")
+    write_song(melody(64, seed=2), tmp_path / "empty" / "sub" / "deep.MID")
+    require_midi_files(tmp_path / "empty")

@@ -23,7 +23,8 @@ SOME_METERS = ((7, 8), (6, 4), (3, 2), (5, 8), (11, 8), (4, 4), (2, 16), (32, 4)
 class ReferenceMelodyGrammar:
     """One sequence in plain Python: <bos> meter bar (event dur)+ ... <eos>, then <pad>; the
     meter is a listed meter's token, or a numerator and a denominator token that make a meter
-    (a numerator starts a meter change after a duration too: followed, never offered)."""
+    (a numerator starts a meter change after a duration too: followed, never offered);
+    unprimed, no rest may fill the first bar before a note."""
 
     def __init__(self, tok: MelodyTokenizer, constraints: Constraints):
         c = tok.config
@@ -31,7 +32,7 @@ class ReferenceMelodyGrammar:
         self.fixed_ts = constraints.time_signature
         self.phase, self.pos, self.bars_done, self.bars_base = "start", 0, 0, 0
         self.spb = c.steps_per_bar(self.fixed_ts or (4, 4))
-        self.has_prev = self.bar_open = False
+        self.has_prev = self.bar_open = self.primed = self.sounded = self.pending_rest = False
         self.num = 0
         self.notes = {tok.note_token(p) for p in range(c.pitch_low, c.pitch_high + 1) if constraints.pitch_ok(p)}
 
@@ -52,9 +53,14 @@ class ReferenceMelodyGrammar:
         if self.phase == "event":
             if self.pos == 0 and not self.bar_open:          # a bar starts here
                 return {EOS} if self.bars_done - self.bars_base >= self.bars_wanted else {BAR}
-            return self.notes | {REST} | ({HOLD} if self.has_prev else set())
+            silent_opening = self.opening() and self.spb - self.pos == 1
+            return self.notes | (set() if silent_opening else {REST} | ({HOLD} if self.has_prev else set()))
         left = min(max(self.spb - self.pos, 1), tok.config.max_duration)   # steps left in the bar
-        return {tok.dur_token(k) for k in range(1, left + 1)}
+        fills = self.spb - self.pos if self.opening() and self.pending_rest and self.spb - self.pos >= 2 else None
+        return {tok.dur_token(k) for k in range(1, left + 1) if k != fills}
+
+    def opening(self) -> bool:
+        return not self.primed and not self.sounded and self.bars_done == 0
 
     def update(self, t: int) -> None:
         tok = self.tok
@@ -74,6 +80,8 @@ class ReferenceMelodyGrammar:
             self.bar_open = True
         elif self.phase == "event" and (t in (REST, HOLD) or tok.is_note(t)):
             self.phase, self.bar_open = "duration", False
+            self.sounded |= tok.is_note(t)
+            self.pending_rest = self.pending_rest if t == HOLD else t == REST
         elif self.phase == "duration" and tok.is_dur(t):
             self.pos += t - tok.dur_base + 1
             self.has_prev = True
@@ -83,6 +91,7 @@ class ReferenceMelodyGrammar:
 
     def mark_primed(self) -> None:
         self.bars_base = self.bars_done + (self.pos > 0)
+        self.primed = True
 
     def position(self) -> int:
         return min(self.pos, self.tok.config.max_duration - 1)
@@ -165,6 +174,6 @@ def test_the_mask_is_on_the_grammars_device_and_tokens_may_be_a_strided_column()
     grammar.update(torch.tensor([[tok.meter_tokens((3, 4))[0], PAD], [tok.meter_tokens((4, 4))[0], PAD]])[:, 0])
     grammar.update(torch.tensor([[tok.meter_tokens((3, 4))[1], PAD], [tok.meter_tokens((4, 4))[1], PAD]])[:, 0])
     grammar.update(torch.tensor([BAR, BAR]))
-    grammar.update(torch.tensor([REST, REST]))
+    grammar.update(torch.tensor([tok.note_token(60), tok.note_token(60)]))
     longest = [max(torch.nonzero(row).flatten().tolist()) - tok.dur_base + 1 for row in grammar.mask()]
     assert longest == [12, 16]                                          # a bar of 3/4 and one of 4/4

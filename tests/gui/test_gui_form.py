@@ -83,12 +83,12 @@ def test_a_generated_aabb_piece_gets_its_letters_drawn(qtbot, make_window):
     assert roll.song is variations.songs[0] and roll.sections == []
 
 
-def test_auto_draws_abab_and_regenerate_from_bar_is_free(qtbot, make_window):
+def test_auto_draws_abac_and_regenerate_from_bar_is_free(qtbot, make_window):
     window = make_window()
     view = _view(window, count=1, bars=8)
     _generate(qtbot, view)
     roll = view.results.roll
-    assert roll.sections == FormSpec("ABAB", 2).spans()
+    assert roll.sections == FormSpec("ABAC", 2, vary=True).spans()
     view.results.regen_bar.setValue(3)
     _generate(qtbot, view, view.results.regen_button)
     assert roll.sections == [] and bar_count(view.results.current_song()) == 8

@@ -59,7 +59,11 @@ def test_play_through_a_midi_port_and_back(qtbot, make_window, gui_settings):
     results = _generate_one(qtbot, window)
     window.fill_output_menu()
     items = [(a.text(), a.isChecked(), a.isEnabled()) for a in window.output_menu.actions()]
-    assert items[0] == ("Audio output (FluidSynth)", True, True)
+    assert items[0][0].startswith("Play uses: ") and not items[0][2]
+    if results.play_reason:
+        assert items[2] == ("Audio output (FluidSynth): no device", False, True)
+    else:
+        assert items[2] == ("Audio output (FluidSynth)", True, True)
     available, reason = midi_status()
     if not available:
         assert items[-1] == (reason, False, False)              # why no port can be chosen
@@ -77,6 +81,30 @@ def test_play_through_a_midi_port_and_back(qtbot, make_window, gui_settings):
     else:
         assert not results.play_button.isEnabled() and results.play_button.toolTip() == results.play_reason
     assert make_window(gui_settings).generate_view.results.midi_port == "Synth That Is Not There"
-    window.output_menu.actions()[0].trigger()                   # back to the audio output
+    next(a for a in window.output_menu.actions() if a.text().startswith("Audio output")).trigger()   # back
     assert results.player is results.audio_player and results.midi_port is None
     assert gui_settings.get("sound/midi_port") == ""
+
+
+def test_without_sound_the_way_out_is_shown_where_play_is(qtbot, make_window):
+    window = make_window()
+    results = _generate_one(qtbot, window)
+    if not results.play_reason:
+        pytest.skip("this machine can play sound")
+    note = results.sound_note
+    assert note.isVisible() and not results.play_button.isEnabled()
+    assert note.text().startswith(f"No sound: {results.play_reason}. ")
+    assert "Export audio..." in note.text() and "MIDI port in Sound > Play through" in note.text()
+    assert note.geometry().top() >= results.play_button.geometry().bottom()         # just under Play
+    # Space is not silent: the status bar says why and what to do
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow)
+    assert window.play_action.isEnabled()
+    qtbot.keyClick(window, Qt.Key.Key_Space)
+    assert window.statusBar().currentMessage() == note.text()
+    # the Sound menu shows what Play will use: nothing, and the audio output is not ticked
+    window.fill_output_menu()
+    actions = window.output_menu.actions()
+    assert actions[0].text() == f"Play uses: nothing ({results.play_reason})" and not actions[0].isEnabled()
+    audio = next(a for a in actions if a.text().startswith("Audio output"))
+    assert audio.text() == "Audio output (FluidSynth): no device" and not audio.isChecked()

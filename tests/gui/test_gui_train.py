@@ -156,3 +156,117 @@ def test_a_model_another_training_is_writing_is_refused_in_one_line(qtbot, make_
     message = f"another training (pid {os.getpid()}) is writing {out}; wait for it or stop it"
     assert shown == [message] and view.phase.text() == f"Training failed: {message}"
     assert not out.exists() and view.start_button.isEnabled()
+
+
+# ---- what the train tab says follows what happens ------------------------------------------
+
+def _errors(window) -> list[str]:
+    shown = []
+    window.dialogs.errorShown.connect(lambda box: shown.append(box.text()))
+    return shown
+
+
+def test_an_unreadable_folder_names_the_permission(qtbot, make_window, tmp_path, monkeypatch):
+    import os
+    folder = tmp_path / "locked"
+    folder.mkdir()
+    write_midi(melody_song(scale_tune()), folder / "tune.mid")
+    folder.chmod(0)
+    try:
+        os.scandir(folder).close()              # root reads it anyway: then the system is made to refuse
+        real_scandir = os.scandir
+
+        def refusing(path="."):
+            if os.path.abspath(os.fspath(path)) == str(folder):
+                raise PermissionError(13, "Permission denied", str(folder))
+            return real_scandir(path)
+        monkeypatch.setattr(os, "scandir", refusing)
+    except PermissionError:
+        pass
+    window = make_window()
+    view, shown = window.train_view, _errors(window)
+    view.folder.setText(str(folder))
+    qtbot.mouseClick(view.scan_button, Qt.MouseButton.LeftButton)
+    message = f"{folder}: cannot read this folder (permission denied); allow reading it or choose another folder"
+    assert shown == [message] and view.job is None
+    assert view.counts.text() == "No folder scanned yet."          # (said "0 files: 0 used, 0 skipped")
+    view.name.setText("locked-run")
+    qtbot.mouseClick(view.start_button, Qt.MouseButton.LeftButton)
+    assert shown == [message, message] and view.job is None
+    folder.chmod(0o755)
+
+
+def test_a_typed_folder_enables_scan_at_once(qtbot, make_window, tune_folder):
+    window = make_window()
+    view = window.train_view
+    view.folder.clear()
+    assert not view.scan_button.isEnabled()
+    view.folder.setFocus()
+    qtbot.keyClicks(view.folder, str(tune_folder))
+    assert view.scan_button.isEnabled()                  # (waited for Enter or a focus change)
+
+
+def test_another_folder_drops_the_report_of_the_last(qtbot, make_window, tune_folder, tmp_path):
+    window = make_window()
+    view, shown = window.train_view, _errors(window)
+    view.folder.setText(str(tune_folder))
+    view.scan()
+    qtbot.waitUntil(lambda: view.job is None and view.report is not None, timeout=WAIT_MS)
+    assert view.table.rowCount() == 8
+    view.folder.setText(str(tmp_path / "nowhere"))
+    qtbot.mouseClick(view.scan_button, Qt.MouseButton.LeftButton)
+    assert shown == [f"{tmp_path / 'nowhere'}: no such folder"]
+    assert view.report is None and view.table.rowCount() == 0 and view.counts.text() == "No folder scanned yet."
+
+
+def test_an_empty_folder_is_refused_before_replacing_a_model(qtbot, make_window, tmp_path):
+    models = tmp_path / "user-models"
+    models.mkdir()
+    (models / "mine.model").write_bytes(b"an existing model")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    window = make_window(models_dir=models)
+    view, shown = window.train_view, _errors(window)
+    questions = []
+    window.dialogs.confirm = lambda title, question: questions.append(question) or True
+    view.folder.setText(str(empty))
+    view.name.setText("mine")
+    qtbot.mouseClick(view.start_button, Qt.MouseButton.LeftButton)
+    assert shown == [f"{empty}: no usable MIDI files (no .mid/.midi files found)"] and not questions
+    assert view.job is None and (models / "mine.model").read_bytes() == b"an existing model"
+    view.scan()
+    qtbot.waitUntil(lambda: view.job is None and view.report is not None, timeout=WAIT_MS)
+    assert view.counts.text().startswith("0 files") and not view.start_button.isEnabled()
+    assert "No usable MIDI file" in view.start_button.toolTip()
+
+
+def test_a_cancelled_run_shows_the_steps_done_and_no_eta(qtbot, make_window, tune_folder, tmp_path):
+    window = make_window(models_dir=tmp_path / "user-models")
+    view = window.train_view
+    view.folder.setText(str(tune_folder))
+    _tiny_settings(view, "cut-short", steps=1_000_000)
+    qtbot.mouseClick(view.start_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: bool(view.loss_plot.points), timeout=WAIT_MS)
+    assert "ETA" in view.speed.text()
+    qtbot.mouseClick(view.cancel_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: view.job is None, timeout=WAIT_MS)
+    assert "cancelled" in view.phase.text()
+    assert view.progress.maximum() == 1_000_000 and 0 < view.progress.value() < 1000    # (was a full bar)
+    assert "ETA" not in view.speed.text() and "elapsed" in view.speed.text()
+    assert not view.live.clock.isActive()
+
+
+def test_the_training_clock_moves_between_steps(qtbot):
+    """A step may take minutes on a big model: elapsed and ETA move with the clock, not with the steps."""
+    from gui.train_report import TrainProgressView
+    from training.config import TrainProgress
+    live = TrainProgressView()
+    qtbot.addWidget(live)
+    live.start_clock()
+    live.show_training(TrainProgress(step=1, total_steps=10, phase="training", tokens_per_s=100.0, eta_s=600.0,
+                                     elapsed_s=5.0))
+    assert live.speed.text() == "100 tokens/s, ETA 10:00, elapsed 0:05"
+    qtbot.waitUntil(lambda: "elapsed 0:05" not in live.speed.text(), timeout=10_000)     # no new step came
+    assert "ETA 9:5" in live.speed.text()
+    live.finish(1)
+    assert live.speed.text().startswith("100 tokens/s, elapsed 0:0")

@@ -19,7 +19,9 @@ class MelodyGrammar(Grammar):
     exactly `constraints.bars` new bars, then <eos>. The meter is one token
     (listed meters) or a numerator and a denominator token (any meter); it is
     stated once: sampling writes no meter change (a change fed in a primer or
-    scored sequence is followed, from the next bar).
+    scored sequence is followed, from the next bar). Without a primer the
+    first bar is never silent: until a note has started in it, a rest may not
+    reach its bar line (a pickup rest may).
 
     The state of each sequence lives in small NumPy arrays on the CPU and the
     mask is one lookup into a table with one row per kind of grammar state
@@ -30,7 +32,8 @@ class MelodyGrammar(Grammar):
 
     # phases
     START, METER, EVENT, DURATION, FINISHED, DENOMINATOR = range(6)
-    row_state = ("phase", "pos", "spb", "bars_done", "bars_base", "has_prev", "bar_open", "num")
+    row_state = ("phase", "pos", "spb", "bars_done", "bars_base", "has_prev", "bar_open", "sounded", "pending_rest",
+                 "num")
 
     def __init__(self, tok: MelodyTokenizer, batch: int, constraints: Constraints, device):
         c = tok.config
@@ -50,6 +53,8 @@ class MelodyGrammar(Grammar):
         self.primed = False
         self.has_prev = np.zeros(batch, dtype=bool)          # a note or rest was written (hold may follow)
         self.bar_open = np.zeros(batch, dtype=bool)          # a bar token was just written
+        self.sounded = np.zeros(batch, dtype=bool)           # a note has started (the opening rule is kept)
+        self.pending_rest = np.zeros(batch, dtype=bool)      # the event waiting for its duration is silent
         self.num = np.zeros(batch, dtype=np.int64)           # a numerator token waiting for its denominator
         self._masks = _mask_table(tok, constraints, self.fixed_ts)                 # (_ROW_DUR + D + 1, V)
         self._kind, self._steps, self._num_of, self._den_of = _token_tables(tok)  # (V,) each
@@ -84,7 +89,24 @@ class MelodyGrammar(Grammar):
         return rows
 
     def mask(self) -> torch.Tensor:
-        return torch.from_numpy(self._masks[self.mask_rows()]).to(self.device)      # (B, V) bool
+        m = self._masks[self.mask_rows()]                                         # (B, V) bool
+        if not self.primed and not self.sounded.all():
+            self.forbid_silent_opening(m)
+        return torch.from_numpy(m).to(self.device)
+
+    def forbid_silent_opening(self, m: np.ndarray) -> None:
+        """In the first new bar of an unprimed piece, before its first note: no
+        rest (or hold of one) that reaches the bar line. Edits m (B, V) in place."""
+        ph = self.phase
+        opening = ~self.sounded & (self.bars_done == 0) & ((ph == self.EVENT) | (ph == self.DURATION))
+        opening &= ~((ph == self.EVENT) & (self.pos == 0) & ~self.bar_open)       # (the first bar line)
+        remaining = self.spb - self.pos
+        rows = np.flatnonzero(opening & (ph == self.EVENT) & (remaining == 1))
+        m[rows, REST] = False
+        m[rows, HOLD] = False
+        rows = np.flatnonzero(opening & (ph == self.DURATION) & self.pending_rest        # (>= 2: never no choice)
+                              & (remaining >= 2) & (remaining <= self.tok.config.max_duration))
+        m[rows, self.tok.dur_base + remaining[rows] - 1] = False
 
     def update(self, tokens: torch.Tensor) -> None:
         t = tokens.detach().to("cpu", torch.long).numpy()                         # (B,)
@@ -92,25 +114,31 @@ class MelodyGrammar(Grammar):
         ph = self.phase
         self.phase = _NEXT_PHASE[ph, kind]
         event = ph == self.EVENT
-        self.bar_open[event & (kind == _BAR_TOKEN)] = True
-        self.bar_open[event & (kind == _EVENT_TOKEN)] = False
-        meter, self.num, den = self._meter_update(ph, kind, t)
+        self.bar_open[event & (kind == BAR_KIND)] = True
+        self.bar_open[event & (kind == EVENT_KIND)] = False
+        meter, self.num, den = self.meter_update(ph, kind, t)
         spq = self.tok.config.steps_per_quarter
         self.spb = np.where(meter, np.maximum(self.num * 4 * spq // np.maximum(den, 1), 1), self.spb)
-        dur = (ph == self.DURATION) & (kind == _DUR_TOKEN)
+        dur = (ph == self.DURATION) & (kind == DUR_KIND)
         self.pos = self.pos + np.where(dur, self._steps[t], 0)
         self.has_prev |= dur
+        self.sounded |= event & (kind == EVENT_KIND) & (t != REST) & (t != HOLD)
+        self.pending_rest = np.where(event & (kind == EVENT_KIND) & (t != HOLD), t == REST, self.pending_rest)
         full = dur & (self.pos >= self.spb)
         self.bars_done = self.bars_done + full
         self.pos[full] = 0
 
-    def _meter_update(self, ph, kind, t) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """For tokens t (B,) written in phases ph: (which complete a meter, the
-        numerator of each row after them, the denominator they give)."""
-        num = np.where((kind == _NUM_TOKEN) & ((ph == self.METER) | (ph == self.EVENT)), self._num_of[t], self.num)
-        meter = (((ph == self.METER) & (kind == _TS_TOKEN)) | ((ph == self.DENOMINATOR) & (kind == _DEN_TOKEN)))
-        num = np.where(meter & (kind == _TS_TOKEN), self._num_of[t], num)
+    def meter_update(self, ph, kind, t) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """For tokens t (B,) of kinds `kind` written in phases ph: (which complete a
+        meter, the numerator of each row after them, the denominator they give)."""
+        num = np.where((kind == NUM_KIND) & ((ph == self.METER) | (ph == self.EVENT)), self._num_of[t], self.num)
+        meter = ((ph == self.METER) & (kind == TS_KIND)) | ((ph == self.DENOMINATOR) & (kind == DEN_KIND))
+        num = np.where(meter & (kind == TS_KIND), self._num_of[t], num)
         return meter, num, self._den_of[t]
+
+    def allowed_notes(self) -> np.ndarray:
+        """Which note tokens the constraints allow, in pitch order (pitch_high - pitch_low + 1,) bool."""
+        return self._masks[_ROW_EVENT, self.tok.note_base:self.tok.dur_base].copy()
 
     def positions(self) -> torch.Tensor:
         return torch.from_numpy(np.minimum(self.pos, self.tok.config.max_duration - 1))   # (B,) long
@@ -122,24 +150,23 @@ class MelodyGrammar(Grammar):
 
 
 # ---- the grammar's tables ---------------------------------------------------------------------
-# Token kinds, for the phase transitions.
-# _TS_TOKEN: a listed meter; _NUM_TOKEN, _DEN_TOKEN: the numerator and denominator of any meter.
-_OTHER_TOKEN, _BOS_TOKEN, _TS_TOKEN, _BAR_TOKEN, _EVENT_TOKEN, _DUR_TOKEN, _EOS_TOKEN, _PAD_TOKEN = range(8)
-_NUM_TOKEN, _DEN_TOKEN = 8, 9
+# Token kinds, for the phase transitions (public: grammars that extend this one read them).
+# TS_KIND: a listed meter; NUM_KIND, DEN_KIND: the numerator and denominator of any meter.
+OTHER_KIND, BOS_KIND, TS_KIND, BAR_KIND, EVENT_KIND, DUR_KIND, EOS_KIND, PAD_KIND, NUM_KIND, DEN_KIND = range(10)
 
 # _NEXT_PHASE[phase, kind]: the phase after a token of that kind. A token that
 # does not fit its phase leaves the phase as it is, except <eos> (always) and
 # <pad> (once started), which end the sequence.
 _NEXT_PHASE = np.repeat(np.arange(6)[:, None], 10, axis=1)
-_NEXT_PHASE[MelodyGrammar.START, _BOS_TOKEN] = MelodyGrammar.METER
-_NEXT_PHASE[MelodyGrammar.METER, _TS_TOKEN] = MelodyGrammar.EVENT
-_NEXT_PHASE[MelodyGrammar.EVENT, _EVENT_TOKEN] = MelodyGrammar.DURATION
-_NEXT_PHASE[MelodyGrammar.DURATION, _DUR_TOKEN] = MelodyGrammar.EVENT
-_NEXT_PHASE[MelodyGrammar.METER, _NUM_TOKEN] = MelodyGrammar.DENOMINATOR
-_NEXT_PHASE[MelodyGrammar.EVENT, _NUM_TOKEN] = MelodyGrammar.DENOMINATOR      # a change, before a bar line
-_NEXT_PHASE[MelodyGrammar.DENOMINATOR, _DEN_TOKEN] = MelodyGrammar.EVENT
-_NEXT_PHASE[:, _EOS_TOKEN] = MelodyGrammar.FINISHED
-_NEXT_PHASE[MelodyGrammar.METER:, _PAD_TOKEN] = MelodyGrammar.FINISHED
+_NEXT_PHASE[MelodyGrammar.START, BOS_KIND] = MelodyGrammar.METER
+_NEXT_PHASE[MelodyGrammar.METER, TS_KIND] = MelodyGrammar.EVENT
+_NEXT_PHASE[MelodyGrammar.EVENT, EVENT_KIND] = MelodyGrammar.DURATION
+_NEXT_PHASE[MelodyGrammar.DURATION, DUR_KIND] = MelodyGrammar.EVENT
+_NEXT_PHASE[MelodyGrammar.METER, NUM_KIND] = MelodyGrammar.DENOMINATOR
+_NEXT_PHASE[MelodyGrammar.EVENT, NUM_KIND] = MelodyGrammar.DENOMINATOR      # a change, before a bar line
+_NEXT_PHASE[MelodyGrammar.DENOMINATOR, DEN_KIND] = MelodyGrammar.EVENT
+_NEXT_PHASE[:, EOS_KIND] = MelodyGrammar.FINISHED
+_NEXT_PHASE[MelodyGrammar.METER:, PAD_KIND] = MelodyGrammar.FINISHED
 
 # Rows of the mask table: what may come next in each kind of state.
 _ROW_BOS, _ROW_METER, _ROW_EOS, _ROW_BAR, _ROW_EVENT, _ROW_EVENT_HOLD, _ROW_PAD = range(7)
@@ -186,19 +213,19 @@ def _token_tables(tok: MelodyTokenizer) -> tuple[np.ndarray, np.ndarray, np.ndar
     and the numerator and denominator it states (meter tokens, else 0)."""
     c = tok.config
     V = tok.vocab_size
-    kind = np.full(V, _OTHER_TOKEN, dtype=np.int64)
-    kind[[BOS, BAR, EOS, PAD]] = [_BOS_TOKEN, _BAR_TOKEN, _EOS_TOKEN, _PAD_TOKEN]
+    kind = np.full(V, OTHER_KIND, dtype=np.int64)
+    kind[[BOS, BAR, EOS, PAD]] = [BOS_KIND, BAR_KIND, EOS_KIND, PAD_KIND]
     num, den = np.zeros(V, dtype=np.int64), np.zeros(V, dtype=np.int64)
     if c.any_meter:
-        kind[tok.ts_base:tok.den_base], kind[tok.den_base:tok.note_base] = _NUM_TOKEN, _DEN_TOKEN
+        kind[tok.ts_base:tok.den_base], kind[tok.den_base:tok.note_base] = NUM_KIND, DEN_KIND
         num[tok.ts_base:tok.den_base], den[tok.den_base:tok.note_base] = NUMERATORS, DENOMINATORS
     else:
-        kind[tok.ts_base:tok.note_base] = _TS_TOKEN
+        kind[tok.ts_base:tok.note_base] = TS_KIND
         num[tok.ts_base:tok.note_base] = [n for n, _ in c.time_signatures]
         den[tok.ts_base:tok.note_base] = [d for _, d in c.time_signatures]
-    kind[[REST, HOLD]] = _EVENT_TOKEN
-    kind[tok.note_base:tok.dur_base] = _EVENT_TOKEN
-    kind[tok.dur_base:] = _DUR_TOKEN
+    kind[[REST, HOLD]] = EVENT_KIND
+    kind[tok.note_base:tok.dur_base] = EVENT_KIND
+    kind[tok.dur_base:] = DUR_KIND
     steps = np.zeros(V, dtype=np.int64)
     steps[tok.dur_base:] = np.arange(1, V - tok.dur_base + 1)
     return kind, steps, num, den
