@@ -1,6 +1,6 @@
 """All benchmarks of issue 6 in one command: one table, one JSON file.
 
-    python -m benchmarks [--quick] [--only training|generation|ingestion|memory] [--json PATH]
+    python -m benchmarks [--quick] [--only training|generation|ingestion|memory] [--folder DIR] [--json PATH]
 
 Parts (each also runs alone, with more options, as its own module):
   training    benchmarks.training: trainer vs raw nn.LSTM / nn.GRU loop, tokens/s, interleaved
@@ -8,12 +8,15 @@ Parts (each also runs alone, with more options, as its own module):
   ingestion   benchmarks.ingestion: cold scan of 1,000 files vs a pretty_midi loop, warm re-scan
   memory      benchmarks.memory: peak RSS training the default model and generating 64 variations
 `--quick` runs each part briefly (a smoke run: the numbers are noisy).
+The training and memory parts train on `--folder`, by default the folk corpus
+in runs/dm2/folk, converted from music21 on first use (benchmarks.folk).
 The JSON holds the machine (CPU model, cores, torch, load average at start and
 end), every part's full result and the table rows.
 
 This module also holds what the benchmark commands share: `Parser` (argparse
 with one-line errors), the argparse types `positive_int`, `json_path`,
-`existing_dir`, `model_file`, and `fail` (one line on stderr, exit code 2).
+`existing_dir`, `model_file`, `training_data` (--folder or the folk corpus), and
+`fail` (one line on stderr, exit code 2).
 """
 from __future__ import annotations
 
@@ -153,9 +156,9 @@ def part_ingestion(quick: bool) -> tuple[dict, list]:
     return result, rows
 
 
-def part_memory(quick: bool) -> tuple[dict, list]:
+def part_memory(quick: bool, folder: Path | None = None) -> tuple[dict, list]:
     from benchmarks import memory
-    result = memory.run(steps=3 if quick else 12, count=8 if quick else 64)
+    result = memory.run(folder=folder or memory.DEFAULT_FOLDER, steps=3 if quick else 12, count=8 if quick else 64)
     cmd = "python -m benchmarks.memory"
     rows = [row("memory: peak RSS training the default model (LSTM 2x256, batch 16 x 256)",
                 result["training"]["peak_mb"], "MB", "", None, cmd),
@@ -179,9 +182,10 @@ def run(only=PARTS, quick: bool = False, json_path: Path | None = DEFAULT_JSON, 
         t0 = time.perf_counter()
         if name == "training":
             result, rows = part_training(quick, training_overrides, training_folder)
+        elif name == "memory":
+            result, rows = part_memory(quick, training_folder)
         else:
-            result, rows = {"generation": part_generation, "ingestion": part_ingestion,
-                            "memory": part_memory}[name](quick)
+            result, rows = {"generation": part_generation, "ingestion": part_ingestion}[name](quick)
         result["seconds"] = time.perf_counter() - t0
         out["parts"][name] = result
         out["rows"] += rows
@@ -233,14 +237,19 @@ def main(argv=None) -> int:
     parser.add_argument("--json", type=json_path, default=DEFAULT_JSON,
                         help=f"default {DEFAULT_JSON.relative_to(ROOT)}")
     parser.add_argument("--threads", type=positive_int, default=None, help="torch threads (default: torch's choice)")
+    parser.add_argument("--folder", type=existing_dir, default=None,
+                        help="MIDI files the training and memory parts train on (default: runs/dm2/folk, "
+                             "converted from music21's folk books on first use)")
     args = parser.parse_args(argv)
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     argv = sys.argv[1:] if argv is None else argv
     threads = os.environ.get("OMP_NUM_THREADS")
     command = (f"OMP_NUM_THREADS={threads} " if threads else "") + " ".join(["python -m benchmarks", *argv])
+    parts = args.only or PARTS
     try:
-        result = run(args.only or PARTS, args.quick, None, command=command,
+        folder = training_data(args.folder) if {"training", "memory"} & set(parts) else None
+        result = run(parts, args.quick, None, command=command, training_folder=folder,
                      progress=lambda name: print(f"running {name} ...", flush=True))
     except CLI_ERRORS as exc:
         return fail(exc)
@@ -251,6 +260,14 @@ def main(argv=None) -> int:
         return fail(exc)
     print(f"wrote {args.json}")
     return 0
+
+
+def training_data(folder: Path | None) -> Path:
+    """--folder, or the folk corpus (built under a progress bar when missing)."""
+    from benchmarks.folk import training_folder
+    from composer.cli.progress import terminal_progress
+    with terminal_progress() as bar:
+        return training_folder(folder, say=lambda text: print(text, flush=True), progress=bar)
 
 
 if __name__ == "__main__":

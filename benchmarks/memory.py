@@ -30,11 +30,21 @@ import sys
 import tempfile
 from pathlib import Path
 
-from benchmarks.__main__ import CLI_ERRORS, Parser, existing_dir, fail, json_path, model_file, positive_int, write_json
+from benchmarks.__main__ import (
+    CLI_ERRORS,
+    Parser,
+    existing_dir,
+    fail,
+    json_path,
+    model_file,
+    positive_int,
+    training_data,
+    write_json,
+)
+from benchmarks.folk import DEFAULT_FOLDER
 from composer.assets import MELODY_MODEL, asset_path
 
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_FOLDER = ROOT / "runs" / "dm2" / "folk"
 DEFAULT_MODEL = asset_path(MELODY_MODEL)
 
 
@@ -119,7 +129,8 @@ def main(argv=None) -> int:
     parser.add_argument("--child", nargs=3, metavar=("KIND", "PATH", "N"), help=argparse.SUPPRESS)
     parser.add_argument("--steps", type=positive_int, default=12, help="training steps (default 12)")
     parser.add_argument("--count", type=positive_int, default=64, help="variations generated (default 64)")
-    parser.add_argument("--folder", type=existing_dir, default=DEFAULT_FOLDER)
+    parser.add_argument("--folder", type=existing_dir, default=None,
+                        help="MIDI files to train on (default: the folk corpus, converted on first use)")
     parser.add_argument("--model", type=model_file, default=DEFAULT_MODEL)
     parser.add_argument("--json", type=json_path, default=None)
     args = parser.parse_args(argv)
@@ -129,7 +140,7 @@ def main(argv=None) -> int:
         print(json.dumps(fn(path, int(n))))
         return 0
     try:
-        result = run(folder=args.folder, model=args.model, steps=args.steps, count=args.count)
+        result = run(folder=training_data(args.folder), model=args.model, steps=args.steps, count=args.count)
     except (*CLI_ERRORS, RuntimeError) as exc:          # RuntimeError: a child failed
         return fail(exc)
     for kind, r in result.items():

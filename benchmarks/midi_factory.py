@@ -153,18 +153,27 @@ class HostileCase:
     `error` is a substring of the MidiReadError message, or None if the file
     must be read; then `notes` is the expected number of notes in the Song.
     `scan_reason` is a substring of the ingest reason (None: the file is used).
+    `damage` is a substring of `Song.damage` for a damaged file that is read up
+    to the damage (None: the file is intact); without salvage it is the error.
     """
 
     build: Callable[[], bytes]
     error: str | None
     notes: int | None = None
     scan_reason: str | None = None
+    damage: str | None = None
 
 
 def _million_events() -> bytes:
     # 1,000,000 events in 3 MB (below the size cap, above the default event cap
     # of 500,000): one note-on, then note-on/off pairs under running status
     body = b"\x00\x90\x3c\x40" + b"\x01\x3c\x00\x00\x3c\x40" * 499_999 + b"\x01\x3c\x00"
+    return smf(track_chunk(body))
+
+
+def _damaged_big() -> bytes:
+    # 240,000 events, then an undefined status byte: read up to it (the fast reader, not mido)
+    body = b"\x00\x90\x3c\x40" + b"\x01\x3c\x00\x00\x3c\x40" * 120_000 + b"\x00\xf4" + b"\x01\x3c\x00" * 100
     return smf(track_chunk(body))
 
 
@@ -178,11 +187,11 @@ HOSTILE: dict[str, HostileCase] = {
     "empty_file": HostileCase(lambda: b"", "empty file", scan_reason="corrupt: empty file"),
     "truncated_header": HostileCase(lambda: header()[:9], "truncated header",
                                     scan_reason="corrupt: truncated header"),
-    "truncated_track": HostileCase(lambda: good_bytes(40)[:150], "corrupt: EOFError: the file ends too early",
-                                   scan_reason="corrupt: EOFError: the file ends too early"),
-    "missing_tracks": HostileCase(lambda: smf(track_chunk(note_events(12)), ntracks=5),
-                                  "corrupt: EOFError: the file ends too early",
-                                  scan_reason="corrupt: EOFError: the file ends too early"),
+    # damaged files are read up to the damage (notes before it kept, the hanging one closed)
+    "truncated_track": HostileCase(lambda: good_bytes(40)[:150], None, notes=13,
+                                   damage="truncated at byte 150 (in track 1): kept 13 notes"),
+    "missing_tracks": HostileCase(lambda: smf(track_chunk(note_events(12)), ntracks=5), None, notes=12,
+                                  damage="the header announces 5 tracks, the file holds 1: kept 12 notes"),
     "riff_rmid": HostileCase(lambda: riff_wrap(good_bytes(20)), None, notes=20),
     "random_bytes": HostileCase(lambda: random.Random(7).randbytes(3000), "not a MIDI file",
                                 scan_reason="corrupt: not a MIDI file"),
@@ -199,19 +208,21 @@ HOSTILE: dict[str, HostileCase] = {
                                      "tick position", scan_reason="too long: tick position"),
     "endless_note": HostileCase(lambda: smf(track_chunk(note_events(12) + b"\x00\x90\x48\x50" + varlen(960)
                                                         + b"\xff\x01\x01x")), None, notes=13),
+    "damaged_big": HostileCase(_damaged_big, None, notes=120_000, damage="an undefined status byte 0xF4 at byte "
+                               "720,027 of track 1: kept 120,000 notes"),
     "million_events": HostileCase(_million_events, "too many events", scan_reason="too large: too many events"),
     "huge_duration": HostileCase(lambda: smf(track_chunk(tempo_event(0xFFFFFF) + b"\x00\x90\x3c\x40"
                                                          + varlen(0x0800_0000) + b"\x80\x3c\x00")),
                                  "too long (78194 minutes", scan_reason="too long (78194 minutes"),
     "running_status_without_status": HostileCase(lambda: smf(track_chunk(b"\x00\x3c\x40" + note_events(12))),
-                                                 "corrupt: OSError: running status without last_status",
-                                                 scan_reason="corrupt: OSError: running status without last_status"),
+                                                 "corrupt: a data byte (0x3C) where an event should start",
+                                                 scan_reason="corrupt: a data byte (0x3C) where an event should"),
     # mido's clip=True reads 0xBC as 127: a note of pitch 127, out of the melody range
     "data_byte_over_127": HostileCase(lambda: smf(track_chunk(b"\x00\x90\xbc\x40" + note_events(12))), None,
                                       notes=13, scan_reason="melody pitch 127 is outside the range"),
     "bad_key_signature": HostileCase(lambda: smf(track_chunk(b"\x00\xff\x59\x02\x0f\x00" + note_events(12))),
-                                     "corrupt: KeySignatureError: Could not decode key with 15 sharps",
-                                     scan_reason="corrupt: KeySignatureError"),
+                                     "corrupt: a key signature event at byte 22 of track 1 is unreadable (could "
+                                     "not decode key with 15 sharps", scan_reason="corrupt: a key signature event"),
     "drums_only": HostileCase(lambda: song_to_bytes(drums_only()), None, notes=64, scan_reason="drums only"),
     "zero_notes": HostileCase(lambda: song_to_bytes(no_notes()), None, notes=0, scan_reason="no notes"),
     "hundred_tracks": HostileCase(_hundred_tracks, None, notes=990),

@@ -41,14 +41,23 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from benchmarks.__main__ import CLI_ERRORS, Parser, existing_dir, fail, json_path, positive_int, write_json
+from benchmarks.__main__ import (
+    CLI_ERRORS,
+    Parser,
+    existing_dir,
+    fail,
+    json_path,
+    positive_int,
+    training_data,
+    write_json,
+)
+from benchmarks.folk import DEFAULT_FOLDER
 from composer.corpus.split import split_files
 from training.config import TrainConfig
 from training.data import ChunkSampler
 from training.trainer import train
 
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_FOLDER = ROOT / "runs" / "dm2" / "folk"      # made by `python -m training.corpus`
 TARGET_RATIO = 0.9
 CELLS = ("lstm", "gru")
 WARMUP = 3          # trainer steps (and raw steps) not timed: first calls are slow (allocator, kernel selection)
@@ -297,11 +306,15 @@ def main(argv=None) -> int:
                              "(default: warm-up + two validation intervals)")
     parser.add_argument("--warmup", type=positive_int, default=WARMUP, help=f"untimed first steps (default {WARMUP})")
     parser.add_argument("--chunk", type=positive_int, default=10, help="trainer steps between raw steps (default 10)")
-    parser.add_argument("--folder", type=existing_dir, default=DEFAULT_FOLDER)
+    parser.add_argument("--folder", type=existing_dir, default=None,
+                        help="MIDI files to train on (default: the folk corpus, converted on first use)")
     parser.add_argument("--json", type=json_path, default=None)
     args = parser.parse_args(argv)
     try:
-        result = run(args.cells, steps=args.steps, chunk=args.chunk, warmup=args.warmup, folder=args.folder)
+        if args.steps is not None:          # before any work (the corpus may have to be built first)
+            check_steps(args.steps, args.chunk, args.warmup)
+        result = run(args.cells, steps=args.steps, chunk=args.chunk, warmup=args.warmup,
+                     folder=training_data(args.folder))
     except CLI_ERRORS as exc:
         return fail(exc)
     print_result(result)

@@ -6,12 +6,18 @@ drawn paler, and a red playhead follows playback. Ctrl+wheel or +/- zooms
 the time axis, the wheel scrolls (Shift+wheel sideways).
 
 A range of whole bars can be selected: drag along the ruler, or click one bar
-and shift-click another (anywhere in the view). The selection is shaded;
+and shift-click another on the ruler. The selection is shaded;
 `selectionChanged` carries it as (first, last) bars, 1-based and inclusive.
 Notes given to `set_ghost_notes` (e.g. the original notes of a rewritten
 span) are drawn as grey outlines behind the song's notes. Sections given to
 `set_sections` (a form's phrases: letter, first and last bar) are drawn as a
 band of lettered spans above the ruler; a letter keeps its colour.
+
+Notes are edited with the mouse and keys (gui/roll_gestures.py: select,
+draw, move, resize, delete, transpose, snapped to the grid of `snap`); each
+edit is emitted as a gui.roll_edit.NoteEdit by `songEdited`, for the owner to
+apply (`apply_edit`, or through an undo stack), and a note clicked or drawn
+by `noteAuditioned` to be heard.
 """
 from __future__ import annotations
 
@@ -19,6 +25,7 @@ from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtWidgets import QAbstractScrollArea, QMenu, QWidget
 
 from composer.music.song import Note, Song
+from gui import roll_edit
 from gui.pianoroll_paint import (
     KEY_WIDTH,
     MAX_ROW,
@@ -32,6 +39,7 @@ from gui.pianoroll_paint import (
     section_color,
     velocity_color,
 )
+from gui.roll_gestures import NoteGestures
 
 __all__ = ["KEY_WIDTH", "RULER_HEIGHT", "SECTION_HEIGHT", "SELECTION_FILL", "SELECTION_RULER", "PianoRoll",
            "section_color", "velocity_color"]
@@ -40,6 +48,10 @@ class PianoRoll(QAbstractScrollArea):
     """Draws `song` (all non-drum notes); times in beats, zoom in px per beat."""
 
     selectionChanged = Signal(object)      # (first bar, last bar), 1-based inclusive, or None
+    songEdited = Signal(object)            # gui.roll_edit.NoteEdit: a finished note edit to apply
+    noteAuditioned = Signal(object)        # Note: clicked or drawn, to be heard
+    noteSelectionChanged = Signal(object)  # list[Note]: the selected notes
+    drawModeChanged = Signal(bool)
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -55,6 +67,13 @@ class PianoRoll(QAbstractScrollArea):
         self.row_height = 9
         self.pitch_low, self.pitch_high = 48, 84
         self.notes: list[Note] = []
+        self.selected: list[Note] = []          # the selected notes (values of `notes`)
+        self.pending: roll_edit.NoteEdit | None = None   # the edit a drag in progress would make, drawn
+        self.band: QRectF | None = None        # the rubber band being dragged
+        self.snap = roll_edit.DEFAULT_SNAP
+        self.draw_mode = False                 # a plain drag in an empty place draws a note
+        self.gestures = NoteGestures(self)
+        self.viewport().setMouseTracking(True)   # the cursor shows what a drag would do
         self.setMinimumSize(320, 200)
         self.setFocusPolicy(Qt.FocusPolicy.WheelFocus)
         self.viewport().setAutoFillBackground(False)
@@ -64,10 +83,15 @@ class PianoRoll(QAbstractScrollArea):
     # ---- content ------------------------------------------------------------
     def set_song(self, song: Song | None, primer_beats: float = 0.0, *, keep_view: bool = False) -> None:
         """Show `song` (None clears); `primer_beats` marks the primer's notes."""
+        had_song = self.song is not None
         self.song = song
         self.primer_beats = primer_beats
         self.notes = song.notes if song is not None else []
         self.ghost_notes = []
+        self.pending, self.band = None, None
+        self.gestures.mode = None               # a drag in progress ends with the song it began on
+        present = set(self.notes) if keep_view else set()
+        self.select_notes([n for n in self.selected if n in present])
         if self.selection is not None and (song is None or self.selection[1] > self.bar_count()):
             self.clear_selection()
         if self.notes:
@@ -76,6 +100,8 @@ class PianoRoll(QAbstractScrollArea):
             if high - low < MIN_SPAN:
                 pad = (MIN_SPAN - (high - low)) // 2
                 low, high = low - pad, high + (MIN_SPAN - (high - low) - pad)
+            if keep_view and had_song:      # an edit must not shift the rows under the mouse
+                low, high = min(low, self.pitch_low), max(high, self.pitch_high)
             self.pitch_low, self.pitch_high = max(0, low), min(127, high)
         if not keep_view:
             self.fit()
@@ -169,6 +195,46 @@ class PianoRoll(QAbstractScrollArea):
         length = self.song.bar_length() if self.song else 4.0
         return self.origin().x() + (bar - 1) * length * self.px_per_beat
 
+    # ---- notes: selection and edits ---------------------------------------------------
+    def select_notes(self, notes) -> None:
+        """Select `notes` (values of the song's notes; [] clears)."""
+        chosen = list(dict.fromkeys(notes))
+        if chosen != self.selected:
+            self.selected = chosen
+            self.noteSelectionChanged.emit(list(chosen))
+        self.viewport().update()
+
+    def apply_edit(self, edit: roll_edit.NoteEdit, *, undo: bool = False) -> None:
+        """Show the song after `edit` (before it when `undo`), with its notes selected."""
+        self.set_song(edit.before if undo else edit.after, self.primer_beats, keep_view=True)
+        self.select_notes(edit.selected_before if undo else edit.selected_after)
+
+    def set_snap(self, snap: str) -> None:
+        """Snap drawn, moved and resized notes to `snap` (one of gui.roll_edit.SNAPS)."""
+        roll_edit.snap_step(snap, self.song)      # refuses an unknown name
+        self.snap = snap
+
+    def snap_step(self) -> float:
+        return roll_edit.snap_step(self.snap, self.song)
+
+    def set_draw_mode(self, on: bool) -> None:
+        """In draw mode a plain drag in an empty place draws a note (else Ctrl+drag does)."""
+        if on != self.draw_mode:
+            self.draw_mode = on
+            self.drawModeChanged.emit(on)
+
+    def note_at(self, pos: QPointF) -> Note | None:
+        """The note drawn under viewport `pos` (the last drawn, on top), or None."""
+        if pos.x() < KEY_WIDTH or pos.y() < self.ruler_height:
+            return None
+        return next((n for n in reversed(self.notes) if self.note_rect(n).contains(pos)), None)
+
+    def beat_at(self, x: float) -> float:
+        return max(0.0, (x - self.origin().x()) / self.px_per_beat)
+
+    def pitch_at(self, y: float) -> int:
+        return max(0, min(127, self.pitch_high - int((y - self.origin().y()) // self.row_height)))
+
     def zoom(self, factor: float) -> None:
         """Scale the time axis by `factor`, keeping it between 4 and 400 px per beat."""
         self.px_per_beat = max(4.0, min(400.0, self.px_per_beat * factor))
@@ -216,32 +282,34 @@ class PianoRoll(QAbstractScrollArea):
             super().mousePressEvent(event)
             return
         bar = self.bar_at(pos.x())
-        if event.modifiers() & Qt.KeyboardModifier.ShiftModifier:
+        if pos.y() >= self.ruler_height:
+            self.setFocus(Qt.FocusReason.MouseFocusReason)
+            self.gestures.press(pos, event.modifiers())
+        elif event.modifiers() & Qt.KeyboardModifier.ShiftModifier:
             anchor = self._anchor_bar or (self.selection[0] if self.selection else bar)
             self._anchor_bar = anchor
             self.set_selection(anchor, bar)
-        elif pos.y() < self.ruler_height:
+        else:
             self._anchor_bar, self._dragging = bar, True
             self.set_selection(bar)
-        else:
-            super().mousePressEvent(event)
-            return
         event.accept()
 
     def mouseMoveEvent(self, event) -> None:
         if self._dragging and self._anchor_bar is not None:
             self.set_selection(self._anchor_bar, self.bar_at(event.position().x()))
-            event.accept()
-        else:
-            super().mouseMoveEvent(event)
+        elif self.gestures.mode is not None:
+            self.gestures.move(event.position(), event.modifiers())
+        elif self.song is not None and not event.buttons():
+            self.viewport().setCursor(self.gestures.cursor(event.position()))
+        event.accept()
 
     def mouseReleaseEvent(self, event) -> None:
         if self._dragging and self._anchor_bar is not None:
             self.set_selection(self._anchor_bar, self.bar_at(event.position().x()))
             self._dragging = False
-            event.accept()
-        else:
-            super().mouseReleaseEvent(event)
+        elif self.gestures.mode is not None:
+            self.gestures.release(event.position(), event.modifiers())
+        event.accept()
 
     def context_menu(self, x: float) -> QMenu:
         """The menu of the actions added to the roll; a right-click outside the
@@ -276,6 +344,8 @@ class PianoRoll(QAbstractScrollArea):
             self.zoom(1.25)
         elif event.key() == Qt.Key.Key_Minus:
             self.zoom(0.8)
+        elif self.song is not None and self.gestures.key(event.key(), event.modifiers()):
+            event.accept()
         else:
             super().keyPressEvent(event)
 

@@ -1,7 +1,8 @@
 """Painting the piano roll (gui/pianoroll.py): its sizes and colours, and
 the layers drawn in order: semitone rows, the beat grid, the selected bars,
-ghost and song notes, the pitch names, the ruler with the section band, the
-playhead."""
+ghost and song notes (the selected ones outlined, a drag in progress drawn as
+it would end), the rubber band, the pitch names, the ruler with the section
+band, the playhead."""
 from __future__ import annotations
 
 from PySide6.QtCore import QPointF, QRectF, Qt
@@ -18,6 +19,9 @@ BLACK_KEYS = {1, 3, 6, 8, 10}
 SELECTION_FILL = QColor(255, 196, 0, 48)     # the selected bars over the notes
 SELECTION_RULER = QColor(255, 190, 40)       # the selected bars on the ruler
 GHOST_PEN = QColor(150, 150, 160)
+SELECTED_PEN = QColor(255, 140, 0)           # the outline of a selected note
+BAND_FILL = QColor(40, 110, 220, 40)         # the rubber band
+BAND_PEN = QColor(40, 110, 220)
 
 
 def velocity_color(velocity: int, *, faded: bool = False) -> QColor:
@@ -97,13 +101,25 @@ def _notes(roll, painter: QPainter) -> None:
         if roll.pitch_low <= note.pitch <= roll.pitch_high:
             painter.drawRect(roll.note_rect(note))
     border = QColor(40, 40, 60)
-    for note in roll.notes:
+    pending = roll.pending
+    if pending is not None:      # where the dragged notes were, as outlines
+        kept = set(pending.after.notes)
+        for note in pending.selected_before:
+            if note not in kept and roll.pitch_low <= note.pitch <= roll.pitch_high:
+                painter.drawRect(roll.note_rect(note))
+    notes = pending.after.notes if pending is not None else roll.notes
+    selected = set(pending.selected_after if pending is not None else roll.selected)
+    for note in notes:
         if not roll.pitch_low <= note.pitch <= roll.pitch_high:
             continue
         rect = roll.note_rect(note)
         painter.fillRect(rect, velocity_color(note.velocity, faded=note.start < roll.primer_beats - 1e-9))
-        painter.setPen(border)
+        painter.setPen(QPen(SELECTED_PEN, 2) if note in selected else border)
         painter.drawRect(rect)
+    if roll.band is not None:
+        painter.setPen(BAND_PEN)
+        painter.fillRect(roll.band, BAND_FILL)
+        painter.drawRect(roll.band)
     painter.setClipping(False)
 
 

@@ -142,8 +142,9 @@ class Player(QObject):
     def state(self) -> str:
         return self._state
 
-    def play(self, song: Song) -> None:
-        """Start playing `song` from the beginning (stops what is playing). Problems -> error(str)."""
+    def play(self, song: Song, *, tail_seconds: float = audio.RELEASE_TAIL_SECONDS) -> None:
+        """Start playing `song` from the beginning (stops what is playing), with
+        `tail_seconds` of release after it (short for a loop). Problems -> error(str)."""
         self.stop()
         self._play_called_at = time.perf_counter()
         ok, reason = self.is_available()
@@ -153,7 +154,8 @@ class Player(QObject):
         device = self.device()
         try:
             fmt, int16 = self._format_for(device)
-            renderer = audio.SongRenderer(song, soundfont=self._soundfont, sample_rate=fmt.sampleRate())
+            renderer = audio.SongRenderer(song, soundfont=self._soundfont, sample_rate=fmt.sampleRate(),
+                                          tail_seconds=tail_seconds)
         except (audio.AudioUnavailable, ValueError, TypeError, OSError) as exc:
             self.error.emit(f"Cannot play: {exc}")
             return
@@ -286,7 +288,8 @@ class MidiPlayer(QObject):
             self.close()
             self._port_name = name
 
-    def play(self, song: Song) -> None:
+    def play(self, song: Song, *, tail_seconds: float = 0.0) -> None:
+        """Send `song` (a port has no release tail to wait for: `tail_seconds` is ignored)."""
         from composer.sound.midiout import MidiOutput, MidiUnavailable
         try:
             if self._output is None:

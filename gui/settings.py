@@ -84,6 +84,7 @@ KEYS: dict[str, Key] = {
     "train/val_share": Key(float, _TRAIN.val_share),
     "train/transpose_low": Key(int, MELODY_TRANSPOSE[0]),   # semitones
     "train/transpose_high": Key(int, MELODY_TRANSPOSE[1]),
+    "train/strict_midi": Key(bool, _TRAIN.strict_midi),   # skip damaged MIDI files
 }
 
 

@@ -77,6 +77,9 @@ class TrainForm(QGroupBox):
         self.batch = QSpinBox(minimum=1, maximum=1024)
         self.seq_len = QSpinBox(minimum=8, maximum=4096, singleStep=32, suffix=" tokens")
         self.lr = QDoubleSpinBox(minimum=1e-5, maximum=1.0, decimals=5, singleStep=5e-4)
+        self.strict_midi = QCheckBox("Skip damaged MIDI files")
+        self.strict_midi.setToolTip("Off: a truncated or slightly broken file is used up to where it breaks "
+                                    "(the report says what was kept). On: such files are skipped.")
 
     def _lay_out(self) -> None:
         form = QFormLayout()
@@ -95,6 +98,7 @@ class TrainForm(QGroupBox):
                               ("Dropout", self.dropout), ("Batch", self.batch), ("Chunk length", self.seq_len),
                               ("Learning rate", self.lr)):
             adv.addRow(label, widget)
+        adv.addRow("", self.strict_midi)
         self.show_advanced.toggled.connect(self.advanced.setVisible)
         self.advanced.setVisible(False)
         layout = QVBoxLayout(self)
@@ -134,6 +138,7 @@ class TrainForm(QGroupBox):
         self.val_share.setValue(s.get("train/val_share"))
         self.transpose_low.setValue(s.get("train/transpose_low"))
         self.transpose_high.setValue(s.get("train/transpose_high"))
+        self.strict_midi.setChecked(s.get("train/strict_midi"))
 
     def save_settings(self, s: Settings) -> None:
         s.set("train/name", self.name.text())
@@ -147,6 +152,7 @@ class TrainForm(QGroupBox):
                           ("val_share", self.val_share),
                           ("transpose_low", self.transpose_low), ("transpose_high", self.transpose_high)):
             s.set(f"train/{key}", spin.value())
+        s.set("train/strict_midi", self.strict_midi.isChecked())
 
     # ---- size and length ------------------------------------------------------------------
     def _apply_preset(self, name: str) -> None:
@@ -193,4 +199,4 @@ class TrainForm(QGroupBox):
             # short runs: ten validation points for the curves; else the trainer's auto interval
             eval_every=max(1, self.steps.value() // 10) if by_steps and self.steps.value() < 500 else None,
             checkpoint_every=max(1, min(200, self.steps.value() // 5)) if by_steps else 200,
-            resume=resume, force=force)
+            strict_midi=self.strict_midi.isChecked(), resume=resume, force=force)

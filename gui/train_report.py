@@ -32,7 +32,8 @@ def format_duration(seconds: float | None) -> str:
 
 
 class IngestReportView(QGroupBox):
-    """The counts of a scan and one table row per file (file, status, reason, notes)."""
+    """The counts of a scan and one table row per file (file, status, reason, notes);
+    the reason of a damaged file that is used says what was kept."""
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__("Ingestion report", parent)
@@ -53,11 +54,15 @@ class IngestReportView(QGroupBox):
 
     def show_report(self, report) -> None:
         used, skipped = report.used(), report.skipped()
-        self.counts.setText(f"{len(report.files)} files: {len(used)} used, {len(skipped)} skipped"
+        damaged = sum(1 for f in used if f.damage)
+        self.counts.setText(f"{len(report.files)} files: {len(used)} used"
+                            + (f" ({damaged} damaged, read up to the damage)" if damaged else "")
+                            + f", {len(skipped)} skipped"
                             + (f" — {sum(f.n_notes for f in used):,} notes" if used else ""))
         self.table.setRowCount(len(report.files))
         for row, result in enumerate(report.files):
-            for col, text in enumerate((result.path, result.status, result.reason, str(result.n_notes))):
+            reason = result.reason or result.damage      # a used file: what its damage cost
+            for col, text in enumerate((result.path, result.status, reason, str(result.n_notes))):
                 self.table.setItem(row, col, QTableWidgetItem(text))
         self.table.resizeColumnToContents(1)
         self.table.resizeColumnToContents(3)

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from composer.errors import ComposerError
+from composer.music.midifile import ReadLimits
 from gui.dialogs import Dialogs
 from gui.jobs import Job, JobError, Throttle
 from gui.settings import Settings
@@ -43,14 +44,16 @@ def training_api():
     return trainer, ingest, ""
 
 
-def scan_job(ingest, folder: str, tokenizer):
+def scan_job(ingest, folder: str, tokenizer, *, strict_midi: bool = False):
+    limits = ReadLimits(salvage=not strict_midi)
+
     def run(progress, should_stop):
         throttle = Throttle(0.1)
 
         def on_file(p):
             if throttle.ready(final=p.finished):
                 progress(p)
-        return ingest.scan_folder(folder, tokenizer, progress=on_file, should_stop=should_stop).report
+        return ingest.scan_folder(folder, tokenizer, limits=limits, progress=on_file, should_stop=should_stop).report
     return run
 
 
@@ -203,7 +206,8 @@ class TrainView(QWidget):
             return
         self.settings.set("train/folder", folder)
         self._report_key = (folder, self.representation.currentText())
-        self._start_job(Job("scan", scan_job(self.ingest, folder, self._tokenizer()), self),
+        job = scan_job(self.ingest, folder, self._tokenizer(), strict_midi=self.form.strict_midi.isChecked())
+        self._start_job(Job("scan", job, self),
                         self._on_scan_progress, self._on_scanned, f"Scanning {folder}...")
 
     def _on_scan_progress(self, update) -> None:

@@ -16,8 +16,9 @@ apt_packages=(libfluidsynth3 libpulse0 libegl1 libgl1 libxkbcommon0 libxkbcommon
               libdbus-1-3 libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-shape0 libxcb-randr0
               libxcb-render-util0 libxcb-image0 libxcb-xinerama0 libglib2.0-0 xvfb xauth)
 # Test-only: a private PulseAudio null sink and a JACK server give the playback and
-# MIDI-out tests a real audio output and real MIDI ports on machines without hardware.
-[ $want_test = 1 ] && apt_packages+=(pulseaudio jackd2)
+# MIDI-out tests a real audio output and real MIDI ports on machines without hardware;
+# xdotool and ImageMagick's `import` drive and photograph the app in a real X window.
+[ $want_test = 1 ] && apt_packages+=(pulseaudio jackd2 xdotool imagemagick)
 missing=()
 if command -v dpkg >/dev/null 2>&1; then
   for pkg in "${apt_packages[@]}"; do

@@ -6,8 +6,9 @@ through the train view, then generates with it in the generate view; then
 form.png: an AABB piece of the shipped melody model with its section letters
 (alone: `python -m tools.screenshots docs/img form`). `... OUT small`: both
 tabs at 900x600 (generate-900x600.png, train-900x600.png with Advanced settings
-ticked), to check that nothing is cut. Nothing touches the user's settings or
-model folder.
+ticked), to check that nothing is cut. `... OUT edit`: edit.png, notes of an
+opened tune being edited in the piano roll (a note drawn, a rubber band of
+notes being dragged). Nothing touches the user's settings or model folder.
 """
 from __future__ import annotations
 
@@ -76,6 +77,8 @@ def main(argv: list[str] | None = None) -> int:
         return _form_shot(app, window, out)
     if argv[1:2] == ["small"]:
         return _small_shots(app, window, out)
+    if argv[1:2] == ["edit"]:
+        return _edit_shot(app, window, out, tmp)
 
     train = window.train_view
     window.tabs.setCurrentWidget(train)
@@ -152,6 +155,48 @@ def _small_shots(app, window, out: Path) -> int:
         QTimer.singleShot(200, app.quit)
         app.exec()
         _grab(window, out / name)
+    window.close()
+    return 0
+
+
+def _edit_shot(app, window, out: Path, tmp: Path) -> int:
+    """edit.png: a tune opened to edit; a note drawn (Ctrl+drag), then a rubber
+    band over four notes, which are being dragged a beat later and up a third."""
+    from PySide6.QtCore import QPoint, QPointF, Qt
+    from PySide6.QtTest import QTest
+
+    song_path = tmp / "tune.mid"
+    write_midi(melody_song(tune(5), tempo=110, program=73), song_path)
+    results = window.generate_view.results
+    window.tabs.setCurrentWidget(window.generate_view)
+    results.load_song_file(song_path)
+    app.processEvents()
+    roll, view = results.roll, results.roll.viewport()
+
+    def at(beat: float, pitch: float) -> QPoint:
+        o = roll.origin()
+        y = o.y() + (roll.pitch_high - pitch + 0.5) * roll.row_height
+        return QPointF(o.x() + beat * roll.px_per_beat, y).toPoint()
+
+    def drag(start: QPoint, end: QPoint, modifiers=Qt.KeyboardModifier.NoModifier, release: bool = True) -> None:
+        QTest.mousePress(view, Qt.MouseButton.LeftButton, modifiers, start)
+        for k in range(1, 5):
+            QTest.mouseMove(view, start + (end - start) * (k / 4))
+        if release:
+            QTest.mouseRelease(view, Qt.MouseButton.LeftButton, modifiers, end)
+
+    notes = results.current_song().notes
+    drag(at(29.1, notes[-1].pitch + 7), at(31.0, notes[-1].pitch + 7), Qt.KeyboardModifier.ControlModifier)
+    group = [n for n in results.current_song().notes if 8 <= n.start < 12][:4]
+    low, high = min(n.pitch for n in group), max(n.pitch for n in group)
+    drag(at(7.8, high + 1.5), at(group[-1].end - 0.2, low - 1.5))
+    grab = group[0]
+    start = at(grab.start + grab.duration / 2, grab.pitch)
+    drag(start, start + QPoint(int(roll.px_per_beat), -4 * roll.row_height), release=False)
+    QTimer.singleShot(200, app.quit)
+    app.exec()
+    _grab(window, out / "edit.png")
+    QTest.mouseRelease(view, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, start)
     window.close()
     return 0
 

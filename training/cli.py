@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from training.compare import parse_cells
+from training.compare_form import parse_designs
 from training.config import MELODY_TRANSPOSE, TrainConfig
 from training.distributed import dist_info_from_env
 
@@ -40,19 +41,14 @@ def _distances(text: str) -> tuple[int, ...]:
     return distances
 
 
-def _designs(text: str) -> tuple[str, ...]:
-    from training.compare_form import parse_designs
-    try:
-        return parse_designs(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-
-
-def _cells(text: str) -> tuple[str, ...]:
-    try:
-        return parse_cells(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
+def _parsed_by(parse):
+    """An argparse type: `parse(text)`, its ValueError the usage error."""
+    def convert(text: str):
+        try:
+            return parse(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+    return convert
 
 
 def _bar_range(text: str) -> tuple[int, int]:
@@ -102,7 +98,7 @@ def add_train_parser(sub) -> None:
 
 
 def _add_model_options(g, d: TrainConfig) -> None:
-    g.add_argument("--cell", type=_cells, default=(d.cell,),
+    g.add_argument("--cell", type=_parsed_by(parse_cells), default=(d.cell,),
                    help="recurrent cell: lstm, gru or rnn (plain tanh RNN); a comma list or 'all' trains one "
                         "model per cell (OUT-lstm.model, ...) with the same data and budget, and prints their "
                         "validation bits per note side by side (default lstm)")
@@ -117,7 +113,7 @@ def _add_model_options(g, d: TrainConfig) -> None:
                         "e.g. 1,2,4,8 (default: off)")
     g.add_argument("--lookback-copy", action="store_true",
                    help="with --lookback: the model may copy those events directly (a learned gate per distance)")
-    g.add_argument("--compare-form", type=_designs, default=None, metavar="DESIGNS",
+    g.add_argument("--compare-form", type=_parsed_by(parse_designs), default=None, metavar="DESIGNS",
                    help="melody: train one model per design (baseline, lookback = --lookback 1,2,4,8, lookback-copy = "
                         "the same + --lookback-copy; a comma list or 'all') with the same data and budget "
                         "(OUT-DESIGN.model), and print their validation bits per note and the form of 100 "
@@ -166,11 +162,14 @@ def _add_run_options(g, d: TrainConfig) -> None:
     g.add_argument("--eval-every", type=int, default=d.eval_every,
                    help="steps between validation passes (default: auto, 50 or more so that validation "
                         "takes about 5 %% of the time on a large held-out set)")
-    g.add_argument("--no-copy-index", action="store_true",
-                   help="do not store the training data's notes (pitch and rhythm, for the copy meter of "
-                        "generated pieces) in the model file, e.g. to share a model without its training melodies")
+    g.add_argument("--no-copy-index", action="store_true", help="store no copy index in the model file (the "
+                   "training files' names and notes, pitch and rhythm, for the copy meter of generated pieces)")
+    g.add_argument("--private", action="store_true",
+                   help="a model file to share: no copy index and no folder or file names (docs/sharing.md)")
     g.add_argument("--cache-dir", type=Path, default=None, help="ingest cache (default ~/.cache/rnn-composer)")
     g.add_argument("--workers", type=int, default=None, help="processes that read MIDI files")
+    g.add_argument("--strict-midi", action="store_true", help="skip damaged MIDI files (truncated, wrong chunk "
+                   "lengths, stray bytes) instead of using them up to the damage")
     g.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -190,7 +189,8 @@ def config_from_args(args) -> TrainConfig:
         cache_dir=str(args.cache_dir) if args.cache_dir else None, workers=args.workers,
         track=args.track, chords=args.chords, objective=args.objective, infill_bars=args.infill_bars,
         infill_context=args.infill_context, init_from=str(args.init_from) if args.init_from else None,
-        infill_attention=args.infill_attention, copy_index=not args.no_copy_index)
+        infill_attention=args.infill_attention, copy_index=not args.no_copy_index, strict_midi=args.strict_midi,
+        private=args.private)
 
 
 class _TerminalView:
@@ -199,7 +199,7 @@ class _TerminalView:
 
     def __init__(self, quiet: bool, *, report_printed: bool = False):
         from composer.cli.progress import TerminalProgress
-        self.bars = TerminalProgress(disable=quiet, postfix=_postfix)
+        self.bars = TerminalProgress(disable=quiet, postfix=_postfix, mark=lambda p: p.info.val_bits_per_note)
         self.printed_report, self.printed_device = report_printed, False
 
     def __call__(self, progress) -> None:

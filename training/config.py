@@ -77,6 +77,8 @@ class TrainConfig(ConfigMixin):
     init_from: str | None = None    # infill: start the forward part from this left-to-right model file
     infill_attention: bool = False  # infill: each span step also attends over the right context
     copy_index: bool = True         # store the training notes' copy index in the model file (the copy meter)
+    strict_midi: bool = False       # skip damaged MIDI files instead of reading them up to the damage
+    private: bool = False           # the model file names no folder or file (no copy index either): training/scrub.py
 
     def __post_init__(self):
         if self.representation not in REPRESENTATIONS:

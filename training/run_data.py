@@ -21,6 +21,7 @@ def scan_corpus(config, tokenizer, info, emit, should_stop, given=None):
     `config.folder` (rank 0 first, filling the cache the others read).
     Raises ComposerError when the folder holds nothing usable."""
     from composer.corpus.ingest import no_usable_files, scan_folder
+    from composer.music.midifile import ReadLimits
     if given is not None:
         corpus = given[0]
         emit(report=corpus.report, message=f"{len(corpus.sequences)} sequence(s) given")
@@ -37,7 +38,8 @@ def scan_corpus(config, tokenizer, info, emit, should_stop, given=None):
     for turn in ((0,) if not info.enabled else (0, 1)):   # rank 0 fills the cache first
         if (turn == 0) == info.is_main:
             corpus = scan_folder(folder, tokenizer, cache_dir=config.cache_dir, workers=config.workers,
-                                 progress=on_file, should_stop=should_stop)
+                                 limits=ReadLimits(salvage=not config.strict_midi), progress=on_file,
+                                 should_stop=should_stop)
         D.barrier(info)
     report = corpus.report
     if config.report and info.is_main:

@@ -9,6 +9,7 @@ import logging
 from pathlib import Path
 
 from composer.errors import ComposerError, OutputExistsError
+from composer.music.midifile import leftover_temp_files
 from composer.safe_write import check_folder_target, check_target
 from training import distributed as D
 from training.run_lock import LOCK_NAME, RunLock, RunLocked, take_run_lock
@@ -59,7 +60,25 @@ class RunFiles:
         if lock is not None and lock.note:
             log.warning("%s", lock.note)
             emit(message=lock.note)
+        if lock is not None:
+            self.remove_leftovers(emit)
         return lock
+
+    def remove_leftovers(self, emit) -> None:
+        """Remove the temporary files of checkpoint writes killed mid-write (write_atomic's
+        own names, several MB each). Called holding the lock: no other write of them runs."""
+        removed = 0
+        for name in (LAST, BEST):
+            for leftover in leftover_temp_files(self.ckpt_dir / name):
+                try:
+                    leftover.unlink()
+                    removed += 1
+                except OSError as exc:
+                    log.warning("cannot remove %s: %s", leftover, exc.strerror or exc)
+        if removed:
+            note = f"removed {removed} temporary file(s) of an interrupted write from {self.ckpt_dir}"
+            log.info("%s", note)
+            emit(message=note)
 
     def check_earlier_run(self) -> None:
         c = self.c

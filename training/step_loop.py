@@ -17,6 +17,7 @@ from training.checkpoint import load_checkpoint, save_checkpoint
 from training.config import TrainResult
 from training.optim import lr_factor
 from training.run_model import NonFiniteLoss
+from training.scrub import shareable_summary
 
 log = logging.getLogger(__name__)
 
@@ -207,7 +208,7 @@ class StepLoop:
         """The copy index of every usable file (training and validation), for
         the model file; None when `copy_index` is off (about 1 s per 100,000
         notes, once, after training)."""
-        if not self.c.copy_index:
+        if not self.c.copy_index or self.c.private:
             return None
         sequences = self.corpus.sequences
         self.hooks.emit(message=f"indexing the notes of {len(sequences)} file(s) for the copy meter")
@@ -222,10 +223,10 @@ class StepLoop:
         v, report = self.validation, self.corpus.report
         used = report.used()
         folder = Path(self.c.folder)
-        corpus = {"name": folder.resolve().name, "folder": str(folder), "files_used": len(used),
+        corpus = {"name": folder.resolve().name, "folder": self.c.folder, "files_used": len(used),
                   "files_skipped": len(report.skipped()), "notes": sum(f.n_notes for f in used),
                   "tokens": sum(f.n_tokens for f in used), "train_files": self.n_train, "val_files": v.n_val}
-        return {"corpus": corpus, "objective": self.c.objective,
+        summary = {"corpus": corpus, "objective": self.c.objective,
                 "val_metric": "span bits per note" if self.parts.infill else "bits per note", "steps": step,
                 "epochs": round(step / self.sampler.steps_per_epoch, 3),
                 "val_bits_per_note": v.best_val, "best_step": v.best_step if v.best_val is not None else None,
@@ -235,3 +236,5 @@ class StepLoop:
                 "eval_every": v.eval_every,
                 "transpose": list(self.c.transpose_range),
                 "train_config": self.c.to_dict()}
+        # no paths of this machine in a file that may be shared (training/scrub.py)
+        return shareable_summary(summary, self.files.out, private=self.c.private)

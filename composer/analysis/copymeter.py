@@ -27,10 +27,19 @@ def copy_meter(song: Song | list[Note], index: CopyIndex) -> tuple[int, str | No
 
 # ---- the training data of a model, and generation that avoids copies ------------------
 def training_folder(loaded) -> str | None:
-    """The training folder recorded in a model file's metadata, or None."""
+    """The training folder recorded in a model file's metadata, or None. The
+    trainer records it relative to the model file's folder (or by name when
+    it lies elsewhere); older files, relative to where training ran."""
+    from pathlib import Path
     corpus = (loaded.training or {}).get("corpus") or {}
     folder = corpus.get("folder") if isinstance(corpus, dict) else None
-    return str(folder) if folder else None
+    if not folder:
+        return None
+    if loaded.path and not Path(str(folder)).is_absolute():
+        beside = Path(loaded.path).parent / str(folder)
+        if beside.is_dir():
+            return str(beside)
+    return str(folder)
 
 
 def index_for_model(loaded, *, folder: str | None = None, anchor: int = DEFAULT_ANCHOR, progress=None,

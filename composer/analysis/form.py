@@ -66,13 +66,22 @@ def key_of_weights(weights) -> tuple[int, str] | None:
     weights = np.asarray(weights, dtype=float)
     if np.ptp(weights) == 0:
         return None
-    best, best_r = None, -math.inf
-    for tonic in range(12):
-        for mode, profile in (("major", MAJOR_PROFILE), ("minor", MINOR_PROFILE)):
-            r = float(np.corrcoef(weights, np.roll(profile, tonic))[0, 1])
-            if r > best_r + 1e-12:
-                best, best_r = (tonic, mode), r
-    return best
+    centred = weights - weights.mean()
+    r = _KEY_PROFILES @ (centred / np.linalg.norm(centred))     # Pearson r with each key, (24,)
+    best = int(np.flatnonzero(r >= r.max() - 1e-12)[0])          # ties: the lower tonic, major first
+    return best // 2, ("major", "minor")[best % 2]
+
+
+def _key_profiles() -> np.ndarray:
+    """(24, 12): the profiles of C major, C minor, C# major ... rotated to each
+    tonic, centred and of unit length, so a dot product is a correlation
+    (the sampler's form plan asks for a key at every cadence bar)."""
+    rows = [np.roll(profile, tonic) for tonic in range(12) for profile in (MAJOR_PROFILE, MINOR_PROFILE)]
+    centred = np.array(rows, dtype=float) - np.mean(rows, axis=1, keepdims=True)
+    return centred / np.linalg.norm(centred, axis=1, keepdims=True)
+
+
+_KEY_PROFILES = _key_profiles()
 
 
 def top_line(notes: list[Note]) -> list[Note]:

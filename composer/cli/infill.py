@@ -14,6 +14,7 @@ from composer.music.midifile import read_midi
 from composer.safe_write import check_folder_target
 from composer.services.generate import check_writable, write_songs
 from composer.services.infill import InfillRequest, infill
+from composer.services.primer import damage_warning
 
 
 def _bars(text: str) -> tuple[int, int]:
@@ -65,6 +66,8 @@ def run_infill(args) -> int:
     device, reason = choose_device(args.device)
     loaded = load_model(args.model, device)
     song = read_midi(args.file)
+    if song.damage:
+        _err(f"warning: {damage_warning(args.file, song)}")
     _err(f"model: {args.model} ({loaded.summary()})")
     if not loaded.is_infill:
         _err("note: a left-to-right model reads only the bars before the span (an infill model, trained with "

@@ -173,6 +173,7 @@ def run_generate(args) -> int:
     from composer.safe_write import check_folder_target
     from composer.services.copylimit import copy_index_for, generate_checked
     from composer.services.generate import check_writable, load_primer, output_paths, prepare, write_songs
+    from composer.services.primer import damage_warning
 
     check_folder_target(args.out, "--out")       # before the model is loaded
     request = generate_request(args)
@@ -182,6 +183,8 @@ def run_generate(args) -> int:
     loaded = load_model(model_path, device)
     if request.primer is not None:
         request.primer = load_primer(request.primer)
+        if request.primer.damage:
+            _err(f"warning: {damage_warning(args.primer, request.primer)}")
     plan = prepare(loaded, request)
     paths = output_paths(args.out, args.count, prefix=args.prefix or loaded.tokenizer.kind, seed=plan.seed)
     check_writable(paths, force=args.force, option="--out or --prefix")

@@ -13,10 +13,12 @@ sides of the train/validation split: the first in sorted path order is kept,
 preferring a file reached without a link. A result cached for that content (and
 this tokenizer config and these read limits, see ingest_cache) is reused,
 anything else is parsed and encoded in worker processes (ingest_pool), which
-contain parser crashes, hangs and time-outs. A broken file never stops the
-scan: it is reported as skipped, with a reason a musician understands:
+contain parser crashes, hangs and time-outs. A damaged file is used up to
+its damage (unless `limits.salvage` is off), and its result says what was
+kept (`FileResult.damage`). A broken file never stops the scan: it is
+reported as skipped, with a reason a musician understands:
 
-    corrupt: <what the parser said>     no notes        drums only
+    corrupt: <what is wrong with it>    no notes        drums only
     too short (5 melody notes, need 8)  too long (...)  too large (...)
     unsupported time signature 5/8      parser crashed (...)
     timed out after 10 s                unreadable: Permission denied
@@ -60,6 +62,7 @@ class FileResult:
     source: str = ""          # which track the tokens come from, e.g. "track 1 'Flute' (program 73)"
     sha256: str = ""          # of the file's bytes ("" if it was not read: too large, unreadable)
     seconds: float = 0.0      # parse + encode time in a worker (0.0 when it came from the cache)
+    damage: str = ""          # a damaged file read up to its damage: what was wrong and what was kept
 
 
 @dataclass
@@ -106,6 +109,10 @@ class IngestReport:
             kinds = Counter(reason_kind(f.reason) for f in skipped)
             lines.append("skipped: " + ", ".join(f"{n} {kind}" for kind, n in kinds.most_common()))
             lines += [f"  {f.path}: {f.reason}" for f in skipped]
+        damaged = [f for f in used if f.damage]
+        if damaged:
+            lines.append(f"{len(damaged)} damaged file(s) used up to the damage:")
+            lines += [f"  {f.path}: {f.damage}" for f in damaged]
         lines.append(f"parsed {self.parsed}, from cache {self.cache_hits}, in {self.seconds:.1f} s")
         return lines
 
@@ -121,7 +128,7 @@ KNOWN_KINDS = ("corrupt", "too large", "too long", "too short", "no notes", "dru
 
 
 def reason_kind(reason: str) -> str:
-    """The short kind of a skip reason, for counting: "corrupt: EOFError: ..." ->
+    """The short kind of a skip reason, for counting: "corrupt: truncated at ..." ->
     "corrupt", "too short (3 melody notes, need 8)" -> "too short"; other
     reasons lose their numbers: "melody pitch 127 is outside the range 36..96"
     -> "melody pitch is outside the range"; "duplicate of a.mid" -> "duplicate"."""
@@ -159,8 +166,8 @@ def parse_and_encode(data: bytes, tokenizer: Tokenizer, limits: ReadLimits) -> P
     try:
         encoded = tokenizer.encode(song)
     except UnusableMusic as exc:
-        return ParsedFile.skipped(str(exc))
-    return ParsedFile("used", "", list(encoded.tokens), encoded.n_notes, encoded.source)
+        return ParsedFile.skipped(f"{exc} (damaged file, {song.damage})" if song.damage else str(exc))
+    return ParsedFile("used", "", list(encoded.tokens), encoded.n_notes, encoded.source, song.damage)
 
 
 def readable_folder(folder: str | os.PathLike) -> Path:
@@ -287,7 +294,7 @@ class _Scan:
     def record(self, index: int, parsed: ParsedFile, seconds: float) -> None:
         name = self.names[index]
         self.results[index] = FileResult(name, parsed.status, parsed.reason, parsed.n_notes, len(parsed.tokens),
-                                         parsed.source, self.hashes[index], round(seconds, 4))
+                                         parsed.source, self.hashes[index], round(seconds, 4), parsed.damage)
         if parsed.status == "used":
             self.sequences[name] = parsed.tokens
         self.done += 1

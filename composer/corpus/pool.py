@@ -56,6 +56,7 @@ class ParsedFile:
     tokens: list[int] = field(default_factory=list)
     n_notes: int = 0
     source: str = ""                      # which track(s) the tokens come from
+    damage: str = ""                      # a damaged file: what was wrong and what was kept (Song.damage)
 
     @classmethod
     def skipped(cls, reason: str) -> ParsedFile:

@@ -172,6 +172,18 @@ def save_model(path: str | os.PathLike, model: MusicRNN, tokenizer: Tokenizer,
 def store_copy_index(path: str | os.PathLike, copy_index) -> Path:
     """Rewrite the model file at `path` with `copy_index` stored in it (None:
     without one), keeping its weights and metadata as they are."""
+    return rewrite_model_file(path, lambda tensors, meta: _put_copy_index(tensors, meta, copy_index))
+
+
+def take_copy_index(tensors: dict, meta: dict) -> None:
+    """Remove any copy index from a model file's `tensors` and `meta` (for `rewrite_model_file`)."""
+    _put_copy_index(tensors, meta, None)
+
+
+def rewrite_model_file(path: str | os.PathLike, change) -> Path:
+    """Rewrite the model file at `path` after `change(tensors, meta)` edits its
+    tensors (a dict of name -> tensor) and metadata in place; tensors it leaves
+    alone are written back byte for byte."""
     path = Path(path)
     check_target(path)
     meta = read_metadata(path)
@@ -180,7 +192,7 @@ def store_copy_index(path: str | os.PathLike, copy_index) -> Path:
             tensors = {k: handle.get_tensor(k) for k in handle.keys()}
     except Exception as exc:  # safetensors raises its own error types
         raise ModelFileError(f"{path}: corrupt model file ({_one_line(exc)})") from None
-    _put_copy_index(tensors, meta, copy_index)
+    change(tensors, meta)
     return write_atomic(path, save_tensors(tensors, metadata={"format": FORMAT_NAME, "composer": json.dumps(meta)}),
                         force=True)
 

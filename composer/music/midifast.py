@@ -61,6 +61,15 @@ def read_midi_fast(data: bytes, limits: ReadLimits = DEFAULT_LIMITS, name: str =
         raise MidiReadError(f"{name}: {exc}") from None
 
 
+def read_well_formed(data: bytes, limits: ReadLimits = DEFAULT_LIMITS) -> Song | None:
+    """The Song of a plain SMF (see `read_midi_fast`), None for anything unusual
+    (read it with mido). For `read_midi`'s salvaged files: it has walked them already."""
+    try:
+        return _read_plain(data, limits)
+    except _Defer:
+        return None
+
+
 def _read_named(data: bytes, limits: ReadLimits, name: str) -> Song:
     try:
         return read_midi(data, limits)

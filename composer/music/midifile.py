@@ -1,14 +1,18 @@
 """Reading and writing Standard MIDI Files, with safety caps.
 
 `read_midi` never raises anything but `MidiReadError` for a bad file: every
-parser failure, and every file rejected by a cap in `ReadLimits`, becomes one
-message that says what is wrong. `write_midi` writes atomically (temp file,
-fsync, rename) and never overwrites silently.
+file rejected by a cap in `ReadLimits`, and every damaged file of which
+nothing can be read, becomes one message that says what is wrong. Of a
+damaged file (truncated, a wrong chunk length, a stray byte) it keeps what
+can be read (composer.music.midisalvage) and says so in `Song.damage`;
+`ReadLimits(salvage=False)` refuses such files instead. `write_midi` writes
+atomically (temp file, fsync, rename) and never overwrites silently.
 """
 from __future__ import annotations
 
 import io
 import os
+import re
 import struct
 import tempfile
 from dataclasses import dataclass
@@ -17,6 +21,7 @@ from pathlib import Path
 import mido
 
 from composer.errors import MidiReadError, OutputExistsError, WriteError
+from composer.music.midisalvage import salvage
 from composer.music.song import GM_DRUM_CHANNEL, Note, Song, Track
 from composer.safe_write import check_target
 
@@ -25,13 +30,15 @@ WRITE_TICKS_PER_BEAT = 480
 
 @dataclass(frozen=True)
 class ReadLimits:
-    """Caps that reject pathological files before they can eat memory or time."""
+    """Caps that reject pathological files before they can eat memory or time,
+    and whether the readable part of a damaged file is kept (else it is refused)."""
 
     max_bytes: int = 4_000_000          # file size
     max_events: int = 500_000           # MIDI messages over all tracks
     max_tracks: int = 256
     max_seconds: float = 3600.0         # duration of the music
     max_ticks: int = 2**28              # any absolute tick position
+    salvage: bool = True                # read a damaged file up to its damage (False: refuse it)
 
 
 DEFAULT_LIMITS = ReadLimits()
@@ -89,21 +96,60 @@ def _parse(data: bytes, limits: ReadLimits) -> Song:
         raise MidiReadError("ticks per beat is 0")
     if division & 0x8000:
         raise MidiReadError("SMPTE time division is not supported")
+    return _read_smf(data, limits)
+
+
+def _read_smf(data: bytes, limits: ReadLimits) -> Song:
+    """The Song of an SMF whose header is checked. Its bytes are walked first
+    (composer.music.midisalvage, one pass, no object per event): an intact file
+    is then read by mido; of a damaged one, the part kept, or it is refused."""
     if len(data) >= 2 * limits.max_events:   # an event takes >= 2 bytes: only big files can break the cap
         n_events = _count_events(data, limits.max_events)
         if n_events > limits.max_events:   # refuse before mido builds an object per event
             raise MidiReadError(f"too many events (more than {limits.max_events:,}, limit {limits.max_events:,})")
+    walked = salvage(data, limits.max_events)
+    if walked.events > limits.max_events:          # (of the part kept, for a damaged file)
+        raise MidiReadError(f"too many events (more than {limits.max_events:,}, limit {limits.max_events:,})")
+    if walked.tracks > limits.max_tracks:
+        raise MidiReadError(f"too many tracks ({walked.tracks}, limit {limits.max_tracks})")
+    if walked.problems:
+        return _salvaged(walked.data, walked.problems, limits)
     try:
         midi = mido.MidiFile(file=io.BytesIO(data), clip=True)
-    except Exception as exc:  # mido raises many types (OSError, EOFError, KeyError, ValueError...)
-        detail = str(exc) or ("the file ends too early (truncated)" if isinstance(exc, EOFError) else "")
-        raise MidiReadError(f"corrupt: {type(exc).__name__}: {detail}") from None
+    except Exception:  # noqa: BLE001 -- not expected after the walk (mido raises many types)
+        raise MidiReadError("corrupt: not a readable MIDI file") from None
+    return _checked_song(midi, limits)
+
+
+def _checked_song(midi: mido.MidiFile, limits: ReadLimits) -> Song:
     if len(midi.tracks) > limits.max_tracks:
         raise MidiReadError(f"too many tracks ({len(midi.tracks)}, limit {limits.max_tracks})")
     n_events = sum(len(t) for t in midi.tracks)
     if n_events > limits.max_events:
         raise MidiReadError(f"too many events ({n_events:,}, limit {limits.max_events:,})")
     return _to_song(midi, limits)
+
+
+def _salvaged(kept: bytes, problems: list[str], limits: ReadLimits) -> Song:
+    """The Song of `kept`, the readable part of a damaged file (a well-formed SMF),
+    its `damage` saying what was wrong and what was kept; MidiReadError naming the
+    first problem when `limits.salvage` is off or no note is left. Caps hold."""
+    if not limits.salvage:
+        raise MidiReadError(f"corrupt: {problems[0]}")
+    from composer.music.midifast import read_well_formed  # (midifast imports this module)
+    song = read_well_formed(kept, limits)
+    if song is None:
+        try:
+            midi = mido.MidiFile(file=io.BytesIO(kept), clip=True)
+        except Exception:  # noqa: BLE001 -- not expected: the part kept is checked event by event
+            raise MidiReadError(f"corrupt: {problems[0]}") from None
+        song = _checked_song(midi, limits)
+    notes = sum(len(t.notes) for t in song.tracks)
+    if not notes:
+        raise MidiReadError(f"corrupt: {problems[0]}")
+    more = f" (and {len(problems) - 1} more problem{'s' * (len(problems) > 2)})" if len(problems) > 1 else ""
+    song.damage = f"{problems[0]}{more}: kept {notes:,} note{'s' * (notes != 1)}"
+    return song
 
 
 def _count_events(data: bytes, stop_after: int) -> int:
@@ -280,6 +326,20 @@ def song_to_bytes(song: Song, *, ticks_per_beat: int | None = None) -> bytes:
 def _name_head(name: str, limit: int = 100) -> str:
     """The start of `name`, at most `limit` bytes of UTF-8 (never half a character)."""
     return name.encode()[:limit].decode(errors="ignore")
+
+
+def leftover_temp_files(path: str | os.PathLike) -> list[Path]:
+    """Temporary files that `write_atomic(path)` leaves when it is killed mid-write
+    (SIGKILL, power cut): regular files next to `path` named as its temp files are
+    (mkstemp: 8 characters of [a-z0-9_]). Only the caller knows no write is running."""
+    path = Path(path)
+    pattern = re.compile(re.escape(f".{_name_head(path.name)}.") + r"[a-z0-9_]{8}\.tmp")
+    try:
+        with os.scandir(path.parent) as entries:
+            return sorted(Path(e.path) for e in entries
+                          if pattern.fullmatch(e.name) and e.is_file(follow_symlinks=False))
+    except OSError:
+        return []
 
 
 def write_atomic(path: str | os.PathLike, data: bytes, *, force: bool = False) -> Path:

@@ -56,7 +56,9 @@ class Song:
     `write_midi` ends the file there (or at the last note, if later). None: the
     piece ends with its last note. `ticks_per_beat` is the resolution of the
     file it was read from; `write_midi` writes at it, so every tick is kept
-    (None: composer.music.midifile.WRITE_TICKS_PER_BEAT).
+    (None: composer.music.midifile.WRITE_TICKS_PER_BEAT). `damage`: for a song
+    read from a damaged file, what was wrong and what was kept ("truncated at
+    byte 1,234 (...): kept 212 notes"); "" otherwise (not compared).
     """
 
     tracks: list[Track] = field(default_factory=list)
@@ -64,6 +66,7 @@ class Song:
     time_signatures: list[tuple[float, int, int]] = field(default_factory=lambda: [(0.0, 4, 4)])
     length: float | None = None
     ticks_per_beat: int | None = None
+    damage: str = field(default="", compare=False, repr=False)
 
     def __post_init__(self):
         for _, bpm in self.tempos:

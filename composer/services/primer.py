@@ -64,9 +64,22 @@ def load_primer(primer) -> Song:
 
 
 
+def damage_warning(name, song: Song) -> str:
+    """What the reader salvaged of a damaged file `name` ("" for an intact one),
+    e.g. "tune.mid is damaged: read up to the damage (truncated at byte 1,234
+    (...): kept 212 notes)". The CLI prints it as a warning; the app shows it."""
+    return f"{name} is damaged: read up to the damage ({song.damage})" if song.damage else ""
+
+
 def describe_primer(song: Song, tokenizer: Tokenizer | None) -> str:
     """How the primer is reduced for `tokenizer`, e.g.
-    "track 2 'Flute' (program 73): 24 notes, 3 chord notes dropped, 1 other track ignored"."""
+    "track 2 'Flute' (program 73): 24 notes, 3 chord notes dropped, 1 other track ignored"
+    (then, for a damaged file, what was read of it)."""
+    text = _reduction(song, tokenizer)
+    return f"{text}; damaged file read up to the damage ({song.damage})" if song.damage else text
+
+
+def _reduction(song: Song, tokenizer: Tokenizer | None) -> str:
     pitched = [t for t in song.tracks if t.notes and not t.is_drum]
     drums = sum(1 for t in song.tracks if t.notes and t.is_drum)
     ts = "{}/{}".format(*song.time_signature)

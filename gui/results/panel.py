@@ -12,6 +12,7 @@ from composer.errors import ComposerError
 from composer.music.midifile import read_midi
 from composer.music.song import Song
 from composer.services.infill import InfillResult
+from composer.services.primer import damage_warning
 from gui.controls import row_of
 from gui.dialogs import MIDI_FILTER, Dialogs
 from gui.flow_layout import FlowLayout
@@ -19,8 +20,9 @@ from gui.infill import InfillPanel, ReplaceSongCommand, notes_between
 from gui.jobs import Job
 from gui.pianoroll import PianoRoll
 from gui.primer import bar_count
-from gui.results.edit_actions import EditActions
+from gui.results.edit_actions import EditActions, NoteEditCommand
 from gui.results.export import SongExport
+from gui.results.loop import LoopPlayback
 from gui.results.sound import SoundOutput
 from gui.settings import Settings
 from gui.variations import VariationList
@@ -76,6 +78,7 @@ class ResultsPanel(QWidget):
         self.edit = EditActions(self, self.roll)
         self.sound = SoundOutput(settings, dialogs, self)
         self.export = SongExport(settings, dialogs, self.sound, self)
+        self.loop = LoopPlayback(self.sound, self.roll, self)
         self._make_buttons()
         self._lay_out()
         self._connect()
@@ -99,8 +102,8 @@ class ResultsPanel(QWidget):
     def _lay_out(self) -> None:
         """The list and the takes above their two button rows, the roll below."""
         buttons = FlowLayout()           # the rows wrap in a narrow window rather than widen it
-        for widget in (self.play_button, self.export_button, self.export_audio_button, self.continue_button,
-                       row_of(self.regen_button, self.regen_bar)):
+        for widget in (row_of(self.play_button, self.loop.button), self.export_button, self.export_audio_button,
+                       self.continue_button, row_of(self.regen_button, self.regen_bar)):
             buttons.addWidget(widget)
         edit_row = FlowLayout()
         for widget in [self.open_button, *self.edit.widgets()]:
@@ -135,6 +138,8 @@ class ResultsPanel(QWidget):
         self.open_button.clicked.connect(self.open_midi)
         self.edit.infill_action.triggered.connect(self.request_infill)
         self.roll.selectionChanged.connect(self._on_selection_changed)
+        self.roll.songEdited.connect(self._on_song_edited)
+        self.roll.noteAuditioned.connect(lambda note: self.sound.audition(self.roll.song, note))
         self.infill_panel.takeSelected.connect(self._show_take)
         self.infill_panel.accepted.connect(self._on_take_accepted)
         self.infill_panel.discarded.connect(self._on_takes_discarded)
@@ -159,16 +164,19 @@ class ResultsPanel(QWidget):
         """Play the selected variation, or stop if playing (Space); without sound, say why."""
         if self.play_reason and self.shown_song() is not None:
             self.status.emit(self.sound.way_out())
-            return
-        self.sound.toggle(self.shown_song())
+        elif self.playing:
+            self.stop_playback()
+        else:
+            self.loop.play(self.shown_song())
 
     def stop_playback(self) -> None:
+        self.loop.stop()
         self.sound.stop()
 
     def _on_play_position(self, seconds: float) -> None:
         song = self.shown_song()         # changing what is shown stops playback
         if song is not None and self.playing:
-            self.roll.set_playhead(song.beat_at(seconds))
+            self.roll.set_playhead(self.loop.beat(song, seconds))
 
     def _on_playing_changed(self, playing: bool) -> None:
         if not playing:
@@ -292,7 +300,8 @@ class ResultsPanel(QWidget):
         self.roll.clear_selection()
         self.set_results([song], "melody", None, 0.0, generated=False)
         self.source_name = Path(path).stem
-        self.status.emit(f"Opened {Path(path).name}: drag on the ruler to select bars, then Regenerate selection")
+        self.status.emit(f"Opened {Path(path).name}: drag on the ruler to select bars, then Regenerate selection"
+                         + (f" (warning: {damage_warning(Path(path).name, song)})" if song.damage else ""))
         return True
 
     def request_infill(self) -> None:
@@ -345,6 +354,16 @@ class ResultsPanel(QWidget):
 
     def _on_selection_changed(self, selection) -> None:
         self._update_buttons()
+
+    def _on_song_edited(self, edit) -> None:
+        """A note edit in the roll becomes the variation's song, as one undo step."""
+        if self.showing_partial or self.infill_panel.is_open() or edit.before is not self.current_song():
+            self.status.emit("Notes can be edited once the takes are used or discarded, and not while "
+                             "a piece is being sampled")
+            self.roll.viewport().update()
+            return
+        self.undo_stack.push(NoteEditCommand(self, self.variations.currentRow(), edit))
+        self.status.emit(f"{edit.text[:1].upper()}{edit.text[1:]} (Ctrl+Z undoes it)")
 
     # ---- export -----------------------------------------------------------------
     def _export_name(self) -> str:

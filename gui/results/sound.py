@@ -34,12 +34,14 @@ class SoundOutput(QObject):
 
     `positionChanged(seconds)` while playing, `playingChanged(playing)` when the
     player in use starts or stops, `reasonsChanged()` when an output appeared,
-    vanished or was switched, `status(text)` for the status bar."""
+    vanished or was switched, `status(text)` for the status bar, `failed()`
+    when playing failed."""
 
     positionChanged = Signal(float)
     playingChanged = Signal(bool)
     reasonsChanged = Signal()
     status = Signal(str)
+    failed = Signal()              # playing failed (the error dialog follows)
 
     def __init__(self, settings: Settings, dialogs: Dialogs, parent: QObject | None = None):
         super().__init__(parent)
@@ -51,6 +53,7 @@ class SoundOutput(QObject):
         self.audio_player = player(self) if player is not None else None
         self.player = self.audio_player
         self.playing = False
+        self.audition_player = None                # plays a note clicked or drawn in the roll, made on first use
         if self.audio_player is not None:
             self._connect_player(self.audio_player)
             if hasattr(self.audio_player, "availabilityChanged"):
@@ -111,8 +114,9 @@ class SoundOutput(QObject):
                 return False
         self.stop()
         self.soundfont = str(path) if path else None
-        if self.audio_player is not None:
-            self.audio_player.set_soundfont(self.soundfont)
+        for player in (self.audio_player, self.audition_player):
+            if player is not None:
+                player.set_soundfont(self.soundfont)
         self.settings.set("sound/soundfont", self.soundfont or "")
         self._update_reasons()
         return True
@@ -134,15 +138,27 @@ class SoundOutput(QObject):
         self._update_reasons()
         self.status.emit(f"Play sends to the MIDI port {port}" if port else "Play uses the audio output")
 
-    def toggle(self, song) -> None:
-        """Play `song` (a Song, or None: nothing to play), or stop if playing."""
+    def toggle(self, song, *, tail_seconds: float | None = None) -> None:
+        """Play `song` (a Song, or None: nothing to play), or stop if playing;
+        `tail_seconds`: the release after it (None: the player's default)."""
         if self.player is None or self.play_reason:
             return
         if self.playing:
             self.player.stop()
             return
         if song is not None:
-            self.player.play(song)
+            self.player.play(song, **({} if tail_seconds is None else {"tail_seconds": tail_seconds}))
+
+    def audition(self, song, note) -> None:
+        """Sound `note` of `song` (Song, Note) alone on the audio output, on the song's
+        instrument; silently nothing while a piece plays, with a MIDI port chosen
+        (it would interrupt the port's player), or without an audio output."""
+        if song is None or self.playing or self.midi_port or self.audio_player is None or self.play_reason:
+            return
+        from gui.roll_edit import audition_song
+        if self.audition_player is None:
+            self.audition_player = player_class()(self, soundfont=self.soundfont)
+        self.audition_player.play(audition_song(song, note))
 
     def stop(self) -> None:
         if self.player is not None and self.playing:
@@ -163,4 +179,5 @@ class SoundOutput(QObject):
         self.reasonsChanged.emit()
 
     def _on_error(self, message: str) -> None:
+        self.failed.emit()
         self.dialogs.error("Playback failed", message)

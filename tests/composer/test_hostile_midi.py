@@ -55,9 +55,18 @@ def test_read_midi_gives_the_expected_song_or_error(name):
     if case.error is None:
         song = read_midi(data)
         assert sum(len(t.notes) for t in song.tracks) == case.notes
+        assert (case.damage or "") in song.damage and bool(song.damage) == bool(case.damage)
     else:
         with pytest.raises(MidiReadError, match=re.escape(case.error)):
             read_midi(data)
+
+
+@pytest.mark.parametrize("name", sorted(n for n, c in HOSTILE.items() if c.damage))
+def test_without_salvage_a_damaged_file_is_refused_in_the_same_words(name):
+    case = HOSTILE[name]
+    problem = case.damage.split(": kept")[0]
+    with pytest.raises(MidiReadError, match=re.escape(f"corrupt: {problem}")):
+        read_midi(case.build(), ReadLimits(salvage=False))
 
 
 @pytest.mark.parametrize("name", sorted(HOSTILE))

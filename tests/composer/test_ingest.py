@@ -20,7 +20,8 @@ from composer.representations.performance import PerformanceTokenizer
 EXPECTED = {
     "Band.mid": ("used", ""),
     "broken/random.mid": ("skipped", "corrupt: not a MIDI file"),
-    "broken/truncated.mid": ("skipped", "corrupt: EOFError: the file ends too early"),
+    "broken/stray_byte.mid": ("skipped", "corrupt: a data byte (0x3C) where an event should start"),
+    "broken/truncated.mid": ("used", ""),           # up to the damage
     "drums.mid": ("skipped", "drums only"),
     "empty.midi": ("skipped", "corrupt: empty file"),
     "five_eight.mid": ("used", ""),
@@ -40,6 +41,7 @@ def build_mixed_folder(root: Path) -> Path:
     (root / "broken").mkdir()
     (root / "broken/random.mid").write_bytes(HOSTILE["random_bytes"].build())
     (root / "broken/truncated.mid").write_bytes(HOSTILE["truncated_track"].build())
+    (root / "broken/stray_byte.mid").write_bytes(HOSTILE["running_status_without_status"].build())
     write_song(drums_only(), root / "drums.mid")
     (root / "empty.midi").write_bytes(b"")
     write_song(melody(20, time_signature=(5, 8)), root / "five_eight.mid")
@@ -103,6 +105,7 @@ def test_every_file_gets_its_status_and_reason(mixed):
         assert (result.status, reason in result.reason) == (status, True), result
         if status == "used":
             assert result.reason == "" and result.n_notes > 0 and len(result.sha256) == 64
+            assert bool(result.damage) == (result.path == "broken/truncated.mid"), result
         else:
             assert result.n_notes == 0 and result.n_tokens == 0
     assert sorted(corpus.sequences) == sorted(p for p, (s, _) in EXPECTED.items() if s == "used")
@@ -187,7 +190,7 @@ def test_report_summary_and_json_round_trip(mixed, tmp_path):
 
 
 def test_reason_kind():
-    assert reason_kind("corrupt: EOFError: x") == "corrupt"
+    assert reason_kind("corrupt: truncated at byte 9 (in track 1)") == "corrupt"
     assert reason_kind("too short (3 melody notes, need 8)") == "too short"
     assert reason_kind("unsupported time signature 5/8") == "unsupported time signature"
     assert reason_kind("melody pitch 127 is outside the range 36..96") == "melody pitch is outside the range"

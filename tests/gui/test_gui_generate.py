@@ -213,6 +213,16 @@ def test_primer_file_shows_how_it_is_reduced_to_a_melody(qtbot, make_window, tmp
     assert view.controls.primer_clear.isEnabled()
 
 
+def test_a_truncated_primer_plays_up_to_the_damage_and_says_so(qtbot, make_window, tmp_path):
+    view = make_window().generate_view
+    path = write_midi(melody_song([Note(i / 2, i / 2 + 0.5, 60 + i % 12) for i in range(32)]), tmp_path / "cut.mid")
+    path.write_bytes(path.read_bytes()[:-60])
+    assert view.set_primer_file(path)
+    assert 0 < len(view.primer.notes) < 32
+    assert view.controls.primer_label.text().endswith(f"; damaged file read up to the damage ({view.primer.damage})")
+    assert view.primer.damage.startswith("truncated at byte")
+
+
 def test_unreadable_primer_is_reported_and_ignored(qtbot, make_window, tmp_path):
     window = make_window()
     bad = tmp_path / "bad.mid"

@@ -64,14 +64,17 @@ def test_click_then_shift_click_selects_the_bars_between(qtbot, roll):
     y = RULER_HEIGHT // 2
     qtbot.mouseClick(roll.viewport(), Qt.MouseButton.LeftButton, pos=QPoint(_ruler_x(roll, 2), y))
     assert roll.selection == (2, 2)
-    # shift-click anywhere in the view (here among the notes) extends from the bar clicked first
+    # shift-click on the ruler extends from the bar clicked first (among the notes it selects notes)
     qtbot.mouseClick(roll.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.ShiftModifier,
-                     QPoint(_ruler_x(roll, 4, 0.9), roll.viewport().height() // 2))
+                     QPoint(_ruler_x(roll, 4, 0.9), y))
     assert roll.selection == (2, 4)
     qtbot.mouseClick(roll.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.ShiftModifier,
                      QPoint(_ruler_x(roll, 1, 0.1), y))
     assert roll.selection == (1, 2)
-    # a plain click among the notes leaves the selection alone
+    # a plain click or shift-click among the notes leaves the bar selection alone
+    qtbot.mouseClick(roll.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.ShiftModifier,
+                     QPoint(_ruler_x(roll, 4, 0.9), roll.viewport().height() // 2))
+    assert roll.selection == (1, 2)
     qtbot.mouseClick(roll.viewport(), Qt.MouseButton.LeftButton, pos=QPoint(_ruler_x(roll, 6),
                                                                              roll.viewport().height() // 2))
     assert roll.selection == (1, 2)

@@ -62,6 +62,31 @@ def test_choosing_a_folder_shows_the_ingestion_report(qtbot, make_window, tune_f
     assert view.start_button.isEnabled()
 
 
+def test_a_damaged_file_is_used_up_to_the_damage_unless_the_box_says_skip(qtbot, make_window, tune_folder):
+    whole = (tune_folder / "tune0.mid").read_bytes()
+    (tune_folder / "cut.mid").write_bytes(whole[:len(whole) * 2 // 3])
+    window = make_window()
+    view = window.train_view
+    window.dialogs.choose_folder = lambda caption, folder: str(tune_folder)
+
+    def scanned_row():
+        view.report = None
+        qtbot.mouseClick(view.choose_button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: view.job is None and view.report is not None, timeout=WAIT_MS)
+        rows = {view.table.item(r, 0).text(): [view.table.item(r, c).text() for c in range(1, 3)]
+                for r in range(view.table.rowCount())}
+        return rows["cut.mid"]
+
+    status, reason = scanned_row()
+    assert status == "used" and reason.startswith("truncated at byte") and "kept" in reason
+    assert "7 used (1 damaged, read up to the damage)" in view.counts.text()
+    assert view.config().strict_midi is False
+    view.form.strict_midi.setChecked(True)
+    status, reason = scanned_row()
+    assert status == "skipped" and reason.startswith("corrupt: truncated at byte")
+    assert view.config().strict_midi is True
+
+
 def test_size_preset_shows_the_parameter_count(qtbot, make_window):
     view = make_window().train_view
     view.size.setCurrentText("small")

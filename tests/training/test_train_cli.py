@@ -258,3 +258,21 @@ def test_lookback_options_are_checked_in_one_line(tmp_path, capsys):
     assert exc.value.code == 2 and "--lookback '2,1'" in capsys.readouterr().err
     assert main(["train", str(tmp_path), "--compare-form", "all", "--lookback", "1,2"]) == 2
     assert "--compare-form sets the lookback options itself" in capsys.readouterr().err
+
+
+def test_a_damaged_file_is_used_up_to_the_damage_unless_strict_midi(tmp_path, capsys):
+    folder = tmp_path / "damaged"
+    for i in range(3):
+        write_song(melody(40, seed=i), folder / f"good{i}.mid")
+    whole = (folder / "good0.mid").read_bytes()
+    (folder / "cut.mid").write_bytes(whole[:len(whole) * 2 // 3])
+    model, report = tmp_path / "d.model", tmp_path / "report.json"
+    common = [str(folder), "--out", str(model), "--steps", "1", "--report", str(report),
+              "--cache-dir", str(tmp_path / "cache"), *TINY]       # one cache: the setting is part of its key
+    assert main(["train", *common]) == 0
+    assert "1 damaged file(s) used up to the damage:" in capsys.readouterr().err
+    cut = next(f for f in json.loads(report.read_text())["files"] if f["path"] == "cut.mid")
+    assert cut["status"] == "used" and cut["damage"].startswith(f"truncated at byte {len(whole) * 2 // 3}")
+    assert main(["train", *common, "--strict-midi", "--force"]) == 0
+    cut = next(f for f in json.loads(report.read_text())["files"] if f["path"] == "cut.mid")
+    assert cut["status"] == "skipped" and cut["reason"].startswith("corrupt: truncated at byte")
