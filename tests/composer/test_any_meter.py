@@ -178,7 +178,7 @@ def test_meters_no_midi_file_can_state_are_refused_before_any_model_is_read():
             GenerateRequest(time_signature=meter).validate()
 
 
-# What main (before any meter) sampled with the shipped model, computed on main at commit a910f43
+# What main (before any meter) sampled with the shipped model, computed on main at a910f43 and 7ba2695
 # (its lookback+copy model) with these requests: sha256 of the JSON of the token lists, first 16 hex digits.
 SHIPPED_HASHES = {"free": "3f12734fa237f3e5", "3/4": "80ea4a9afcc5b183", "form": "aae49570d6751f10"}
 
