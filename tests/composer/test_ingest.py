@@ -181,7 +181,7 @@ def test_progress_reports_every_file(mixed):
 def test_report_summary_and_json_round_trip(mixed, tmp_path):
     report = scan(mixed).report
     lines = report.summary_lines()
-    assert lines[0].startswith(f"{len(EXPECTED)} MIDI file(s) in {mixed}: 7 used")
+    assert lines[0].startswith(f"{len(EXPECTED)} MIDI file(s) in {mixed}: 8 used")
     for result in report.skipped():
         assert f"  {result.path}: {result.reason}" in lines
     assert lines[1] == "skipped: 3 corrupt, 1 drums only, 1 unsupported time signature, 1 too short, 1 no notes"
@@ -338,7 +338,7 @@ def test_unwritable_cache_does_not_stop_the_scan(mixed, tmp_path):
     blocker = tmp_path / "not_a_dir"
     blocker.write_text("")
     corpus = scan(mixed, cache_dir=blocker / "cache")
-    assert len(corpus.report.used()) == 7 and corpus.report.parsed == len(EXPECTED)
+    assert len(corpus.report.used()) == 8 and corpus.report.parsed == len(EXPECTED)
 
 
 def test_a_damaged_cache_is_replaced_by_a_new_one(mixed, tmp_path, caplog):
@@ -346,7 +346,7 @@ def test_a_damaged_cache_is_replaced_by_a_new_one(mixed, tmp_path, caplog):
     cache_dir.mkdir()
     (cache_dir / "ingest.sqlite").write_bytes(b"not a database, e.g. left half-written by a power cut" * 100)
     first = scan(mixed, cache_dir=cache_dir)
-    assert first.report.parsed == len(EXPECTED) and len(first.report.used()) == 7
+    assert first.report.parsed == len(EXPECTED) and len(first.report.used()) == 8
     assert "was damaged" in caplog.text
     again = scan(mixed, cache_dir=cache_dir)
     assert again.report.cache_hits == len(EXPECTED)
