@@ -70,6 +70,15 @@ def save_checkpoint(path: str | os.PathLike, model_state: dict[str, torch.Tensor
     return write_atomic(path, checkpoint_bytes(model_state, optimizer_state, meta, extra), force=True)
 
 
+def stored_representation(path: str | os.PathLike) -> dict | None:
+    """The {"kind", "config"} a checkpoint was trained with (its header only); None if unreadable."""
+    try:
+        with safe_open(str(path), framework="pt", device="cpu") as handle:
+            return json.loads((handle.metadata() or {}).get("checkpoint", ""))["meta"]["representation"]
+    except Exception:       # load_checkpoint reports what is wrong with the file
+        return None
+
+
 def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
     """Read a checkpoint written by `save_checkpoint`; never unpickles."""
     path = Path(path)

@@ -8,13 +8,15 @@ from fractions import Fraction
 
 from composer.errors import ComposerError
 from composer.music.song import Note, Song, Track
+from composer.representations.melody.config import LISTED_METERS
 
 DEFAULT_TEMPO = 120.0                   # bpm when a tune has no tempo mark
 VOICE_NAMES = ("soprano", "alto", "tenor", "bass")
 _EPS = 1e-6
 EXPANSION_SECONDS = 10.0                # music21 can take minutes on odd repeat structures: give up then
-# the meters of the melody representation (composer.representations.melody.MelodyConfig)
-MELODY_METERS = ((2, 4), (3, 4), (4, 4), (6, 8), (9, 8), (12, 8), (2, 2), (3, 8), (5, 4))
+# the listed meters (of the shipped model's melody vocabulary): tunes in others are renotated into them,
+# so converted corpora stay usable by listed-meter models (any-meter models would take them as written)
+MELODY_METERS = LISTED_METERS
 MAX_EXPANSION = 4.0                     # expanded repeats may make a tune at most this many times longer
 
 

@@ -27,8 +27,10 @@ import torch
 from composer.errors import ComposerError
 from composer.model.device import choose_device
 from composer.model.network import MusicRNN
+from composer.representations.melody import MelodyTokenizer
 from composer.tasks import ProgressFn, ShouldStop
 from training import distributed as D
+from training.checkpoint import stored_representation
 from training.config import TrainConfig, TrainProgress, TrainResult
 from training.optim import amp_setup, lr_factor, oom_message
 from training.run_data import Schedule, make_sampler, scan_corpus, split_corpus
@@ -117,8 +119,8 @@ def _launch(config, progress, should_stop, after_step, given=None, tokenizer=Non
     try:
         hooks = _Hooks(progress, should_stop, after_step, info,
                        TrainProgress(device=str(device), device_reason=reason, cell=config.cell))
-        tokenizer = tokenizer if tokenizer is not None else config.make_tokenizer()
         files = RunFiles(config, info)
+        tokenizer = tokenizer if tokenizer is not None else _tokenizer_for(config, files)
         files.check_paths()
         lock = files.take_lock(hooks.emit)
         try:
@@ -130,6 +132,17 @@ def _launch(config, progress, should_stop, after_step, given=None, tokenizer=Non
                 lock.release()
     finally:
         D.teardown(created)
+
+
+def _tokenizer_for(config, files):
+    """The run's tokenizer; resuming a melody run started with the listed-meter vocabulary
+    (before any meter) keeps that vocabulary, so the checkpoint's weights still fit."""
+    tokenizer = config.make_tokenizer()
+    stored = stored_representation(files.last) if config.resume and files.last.exists() else None
+    if stored and stored.get("kind") == "melody" == tokenizer.kind and stored["config"].get("time_signatures"):
+        meters = tuple(tuple(ts) for ts in stored["config"]["time_signatures"])
+        tokenizer = MelodyTokenizer(dataclasses.replace(tokenizer.config, time_signatures=meters))
+    return tokenizer
 
 
 def _set_up(config, info, device, reason, hooks, files, tokenizer, given) -> StepLoop:

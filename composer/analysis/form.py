@@ -1,8 +1,8 @@
 """Form statistics: does a piece repeat, answer and cadence? (issue 17)
 
 Everything is measured on the first `bars` bars of each piece (default 16),
-in the piece's opening meter, bars counted from beat 0 as the melody
-representation counts them, on its top line (the highest note of each onset;
+bars counted from beat 0 as the melody representation counts them (a meter
+change starts a bar of the new meter), on its top line (the highest note of each onset;
 a melody is its own top line). Onsets and inter-onset intervals are on a
 32nd-note grid (8 steps per quarter note).
 
@@ -27,6 +27,7 @@ and the share of pieces for the last two.
 """
 from __future__ import annotations
 
+import bisect
 import math
 from dataclasses import asdict, dataclass, field
 
@@ -108,22 +109,23 @@ class PieceForm:
 
 
 def piece_bars(song: Song) -> int:
-    """Bars of the opening meter from beat 0 to the end of the piece (its
-    `length` when it ends in rests), counting a partial last bar."""
-    return math.ceil(song.length_beats / song.bar_length() - 1e-9)
+    """Bars from beat 0 to the end of the piece (its `length` when it ends in
+    rests), counting a partial last bar; bars follow the meter changes."""
+    return len(song.bar_starts())
 
 
 def piece_form(song: Song, bars: int = DEFAULT_BARS) -> PieceForm:
     """Form statistics of the first `bars` bars of `song`."""
     if bars < 1:
         raise ValueError(f"bars must be >= 1, got {bars}")
-    bar_beats = song.bar_length()
-    n_bars = min(bars, piece_bars(song))
-    line = [n for n in top_line(song.notes) if n.start < n_bars * bar_beats - 1e-9]
+    starts = song.bar_starts()
+    n_bars = min(bars, len(starts))
+    end = starts[n_bars] if n_bars < len(starts) else math.inf
+    line = [n for n in top_line(song.notes) if n.start < end - 1e-9]
     contents: list[list[tuple[int, int]]] = [[] for _ in range(n_bars)]
     for n in line:
-        index = min(int(n.start / bar_beats + 1e-9), n_bars - 1)
-        contents[index].append((round((n.start - index * bar_beats) * GRID_PER_QUARTER), n.pitch))
+        index = min(bisect.bisect_right(starts, n.start + 1e-9) - 1, n_bars - 1)
+        contents[index].append((round((n.start - starts[index]) * GRID_PER_QUARTER), n.pitch))
     seen, repeats = set(), 0
     for content in map(tuple, contents):
         repeats += bool(content) and content in seen

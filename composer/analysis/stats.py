@@ -20,6 +20,7 @@ notes; "notes" are all non-drum notes of a piece):
 """
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -97,17 +98,18 @@ def best_key_share(notes: list[Note]) -> float:
 
 
 def bar_stats(song: Song) -> tuple[list[int], int]:
-    """(note onsets in each bar, bars where nothing sounds), for bars of the
-    opening meter from beat 0 to the end of the last note."""
-    bar = song.bar_length()
+    """(note onsets in each bar, bars where nothing sounds), for bars from beat 0
+    to the end of the last note (following the meter changes, `Song.bar_starts`)."""
     notes = song.notes
-    n_bars = max(1, int(np.ceil(song.end_beat / bar - 1e-9))) if notes else 0
+    starts = (song.bar_starts(song.end_beat) or [0.0]) if notes else []
+    n_bars = len(starts)
     onsets = [0] * n_bars
     sounding = [False] * n_bars
     for n in notes:
-        onsets[min(int(n.start // bar), n_bars - 1)] += 1
-        first, last = int(n.start // bar), int(np.ceil(n.end / bar - 1e-9)) - 1
-        for b in range(first, min(last, n_bars - 1) + 1):
+        first = min(bisect.bisect_right(starts, n.start + 1e-9) - 1, n_bars - 1)
+        last = min(bisect.bisect_left(starts, n.end - 1e-9) - 1, n_bars - 1)
+        onsets[first] += 1
+        for b in range(first, max(first, last) + 1):
             sounding[b] = True
     return onsets, sum(not s for s in sounding)
 

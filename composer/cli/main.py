@@ -80,7 +80,7 @@ def add_generate_parser(sub) -> None:
     p.add_argument("--scale", default=None, help="major, minor, dorian, mixolydian, major_pentatonic, blues, ...")
     p.add_argument("--pitch-range", type=_pitch_range, default=None, help="lowest-highest pitch, e.g. C4-C6")
     p.add_argument("--time-signature", type=_time_signature, default=None,
-                   help="melody meter, e.g. 6/8 (default: model's choice)")
+                   help="melody meter, e.g. 6/8, 7/8, 3/2 (default: model's choice)")
     p.add_argument("--tempo", type=float, default=d.tempo,
                    help=f"beats per minute written to the file (default {d.tempo:g})")
     p.add_argument("--program", type=int, default=d.program,

@@ -215,9 +215,10 @@ def span_example(tokens, positions, first_bar: int, n_bars: int, context_bars: i
     start, end = span_bounds(tokens, bars, first_bar, n_bars)
     left = bars[max(0, first_bar - context_bars)]
     stop = end if include_span else start
-    forward = tokens[:2] + tokens[left:stop]
-    forward_positions = positions[:2] + positions[left:stop]
-    span_at = 2 + start - left
+    head = bars[0] if bars else 2                   # <bos> and the meter's one or two tokens
+    forward = tokens[:head] + tokens[left:stop]
+    forward_positions = positions[:head] + positions[left:stop]
+    span_at = head + start - left
     remaining, in_span = [], []
     left_bars_after = sum(1 for t in forward[:span_at] if t == BAR)    # bar tokens of the left context after token i
     span_bars_seen = 0

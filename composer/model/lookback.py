@@ -35,7 +35,8 @@ NONE = PAD          # "no event at this place j bars back"
 class LookbackTracker:
     """The lookback features of one growing melody token sequence."""
 
-    __slots__ = ("tok", "distances", "spb", "pos", "started", "pending", "history", "current", "flags")
+    __slots__ = ("tok", "distances", "spb", "pos", "started", "pending", "history", "current", "flags",
+                 "numerator", "next_spb")
 
     def __init__(self, tok: MelodyTokenizer, distances):
         if not isinstance(tok, MelodyTokenizer):
@@ -46,7 +47,9 @@ class LookbackTracker:
             raise ValueError("lookback needs at least one distance in bars")
         c = tok.config
         self.tok, self.distances = tok, distances
-        self.spb = c.steps_per_bar(tuple(c.time_signatures[0]))   # as MelodyTokenizer.positions
+        self.spb = c.steps_per_bar((4, 4) if c.any_meter else tuple(c.time_signatures[0]))   # as tok.positions
+        self.numerator: int | None = None   # a numerator token waiting for its denominator
+        self.next_spb: int | None = None    # a meter change: the bar length from the next bar line
         self.pos = 0                   # grid step in the current bar (spb: the bar is full)
         self.started = False           # a bar line was seen
         self.pending: int | None = None  # an event token waiting for its duration
@@ -70,9 +73,14 @@ class LookbackTracker:
                 if len(self.history) > self.distances[-1]:
                     del self.history[0]
             self.started, self.current, self.pos, self.pending = True, [], 0, None
-        elif tok.ts_base <= t < tok.note_base:
-            if not self.started:
-                self.spb = tok.config.steps_per_bar(tuple(tok.config.time_signatures[t - tok.ts_base]))
+            if self.next_spb is not None:
+                self.spb, self.next_spb = self.next_spb, None
+        elif tok.is_meter(t):
+            self.numerator, meter = tok.read_meter(self.numerator, t)
+            if meter and not self.started:
+                self.spb = tok.config.steps_per_bar(meter)
+            elif meter and tok.config.any_meter:
+                self.next_spb = tok.config.steps_per_bar(meter)
         elif tok.is_dur(t):
             if self.pending is not None and self.started:
                 event = (self.pos, self.pending, t)

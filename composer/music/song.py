@@ -138,6 +138,22 @@ class Song:
         num, den = self.time_signature
         return num * 4.0 / den
 
+    def bar_starts(self, end: float | None = None) -> list[float]:
+        """The beat of every bar line from 0 up to `end` (default: `length_beats`; a bar
+        that starts before it counts), following the meter map: a change starts a bar
+        (one it falls inside ends early, as the melody representation's cut)."""
+        end = self.length_beats if end is None else end
+        meters = sorted(self.time_signatures) or [(0.0, 4, 4)]
+        starts, beat, k = [], 0.0, 0
+        while beat < end - 1e-9:
+            while k + 1 < len(meters) and meters[k + 1][0] <= beat + 1e-9:
+                k += 1
+            starts.append(beat)
+            beat += meters[k][1] * 4.0 / meters[k][2]
+            if k + 1 < len(meters) and meters[k + 1][0] < beat - 1e-9:
+                beat = meters[k + 1][0]
+        return starts
+
 
 def melody_song(notes: list[Note], *, tempo: float = 120.0, program: int = 0,
                 time_signature: tuple[int, int] = (4, 4), name: str = "melody") -> Song:

@@ -41,7 +41,7 @@ from composer.errors import ComposerError
 from composer.music.scales import SCALES, parse_key, parse_scale
 from composer.representations.base import Constraints, Grammar
 from composer.representations.melody import HOLD, REST, MelodyGrammar, MelodyTokenizer
-from composer.representations.melody.grammar import BAR_KIND, DUR_KIND, EVENT_KIND, TS_KIND
+from composer.representations.melody.grammar import BAR_KIND, DUR_KIND, EVENT_KIND
 from composer.services.defaults import DEFAULTS
 
 FREE = "free"
@@ -198,9 +198,10 @@ def sampling_grammar(tokenizer, request, constraints: Constraints, device) -> Gr
 
 
 def beat_steps(time_signature: tuple[int, int], steps_per_quarter: int) -> int:
-    """Grid steps of one beat: a dotted quarter in 6/8, 9/8, 12/8, else the denominator's note."""
+    """Grid steps of one beat: three of the denominator's notes in compound meters
+    (6/8, 9/8, 12/8, 6/4, 12/16 ...: a numerator of 6, 9, 12 ... over 4 or shorter), else one."""
     num, den = time_signature
-    quarter_fraction = 1.5 if den == 8 and num % 3 == 0 and num > 3 else 4 / den
+    quarter_fraction = (3 if num % 3 == 0 and num > 3 and den >= 4 else 1) * 4 / den
     return max(1, round(steps_per_quarter * quarter_fraction))
 
 
@@ -226,7 +227,7 @@ class FormGrammar(MelodyGrammar):
         # the tokens of every phrase up to the last one a repeat copies from; a bar is at most
         # <bar> + (event, duration) per grid step
         sources = self.source[self.is_repeat]
-        self.cap = 0 if not len(sources) else int(sources.max() + 1) * spec.phrase_bars * (1 + 2 * c.max_duration)
+        self.cap = 0 if not len(sources) else int(sources.max() + 1) * spec.phrase_bars * (1 + 2 * c.max_bar_steps)
         S = len(spec.letters)
         pitches = np.arange(c.pitch_low, c.pitch_high + 1)
         self._note_pitch = np.full(tok.vocab_size, -1, dtype=np.int64)                 # (V,)
@@ -246,8 +247,8 @@ class FormGrammar(MelodyGrammar):
         self.minor = np.full(batch, bool(key and key[1]), dtype=bool)
         self.cadence_on = np.zeros(batch, dtype=bool)                 # this bar must end on a cadence note
         self.cadence_pcs = np.zeros((batch, 12), dtype=bool)          # ... one of these pitch classes
-        self._beat_of = np.zeros(tok.vocab_size, dtype=np.int64)       # grid steps per beat of each meter token
-        self._beat_of[tok.ts_base:tok.note_base] = [beat_steps(ts, c.steps_per_quarter) for ts in c.time_signatures]
+        self._beat_of = np.array([[beat_steps((n, d), c.steps_per_quarter) if n and d else 1   # [num, den]
+                                   for d in range(33)] for n in range(33)], dtype=np.int64)
         self.beat = np.full(batch, beat_steps(self.fixed_ts or (4, 4), c.steps_per_quarter), dtype=np.int64)
 
     def mark_primed(self) -> None:
@@ -316,7 +317,8 @@ class FormGrammar(MelodyGrammar):
         rows = np.flatnonzero(sounding)
         np.add.at(self.pc_weight, (rows, self.pending_pitch[rows] % 12), self._steps[t[rows]])
         self.last_pitch = np.where(sounding, self.pending_pitch, self.last_pitch)
-        self.beat = np.where((ph == self.METER) & (kind == TS_KIND), self._beat_of[t], self.beat)
+        meter, num, den = self.meter_update(ph, kind, t)
+        self.beat = np.where(meter, self._beat_of[np.minimum(num, 32), np.minimum(den, 32)], self.beat)
         bar = (ph == self.EVENT) & (kind == BAR_KIND) & (j >= 0) & (j < self.bars_wanted)
         if bar.any():
             self._start_bar(np.flatnonzero(bar), j)

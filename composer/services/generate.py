@@ -21,6 +21,7 @@ from composer.paths import shown
 from composer.representations.base import BOS, Constraints, UnusableMusic
 from composer.representations.frames import FramesTokenizer
 from composer.representations.melody import MelodyTokenizer
+from composer.representations.melody.config import meter_range_problem
 from composer.representations.performance import PerformanceTokenizer
 from composer.safe_write import check_folder_target, check_target
 from composer.services.defaults import DEFAULTS
@@ -72,6 +73,9 @@ class GenerateRequest:
         if self.seconds is not None and not 0 < self.seconds <= 3600:
             raise ComposerError(f"seconds must be in (0, 3600], got {self.seconds}")
         check_pitch_range(self.pitch_low, self.pitch_high)
+        problem = self.time_signature is not None and meter_range_problem(tuple(self.time_signature))
+        if problem:
+            raise ComposerError(problem)
         if not 10 <= self.tempo <= 400:
             raise ComposerError(f"tempo must be in 10..400 bpm, got {self.tempo}")
         if not 0 <= self.program <= 127:
@@ -135,8 +139,9 @@ def _primer_tokens(loaded: LoadedModel, request: GenerateRequest) -> tuple[list[
             if request.time_signature and tuple(request.time_signature) != ts:
                 raise ComposerError(f"the primer is in {ts[0]}/{ts[1]} but {request.time_signature[0]}/"
                                     f"{request.time_signature[1]} was requested")
-            if ts not in [tuple(t) for t in tok.config.time_signatures]:
-                raise ComposerError(f"the primer's time signature {ts[0]}/{ts[1]} is not one this model knows")
+            problem = tok.config.meter_problem(ts)
+            if problem:
+                raise ComposerError(f"the primer's {problem}")
             notes, _, _ = tok.extract(song)
             c = tok.config
             notes = [n for n in notes if c.pitch_low <= n.pitch <= c.pitch_high]

@@ -135,8 +135,9 @@ def _song_bars(song: Song, bar_beats: float, step: float) -> int:
 
 def _layout(tok: MelodyTokenizer, song: Song, request: InfillRequest) -> _Layout:
     ts = tuple(song.time_signature)
-    if ts not in [tuple(t) for t in tok.config.time_signatures]:
-        raise ComposerError(f"the song's time signature {ts[0]}/{ts[1]} is not one this model knows")
+    problem = tok.config.meter_problem(ts)
+    if problem:
+        raise ComposerError(f"the song's {problem}")
     bar_beats = song.bar_length()
     total = _song_bars(song, bar_beats, 1 / tok.config.steps_per_quarter)
     first, last = request.bars
@@ -282,7 +283,7 @@ def infill(loaded: LoadedModel, song: Song, request: InfillRequest, progress: Pr
     spans = [_span_tokens(row) for row in rows]
     songs = []
     for span in spans:
-        notes, _, _ = tok.decode_notes([BOS, tok.ts_token(layout.ts)] + span)
+        notes, _, _ = tok.decode_notes([BOS, *tok.meter_tokens(layout.ts)] + span)
         songs.append(_splice(song, layout, notes))
     notify(progress, total, total, "step", "infilling")
     start = layout.first_bar * layout.bar_beats

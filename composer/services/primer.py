@@ -105,7 +105,7 @@ def _reduction(song: Song, tokenizer: Tokenizer | None) -> str:
     outside = sum(1 for n in notes if not c.pitch_low <= n.pitch <= c.pitch_high)
     if outside:
         parts.append(f"{outside} notes outside the model's range skipped")
-    if tuple(song.time_signature) not in [tuple(t) for t in c.time_signatures]:
+    if c.meter_problem(tuple(song.time_signature)):
         parts.append(f"meter {ts} unknown to this model")
     else:
         parts.append(ts)

@@ -11,6 +11,7 @@ from composer.music.midifile import read_midi, song_to_bytes
 from composer.music.song import Note, Song, Track
 from composer.representations.base import BOS, PAD, Constraints, UnusableMusic
 from composer.representations.melody import BAR, HOLD, REST, MelodyConfig, MelodyTokenizer
+from composer.representations.melody.config import LISTED_METERS
 from composer.representations.performance import PerformanceTokenizer
 from composer.representations.registry import tokenizer_from_config
 
@@ -29,13 +30,14 @@ def folk_song_6_8() -> Song:
                 time_signatures=[(0.0, 6, 8)], tempos=[(0.0, 100.0)])
 
 
-def test_melody_round_trip_through_a_real_midi_file():
+@pytest.mark.parametrize("listed, meter", [(False, ["num:6", "den:8"]), (True, ["ts:6/8"])])
+def test_melody_round_trip_through_a_real_midi_file(listed, meter):
     song = read_midi(song_to_bytes(folk_song_6_8()))
-    tok = MelodyTokenizer()
+    tok = MelodyTokenizer(MelodyConfig(time_signatures=LISTED_METERS) if listed else None)
     enc = tok.encode(song)
     assert "Whistle" in enc.source and enc.n_notes == 9
     names = [tok.vocab[t] for t in enc.tokens]
-    assert names[:3] == ["<bos>", "ts:6/8", "bar"] and names.count("bar") == 3 and "hold" in names
+    assert names[:len(meter) + 2] == ["<bos>", *meter, "bar"] and names.count("bar") == 3 and "hold" in names
     back = tok.decode(enc.tokens, tempo=100, program=73)
     assert back.tracks[0].notes == [Note(n.start, n.end, n.pitch) for n in folk_song_6_8().tracks[1].notes]
     assert back.time_signature == (6, 8)
@@ -59,12 +61,23 @@ def test_melody_policy_chords_keep_highest_or_lowest_and_track_override():
     (Song(tracks=[]), "no notes"),
     (Song(tracks=[Track(notes=[Note(i, i + 1, 36) for i in range(20)], is_drum=True)]), "drums only"),
     (Song(tracks=[Track(notes=[Note(0, 1, 60)])]), "too short"),
-    (Song(tracks=[Track(notes=[Note(i, i + 1, 60) for i in range(20)])], time_signatures=[(0.0, 7, 16)]),
-     "unsupported time signature 7/16"),
+    (Song(tracks=[Track(notes=[Note(i, i + 1, 60) for i in range(20)])], time_signatures=[(0.0, 33, 4)]),
+     "unsupported time signature 33/4: the numerator must be 1-32"),
+    (Song(tracks=[Track(notes=[Note(i, i + 1, 60) for i in range(20)])], time_signatures=[(0.0, 3, 32)]),
+     "unsupported time signature 3/32: a bar that does not fit the grid"),
+    (Song(tracks=[Track(notes=[Note(i, i + 1, 60) for i in range(20)])], time_signatures=[(0.0, 9, 1)]),
+     "unsupported time signature 9/1: a bar longer than 8 whole notes"),
 ])
 def test_unusable_music_says_why(song, reason):
     with pytest.raises(UnusableMusic, match=reason):
         MelodyTokenizer().encode(song)
+
+
+def test_a_listed_meter_vocabulary_refuses_other_meters():
+    song = Song(tracks=[Track(notes=[Note(i, i + 1, 60) for i in range(20)])], time_signatures=[(0.0, 7, 16)])
+    MelodyTokenizer().encode(song)
+    with pytest.raises(UnusableMusic, match="^unsupported time signature 7/16$"):
+        MelodyTokenizer(MelodyConfig(time_signatures=LISTED_METERS)).encode(song)
 
 
 def test_performance_round_trip_is_lossless_on_the_quantized_grid():
@@ -91,8 +104,9 @@ def test_tokenizers_rebuild_from_their_stored_config():
         assert again.vocab == tok.vocab and again.config == tok.config
 
 
-def test_melody_positions_match_what_the_sampling_grammar_tracks():
-    tok = MelodyTokenizer()
+@pytest.mark.parametrize("listed", [False, True])
+def test_melody_positions_match_what_the_sampling_grammar_tracks(listed):
+    tok = MelodyTokenizer(MelodyConfig(time_signatures=LISTED_METERS) if listed else None)
     tokens = tok.encode(read_midi(song_to_bytes(folk_song_6_8()))).tokens[:-1]
     grammar = tok.grammar(1, Constraints(bars=50), "cpu")
     tracked = []
@@ -118,21 +132,29 @@ def test_any_melody_token_sequence_decodes_to_a_valid_midi_file(tokens):
 
 
 _MEL = MelodyTokenizer()
+_LISTED = MelodyTokenizer(MelodyConfig(time_signatures=LISTED_METERS))
+assert (_MEL.note_base, _MEL.dur_base) == (_LISTED.note_base + 29, _LISTED.dur_base + 29)
 # tokens that make the decoder's cases common: notes, rests, holds, bar lines,
-# short durations, a meter change, <pad>/<bos>; any token (<eos> too) now and then
+# short durations, meters and meter changes (3/4, 4/4, 7/8 of the any-meter vocabulary, 2/4 and
+# 6/8 of the listed), <pad>/<bos>; any token (<eos> too) now and then. Drawn as ids of the
+# any-meter vocabulary; the listed one takes them 29 lower from note:P on.
 _MELODY_TOKENS = st.one_of(
-    st.sampled_from([BAR, REST, HOLD, HOLD, _MEL.note_base + 24, _MEL.note_base + 31, _MEL.ts_base,
-                     _MEL.ts_base + 3, PAD, BOS]),
+    st.sampled_from([BAR, REST, HOLD, HOLD, _MEL.note_base + 24, _MEL.note_base + 31, _MEL.ts_base + 2,
+                     _MEL.ts_base + 3, _MEL.ts_base + 6, _MEL.den_base + 2, _MEL.den_base + 3, _LISTED.ts_base,
+                     _LISTED.ts_base + 3, PAD, BOS]),
     st.integers(min_value=_MEL.dur_base, max_value=_MEL.dur_base + 7),
     st.integers(min_value=0, max_value=_MEL.vocab_size - 1))
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.lists(_MELODY_TOKENS, max_size=160), st.lists(st.integers(min_value=1, max_value=9), max_size=40))
-def test_the_incremental_melody_decoder_equals_decoding_from_scratch(tokens, chunks):
+@given(st.lists(_MELODY_TOKENS, max_size=160), st.lists(st.integers(min_value=1, max_value=9), max_size=40),
+       st.booleans())
+def test_the_incremental_melody_decoder_equals_decoding_from_scratch(tokens, chunks, listed):
     """Fed in any pieces and looked at after each, the live-preview decoder
     gives what decoding all the tokens so far gives."""
-    tok = MelodyTokenizer()
+    tok = _LISTED if listed else _MEL
+    if listed:
+        tokens = [t - 29 if t >= _MEL.note_base else t for t in tokens if t < _LISTED.vocab_size + 29]
     decoder, fed = tok.decoder(tempo=97, program=12), 0
     for size in chunks + [len(tokens)]:
         decoder.feed(tokens[fed:fed + size])

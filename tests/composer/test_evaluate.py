@@ -19,7 +19,8 @@ from composer.model.copyindex import CopyIndex
 from composer.model.modelfile import load_model, save_model
 from composer.model.network import ModelConfig, MusicRNN
 from composer.music.song import Note, melody_song
-from composer.representations.melody import MelodyTokenizer
+from composer.representations.melody import MelodyConfig, MelodyTokenizer
+from composer.representations.melody.config import LISTED_METERS
 from composer.services.copylimit import limit_copies
 from composer.services.evaluate import EvalConfig, evaluate
 from composer.services.generate import GenerateRequest, generate
@@ -65,13 +66,16 @@ def test_model_bits_per_note_is_exact_for_known_probabilities(tmp_path):
     assert result.likelihood["model"]["notes"] == notes == result.likelihood["uniform"]["notes"]
 
 
-def test_uniform_baseline_counts_the_choices_the_grammar_allows():
-    # <bos> ts:4/4 bar note:60 dur:16 <eos>: 9 meters, then the bar line is forced, then 61 pitches
+@pytest.mark.parametrize("listed, meter_bits", [(False, math.log2(32) + math.log2(6)), (True, math.log2(9))])
+def test_uniform_baseline_counts_the_choices_the_grammar_allows(listed, meter_bits):
+    # <bos> num:4 den:4 bar note:60 dur:16 <eos>: 32 numerators, the 6 denominators (4/1 .. 4/32
+    # all fit), or one of 9 listed meters (ts:4/4); then the bar line is forced, then 61 pitches
     # or a rest, then 16 durations that fit the bar, then <eos> is forced.
-    tokens = TOK.encode_notes([Note(0.0, 4.0, 60)], (4, 4))
-    result = uniform_bits(TOK, [tokens])
+    tok = MelodyTokenizer(MelodyConfig(time_signatures=LISTED_METERS)) if listed else TOK
+    tokens = tok.encode_notes([Note(0.0, 4.0, 60)], (4, 4))
+    result = uniform_bits(tok, [tokens])
     assert result.outside_grammar == 0
-    assert result.bits[0] == pytest.approx(math.log2(9) + math.log2(62) + math.log2(16))
+    assert result.bits[0] == pytest.approx(meter_bits + math.log2(62) + math.log2(16))
 
 
 def test_bigram_probabilities_sum_to_one_and_follow_the_counts():

@@ -128,12 +128,13 @@ def test_without_a_key_the_piece_ends_on_the_tonic_of_its_own_key(melody_model):
 
 
 def test_no_piece_opens_with_a_silent_bar(melody_model):
-    """One pitch and <rest>: at temperature 5 about a quarter of first events are
-    rests of a random length; none may fill the first bar."""
+    """One pitch and <rest>: at temperature 5 some first events (8% of this tiny model's) are
+    rests of a random length; none may fill the first bar (of 4/4: at temperature 5
+    the model's own choice would be any of the meters, many with long bars)."""
     result = generate(melody_model, GenerateRequest(count=200, bars=1, seed=1, temperature=5.0,
-                                                    pitch_low=60, pitch_high=60))
+                                                    pitch_low=60, pitch_high=60, time_signature=(4, 4)))
     firsts = [bars_of(t)[0] for t in result.tokens]
-    assert sum(bar[1] == REST for bar in firsts) > 20            # rests were drawn, as pickups
+    assert sum(bar[1] == REST for bar in firsts) > 10            # rests were drawn, as pickups
     assert all(any(n.start < song.bar_length() for n in song.tracks[0].notes) for song in result.songs)
 
 
@@ -150,7 +151,7 @@ def grammar_after(tokenizer, tokens, *, primed=False):
 def test_a_rest_may_not_fill_the_opening_bar_unless_a_primer_came_first(melody_model):
     tok = melody_model.tokenizer
     whole_bar = tok.dur_token(16)
-    opening = [BOS, tok.ts_token((4, 4)), BAR, REST]
+    opening = [BOS, *tok.meter_tokens((4, 4)), BAR, REST]
     assert not grammar_after(tok, opening).mask()[0, whole_bar]
     assert grammar_after(tok, opening).mask()[0, tok.dur_token(15)]                 # a pickup rest may
     plain = tok.grammar(1, Constraints(bars=2), "cpu")          # free, no key: the melody grammar's own rule

@@ -67,7 +67,8 @@ def other_tracks_bytes(song: Song, skip: int) -> list[bytes]:
 def test_span_example_cuts_at_bar_tokens_and_counts_the_bars_left():
     tok = MelodyTokenizer()
     seq = training_sequences(tok)[0] + []           # <bos> ts bar ... bar ... <eos>: 2 bars
-    seq = seq[:-1] + seq[2:-1] + [EOS]              # 4 bars
+    head = seq.index(BAR)                           # <bos> and the meter
+    seq = seq[:-1] + seq[head:-1] + [EOS]           # 4 bars
     bars = bar_indices(seq)
     ex = span_example(seq, tok.positions(seq), 1, 2, 8)
     assert ex.forward == seq[:bars[3]] and ex.span_start == bars[1]
@@ -75,7 +76,7 @@ def test_span_example_cuts_at_bar_tokens_and_counts_the_bars_left():
     assert ex.remaining[0] == 3 and ex.remaining[bars[1] - 1] == 2 and ex.remaining[bars[1]] == 1
     assert ex.remaining[-1] == 0 and ex.in_span[bars[1] - 2] == 0 and ex.in_span[bars[1] - 1] == 1
     short = span_example(seq, tok.positions(seq), 3, 1, 1, include_span=False)
-    assert short.forward == seq[:2] + seq[bars[2]:bars[3]] and short.right == [EOS]
+    assert short.forward == seq[:head] + seq[bars[2]:bars[3]] and short.right == [EOS]
     with pytest.raises(ValueError, match="outside the piece"):
         span_example(seq, tok.positions(seq), 3, 2, 1)
 
@@ -185,7 +186,7 @@ def test_only_the_span_of_the_melody_changes(which, infill_model, plain_model):
         assert out.tempos == song.tempos and out.time_signatures == song.time_signatures
         assert span.count(BAR) == 2 and span[0] == BAR
         tok = loaded.tokenizer
-        assert tok.decode_notes([BOS, tok.ts_token((4, 4))] + span)[2] == 2
+        assert tok.decode_notes([BOS, *tok.meter_tokens((4, 4))] + span)[2] == 2
 
 
 def test_key_scale_and_range_are_honoured(infill_model):

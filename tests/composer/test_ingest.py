@@ -24,7 +24,8 @@ EXPECTED = {
     "broken/truncated.mid": ("used", ""),           # up to the damage
     "drums.mid": ("skipped", "drums only"),
     "empty.midi": ("skipped", "corrupt: empty file"),
-    "five_eight.mid": ("skipped", "unsupported time signature 5/8"),
+    "five_eight.mid": ("used", ""),
+    "long_bars.mid": ("skipped", "unsupported time signature 9/1: a bar longer than 8 whole notes"),
     "jig_6_8.mid": ("used", ""),
     "melodies/a.mid": ("used", ""),
     "melodies/b.midi": ("used", ""),
@@ -44,6 +45,7 @@ def build_mixed_folder(root: Path) -> Path:
     write_song(drums_only(), root / "drums.mid")
     (root / "empty.midi").write_bytes(b"")
     write_song(melody(20, time_signature=(5, 8)), root / "five_eight.mid")
+    write_song(melody(20, seed=8, time_signature=(9, 1)), root / "long_bars.mid")
     write_song(melody(24, seed=3, time_signature=(6, 8), step=0.5), root / "jig_6_8.mid")
     write_song(melody(32, seed=4), root / "melodies/a.mid")
     write_song(melody(16, seed=5, tempo=90), root / "melodies/b.midi")
@@ -128,7 +130,7 @@ def test_performance_representation_takes_all_pitched_tracks(mixed):
     report = scan(mixed, PerformanceTokenizer()).report
     band_result = next(f for f in report.files if f.path == "Band.mid")
     assert band_result.status == "used" and band_result.source == "2 pitched track(s) merged"
-    assert next(f for f in report.files if f.path == "five_eight.mid").status == "used"   # no meter limits
+    assert next(f for f in report.files if f.path == "long_bars.mid").status == "used"   # no meter limits
 
 
 def test_second_scan_parses_nothing_and_gives_the_same_report(mixed):
@@ -179,7 +181,7 @@ def test_progress_reports_every_file(mixed):
 def test_report_summary_and_json_round_trip(mixed, tmp_path):
     report = scan(mixed).report
     lines = report.summary_lines()
-    assert lines[0].startswith(f"{len(EXPECTED)} MIDI file(s) in {mixed}: 7 used")
+    assert lines[0].startswith(f"{len(EXPECTED)} MIDI file(s) in {mixed}: 8 used")
     for result in report.skipped():
         assert f"  {result.path}: {result.reason}" in lines
     assert lines[1] == "skipped: 3 corrupt, 1 drums only, 1 unsupported time signature, 1 too short, 1 no notes"
@@ -336,7 +338,7 @@ def test_unwritable_cache_does_not_stop_the_scan(mixed, tmp_path):
     blocker = tmp_path / "not_a_dir"
     blocker.write_text("")
     corpus = scan(mixed, cache_dir=blocker / "cache")
-    assert len(corpus.report.used()) == 7 and corpus.report.parsed == len(EXPECTED)
+    assert len(corpus.report.used()) == 8 and corpus.report.parsed == len(EXPECTED)
 
 
 def test_a_damaged_cache_is_replaced_by_a_new_one(mixed, tmp_path, caplog):
@@ -344,7 +346,7 @@ def test_a_damaged_cache_is_replaced_by_a_new_one(mixed, tmp_path, caplog):
     cache_dir.mkdir()
     (cache_dir / "ingest.sqlite").write_bytes(b"not a database, e.g. left half-written by a power cut" * 100)
     first = scan(mixed, cache_dir=cache_dir)
-    assert first.report.parsed == len(EXPECTED) and len(first.report.used()) == 7
+    assert first.report.parsed == len(EXPECTED) and len(first.report.used()) == 8
     assert "was damaged" in caplog.text
     again = scan(mixed, cache_dir=cache_dir)
     assert again.report.cache_hits == len(EXPECTED)

@@ -11,12 +11,19 @@ from hypothesis import strategies as st
 
 from composer.representations.base import BOS, EOS, PAD, Constraints
 from composer.representations.melody import BAR, HOLD, REST, MelodyConfig, MelodyTokenizer
+from composer.representations.melody.config import DENOMINATORS, LISTED_METERS
 
-TOKENIZERS = {spq: MelodyTokenizer(MelodyConfig(steps_per_quarter=spq)) for spq in (2, 4, 12)}
+# (grid steps per quarter, listed meters or any meter)
+TOKENIZERS = {(spq, listed): MelodyTokenizer(MelodyConfig(steps_per_quarter=spq,
+                                                          time_signatures=LISTED_METERS if listed else None))
+              for spq in (2, 4, 12) for listed in (False, True)}
+SOME_METERS = ((7, 8), (6, 4), (3, 2), (5, 8), (11, 8), (4, 4), (2, 16), (32, 4))
 
 
 class ReferenceMelodyGrammar:
-    """One sequence in plain Python: <bos> ts bar (event dur)+ ... <eos>, then <pad>;
+    """One sequence in plain Python: <bos> meter bar (event dur)+ ... <eos>, then <pad>; the
+    meter is a listed meter's token, or a numerator and a denominator token that make a meter
+    (a numerator starts a meter change after a duration too: followed, never offered);
     unprimed, no rest may fill the first bar before a note."""
 
     def __init__(self, tok: MelodyTokenizer, constraints: Constraints):
@@ -26,6 +33,7 @@ class ReferenceMelodyGrammar:
         self.phase, self.pos, self.bars_done, self.bars_base = "start", 0, 0, 0
         self.spb = c.steps_per_bar(self.fixed_ts or (4, 4))
         self.has_prev = self.bar_open = self.primed = self.sounded = self.pending_rest = False
+        self.num = 0
         self.notes = {tok.note_token(p) for p in range(c.pitch_low, c.pitch_high + 1) if constraints.pitch_ok(p)}
 
     def allowed(self) -> set[int]:
@@ -33,7 +41,13 @@ class ReferenceMelodyGrammar:
         if self.phase == "start":
             return {BOS}
         if self.phase == "meter":
-            return {tok.ts_token(self.fixed_ts)} if self.fixed_ts else set(range(tok.ts_base, tok.note_base))
+            if self.fixed_ts:
+                return {tok.meter_tokens(self.fixed_ts)[0]}
+            return set(range(tok.ts_base, tok.den_base if tok.config.any_meter else tok.note_base))
+        if self.phase == "denominator":
+            if self.fixed_ts and self.num == self.fixed_ts[0]:
+                return {tok.meter_tokens(self.fixed_ts)[1]}
+            return {tok.den_base + i for i, d in enumerate(DENOMINATORS) if not tok.config.meter_problem((self.num, d))}
         if self.phase == "finished":
             return {PAD}
         if self.phase == "event":
@@ -54,8 +68,13 @@ class ReferenceMelodyGrammar:
             self.phase = "finished"
         elif self.phase == "start" and t == BOS:
             self.phase = "meter"
-        elif self.phase == "meter" and tok.ts_base <= t < tok.note_base:
+        elif self.phase == "meter" and tok.ts_base <= t < tok.note_base and not tok.config.any_meter:
             self.spb = tok.config.steps_per_bar(tuple(tok.config.time_signatures[t - tok.ts_base]))
+            self.phase = "event"
+        elif self.phase in ("meter", "event") and tok.config.any_meter and tok.ts_base <= t < tok.den_base:
+            self.num, self.phase = t - tok.ts_base + 1, "denominator"
+        elif self.phase == "denominator" and tok.den_base <= t < tok.note_base:
+            self.spb = max(1, self.num * 4 * tok.config.steps_per_quarter // DENOMINATORS[t - tok.den_base])
             self.phase = "event"
         elif self.phase == "event" and t == BAR:
             self.bar_open = True
@@ -86,13 +105,14 @@ def random_constraints(rng: random.Random, tok: MelodyTokenizer) -> Constraints:
     low = rng.randrange(c.pitch_low, c.pitch_high - 12)
     return Constraints(bars=rng.randint(1, 4), pitch_low=low, pitch_high=rng.randint(low + 12, 127),
                        pitch_classes=rng.choice([None, frozenset({0, 2, 4, 5, 7, 9, 11}), frozenset({1, 6})]),
-                       time_signature=rng.choice([None, None, *c.time_signatures]))
+                       time_signature=rng.choice([None, None, *(c.time_signatures or SOME_METERS)]))
 
 
 def any_token(rng: random.Random, tok: MelodyTokenizer) -> int:
     """Half the time one of the structural tokens, where the rules have their edge cases."""
     if rng.random() < 0.5:
-        return rng.choice([PAD, BOS, EOS, BAR, REST, HOLD, tok.ts_base, tok.dur_base, tok.vocab_size - 1])
+        return rng.choice([PAD, BOS, EOS, BAR, REST, HOLD, tok.ts_base, tok.ts_base + 6, tok.note_base - 1,
+                           tok.dur_base, tok.vocab_size - 1])
     return rng.randrange(tok.vocab_size)
 
 
@@ -131,7 +151,7 @@ def test_masks_match_the_reference_on_random_token_streams(seed, spq, batch, off
 
 
 def test_a_stream_the_grammar_allows_ends_with_exactly_the_bars_wanted():
-    tok = TOKENIZERS[4]
+    tok = TOKENIZERS[4, False]
     rng = random.Random(3)
     grammar = tok.grammar(3, Constraints(bars=5), "cpu")
     rows = [[] for _ in range(3)]
@@ -147,11 +167,12 @@ def test_a_stream_the_grammar_allows_ends_with_exactly_the_bars_wanted():
 
 
 def test_the_mask_is_on_the_grammars_device_and_tokens_may_be_a_strided_column():
-    tok = TOKENIZERS[4]
+    tok = TOKENIZERS[4, False]
     assert tok.grammar(2, Constraints(bars=1), "meta").mask().device.type == "meta"
     grammar = tok.grammar(2, Constraints(bars=1), "cpu")
     grammar.update(torch.tensor([BOS]).expand(2))                       # a primer column: stride 0
-    grammar.update(torch.tensor([[tok.ts_token((3, 4)), PAD], [tok.ts_token((4, 4)), PAD]])[:, 0])
+    grammar.update(torch.tensor([[tok.meter_tokens((3, 4))[0], PAD], [tok.meter_tokens((4, 4))[0], PAD]])[:, 0])
+    grammar.update(torch.tensor([[tok.meter_tokens((3, 4))[1], PAD], [tok.meter_tokens((4, 4))[1], PAD]])[:, 0])
     grammar.update(torch.tensor([BAR, BAR]))
     grammar.update(torch.tensor([tok.note_token(60), tok.note_token(60)]))
     longest = [max(torch.nonzero(row).flatten().tolist()) - tok.dur_base + 1 for row in grammar.mask()]

@@ -30,7 +30,7 @@ def melody_model(tmp_path_factory):
 
 def test_decoded_melody_ending_in_rests_is_written_with_all_its_bars():
     tok = MelodyTokenizer()
-    tokens = [BOS, tok.ts_token((3, 4)), BAR, tok.note_token(60), tok.dur_token(4), REST, tok.dur_token(8),
+    tokens = [BOS, *tok.meter_tokens((3, 4)), BAR, tok.note_token(60), tok.dur_token(4), REST, tok.dur_token(8),
               BAR, REST, tok.dur_token(12), BAR, REST, tok.dur_token(12), EOS]         # 3 bars, 1 beat of music
     song = tok.decode(tokens, tempo=120.0)
     assert song.end_beat == 1.0 and song.length == 9.0 and song.length_beats == 9.0
@@ -40,7 +40,7 @@ def test_decoded_melody_ending_in_rests_is_written_with_all_its_bars():
 
 def test_a_melody_of_rests_only_still_lasts_its_bars():
     tok = MelodyTokenizer()
-    song = tok.decode([BOS, tok.ts_token((4, 4))] + [BAR, REST, tok.dur_token(16)] * 4 + [EOS])
+    song = tok.decode([BOS, *tok.meter_tokens((4, 4))] + [BAR, REST, tok.dur_token(16)] * 4 + [EOS])
     assert song.tracks[0].notes == [] and file_seconds(song_to_bytes(song)) == pytest.approx((8.0, 8.0))
 
 

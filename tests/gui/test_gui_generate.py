@@ -153,12 +153,12 @@ def test_worker_error_becomes_a_dialog_with_the_traceback(qtbot, make_window):
     window = make_window()
     view = _setup(window, count=1, bars=2)
     odd_meter = Song(tracks=[Track(notes=[Note(i * 0.5, i * 0.5 + 0.5, 60 + i) for i in range(12)])],
-                     time_signatures=[(0.0, 7, 8)])
+                     time_signatures=[(0.0, 9, 1)])       # a bar of 9 whole notes: no model's meter
     view.set_primer_song(odd_meter, "odd.mid")
     with qtbot.waitSignal(window.dialogs.errorShown, timeout=WAIT_MS) as blocker:
         qtbot.mouseClick(view.generate_button, Qt.MouseButton.LeftButton)
     box = blocker.args[0]
-    assert "7/8" in box.text()
+    assert "9/1" in box.text()
     assert "Traceback" in box.detailedText()
     qtbot.waitUntil(lambda: view.job is None, timeout=WAIT_MS)
     box.accept()

@@ -7,7 +7,8 @@ import pytest
 
 from composer.errors import Cancelled
 from composer.music.midifile import read_midi
-from composer.representations.melody import MelodyTokenizer
+from composer.representations.melody import MelodyConfig, MelodyTokenizer
+from composer.representations.melody.config import LISTED_METERS
 from training.corpus import (
     RESERVED_FOLDERS,
     ReservedCorpusError,
@@ -19,7 +20,7 @@ from training.corpus import (
     tune_sources,
 )
 
-TOK = MelodyTokenizer()
+TOK = MelodyTokenizer(MelodyConfig(time_signatures=LISTED_METERS))    # the meters the converter renotates into
 
 
 def names(tokens) -> list[str]:

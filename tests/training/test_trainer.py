@@ -191,6 +191,19 @@ def test_interrupted_and_resumed_run_ends_with_the_same_weights(folder, tmp_path
     assert len(steps_logged) == len(straight.metrics_path.read_text().splitlines())
 
 
+def test_a_run_started_with_the_listed_meters_resumes_with_them(folder, tmp_path, monkeypatch):
+    """A run checkpointed before the any-meter vocabulary keeps its nine meter tokens when resumed."""
+    from composer.representations.melody import MelodyConfig
+    from composer.representations.melody.config import LISTED_METERS
+    listed = MelodyTokenizer(MelodyConfig(time_signatures=LISTED_METERS))
+    config, seen = tiny_config(folder, tmp_path), {"step": 0}
+    with monkeypatch.context() as patch:
+        patch.setattr(TrainConfig, "make_tokenizer", lambda self: listed)
+        train(config, progress=lambda p: seen.update(step=p.info.step), should_stop=lambda: seen["step"] >= 5)
+    resumed = train(dataclasses.replace(config, resume=True))
+    assert resumed.steps == 12 and load_model(resumed.model_path).tokenizer.vocab == listed.vocab
+
+
 def test_resume_with_weight_average_and_weight_drop_is_exact(folder, tmp_path):
     """The averaged weights are checkpointed: a cancelled and resumed run
     ends with the same weights, the same average and the same model file as

@@ -8,15 +8,18 @@ import numpy as np
 import torch
 
 from composer.representations.base import BOS, EOS, PAD, Constraints, Grammar
-from composer.representations.melody.config import BAR, HOLD, REST
+from composer.representations.melody.config import BAR, DENOMINATORS, HOLD, NUMERATORS, REST
 
 if TYPE_CHECKING:
     from composer.representations.melody.tokenizer import MelodyTokenizer
 
 
 class MelodyGrammar(Grammar):
-    """<bos> ts bar (event dur)... with durations that never cross a bar line,
-    exactly `constraints.bars` new bars, then <eos>. Without a primer the
+    """<bos> meter bar (event dur)... with durations that never cross a bar line,
+    exactly `constraints.bars` new bars, then <eos>. The meter is one token
+    (listed meters) or a numerator and a denominator token (any meter); it is
+    stated once: sampling writes no meter change (a change fed in a primer or
+    scored sequence is followed, from the next bar). Without a primer the
     first bar is never silent: until a note has started in it, a rest may not
     reach its bar line (a pickup rest may).
 
@@ -28,8 +31,9 @@ class MelodyGrammar(Grammar):
     (docs/benchmarks.md); the lookup costs tens of microseconds."""
 
     # phases
-    START, METER, EVENT, DURATION, FINISHED = range(5)
-    row_state = ("phase", "pos", "spb", "bars_done", "bars_base", "has_prev", "bar_open", "sounded", "pending_rest")
+    START, METER, EVENT, DURATION, FINISHED, DENOMINATOR = range(6)
+    row_state = ("phase", "pos", "spb", "bars_done", "bars_base", "has_prev", "bar_open", "sounded", "pending_rest",
+                 "num")
 
     def __init__(self, tok: MelodyTokenizer, batch: int, constraints: Constraints, device):
         c = tok.config
@@ -38,10 +42,9 @@ class MelodyGrammar(Grammar):
         self.tok, self.device = tok, device
         self.bars_wanted = constraints.bars
         self.fixed_ts = tuple(constraints.time_signature) if constraints.time_signature else None
-        if self.fixed_ts and self.fixed_ts not in [tuple(t) for t in c.time_signatures]:
-            known = ", ".join(f"{n}/{d}" for n, d in c.time_signatures)
-            raise ValueError(f"time signature {self.fixed_ts[0]}/{self.fixed_ts[1]} is not one this model knows "
-                             f"({known})")
+        problem = self.fixed_ts and c.meter_problem(self.fixed_ts)
+        if problem:
+            raise ValueError(problem)
         self.phase = np.full(batch, self.START, dtype=np.int64)
         self.pos = np.zeros(batch, dtype=np.int64)           # step within the current bar
         self.spb = np.full(batch, c.steps_per_bar(self.fixed_ts or (4, 4)), dtype=np.int64)
@@ -52,15 +55,17 @@ class MelodyGrammar(Grammar):
         self.bar_open = np.zeros(batch, dtype=bool)          # a bar token was just written
         self.sounded = np.zeros(batch, dtype=bool)           # a note has started (the opening rule is kept)
         self.pending_rest = np.zeros(batch, dtype=bool)      # the event waiting for its duration is silent
+        self.num = np.zeros(batch, dtype=np.int64)           # a numerator token waiting for its denominator
         self._masks = _mask_table(tok, constraints, self.fixed_ts)                 # (_ROW_DUR + D + 1, V)
-        self._kind, self._steps, self._spb_of = _token_tables(tok)                 # (V,) each
+        self._kind, self._steps, self._num_of, self._den_of = _token_tables(tok)  # (V,) each
 
     @property
     def done(self) -> torch.Tensor:
         return torch.from_numpy(self.phase == self.FINISHED)                      # (B,) bool
 
     def max_steps(self) -> int:
-        remaining = (self.bars_wanted + 1) * (2 * self.tok.config.max_duration + 1) + 3
+        c = self.tok.config
+        remaining = (self.bars_wanted + 1) * (2 * c.max_bar_steps + 1) + (4 if c.any_meter else 3)
         return int(remaining)
 
     def mark_primed(self) -> None:
@@ -78,7 +83,10 @@ class MelodyGrammar(Grammar):
                         _PHASE_ROW[self.phase])
         # steps left in the bar, 1..max_duration (np.clip's dispatch took ~35 us a step, as much as the rest)
         remaining = np.minimum(np.maximum(self.spb - self.pos, 1), self.tok.config.max_duration)
-        return np.where(self.phase == self.DURATION, _ROW_DUR + remaining, rows)
+        rows = np.where(self.phase == self.DURATION, _ROW_DUR + remaining, rows)
+        if self.tok.config.any_meter:                         # a denominator that fits the numerator
+            rows = np.where(self.phase == self.DENOMINATOR, _ROW_DUR + self.tok.config.max_duration + self.num, rows)
+        return rows
 
     def mask(self) -> torch.Tensor:
         m = self._masks[self.mask_rows()]                                         # (B, V) bool
@@ -108,8 +116,9 @@ class MelodyGrammar(Grammar):
         event = ph == self.EVENT
         self.bar_open[event & (kind == BAR_KIND)] = True
         self.bar_open[event & (kind == EVENT_KIND)] = False
-        meter = (ph == self.METER) & (kind == TS_KIND)
-        self.spb = np.where(meter, self._spb_of[t], self.spb)
+        meter, self.num, den = self.meter_update(ph, kind, t)
+        spq = self.tok.config.steps_per_quarter
+        self.spb = np.where(meter, np.maximum(self.num * 4 * spq // np.maximum(den, 1), 1), self.spb)
         dur = (ph == self.DURATION) & (kind == DUR_KIND)
         self.pos = self.pos + np.where(dur, self._steps[t], 0)
         self.has_prev |= dur
@@ -118,6 +127,14 @@ class MelodyGrammar(Grammar):
         full = dur & (self.pos >= self.spb)
         self.bars_done = self.bars_done + full
         self.pos[full] = 0
+
+    def meter_update(self, ph, kind, t) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """For tokens t (B,) of kinds `kind` written in phases ph: (which complete a
+        meter, the numerator of each row after them, the denominator they give)."""
+        num = np.where((kind == NUM_KIND) & ((ph == self.METER) | (ph == self.EVENT)), self._num_of[t], self.num)
+        meter = ((ph == self.METER) & (kind == TS_KIND)) | ((ph == self.DENOMINATOR) & (kind == DEN_KIND))
+        num = np.where(meter & (kind == TS_KIND), self._num_of[t], num)
+        return meter, num, self._den_of[t]
 
     def allowed_notes(self) -> np.ndarray:
         """Which note tokens the constraints allow, in pitch order (pitch_high - pitch_low + 1,) bool."""
@@ -134,36 +151,51 @@ class MelodyGrammar(Grammar):
 
 # ---- the grammar's tables ---------------------------------------------------------------------
 # Token kinds, for the phase transitions (public: grammars that extend this one read them).
-OTHER_KIND, BOS_KIND, TS_KIND, BAR_KIND, EVENT_KIND, DUR_KIND, EOS_KIND, PAD_KIND = range(8)
+# TS_KIND: a listed meter; NUM_KIND, DEN_KIND: the numerator and denominator of any meter.
+OTHER_KIND, BOS_KIND, TS_KIND, BAR_KIND, EVENT_KIND, DUR_KIND, EOS_KIND, PAD_KIND, NUM_KIND, DEN_KIND = range(10)
 
 # _NEXT_PHASE[phase, kind]: the phase after a token of that kind. A token that
 # does not fit its phase leaves the phase as it is, except <eos> (always) and
 # <pad> (once started), which end the sequence.
-_NEXT_PHASE = np.repeat(np.arange(5)[:, None], 8, axis=1)
+_NEXT_PHASE = np.repeat(np.arange(6)[:, None], 10, axis=1)
 _NEXT_PHASE[MelodyGrammar.START, BOS_KIND] = MelodyGrammar.METER
 _NEXT_PHASE[MelodyGrammar.METER, TS_KIND] = MelodyGrammar.EVENT
 _NEXT_PHASE[MelodyGrammar.EVENT, EVENT_KIND] = MelodyGrammar.DURATION
 _NEXT_PHASE[MelodyGrammar.DURATION, DUR_KIND] = MelodyGrammar.EVENT
+_NEXT_PHASE[MelodyGrammar.METER, NUM_KIND] = MelodyGrammar.DENOMINATOR
+_NEXT_PHASE[MelodyGrammar.EVENT, NUM_KIND] = MelodyGrammar.DENOMINATOR      # a change, before a bar line
+_NEXT_PHASE[MelodyGrammar.DENOMINATOR, DEN_KIND] = MelodyGrammar.EVENT
 _NEXT_PHASE[:, EOS_KIND] = MelodyGrammar.FINISHED
 _NEXT_PHASE[MelodyGrammar.METER:, PAD_KIND] = MelodyGrammar.FINISHED
 
 # Rows of the mask table: what may come next in each kind of state.
 _ROW_BOS, _ROW_METER, _ROW_EOS, _ROW_BAR, _ROW_EVENT, _ROW_EVENT_HOLD, _ROW_PAD = range(7)
 _ROW_DUR = _ROW_PAD          # + r for r = 1 .. max_duration: durations 1..r (r steps left in the bar)
-_PHASE_ROW = np.array([_ROW_BOS, _ROW_METER, -1, -1, _ROW_PAD])   # EVENT and DURATION rows depend on more state
+# then (any meter) + n for numerator n = 1..32: the denominators that make a meter with it
+_PHASE_ROW = np.array([_ROW_BOS, _ROW_METER, -1, -1, _ROW_PAD, -1])   # the others depend on more state
 
 
 def _mask_table(tok: MelodyTokenizer, constraints: Constraints, fixed_ts) -> np.ndarray:
-    """(_ROW_DUR + max_duration + 1, V) bool: one allowed-token row per kind of state."""
+    """(_ROW_DUR + max_duration + 1 [+ 32], V) bool: one allowed-token row per kind of state."""
     c = tok.config
     D = c.max_duration
-    table = np.zeros((_ROW_DUR + D + 1, tok.vocab_size), dtype=bool)
+    table = np.zeros((_ROW_DUR + D + 1 + (len(NUMERATORS) if c.any_meter else 0), tok.vocab_size), dtype=bool)
     for row, token in ((_ROW_BOS, BOS), (_ROW_EOS, EOS), (_ROW_BAR, BAR), (_ROW_PAD, PAD)):
         table[row, token] = True
-    if fixed_ts:
-        table[_ROW_METER, tok.ts_token(fixed_ts)] = True
+    if c.any_meter:          # (a numerator other than the fixed one only comes in a primer or scored piece)
+        table[_ROW_METER, tok.ts_base:tok.den_base] = True
+        for num in NUMERATORS:
+            table[_ROW_DUR + D + num, [tok.den_base + i for i, den in enumerate(DENOMINATORS)
+                                       if not c.meter_problem((num, den))]] = True
     else:
         table[_ROW_METER, tok.ts_base:tok.note_base] = True
+    if fixed_ts:
+        num_or_ts, *den = tok.meter_tokens(fixed_ts)
+        table[_ROW_METER] = False
+        table[_ROW_METER, num_or_ts] = True
+        if den:
+            table[_ROW_DUR + D + fixed_ts[0]] = False
+            table[_ROW_DUR + D + fixed_ts[0], den[0]] = True
     notes = [tok.note_token(p) for p in range(c.pitch_low, c.pitch_high + 1) if constraints.pitch_ok(p)]
     if not notes:
         raise ValueError("no pitch in this model's range satisfies the key, scale and pitch range")
@@ -176,19 +208,24 @@ def _mask_table(tok: MelodyTokenizer, constraints: Constraints, fixed_ts) -> np.
     return table
 
 
-def _token_tables(tok: MelodyTokenizer) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per token id (V,): its kind, its length in grid steps (durations, else 0)
-    and the steps per bar of its meter (time signatures, else 0)."""
+def _token_tables(tok: MelodyTokenizer) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per token id (V,): its kind, its length in grid steps (durations, else 0),
+    and the numerator and denominator it states (meter tokens, else 0)."""
     c = tok.config
     V = tok.vocab_size
     kind = np.full(V, OTHER_KIND, dtype=np.int64)
     kind[[BOS, BAR, EOS, PAD]] = [BOS_KIND, BAR_KIND, EOS_KIND, PAD_KIND]
-    kind[tok.ts_base:tok.note_base] = TS_KIND
+    num, den = np.zeros(V, dtype=np.int64), np.zeros(V, dtype=np.int64)
+    if c.any_meter:
+        kind[tok.ts_base:tok.den_base], kind[tok.den_base:tok.note_base] = NUM_KIND, DEN_KIND
+        num[tok.ts_base:tok.den_base], den[tok.den_base:tok.note_base] = NUMERATORS, DENOMINATORS
+    else:
+        kind[tok.ts_base:tok.note_base] = TS_KIND
+        num[tok.ts_base:tok.note_base] = [n for n, _ in c.time_signatures]
+        den[tok.ts_base:tok.note_base] = [d for _, d in c.time_signatures]
     kind[[REST, HOLD]] = EVENT_KIND
     kind[tok.note_base:tok.dur_base] = EVENT_KIND
     kind[tok.dur_base:] = DUR_KIND
     steps = np.zeros(V, dtype=np.int64)
     steps[tok.dur_base:] = np.arange(1, V - tok.dur_base + 1)
-    spb = np.zeros(V, dtype=np.int64)
-    spb[tok.ts_base:tok.note_base] = [c.steps_per_bar(tuple(ts)) for ts in c.time_signatures]
-    return kind, steps, spb
+    return kind, steps, num, den

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from composer.music.song import Note, Song, Track
 from composer.representations.base import BOS, EOS, Constraints, Encoded, Tokenizer, UnusableMusic
-from composer.representations.melody.config import BAR, HOLD, REST, SPECIALS, MelodyConfig
+from composer.representations.melody.config import (
+    BAR,
+    DENOMINATORS,
+    HOLD,
+    NUMERATORS,
+    REST,
+    SPECIALS,
+    MelodyConfig,
+)
 from composer.representations.melody.decoder import MelodyDecoder
 from composer.representations.melody.grammar import MelodyGrammar
 
@@ -16,13 +24,17 @@ class MelodyTokenizer(Tokenizer):
     def __init__(self, config: MelodyConfig | None = None):
         super().__init__(config or MelodyConfig())
         c = self.config
-        self.ts_base = len(SPECIALS)
-        self.note_base = self.ts_base + len(c.time_signatures)
+        self.ts_base = len(SPECIALS)            # meter tokens: ts_base .. note_base
+        self.den_base = self.ts_base + len(NUMERATORS)     # any-meter vocabulary: the denominator tokens
+        meters = len(NUMERATORS) + len(DENOMINATORS) if c.any_meter else len(c.time_signatures)
+        self.note_base = self.ts_base + meters
         self.dur_base = self.note_base + (c.pitch_high - c.pitch_low + 1)
 
     def _build_vocab(self) -> list[str]:
         c = self.config
-        return (SPECIALS + [f"ts:{n}/{d}" for n, d in c.time_signatures]
+        meters = ([f"num:{n}" for n in NUMERATORS] + [f"den:{d}" for d in DENOMINATORS] if c.any_meter
+                  else [f"ts:{n}/{d}" for n, d in c.time_signatures])
+        return (SPECIALS + meters
                 + [f"note:{p}" for p in range(c.pitch_low, c.pitch_high + 1)]
                 + [f"dur:{k}" for k in range(1, c.max_duration + 1)])
 
@@ -34,7 +46,32 @@ class MelodyTokenizer(Tokenizer):
         return self.dur_base + steps - 1
 
     def ts_token(self, ts: tuple[int, int]) -> int:
+        """The one token of a listed meter (listed-meter vocabulary only; see `meter_tokens`)."""
         return self.ts_base + list(self.config.time_signatures).index(tuple(ts))
+
+    def meter_tokens(self, ts: tuple[int, int]) -> list[int]:
+        """The tokens that state meter `ts`; raises ValueError naming it when this vocabulary cannot."""
+        problem = self.config.meter_problem(tuple(ts))
+        if problem:
+            raise ValueError(problem)
+        if not self.config.any_meter:
+            return [self.ts_token(ts)]
+        return [self.ts_base + ts[0] - NUMERATORS[0], self.den_base + DENOMINATORS.index(ts[1])]
+
+    def is_meter(self, tok: int) -> bool:
+        return self.ts_base <= tok < self.note_base
+
+    def read_meter(self, numerator: int | None, tok: int) -> tuple[int | None, tuple[int, int] | None]:
+        """Meter tokens one at a time: (numerator waiting for its denominator, the meter
+        `tok` completes or None). `numerator` is the first value of the previous call."""
+        if not self.config.any_meter:
+            return None, tuple(self.config.time_signatures[tok - self.ts_base])
+        if tok < self.den_base:
+            return NUMERATORS[tok - self.ts_base], None
+        if numerator is None:
+            return None, None
+        ts = (numerator, DENOMINATORS[tok - self.den_base])
+        return None, (None if self.config.meter_problem(ts) else ts)
 
     def is_note(self, tok: int) -> bool:
         return self.note_base <= tok < self.dur_base
@@ -99,26 +136,59 @@ class MelodyTokenizer(Tokenizer):
     def encode(self, song: Song) -> Encoded:
         c = self.config
         ts = tuple(song.time_signature)
-        if ts not in [tuple(t) for t in c.time_signatures]:
-            raise UnusableMusic(f"unsupported time signature {ts[0]}/{ts[1]}")
+        problem = c.meter_problem(ts)
+        if problem:
+            raise UnusableMusic(f"unsupported time signature {ts[0]}/{ts[1]}" if not c.any_meter
+                                else f"unsupported {problem}")
         notes, source, dropped = self.extract(song)
-        # Music after a change to another meter is cut off: bars must stay exact.
-        change = next((b for b, n, d in song.time_signatures[1:] if (n, d) != ts), None)
-        if change is not None:
-            notes = [n for n in notes if n.start < change]
-            notes = [Note(n.start, min(n.end, change), n.pitch, n.velocity) for n in notes]
+        changes, cut = self.meter_changes(song)
+        if cut is not None:     # music after a meter this vocabulary cannot write is cut off: bars stay exact
+            notes = [n for n in notes if n.start < cut]
+            notes = [Note(n.start, min(n.end, cut), n.pitch, n.velocity) for n in notes]
         out_of_range = [n.pitch for n in notes if not c.pitch_low <= n.pitch <= c.pitch_high]
         if out_of_range:
             raise UnusableMusic(f"melody pitch {out_of_range[0]} is outside the range {c.pitch_low}..{c.pitch_high}")
         if len(notes) < c.min_notes:
             raise UnusableMusic(f"too short ({len(notes)} melody notes, need {c.min_notes})")
-        tokens = self.encode_notes(notes, ts)
+        tokens = self.encode_notes(notes, ts, changes=changes)
         return Encoded(tokens=tokens, n_notes=len(notes), source=source, notes_dropped=dropped,
-                       info={"time_signature": f"{ts[0]}/{ts[1]}", "cut_at_meter_change": change})
+                       info={"time_signature": f"{ts[0]}/{ts[1]}", "cut_at_meter_change": cut,
+                             "meter_changes": len(changes)})
 
-    def encode_notes(self, notes: list[Note], ts: tuple[int, int], *, end: bool = True) -> list[int]:
-        """Tokens for monophonic grid notes (start/end in beats) in meter `ts`."""
-        spq, spb = self.config.steps_per_quarter, self.config.steps_per_bar(ts)
+    def meter_changes(self, song: Song) -> tuple[list[tuple[int, tuple[int, int]]], float | None]:
+        """The meter changes after the opening one as (grid step, meter), and the beat
+        where the music must be cut (None: nowhere): at the first change this vocabulary
+        cannot write, that is not on a bar line, or at any change (listed meters)."""
+        c = self.config
+        current = tuple(song.time_signature)
+        origin, spb, changes = 0, c.steps_per_bar(current), []
+        for beat, num, den in song.time_signatures[1:]:
+            if (num, den) == current:
+                continue
+            step = round(beat * c.steps_per_quarter)
+            if (not c.any_meter or c.meter_problem((num, den)) or abs(beat * c.steps_per_quarter - step) > 1e-6
+                    or (step - origin) % spb):
+                return changes, beat
+            current, origin, spb = (num, den), step, c.steps_per_bar((num, den))
+            changes.append((step, current))
+        return changes, None
+
+    def _bars(self, ts, changes, end: int) -> list[tuple[int, tuple[int, int]]]:
+        """(first grid step, meter) of every bar that starts before step `end`."""
+        out, start, k = [], 0, 0
+        while start < end:
+            while k < len(changes) and changes[k][0] <= start:
+                ts, k = changes[k][1], k + 1
+            out.append((start, ts))
+            start += self.config.steps_per_bar(ts)
+        return out
+
+    def encode_notes(self, notes: list[Note], ts: tuple[int, int], *, end: bool = True,
+                     changes: list[tuple[int, tuple[int, int]]] = ()) -> list[int]:
+        """Tokens for monophonic grid notes (start/end in beats) in meter `ts`, changing
+        to meter m at grid step s for each (s, m) of `changes` (on bar lines)."""
+        c = self.config
+        spq = c.steps_per_quarter
         events: list[tuple[int, int, int | None]] = []   # (start step, end step, pitch or None)
         pos = 0
         for note in notes:
@@ -127,15 +197,20 @@ class MelodyTokenizer(Tokenizer):
                 events.append((pos, start, None))
             events.append((max(start, pos), stop, note.pitch))
             pos = stop
-        if pos % spb:
-            events.append((pos, pos + spb - pos % spb, None))   # fill the last bar with rest
-        tokens = [BOS, self.ts_token(ts)]
+        bars = self._bars(tuple(ts), changes, pos)
+        if bars and pos < bars[-1][0] + c.steps_per_bar(bars[-1][1]):
+            events.append((pos, bars[-1][0] + c.steps_per_bar(bars[-1][1]), None))   # fill the last bar with rest
+        tokens, bar = [BOS, *self.meter_tokens(ts)], -1
         for start, stop, pitch in events:
             first = True
             while start < stop:
-                if start % spb == 0:
+                if bar + 1 < len(bars) and start == bars[bar + 1][0]:
+                    bar += 1
+                    if bar and bars[bar][1] != bars[bar - 1][1]:
+                        tokens += self.meter_tokens(bars[bar][1])
                     tokens.append(BAR)
-                length = min(stop - start, spb - start % spb)
+                bar_end = bars[bar][0] + c.steps_per_bar(bars[bar][1])
+                length = min(stop - start, bar_end - start, c.max_duration)
                 if first:
                     tokens.append(REST if pitch is None else self.note_token(pitch))
                 else:
@@ -182,11 +257,12 @@ class MelodyTokenizer(Tokenizer):
         """The grid step within the bar where the next event will start, after
         each token (the same value the sampling grammar tracks)."""
         c = self.config
-        spb = c.steps_per_bar(tuple(c.time_signatures[0]))
-        pos, out = 0, []
+        spb = c.steps_per_bar((4, 4) if c.any_meter else tuple(c.time_signatures[0]))
+        pos, numerator, out = 0, None, []
         for tok in (int(t) for t in tokens):
-            if self.ts_base <= tok < self.note_base:
-                spb = c.steps_per_bar(tuple(c.time_signatures[tok - self.ts_base]))
+            if self.is_meter(tok):
+                numerator, ts = self.read_meter(numerator, tok)
+                spb = c.steps_per_bar(ts) if ts else spb
             elif tok == BAR:
                 pos = 0
             elif self.is_dur(tok):
