@@ -19,7 +19,7 @@ from safetensors.torch import save as save_tensors
 
 from composer.errors import ComposerError
 from composer.model.metadata_schema import parse_metadata
-from composer.model.tensorfile import METADATA, read_tensors
+from composer.model.tensorfile import METADATA, read_header, read_tensors
 from composer.music.midifile import write_atomic
 from composer.paths import shown
 
@@ -73,8 +73,8 @@ def save_checkpoint(path: str | os.PathLike, model_state: dict[str, torch.Tensor
 def stored_representation(path: str | os.PathLike) -> dict | None:
     """The {"kind", "config"} a checkpoint was trained with (its header only); None if unreadable."""
     try:
-        with safe_open(str(path), framework="pt", device="cpu") as handle:
-            return json.loads((handle.metadata() or {}).get("checkpoint", ""))["meta"]["representation"]
+        header = read_header(path, ComposerError, "checkpoint")
+        return json.loads((header.get(METADATA) or {}).get("checkpoint", ""))["meta"]["representation"]
     except Exception:       # load_checkpoint reports what is wrong with the file
         return None
 
