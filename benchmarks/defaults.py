@@ -59,20 +59,25 @@ def _project_side(config: TrainConfig, messages) -> None:
 
     def progress(p) -> None:
         info = p.info
-        if time.monotonic() - last[0] >= 1.0 or info.phase == "done":
+        if time.monotonic() - last[0] >= 1.0:
             last[0] = time.monotonic()
             messages.put(("progress", "defaults", {"phase": info.phase, "step": info.step,
-                                                    "best": info.best_val_bits_per_note,
-                                                    "tokens_per_s": info.tokens_per_s}))
+                                                    "best": info.best_val_bits_per_note}))
     try:
         result = train(config, progress=progress)
-        s = result.summary
-        messages.put(("done", "defaults", {"steps": result.steps, "stopped_reason": result.stopped_reason,
-                                           "best_val_bits_per_note": result.best_val_bits_per_note,
-                                           "minutes": s.get("minutes"), "parameters": s.get("parameters"),
-                                           "eval_every": s.get("eval_every")}))
+        messages.put(("done", "defaults", _project_result(result, config)))
     except BaseException as exc:        # the parent reports it in one line
         messages.put(("error", "defaults", " ".join(str(exc).split()) or type(exc).__name__))
+
+
+def _project_result(result, config: TrainConfig) -> dict:
+    s = result.summary
+    seconds = 60.0 * (s.get("minutes") or 0.0)
+    return {"steps": result.steps, "stopped_reason": result.stopped_reason,
+            "best_val_bits_per_note": result.best_val_bits_per_note, "seconds": seconds,
+            "parameters": s.get("parameters"), "eval_every": s.get("eval_every"),
+            # window tokens per second of training, as the reference's
+            "tokens_per_s": result.steps * config.batch * config.seq_len / max(seconds, 1e-9)}
 
 
 def _reference_side(train: list, val: list, seconds: float, out: str, messages) -> None:
@@ -86,6 +91,7 @@ def _reference_side(train: list, val: list, seconds: float, out: str, messages) 
             messages.put(("progress", "reference", dict(state, phase="training")))
     try:
         result = ref.train_reference(train, val, seconds, report=report)
+        result["tokens_per_s"] = result["tokens"] / result["seconds"]
         torch.save(result.pop("state"), out)
         result["parameters"] = sum(p.numel() for p in ref.ReferenceLSTM().parameters())
         messages.put(("done", "reference", result))
@@ -246,8 +252,9 @@ def table(result: dict) -> str:
     return "\n".join([
         f"held-out bits per note: {result['test_files']} test files, {result['test_notes']:,} notes; "
         f"{result['train_files']} training files; {result['seconds_each']:g} s each, one thread each",
-        f"  train defaults  {result['defaults_bits_per_note']:.3f}  ({d['steps']} steps, {d['stopped_reason']})",
-        f"  reference loop  {result['reference_bits_per_note']:.3f}  ({r['steps']} steps)",
+        f"  train defaults  {result['defaults_bits_per_note']:.3f}  ({d['steps']} steps, {_speed(d)}, "
+        f"stopped: {d['stopped_reason']})",
+        f"  reference loop  {result['reference_bits_per_note']:.3f}  ({r['steps']} steps, {_speed(r)})",
         f"  difference      {result['difference']:+.3f}  (defaults - reference; negative: the defaults are better)",
         f"load average {result['load_average_start'][0]:.1f} at start, {result['load_average_end'][0]:.1f} at end"])
 
@@ -260,6 +267,10 @@ def _share(text: str) -> float:
     if not 0 < value < 1:
         raise argparse.ArgumentTypeError(f"the test share must be a number between 0 and 1, got {text!r}")
     return value
+
+
+def _speed(side: dict) -> str:
+    return f"{side['tokens_per_s']:,.0f} tokens/s"
 
 
 def _positive(text: str) -> float:

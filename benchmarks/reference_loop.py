@@ -132,6 +132,6 @@ def train_reference(train: Sequence[Sequence[int]], val: Sequence[Sequence[int]]
         opt.step()
         steps += 1
         if report is not None:
-            report({"step": steps, "best": best if validations else None, "loss": float(loss)})
+            report({"step": steps, "best": best if validations else None, "loss": loss.item()})
     return {"state": best_state, "steps": steps, "tokens": steps * BATCH * window,
             "seconds": time.monotonic() - start, "best_val_bits_per_note": best, "validations": validations}
