@@ -153,7 +153,10 @@ def run_sides(config: TrainConfig, ref_train: list, ref_val: list, seconds: floa
             child.start()
     finally:
         for key, value in saved.items():
-            os.environ.pop(key, None) if value is None else os.environ.__setitem__(key, value)
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
     finished = False
     try:
         while len(watch.done) < len(SIDES):
