@@ -74,7 +74,10 @@ MELODY = Record({
     "steps_per_quarter": Int(1, 12),
     "pitch_low": PITCH,
     "pitch_high": PITCH,
-    "time_signatures": ListOf(Pair(Int(1, 64), Int(choices=(1, 2, 4, 8, 16, 32, 64))), least=1, most=64),
+    # null: any meter (a numerator and a denominator token); a list: only those meters (older models)
+    "time_signatures": Either((Null(), ListOf(Pair(Int(1, 64), Int(choices=(1, 2, 4, 8, 16, 32, 64))),
+                                              least=1, most=64))),
+    "longest_quarters": Int(1, 64),
     "track": Either((Null(), Int(0, 65_535), Text(1000))),
     "chords": Text(choices=("highest", "lowest")),
     "min_notes": COUNT,
