@@ -98,6 +98,7 @@ class GenerateControls(QWidget):
 
     primerOpenRequested = Signal()
     primerClearRequested = Signal()
+    keyChanged = Signal(object, object)      # (key, scale identifier), None for any: the roll spells for it
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -160,6 +161,8 @@ class GenerateControls(QWidget):
         self.scale.addItem(ANY, None)
         for name in SCALES:
             self.scale.addItem(scale_title(name), name)
+        self.key.currentIndexChanged.connect(lambda: self.keyChanged.emit(*self.key_and_scale()))
+        self.scale.currentIndexChanged.connect(lambda: self.keyChanged.emit(*self.key_and_scale()))
         self.meter = QComboBox(editable=True)
         self.meter.addItems([MODEL_METER] + COMMON_METERS)
         self.meter.setToolTip("The meter of new music (melody models): the model's choice, "
@@ -216,10 +219,14 @@ class GenerateControls(QWidget):
             count=self.count.value(), bars=self.bars.value() if melody else None,
             seconds=None if melody else self.seconds.value(), temperature=self.temperature.value(),
             top_p=self.top_p.value(), seed=self.seed.value(),
-            key=None if self.key.currentText() == ANY else self.key.currentText(),
-            scale=self.scale.currentData(), time_signature=self.time_signature(),
+            key=self.key_and_scale()[0], scale=self.scale.currentData(), time_signature=self.time_signature(),
             pitch_low=low, pitch_high=high, tempo=self.tempo.value(), program=self.instrument.currentIndex(),
             max_copy=self.copy_limit(), **self.form_control.request_fields())
+
+    def key_and_scale(self) -> tuple[str | None, str | None]:
+        """The key name and scale identifier chosen, None for any."""
+        key = self.key.currentText()
+        return (None if key == ANY else key), self.scale.currentData()
 
     def time_signature(self) -> tuple[int, int] | None:
         """The meter typed or picked, None for the model's choice (and for
