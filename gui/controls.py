@@ -144,7 +144,7 @@ class GenerateControls(QWidget):
         form.addRow("Variations", self.count)
         form.addRow("Seed", row_of(self.seed, self.lock_seed, self.new_seed_button))
         form.addRow("Key", row_of(self.key, self.scale))
-        form.addRow("Time signature", self.meter)
+        form.addRow("Meter", self.meter)
         form.addRow("Pitch range", row_of(self.pitch_low, QLabel("to"), self.pitch_high))
         form.addRow("Tempo", self.tempo)
         form.addRow("Instrument", self.instrument)
@@ -165,8 +165,9 @@ class GenerateControls(QWidget):
         self.scale.currentIndexChanged.connect(lambda: self.keyChanged.emit(*self.key_and_scale()))
         self.meter = QComboBox(editable=True)
         self.meter.addItems([MODEL_METER] + COMMON_METERS)
-        self.meter.setToolTip("The meter of new music (melody models): the model's choice, "
+        self.meter.setToolTip("The time signature of new music (melody models): the model's choice, "
                               "or pick or type one such as 7/8 (a meter the model does not know is refused)")
+        self.meter.setAccessibleName("Time signature")
 
     def _make_seed(self) -> None:
         """The seed box, its lock and New."""
