@@ -1,5 +1,5 @@
-"""The generation controls: length, form, sampling, seed, key/scale, pitch
-range, tempo, instrument, copy limit and primer. They build a `GenerateRequest` and persist
+"""The generation controls: length, form, sampling, seed, key/scale, time
+signature, pitch range, tempo, instrument, copy limit and primer. They build a `GenerateRequest` and persist
 themselves through `Settings`."""
 from __future__ import annotations
 
@@ -22,13 +22,15 @@ from PySide6.QtWidgets import (
 
 from composer.errors import ComposerError
 from composer.model.copyindex import DEFAULT_ANCHOR
-from composer.music.scales import KEY_NAMES, SCALES
-from composer.music.song import pitch_name
+from composer.music.scales import KEY_NAMES, SCALES, scale_title
+from composer.music.song import parse_time_signature, pitch_name
 from composer.services.generate import GenerateRequest, parse_note_list
 from gui.form_controls import FormControl
 from gui.settings import Settings
 
 ANY = "any"
+MODEL_METER = "model's choice"
+COMMON_METERS = ["2/4", "3/4", "4/4", "6/8", "9/8", "12/8", "2/2", "3/8", "5/4"]
 MAX_SEED = 2**31 - 1
 
 
@@ -96,6 +98,7 @@ class GenerateControls(QWidget):
 
     primerOpenRequested = Signal()
     primerClearRequested = Signal()
+    keyChanged = Signal(object, object)      # (key, scale identifier), None for any: the roll spells for it
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -114,10 +117,7 @@ class GenerateControls(QWidget):
         self.count = QSpinBox(minimum=1, maximum=16)
         self.count.setToolTip("How many variations to generate at once")
         self._make_seed()
-        self.key = QComboBox()
-        self.key.addItems([ANY] + KEY_NAMES)
-        self.scale = QComboBox()
-        self.scale.addItems([ANY] + list(SCALES))
+        self._make_key_and_meter()
         self.pitch_low = PitchSpinBox()
         self.pitch_high = PitchSpinBox()
         self.tempo = QDoubleSpinBox(minimum=20.0, maximum=300.0, decimals=0, singleStep=5.0, suffix=" bpm")
@@ -144,6 +144,7 @@ class GenerateControls(QWidget):
         form.addRow("Variations", self.count)
         form.addRow("Seed", row_of(self.seed, self.lock_seed, self.new_seed_button))
         form.addRow("Key", row_of(self.key, self.scale))
+        form.addRow("Meter", self.meter)
         form.addRow("Pitch range", row_of(self.pitch_low, QLabel("to"), self.pitch_high))
         form.addRow("Tempo", self.tempo)
         form.addRow("Instrument", self.instrument)
@@ -151,6 +152,22 @@ class GenerateControls(QWidget):
         form.addRow("Primer", row_of(self.primer_open, self.primer_clear))
         form.addRow("", self.primer_label)
         self.set_kind("melody")
+
+    def _make_key_and_meter(self) -> None:
+        """The key and scale boxes and the time signature's."""
+        self.key = QComboBox()
+        self.key.addItems([ANY] + KEY_NAMES)
+        self.scale = QComboBox()        # the words shown, the service's identifier as item data
+        self.scale.addItem(ANY, None)
+        for name in SCALES:
+            self.scale.addItem(scale_title(name), name)
+        self.key.currentIndexChanged.connect(lambda: self.keyChanged.emit(*self.key_and_scale()))
+        self.scale.currentIndexChanged.connect(lambda: self.keyChanged.emit(*self.key_and_scale()))
+        self.meter = QComboBox(editable=True)
+        self.meter.addItems([MODEL_METER] + COMMON_METERS)
+        self.meter.setToolTip("The time signature of new music (melody models): the model's choice, "
+                              "or pick or type one such as 7/8 (a meter the model does not know is refused)")
+        self.meter.setAccessibleName("Time signature")
 
     def _make_seed(self) -> None:
         """The seed box, its lock and New."""
@@ -170,6 +187,7 @@ class GenerateControls(QWidget):
         self.kind = kind
         self.form.setRowVisible(self.bars, kind == "melody")
         self.form.setRowVisible(self.seconds, kind != "melody")
+        self.form.setRowVisible(self.meter, kind != "performance")     # performance models have no meter
         self.form_control.set_kind(kind)
 
     def set_copy_index(self, available: bool) -> None:
@@ -202,10 +220,22 @@ class GenerateControls(QWidget):
             count=self.count.value(), bars=self.bars.value() if melody else None,
             seconds=None if melody else self.seconds.value(), temperature=self.temperature.value(),
             top_p=self.top_p.value(), seed=self.seed.value(),
-            key=None if self.key.currentText() == ANY else self.key.currentText(),
-            scale=None if self.scale.currentText() == ANY else self.scale.currentText(),
+            key=self.key_and_scale()[0], scale=self.scale.currentData(), time_signature=self.time_signature(),
             pitch_low=low, pitch_high=high, tempo=self.tempo.value(), program=self.instrument.currentIndex(),
             max_copy=self.copy_limit(), **self.form_control.request_fields())
+
+    def key_and_scale(self) -> tuple[str | None, str | None]:
+        """The key name and scale identifier chosen, None for any."""
+        key = self.key.currentText()
+        return (None if key == ANY else key), self.scale.currentData()
+
+    def time_signature(self) -> tuple[int, int] | None:
+        """The meter typed or picked, None for the model's choice (and for
+        performance models); raises ComposerError for text that is no N/D."""
+        text = self.meter.currentText().strip()
+        if self.kind == "performance" or text in ("", MODEL_METER):
+            return None
+        return parse_time_signature(text)
 
     # ---- persistence ------------------------------------------------------------
     def load(self, settings: Settings) -> None:
@@ -217,7 +247,8 @@ class GenerateControls(QWidget):
         self.seed.setValue(min(MAX_SEED, max(0, settings.get("generate/seed"))))
         self.lock_seed.setChecked(settings.get("generate/lock_seed"))
         _select(self.key, settings.get("generate/key") or ANY)
-        _select(self.scale, settings.get("generate/scale") or ANY)
+        self.scale.setCurrentIndex(max(0, self.scale.findData(settings.get("generate/scale") or None)))
+        self.meter.setCurrentText(settings.get("generate/time_signature") or MODEL_METER)
         self.pitch_low.setValue(settings.get("generate/pitch_low"))
         self.pitch_high.setValue(settings.get("generate/pitch_high"))
         self.tempo.setValue(settings.get("generate/tempo"))
@@ -234,7 +265,9 @@ class GenerateControls(QWidget):
         settings.set("generate/seed", self.seed.value())
         settings.set("generate/lock_seed", self.lock_seed.isChecked())
         settings.set("generate/key", "" if self.key.currentText() == ANY else self.key.currentText())
-        settings.set("generate/scale", "" if self.scale.currentText() == ANY else self.scale.currentText())
+        settings.set("generate/scale", self.scale.currentData() or "")
+        meter = self.meter.currentText().strip()
+        settings.set("generate/time_signature", "" if meter == MODEL_METER else meter)
         settings.set("generate/pitch_low", self.pitch_low.value())
         settings.set("generate/pitch_high", self.pitch_high.value())
         settings.set("generate/tempo", self.tempo.value())

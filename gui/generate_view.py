@@ -135,6 +135,8 @@ class GenerateView(ModelPicking, SelectionInfill, PrimerChoice, QWidget):
         self.cancel_button.clicked.connect(self.cancel)
         self.controls.primerOpenRequested.connect(self.open_primer)
         self.controls.primerClearRequested.connect(self.clear_primer)
+        self.controls.keyChanged.connect(self.results.roll.set_key)
+        self.results.roll.set_key(*self.controls.key_and_scale())
         self.results.continueRequested.connect(self.continue_from)
         self.results.regenerateRequested.connect(self.regenerate_from_bar)
         self.results.infillRequested.connect(self.regenerate_selection)

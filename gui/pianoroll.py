@@ -11,7 +11,9 @@ and shift-click another on the ruler. The selection is shaded;
 Notes given to `set_ghost_notes` (e.g. the original notes of a rewritten
 span) are drawn as grey outlines behind the song's notes. Sections given to
 `set_sections` (a form's phrases: letter, first and last bar) are drawn as a
-band of lettered spans above the ruler; a letter keeps its colour.
+band of lettered spans above the ruler; a letter keeps its colour. Pitch
+names are spelled for the key given to `set_key` (flats in F major, sharps in
+E major; composer.music.scales.spell).
 
 Notes are edited with the mouse and keys (gui/roll_gestures.py: select,
 draw, move, resize, delete, transpose, snapped to the grid of `snap`); each
@@ -24,6 +26,7 @@ from __future__ import annotations
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtWidgets import QAbstractScrollArea, QMenu, QWidget
 
+from composer.music.scales import spell
 from composer.music.song import Note, Song
 from gui import roll_edit
 from gui.pianoroll_paint import (
@@ -63,6 +66,7 @@ class PianoRoll(QAbstractScrollArea):
         self._dragging = False
         self.ghost_notes: list[Note] = []
         self.sections: list[tuple[str, int, int]] = []
+        self.key: tuple[str | None, str | None] = (None, None)   # (key, scale) the pitch names are spelled in
         self.px_per_beat = 24.0
         self.row_height = 9
         self.pitch_low, self.pitch_high = 48, 84
@@ -150,6 +154,15 @@ class PianoRoll(QAbstractScrollArea):
         if height_changed:
             self.resizeEvent(None)
         self.viewport().update()
+
+    def set_key(self, key: str | None, scale: str | None = None) -> None:
+        """Spell the pitch names for `key` + `scale` (None: sharps)."""
+        self.key = (key, scale)
+        self.viewport().update()
+
+    def pitch_label(self, pitch: int) -> str:
+        """The name of `pitch` in the column of pitch names."""
+        return spell(pitch, *self.key)
 
     def section_at(self, bar: int) -> str | None:
         """The letter of the section bar `bar` (1-based) is in, or None."""

@@ -8,9 +8,8 @@ from __future__ import annotations
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QPainter, QPen
 
-from composer.music.song import pitch_name
-
-KEY_WIDTH = 44        # px, the pitch-name column
+KEY_WIDTH = 48        # px, the pitch-name column
+BLACK_KEY_WIDTH = 12  # px, the black-key block at its right edge; the names stay left of it
 RULER_HEIGHT = 22     # px, the bar/beat ruler
 SECTION_HEIGHT = 14   # px, the band of section letters above it (only while sections are set)
 MIN_SPAN = 24         # semitones shown at least
@@ -123,21 +122,37 @@ def _notes(roll, painter: QPainter) -> None:
     painter.setClipping(False)
 
 
+def black_key_rect(row_top: float, row_height: float) -> QRectF:
+    """The black-key block of a black key's row in the pitch-name column."""
+    return QRectF(KEY_WIDTH - BLACK_KEY_WIDTH, row_top, BLACK_KEY_WIDTH, row_height)
+
+
+def label_rect(row_top: float, row_height: float) -> QRectF:
+    """Where a row's pitch name is written: left of every black-key block, so none covers it."""
+    return QRectF(2, row_top - 2, KEY_WIDTH - BLACK_KEY_WIDTH - 4, row_height + 4)
+
+
+def label_font(roll) -> QFont:
+    font = QFont(roll.font())
+    font.setPixelSize(max(7, min(11, roll.row_height + 1)))
+    return font
+
+
 def _keys(roll, painter: QPainter, height: int) -> None:
     painter.fillRect(QRectF(0, roll.ruler_height, KEY_WIDTH, height), QColor(245, 245, 248))
     painter.setClipRect(QRectF(0, roll.ruler_height, KEY_WIDTH, height))
     o = roll.origin()
-    font = QFont(roll.font())
-    font.setPixelSize(max(7, min(11, roll.row_height + 1)))
-    painter.setFont(font)
-    for pitch in range(roll.pitch_low, roll.pitch_high + 1):
-        y = o.y() + (roll.pitch_high - pitch) * roll.row_height
+    rows = [(pitch, o.y() + (roll.pitch_high - pitch) * roll.row_height)
+            for pitch in range(roll.pitch_low, roll.pitch_high + 1)]
+    for pitch, y in rows:
         if pitch % 12 in BLACK_KEYS:
-            painter.fillRect(QRectF(KEY_WIDTH * 0.55, y, KEY_WIDTH * 0.45, roll.row_height), QColor(60, 60, 70))
+            painter.fillRect(black_key_rect(y, roll.row_height), QColor(60, 60, 70))
+    painter.setFont(label_font(roll))
+    painter.setPen(QColor(30, 30, 40))
+    for pitch, y in rows:         # after every block: a neighbour's block cannot cover a name
         if pitch % 12 == 0 or roll.row_height >= 12:
-            painter.setPen(QColor(30, 30, 40))
-            painter.drawText(QRectF(2, y - 2, KEY_WIDTH - 4, roll.row_height + 4),
-                             Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, pitch_name(pitch))
+            painter.drawText(label_rect(y, roll.row_height), Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+                             roll.pitch_label(pitch))
     painter.setClipping(False)
     painter.setPen(QColor(170, 170, 180))
     painter.drawLine(QPointF(KEY_WIDTH, roll.ruler_height), QPointF(KEY_WIDTH, height))

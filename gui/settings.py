@@ -54,7 +54,8 @@ KEYS: dict[str, Key] = {
     "generate/seed": Key(int, 1),
     "generate/lock_seed": Key(bool, False),   # off: every run draws a new seed
     "generate/key": Key(str, ""),          # "" = no key constraint
-    "generate/scale": Key(str, ""),        # "" = no scale constraint
+    "generate/scale": Key(str, ""),        # "" = no scale constraint; else a composer.music.scales identifier
+    "generate/time_signature": Key(str, ""),   # "" = the model's choice; else as typed, e.g. "6/8"
     "generate/pitch_low": Key(int, _GEN.pitch_low),    # MIDI pitch
     "generate/pitch_high": Key(int, _GEN.pitch_high),
     "generate/tempo": Key(float, _GEN.tempo),

@@ -95,6 +95,20 @@ def test_model_dependent_rules_get_the_same_messages(qtbot, make_window, perform
     assert cli == app and "'Q9:1'" in app
 
 
+def test_a_meter_the_model_does_not_know_gets_the_same_message(qtbot, make_window, tiny_melody_model, tmp_path,
+                                                              capsys):
+    """Typed into the real time-signature box and started with the real button (refused in the job)."""
+    cli = cli_message(capsys, "generate", "--model", tiny_melody_model, "--time-signature", "3/5",
+                      "--out", tmp_path / "out", "--quiet", "--bars", "2")
+    view = make_window().generate_view
+    view.controls.bars.setValue(2)
+    view.controls.meter.setCurrentText("3/5")
+    app = dialog_message(qtbot, view.dialogs,
+                         lambda: qtbot.mouseClick(view.generate_button, Qt.MouseButton.LeftButton))
+    assert cli == app and "3/5" in app
+    qtbot.waitUntil(lambda: view.job is None, timeout=WAIT_MS)
+
+
 def test_infill_bars_out_of_range_get_the_same_message(qtbot, make_window, tiny_melody_model, tmp_path, capsys):
     song = melody_song(scale_tune())
     path = write_midi(song, tmp_path / "song.mid")

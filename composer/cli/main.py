@@ -40,11 +40,11 @@ def _positive_int(text: str) -> int:
 
 
 def _time_signature(text: str) -> tuple[int, int]:
+    from composer.music.song import parse_time_signature
     try:
-        num, den = (int(x) for x in text.split("/"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"time signature must look like 6/8, got {text!r}") from None
-    return num, den
+        return parse_time_signature(text)
+    except ComposerError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _pitch_range(text: str) -> tuple[int, int]:

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from composer.errors import ComposerError
+
 GM_DRUM_CHANNEL = 9  # channel 10 when counted from 1
 
 
@@ -169,3 +171,12 @@ _NOTE_NAMES = ["C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B"]
 def pitch_name(pitch: int) -> str:
     """MIDI pitch to scientific name: 60 -> 'C4'."""
     return f"{_NOTE_NAMES[pitch % 12]}{pitch // 12 - 1}"
+
+
+def parse_time_signature(text: str) -> tuple[int, int]:
+    """'6/8' -> (6, 8); whether a model knows the meter is the model's to say."""
+    try:
+        num, den = (int(x) for x in text.strip().split("/"))
+    except ValueError:
+        raise ComposerError(f"time signature must look like 6/8, got {text!r}") from None
+    return num, den

@@ -1,13 +1,15 @@
 """The Form control of the Generate tab (gui/form_controls.py): its values
 reach the request, a generated piece gets its form's letters over the ruler,
 a performance model greys it; the Max copy box skips the limits the service
-refuses."""
+refuses; the time signature and scale boxes."""
 from __future__ import annotations
 
 import math
 
+import pytest
 from PySide6.QtCore import Qt
 
+from composer.errors import ComposerError
 from composer.services.form_plan import FormSpec
 from gui.primer import bar_count
 
@@ -161,3 +163,30 @@ def test_max_copy_offers_off_then_4_upward(make_window):
     from PySide6.QtGui import QValidator
     assert box.validate("3 notes", 1)[0] == QValidator.State.Intermediate
     assert box.validate("12 notes", 2)[0] == QValidator.State.Acceptable
+
+
+def test_time_signature_is_the_models_choice_or_a_meter_picked_or_typed(qtbot, make_window):
+    controls = make_window().generate_view.controls
+    assert controls.meter.currentText() == "model's choice" and controls.request().time_signature is None
+    assert [controls.meter.itemText(i) for i in range(1, controls.meter.count())] == \
+        ["2/4", "3/4", "4/4", "6/8", "9/8", "12/8", "2/2", "3/8", "5/4"]
+    controls.meter.setCurrentIndex(controls.meter.findText("6/8"))
+    assert controls.request().time_signature == (6, 8)
+    controls.meter.setCurrentText("7/8")
+    assert controls.request().time_signature == (7, 8)
+    controls.set_kind("performance")
+    assert not controls.meter.isVisibleTo(controls) and controls.request().time_signature is None
+    controls.set_kind("melody")
+    controls.meter.setCurrentText("seven")
+    with pytest.raises(ComposerError, match="time signature must look like 6/8, got 'seven'"):
+        controls.request()
+
+
+def test_scales_show_words_and_request_identifiers(qtbot, make_window):
+    controls = make_window().generate_view.controls
+    shown = [controls.scale.itemText(i) for i in range(controls.scale.count())]
+    assert "harmonic minor" in shown and "major pentatonic" in shown and not any("_" in s for s in shown)
+    controls.scale.setCurrentText("major pentatonic")
+    assert controls.request().scale == "major_pentatonic"
+    controls.scale.setCurrentIndex(0)
+    assert controls.request().scale is None

@@ -240,13 +240,21 @@ def test_drag_out_of_the_list_gives_a_temporary_mid_file(qtbot, make_window):
     _generate(qtbot, view)
     variations = view.results.variations
     mime = variations.mimeData([variations.item(1)])
+    assert set(mime.formats()) >= {"text/uri-list", "audio/midi"}
     urls = mime.urls()
     assert len(urls) == 1 and urls[0].isLocalFile()
     path = Path(urls[0].toLocalFile())
-    assert path.suffix == ".mid"
-    assert [n.pitch for n in read_midi(path).notes] == [n.pitch for n in variations.songs[1].notes]
+    assert path.suffix == ".mid" and path.is_file()
+    assert bytes(mime.data("audio/midi")) == path.read_bytes()
+    song = variations.songs[1]
+    assert song.notes and _notes(read_midi(path)) == _notes(song)
+    assert read_midi(path).time_signature == song.time_signature
     window.close()
-    assert not path.exists()      # temporary drag files are removed with the window
+    assert not path.exists() and not path.parent.exists()   # the app's drag folder goes with the window
+
+
+def _notes(song) -> list[tuple]:
+    return [(round(n.start, 3), round(n.end, 3), n.pitch, n.velocity) for n in song.notes]
 
 
 def test_closing_while_generating_asks_then_stops_the_job(qtbot, make_window):

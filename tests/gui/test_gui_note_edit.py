@@ -197,6 +197,19 @@ def test_an_edit_is_what_export_writes_and_what_continue_takes(qtbot, editing, t
     qtbot.waitUntil(lambda: window.generate_view.job is None, timeout=60_000)
 
 
+def test_a_variation_dragged_out_after_an_edit_carries_the_edit(qtbot, editing):
+    window, results, roll = editing
+    _click(qtbot, roll, _at(roll, 13, 67))
+    qtbot.keyClick(roll, Qt.Key.Key_Delete)
+    edited = results.current_song()
+    variations = results.variations
+    mime = variations.mimeData([variations.currentItem()])
+    path = mime.urls()[0].toLocalFile()
+    assert bytes(mime.data("audio/midi")) == open(path, "rb").read()
+    assert [(n.start, n.end, n.pitch) for n in read_midi(path).notes] == \
+        [(n.start, n.end, n.pitch) for n in edited.notes] and len(edited.notes) == 12
+
+
 def test_notes_are_not_edited_while_takes_are_open(qtbot, editing):
     window, results, roll = editing
     from composer.services.infill import InfillResult

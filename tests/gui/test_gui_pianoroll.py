@@ -1,11 +1,16 @@
 """The piano roll paints what it is given: notes by velocity, primer faded,
-zoom, and a playhead that stays in view."""
+zoom, a playhead that stays in view, and pitch names spelled for the key and
+readable beside the black keys."""
 from __future__ import annotations
 
 import pytest
+from PySide6.QtCore import QRect
+from PySide6.QtGui import QColor, QFontMetricsF
 
+from composer.music.scales import spell
 from composer.music.song import Note, melody_song
 from gui.pianoroll import KEY_WIDTH, PianoRoll, velocity_color
+from gui.pianoroll_paint import MAX_ROW, black_key_rect, label_font, label_rect
 
 
 @pytest.fixture
@@ -107,3 +112,49 @@ def test_the_section_band_is_part_of_the_ruler_for_selecting_bars(roll, qtbot):
     x = int(roll.bar_x(6) + 2 * roll.px_per_beat)
     qtbot.mouseClick(roll.viewport(), Qt.MouseButton.LeftButton, pos=QPoint(x, 4))
     assert roll.selection == (6, 6)
+
+
+def test_pitch_names_stay_left_of_every_black_key_block_and_fit(roll):
+    """The names are written where no black-key block is painted (before, the
+    blocks covered the sharps' names), and the longest name fits at the largest font."""
+    roll.row_height = MAX_ROW
+    metrics = QFontMetricsF(label_font(roll))
+    for row_top in (0.0, 37.5, 200.0):
+        label = label_rect(row_top, roll.row_height)
+        block = black_key_rect(row_top, roll.row_height)
+        assert label.right() <= block.left() and block.right() <= KEY_WIDTH
+        for neighbour in (row_top - roll.row_height, row_top + roll.row_height):
+            assert not label.intersects(black_key_rect(neighbour, roll.row_height))
+        for key in (None, "F"):
+            assert max(metrics.horizontalAdvance(spell(p, key)) for p in range(128)) <= label.width()
+
+
+def test_pitch_names_are_drawn_beside_the_black_keys(roll):
+    """Rendered: a sharp's row has dark name pixels left of its block, and the
+    block's colour never appears where the name goes."""
+    roll.set_song(melody_song([Note(0, 1, 61), Note(1, 2, 72)]))
+    roll.row_height = MAX_ROW
+    roll.viewport().update()
+    image = roll.viewport().grab().toImage()
+    y = roll.origin().y() + (roll.pitch_high - 61) * roll.row_height          # C#4's row
+    label = label_rect(y, roll.row_height).toRect().intersected(QRect(0, y, KEY_WIDTH, roll.row_height))
+    colours = {image.pixelColor(x, yy).name() for x in range(label.left(), label.right() + 1)
+               for yy in range(label.top(), label.bottom() + 1)}
+    assert "#3c3c46" not in colours                          # no black-key block over the name
+    assert any(QColor(c).lightness() < 100 for c in colours)  # the name itself
+    block = black_key_rect(y, roll.row_height).center().toPoint()
+    assert image.pixelColor(block).name() == "#3c3c46"
+
+
+def test_the_roll_spells_names_for_the_chosen_key(qtbot, make_window):
+    window = make_window()
+    controls, roll = window.generate_view.controls, window.generate_view.results.roll
+    assert roll.pitch_label(70) == "A#4"
+    controls.key.setCurrentText("F")
+    assert roll.pitch_label(70) == "Bb4" and roll.pitch_label(60) == "C4"
+    controls.key.setCurrentText("D")
+    assert roll.pitch_label(70) == "A#4"
+    controls.scale.setCurrentText("minor")          # D minor: F major's notes
+    assert roll.pitch_label(70) == "Bb4"
+    controls.key.setCurrentText("any")
+    assert roll.pitch_label(70) == "A#4"

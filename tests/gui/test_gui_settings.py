@@ -14,7 +14,8 @@ def test_every_control_round_trips_through_a_restart(qtbot, make_window, gui_set
     c.count.setValue(3)
     c.seed.setValue(4242)
     c.key.setCurrentText("D")
-    c.scale.setCurrentText("dorian")
+    c.scale.setCurrentText("harmonic minor")
+    c.meter.setCurrentText("7/8")
     c.pitch_low.setValue(50)
     c.pitch_high.setValue(80)
     c.tempo.setValue(100)
@@ -42,7 +43,8 @@ def test_every_control_round_trips_through_a_restart(qtbot, make_window, gui_set
     c = again.generate_view.controls
     assert (c.bars.value(), c.temperature.value(), c.top_p.value(), c.count.value(), c.seed.value()) == \
         (5, 0.7, 0.8, 3, 4242)
-    assert (c.key.currentText(), c.scale.currentText()) == ("D", "dorian")
+    assert (c.key.currentText(), c.scale.currentText(), c.meter.currentText()) == ("D", "harmonic minor", "7/8")
+    assert (c.request().scale, c.request().time_signature) == ("harmonic_minor", (7, 8))
     assert (c.pitch_low.value(), c.pitch_high.value(), c.tempo.value(), c.instrument.currentIndex()) == \
         (50, 80, 100, 73)
     f = c.form_control
