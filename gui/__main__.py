@@ -27,11 +27,11 @@ def main(argv: list[str] | None = None) -> int:
     app.setApplicationName(APPLICATION)
     settings = Settings.at_path(args.settings) if args.settings else Settings()
     window = MainWindow(settings, args.models_dir, background=os.environ.get(EAGER_ENV) != "1")
-    window.show()
-    QTimer.singleShot(0, lambda: report("shown"))        # the event loop runs: the window is on screen
+    window.painted.connect(lambda: report("shown"))
     if os.environ.get(REPORT_ENV) == "1":                # benchmarks/startup.py: quit once everything is loaded
         window.loaded.connect(window.close)
-        QTimer.singleShot(0, lambda: window.close() if not window.generate_view.loading else None)
+        window.painted.connect(lambda: window.close() if not window.generate_view.loading else None)
+    window.show()
     # Ctrl+C in the terminal closes the window the normal way (asks if a job runs, saves settings);
     # the timer lets the Python interpreter run its signal handler while Qt's event loop waits.
     signal.signal(signal.SIGINT, lambda *_: window.close())

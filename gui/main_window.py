@@ -22,6 +22,7 @@ class MainWindow(QMainWindow):
     `background`: the models load on a worker (`load`, default gui.startup.warm_up) once
     the window shows; else they are loaded before the constructor returns."""
 
+    painted = Signal()      # the window's first paint is done: it is on screen
     loaded = Signal()       # the models are read (or the worker failed and the picker read them itself)
 
     def __init__(self, settings: Settings | None = None, user_models_dir: Path | None = None,
@@ -47,7 +48,7 @@ class MainWindow(QMainWindow):
         if geometry.isEmpty() or not self.restoreGeometry(geometry):
             self.resize(1280, 800)
         self.tabs.setCurrentIndex(min(1, max(0, self.settings.get("window/tab"))))
-        self._load, self.loader = load, None
+        self._load, self.loader, self._painted = load, None, False
         if not background:
             self._on_loaded(load(*self._load_args()))
         self._update_actions()
@@ -55,12 +56,24 @@ class MainWindow(QMainWindow):
     def _load_args(self) -> tuple[Path, list[str], str]:
         return self.user_models_dir, self.settings.get("models/recent"), self.settings.get("models/last")
 
+    def paintEvent(self, event) -> None:
+        super().paintEvent(event)
+        if not self._painted:
+            self._painted = True
+            QTimer.singleShot(0, self._on_first_paint)     # (after the children's paint)
+
+    def _on_first_paint(self) -> None:
+        self.painted.emit()
+        self._load_behind()
+
     def showEvent(self, event) -> None:
         super().showEvent(event)
-        if self.generate_view.loading and self.loader is None:
-            QTimer.singleShot(0, self._load_behind)      # after the first paint
+        QTimer.singleShot(1000, self._load_behind)          # in case no paint comes (a minimized window)
 
     def _load_behind(self) -> None:
+        """Start the worker of gui/startup.py, once the window is on screen (it competes for the CPU)."""
+        if not self.generate_view.loading or self.loader is not None:
+            return
         args = self._load_args()
         self.loader = Job("load", lambda _progress, _should_stop: self._load(*args), self)
         self.loader.succeeded.connect(self._on_loaded)
