@@ -48,7 +48,7 @@ class MainWindow(QMainWindow):
         if geometry.isEmpty() or not self.restoreGeometry(geometry):
             self.resize(1280, 800)
         self.tabs.setCurrentIndex(min(1, max(0, self.settings.get("window/tab"))))
-        self._load, self.loader, self._painted = load, None, False
+        self._load, self.loader, self._painted, self._background = load, None, False, background
         if not background:
             self._on_loaded(load(*self._load_args()))
         self._update_actions()
@@ -72,7 +72,7 @@ class MainWindow(QMainWindow):
 
     def _load_behind(self) -> None:
         """Start the worker of gui/startup.py, once the window is on screen (it competes for the CPU)."""
-        if not self.generate_view.loading or self.loader is not None:
+        if not self._background or self.loader is not None:    # (a model opened meanwhile: train still waits)
             return
         args = self._load_args()
         self.loader = Job("load", lambda _progress, _should_stop: self._load(*args), self)

@@ -83,7 +83,6 @@ class TrainView(QWidget):
         super().__init__(parent)
         self.settings, self.dialogs, self.user_models_dir = settings, dialogs, user_models_dir
         self.trainer, self.ingest, self.unavailable = (None, None, "") if loading else training_api()
-        self.loading = loading
         self.job: Job | None = None
         self.report = None
         self._report_key: tuple[str, str] | None = None
@@ -97,7 +96,6 @@ class TrainView(QWidget):
     def finish_loading(self) -> None:
         """Torch and the training package are imported: Scan and Start can run."""
         self.trainer, self.ingest, self.unavailable = training_api()
-        self.loading = False
         self.banner.setText(self.unavailable)
         self.banner.setVisible(bool(self.unavailable))
         self.form.counting = True

@@ -80,3 +80,18 @@ def test_importing_the_window_does_not_import_torch():
     env = dict(os.environ, PYTHONPATH=str(ROOT), QT_QPA_PLATFORM="offscreen")
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_a_model_opened_while_loading_stays_selected(qtbot, gui_settings, tmp_path, tiny_melody_model):
+    window, release = _held_window(qtbot, gui_settings, tmp_path / "user-models", tiny_melody_model)
+    view = window.generate_view
+    other = tmp_path / "other.model"
+    other.write_bytes(Path(tiny_melody_model).read_bytes())
+    try:
+        view.add_model(other)                     # File > Open model while the worker waits
+        assert view.current_entry().path == other and view.generate_button.isEnabled()
+    finally:
+        release.set()
+    qtbot.waitUntil(lambda: window.train_view.trainer is not None, timeout=WAIT_MS)
+    assert view.current_entry().path == other
+    assert view.loaded is None                    # the worker loaded another file: Generate loads this one
