@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 
@@ -19,12 +20,17 @@ def main(argv: list[str] | None = None) -> int:
 
     from gui.main_window import MainWindow
     from gui.settings import APPLICATION, ORGANIZATION, Settings
+    from gui.startup import EAGER_ENV, REPORT_ENV, report
 
     app = QApplication.instance() or QApplication([sys.argv[0], *qt_args])
     app.setOrganizationName(ORGANIZATION)
     app.setApplicationName(APPLICATION)
     settings = Settings.at_path(args.settings) if args.settings else Settings()
-    window = MainWindow(settings, args.models_dir)
+    window = MainWindow(settings, args.models_dir, background=os.environ.get(EAGER_ENV) != "1")
+    window.painted.connect(lambda: report("shown"))
+    if os.environ.get(REPORT_ENV) == "1":                # benchmarks/startup.py: quit once everything is loaded
+        window.loaded.connect(window.close)
+        window.painted.connect(lambda: window.close() if not window.generate_view.loading else None)
     window.show()
     # Ctrl+C in the terminal closes the window the normal way (asks if a job runs, saves settings);
     # the timer lets the Python interpreter run its signal handler while Qt's event loop waits.

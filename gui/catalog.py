@@ -9,9 +9,10 @@ from pathlib import Path
 
 from composer.assets import assets_dir
 from composer.errors import ComposerError
-from composer.model.modelfile import MODEL_SUFFIX
 from composer.paths import shown
-from composer.services.describe import describe_model
+
+# model files are read through composer.model (which imports torch) inside the functions:
+# the app calls them behind its window (gui/startup.py)
 
 ASSETS_DIR = assets_dir()
 INFILL_NOTE = ("An infill model: it rewrites selected bars (Regenerate selection), it cannot generate "
@@ -64,6 +65,7 @@ class ModelEntry:
 
 def describe(path: str | os.PathLike, origin: str) -> ModelEntry:
     """A picker entry for `path` (composer.services.describe); a bad file becomes an entry with `error` set."""
+    from composer.services.describe import describe_model
     path = Path(path)
     try:
         d = describe_model(path)
@@ -77,6 +79,7 @@ def describe(path: str | os.PathLike, origin: str) -> ModelEntry:
 def discover(user_dir: Path, recent: list[str], assets_dir: Path = ASSETS_DIR) -> list[ModelEntry]:
     """Every model to offer, defaults first (left-to-right models before infill
     ones), without duplicates."""
+    from composer.model.modelfile import MODEL_SUFFIX
     seen: set[Path] = set()
     out: list[ModelEntry] = []
 
@@ -96,6 +99,13 @@ def discover(user_dir: Path, recent: list[str], assets_dir: Path = ASSETS_DIR) -
     for text in recent:
         add(Path(text), "recent")
     return out
+
+
+def preferred_index(entries: list[ModelEntry], current: str) -> int:
+    """The entry at path `current`, else the first usable left-to-right model, else the first (-1: none)."""
+    fallback = next((i for i, e in enumerate(entries) if e.usable and not e.infill), 0 if entries else -1)
+    return next((i for i, e in enumerate(entries) if str(e.path) == current
+                 or e.path.resolve() == Path(current).resolve()), fallback)
 
 
 def file_stamp(path: Path | None) -> tuple[int, int] | None:

@@ -4,6 +4,7 @@ themselves through `Settings`."""
 from __future__ import annotations
 
 import random
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QValidator
@@ -24,9 +25,12 @@ from composer.errors import ComposerError
 from composer.model.copyindex import DEFAULT_ANCHOR
 from composer.music.scales import KEY_NAMES, SCALES, scale_title
 from composer.music.song import parse_time_signature, pitch_name
-from composer.services.generate import GenerateRequest, parse_note_list
+from composer.services.primer import parse_note_list
 from gui.form_controls import FormControl
 from gui.settings import Settings
+
+if TYPE_CHECKING:
+    from composer.services.generate import GenerateRequest
 
 ANY = "any"
 MODEL_METER = "model's choice"
@@ -214,6 +218,7 @@ class GenerateControls(QWidget):
     def request(self) -> GenerateRequest:
         """The request the controls describe, not validated (the service's
         GenerateRequest.validate holds the rules, for the CLI and the app alike)."""
+        from composer.services.generate import GenerateRequest  # (imports torch: not before the window shows)
         low, high = self.pitch_low.value(), self.pitch_high.value()
         melody = self.kind == "melody"
         return GenerateRequest(

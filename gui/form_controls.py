@@ -9,7 +9,7 @@ import math
 from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QSpinBox, QVBoxLayout, QWidget
 
 from composer.errors import ComposerError
-from composer.services.form_plan import AUTO, FORMS, FREE, planned_form
+from composer.services.defaults import AUTO, FORMS, FREE
 from composer.services.primer import load_primer
 from gui.settings import Settings
 
@@ -91,6 +91,7 @@ def form_sections(tokenizer, request) -> list[tuple[str, int, int]]:
     with `tokenizer` makes for a validated `request`: its FormSpec's spans,
     after the primer's bars (the plan counts new bars); [] for free, for a
     model that is not melody, and for a primer that cannot be read."""
+    from composer.services.form_plan import planned_form  # (imports torch)
     spec = planned_form(tokenizer, request) if tokenizer is not None else None
     if spec is None:
         return []

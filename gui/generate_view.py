@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
@@ -22,17 +23,13 @@ from PySide6.QtWidgets import (
 )
 
 from composer.errors import ComposerError
-from composer.model.modelfile import LoadedModel
 from composer.music.song import Song
-from composer.representations.base import Tokenizer
-from composer.services.form_plan import FREE
-from composer.services.generate import GenerateRequest
+from composer.services.defaults import FREE
 from composer.tasks import Progress
 from gui.catalog import INFILL_NOTE, ModelEntry, file_stamp
 from gui.controls import GenerateControls
 from gui.dialogs import Dialogs
 from gui.form_controls import form_sections
-from gui.generation import GenerationOutcome, PreviewRow, generation_job
 from gui.infill import SelectionInfill
 from gui.jobs import Job, JobError
 from gui.model_picker import ModelPicking
@@ -42,6 +39,12 @@ from gui.results import ResultsPanel
 from gui.results.history import PrimerState
 from gui.settings import Settings
 
+if TYPE_CHECKING:     # these import torch, which loads behind the window (gui/startup.py)
+    from composer.model.modelfile import LoadedModel
+    from composer.representations.base import Tokenizer
+    from composer.services.generate import GenerateRequest
+    from gui.generation import GenerationOutcome, PreviewRow
+
 MIDI_SUFFIXES = (".mid", ".midi", ".kar")
 
 
@@ -49,7 +52,9 @@ class GenerateView(ModelPicking, SelectionInfill, PrimerChoice, QWidget):
     busyChanged = Signal(bool)
     status = Signal(str)
 
-    def __init__(self, settings: Settings, dialogs: Dialogs, user_models_dir: Path, parent: QWidget | None = None):
+    def __init__(self, settings: Settings, dialogs: Dialogs, user_models_dir: Path, parent: QWidget | None = None,
+                 *, loading: bool = False):
+        """`loading`: the models are read behind the window (gui/startup.py), then `finish_loading`."""
         super().__init__(parent)
         self.settings, self.dialogs, self.user_models_dir = settings, dialogs, user_models_dir
         self.entries: list[ModelEntry] = []
@@ -72,12 +77,24 @@ class GenerateView(ModelPicking, SelectionInfill, PrimerChoice, QWidget):
         self._generations = 0                         # Generate clicks that gave results, to number them
         self._previous_index = 0
         self._refused = False                         # the message is a refusal (it goes with the model)
+        self.loading = loading                        # gui/startup.py has not handed over the models yet
         self.setAcceptDrops(True)
         self._build()
         self._connect()
         self.controls.load(settings)
-        self.refresh_models(select=settings.get("models/last") or None)
+        if loading:
+            self.show_loading()
+        else:
+            self.refresh_models(select=settings.get("models/last") or None)
         self._update_primer_label()
+
+    def finish_loading(self, loaded) -> None:
+        """Take what gui/startup.py read (a startup.Loaded): the picker's entries and the selected model."""
+        if self.loading:                # (a model opened or dropped meanwhile has refreshed the picker already)
+            self.refresh_models(select=self.settings.get("models/last") or None, entries=loaded.entries)
+        entry = self.current_entry()
+        if loaded.model is not None and entry is not None and loaded.model.path == entry.path and self.loaded is None:
+            self.loaded, self._loaded_stamp = loaded.model, loaded.stamp
 
     def _build(self) -> None:
         self.model_combo = QComboBox()
@@ -190,6 +207,7 @@ class GenerateView(ModelPicking, SelectionInfill, PrimerChoice, QWidget):
         except ComposerError as exc:
             self.dialogs.error("Cannot generate", str(exc))
             return
+        from gui.generation import PreviewRow, generation_job
         same_file = (self.loaded is not None and self.loaded.path == entry.path
                      and self._loaded_stamp == file_stamp(entry.path))
         loaded = self.loaded if same_file else None      # a retrained file at the same path is loaded again
@@ -303,13 +321,15 @@ class GenerateView(ModelPicking, SelectionInfill, PrimerChoice, QWidget):
     def _update_buttons(self) -> None:
         busy = self.job is not None
         entry = self.current_entry()
-        self.generate_button.setEnabled(not busy and entry is not None and entry.usable and not entry.infill)
+        self.generate_button.setEnabled(not busy and not self.loading and entry is not None and entry.usable
+                                        and not entry.infill)
         self.generate_button.setToolTip(INFILL_NOTE if entry is not None and entry.infill else
                                         "Generate the variations (Ctrl+G)")
         self.cancel_button.setEnabled(busy)
-        self.model_combo.setEnabled(not busy)
+        self.model_combo.setEnabled(not busy and not self.loading)
         self.results.set_busy(busy)
-        self.results.set_generate_reason(INFILL_NOTE if entry is not None and entry.infill else
+        self.results.set_generate_reason("Loading the models..." if self.loading else
+                                         INFILL_NOTE if entry is not None and entry.infill else
                                          "" if entry is not None and entry.usable else "No usable model selected")
 
     def continue_from(self, song: Song) -> None:

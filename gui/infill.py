@@ -11,18 +11,21 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QListWidget, QPushButton, QVBoxLayout, QWidget
 
 from composer.errors import ComposerError
-from composer.model.modelfile import LoadedModel
 from composer.music.song import Note, Song
-from composer.services.generate import GenerateRequest
-from composer.services.infill import InfillRequest, InfillResult, infill, infill_model_for
 from composer.tasks import Progress
 from gui.catalog import file_stamp
 from gui.jobs import Job, JobError, Throttle, load_if_needed
+
+if TYPE_CHECKING:     # the services import torch: they are imported when a job starts (gui/startup.py)
+    from composer.model.modelfile import LoadedModel
+    from composer.services.generate import GenerateRequest
+    from composer.services.infill import InfillRequest, InfillResult
 
 PROGRESS_INTERVAL = 0.05    # seconds between progress-bar updates at most
 
@@ -38,6 +41,7 @@ def infill_request(controls: GenerateRequest, bars: tuple[int, int]) -> InfillRe
     """The infill request for `bars` (1-based, inclusive) with the sampling
     controls of a generation request (count, temperature, top-p/k, seed,
     key/scale, pitch range). Raises ComposerError naming a bad value."""
+    from composer.services.infill import InfillRequest
     request = InfillRequest(bars=bars, count=controls.count, temperature=controls.temperature,
                             top_k=controls.top_k, top_p=controls.top_p, seed=controls.seed,
                             key=controls.key, scale=controls.scale,
@@ -49,6 +53,7 @@ def infill_request(controls: GenerateRequest, bars: tuple[int, int]) -> InfillRe
 def choose_infill_model(model_path: Path) -> tuple[Path, bool]:
     """The model file to rewrite a span with, and whether it is an infill
     model (reads both sides) rather than the left-to-right model itself."""
+    from composer.services.infill import infill_model_for
     chosen = infill_model_for(model_path)
     return (Path(chosen), True) if chosen is not None else (Path(model_path), False)
 
@@ -57,6 +62,7 @@ def infill_job(path: Path, loaded: LoadedModel | None, song: Song, request: Infi
     """The worker function: load the model if needed, then rewrite the span."""
 
     def run(progress, should_stop):
+        from composer.services.infill import infill
         started = time.monotonic()
         model = load_if_needed(path, loaded)
         throttle = Throttle(PROGRESS_INTERVAL)

@@ -1,10 +1,11 @@
 """The main window: Generate and Train tabs, menus and shortcuts, and a
-close that never leaves a worker thread running."""
+close that never leaves a worker thread running. With `background`, torch
+and the models load behind the shown window (gui/startup.py)."""
 from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QMainWindow, QTabWidget, QWidget
 
@@ -12,21 +13,27 @@ from gui.dialogs import Dialogs
 from gui.generate_view import GenerateView
 from gui.jobs import Job
 from gui.settings import APPLICATION, Settings, default_user_models_dir
+from gui.startup import Loaded, WarmUp, report, warm_up
 from gui.train_view import TrainView
 
 
 class MainWindow(QMainWindow):
-    """`settings` and `user_models_dir` default to the user's; tests pass temporary ones."""
+    """`settings` and `user_models_dir` default to the user's; tests pass temporary ones.
+    `background`: the models load on a worker (`load`, default gui.startup.warm_up) once
+    the window shows; else they are loaded before the constructor returns."""
+
+    painted = Signal()      # the window's first paint is done: it is on screen
+    loaded = Signal()       # the models are read (or the worker failed and the picker read them itself)
 
     def __init__(self, settings: Settings | None = None, user_models_dir: Path | None = None,
-                 parent: QWidget | None = None):
+                 parent: QWidget | None = None, *, background: bool = False, load: WarmUp = warm_up):
         super().__init__(parent)
         self.settings = settings or Settings()
         self.user_models_dir = Path(user_models_dir) if user_models_dir else default_user_models_dir()
         self.dialogs = Dialogs(self)
         self.setWindowTitle(APPLICATION)
-        self.generate_view = GenerateView(self.settings, self.dialogs, self.user_models_dir)
-        self.train_view = TrainView(self.settings, self.dialogs, self.user_models_dir)
+        self.generate_view = GenerateView(self.settings, self.dialogs, self.user_models_dir, loading=True)
+        self.train_view = TrainView(self.settings, self.dialogs, self.user_models_dir, loading=True)
         self.tabs = QTabWidget()
         self.tabs.addTab(self.generate_view, "Generate")
         self.tabs.addTab(self.train_view, "Train")
@@ -41,7 +48,52 @@ class MainWindow(QMainWindow):
         if geometry.isEmpty() or not self.restoreGeometry(geometry):
             self.resize(1280, 800)
         self.tabs.setCurrentIndex(min(1, max(0, self.settings.get("window/tab"))))
+        self._load, self.loader, self._painted, self._background = load, None, False, background
+        if not background:
+            self._on_loaded(load(*self._load_args()))
         self._update_actions()
+
+    def _load_args(self) -> tuple[Path, list[str], str]:
+        return self.user_models_dir, self.settings.get("models/recent"), self.settings.get("models/last")
+
+    def paintEvent(self, event) -> None:
+        super().paintEvent(event)
+        if not self._painted:
+            self._painted = True
+            QTimer.singleShot(0, self._on_first_paint)     # (after the children's paint)
+
+    def _on_first_paint(self) -> None:
+        self.painted.emit()
+        self._load_behind()
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        QTimer.singleShot(1000, self._load_behind)          # in case no paint comes (a minimized window)
+
+    def _load_behind(self) -> None:
+        """Start the worker of gui/startup.py, once the window is on screen (it competes for the CPU)."""
+        if not self._background or self.loader is not None:    # (a model opened meanwhile: train still waits)
+            return
+        args = self._load_args()
+        self.loader = Job("load", lambda _progress, _should_stop: self._load(*args), self)
+        self.loader.succeeded.connect(self._on_loaded)
+        self.loader.failed.connect(self._on_load_failed)
+        self.loader.start()
+
+    def _on_loaded(self, loaded: Loaded) -> None:
+        self.generate_view.finish_loading(loaded)
+        self.train_view.finish_loading()
+        self._update_actions()
+        report("ready")
+        self.loaded.emit()
+
+    def _on_load_failed(self, error) -> None:
+        """An unexpected failure of the worker: read the models here instead (a bad file is an entry's error)."""
+        self.show_status(f"Loading behind the window failed ({error.message}); loading now")
+        self.generate_view.refresh_models(select=self.settings.get("models/last") or None)
+        self.train_view.finish_loading()
+        self._update_actions()
+        self.loaded.emit()
 
     def _make_actions(self) -> None:
         g, r = self.generate_view, self.generate_view.results
@@ -160,6 +212,8 @@ class MainWindow(QMainWindow):
                 return
             for job in jobs:
                 job.stop_and_wait()
+        if self.loader is not None and self.loader.is_running():
+            self.loader.stop_and_wait()        # (imports cannot stop early: a few seconds at most)
         self.generate_view.results.stop_playback()
         self.generate_view.results.variations.remove_drag_files()
         self.save_settings()

@@ -7,9 +7,7 @@ from pathlib import Path
 from PySide6.QtCore import Qt
 
 from composer.errors import ComposerError
-from composer.model.modelfile import read_metadata
-from composer.representations.registry import tokenizer_from_config
-from gui.catalog import ModelEntry, discover
+from gui.catalog import ModelEntry, discover, preferred_index
 from gui.dialogs import MODEL_FILTER
 
 OPEN_MODEL_ITEM = "Open model file..."
@@ -19,22 +17,32 @@ class ModelPicking:
     """The model picker methods of GenerateView (it owns model_combo,
     model_info, controls, settings, dialogs, entries, tokenizer)."""
 
-    def refresh_models(self, select: str | Path | None = None) -> None:
-        """Re-read the model folders; select `select` (a path) if given."""
+    def refresh_models(self, select: str | Path | None = None, entries: list[ModelEntry] | None = None) -> None:
+        """Re-read the model folders (or take `entries`, read on a worker); select `select` (a path) if given."""
         current = str(select) if select else (str(self.current_entry().path) if self.current_entry() else "")
-        self.entries = discover(self.user_models_dir, self.settings.get("models/recent"))
+        self.loading = False
+        self.entries = entries if entries is not None else discover(self.user_models_dir,
+                                                                   self.settings.get("models/recent"))
         self.model_combo.blockSignals(True)
         self.model_combo.clear()
         for entry in self.entries:
             self.model_combo.addItem(entry.label(), str(entry.path))
             self.model_combo.setItemData(self.model_combo.count() - 1, entry.description(), Qt.ItemDataRole.ToolTipRole)
         self.model_combo.addItem(OPEN_MODEL_ITEM, None)
-        fallback = next((i for i, e in enumerate(self.entries) if e.usable and not e.infill), 0 if self.entries else -1)
-        index = next((i for i, e in enumerate(self.entries) if str(e.path) == current
-                      or e.path.resolve() == Path(current).resolve()), fallback)
+        index = preferred_index(self.entries, current)
         self.model_combo.setCurrentIndex(index if index >= 0 else self.model_combo.count() - 1)
         self.model_combo.blockSignals(False)
         self._on_model_changed(self.model_combo.currentIndex())
+
+    def show_loading(self) -> None:
+        """Before the worker of gui/startup.py is done: the picker says so and Generate waits."""
+        self.loading = True
+        self.model_combo.blockSignals(True)
+        self.model_combo.clear()
+        self.model_combo.addItem("Loading models...", None)
+        self.model_combo.blockSignals(False)
+        self.model_info.setText("Loading the models...")
+        self._update_buttons()
 
     def current_entry(self) -> ModelEntry | None:
         index = self.model_combo.currentIndex() if hasattr(self, "model_combo") else -1
@@ -73,6 +81,8 @@ class ModelPicking:
         else:
             self.model_info.setText(entry.description())
             self.model_info.setToolTip(str(entry.path))
+            from composer.model.modelfile import read_metadata  # (torch: loaded behind the window)
+            from composer.representations.registry import tokenizer_from_config
             copy_index = False
             try:
                 meta = read_metadata(entry.path)

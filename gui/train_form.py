@@ -53,6 +53,7 @@ class TrainForm(QGroupBox):
         self.size = QComboBox()
         self.size.addItems(list(SIZE_PRESETS) + ["custom"])
         self.size_label = QLabel()
+        self.counting = True            # False until torch is loaded (TrainView.finish_loading)
         self.steps = QSpinBox(minimum=1, maximum=1_000_000, singleStep=100, suffix=" steps")
         self.epochs = QDoubleSpinBox(minimum=0.1, maximum=10_000.0, decimals=1, singleStep=1.0, suffix=" epochs")
         self.length_unit = QComboBox()
@@ -174,6 +175,9 @@ class TrainForm(QGroupBox):
         self.update_size_label()
 
     def update_size_label(self) -> None:
+        if not self.counting:           # counting builds the network: it waits for torch (gui/startup.py)
+            self.size_label.setText(f"{self.layers.value()}x{self.hidden.value()}, counting parameters...")
+            return
         count = parameter_count(self.representation.currentText(), self.cell.currentData(), self.layers.value(),
                                 self.hidden.value(), self.embed.value())
         self.size_label.setText(f"{self.layers.value()}x{self.hidden.value()}, {count / 1e6:.2f}M parameters")

@@ -77,16 +77,28 @@ class TrainView(QWidget):
     busyChanged = Signal(bool)
     status = Signal(str)
 
-    def __init__(self, settings: Settings, dialogs: Dialogs, user_models_dir: Path, parent: QWidget | None = None):
+    def __init__(self, settings: Settings, dialogs: Dialogs, user_models_dir: Path, parent: QWidget | None = None,
+                 *, loading: bool = False):
+        """`loading`: training imports torch behind the window (gui/startup.py), then `finish_loading`."""
         super().__init__(parent)
         self.settings, self.dialogs, self.user_models_dir = settings, dialogs, user_models_dir
-        self.trainer, self.ingest, self.unavailable = training_api()
+        self.trainer, self.ingest, self.unavailable = (None, None, "") if loading else training_api()
         self.job: Job | None = None
         self.report = None
         self._report_key: tuple[str, str] | None = None
         self._build()
+        self.form.counting = not loading
         self.load_settings()
         self._connect()
+        self.form.update_size_label()
+        self._update_buttons()
+
+    def finish_loading(self) -> None:
+        """Torch and the training package are imported: Scan and Start can run."""
+        self.trainer, self.ingest, self.unavailable = training_api()
+        self.banner.setText(self.unavailable)
+        self.banner.setVisible(bool(self.unavailable))
+        self.form.counting = True
         self.form.update_size_label()
         self._update_buttons()
 

@@ -5,13 +5,15 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from composer.config import ConfigMixin
-from composer.model.network import check_lookback
-from composer.representations.base import Tokenizer
-from composer.representations.melody import MelodyConfig, MelodyTokenizer
-from composer.representations.performance import PerformanceTokenizer
 from composer.tasks import Progress
+
+if TYPE_CHECKING:
+    from composer.representations.base import Tokenizer
+# the network and the tokenizers import torch: they are imported where they are used,
+# so the app can read these settings and show its window before torch is loaded
 
 REPRESENTATIONS = ("melody", "performance", "frames")   # frames: piano-roll grid (benchmarks/polyphonic.py)
 OBJECTIVES = ("next", "infill")   # next token (left to right), or infill spans of bars given both sides (melody)
@@ -120,6 +122,7 @@ class TrainConfig(ConfigMixin):
         if self.init_from is not None and self.objective != "infill":
             raise ValueError("init_from is for infill runs (it starts an infill model from a plain model)")
         if self.lookback or self.lookback_copy:
+            from composer.model.network import check_lookback
             check_lookback(tuple(self.lookback))
             if self.lookback_copy and not self.lookback:
                 raise ValueError("lookback_copy needs lookback distances")
@@ -157,10 +160,12 @@ class TrainConfig(ConfigMixin):
 
     def make_tokenizer(self) -> Tokenizer:
         if self.representation == "melody":
+            from composer.representations.melody import MelodyConfig, MelodyTokenizer
             return MelodyTokenizer(MelodyConfig(track=self.track, chords=self.chords))
         if self.representation == "frames":
             from composer.representations.frames import FramesTokenizer
             return FramesTokenizer()
+        from composer.representations.performance import PerformanceTokenizer
         return PerformanceTokenizer()
 
 

@@ -6,6 +6,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+FREE = "free"
+AUTO = "auto"
+NAMED_FORMS = ("AABB", "AABA", "ABAB", "ABAC")      # others are accepted too
+FORMS = (AUTO, FREE) + NAMED_FORMS                  # the choices offered (the app's list)
+
 
 @dataclass(frozen=True)
 class GenerateDefaults:
@@ -18,7 +23,7 @@ class GenerateDefaults:
     pitch_high: int = 127
     tempo: float = 120.0
     program: int = 0              # General MIDI piano
-    form: str = "auto"            # composer.services.form_plan.AUTO
+    form: str = AUTO
 
     @property
     def seconds(self) -> float:

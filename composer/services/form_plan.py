@@ -42,12 +42,8 @@ from composer.music.scales import SCALES, parse_key, parse_scale
 from composer.representations.base import Constraints, Grammar
 from composer.representations.melody import HOLD, REST, MelodyGrammar, MelodyTokenizer
 from composer.representations.melody.grammar import BAR_KIND, DUR_KIND, EVENT_KIND
-from composer.services.defaults import DEFAULTS
+from composer.services.defaults import AUTO, DEFAULTS, FORMS, FREE, NAMED_FORMS  # noqa: F401 - re-exported
 
-FREE = "free"
-AUTO = "auto"
-NAMED_FORMS = ("AABB", "AABA", "ABAB", "ABAC")      # others are accepted too
-FORMS = (AUTO, FREE) + NAMED_FORMS                  # the choices offered (the app's list)
 AUTO_FORM = "ABAC"          # with second endings: measured closest to the folk corpus (docs/form.md)
 DEFAULT_PHRASE_BARS = 4
 DEFAULT_BARS = DEFAULTS.bars            # a request's length when it gives neither bars nor seconds

@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from composer.errors import ComposerError
 from composer.music.midifile import read_midi
 from composer.music.song import Note, Song, melody_song
-from composer.representations.base import Tokenizer, UnusableMusic
-from composer.representations.melody import MelodyTokenizer
+
+if TYPE_CHECKING:       # (the tokenizers import torch; the app reads primers before it is loaded)
+    from composer.representations.base import Tokenizer
 
 _LETTER = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
 _PRIMER_NOTE = re.compile(r"^(?P<name>[A-Ga-g][#b]?-?\d|R|r|\d{1,3})(?::(?P<beats>\d+(?:\.\d+)?(?:/\d+)?))?$")
@@ -85,6 +87,9 @@ def _reduction(song: Song, tokenizer: Tokenizer | None) -> str:
     ts = "{}/{}".format(*song.time_signature)
     if not pitched:
         return "no pitched notes: this primer cannot be used" + (" (drums only)" if drums else "")
+    if tokenizer is not None:       # (a tokenizer given: torch is loaded already)
+        from composer.representations.base import UnusableMusic
+        from composer.representations.melody import MelodyTokenizer
     if tokenizer is None or not isinstance(tokenizer, MelodyTokenizer):
         total = sum(len(t.notes) for t in pitched)
         text = f"{total} notes from {len(pitched)} track(s) merged, {ts}"

@@ -5,6 +5,7 @@ Regenerate selection with its takes, and the one history of all of these
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSpinBox, QSplitter, QVBoxLayout, QWidget
@@ -12,7 +13,6 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSpinBox, QSplit
 from composer.errors import ComposerError
 from composer.music.midifile import read_midi
 from composer.music.song import Song
-from composer.services.infill import InfillResult
 from composer.services.primer import damage_warning
 from gui.controls import row_of
 from gui.dialogs import MIDI_FILTER, Dialogs
@@ -29,6 +29,9 @@ from gui.results.sound import SoundOutput
 from gui.results.steps import HistorySteps
 from gui.settings import Settings
 from gui.variations import VariationList
+
+if TYPE_CHECKING:
+    from composer.services.infill import InfillResult
 
 CONTINUE_TIP = "Use this variation as the primer and generate what comes next"
 REGENERATE_TIP = "Keep the bars before N and sample the rest again"
