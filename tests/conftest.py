@@ -12,6 +12,18 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import pytest
 
+# ---- MIDI --------------------------------------------------------------------------
+
+@pytest.fixture
+def tunes(tmp_path, monkeypatch):
+    """A folder of three short code-made melodies, with the ingest cache in tmp_path."""
+    from benchmarks.midi_factory import melody, write_song
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    for i in range(3):
+        write_song(melody(24, seed=i), tmp_path / "tunes" / f"t{i}.mid")
+    return tmp_path / "tunes"
+
+
 # ---- GUI ---------------------------------------------------------------------------
 
 @pytest.fixture(scope="session")

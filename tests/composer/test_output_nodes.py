@@ -73,13 +73,6 @@ def model(tmp_path_factory):
     return tiny_model_file(tmp_path_factory.mktemp("nodes") / "tiny.model", steps=3)
 
 
-@pytest.fixture
-def tunes(tmp_path, monkeypatch):
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    for i in range(3):
-        write_song(melody(24, seed=i), tmp_path / "tunes" / f"t{i}.mid")
-    return tmp_path / "tunes"
-
 
 FORCE = pytest.mark.parametrize("force", [[], ["--force"]], ids=["", "force"])
 

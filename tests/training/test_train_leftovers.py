@@ -9,9 +9,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
-from benchmarks.midi_factory import melody, write_song
 from composer.cli.main import main
 from training.run_lock import take_run_lock
 
@@ -26,13 +23,6 @@ os.replace = lambda *a: os.kill(os.getpid(), signal.SIGKILL)
 write_atomic(sys.argv[1], b"x" * 100_000, force=True)
 """
 
-
-@pytest.fixture
-def tunes(tmp_path, monkeypatch):
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    for i in range(3):
-        write_song(melody(24, seed=i), tmp_path / "tunes" / f"t{i}.mid")
-    return tmp_path / "tunes"
 
 
 def killed_write(path: Path) -> None:

@@ -17,7 +17,6 @@ from pathlib import Path
 import pytest
 import torch.multiprocessing as mp
 
-from benchmarks.midi_factory import melody, write_song
 from composer.cli.main import main
 from training.run_lock import LOCK_NAME, RunLocked, take_run_lock
 
@@ -25,13 +24,6 @@ ROOT = Path(__file__).resolve().parents[2]
 TINY = ["--layers", "1", "--hidden", "8", "--embed", "8", "--batch", "2", "--seq-len", "16", "--workers", "1",
         "--quiet"]
 
-
-@pytest.fixture
-def tunes(tmp_path, monkeypatch):
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    for i in range(3):
-        write_song(melody(24, seed=i), tmp_path / "tunes" / f"t{i}.mid")
-    return tmp_path / "tunes"
 
 
 def train_cli(tunes: Path, out: Path, *extra: str, **kwargs) -> subprocess.CompletedProcess | subprocess.Popen:
