@@ -152,8 +152,9 @@ class GenerateView(ModelPicking, SelectionInfill, PrimerChoice, QWidget):
         self.cancel_button.clicked.connect(self.cancel)
         self.controls.primerOpenRequested.connect(self.open_primer)
         self.controls.primerClearRequested.connect(self.clear_primer)
-        self.controls.keyChanged.connect(self.results.roll.set_key)
-        self.results.roll.set_key(*self.controls.key_and_scale())
+        for spelled in (self.results.roll, self.results.variations):       # names as written in the key
+            self.controls.keyChanged.connect(spelled.set_key)
+            spelled.set_key(*self.controls.key_and_scale())
         self.results.continueRequested.connect(self.continue_from)
         self.results.regenerateRequested.connect(self.regenerate_from_bar)
         self.results.infillRequested.connect(self.regenerate_selection)

@@ -13,7 +13,8 @@ from PySide6.QtWidgets import QAbstractItemView, QListWidget, QListWidgetItem, Q
 from composer.analysis.copymeter import copy_meter, generated_notes
 from composer.model.copyindex import DEFAULT_ANCHOR, CopyIndex
 from composer.music.midifile import song_to_bytes, write_atomic
-from composer.music.song import Song, pitch_name
+from composer.music.scales import spell
+from composer.music.song import Song
 from gui.primer import bar_count
 
 COPY_WARN_NOTES = 12        # a longer run of the training data's notes is marked in the list
@@ -23,13 +24,15 @@ DRAG_TIP = "Drag a variation into a DAW or a folder to get it as a .mid file"
 Copy = tuple[int, "str | None"]     # (longest run of training notes, the file it is in), composer.analysis.copymeter
 
 
-def variation_label(index: int, song: Song, kind: str, copy: Copy | None = None) -> str:
+def variation_label(index: int, song: Song, kind: str, copy: Copy | None = None,
+                    key: tuple[str | None, str | None] = (None, None)) -> str:
+    """'2. 8 bars, 31 notes, D4–Bb5 · copy: 5 notes', the range spelled for `key` (key, scale)."""
     notes = song.notes
     length = f"{bar_count(song)} bars" if kind == "melody" else f"{song.duration_seconds:.1f} s"
     if not notes:
         return f"{index + 1}. {length}, no notes"
     low, high = min(n.pitch for n in notes), max(n.pitch for n in notes)
-    text = f"{index + 1}. {length}, {len(notes)} notes, {pitch_name(low)}–{pitch_name(high)}"
+    text = f"{index + 1}. {length}, {len(notes)} notes, {spell(low, *key)}–{spell(high, *key)}"
     if copy is not None:
         text += f" · copy: {copy[0]} notes" if copy[0] else " · copy: none"
         text += " ⚠" if copy[0] >= COPY_WARN_NOTES else ""
@@ -58,6 +61,7 @@ class VariationList(QListWidget):
         self.songs: list[Song] = []
         self.copies: list[Copy] | None = None      # the copy meter of each song, None without an index
         self.copy_index: CopyIndex | None = None
+        self.key: tuple[str | None, str | None] = (None, None)   # (key, scale) the ranges are spelled in
         self.generated = True                      # False: a file opened to edit (no copy meter)
         self.kind = "melody"
         self.seed: int | None = None
@@ -99,11 +103,17 @@ class VariationList(QListWidget):
 
     def _label(self, row: int) -> None:
         item, copy = self.item(row), self.copies[row] if self.copies is not None else None
-        item.setText(variation_label(row, self.songs[row], self.kind, copy))
+        item.setText(variation_label(row, self.songs[row], self.kind, copy, self.key))
         item.setToolTip(copy_tooltip(copy, self.copies is not None) if self.songs[row].notes and self.generated
                         else DRAG_TIP)
         warn = copy is not None and copy[0] >= COPY_WARN_NOTES
         item.setForeground(QBrush(WARN_COLOR) if warn else QBrush())
+
+    def set_key(self, key: str | None, scale: str | None = None) -> None:
+        """Spell the labels' pitch ranges for `key` and `scale` (None: sharps), as the roll does."""
+        self.key = (key, scale)
+        for row in range(len(self.songs)):
+            self._label(row)
 
     def song_at(self, row: int) -> Song | None:
         return self.songs[row] if 0 <= row < len(self.songs) else None

@@ -158,3 +158,15 @@ def test_the_roll_spells_names_for_the_chosen_key(qtbot, make_window):
     assert roll.pitch_label(70) == "Bb4"
     controls.key.setCurrentText("any")
     assert roll.pitch_label(70) == "A#4"
+
+
+def test_the_variation_list_spells_its_ranges_as_the_roll_does(qtbot, make_window):
+    from composer.music.song import Note, melody_song
+    window = make_window()
+    controls, variations = window.generate_view.controls, window.generate_view.results.variations
+    variations.set_songs([melody_song([Note(0, 1, 63), Note(1, 2, 70)])], "melody", seed=1)
+    assert "D#4–A#4" in variations.item(0).text()
+    controls.key.setCurrentText("F")
+    assert "Eb4–Bb4" in variations.item(0).text()
+    controls.key.setCurrentText("any")
+    assert "D#4–A#4" in variations.item(0).text()
