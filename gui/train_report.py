@@ -68,6 +68,9 @@ class IngestReportView(QGroupBox):
         self.table.resizeColumnToContents(3)
 
 
+LOSS_PER_TOKEN = "training loss (nats/token)"
+LOSS_PER_NOTE = "training loss (bits per note)"     # nats/token / ln 2 x the folder's tokens per note
+
 class TrainProgressView(QGroupBox):
     """The progress bar, phase, speed and device lines, and the curves of
     training loss and validation bits per note."""
@@ -79,9 +82,10 @@ class TrainProgressView(QGroupBox):
         self.speed = QLabel("")
         self.device = QLabel("")
         self.device.setWordWrap(True)
-        self.loss_plot = CurvePlot("training loss (nats/token)", "#1f6fd1")
+        self.loss_plot = CurvePlot(LOSS_PER_TOKEN, "#1f6fd1")
         self.val_plot = CurvePlot("validation bits per note", "#d1501f")
         self._last_val: float | None = None
+        self._tokens_per_note: float | None = None   # of the scanned folder: puts the loss in bits per note
         self._last = None                  # the last TrainProgress, and the monotonic time it came
         self._last_at = self._started = 0.0
         self.clock = QTimer(self)          # the run's clock moves between steps too (a step may take long)
@@ -98,7 +102,8 @@ class TrainProgressView(QGroupBox):
     def clear_curves(self) -> None:
         self.loss_plot.clear()
         self.val_plot.clear()
-        self._last_val = None
+        self._last_val = self._tokens_per_note = None
+        self.loss_plot.title = LOSS_PER_TOKEN
 
     def show_training(self, p) -> None:
         """Show `p`, a training.config.TrainProgress."""
@@ -108,8 +113,15 @@ class TrainProgressView(QGroupBox):
         else:
             self.progress.setRange(0, max(1, p.total_steps or 0))
             self.progress.setValue(p.step)
+        if p.report is not None and self._tokens_per_note is None and not self.loss_plot.points:
+            used = p.report.used()
+            notes = sum(f.n_notes for f in used)
+            if notes:           # the same unit as the validation curve beside it
+                self._tokens_per_note = sum(f.n_tokens for f in used) / notes
+                self.loss_plot.title = LOSS_PER_NOTE
         if p.train_loss is not None and p.phase == "training":
-            self.loss_plot.add_point(p.step, p.train_loss)
+            scale = self._tokens_per_note / math.log(2) if self._tokens_per_note else 1.0
+            self.loss_plot.add_point(p.step, p.train_loss * scale)
         if p.val_bits_per_note is not None and p.val_bits_per_note != self._last_val:
             self._last_val = p.val_bits_per_note
             self.val_plot.add_point(p.step, p.val_bits_per_note)

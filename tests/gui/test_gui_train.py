@@ -110,6 +110,8 @@ def test_training_on_a_tiny_folder_puts_the_model_in_the_picker(qtbot, make_wind
     assert out.is_file(), view.phase.text()
     assert "stopped" in view.phase.text().lower()
     assert view.loss_plot.points and view.val_plot.points
+    assert (view.loss_plot.title, view.val_plot.title) == ("training loss (bits per note)",
+                                                           "validation bits per note")   # one unit for both
     assert view.device.text().startswith("Device: ")
     assert view.table.rowCount() == 8
     entry = window.generate_view.current_entry()
@@ -295,3 +297,23 @@ def test_the_training_clock_moves_between_steps(qtbot):
     assert "ETA 9:5" in live.speed.text()
     live.finish(1)
     assert live.speed.text().startswith("100 tokens/s, elapsed 0:0")
+
+
+def test_the_loss_curve_is_in_bits_per_note_like_the_validation_curve(qtbot):
+    import math
+
+    from composer.corpus.ingest import FileResult, IngestReport
+    from gui.train_report import LOSS_PER_NOTE, LOSS_PER_TOKEN, TrainProgressView
+    from training.config import TrainProgress
+    view = TrainProgressView()
+    qtbot.addWidget(view)
+    report = IngestReport(folder="f", representation="melody",
+                          files=[FileResult(path="a.mid", status="used", n_notes=100, n_tokens=250),
+                                 FileResult(path="b.mid", status="skipped", reason="no notes")])
+    view.show_training(TrainProgress(phase="scanning", report=report))
+    view.show_training(TrainProgress(phase="training", step=10, total_steps=20, train_loss=1.0, report=report))
+    assert view.loss_plot.title == LOSS_PER_NOTE
+    assert view.loss_plot.last() == (10, pytest.approx(2.5 / math.log(2)))       # 1 nat/token x 2.5 tokens/note
+    view.clear_curves()
+    view.show_training(TrainProgress(phase="training", step=1, total_steps=20, train_loss=1.0))
+    assert view.loss_plot.title == LOSS_PER_TOKEN and view.loss_plot.last() == (1, 1.0)   # no folder report
