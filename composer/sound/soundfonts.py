@@ -6,7 +6,10 @@ import importlib.util
 import os
 from pathlib import Path
 
+from composer.paths import open_input
 from composer.sound.synth import AudioUnavailable
+
+MAX_SOUNDFONT = 2_000_000_000      # bytes; the largest General MIDI SoundFonts in use are about 1.5 GB
 
 
 def default_soundfont() -> Path:
@@ -33,4 +36,6 @@ def resolve_soundfont(soundfont: str | os.PathLike | None) -> Path:
         raise AudioUnavailable(f"SoundFont not found: {path}")
     if not path.is_file():
         raise AudioUnavailable(f"SoundFont is not a file: {path}")
+    with open_input(path, MAX_SOUNDFONT, AudioUnavailable, "SoundFont"):   # a regular file of sane size
+        pass
     return path

@@ -294,3 +294,15 @@ def test_cli_audio_never_overwrites_without_force(cli_model, tmp_path):
     result = cli(*args)
     assert result.returncode == 2 and "already exist" in result.stderr and wav.read_bytes() == b"mine"
     assert not list(out.glob("*.mid"))        # refused before generating anything
+
+
+def test_a_soundfont_over_the_size_cap_is_refused_before_loading(tmp_path):
+    from composer.sound.soundfonts import MAX_SOUNDFONT, resolve_soundfont
+    huge = tmp_path / "huge.sf2"
+    with open(huge, "wb") as f:              # sparse: no disk space used
+        f.truncate(MAX_SOUNDFONT + 1)
+    with pytest.raises(audio.AudioUnavailable, match=r"huge\.sf2: file too large"):
+        resolve_soundfont(huge)
+    fine = tmp_path / "small.sf2"
+    fine.write_bytes(b"RIFF")
+    assert resolve_soundfont(fine) == fine
