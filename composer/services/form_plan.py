@@ -263,7 +263,7 @@ class FormGrammar(MelodyGrammar):
         return np.minimum(self.beat, self.spb // 2)
 
     def mask(self) -> torch.Tensor:
-        m = self._masks[self.mask_rows()]                                  # (B, V) bool, a copy
+        m = self.allowed()              # (B, V) bool: the melody grammar's rules, no silent opening bar included
         tok, ph, j = self.tok, self.phase, self.bars_done - self.bars_base
         need_bar = (ph == self.EVENT) & (self.pos == 0) & ~self.bar_open
         inside = ((ph == self.EVENT) | (ph == self.DURATION)) & (j >= 0) & (j < self.bars_wanted) & ~need_bar
@@ -281,8 +281,6 @@ class FormGrammar(MelodyGrammar):
                 ok = (at < self.cap) & m[rows, token]
                 m[rows[ok]] = False
                 m[rows[ok], token[ok]] = True
-        if not self.primed and not self.sounded.all():                     # a note starts in the first bar
-            self.forbid_silent_opening(m)
         tail = self._tail()
         rows = np.flatnonzero(event & self.cadence_on & (remaining <= tail))
         if len(rows):                                                      # the last beat: one cadence note

@@ -89,10 +89,15 @@ class MelodyGrammar(Grammar):
         return rows
 
     def mask(self) -> torch.Tensor:
-        m = self._masks[self.mask_rows()]                                         # (B, V) bool
+        return torch.from_numpy(self.allowed()).to(self.device)
+
+    def allowed(self) -> np.ndarray:
+        """The tokens each row may take next, (B, V) bool on the CPU, a fresh array
+        (grammars that extend this one narrow it further)."""
+        m = self._masks[self.mask_rows()]
         if not self.primed and not self.sounded.all():
             self.forbid_silent_opening(m)
-        return torch.from_numpy(m).to(self.device)
+        return m
 
     def forbid_silent_opening(self, m: np.ndarray) -> None:
         """In the first new bar of an unprimed piece, before its first note: no
