@@ -37,13 +37,11 @@ def _roll_png(song, sections, path: Path) -> None:
     roll.grab().save(str(path))
 
 
-def render(model_path: Path, name: str, seed: int, out: Path, **settings) -> dict:
-    """One piece: NAME.mid/.ogg/.png in `out`; returns its row of the index."""
-    loaded = load_model(model_path)
+def render(loaded, name: str, seed: int, out: Path, **settings) -> dict:
+    """One piece of the loaded model: NAME.mid/.ogg/.png in `out`; returns its row of the index."""
     request = GenerateRequest(count=1, bars=BARS, seed=seed, **settings)
-    form = request.form
     request.validate()
-    spec = check_form(GenerateRequest(bars=BARS, form=form))
+    spec = check_form(request)          # (validate checked it; this gives the phrases to draw)
     song = generate(loaded, request).songs[0]
     (out / f"{name}.mid").write_bytes(song_to_bytes(song))
     write_audio(song, out / f"{name}.ogg", audio_format="ogg", force=True)
@@ -76,10 +74,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", default="1,2,3,4")
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
+    old, new = load_model(args.old), load_model(args.new)
     rows = []
     for seed in [int(s) for s in args.seeds.split(",")]:
-        rows.append(render(args.old, f"old-{seed}", seed, args.out, form="free", top_p=1.0))
-        rows.append(render(args.new, f"new-{seed}", seed, args.out))
+        rows.append(render(old, f"old-{seed}", seed, args.out, form="free", top_p=1.0))
+        rows.append(render(new, f"new-{seed}", seed, args.out))
     (args.out / "index.md").write_text(index(rows, args.old, args.new))
     return 0
 
