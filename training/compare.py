@@ -30,9 +30,22 @@ class CellRun:
     stopped_reason: str
 
     def to_dict(self) -> dict:
-        d = dataclasses.asdict(self)
-        d["model_path"] = str(self.model_path) if self.model_path else None
-        return d
+        return run_dict(self)
+
+
+def run_dict(run) -> dict:
+    """A comparison's run record (CellRun, compare_form.DesignRun) as JSON-ready fields, in order."""
+    d = dataclasses.asdict(run)
+    d["model_path"] = str(run.model_path) if run.model_path else None
+    return d
+
+
+def run_fields(result) -> dict:
+    """The fields every comparison's run record takes from a training.trainer.TrainResult."""
+    s = result.summary or {}
+    return {"model_path": result.model_path, "val_bits_per_note": result.best_val_bits_per_note,
+            "steps": result.steps, "minutes": float(s.get("minutes", 0.0)),
+            "parameters": int(s.get("parameters", 0)), "stopped_reason": result.stopped_reason}
 
 
 def parse_choices(text: str, choices: Sequence[str], what: str) -> tuple[str, ...]:
@@ -76,11 +89,7 @@ def compare_cells(config: TrainConfig, cells: Sequence[str], progress: ProgressF
                 break
             cfg = dataclasses.replace(config, cell=cell, out=str(out_for(config.out, cell)), checkpoint_dir=None)
             result = train(cfg, progress=progress, should_stop=should_stop)
-            s = result.summary or {}
-            runs.append(CellRun(cell=cell, model_path=result.model_path,
-                                val_bits_per_note=result.best_val_bits_per_note, steps=result.steps,
-                                minutes=float(s.get("minutes", 0.0)), parameters=int(s.get("parameters", 0)),
-                                stopped_reason=result.stopped_reason))
+            runs.append(CellRun(cell=cell, **run_fields(result)))
     finally:
         D.teardown(created)
     return runs

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from composer.music.midifile import write_atomic
 from composer.tasks import ProgressFn, ShouldStop
-from training.compare import finished, out_for, parse_choices
+from training.compare import finished, out_for, parse_choices, run_dict, run_fields
 from training.config import TrainConfig
 
 DESIGNS = {
@@ -41,9 +41,7 @@ class DesignRun:
     form: dict | None = None        # composer.analysis.form summary of the generated pieces, if measured
 
     def to_dict(self) -> dict:
-        d = dataclasses.asdict(self)
-        d["model_path"] = str(self.model_path) if self.model_path else None
-        return d
+        return run_dict(self)
 
 
 def parse_designs(text: str) -> tuple[str, ...]:
@@ -84,10 +82,7 @@ def compare_designs(config: TrainConfig, designs: Sequence[str],
         cfg = dataclasses.replace(config, out=str(out_for(config.out, design)), checkpoint_dir=None, **DESIGNS[design])
         hook = _labelled(progress, design)
         result = train(cfg, progress=hook, should_stop=should_stop)
-        s = result.summary or {}
-        run = DesignRun(design=design, model_path=result.model_path, val_bits_per_note=result.best_val_bits_per_note,
-                        steps=result.steps, minutes=float(s.get("minutes", 0.0)),
-                        parameters=int(s.get("parameters", 0)), stopped_reason=result.stopped_reason)
+        run = DesignRun(design=design, **run_fields(result))
         if measure_form and finished(run) and run.model_path is not None:
             run.form = form_summary(run.model_path)
         runs.append(run)
