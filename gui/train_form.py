@@ -63,6 +63,11 @@ class TrainForm(QGroupBox):
         self.val_share.setToolTip("Share of the files held out to measure validation bits per note")
         self.transpose_low = QSpinBox(minimum=-12, maximum=0, suffix=" st")
         self.transpose_high = QSpinBox(minimum=0, maximum=12, suffix=" st")
+        self.auto_size = QCheckBox("Choose transposition and dropout for the folder")
+        self.auto_size.setToolTip("A small folder is learnt by heart quickly: it gets a wider transposition "
+                                  "and more dropout (the train command does the same)")
+        self.chosen_label = QLabel("")
+        self.chosen_label.setWordWrap(True)
         self._build_advanced()
         self.start_button = QPushButton("Start")
         self.cancel_button = QPushButton("Cancel")
@@ -91,6 +96,8 @@ class TrainForm(QGroupBox):
         form.addRow("Length", row_of(self.length_unit, self.steps, self.epochs))
         form.addRow("Validation share", self.val_share)
         form.addRow("Transposition", row_of(self.transpose_low, QLabel("to"), self.transpose_high))
+        form.addRow("", self.auto_size)
+        form.addRow("", self.chosen_label)
         self.show_advanced = QCheckBox("Advanced settings")
         self.advanced = QWidget()
         adv = QFormLayout(self.advanced)
@@ -118,6 +125,7 @@ class TrainForm(QGroupBox):
             spin.valueChanged.connect(self._on_size_edited)
         self.cell.currentIndexChanged.connect(self.update_size_label)
         self.length_unit.currentTextChanged.connect(self._on_length_unit)
+        self.auto_size.toggled.connect(self._on_auto_size)
 
     # ---- settings -----------------------------------------------------------------------
     def load_settings(self, s: Settings) -> None:
@@ -140,6 +148,8 @@ class TrainForm(QGroupBox):
         self.transpose_low.setValue(s.get("train/transpose_low"))
         self.transpose_high.setValue(s.get("train/transpose_high"))
         self.strict_midi.setChecked(s.get("train/strict_midi"))
+        self.auto_size.setChecked(s.get("train/auto_size"))
+        self._on_auto_size()
 
     def save_settings(self, s: Settings) -> None:
         s.set("train/name", self.name.text())
@@ -154,6 +164,7 @@ class TrainForm(QGroupBox):
                           ("transpose_low", self.transpose_low), ("transpose_high", self.transpose_high)):
             s.set(f"train/{key}", spin.value())
         s.set("train/strict_midi", self.strict_midi.isChecked())
+        s.set("train/auto_size", self.auto_size.isChecked())
 
     # ---- size and length ------------------------------------------------------------------
     def _apply_preset(self, name: str) -> None:
@@ -187,19 +198,31 @@ class TrainForm(QGroupBox):
         self.steps.setVisible(by_steps)
         self.epochs.setVisible(not by_steps)
 
+    def _on_auto_size(self) -> None:
+        auto = self.auto_size.isChecked()
+        for widget in (self.transpose_low, self.transpose_high, self.dropout):
+            widget.setEnabled(not auto)
+        self.chosen_label.setVisible(auto)
+
+    def show_chosen(self, lines) -> None:
+        """What training.sizing chose for the scanned folder (shown while the choice is on)."""
+        self.chosen_label.setText("\n".join(lines))
+
     # ---- the request ----------------------------------------------------------------------
     def config(self, config_class, *, folder: str, out: Path, resume: bool = False, force: bool = False):
         """The `config_class` (training.config.TrainConfig) of these settings for `folder`, writing `out`."""
-        low, high = self.transpose_low.value(), self.transpose_high.value()
+        auto = self.auto_size.isChecked()
+        transpose = None if auto else (self.transpose_low.value(), self.transpose_high.value())
         by_steps = self.length_unit.currentText() == "steps"
         steps = self.steps.value() if by_steps else None
         return config_class(
             folder=folder, out=str(out),
             representation=self.representation.currentText(), cell=self.cell.currentData(),
             layers=self.layers.value(), hidden=self.hidden.value(), embed=self.embed.value(),
-            dropout=self.dropout.value(), steps=steps, epochs=None if by_steps else self.epochs.value(),
+            dropout=None if auto else self.dropout.value(), steps=steps,
+            epochs=None if by_steps else self.epochs.value(),
             batch=self.batch.value(), seq_len=self.seq_len.value(), lr=self.lr.value(),
-            val_share=self.val_share.value(), transpose=(low, high),
+            val_share=self.val_share.value(), transpose=transpose,
             # short runs: ten validation points for the curves; else the trainer's auto interval
             eval_every=max(1, self.steps.value() // 10) if by_steps and self.steps.value() < 500 else None,
             checkpoint_every=max(1, min(200, self.steps.value() // 5)) if by_steps else 200,

@@ -27,6 +27,7 @@ from gui.jobs import Job, JobError, Throttle
 from gui.settings import Settings
 from gui.train_form import SIZE_PRESETS, TrainForm, parameter_count
 from gui.train_report import IngestReportView, TrainProgressView, format_duration
+from training.sizing import choose_for_report
 
 __all__ = ["SIZE_PRESETS", "TrainView", "format_duration", "parameter_count", "scan_job", "training_api",
            "training_job"]
@@ -234,14 +235,18 @@ class TrainView(QWidget):
         self.phase.setText(f"Scanned {len(report.files)} file(s).")
 
     def show_report(self, report) -> None:
-        """Fill the table (file, status, reason, notes) and the counts above it."""
+        """Fill the table (file, status, reason, notes) and the counts above it, and
+        say what would be chosen for this folder."""
         self.report = report
         self.report_view.show_report(report)
+        self.form.show_chosen(choose_for_report(report, self.representation.currentText()).lines()
+                              if report.used() else [])
         self._update_buttons()
 
     def clear_report(self) -> None:
         self.report, self._report_key = None, None
         self.report_view.clear()
+        self.form.show_chosen([])
         self._update_buttons()
 
     # ---- training -------------------------------------------------------------------------

@@ -12,8 +12,10 @@ from pathlib import Path
 from composer.paths import shown
 from training.compare import parse_cells
 from training.compare_form import parse_designs
-from training.config import MELODY_TRANSPOSE, TrainConfig
+from training.config import TrainConfig
 from training.distributed import dist_info_from_env
+from training.sizing import CHOSEN
+from training.terminal_view import TerminalView
 
 DEFAULTS = TrainConfig(folder="", out="")
 
@@ -106,7 +108,7 @@ def _add_model_options(g, d: TrainConfig) -> None:
     g.add_argument("--layers", type=int, default=d.layers, help=f"recurrent layers (default {d.layers})")
     g.add_argument("--hidden", type=int, default=d.hidden, help=f"units per layer (default {d.hidden})")
     g.add_argument("--embed", type=int, default=d.embed, help=f"token embedding size (default {d.embed})")
-    g.add_argument("--dropout", type=float, default=d.dropout, help=f"default {d.dropout}")
+    g.add_argument("--dropout", type=float, default=None, help=f"default: chosen for the folder ({CHOSEN})")
     g.add_argument("--no-position", action="store_true", help="do not feed the position in the bar to the model")
     g.add_argument("--lookback", type=_distances, default=d.lookback, metavar="BARS",
                    help="melody: also feed the events these many bars back at the same place in the bar, and "
@@ -149,8 +151,7 @@ def _add_optimization_options(g, d: TrainConfig) -> None:
     g.add_argument("--val-share", type=float, default=d.val_share,
                    help=f"share of files held out for validation (default {d.val_share})")
     g.add_argument("--transpose", type=_transpose, default=None,
-                   help=f"random transposition LOW:HIGH semitones, 0 = off (default {MELODY_TRANSPOSE[0]}:"
-                        f"{MELODY_TRANSPOSE[1]} for melody, off for performance)")
+                   help=f"random transposition LOW:HIGH semitones, 0 = off (default: chosen for the folder, {CHOSEN})")
     g.add_argument("--seed", type=int, default=d.seed, help=f"default {d.seed}")
 
 
@@ -194,49 +195,6 @@ def config_from_args(args) -> TrainConfig:
         private=args.private)
 
 
-class _TerminalView:
-    """Training's Progress on the terminal: the ingest summary and the device once,
-    and the bars (composer.cli.progress) with the loss, validation and speed after them."""
-
-    def __init__(self, quiet: bool, *, report_printed: bool = False):
-        from composer.cli.progress import TerminalProgress
-        self.bars = TerminalProgress(disable=quiet, postfix=_postfix, mark=lambda p: p.info.val_bits_per_note)
-        self.printed_report, self.printed_device = report_printed, False
-
-    def __call__(self, progress) -> None:
-        p = progress.info
-        if progress.stage == "scanning" and progress.total:
-            self.bars(progress)
-        if p.report is not None and not self.printed_report:
-            self.bars.close()
-            self.printed_report = True
-            for line in p.report.summary_lines():
-                _err(line)
-        if progress.stage == "training" and not self.printed_device:
-            self.printed_device = True
-            _err(f"device: {p.device_reason}")
-            if p.message.startswith("resumed"):
-                _err(p.message.split(";")[0])
-        if progress.stage == "training":
-            self.bars(progress)
-
-    def close(self):
-        self.bars.close()
-
-
-def _postfix(progress) -> dict:
-    """loss, validation bits per note, speed and eta after the training bar."""
-    p = progress.info
-    if progress.stage != "training":
-        return {}
-    post = {"loss": f"{p.train_loss:.3f}" if p.train_loss is not None else "-",
-            "val_bits/note": f"{p.val_bits_per_note:.3f}" if p.val_bits_per_note is not None else "-",
-            "tok/s": f"{p.tokens_per_s:,.0f}"}
-    if p.eta_s is not None:
-        post["eta"] = f"{int(p.eta_s // 60)}:{int(p.eta_s % 60):02d}"
-    return post
-
-
 def run_train(args) -> int:
     from training.trainer import train
     config = config_from_args(args)
@@ -261,7 +219,7 @@ def run_train(args) -> int:
         finally:
             if previous is not None:
                 signal.signal(signal.SIGINT, previous)
-    view = _TerminalView(args.quiet)
+    view = TerminalView(args.quiet)
     try:
         result = train(config, progress=view, should_stop=lambda: stop["requested"])
     finally:
@@ -287,14 +245,14 @@ class _RunViews:
 
     def __init__(self, quiet: bool, out_of, label_of):
         self.quiet, self.out_of, self.label_of = quiet, out_of, label_of
-        self.views: dict[str, _TerminalView] = {}
+        self.views: dict[str, TerminalView] = {}
 
     def __call__(self, p) -> None:
         label = self.label_of(p.info)
         if label not in self.views:
             self.close()
             _err(f"--- {label}: {self.out_of(label)}")
-            self.views[label] = _TerminalView(self.quiet, report_printed=bool(self.views))
+            self.views[label] = TerminalView(self.quiet, report_printed=bool(self.views))
         self.views[label](p)
 
     def close(self) -> None:
