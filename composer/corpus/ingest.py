@@ -125,7 +125,8 @@ class Corpus:
     sequences: dict[str, list[int]] = field(default_factory=dict)   # relative path -> tokens (used files)
 
 
-KNOWN_KINDS = ("corrupt", "too large", "too long", "too short", "no notes", "no drum track", "drums only", "unsupported time signature",
+KNOWN_KINDS = ("corrupt", "too large", "too long", "too short", "no notes", "no drum track", "drums only",
+               "unsupported time signature",
                "unsupported", "parser crashed", "timed out", "unreadable", "internal error", "duplicate")
 
 
