@@ -43,6 +43,7 @@ def drums_model(tmp_path_factory):
 def test_training_writes_a_drums_model_and_reports_the_files_without_drums(drums_model):
     loaded = load_model(drums_model)
     assert loaded.tokenizer.kind == "drums" and loaded.model.config.position_classes > 1
+    assert not loaded.copy_arrays                 # the copy meter reads melodies: no index of drums
     report = (drums_model.parent / "report.json").read_text()
     assert '"reason": "no drum track"' in report and report.count('"status": "used"') == 8
 
@@ -150,6 +151,9 @@ def test_the_wrong_model_gets_one_line_and_nothing_is_written(drums_model, tiny_
     assert "is a melody model, not a drums model" in str(not_drums.value)
     assert "--representation drums" in str(not_drums.value)
     assert "is a drums model" in str(drums_for_melody.value) and "needs a melody model" in str(drums_for_melody.value)
+    code, err = run(capsys, "eval", drums_model, tmp_path, "--json", tmp_path / "eval.json")
+    assert code == 2 and "is a drums model: eval measures melody and performance models" in err
+    assert not (tmp_path / "eval.json").exists()
 
 
 def test_a_song_without_notes_or_in_a_meter_the_grid_cannot_hold_is_refused(drums_model):
