@@ -45,7 +45,7 @@ class TrainForm(QGroupBox):
         self.name = QLineEdit()
         self.name.setToolTip(f"The model is saved as NAME.model in {user_models_dir}")
         self.representation = QComboBox()
-        self.representation.addItems(["melody", "performance"])
+        self.representation.addItems(["melody", "performance", "drums"])
         self.cell = QComboBox()
         self.cell.addItem("LSTM", "lstm")
         self.cell.addItem("GRU", "gru")

@@ -144,3 +144,20 @@ def test_train_on_an_empty_folder_gets_the_same_message(qtbot, make_window, tmp_
     view._update_buttons()
     app = dialog_message(qtbot, view.dialogs, lambda: qtbot.mouseClick(view.start_button, Qt.MouseButton.LeftButton))
     assert cli == app and "no usable MIDI files" in app
+
+
+def test_a_drums_model_as_the_melody_model_gets_the_same_message(qtbot, make_window, tmp_path, capsys):
+    from composer.model.modelfile import save_model
+    from composer.model.network import ModelConfig, MusicRNN
+    from composer.representations.drums import DrumsTokenizer
+    tok = DrumsTokenizer()
+    network = MusicRNN(ModelConfig(vocab_size=tok.vocab_size, hidden_size=8, embed_dim=4, num_layers=1,
+                                   position_classes=tok.position_classes))
+    path = save_model(tmp_path / "drums.model", network, tok, {"steps": 0, "corpus": {"name": "none"}})
+    view = make_window().generate_view
+    view.add_model(path)
+    assert view.current_entry().representation == "drums"
+    cli = cli_message(capsys, "generate", "--model", path, "--out", tmp_path / "out", "--quiet")
+    app = dialog_message(qtbot, view.dialogs, lambda: view.start_generation(view.controls.request()))
+    assert cli == app and "is a drums model" in app
+    qtbot.waitUntil(lambda: view.job is None, timeout=WAIT_MS)

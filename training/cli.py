@@ -77,7 +77,7 @@ def add_train_parser(sub) -> None:
                                    "Ctrl-C writes a checkpoint and stops; --resume continues it.")
     p.add_argument("folder", type=Path, help="folder of .mid/.midi files")
     p.add_argument("--out", type=Path, default=None, help="model file to write (default: FOLDER_NAME.model)")
-    p.add_argument("--representation", choices=("melody", "performance"), default=d.representation)
+    p.add_argument("--representation", choices=("melody", "performance", "drums"), default=d.representation)
     p.add_argument("--track", type=_track, default=None, help="melody policy: take this track (index or name)")
     p.add_argument("--chords", choices=("highest", "lowest"), default=d.chords,
                    help="melody policy: which note of a chord to keep (default highest)")

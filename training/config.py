@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 # the network and the tokenizers import torch: they are imported where they are used,
 # so the app can read these settings and show its window before torch is loaded
 
-REPRESENTATIONS = ("melody", "performance", "frames")   # frames: piano-roll grid (benchmarks/polyphonic.py)
+REPRESENTATIONS = ("melody", "performance", "frames", "drums")   # frames: piano-roll grid (benchmarks/polyphonic.py)
 OBJECTIVES = ("next", "infill")   # next token (left to right), or infill spans of bars given both sides (melody)
 DEFAULT_EPOCHS = 60          # used when none of steps / epochs / minutes is given (early stopping ends sooner) ...
 DEFAULT_MIN_STEPS = 1000     # ... but at least this many steps: 60 epochs of a small folder are a few dozen steps
@@ -171,6 +171,9 @@ class TrainConfig(ConfigMixin):
         if self.representation == "frames":
             from composer.representations.frames import FramesTokenizer
             return FramesTokenizer()
+        if self.representation == "drums":
+            from composer.representations.drums import DrumsTokenizer
+            return DrumsTokenizer()
         from composer.representations.performance import PerformanceTokenizer
         return PerformanceTokenizer()
 

@@ -208,7 +208,7 @@ class StepLoop:
         """The copy index of every usable file (training and validation), for
         the model file; None when `copy_index` is off (about 1 s per 100,000
         notes, once, after training)."""
-        if not self.c.copy_index or self.c.private:
+        if not self.c.copy_index or self.c.private or self.tokenizer.kind == "drums":   # (the meter reads melodies)
             return None
         sequences = self.corpus.sequences
         self.hooks.emit(message=f"indexing the notes of {len(sequences)} file(s) for the copy meter")

@@ -1,4 +1,4 @@
-"""`python -m composer SUBCOMMAND`: generate, info, copy-index, eval, infill,
+"""`python -m composer SUBCOMMAND`: generate, info, copy-index, eval, infill, drums,
 and the commands other installed packages add through the entry point group
 `rnn_composer.commands` (training/ adds `train`; see pyproject.toml).
 
@@ -13,6 +13,7 @@ from importlib.metadata import entry_points
 from pathlib import Path
 
 from composer.assets import MELODY_MODEL, asset_path
+from composer.cli.drums import add_drums_parser
 from composer.cli.evaluate import add_eval_parser, add_form_parser
 from composer.cli.infill import add_infill_parser
 from composer.errors import ComposerError
@@ -107,6 +108,8 @@ def add_generate_parser(sub) -> None:
                         "its phrase back, phrases end on cadences; --bars defaults to a named form's length")
     p.add_argument("--phrase-bars", type=int, default=None, metavar="N",
                    help="bars per phrase of a named --form (default: --bars / phrases, else 4)")
+    p.add_argument("--drums", type=Path, default=None, metavar="MODEL",
+                   help="add a drum track under each piece, written by this drums model (train --representation drums)")
     p.add_argument("--vary", action="store_true",
                    help="with a named --form: resample the last bar(s) of each repeated phrase (a second ending)")
     p.set_defaults(func=run_generate)
@@ -182,6 +185,7 @@ def run_generate(args) -> int:
     device, reason = choose_device(args.device)
     model_path = resolve_model_path(args.model)
     loaded = load_model(model_path, device)
+    drums = _drums_model(args.drums, device)
     if request.primer is not None:
         request.primer = load_primer(request.primer)
         if request.primer.damage:
@@ -197,12 +201,30 @@ def run_generate(args) -> int:
     with terminal_progress("generating", disable=args.quiet) as progress:
         generation = generate_checked(loaded, request, index, plan=plan, progress=progress)
     _report_generation(generation, args)
+    songs = generation.result.songs
+    if drums is not None:
+        from composer.services.drums import DrumsRequest, drums_under_each
+        with terminal_progress("adding drums", disable=args.quiet) as progress:
+            songs = drums_under_each(drums, songs, DrumsRequest(
+                temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, seed=generation.result.seed),
+                progress=progress)
     args.out.mkdir(parents=True, exist_ok=True)
-    write_songs(generation.result.songs, paths, force=args.force)
+    write_songs(songs, paths, force=args.force)
     if args.audio:
-        _write_audio_files(generation.result.songs, paths, args)
+        _write_audio_files(songs, paths, args)
     _err(f"wrote {len(paths)} file(s) to {args.out}/ (seed {generation.result.seed})")
     return 0
+
+
+def _drums_model(path: Path | None, device):
+    """The --drums model, loaded and checked before anything is generated (None without --drums)."""
+    if path is None:
+        return None
+    from composer.model.modelfile import load_model
+    from composer.services.drums import require_drums_model
+    drums = load_model(path, device)
+    require_drums_model(drums)
+    return drums
 
 
 def _report_generation(generation, args) -> None:
@@ -299,6 +321,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_eval_parser(sub)
     add_form_parser(sub)
     add_infill_parser(sub)
+    add_drums_parser(sub)
     return parser
 
 

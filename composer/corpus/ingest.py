@@ -19,6 +19,7 @@ kept (`FileResult.damage`). A broken file never stops the scan: it is
 reported as skipped, with a reason a musician understands:
 
     corrupt: <what is wrong with it>    no notes        drums only
+    no drum track (the drums representation)
     too short (5 melody notes, need 8)  too long (...)  too large (...)
     unsupported time signature 5/8      parser crashed (...)
     timed out after 10 s                unreadable: Permission denied
@@ -124,7 +125,8 @@ class Corpus:
     sequences: dict[str, list[int]] = field(default_factory=dict)   # relative path -> tokens (used files)
 
 
-KNOWN_KINDS = ("corrupt", "too large", "too long", "too short", "no notes", "drums only", "unsupported time signature",
+KNOWN_KINDS = ("corrupt", "too large", "too long", "too short", "no notes", "no drum track", "drums only",
+               "unsupported time signature",
                "unsupported", "parser crashed", "timed out", "unreadable", "internal error", "duplicate")
 
 

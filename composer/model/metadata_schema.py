@@ -100,6 +100,10 @@ FRAMES = Record({
     "order": Text(choices=("ascending", "descending")),
     "frame_cycle": Int(0, 96),
 })
+DRUMS = Record({
+    "steps_per_quarter": Int(1, 12),
+    "min_hits": COUNT,
+})
 
 
 def _representation(kind: str, config: Record) -> Record:
@@ -127,7 +131,8 @@ METADATA = Record({
     "model": Switch("architecture", {None: PLAIN_MODEL, "infill": INFILL_MODEL}),
     "representation": Switch("kind", {"melody": _representation("melody", MELODY),
                                       "performance": _representation("performance", PERFORMANCE),
-                                      "frames": _representation("frames", FRAMES)}),
+                                      "frames": _representation("frames", FRAMES),
+                                      "drums": _representation("drums", DRUMS)}),
     "vocabulary": ListOf(Text(100), least=1, most=100_000),
     "training": TRAINING,
     "library_versions": Record({}, others=Text(200)),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from composer.errors import ComposerError
 from composer.representations.base import Tokenizer
+from composer.representations.drums import DrumsConfig, DrumsTokenizer
 from composer.representations.frames import FramesConfig, FramesTokenizer
 from composer.representations.melody import MelodyConfig, MelodyTokenizer
 from composer.representations.performance import PerformanceConfig, PerformanceTokenizer
@@ -13,7 +14,8 @@ def tokenizer_from_config(kind: str, config: dict) -> Tokenizer:
     """Rebuild a tokenizer from the (kind, config dict) a model file stores."""
     registry = {"melody": (MelodyTokenizer, MelodyConfig),
                 "performance": (PerformanceTokenizer, PerformanceConfig),
-                "frames": (FramesTokenizer, FramesConfig)}
+                "frames": (FramesTokenizer, FramesConfig),
+                "drums": (DrumsTokenizer, DrumsConfig)}
     if kind not in registry:
         raise ComposerError(f"unknown representation {kind!r}; known: {', '.join(registry)}")
     cls, cfg_cls = registry[kind]

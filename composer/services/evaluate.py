@@ -224,6 +224,9 @@ class _Evaluation:
         self.device, self.device_reason = choose_device(None if config.device == "auto" else config.device)
         self.loaded = load_model(config.model, self.device)
         self.loaded.require_plain("evaluate")
+        if self.loaded.tokenizer.kind == "drums":
+            raise ComposerError(f"{config.model} is a drums model: eval measures melody and performance models; a "
+                                "drums model's held-out bits per drum hit are in its training summary (composer info)")
         self.tok = self.loaded.tokenizer
 
     def scan(self, folder, stage: str):

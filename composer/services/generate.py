@@ -25,6 +25,7 @@ from composer.representations.melody.config import meter_range_problem
 from composer.representations.performance import PerformanceTokenizer
 from composer.safe_write import check_folder_target, check_target
 from composer.services.defaults import DEFAULTS
+from composer.services.drums import refuse_drums_model
 from composer.services.form_plan import DEFAULT_BARS, check_form, check_form_model, sampling_grammar
 from composer.services.primer import load_primer, parse_note_list
 from composer.tasks import Progress, ProgressFn, ShouldStop, notify
@@ -250,6 +251,7 @@ class Plan:
 
 def check_for_model(loaded: LoadedModel, request: GenerateRequest) -> None:
     """The rules of a request that depend on the model; raises ComposerError."""
+    refuse_drums_model(loaded, "generating a melody")
     if request.time_signature is not None and loaded.tokenizer.kind == "performance":
         num, den = request.time_signature
         raise ComposerError(f"time signature {num}/{den} is for melody models; {loaded.path or 'this model'} is a "
