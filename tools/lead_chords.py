@@ -17,10 +17,10 @@ import statistics
 from pathlib import Path
 
 from composer.analysis.lead import ChordToneShares, chord_tone_counts, progression_key
+from composer.cli.main import DEFAULT_MELODY_MODEL
 from composer.model.modelfile import load_model
 from composer.music.progression import parse_progression
 from composer.music.scales import KEY_NAMES
-from composer.cli.main import DEFAULT_MELODY_MODEL
 from composer.services.generate import GenerateRequest, generate
 
 
