@@ -158,7 +158,7 @@ def test_every_rule_holds_whatever_the_sampler_picks(meter, chords):
     constraints = Constraints(bars=6, time_signature=meter, pitch_classes=scale, chords=prog, pitch_low=55,
                               pitch_high=79)
     for grammar in (tok.grammar(8, constraints, "cpu"),
-                    FormGrammar(tok, 8, constraints, "cpu", FormSpec("ABC", 2, vary=False), key=(0, False))):
+                    FormGrammar(tok, 8, constraints, "cpu", FormSpec("ABA", 2, vary=True), key=(0, False))):
         for tokens in walk(grammar, seed=3):
             notes = tok.decode(tokens).tracks[0].notes
             assert clashes(notes, prog, meter, 6) == []

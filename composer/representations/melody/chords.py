@@ -127,7 +127,7 @@ class ChordRule:
 
     def _durations(self, g: MelodyGrammar, m: np.ndarray, rows: np.ndarray) -> None:
         """A sounding note that is no tone of the next strong beat's chord ends before it."""
-        bar, beat, beats, b = self._where(g, rows)
+        bar, beat, beats, _ = self._where(g, rows)
         limit = np.full(len(rows), 1 << 30, dtype=np.int64)                     # longest duration, grid steps
         pcs = g.sound_pitch[rows] % 12
         for n in np.unique(beats).tolist():
