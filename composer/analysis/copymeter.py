@@ -74,10 +74,12 @@ def index_for_model(loaded, *, folder: str | None = None, anchor: int = DEFAULT_
 
 
 def generated_notes(song: Song, primer_beats: float = 0.0) -> list[Note]:
-    """The notes the model wrote: those starting at or after `primer_beats`
-    (the primer a song begins with, when it was kept). A user's own primer is
-    not the model copying."""
-    return [n for n in song.notes if n.start >= primer_beats - 1e-9] if primer_beats > 0 else song.notes
+    """The notes the model wrote: those of the first track (the melody; tracks
+    under it, such as a given progression's chords, are not the model's)
+    starting at or after `primer_beats` (the primer a song begins with, when it
+    was kept). A user's own primer is not the model copying."""
+    notes = sorted(next((t.notes for t in song.tracks if not t.is_drum), []))
+    return [n for n in notes if n.start >= primer_beats - 1e-9] if primer_beats > 0 else notes
 
 
 def copy_meters(songs: list[Song], index: CopyIndex, primer_beats: float = 0.0) -> list[tuple[int, str | None]]:

@@ -112,6 +112,12 @@ def add_generate_parser(sub) -> None:
                    help="add a drum track under each piece, written by this drums model (train --representation drums)")
     p.add_argument("--vary", action="store_true",
                    help="with a named --form: resample the last bar(s) of each repeated phrase (a second ending)")
+    p.add_argument("--chords", default=None, metavar="PROGRESSION",
+                   help="a melody over chords, e.g. 'Am F C G' (a bar each) or 'Am F | C G' (| between bars); "
+                        "it repeats; --bars defaults to whole passes of it, at least "
+                        f"{d.bars} bars; --time-signature to 4/4")
+    p.add_argument("--chords-track", choices=("on", "off"), default="on",
+                   help="with --chords: write them as a 'Chords' piano track under the melody (default on)")
     p.set_defaults(func=run_generate)
 
 
@@ -156,7 +162,8 @@ def generate_request(args):
         scale=args.scale, pitch_low=low, pitch_high=high, tempo=args.tempo, program=args.program,
         time_signature=args.time_signature, batch_size=args.batch, max_copy=args.max_copy,
         copy_folder=None if args.copy_folder is None else str(args.copy_folder),
-        form=args.form, phrase_bars=args.phrase_bars, vary=args.vary)
+        form=args.form, phrase_bars=args.phrase_bars, vary=args.vary, chords=args.chords,
+        chords_track=args.chords_track == "on")
 
 
 def _check_audio(args, paths) -> None:

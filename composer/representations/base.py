@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from composer.errors import ComposerError
+from composer.music.progression import Progression
 from composer.music.song import Song
 
 PAD, BOS, EOS = 0, 1, 2
@@ -40,11 +41,17 @@ class Constraints:
     pitch_low: int = 0
     pitch_high: int = 127
     time_signature: tuple[int, int] | None = None
+    # melody: a chord progression from the first new bar on; notes sounding on strong beats are
+    # its chord tones, others chord tones or `pitch_classes` (representations.melody.chords)
+    chords: Progression | None = None
 
     def __post_init__(self):
         if not 0 <= self.pitch_low <= self.pitch_high <= 127:
             raise ComposerError("pitch range must satisfy 0 <= low <= high <= 127, "
                                 f"got {self.pitch_low}..{self.pitch_high}")
+
+    def in_range(self, pitch: int) -> bool:
+        return self.pitch_low <= pitch <= self.pitch_high
 
     def pitch_ok(self, pitch: int) -> bool:
         return (self.pitch_low <= pitch <= self.pitch_high

@@ -37,7 +37,9 @@ import numpy as np
 import torch
 
 from composer.analysis.form import key_of_weights
+from composer.analysis.lead import progression_key
 from composer.errors import ComposerError
+from composer.music.progression import beat_quarters
 from composer.music.scales import SCALES, parse_key, parse_scale
 from composer.representations.base import Constraints, Grammar
 from composer.representations.melody import HOLD, REST, MelodyGrammar, MelodyTokenizer
@@ -186,6 +188,8 @@ def sampling_grammar(tokenizer, request, constraints: Constraints, device) -> Gr
     """The grammar `generate` samples a request with: the representation's own,
     for melody a FormGrammar when there is a form to plan or a key to end on."""
     key = request_key(request.key, request.scale) if isinstance(tokenizer, MelodyTokenizer) else None
+    if key is None and constraints.chords is not None:     # over chords: cadences in the chords' key
+        key = progression_key(constraints.chords)
     spec = planned_form(tokenizer, request)
     if spec is None and key is None:        # free: the melody grammar's own (no silent opening bar) suffices
         return tokenizer.grammar(1, constraints, device)
@@ -196,9 +200,7 @@ def sampling_grammar(tokenizer, request, constraints: Constraints, device) -> Gr
 def beat_steps(time_signature: tuple[int, int], steps_per_quarter: int) -> int:
     """Grid steps of one beat: three of the denominator's notes in compound meters
     (6/8, 9/8, 12/8, 6/4, 12/16 ...: a numerator of 6, 9, 12 ... over 4 or shorter), else one."""
-    num, den = time_signature
-    quarter_fraction = (3 if num % 3 == 0 and num > 3 and den >= 4 else 1) * 4 / den
-    return max(1, round(steps_per_quarter * quarter_fraction))
+    return max(1, round(steps_per_quarter * beat_quarters(time_signature)))
 
 
 class FormGrammar(MelodyGrammar):
@@ -225,10 +227,7 @@ class FormGrammar(MelodyGrammar):
         sources = self.source[self.is_repeat]
         self.cap = 0 if not len(sources) else int(sources.max() + 1) * spec.phrase_bars * (1 + 2 * c.max_bar_steps)
         S = len(spec.letters)
-        pitches = np.arange(c.pitch_low, c.pitch_high + 1)
-        self._note_pitch = np.full(tok.vocab_size, -1, dtype=np.int64)                 # (V,)
-        self._note_pitch[tok.note_base:tok.dur_base] = pitches
-        self._note_pcs = pitches % 12                                                   # (N,) of the note tokens
+        self._note_pcs = np.arange(c.pitch_low, c.pitch_high + 1) % 12                 # (N,) of the note tokens
         allowed = self.allowed_notes()
         self._pc_available = np.zeros(12, dtype=bool)                                   # an allowed note has it
         self._pc_available[self._note_pcs[allowed]] = True
@@ -343,6 +342,8 @@ class FormGrammar(MelodyGrammar):
             wanted = [tonic] if kind == TONIC else [tonic, tonic + (3 if self.minor[row] else 4), tonic + 7]
             pcs = np.zeros(12, dtype=bool)
             pcs[np.array(wanted) % 12] = True
+            if self.chord_rule is not None:           # over chords: a tone of the chord on the cadence beat
+                pcs = self.chord_rule.fit_cadence(self, row, int(self.spb[row] - self._tail()[row]), pcs)
             pcs &= self._pc_available
             self.cadence_on[row] = pcs.any()          # no such note in the allowed range: no cadence
             self.cadence_pcs[row] = pcs

@@ -24,6 +24,7 @@ from composer.representations.melody import MelodyTokenizer
 from composer.representations.melody.config import meter_range_problem
 from composer.representations.performance import PerformanceTokenizer
 from composer.safe_write import check_folder_target, check_target
+from composer.services import chords as lead
 from composer.services.defaults import DEFAULTS
 from composer.services.drums import refuse_drums_model
 from composer.services.form_plan import DEFAULT_BARS, check_form, check_form_model, sampling_grammar
@@ -59,10 +60,13 @@ class GenerateRequest:
     vary: bool = False                   # a repeated phrase gets a second ending
     max_copy: int | None = None          # resample pieces copying more notes of the training data (copylimit)
     copy_folder: str | None = None       # with max_copy: compare with this folder, not the model's own index
+    chords: str | None = None            # melody: over a progression, e.g. "Am F C G", "Am F | C G" (services.chords)
+    chords_track: bool = True            # with chords: write them as a "Chords" track under the melody
 
     def validate(self) -> None:
         """Every rule that needs no model (see `prepare` for the others); raises
         ComposerError naming the bad value. The CLI and the app both call it."""
+        lead.check_chords(self)          # (fills in bars from the chords when neither they nor a form give one)
         check_form(self)                 # (fills in bars from the form when bars is None)
         if not 1 <= self.count <= MAX_COUNT:
             raise ComposerError(f"count must be in 1..{MAX_COUNT}, got {self.count}")
@@ -181,10 +185,13 @@ def constraints_for(loaded: LoadedModel, request: GenerateRequest) -> Constraint
         bars = None
     if isinstance(tok, FramesTokenizer):
         seconds = None                                       # length in bars, as for melody
+    progression, meter = lead.request_progression(request), request.time_signature
+    if progression is not None:
+        pcs, meter = lead.chord_scale(request, progression), lead.chord_meter(request)
     try:
         return Constraints(bars=bars, seconds=seconds, pitch_classes=pcs,
                            pitch_low=request.pitch_low, pitch_high=request.pitch_high,
-                           time_signature=request.time_signature)
+                           time_signature=meter, chords=progression)
     except ComposerError as exc:
         raise ConstraintError(str(exc)) from None
 
@@ -217,10 +224,13 @@ class _Previews:
     one Decoder per variation is fed only the tokens added since it was last
     looked at, so a preview costs the new tokens of the variations asked for,
     not all tokens of all of them. It also gives the final songs (the same as
-    decoding each variation whole)."""
+    decoding each variation whole), with the chords track when one is asked for."""
 
-    def __init__(self, loaded: LoadedModel, request: GenerateRequest, primer_len: float, primer_used: bool):
+    def __init__(self, loaded: LoadedModel, request: GenerateRequest, primer_len: float, primer_used: bool,
+                 constraints: Constraints | None = None):
         self.loaded, self.request, self.primer_len, self.primer_used = loaded, request, primer_len, primer_used
+        self.chords = constraints.chords if constraints is not None and request.chords_track else None
+        self.bars = constraints.bars if constraints is not None else None
         self.decoders = [loaded.tokenizer.decoder(tempo=request.tempo, program=request.program)
                          for _ in range(request.count)]
         self.fed = [0] * request.count       # tokens of each variation already fed
@@ -233,7 +243,11 @@ class _Previews:
             decoder, tokens = self.decoders[row], sequences[row]
             decoder.feed(tokens[self.fed[row]:])
             self.fed[row] = len(tokens)
-            out.append(_finish(self.loaded, decoder.song(), self.request, self.primer_len, self.primer_used))
+            song = _finish(self.loaded, decoder.song(), self.request, self.primer_len, self.primer_used)
+            if self.chords is not None:
+                kept = self.primer_len if self.primer_used and self.request.keep_primer else 0.0
+                song = lead.with_chords(song, self.chords, self.bars, kept)
+            out.append(song)
         return out
 
 
@@ -256,6 +270,7 @@ def check_for_model(loaded: LoadedModel, request: GenerateRequest) -> None:
         num, den = request.time_signature
         raise ComposerError(f"time signature {num}/{den} is for melody models; {loaded.path or 'this model'} is a "
                             "performance model (no meter)")
+    lead.check_chords_model(loaded.tokenizer.kind, request, str(loaded.path or "this model"))
 
 
 def prepare(loaded: LoadedModel, request: GenerateRequest) -> Plan:
@@ -292,7 +307,7 @@ def generate(loaded: LoadedModel, request: GenerateRequest, progress: ProgressFn
     primer_used = request.primer is not None
     unit_total, primer_len = plan.unit_total, plan.primer_len
     total = unit_total * request.count
-    previews = _Previews(loaded, request, primer_len, primer_used)
+    previews = _Previews(loaded, request, primer_len, primer_used, plan.constraints)
 
     def check_rows(rows):
         rows = list(rows)

@@ -8,6 +8,7 @@ import numpy as np
 import torch
 
 from composer.representations.base import BOS, EOS, PAD, Constraints, Grammar
+from composer.representations.melody.chords import ChordRule
 from composer.representations.melody.config import BAR, DENOMINATORS, HOLD, NUMERATORS, REST
 
 if TYPE_CHECKING:
@@ -33,7 +34,7 @@ class MelodyGrammar(Grammar):
     # phases
     START, METER, EVENT, DURATION, FINISHED, DENOMINATOR = range(6)
     row_state = ("phase", "pos", "spb", "bars_done", "bars_base", "has_prev", "bar_open", "sounded", "pending_rest",
-                 "num")
+                 "num", "den", "sound_pitch")
 
     def __init__(self, tok: MelodyTokenizer, batch: int, constraints: Constraints, device):
         c = tok.config
@@ -56,8 +57,14 @@ class MelodyGrammar(Grammar):
         self.sounded = np.zeros(batch, dtype=bool)           # a note has started (the opening rule is kept)
         self.pending_rest = np.zeros(batch, dtype=bool)      # the event waiting for its duration is silent
         self.num = np.zeros(batch, dtype=np.int64)           # a numerator token waiting for its denominator
+        self.den = np.full(batch, self.fixed_ts[1] if self.fixed_ts else 4, dtype=np.int64)   # of the meter
+        self.sound_pitch = np.full(batch, -1, dtype=np.int64)  # the last note or rest (-1) begun: what a hold holds
         self._masks = _mask_table(tok, constraints, self.fixed_ts)                 # (_ROW_DUR + D + 1, V)
         self._kind, self._steps, self._num_of, self._den_of = _token_tables(tok)  # (V,) each
+        self._note_pitch = np.full(tok.vocab_size, -1, dtype=np.int64)              # (V,) pitch of a note token
+        self._note_pitch[tok.note_base:tok.dur_base] = np.arange(c.pitch_low, c.pitch_high + 1)
+        self.chord_rule = (ChordRule(tok, constraints, self._masks[_ROW_EVENT, tok.note_base:tok.dur_base])
+                           if constraints.chords is not None else None)
 
     @property
     def done(self) -> torch.Tensor:
@@ -95,6 +102,8 @@ class MelodyGrammar(Grammar):
         """The tokens each row may take next, (B, V) bool on the CPU, a fresh array
         (grammars that extend this one narrow it further)."""
         m = self._masks[self.mask_rows()]
+        if self.chord_rule is not None:
+            self.chord_rule.narrow(self, m)
         if not self.primed and not self.sounded.all():
             self.forbid_silent_opening(m)
         return m
@@ -122,6 +131,9 @@ class MelodyGrammar(Grammar):
         self.bar_open[event & (kind == BAR_KIND)] = True
         self.bar_open[event & (kind == EVENT_KIND)] = False
         meter, self.num, den = self.meter_update(ph, kind, t)
+        self.den = np.where(meter, den, self.den)
+        begun = event & (kind == EVENT_KIND) & (t != HOLD)
+        self.sound_pitch = np.where(begun, self._note_pitch[t], self.sound_pitch)
         spq = self.tok.config.steps_per_quarter
         self.spb = np.where(meter, np.maximum(self.num * 4 * spq // np.maximum(den, 1), 1), self.spb)
         dur = (ph == self.DURATION) & (kind == DUR_KIND)
@@ -201,7 +213,8 @@ def _mask_table(tok: MelodyTokenizer, constraints: Constraints, fixed_ts) -> np.
         if den:
             table[_ROW_DUR + D + fixed_ts[0]] = False
             table[_ROW_DUR + D + fixed_ts[0], den[0]] = True
-    notes = [tok.note_token(p) for p in range(c.pitch_low, c.pitch_high + 1) if constraints.pitch_ok(p)]
+    ok = constraints.pitch_ok if constraints.chords is None else constraints.in_range   # (chords: see ChordRule)
+    notes = [tok.note_token(p) for p in range(c.pitch_low, c.pitch_high + 1) if ok(p)]
     if not notes:
         raise ValueError("no pitch in this model's range satisfies the key, scale and pitch range")
     table[_ROW_EVENT, notes] = True
