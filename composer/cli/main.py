@@ -108,17 +108,23 @@ def add_generate_parser(sub) -> None:
                         "its phrase back, phrases end on cadences; --bars defaults to a named form's length")
     p.add_argument("--phrase-bars", type=int, default=None, metavar="N",
                    help="bars per phrase of a named --form (default: --bars / phrases, else 4)")
-    p.add_argument("--drums", type=Path, default=None, metavar="MODEL",
-                   help="add a drum track under each piece, written by this drums model (train --representation drums)")
     p.add_argument("--vary", action="store_true",
                    help="with a named --form: resample the last bar(s) of each repeated phrase (a second ending)")
+    _add_part_arguments(p)
+    p.set_defaults(func=run_generate)
+
+
+def _add_part_arguments(p) -> None:
+    """generate's options for what goes with the melody: chords under it, drums."""
+    d = DEFAULTS
+    p.add_argument("--drums", type=Path, default=None, metavar="MODEL",
+                   help="add a drum track under each piece, written by this drums model (train --representation drums)")
     p.add_argument("--chords", default=None, metavar="PROGRESSION",
                    help="a melody over chords, e.g. 'Am F C G' (a bar each) or 'Am F | C G' (| between bars); "
                         "it repeats; --bars defaults to whole passes of it, at least "
                         f"{d.bars} bars; --time-signature to 4/4")
     p.add_argument("--chords-track", choices=("on", "off"), default="on",
                    help="with --chords: write them as a 'Chords' piano track under the melody (default on)")
-    p.set_defaults(func=run_generate)
 
 
 def _add_audio_arguments(p) -> None:
