@@ -90,7 +90,7 @@ class RawLoop:
     def __init__(self, config: TrainConfig, vocab: int, positions: int, seed: int = 0):
         c = config
         torch.manual_seed(seed)
-        self.model = RawModel(c.cell, vocab, positions, c.embed, c.hidden, c.layers, c.dropout_value)
+        self.model = RawModel(c.cell, vocab, positions, c.embed, c.hidden, c.layers, c.dropout)
         self.opt = torch.optim.AdamW(self.model.parameters(), lr=1e-3, weight_decay=c.weight_decay)
         self.clip = c.clip
         self.batches = [(torch.randint(4, vocab, (c.batch, c.seq_len + 1)),
@@ -242,7 +242,7 @@ def measure_cell(cell: str, *, steps: int | None = None, chunk: int = 10, warmup
     return {
         "cell": cell, "parameters": parameters, "vocab": tok.vocab_size,
         "shape": {"embed": config.embed, "hidden": config.hidden, "layers": config.layers, "batch": config.batch,
-                  "seq_len": config.seq_len, "dropout": config.dropout_value, "position_input": config.position_input},
+                  "seq_len": config.seq_len, "dropout": config.dropout, "position_input": config.position_input},
         "trainer_steps_timed": len(hook.trainer_steps), "raw_steps_timed": hook.raw_steps,
         "eval_every": interval, "validations_timed": len(hook.timed_validations()),
         "trainer_tokens_per_s": trainer_tps, "raw_tokens_per_s": raw_tps,

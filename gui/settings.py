@@ -15,7 +15,7 @@ from PySide6.QtCore import QByteArray, QSettings, QStandardPaths
 
 from composer.services.defaults import APP_COUNT
 from composer.services.defaults import DEFAULTS as _GEN
-from training.config import DEFAULT_DROPOUT, MELODY_TRANSPOSE, TrainConfig
+from training.config import MELODY_TRANSPOSE, TrainConfig
 
 _TRAIN = TrainConfig(folder="", out="")     # the app starts from the measured defaults of the train command
 # and from the generate command's (composer.services.defaults): one seed, the same music in both
@@ -76,7 +76,7 @@ KEYS: dict[str, Key] = {
     "train/layers": Key(int, _TRAIN.layers),
     "train/hidden": Key(int, _TRAIN.hidden),
     "train/embed": Key(int, _TRAIN.embed),
-    "train/dropout": Key(float, DEFAULT_DROPOUT),
+    "train/dropout": Key(float, _TRAIN.dropout),
     "train/batch": Key(int, _TRAIN.batch),
     "train/seq_len": Key(int, _TRAIN.seq_len),
     "train/lr": Key(float, _TRAIN.lr),
@@ -87,7 +87,7 @@ KEYS: dict[str, Key] = {
     "train/transpose_low": Key(int, MELODY_TRANSPOSE[0]),   # semitones
     "train/transpose_high": Key(int, MELODY_TRANSPOSE[1]),
     "train/strict_midi": Key(bool, _TRAIN.strict_midi),   # skip damaged MIDI files
-    "train/auto_size": Key(bool, True),     # transposition and dropout chosen for the folder (training/sizing.py)
+    "train/auto_size": Key(bool, True),     # transposition chosen for the folder and the length (training/sizing.py)
 }
 
 

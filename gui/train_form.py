@@ -63,9 +63,9 @@ class TrainForm(QGroupBox):
         self.val_share.setToolTip("Share of the files held out to measure validation bits per note")
         self.transpose_low = QSpinBox(minimum=-12, maximum=0, suffix=" st")
         self.transpose_high = QSpinBox(minimum=0, maximum=12, suffix=" st")
-        self.auto_size = QCheckBox("Choose transposition and dropout for the folder")
-        self.auto_size.setToolTip("A small folder is learnt by heart quickly: it gets a wider transposition "
-                                  "and more dropout (the train command does the same)")
+        self.auto_size = QCheckBox("Choose the transposition for the folder and the length")
+        self.auto_size.setToolTip("Transposition pays when a run sees each note many times; in a short run "
+                                  "over a large folder it is turned off (the train command does the same)")
         self.chosen_label = QLabel("")
         self.chosen_label.setWordWrap(True)
         self._build_advanced()
@@ -200,7 +200,7 @@ class TrainForm(QGroupBox):
 
     def _on_auto_size(self) -> None:
         auto = self.auto_size.isChecked()
-        for widget in (self.transpose_low, self.transpose_high, self.dropout):
+        for widget in (self.transpose_low, self.transpose_high):
             widget.setEnabled(not auto)
         self.chosen_label.setVisible(auto)
 
@@ -219,7 +219,7 @@ class TrainForm(QGroupBox):
             folder=folder, out=str(out),
             representation=self.representation.currentText(), cell=self.cell.currentData(),
             layers=self.layers.value(), hidden=self.hidden.value(), embed=self.embed.value(),
-            dropout=None if auto else self.dropout.value(), steps=steps,
+            dropout=self.dropout.value(), steps=steps,
             epochs=None if by_steps else self.epochs.value(),
             batch=self.batch.value(), seq_len=self.seq_len.value(), lr=self.lr.value(),
             val_share=self.val_share.value(), transpose=transpose,

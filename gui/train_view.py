@@ -27,7 +27,7 @@ from gui.jobs import Job, JobError, Throttle
 from gui.settings import Settings
 from gui.train_form import SIZE_PRESETS, TrainForm, parameter_count
 from gui.train_report import IngestReportView, TrainProgressView, format_duration
-from training.sizing import choose_for_report
+from training.sizing import choose
 
 __all__ = ["SIZE_PRESETS", "TrainView", "format_duration", "parameter_count", "scan_job", "training_api",
            "training_job"]
@@ -165,6 +165,9 @@ class TrainView(QWidget):
         self.cancel_button.clicked.connect(self.cancel)
         self.representation.currentTextChanged.connect(self._on_representation)
         self.name.textChanged.connect(self._update_buttons)
+        for spin in (self.steps, self.epochs, self.batch, self.seq_len, self.val_share):
+            spin.valueChanged.connect(self.show_chosen)
+        self.length_unit.currentTextChanged.connect(self.show_chosen)
         self.form.connect_signals()
 
     # ---- settings -----------------------------------------------------------------------
@@ -239,9 +242,18 @@ class TrainView(QWidget):
         say what would be chosen for this folder."""
         self.report = report
         self.report_view.show_report(report)
-        self.form.show_chosen(choose_for_report(report, self.representation.currentText()).lines()
-                              if report.used() else [])
+        self.show_chosen()
         self._update_buttons()
+
+    def show_chosen(self) -> None:
+        """What training.sizing chooses for the scanned folder and the length set (the trainer does the same)."""
+        lines = []
+        if self.trainer is not None and self.report is not None and self.report.used():
+            try:
+                lines = choose(self.config(), self.report).lines()
+            except (ValueError, TypeError):     # a half-typed setting: nothing to show yet
+                pass
+        self.form.show_chosen(lines)
 
     def clear_report(self) -> None:
         self.report, self._report_key = None, None

@@ -72,14 +72,9 @@ def save_checkpoint(path: str | os.PathLike, model_state: dict[str, torch.Tensor
 
 def stored_representation(path: str | os.PathLike) -> dict | None:
     """The {"kind", "config"} a checkpoint was trained with (its header only); None if unreadable."""
-    return stored_meta(path, "representation")
-
-
-def stored_meta(path: str | os.PathLike, key: str):
-    """One entry of a checkpoint's meta (its header only); None if unreadable or absent."""
     try:
         header = read_header(path, ComposerError, "checkpoint")
-        return json.loads((header.get(METADATA) or {}).get("checkpoint", ""))["meta"].get(key)
+        return json.loads((header.get(METADATA) or {}).get("checkpoint", ""))["meta"]["representation"]
     except Exception:       # load_checkpoint reports what is wrong with the file
         return None
 

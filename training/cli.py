@@ -108,7 +108,7 @@ def _add_model_options(g, d: TrainConfig) -> None:
     g.add_argument("--layers", type=int, default=d.layers, help=f"recurrent layers (default {d.layers})")
     g.add_argument("--hidden", type=int, default=d.hidden, help=f"units per layer (default {d.hidden})")
     g.add_argument("--embed", type=int, default=d.embed, help=f"token embedding size (default {d.embed})")
-    g.add_argument("--dropout", type=float, default=None, help=f"default: chosen for the folder ({CHOSEN})")
+    g.add_argument("--dropout", type=float, default=d.dropout, help=f"default {d.dropout}")
     g.add_argument("--no-position", action="store_true", help="do not feed the position in the bar to the model")
     g.add_argument("--lookback", type=_distances, default=d.lookback, metavar="BARS",
                    help="melody: also feed the events these many bars back at the same place in the bar, and "
@@ -151,7 +151,7 @@ def _add_optimization_options(g, d: TrainConfig) -> None:
     g.add_argument("--val-share", type=float, default=d.val_share,
                    help=f"share of files held out for validation (default {d.val_share})")
     g.add_argument("--transpose", type=_transpose, default=None,
-                   help=f"random transposition LOW:HIGH semitones, 0 = off (default: chosen for the folder, {CHOSEN})")
+                   help=f"random transposition LOW:HIGH semitones, 0 = off (default: chosen for the run, {CHOSEN})")
     g.add_argument("--seed", type=int, default=d.seed, help=f"default {d.seed}")
 
 

@@ -21,7 +21,7 @@ DEFAULT_EPOCHS = 60          # used when none of steps / epochs / minutes is giv
 DEFAULT_MIN_STEPS = 1000     # ... but at least this many steps: 60 epochs of a small folder are a few dozen steps
 # semitones; measured on ~900 folk tunes at 4,500 steps (a quiet 10 minutes): -2..2 beats off (docs/training.md)
 MELODY_TRANSPOSE = (-2, 2)
-DEFAULT_DROPOUT = 0.4        # folders of hundreds of tunes; training/sizing.py chooses more for a small folder
+DEFAULT_DROPOUT = 0.4
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,7 @@ class TrainConfig(ConfigMixin):
     layers: int = 2
     hidden: int = 256
     embed: int = 128
-    dropout: float | None = None    # None: chosen for the folder (training/sizing.py)
+    dropout: float = DEFAULT_DROPOUT
     tie_weights: bool = False
     position_input: bool = True     # feed the tokenizer's position (step in the bar) to the model
     steps: int | None = None
@@ -99,7 +99,7 @@ class TrainConfig(ConfigMixin):
                 raise ValueError(f"{name} must be > 0, got {value}")
         if not self.lr > 0:
             raise ValueError(f"lr must be > 0, got {self.lr}")
-        if self.dropout is not None and not 0 <= self.dropout < 1:
+        if not 0 <= self.dropout < 1:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
         if not 0 <= self.weight_drop < 1:
             raise ValueError(f"weight_drop must be in [0, 1), got {self.weight_drop}")
@@ -151,11 +151,6 @@ class TrainConfig(ConfigMixin):
         return MELODY_TRANSPOSE if self.representation == "melody" else (0, 0)
 
     @property
-    def dropout_value(self) -> float:
-        """The dropout, or the usual one before the folder has chosen (training/sizing.py)."""
-        return DEFAULT_DROPOUT if self.dropout is None else self.dropout
-
-    @property
     def checkpoint_path(self) -> Path:
         return Path(self.checkpoint_dir) if self.checkpoint_dir else Path(str(self.out) + ".train")
 
@@ -189,12 +184,12 @@ def model_config(config: TrainConfig, tokenizer: Tokenizer | None = None):
     if c.objective == "infill":
         return InfillConfig(
             vocab_size=tok.vocab_size, cell=c.cell, embed_dim=c.embed, hidden_size=c.hidden,
-            num_layers=c.layers, dropout=c.dropout_value, position_classes=positions,
+            num_layers=c.layers, dropout=c.dropout, position_classes=positions,
             remaining_classes=2 * c.infill_context + c.infill_bars[1] + 1, context_bars=c.infill_context,
             attention=c.infill_attention)
     return ModelConfig(
         vocab_size=tok.vocab_size, cell=c.cell, embed_dim=c.embed, hidden_size=c.hidden,
-        num_layers=c.layers, dropout=c.dropout_value, tie_weights=c.tie_weights, position_classes=positions,
+        num_layers=c.layers, dropout=c.dropout, tie_weights=c.tie_weights, position_classes=positions,
         weight_drop=c.weight_drop, locked_dropout=c.locked_dropout,
         lookback=tuple(c.lookback), lookback_copy=c.lookback_copy)
 

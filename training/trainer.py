@@ -30,7 +30,7 @@ from composer.model.network import MusicRNN
 from composer.representations.melody import MelodyTokenizer
 from composer.tasks import ProgressFn, ShouldStop
 from training import distributed as D
-from training.checkpoint import stored_meta, stored_representation
+from training.checkpoint import stored_representation
 from training.config import TrainConfig, TrainProgress, TrainResult
 from training.optim import amp_setup, lr_factor, oom_message
 from training.run_data import Schedule, make_sampler, scan_corpus, split_corpus
@@ -149,10 +149,7 @@ def _tokenizer_for(config, files):
 def _set_up(config, info, device, reason, hooks, files, tokenizer, given) -> StepLoop:
     """The data, the model and the validation of a run, ready to train."""
     corpus = scan_corpus(config, tokenizer, info, hooks.emit, hooks.should_stop, given)
-    if config.resume and config.dropout is None:     # a run resumes with the dropout it was started with
-        stored = stored_meta(files.last, "model_config") or {}
-        config = dataclasses.replace(config, dropout=stored.get("dropout"))
-    config, sizing = resolve(config, corpus.report)
+    config, sizing = resolve(config, corpus.report, device.type)
     if sizing is not None:
         hooks.emit(chosen=tuple(sizing.lines()))
     train_seqs, val_seqs, split_names = split_corpus(config, corpus, files.last, given)

@@ -320,20 +320,19 @@ def test_the_loss_curve_is_in_bits_per_note_like_the_validation_curve(qtbot):
 
 
 def test_the_train_tab_shows_and_uses_what_is_chosen_for_the_folder(qtbot, make_window, tune_folder):
-    from training.sizing import SMALL_DROPOUT
     window = make_window()
     view = window.train_view
-    assert view.form.auto_size.isChecked() and not view.dropout.isEnabled()
+    assert view.form.auto_size.isChecked() and not view.transpose_low.isEnabled()
+    view.length_unit.setCurrentText("steps")
+    view.steps.setValue(2)
     window.dialogs.choose_folder = lambda caption, folder: str(tune_folder)
     qtbot.mouseClick(view.choose_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: view.job is None and view.report is not None, timeout=WAIT_MS)
     text = view.form.chosen_label.text()
-    assert "chosen for 6 file(s), 192 notes (a small folder): transposition -5..+6 semitones, dropout 0.5" in text
-    config = view.config()
-    assert config.transpose is None and config.dropout is None      # the trainer chooses the same
+    assert "chosen for 6 file(s), 192 notes" in text and "transposition off" in text
+    view.steps.setValue(5000)                         # many passes over six tunes: the label follows
+    assert "transposition -2..+2 semitones" in view.form.chosen_label.text()
+    assert view.config().transpose is None            # the trainer chooses the same
     view.form.auto_size.setChecked(False)
-    assert view.dropout.isEnabled() and view.form.chosen_label.isHidden()
-    view.dropout.setValue(SMALL_DROPOUT - 0.2)
-    config = view.config()
-    assert config.dropout == pytest.approx(SMALL_DROPOUT - 0.2) and config.transpose == (
-        view.transpose_low.value(), view.transpose_high.value())
+    assert view.transpose_low.isEnabled() and view.form.chosen_label.isHidden()
+    assert view.config().transpose == (view.transpose_low.value(), view.transpose_high.value())
