@@ -79,6 +79,8 @@ def parse_chord(text: str) -> int:
 MIN_SHARE = 0.05        # a pitch class under this share of the sounding time does not count as sounding
 SEVENTH_SHARE = 0.10    # a seventh chord only when its 7th has at least this share
 MIN_FIT = 0.3           # a best fit under this is no chord (e.g. a scale run, a cluster)
+SEVENTH_COST = 0.15     # a seventh chord must explain clearly more than its triad (G-B-D + a melody E is G, not Em7)
+BASS_BONUS = 0.1        # the chord on the bass note is the likelier reading of a near tie
 # what a chord tone missing from the sound costs, by its place in the template (root, third, fifth, seventh);
 # the fifth of dim, aug and sus4 is what makes them (G-C alone is a C fifth, not Gsus4 without its D)
 MISSING_COST = (0.3, 0.25, 0.1, 0.3)
@@ -121,9 +123,10 @@ def label_many(weights, bass=None) -> np.ndarray:
     score[~present[:, _ROOTS]] = -np.inf
     seventh_ok = (share[:, _SEVENTH_PC] >= SEVENTH_SHARE) & (present.astype(np.float64) @ _MEMBER.T >= 3)
     score[~seventh_ok & _SEVENTHS] = -np.inf
+    score[:, _SEVENTHS] -= SEVENTH_COST
     if bass is not None:
         b = np.asarray(bass).reshape(-1, 1)
-        score += 0.01 * (_ROOTS[None, :] == b)
+        score += BASS_BONUS * (_ROOTS[None, :] == b)
     # equal scores (C-E-G as C or as Cmaj7 with its 7th missing): the chord of fewer tones
     score -= 1e-6 * _MEMBER.sum(axis=1)
     best = score.argmax(axis=1)
@@ -140,10 +143,11 @@ def label_pitches(weights, bass: int | None = None) -> int:
     Each label scores covered - outside - missing: the share of the sound on its
     chord tones, minus the share off them, minus MISSING_COST for each chord tone
     not sounding. A chord needs its root; a seventh chord needs its 7th to hold
-    SEVENTH_SHARE of the sound (a passing 7th leaves a triad); on equal scores
-    the chord of fewer tones wins. Fewer than two pitch classes sounding, or a
-    best score under MIN_FIT, is NO_CHORD. `bass` (pitch class) prefers the
-    chord on the bass note when two fit equally (C-E-G# over C: Caug).
+    SEVENTH_SHARE of the sound (a passing 7th leaves a triad) and costs
+    SEVENTH_COST; on equal scores the chord of fewer tones wins. Fewer than two
+    pitch classes sounding, or a best score under MIN_FIT, is NO_CHORD. `bass`
+    (pitch class) adds BASS_BONUS to the chords on the bass note (C-E-G# over
+    C: Caug; G-B-F over G: G7, not Bdim).
     """
     if isinstance(weights, dict):
         row = np.zeros(12)

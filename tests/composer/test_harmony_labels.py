@@ -46,6 +46,13 @@ def test_weights_decide_between_overlapping_chords():
     assert chord_name(label_pitches({57: 0.2, 60: 2.0, 64: 2.0, 67: 2.0})) == "C"
 
 
+def test_bass_decides_near_ties():
+    # C-E-G-B evenly: the seventh is really there
+    assert chord_name(label_pitches({48: 1.0, 52: 1.0, 55: 1.0, 59: 1.0})) == "Cmaj7"
+    # G-B-D with a short E on top: G (G6), not Em7
+    assert chord_name(label_pitches({43: 2.0, 55: 2.0, 59: 2.0, 62: 2.0, 76: 0.5}, bass=43)) == "G"
+
+
 def test_bass_breaks_a_tie():
     aug = {60: 1.0, 64: 1.0, 68: 1.0}
     assert chord_name(label_pitches(aug, bass=64)) == "Eaug"
