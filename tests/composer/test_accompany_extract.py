@@ -102,3 +102,19 @@ def test_row_notes_reads_holds_and_ignores_a_hold_after_a_rest():
     config = AccompanyConfig()
     row = np.array([config.onset(60), HOLD, config.onset(60), REST, HOLD, config.onset(62)])
     assert row_notes(row, config) == [Note(0, 1, 60, 80), Note(1, 1.5, 60, 80), Note(2.5, 3, 62, 80)]
+
+
+@pytest.mark.parametrize("meters, result", [
+    ([(0.0, 0, 4)], "unsupported time signature 0/4"),           # no bar can be counted: refused, no endless loop
+    ([(0.0, 4, 1024)], "unsupported time signature 4/1024"),
+    ([(0.0, 3, 4), (3.0, 0, 4)], [(0.0, 3, 4)]),                 # a later change like that is left out
+])
+def test_meters_no_bar_can_be_counted_in(meters, result):
+    song = lead_sheet_song()
+    song.time_signatures = meters
+    if isinstance(result, str):
+        with pytest.raises(UnusableMusic, match=result):
+            arrangement_from_song(song, AccompanyConfig())
+    else:
+        arr = arrangement_from_song(song, AccompanyConfig())
+        assert arr.time_signatures == result and list(arr.step_in_bar[:8]) == [0, 1, 2, 3, 4, 5, 0, 1]

@@ -20,6 +20,8 @@ one HOLD; pitches outside config.low..high are moved by octaves into it.
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from composer.music import harmony
@@ -27,6 +29,7 @@ from composer.music.song import Note, Song, Track
 from composer.representations.accompany.grid import HOLD, ONSET, REST, AccompanyConfig, Arrangement
 from composer.representations.base import UnusableMusic
 from composer.representations.melody import MelodyConfig, MelodyTokenizer
+from composer.representations.melody.config import meter_range_problem
 
 MELODY_WEIGHT = 0.5             # a melody note counts this much against an accompaniment note in the chord
 MIN_ACCOMPANIMENT_NOTES = 4     # fewer notes in the other tracks is no accompaniment
@@ -49,6 +52,7 @@ def arrangement_from_song(song: Song, config: AccompanyConfig, *, track: int | s
     for the melody representation. Raises UnusableMusic with the reason when the
     file has no melody ("no notes", "drums only", ...) or no accompaniment."""
     line = MelodyTokenizer(MelodyConfig(steps_per_quarter=config.steps_per_beat, track=track, chords=chords))
+    meters = _usable_meters(song)
     index, melody_track = line.melody_track(song)
     melody_notes, dropped = line.monophonic(melody_track)
     if len(melody_notes) < line.config.min_notes:
@@ -64,8 +68,8 @@ def arrangement_from_song(song: Song, config: AccompanyConfig, *, track: int | s
               else np.zeros(beats, dtype=np.int16))
     return Arrangement(steps_per_beat=spb, melody=_line_row(melody, steps, config),
                        voices=_voice_rows(parts, line, melody, accompaniment, steps, config),
-                       chords=labels, step_in_bar=_step_in_bar(song, steps, spb),
-                       voice_names=tuple(config.voices), time_signatures=list(song.time_signatures),
+                       chords=labels, step_in_bar=_step_in_bar(replace(song, time_signatures=meters), steps, spb),
+                       voice_names=tuple(config.voices), time_signatures=meters,
                        tempo=song.tempo, source=_source(song, index, parts))
 
 
@@ -73,6 +77,15 @@ def _source(song: Song, melody_index: int, parts: list[Track]) -> str:
     track = song.tracks[melody_index]
     melody = f"melody: track {melody_index}" + (f" '{track.name}'" if track.name else "")
     return f"{melody} (program {track.program}); accompaniment: {len(parts)} track(s)"
+
+
+def _usable_meters(song: Song) -> list[tuple[float, int, int]]:
+    """The meter map without the changes no bar can be counted in (0/4, 3/7, ...); an
+    opening meter like that makes the file unusable, as for the melody representation."""
+    problem = meter_range_problem(tuple(song.time_signature))
+    if problem:
+        raise UnusableMusic(f"unsupported {problem}")
+    return [m for m in song.time_signatures if not meter_range_problem(tuple(m[1:]))] or [(0.0, 4, 4)]
 
 
 def _require_accompaniment(parts: list[Track], dropped: int) -> None:
