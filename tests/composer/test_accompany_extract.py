@@ -23,6 +23,7 @@ def test_chorale_parts_give_the_voices_and_the_chords():
         assert pitches(arr.voices[v], SATB) == [c[v + 1] for c in CHORALE]
     assert list(arr.melody[:4]) == [SATB.onset(72), HOLD, SATB.onset(72), HOLD]
     assert arr.tempo == 90.0 and list(arr.step_in_bar[:10]) == [0, 1, 2, 3, 4, 5, 6, 7, 0, 1]
+    assert arr.source == "melody: track 0 'Soprano' (program 52); accompaniment: 3 track(s); voices from the parts"
 
 
 def test_chorale_round_trip():
@@ -62,6 +63,7 @@ def test_without_separate_parts_voices_come_from_the_chord_notes():
     # under the melody: the block chord's top and middle notes, the bass track below them
     assert pitches(arr.voices[0], config)[:2] == [67, 64]
     assert pitches(arr.voices[1], config)[:2] == [64, 60]
+    assert arr.source.endswith("voices from the chord notes")
 
 
 def test_three_four_bars_and_octave_folding():

@@ -70,13 +70,15 @@ def arrangement_from_song(song: Song, config: AccompanyConfig, *, track: int | s
                        voices=_voice_rows(parts, line, melody, accompaniment, steps, config),
                        chords=labels, step_in_bar=_step_in_bar(replace(song, time_signatures=meters), steps, spb),
                        voice_names=tuple(config.voices), time_signatures=meters,
-                       tempo=song.tempo, source=_source(song, index, parts))
+                       tempo=song.tempo, source=_source(song, index, parts, config))
 
 
-def _source(song: Song, melody_index: int, parts: list[Track]) -> str:
+def _source(song: Song, melody_index: int, parts: list[Track], config: AccompanyConfig) -> str:
     track = song.tracks[melody_index]
     melody = f"melody: track {melody_index}" + (f" '{track.name}'" if track.name else "")
-    return f"{melody} (program {track.program}); accompaniment: {len(parts)} track(s)"
+    voices = ("" if not config.voices else "; voices from the parts" if parts_by_voice(parts, config)
+              else "; voices from the chord notes")
+    return f"{melody} (program {track.program}); accompaniment: {len(parts)} track(s){voices}"
 
 
 def _usable_meters(song: Song) -> list[tuple[float, int, int]]:
@@ -159,19 +161,25 @@ def _is_one_line(track: Track) -> bool:
     return overlaps <= MONOPHONIC_OVERLAP * len(notes)
 
 
+def parts_by_voice(parts: list[Track], config: AccompanyConfig) -> dict[str, Track]:
+    """The track each voice row comes from, when the accompaniment is separate one-line
+    parts, enough for the rows asked (empty: the rows come from the chord notes)."""
+    sung = [name for name in config.voices if name != "chords"]
+    if not sung or len(parts) < len(sung) or not all(_is_one_line(t) for t in parts):
+        return {}
+    ordered = sorted(parts, key=lambda t: -sum(n.pitch for n in t.notes) / len(t.notes))
+    by_part = dict(zip([name for name in sung if name != "bass"], ordered))
+    if "bass" in sung:
+        by_part["bass"] = ordered[-1]
+    return by_part
+
+
 def _voice_rows(parts: list[Track], line: MelodyTokenizer, melody: list[Grid], accompaniment: list[Grid],
                 steps: int, config: AccompanyConfig) -> np.ndarray:
     """[V, steps] step tokens of the rows config.voices asks for (module docstring)."""
     spb = config.steps_per_beat
     rows = np.full((len(config.voices), steps), REST, dtype=np.int16)
-    sung = [name for name in config.voices if name != "chords"]
-    by_part = {}
-    if sung and len(parts) >= len(sung) and all(_is_one_line(t) for t in parts):
-        ordered = sorted(parts, key=lambda t: -sum(n.pitch for n in t.notes) / len(t.notes))
-        upper = [name for name in sung if name != "bass"]
-        by_part = dict(zip(upper, ordered))
-        if "bass" in sung:
-            by_part["bass"] = ordered[-1]
+    by_part = parts_by_voice(parts, config)
     sounding = _sounding(accompaniment, steps)
     limit = np.full(steps, 128)
     for start, end, pitch in melody:
