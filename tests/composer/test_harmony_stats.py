@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import pytest
+from handmade_arrangements import A4, B4, C3, C4, C5, CONFIG, D3, D4, D5, E4, E5, F4, F5, G3, G4, G5, H, R, piece
 
 from composer.analysis.harmony_baselines import CountModel, fit_baselines
 from composer.analysis.harmony_stats import (
@@ -16,28 +17,7 @@ from composer.analysis.harmony_stats import (
     parallels_per_bar,
     strong_steps,
 )
-from composer.music.harmony import NO_CHORD, parse_chord
-from composer.representations.accompany.grid import HOLD, REST, AccompanyConfig, Arrangement
-
-CONFIG = AccompanyConfig(steps_per_beat=1, voices=("alto", "tenor", "bass"))
-H, R = "-", None        # hold, rest
-
-
-def row(items) -> np.ndarray:
-    """Step tokens from pitches (onset), "-" (hold) and None (rest)."""
-    return np.array([HOLD if x == H else REST if x is None else CONFIG.onset(x) for x in items], dtype=np.int16)
-
-
-def piece(melody, *voices, names=None, chords=None, meter=(4, 4)) -> Arrangement:
-    """An Arrangement at one step a beat; bars of meter[0] beats from step 0."""
-    steps = len(melody)
-    names = names or (("bass",) if len(voices) == 1 else ("alto", "tenor", "bass")[:len(voices)])
-    chords = [NO_CHORD] * steps if chords is None else [parse_chord(c) for c in chords]
-    return Arrangement(steps_per_beat=1, melody=row(melody),
-                       voices=np.array([row(v) for v in voices], dtype=np.int16).reshape(len(voices), steps),
-                       chords=np.array(chords, dtype=np.int16),
-                       step_in_bar=np.arange(steps, dtype=np.int16) % meter[0],
-                       voice_names=tuple(names), time_signatures=[(0.0, meter[0], meter[1])])
+from composer.representations.accompany.grid import AccompanyConfig
 
 
 def parallels(*parts) -> tuple[int, int]:
@@ -45,7 +25,6 @@ def parallels(*parts) -> tuple[int, int]:
     return fifths.count, octaves.count
 
 
-C3, D3, G3, C4, D4, E4, F4, G4, A4, B4, C5, D5, E5, F5, G5 = 48, 50, 55, 60, 62, 64, 65, 67, 69, 71, 72, 74, 76, 77, 79
 
 
 # ---- parallels ------------------------------------------------------------------------------
