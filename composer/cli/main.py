@@ -1,4 +1,4 @@
-"""`python -m composer SUBCOMMAND`: generate, info, copy-index, eval, infill, drums,
+"""`python -m composer SUBCOMMAND`: generate, info, copy-index, eval, form, harmony, infill, drums,
 and the commands other installed packages add through the entry point group
 `rnn_composer.commands` (training/ adds `train`; see pyproject.toml).
 
@@ -15,6 +15,7 @@ from pathlib import Path
 from composer.assets import MELODY_MODEL, asset_path
 from composer.cli.drums import add_drums_parser
 from composer.cli.evaluate import add_eval_parser, add_form_parser
+from composer.cli.harmony import add_harmony_parser
 from composer.cli.infill import add_infill_parser
 from composer.errors import ComposerError
 from composer.paths import shown
@@ -333,6 +334,7 @@ def build_parser() -> argparse.ArgumentParser:
         adder(sub)
     add_eval_parser(sub)
     add_form_parser(sub)
+    add_harmony_parser(sub)
     add_infill_parser(sub)
     add_drums_parser(sub)
     return parser
