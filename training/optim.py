@@ -22,12 +22,18 @@ def is_oom(exc: BaseException) -> bool:
     return isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower()
 
 
-def lr_factor(step: int, *, warmup_steps: int, fraction_done: float, min_ratio: float) -> float:
+WARMUP_BUDGET_SHARE = 0.05     # a run with a time budget warms up for at most this share of it
+
+
+def lr_factor(step: int, *, warmup_steps: int, fraction_done: float, min_ratio: float,
+              warmup_time: float = 0.0) -> float:
     """Learning-rate multiplier: linear warm-up over `warmup_steps`, then cosine
     decay from 1 to `min_ratio` as `fraction_done` (0..1 of the run's steps or
-    minutes, whichever is further along) goes from 0 to 1."""
-    if warmup_steps and step < warmup_steps:
-        return (step + 1) / warmup_steps
+    minutes, whichever is further along) goes from 0 to 1. `warmup_time` is
+    how far the warm-up is by the clock (elapsed / (WARMUP_BUDGET_SHARE x budget)):
+    on a slow or busy machine, 100 warm-up steps can be most of a short budget."""
+    if warmup_steps and step < warmup_steps and warmup_time < 1.0:
+        return max((step + 1) / warmup_steps, warmup_time)
     p = min(max(fraction_done, 0.0), 1.0)
     return min_ratio + (1.0 - min_ratio) * 0.5 * (1.0 + math.cos(math.pi * p))
 

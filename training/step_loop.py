@@ -15,7 +15,7 @@ from composer.model.modelfile import load_model, save_model
 from training import distributed as D
 from training.checkpoint import load_checkpoint, save_checkpoint
 from training.config import TrainResult
-from training.optim import lr_factor
+from training.optim import WARMUP_BUDGET_SHARE, lr_factor
 from training.run_model import NonFiniteLoss
 from training.scrub import shareable_summary
 
@@ -99,7 +99,8 @@ class StepLoop:
                 return "minutes", step
             fraction = max(step / total if total else 0.0, elapsed / budget if budget else 0.0)
             lr = c.lr * lr_factor(step, warmup_steps=self.schedule.warmup, fraction_done=fraction,
-                                  min_ratio=c.min_lr_ratio)
+                                  min_ratio=c.min_lr_ratio,
+                                  warmup_time=elapsed / (WARMUP_BUDGET_SHARE * budget) if budget else 0.0)
             self.parts.set_lr(lr)
             loss, n_tokens = self.parts.train_step(self.sampler, step)
             step += 1

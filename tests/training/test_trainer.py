@@ -85,6 +85,15 @@ def test_learning_rate_warms_up_then_decays():
     assert f(10, 0.0) == pytest.approx(1.0) and f(50, 0.5) == pytest.approx(0.55) and f(99, 1.0) == pytest.approx(0.1)
 
 
+def test_a_time_budget_ends_the_warm_up_by_the_clock_on_a_slow_machine():
+    """100 warm-up steps would be most of a 2-minute run that makes 30 steps: the clock ends it sooner."""
+    f = lambda step, clock: lr_factor(step, warmup_steps=100, fraction_done=0.01, min_ratio=0.1, warmup_time=clock)
+    assert f(3, 0.0) == pytest.approx(0.04)                     # by the steps
+    assert f(3, 0.5) == pytest.approx(0.5)                      # further along by the clock
+    assert f(5, 1.0) == pytest.approx(1.0, abs=1e-3)            # warm: the cosine part, at 1 % of the run
+    assert f(50, 0.2) == pytest.approx(0.51)                    # a fast machine: the steps lead
+
+
 def test_precision_policy_without_a_gpu():
     fp16 = precision_for(torch.device("cuda"), bf16_supported=False)
     assert fp16.enabled and fp16.dtype == torch.float16 and fp16.grad_scaler
