@@ -57,6 +57,16 @@ def test_melody_policy_chords_keep_highest_or_lowest_and_track_override():
     assert [n.pitch for n in MelodyTokenizer().decode(forced.tokens).tracks[0].notes] == list(range(40, 48))
 
 
+def test_a_passing_note_shorter_than_the_grid_leaves_the_note_on_the_beat():
+    """Sixteenths F Eb D on an eighth grid: Eb (17.75) and D (18.0) share step 36; D is on it and stays."""
+    tok = MelodyTokenizer(MelodyConfig(steps_per_quarter=2))
+    line = Track(notes=[Note(17.5, 17.75, 65), Note(17.75, 18.0, 63), Note(18.0, 18.5, 62), Note(18.5, 19.0, 60)])
+    notes, dropped = tok.monophonic(line)
+    assert [(n.start, n.pitch) for n in notes] == [(17.5, 65), (18.0, 62), (18.5, 60)] and dropped == 1
+    chord = Track(notes=[Note(18.0, 18.5, 60), Note(18.0, 18.5, 64)])     # a chord still keeps its highest note
+    assert [n.pitch for n in tok.monophonic(chord)[0]] == [64]
+
+
 @pytest.mark.parametrize("song, reason", [
     (Song(tracks=[]), "no notes"),
     (Song(tracks=[Track(notes=[Note(i, i + 1, 36) for i in range(20)], is_drum=True)]), "drums only"),

@@ -127,7 +127,12 @@ class MelodyTokenizer(Tokenizer):
                 by_step[step] = note
                 continue
             dropped += 1
-            if (note.pitch > other.pitch) == pick_high:
+            if abs(note.start - other.start) > 1e-9:
+                # one after the other on one step (a passing note shorter than the grid): the
+                # note nearer the step keeps it, so the note on the beat is not lost
+                if abs(note.start * spq - step) < abs(other.start * spq - step):
+                    by_step[step] = note
+            elif (note.pitch > other.pitch) == pick_high:
                 by_step[step] = note
         starts = sorted(by_step)
         out = []
