@@ -19,6 +19,7 @@ from composer.paths import shown
 from composer.representations.base import BOS
 from composer.representations.drum_grammar import DrumGrammar
 from composer.representations.drums import drum_track
+from composer.services.checks import check_seed_and_sampling
 from composer.services.defaults import DEFAULTS
 from composer.tasks import ProgressFn, ShouldStop, notify
 
@@ -42,12 +43,7 @@ class DrumsRequest:
             raise ComposerError(f"count must be in 1..{MAX_TAKES}, got {self.count}")
         if self.batch_size < 1:
             raise ComposerError(f"batch size must be >= 1, got {self.batch_size}")
-        if self.seed is not None and not 0 <= self.seed < 2**63:
-            raise ComposerError(f"seed must be in 0..2**63-1, got {self.seed}")
-        try:
-            self.sampling()
-        except ValueError as exc:
-            raise ComposerError(str(exc)) from None
+        check_seed_and_sampling(self)
 
     def sampling(self) -> SamplingConfig:
         return SamplingConfig(temperature=self.temperature, top_k=self.top_k, top_p=self.top_p)

@@ -25,6 +25,7 @@ from composer.representations.melody.config import meter_range_problem
 from composer.representations.performance import PerformanceTokenizer
 from composer.safe_write import check_folder_target, check_target
 from composer.services import chords as lead
+from composer.services.checks import check_seed_and_sampling
 from composer.services.defaults import DEFAULTS
 from composer.services.drums import refuse_drums_model
 from composer.services.form_plan import DEFAULT_BARS, check_form, check_form_model, sampling_grammar
@@ -112,15 +113,9 @@ def check_pitch_range(low: int, high: int) -> None:
 
 
 def check_sampling_controls(request) -> None:
-    """The checks every request with seed, temperature/top-k/top-p (its
-    `sampling()`) and key/scale shares (GenerateRequest, InfillRequest);
+    """`check_seed_and_sampling` and the key/scale (GenerateRequest, InfillRequest);
     raises ComposerError / ConstraintError naming the bad value."""
-    if request.seed is not None and not 0 <= request.seed < 2**63:
-        raise ComposerError(f"seed must be in 0..2**63-1, got {request.seed}")
-    try:
-        request.sampling()
-    except ValueError as exc:
-        raise ComposerError(str(exc)) from None
+    check_seed_and_sampling(request)
     allowed_pitch_classes(request.key, request.scale)   # raises ConstraintError naming the bad value
 
 
