@@ -1,4 +1,4 @@
-"""`python -m composer SUBCOMMAND`: generate, info, copy-index, eval, infill,
+"""`python -m composer SUBCOMMAND`: generate, info, copy-index, eval, form, harmony, infill,
 and the commands other installed packages add through the entry point group
 `rnn_composer.commands` (training/ adds `train`; see pyproject.toml).
 
@@ -14,6 +14,7 @@ from pathlib import Path
 
 from composer.assets import MELODY_MODEL, asset_path
 from composer.cli.evaluate import add_eval_parser, add_form_parser
+from composer.cli.harmony import add_harmony_parser
 from composer.cli.infill import add_infill_parser
 from composer.errors import ComposerError
 from composer.paths import shown
@@ -298,6 +299,7 @@ def build_parser() -> argparse.ArgumentParser:
         adder(sub)
     add_eval_parser(sub)
     add_form_parser(sub)
+    add_harmony_parser(sub)
     add_infill_parser(sub)
     return parser
 
