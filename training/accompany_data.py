@@ -42,8 +42,9 @@ class ArrangementSampler:
         if not self.pieces:
             raise ValueError("no training pieces with a whole beat")
         self.seq_len = max(config.steps_per_beat, seq_len - seq_len % config.steps_per_beat)
-        self.starts = [np.flatnonzero(a.step_in_bar[:max(1, a.steps - config.steps_per_beat)] == 0) for a in self.pieces]
-        self.starts = [s if len(s) else np.array([0]) for s in self.starts]
+        downbeats = [np.flatnonzero(a.step_in_bar[:max(1, a.steps - config.steps_per_beat)] == 0)
+                     for a in self.pieces]
+        self.starts = [s if len(s) else np.array([0]) for s in downbeats]
         steps = np.array([a.steps for a in self.pieces], dtype=np.float64)
         self.weights = steps / steps.sum()
         self.total_steps = int(steps.sum())

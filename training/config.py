@@ -159,7 +159,7 @@ class TrainConfig(ConfigMixin):
         config = self.accompany_config()          # names a bad voice
         if "chords" in config.voices and not config.chords:
             raise ValueError("the chords part needs chord labels (accompany_chords)")
-        if not config.chords and all(v == "chords" for v in config.voices):
+        if not config.chords and not config.voices:
             raise ValueError("an accompaniment model predicts chord labels or at least one voice")
 
     def accompany_config(self):

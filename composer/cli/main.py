@@ -1,4 +1,4 @@
-"""`python -m composer SUBCOMMAND`: generate, info, copy-index, eval, form, harmony, infill,
+"""`python -m composer SUBCOMMAND`: generate, info, copy-index, eval, form, harmony, infill, harmonize,
 and the commands other installed packages add through the entry point group
 `rnn_composer.commands` (training/ adds `train`; see pyproject.toml).
 
@@ -14,6 +14,7 @@ from pathlib import Path
 
 from composer.assets import MELODY_MODEL, asset_path
 from composer.cli.evaluate import add_eval_parser, add_form_parser
+from composer.cli.harmonize import add_harmonize_parser
 from composer.cli.harmony import add_harmony_parser
 from composer.cli.infill import add_infill_parser
 from composer.errors import ComposerError
@@ -108,6 +109,9 @@ def add_generate_parser(sub) -> None:
                         "its phrase back, phrases end on cadences; --bars defaults to a named form's length")
     p.add_argument("--phrase-bars", type=int, default=None, metavar="N",
                    help="bars per phrase of a named --form (default: --bars / phrases, else 4)")
+    p.add_argument("--accompany", type=Path, default=None, metavar="MODEL",
+                   help="harmonise each piece with this accompaniment model (train FOLDER --objective accompany): "
+                        "its chords and voices are written as tracks under the melody")
     p.add_argument("--vary", action="store_true",
                    help="with a named --form: resample the last bar(s) of each repeated phrase (a second ending)")
     p.set_defaults(func=run_generate)
@@ -169,6 +173,7 @@ def _check_audio(args, paths) -> None:
 
 
 def run_generate(args) -> int:
+    from composer.cli.harmonize import accompany_songs, load_accompaniment
     from composer.cli.progress import terminal_progress
     from composer.model.device import choose_device
     from composer.model.modelfile import load_model
@@ -183,6 +188,7 @@ def run_generate(args) -> int:
     device, reason = choose_device(args.device)
     model_path = resolve_model_path(args.model)
     loaded = load_model(model_path, device)
+    accompaniment = load_accompaniment(args, device)     # checked before any piece is generated
     if request.primer is not None:
         request.primer = load_primer(request.primer)
         if request.primer.damage:
@@ -198,10 +204,13 @@ def run_generate(args) -> int:
     with terminal_progress("generating", disable=args.quiet) as progress:
         generation = generate_checked(loaded, request, index, plan=plan, progress=progress)
     _report_generation(generation, args)
+    songs = generation.result.songs
+    if accompaniment is not None:
+        songs = accompany_songs(accompaniment, songs, args, generation.result.seed)
     args.out.mkdir(parents=True, exist_ok=True)
-    write_songs(generation.result.songs, paths, force=args.force)
+    write_songs(songs, paths, force=args.force)
     if args.audio:
-        _write_audio_files(generation.result.songs, paths, args)
+        _write_audio_files(songs, paths, args)
     _err(f"wrote {len(paths)} file(s) to {args.out}/ (seed {generation.result.seed})")
     return 0
 
@@ -301,6 +310,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_form_parser(sub)
     add_harmony_parser(sub)
     add_infill_parser(sub)
+    add_harmonize_parser(sub)
     return parser
 
 

@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from composer.music import harmony
-from composer.representations.accompany.grid import ONSET, Arrangement, AccompanyConfig
+from composer.representations.accompany.grid import ONSET, AccompanyConfig, Arrangement
 
 LN2 = float(np.log(2.0))
 

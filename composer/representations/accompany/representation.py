@@ -12,12 +12,12 @@ from composer.music.song import pitch_name
 from composer.representations.accompany.grid import AccompanyConfig
 
 KIND = "accompany"
-CHORDS_PART = "chords"      # a voice name that is no row: the chord labels, written as a block-chord track
 
 
 def voice_rows(config: AccompanyConfig) -> tuple[str, ...]:
-    """The voice rows of an Arrangement of `config`, top to bottom ("chords" is no row)."""
-    return tuple(v for v in config.voices if v != CHORDS_PART)
+    """The voice rows of an Arrangement of `config`, top to bottom (a "chords"
+    row is the top line of the chords, written as block chords of each beat's label)."""
+    return tuple(config.voices)
 
 
 class AccompanyRepresentation:
