@@ -5,6 +5,8 @@ This numbering is stored in accompaniment model files; only append to QUALITIES.
 """
 from __future__ import annotations
 
+import numpy as np
+
 from composer.errors import ComposerError
 
 # quality name -> intervals above the root; the name is what a chord symbol writes after the root
@@ -71,3 +73,90 @@ def parse_chord(text: str) -> int:
                 return label(root, index)
     known = ", ".join(q or "(major)" for q, _ in QUALITIES)
     raise ComposerError(f"unknown chord {text!r}: write a root (C, F#, Bb, ...) and one of {known}, or N")
+
+
+# Template matching (label_pitches). Weights are shares of the sounding time, summing to 1.
+MIN_SHARE = 0.05        # a pitch class under this share of the sounding time does not count as sounding
+SEVENTH_SHARE = 0.10    # a seventh chord only when its 7th has at least this share
+MIN_FIT = 0.3           # a best fit under this is no chord (e.g. a scale run, a cluster)
+SEVENTH_COST = 0.15     # a seventh chord must explain clearly more than its triad (G-B-D + a melody E is G, not Em7)
+BASS_BONUS = 0.1        # the chord on the bass note is the likelier reading of a near tie
+# what a chord tone missing from the sound costs, by its place in the template (root, third, fifth, seventh);
+# the fifth of dim, aug and sus4 is what makes them (G-C alone is a C fifth, not Gsus4 without its D)
+MISSING_COST = (0.3, 0.25, 0.1, 0.3)
+DEFINING_FIFTH = ("dim", "aug", "sus4")
+
+
+def _templates() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(member [L, 12] 0/1, missing cost [L, 12], root [L]) for labels 1..LABEL_COUNT-1."""
+    member = np.zeros((LABEL_COUNT - 1, 12))
+    cost = np.zeros((LABEL_COUNT - 1, 12))
+    roots = np.zeros(LABEL_COUNT - 1, dtype=np.int64)
+    for root in range(12):
+        for quality, (_, steps) in enumerate(QUALITIES):
+            row = label(root, quality) - 1
+            roots[row] = root
+            for place, step in enumerate(steps):
+                member[row, (root + step) % 12] = 1
+                defining = place == 2 and QUALITIES[quality][0] in DEFINING_FIFTH
+                cost[row, (root + step) % 12] = 1.0 if defining else MISSING_COST[place]
+    return member, cost, roots
+
+
+_MEMBER, _MISSING, _ROOTS = _templates()
+_SEVENTHS = np.array([len(QUALITIES[(row % len(QUALITIES))][1]) == 4 for row in range(LABEL_COUNT - 1)])
+_SEVENTH_PC = np.array([(r + QUALITIES[row % len(QUALITIES)][1][-1]) % 12 for row, r in enumerate(_ROOTS)])
+
+
+def label_many(weights, bass=None) -> np.ndarray:
+    """The chord label (int16 [N]) best fitting each row of `weights` ([N, 12]: how long
+    each pitch class sounds, any unit), or NO_CHORD; `bass` ([N] pitch classes, -1 for
+    none) breaks near ties towards the chord on that root. See `label_pitches`."""
+    w = np.asarray(weights, dtype=np.float64).reshape(-1, 12)
+    total = w.sum(axis=1, keepdims=True)
+    share = np.divide(w, total, out=np.zeros_like(w), where=total > 0)          # (N, 12)
+    present = share >= MIN_SHARE
+    covered = share @ _MEMBER.T                                                 # (N, L)
+    missing = (~present).astype(np.float64) @ _MISSING.T
+    score = 2 * covered - 1 - missing      # covered - outside - missing
+    # a chord needs its root sounding; a seventh chord needs its 7th and three of its four tones
+    score[~present[:, _ROOTS]] = -np.inf
+    seventh_ok = (share[:, _SEVENTH_PC] >= SEVENTH_SHARE) & (present.astype(np.float64) @ _MEMBER.T >= 3)
+    score[~seventh_ok & _SEVENTHS] = -np.inf
+    score[:, _SEVENTHS] -= SEVENTH_COST
+    if bass is not None:
+        b = np.asarray(bass).reshape(-1, 1)
+        score += BASS_BONUS * (_ROOTS[None, :] == b)
+    # equal scores (C-E-G as C or as Cmaj7 with its 7th missing): the chord of fewer tones
+    score -= 1e-6 * _MEMBER.sum(axis=1)
+    best = score.argmax(axis=1)
+    fit = score[np.arange(len(w)), best]
+    out = (best + 1).astype(np.int16)
+    out[(present.sum(axis=1) < 2) | ~(fit >= MIN_FIT)] = NO_CHORD
+    return out
+
+
+def label_pitches(weights, bass: int | None = None) -> int:
+    """The chord label that best fits the sounding pitch classes, or NO_CHORD.
+
+    `weights`: a dict {pitch or pitch class: how long it sounds} or a 12-array.
+    Each label scores covered - outside - missing: the share of the sound on its
+    chord tones, minus the share off them, minus MISSING_COST for each chord tone
+    not sounding. A chord needs its root; a seventh chord needs its 7th to hold
+    SEVENTH_SHARE of the sound (a passing 7th leaves a triad) and costs
+    SEVENTH_COST; on equal scores the chord of fewer tones wins. Fewer than two
+    pitch classes sounding, or a best score under MIN_FIT, is NO_CHORD. `bass`
+    (pitch class) adds BASS_BONUS to the chords on the bass note (C-E-G# over
+    C: Caug; G-B-F over G: G7, not Bdim).
+    """
+    if isinstance(weights, dict):
+        row = np.zeros(12)
+        for pitch, weight in weights.items():
+            row[int(pitch) % 12] += weight
+    else:
+        row = np.asarray(weights, dtype=np.float64)
+        if row.shape != (12,):
+            raise ValueError(f"weights must be a dict or 12 values (one per pitch class), got shape {row.shape}")
+    if (row < 0).any():
+        raise ValueError("weights must be >= 0")
+    return int(label_many(row[None, :], None if bass is None else [bass % 12])[0])

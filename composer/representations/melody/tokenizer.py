@@ -84,6 +84,13 @@ class MelodyTokenizer(Tokenizer):
         """The melody line of `song` (policy in the module docstring).
 
         Returns (notes, description of the source track, notes dropped)."""
+        index, track = self.melody_track(song)
+        notes, dropped = self.monophonic(track)
+        label = f"track {index}" + (f" '{track.name}'" if track.name else "") + f" (program {track.program})"
+        return notes, label, dropped
+
+    def melody_track(self, song: Song) -> tuple[int, Track]:
+        """(index, track) of the track the melody policy takes the line from."""
         tracks = [(i, t) for i, t in enumerate(song.tracks) if t.notes]
         if not tracks:
             raise UnusableMusic("no notes")
@@ -104,11 +111,11 @@ class MelodyTokenizer(Tokenizer):
             candidates = [(i, t) for i, t in pitched if onsets[i] * 3 >= busiest]
             index, track = max(candidates,
                                key=lambda it: (sum(n.pitch for n in it[1].notes) / len(it[1].notes), -it[0]))
-        notes, dropped = self._monophonic(track)
-        label = f"track {index}" + (f" '{track.name}'" if track.name else "") + f" (program {track.program})"
-        return notes, label, dropped
+        return index, track
 
-    def _monophonic(self, track: Track) -> tuple[list[Note], int]:
+    def monophonic(self, track: Track) -> tuple[list[Note], int]:
+        """The track's notes as one line on the grid (chords reduced as `chords` says),
+        and how many notes were dropped."""
         spq = self.config.steps_per_quarter
         by_step: dict[int, Note] = {}
         pick_high = self.config.chords == "highest"
