@@ -41,9 +41,10 @@ def make_arrangement(config: AccompanyConfig, *, key: int = 0, bars: int = 4, se
             for i, v in enumerate(rows):
                 pc = root if v == "bass" else tones[(i + beat) % len(tones)]
                 voices[v].append(_in_register(pc, VOICE_OFFSETS.get(v, 55)))
+    steps = 4 * bars * spb
     return Arrangement(
         steps_per_beat=spb, melody=_row(melody, spb, config),
-        voices=np.array([_row(voices[v], spb, config) for v in rows], dtype=np.int16).reshape(len(rows), 16 * bars * spb // 4),
+        voices=np.array([_row(voices[v], spb, config) for v in rows], dtype=np.int16).reshape(len(rows), steps),
         chords=np.array(chords, dtype=np.int16),
         step_in_bar=np.array([i % (4 * spb) for i in range(bars * 4 * spb)], dtype=np.int16),
         voice_names=tuple(rows), name=name or f"piece{seed}")

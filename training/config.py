@@ -136,18 +136,21 @@ class TrainConfig(ConfigMixin):
         if self.objective == "accompany":
             self._check_accompany()
         if self.objective == "infill":
-            if self.representation != "melody":
-                raise ValueError(f"objective infill needs the melody representation, got {self.representation!r}")
-            if self.batching != "chunks":
-                raise ValueError("objective infill draws its own spans; batching must be 'chunks'")
-            if self.weight_drop or self.locked_dropout:
-                raise ValueError("weight_drop and locked_dropout are options of the left-to-right model, "
-                                 "not of objective infill")
-            low, high = self.infill_bars
-            if not 1 <= low <= high <= 64:
-                raise ValueError(f"infill_bars must be (low, high) with 1 <= low <= high <= 64, got {self.infill_bars}")
-            if self.infill_context < 1:
-                raise ValueError(f"infill_context must be >= 1 bar, got {self.infill_context}")
+            self._check_infill()
+
+    def _check_infill(self) -> None:
+        if self.representation != "melody":
+            raise ValueError(f"objective infill needs the melody representation, got {self.representation!r}")
+        if self.batching != "chunks":
+            raise ValueError("objective infill draws its own spans; batching must be 'chunks'")
+        if self.weight_drop or self.locked_dropout:
+            raise ValueError("weight_drop and locked_dropout are options of the left-to-right model, "
+                             "not of objective infill")
+        low, high = self.infill_bars
+        if not 1 <= low <= high <= 64:
+            raise ValueError(f"infill_bars must be (low, high) with 1 <= low <= high <= 64, got {self.infill_bars}")
+        if self.infill_context < 1:
+            raise ValueError(f"infill_context must be >= 1 bar, got {self.infill_context}")
 
     def _check_accompany(self) -> None:
         if self.representation != "melody" or self.batching != "chunks" or self.lookback:

@@ -11,7 +11,7 @@ from composer.music.midifile import read_midi
 from composer.paths import shown
 from composer.safe_write import check_folder_target
 from composer.services.generate import check_writable, write_songs
-from composer.services.harmonize import HarmonizeRequest, harmonize, require_accompany
+from composer.services.harmonize import HarmonizeRequest, harmonize, melody_arrangement, require_accompany
 from composer.services.primer import damage_warning
 
 
@@ -53,6 +53,7 @@ def run_harmonize(args) -> int:
     device, reason = choose_device(args.device)
     loaded = load_model(args.model, device)
     require_accompany(loaded)
+    melody_arrangement(song, loaded.tokenizer.config, args.track)      # a song without a melody fails here, quietly
     if song.damage:
         _err(f"warning: {damage_warning(args.file, song)}")
     _err(f"model: {args.model} ({loaded.summary()})")

@@ -14,7 +14,6 @@ other tracks are left out: the parts replace any accompaniment it had.
 from __future__ import annotations
 
 import random
-import re
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -26,6 +25,7 @@ from composer.model.sampling import SamplingConfig
 from composer.music.scales import allowed_pitch_classes
 from composer.music.song import Song
 from composer.paths import shown
+from composer.representations.accompany.extract import arrangement_to_song, fold
 from composer.representations.accompany.grid import HOLD, REST, AccompanyConfig, Arrangement
 from composer.representations.base import UnusableMusic
 from composer.representations.melody import MelodyConfig, MelodyTokenizer
@@ -83,32 +83,22 @@ def melody_arrangement(song: Song, config: AccompanyConfig, track: int | None = 
         raise ComposerError(f"track {track} is a drum track, not a melody")
     tok = MelodyTokenizer(MelodyConfig(steps_per_quarter=config.steps_per_beat, track=track, min_notes=1))
     try:
-        notes, label, _ = tok.extract(song)
+        index, source = tok.melody_track(song)
     except UnusableMusic as exc:
-        raise ComposerError(f"no melody to harmonise: {exc}; give a song with a melody track"
-                            + (" (or pick one with --track)" if track is None else "")) from None
-    index = int(re.match(r"track (\d+)", label).group(1))      # extract names the track it took
+        raise ComposerError(f"no melody to harmonise: {exc}; give a song with a melody track") from None
+    notes, _ = tok.monophonic(source)
     spb = config.steps_per_beat
     grid = [(round(n.start * spb), max(round(n.start * spb) + 1, round(n.end * spb)), n.pitch) for n in notes]
     end = max([stop for _, stop, _ in grid] + [round((song.length or 0.0) * spb)])
     steps = -(-end // spb) * spb
     melody = np.full(steps, REST, dtype=np.int16)
     for start, stop, pitch in grid:
-        melody[start] = config.onset(_fold(pitch, config))
+        melody[start] = config.onset(fold(pitch, config))
         melody[start + 1:stop] = HOLD
     return Arrangement(steps_per_beat=spb, melody=melody, voices=np.zeros((len(config.voices), steps), np.int16),
                        chords=np.zeros(steps // spb, np.int16), step_in_bar=_step_in_bar(song, steps, spb),
                        voice_names=tuple(config.voices), time_signatures=list(song.time_signatures),
                        tempo=song.tempo), index
-
-
-def _fold(pitch: int, config: AccompanyConfig) -> int:
-    """`pitch` moved by octaves into config.low..high."""
-    while pitch < config.low:
-        pitch += 12
-    while pitch > config.high:
-        pitch -= 12
-    return min(max(pitch, config.low), config.high)
 
 
 def _step_in_bar(song: Song, steps: int, spb: int) -> np.ndarray:
@@ -150,7 +140,6 @@ def harmonize(loaded: LoadedModel, melody: Song | Arrangement, request: Harmoniz
 
 def _song(melody: Song | Arrangement, index: int | None, arr: Arrangement, config: AccompanyConfig) -> Song:
     """The melody track as it was, then the arrangement's parts."""
-    from composer.representations.accompany.extract import arrangement_to_song
     if index is None:
         return arrangement_to_song(arr, config)
     source = melody.tracks[index]
