@@ -66,7 +66,13 @@ def arrangement_from_song(song: Song, config: AccompanyConfig, *, track: int | s
                        voices=_voice_rows(parts, line, melody, accompaniment, steps, config),
                        chords=labels, step_in_bar=_step_in_bar(song, steps, spb),
                        voice_names=tuple(config.voices), time_signatures=list(song.time_signatures),
-                       tempo=song.tempo)
+                       tempo=song.tempo, source=_source(song, index, parts))
+
+
+def _source(song: Song, melody_index: int, parts: list[Track]) -> str:
+    track = song.tracks[melody_index]
+    melody = f"melody: track {melody_index}" + (f" '{track.name}'" if track.name else "")
+    return f"{melody} (program {track.program}); accompaniment: {len(parts)} track(s)"
 
 
 def _require_accompaniment(parts: list[Track], dropped: int) -> None:

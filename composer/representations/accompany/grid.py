@@ -67,6 +67,7 @@ class Arrangement:
     time_signatures: list = field(default_factory=lambda: [(0.0, 4, 4)])   # (beat, num, den), as Song
     tempo: float = 120.0
     name: str = ""
+    source: str = ""                        # which tracks the parts come from, in words
 
     def __post_init__(self):
         steps = len(self.melody)
