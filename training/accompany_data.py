@@ -78,7 +78,7 @@ class ArrangementSampler:
 def scan_arrangement_corpus(config, representation, info, emit, should_stop) -> Corpus:
     """The arrangements of `config.folder` as a Corpus (name -> Arrangement).
     Raises ComposerError when no file has a melody with accompaniment."""
-    from composer.corpus.accompany import scan_arrangements
+    from composer.corpus.accompany import require_arrangements, scan_arrangements
     folder = Path(config.folder)
     if not folder.is_dir():
         raise ComposerError(f"{folder}: no such folder")
@@ -92,15 +92,13 @@ def scan_arrangement_corpus(config, representation, info, emit, should_stop) -> 
         if (turn == 0) == info.is_main:
             arrangements, report = scan_arrangements(folder, representation.config, cache_dir=config.cache_dir,
                                                      workers=config.workers, strict_midi=config.strict_midi,
-                                                     progress=on_file, should_stop=should_stop)
+                                                     progress=on_file, should_stop=should_stop,
+                                                     track=config.track, chords=config.chords)
         D.barrier(info)
     if config.report and info.is_main:
         report.save_json(config.report)
     emit(report=report, message=f"scanned {len(report.files)} file(s)")
-    if not arrangements:
-        raise ComposerError(f"{folder}: none of its {len(report.files)} MIDI file(s) has a melody with "
-                            "accompaniment (chords, a bass line or other voices) to learn from; "
-                            "see the report for each file's reason")
+    require_arrangements(arrangements, report)
     return Corpus(report=report, sequences={a.name: a for a in arrangements})
 
 
