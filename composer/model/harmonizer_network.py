@@ -1,6 +1,6 @@
 """The harmoniser: chords and voices under a whole melody, on the Arrangement grid.
 
-    melody step tokens + step in bar -> bidirectional RNN -> memory (B, T, E)
+    melody step tokens + step in bar -> bidirectional RNN (+ the step's own inputs) -> memory (B, T, E)
     at every step t, a forward RNN reads memory[t] + the previous step's
     chord and voice tokens -> h (B, T, H); from h, in turn:
         chord label (only at beat starts; the beat's label holds for its steps)
@@ -97,7 +97,9 @@ class HarmonizerRNN(nn.Module):
         packed = pack_padded_sequence(self.drop(x), lengths.cpu(), batch_first=True, enforce_sorted=False)
         out, _ = self.encoder(packed)
         out, _ = pad_packed_sequence(out, batch_first=True, total_length=melody.shape[1])   # (B, T, 2H)
-        return self.memory_proj(self.drop(out)) + self._positions(positions)    # (B, T, E)
+        # the step's own melody note and place in the bar go straight on: the chord of a beat
+        # depends most on them, and the RNN need not learn to carry them through
+        return self.memory_proj(self.drop(out)) + x                              # (B, T, E)
 
     def _positions(self, positions: torch.Tensor) -> torch.Tensor | float:
         if self.pos_embed is None:
