@@ -29,8 +29,9 @@ from composer.representations.registry import tokenizer_from_config
 from composer.safe_write import check_target
 
 FORMAT_NAME = "composer-model"
-FORMAT_VERSION = 3          # 2: may hold a copy index; 3: the model has lookback inputs (older readers
-                            # could not run it); a file needs only what it uses, so most are still written as 1
+FORMAT_VERSION = 4          # 2: may hold a copy index; 3: the model has lookback inputs; 4: a harmoniser
+                            # (older readers could not run them); a file needs only what it uses, so most are
+                            # still written as 1
 COPY_PREFIX = "copy_index."  # tensors of the stored copy index (composer.analysis.copymeter), not weights
 MODEL_SUFFIX = ".model"
 WHAT = "model file"          # what messages call the file
@@ -139,8 +140,11 @@ def model_metadata(model: MusicRNN | InfillRNN, tokenizer: Tokenizer, training: 
 
 
 def _base_version(model_config: dict) -> int:
-    """The format version a model's weights need: 3 with lookback inputs (a reader
-    without them would refuse the config with a less helpful message), else 1."""
+    """The format version a model's weights need: 4 for a harmoniser, 3 with lookback
+    inputs (a reader without them would refuse the config with a less helpful
+    message), else 1."""
+    if is_harmonizer_config(model_config):
+        return 4
     return 3 if model_config.get("lookback") else 1
 
 

@@ -21,6 +21,7 @@ import json
 import math
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from composer.errors import ComposerError
 from composer.services.evaluate import EvalConfig, finite_or_none, fmt_number, skipped_line, skipped_report
@@ -91,7 +92,6 @@ def harmony_stats(arrangements, config) -> dict:
 
 def _split(loaded, scanned: dict, config: EvalConfig, scan) -> tuple[list, list, str]:
     """(held-out arrangements, arrangements that fit the baselines, description)."""
-    from pathlib import Path
 
     from composer.analysis.copymeter import training_folder
     from composer.corpus.split import split_files

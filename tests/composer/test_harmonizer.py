@@ -113,6 +113,16 @@ def test_model_file_round_trip_keeps_kind_config_and_weights(tmp_path):
         loaded.require_plain("generating")
 
 
+def test_a_harmoniser_file_is_version_4_so_older_readers_ask_for_an_update(tmp_path, monkeypatch):
+    from composer.errors import ModelFileError
+    from composer.model import modelfile
+    path = save_model(tmp_path / "h.model", _model(), AccompanyRepresentation(CONFIG))
+    assert modelfile.read_metadata(path)["format_version"] == 4
+    monkeypatch.setattr(modelfile, "FORMAT_VERSION", 3)       # a reader from before harmonisers
+    with pytest.raises(ModelFileError, match="newer than this program supports"):
+        modelfile.read_metadata(path)
+
+
 def test_a_harmoniser_config_under_a_melody_representation_is_refused(tmp_path):
     from composer.errors import ModelFileError
     from composer.model.modelfile import rewrite_model_file
