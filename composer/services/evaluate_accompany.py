@@ -29,9 +29,15 @@ from composer.tasks import ProgressFn, ShouldStop, notify, relabel
 
 
 def is_accompany_model(path) -> bool:
-    """True when the model file at `path` is an accompaniment model (read from its header)."""
+    """True when the model file at `path` is an accompaniment model (read from its
+    header); False for anything else, a file that is not a model file included
+    (loading it says what is wrong)."""
+    from composer.errors import ModelFileError
     from composer.model.modelfile import read_metadata
-    return read_metadata(path).get("representation", {}).get("kind") == "accompany"
+    try:
+        return read_metadata(path).get("representation", {}).get("kind") == "accompany"
+    except ModelFileError:
+        return False
 
 
 @dataclass
