@@ -6,7 +6,7 @@ runs. The melody (the track the melody policy picks, or `request.track`) is
 put on the model's grid, the harmoniser (composer.model.harmonizer_network)
 writes `count` arrangements in one batch (composer.model.harmonizer_sampling:
 temperature, top-k, top-p, a key constraint on the voices' pitch classes and
-the chord roots, reproducible by seed), and each becomes a song: the melody
+the chord roots, optionally no parallel fifths or octaves, reproducible by seed), and each becomes a song: the melody
 track exactly as it was (not re-quantized), then one track per part
 (composer.representations.accompany.extract.arrangement_to_song). The input's
 other tracks are left out: the parts replace any accompaniment it had.
@@ -45,6 +45,7 @@ class HarmonizeRequest:
     key: str | None = None       # as GenerateRequest.key / scale: voices' pitch classes and chord roots in key
     scale: str | None = None
     track: int | None = None     # index of the melody track (None: the melody policy picks it)
+    no_parallels: bool = False   # no voice moves into a parallel fifth or octave with a line above it
 
     def validate(self) -> None:
         if not 1 <= self.count <= MAX_COUNT:
@@ -130,7 +131,8 @@ def harmonize(loaded: LoadedModel, melody: Song | Arrangement, request: Harmoniz
             progress(Progress(done, total, "step", "harmonising"))
 
     voices, chords = sample_harmony(loaded.model, arr, config, request.count, request.sampling(), seed,
-                                    pitch_classes=keyed, root_classes=keyed, progress=on_step,
+                                    pitch_classes=keyed, root_classes=keyed, no_parallels=request.no_parallels,
+                                    progress=on_step,
                                     should_stop=should_stop)
     arrangements = [replace(arr, voices=voices[i], chords=chords[i]) for i in range(request.count)]
     songs = [_song(melody, index, a, config) for a in arrangements]

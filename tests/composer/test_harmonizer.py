@@ -139,3 +139,19 @@ def test_config_refuses_a_model_that_predicts_nothing():
     with pytest.raises(ValueError, match="chords or at least one voice"):
         HarmonizerConfig(vocab_size=10, voices=0, chords=False)
     assert np.isfinite(harmony_bits(_model(voices=0), arrangements(AccompanyConfig(voices=()), 1)).bits_per_chord)
+
+
+def test_no_parallels_keeps_every_line_out_of_parallel_fifths_and_octaves():
+    from dataclasses import replace
+
+    from composer.analysis.harmony_stats import parallels_per_bar
+    model, melody = _model(seed=2), make_arrangement(CONFIG, bars=4, seed=6)
+
+    def parallels(**options) -> int:
+        voices, chords = sample_harmony(model, melody, CONFIG, 8, SamplingConfig(temperature=1.5), seed=3, **options)
+        pieces = [replace(melody, voices=voices[i], chords=chords[i]) for i in range(8)]
+        fifths, octaves = parallels_per_bar(pieces, CONFIG)
+        return fifths.count + octaves.count
+
+    assert parallels() > 0
+    assert parallels(no_parallels=True) == 0
