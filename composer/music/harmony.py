@@ -77,7 +77,7 @@ def parse_chord(text: str) -> int:
 
 # Template matching (label_pitches). Weights are shares of the sounding time, summing to 1.
 MIN_SHARE = 0.05        # a pitch class under this share of the sounding time does not count as sounding
-SEVENTH_SHARE = 0.10    # a seventh chord only when its 7th has at least this share
+SEVENTH_SHARE = 0.15    # a seventh chord only when its 7th has this share (more than one eighth of 4 voices)
 MIN_FIT = 0.3           # a best fit under this is no chord (e.g. a scale run, a cluster)
 SEVENTH_COST = 0.15     # a seventh chord must explain clearly more than its triad (G-B-D + a melody E is G, not Em7)
 BASS_BONUS = 0.1        # the chord on the bass note is the likelier reading of a near tie

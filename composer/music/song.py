@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from composer.errors import ComposerError
 
 GM_DRUM_CHANNEL = 9  # channel 10 when counted from 1
+MIN_BAR_BEATS = 0.125  # the shortest bar a meter can make: 1/32, in quarter notes
 
 
 @dataclass(frozen=True, order=True)
@@ -143,9 +144,12 @@ class Song:
     def bar_starts(self, end: float | None = None) -> list[float]:
         """The beat of every bar line from 0 up to `end` (default: `length_beats`; a bar
         that starts before it counts), following the meter map: a change starts a bar
-        (one it falls inside ends early, as the melody representation's cut)."""
+        (one it falls inside ends early, as the melody representation's cut). A meter
+        whose bar is shorter than a 32nd note (0/4, a denominator of 2**20: a MIDI file
+        may state one) is no change: bars of the meter before go on."""
         end = self.length_beats if end is None else end
-        meters = sorted(self.time_signatures) or [(0.0, 4, 4)]
+        meters = [m for m in sorted(self.time_signatures)
+                  if m[2] > 0 and m[1] * 4.0 / m[2] >= MIN_BAR_BEATS] or [(0.0, 4, 4)]
         starts, beat, k = [], 0.0, 0
         while beat < end - 1e-9:
             while k + 1 < len(meters) and meters[k + 1][0] <= beat + 1e-9:

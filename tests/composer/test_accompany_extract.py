@@ -23,6 +23,7 @@ def test_chorale_parts_give_the_voices_and_the_chords():
         assert pitches(arr.voices[v], SATB) == [c[v + 1] for c in CHORALE]
     assert list(arr.melody[:4]) == [SATB.onset(72), HOLD, SATB.onset(72), HOLD]
     assert arr.tempo == 90.0 and list(arr.step_in_bar[:10]) == [0, 1, 2, 3, 4, 5, 6, 7, 0, 1]
+    assert arr.source == "melody: track 0 'Soprano' (program 52); accompaniment: 3 track(s); voices from the parts"
 
 
 def test_chorale_round_trip():
@@ -62,6 +63,7 @@ def test_without_separate_parts_voices_come_from_the_chord_notes():
     # under the melody: the block chord's top and middle notes, the bass track below them
     assert pitches(arr.voices[0], config)[:2] == [67, 64]
     assert pitches(arr.voices[1], config)[:2] == [64, 60]
+    assert arr.source.endswith("voices from the chord notes")
 
 
 def test_three_four_bars_and_octave_folding():
@@ -102,3 +104,19 @@ def test_row_notes_reads_holds_and_ignores_a_hold_after_a_rest():
     config = AccompanyConfig()
     row = np.array([config.onset(60), HOLD, config.onset(60), REST, HOLD, config.onset(62)])
     assert row_notes(row, config) == [Note(0, 1, 60, 80), Note(1, 1.5, 60, 80), Note(2.5, 3, 62, 80)]
+
+
+@pytest.mark.parametrize("meters, result", [
+    ([(0.0, 0, 4)], "unsupported time signature 0/4"),           # no bar can be counted: refused, no endless loop
+    ([(0.0, 4, 1024)], "unsupported time signature 4/1024"),
+    ([(0.0, 3, 4), (3.0, 0, 4)], [(0.0, 3, 4)]),                 # a later change like that is left out
+])
+def test_meters_no_bar_can_be_counted_in(meters, result):
+    song = lead_sheet_song()
+    song.time_signatures = meters
+    if isinstance(result, str):
+        with pytest.raises(UnusableMusic, match=result):
+            arrangement_from_song(song, AccompanyConfig())
+    else:
+        arr = arrangement_from_song(song, AccompanyConfig())
+        assert arr.time_signatures == result and list(arr.step_in_bar[:8]) == [0, 1, 2, 3, 4, 5, 0, 1]

@@ -91,3 +91,14 @@ def test_a_song_without_length_is_written_as_before():
 def test_bad_length_or_resolution_names_the_value(changes, error, message):
     with pytest.raises(error, match=message):
         Song(**changes)
+
+
+@pytest.mark.parametrize("meters, expected", [
+    ([(0.0, 0, 4)], [0.0, 4.0]),                         # no bar at all: 4/4
+    ([(0.0, 3, 4), (3.0, 0, 4)], [0.0, 3.0, 6.0]),       # a 0/4 change: the 3/4 goes on
+    ([(0.0, 2, 4), (2.0, 4, 2 ** 20)], [0.0, 2.0, 4.0, 6.0]),    # not 262,144 bars a beat
+])
+def test_bar_starts_ignore_meters_without_a_bar(meters, expected):
+    # a MIDI file may state 0/4 or a denominator of 2**20; counting bars in one never ended
+    song = Song(tracks=[Track([Note(0.0, 7.0, 60)])], time_signatures=meters)
+    assert song.bar_starts() == expected

@@ -20,6 +20,8 @@ one HOLD; pitches outside config.low..high are moved by octaves into it.
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from composer.music import harmony
@@ -27,6 +29,7 @@ from composer.music.song import Note, Song, Track
 from composer.representations.accompany.grid import HOLD, ONSET, REST, AccompanyConfig, Arrangement
 from composer.representations.base import UnusableMusic
 from composer.representations.melody import MelodyConfig, MelodyTokenizer
+from composer.representations.melody.config import meter_range_problem
 
 MELODY_WEIGHT = 0.5             # a melody note counts this much against an accompaniment note in the chord
 MIN_ACCOMPANIMENT_NOTES = 4     # fewer notes in the other tracks is no accompaniment
@@ -49,6 +52,7 @@ def arrangement_from_song(song: Song, config: AccompanyConfig, *, track: int | s
     for the melody representation. Raises UnusableMusic with the reason when the
     file has no melody ("no notes", "drums only", ...) or no accompaniment."""
     line = MelodyTokenizer(MelodyConfig(steps_per_quarter=config.steps_per_beat, track=track, chords=chords))
+    meters = _usable_meters(song)
     index, melody_track = line.melody_track(song)
     melody_notes, dropped = line.monophonic(melody_track)
     if len(melody_notes) < line.config.min_notes:
@@ -64,15 +68,26 @@ def arrangement_from_song(song: Song, config: AccompanyConfig, *, track: int | s
               else np.zeros(beats, dtype=np.int16))
     return Arrangement(steps_per_beat=spb, melody=_line_row(melody, steps, config),
                        voices=_voice_rows(parts, line, melody, accompaniment, steps, config),
-                       chords=labels, step_in_bar=_step_in_bar(song, steps, spb),
-                       voice_names=tuple(config.voices), time_signatures=list(song.time_signatures),
-                       tempo=song.tempo, source=_source(song, index, parts))
+                       chords=labels, step_in_bar=_step_in_bar(replace(song, time_signatures=meters), steps, spb),
+                       voice_names=tuple(config.voices), time_signatures=meters,
+                       tempo=song.tempo, source=_source(song, index, parts, config))
 
 
-def _source(song: Song, melody_index: int, parts: list[Track]) -> str:
+def _source(song: Song, melody_index: int, parts: list[Track], config: AccompanyConfig) -> str:
     track = song.tracks[melody_index]
     melody = f"melody: track {melody_index}" + (f" '{track.name}'" if track.name else "")
-    return f"{melody} (program {track.program}); accompaniment: {len(parts)} track(s)"
+    voices = ("" if not config.voices else "; voices from the parts" if parts_by_voice(parts, config)
+              else "; voices from the chord notes")
+    return f"{melody} (program {track.program}); accompaniment: {len(parts)} track(s){voices}"
+
+
+def _usable_meters(song: Song) -> list[tuple[float, int, int]]:
+    """The meter map without the changes no bar can be counted in (0/4, 3/7, ...); an
+    opening meter like that makes the file unusable, as for the melody representation."""
+    problem = meter_range_problem(tuple(song.time_signature))
+    if problem:
+        raise UnusableMusic(f"unsupported {problem}")
+    return [m for m in song.time_signatures if not meter_range_problem(tuple(m[1:]))] or [(0.0, 4, 4)]
 
 
 def _require_accompaniment(parts: list[Track], dropped: int) -> None:
@@ -146,19 +161,25 @@ def _is_one_line(track: Track) -> bool:
     return overlaps <= MONOPHONIC_OVERLAP * len(notes)
 
 
+def parts_by_voice(parts: list[Track], config: AccompanyConfig) -> dict[str, Track]:
+    """The track each voice row comes from, when the accompaniment is separate one-line
+    parts, enough for the rows asked (empty: the rows come from the chord notes)."""
+    sung = [name for name in config.voices if name != "chords"]
+    if not sung or len(parts) < len(sung) or not all(_is_one_line(t) for t in parts):
+        return {}
+    ordered = sorted(parts, key=lambda t: -sum(n.pitch for n in t.notes) / len(t.notes))
+    by_part = dict(zip([name for name in sung if name != "bass"], ordered))
+    if "bass" in sung:
+        by_part["bass"] = ordered[-1]
+    return by_part
+
+
 def _voice_rows(parts: list[Track], line: MelodyTokenizer, melody: list[Grid], accompaniment: list[Grid],
                 steps: int, config: AccompanyConfig) -> np.ndarray:
     """[V, steps] step tokens of the rows config.voices asks for (module docstring)."""
     spb = config.steps_per_beat
     rows = np.full((len(config.voices), steps), REST, dtype=np.int16)
-    sung = [name for name in config.voices if name != "chords"]
-    by_part = {}
-    if sung and len(parts) >= len(sung) and all(_is_one_line(t) for t in parts):
-        ordered = sorted(parts, key=lambda t: -sum(n.pitch for n in t.notes) / len(t.notes))
-        upper = [name for name in sung if name != "bass"]
-        by_part = dict(zip(upper, ordered))
-        if "bass" in sung:
-            by_part["bass"] = ordered[-1]
+    by_part = parts_by_voice(parts, config)
     sounding = _sounding(accompaniment, steps)
     limit = np.full(steps, 128)
     for start, end, pitch in melody:
