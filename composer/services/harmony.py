@@ -150,7 +150,7 @@ def _baselines(arrangements, test, config: HarmonyConfig, test_names: str) -> di
 def folder_harmony(config: HarmonyConfig, progress: ProgressFn | None = None,
                    should_stop: ShouldStop | None = None) -> HarmonyResult:
     """Scan config.folder (and config.test_folder) and measure it (harmony_of)."""
-    from composer.corpus.accompany import scan_arrangements
+    from composer.corpus.accompany import require_arrangements, scan_arrangements
     from composer.services.evaluate import skipped_report
     config.validate()
     started = time.monotonic()
@@ -160,8 +160,7 @@ def folder_harmony(config: HarmonyConfig, progress: ProgressFn | None = None,
         arrangements, report = scan_arrangements(folder, accompany, cache_dir=config.cache_dir,
                                                  workers=config.workers, progress=relabel(progress, stage),
                                                  should_stop=should_stop)
-        if not arrangements:
-            raise ComposerError(_nothing_usable(folder, report))
+        require_arrangements(arrangements, report)
         return arrangements, skipped_report(report)
 
     arrangements, skipped = scan(config.folder, "scanning")
@@ -172,11 +171,3 @@ def folder_harmony(config: HarmonyConfig, progress: ProgressFn | None = None,
     result.skipped, result.seconds = skipped, round(time.monotonic() - started, 2)
     return result
 
-
-def _nothing_usable(folder, report) -> str:
-    from composer.services.evaluate import reasons_text, skipped_report
-    skipped = skipped_report(report)
-    if not skipped["count"]:
-        return f"{folder}: no MIDI files found"
-    return (f"{folder}: none of the {skipped['count']} file(s) has a melody with accompaniment to measure "
-            f"({reasons_text(skipped)})")

@@ -91,7 +91,7 @@ class Arrangement:
         return len(self.chords)
 
     def strong_beat_steps(self) -> np.ndarray:
-        """Step indices of each bar's downbeat (what 'strong beat' means in the evaluation)."""
+        """Step indices of each bar's downbeat (harmony_stats.strong_steps adds the middle of 4/4 bars)."""
         return np.flatnonzero(self.step_in_bar == 0)
 
 
