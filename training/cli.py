@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from composer.paths import shown
+from training.cli_objectives import add_objective_options, best_line, objective_settings
 from training.compare import parse_cells
 from training.compare_form import parse_designs
 from training.config import TrainConfig
@@ -54,18 +55,6 @@ def _parsed_by(parse):
     return convert
 
 
-def _bar_range(text: str) -> tuple[int, int]:
-    """'1:4' or '2' (span lengths in bars)."""
-    try:
-        parts = [int(p) for p in text.replace(",", ":").split(":")]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"bars must look like 1:4, got {text!r}") from None
-    low, high = (parts[0], parts[-1]) if len(parts) in (1, 2) else (0, 0)
-    if not 1 <= low <= high:
-        raise argparse.ArgumentTypeError(f"bars must be LOW:HIGH with 1 <= LOW <= HIGH, got {text!r}")
-    return (low, high)
-
-
 def _track(text: str) -> int | str:
     return int(text) if text.lstrip("-").isdigit() else text
 
@@ -81,18 +70,7 @@ def add_train_parser(sub) -> None:
     p.add_argument("--track", type=_track, default=None, help="melody policy: take this track (index or name)")
     p.add_argument("--chords", choices=("highest", "lowest"), default=d.chords,
                    help="melody policy: which note of a chord to keep (default highest)")
-    p.add_argument("--objective", choices=("next", "infill"), default=d.objective,
-                   help="next: predict each token from the ones before (generate); infill: rewrite spans of bars "
-                        "given the music on both sides (composer infill; melody only). Default %(default)s")
-    p.add_argument("--infill-bars", type=_bar_range, default=d.infill_bars,
-                   help="infill: span lengths LOW:HIGH in bars drawn in training (default %(default)s)")
-    p.add_argument("--infill-context", type=int, default=d.infill_context,
-                   help="infill: bars of context read on each side of a span (default %(default)s)")
-    p.add_argument("--infill-attention", action="store_true",
-                   help="infill: every step also attends over the right context, not only its summary")
-    p.add_argument("--init-from", type=Path, default=None, metavar="MODEL",
-                   help="infill: start from this left-to-right model of the same size (its embedding, RNN and "
-                        "head become the infill model's forward part)")
+    add_objective_options(p, d)
     _add_model_options(p.add_argument_group("model"), d)
     _add_length_options(p.add_argument_group("length (whichever ends first; none: early stopping decides)"), d)
     _add_optimization_options(p.add_argument_group("optimization"), d)
@@ -189,10 +167,8 @@ def config_from_args(args) -> TrainConfig:
         report=str(args.report) if args.report else None, checkpoint_every=args.checkpoint_every,
         eval_every=args.eval_every, patience=args.patience,
         cache_dir=str(args.cache_dir) if args.cache_dir else None, workers=args.workers,
-        track=args.track, chords=args.chords, objective=args.objective, infill_bars=args.infill_bars,
-        infill_context=args.infill_context, init_from=str(args.init_from) if args.init_from else None,
-        infill_attention=args.infill_attention, copy_index=not args.no_copy_index, strict_midi=args.strict_midi,
-        private=args.private)
+        track=args.track, chords=args.chords, **objective_settings(args), copy_index=not args.no_copy_index,
+        strict_midi=args.strict_midi, private=args.private)
 
 
 def run_train(args) -> int:
@@ -228,10 +204,7 @@ def run_train(args) -> int:
             signal.signal(signal.SIGINT, previous)
     if os.environ.get("RANK", "0") != "0":      # under torchrun, process 0 reports
         return 0
-    best = result.best_val_bits_per_note
-    _err(f"stopped: {result.stopped_reason} after {result.steps} steps"
-         + (f"; best validation {best:.3f} bits per note (validated every {result.summary.get('eval_every')} steps)"
-            if best is not None else "; no validation files"))
+    _err(f"stopped: {result.stopped_reason} after {result.steps} steps; {best_line(result)}")
     _err(f"wrote {result.model_path} (checkpoints and metrics log in {result.checkpoint_dir}/)")
     if result.stopped_reason == "cancelled":
         _err(f"continue with: {resume_command(args, out=config.out)}")
@@ -336,7 +309,7 @@ def resume_command(args, *, out: str | os.PathLike, cell: str | None = None) -> 
 
 
 _NOT_REPEATED = ("help", "out", "resume", "force")
-_COMMA_LISTS = ("cell", "lookback", "compare_form")      # options read as comma lists (the rest as LOW:HIGH)
+_COMMA_LISTS = ("cell", "lookback", "compare_form", "voices")    # options read as comma lists (the rest as LOW:HIGH)
 
 
 def _option_text(dest: str, value) -> str:

@@ -16,7 +16,9 @@ if TYPE_CHECKING:
 # so the app can read these settings and show its window before torch is loaded
 
 REPRESENTATIONS = ("melody", "performance", "frames", "drums")   # frames: piano-roll grid (benchmarks/polyphonic.py)
-OBJECTIVES = ("next", "infill")   # next token (left to right), or infill spans of bars given both sides (melody)
+# next token (left to right), infill spans of bars given both sides (melody), or accompany: chords and voices
+# under a whole melody (composer.model.harmonizer_network)
+OBJECTIVES = ("next", "infill", "accompany")
 DEFAULT_EPOCHS = 60          # used when none of steps / epochs / minutes is given (early stopping ends sooner) ...
 DEFAULT_MIN_STEPS = 1000     # ... but at least this many steps: 60 epochs of a small folder are a few dozen steps
 # semitones; measured on ~900 folk tunes at 4,500 steps (a quiet 10 minutes): -2..2 beats off (docs/training.md)
@@ -79,6 +81,8 @@ class TrainConfig(ConfigMixin):
     infill_context: int = 8         # infill: bars of context the model reads on each side of a span
     init_from: str | None = None    # infill: start the forward part from this left-to-right model file
     infill_attention: bool = False  # infill: each span step also attends over the right context
+    accompany_voices: tuple = ("bass",)   # accompany: the parts predicted under the melody (grid.VOICE_NAMES)
+    accompany_chords: bool = True   # accompany: predict a chord label per beat
     copy_index: bool = True         # store the training notes' copy index in the model file (the copy meter)
     strict_midi: bool = False       # skip damaged MIDI files instead of reading them up to the damage
     private: bool = False           # the model file names no folder or file (no copy index either): training/scrub.py
@@ -130,19 +134,42 @@ class TrainConfig(ConfigMixin):
             if self.representation != "melody" or self.objective != "next":
                 raise ValueError("lookback inputs are for left-to-right melody models (representation melody, "
                                  f"objective next), got {self.representation!r}, {self.objective!r}")
+        if self.objective == "accompany":
+            self._check_accompany()
         if self.objective == "infill":
-            if self.representation != "melody":
-                raise ValueError(f"objective infill needs the melody representation, got {self.representation!r}")
-            if self.batching != "chunks":
-                raise ValueError("objective infill draws its own spans; batching must be 'chunks'")
-            if self.weight_drop or self.locked_dropout:
-                raise ValueError("weight_drop and locked_dropout are options of the left-to-right model, "
-                                 "not of objective infill")
-            low, high = self.infill_bars
-            if not 1 <= low <= high <= 64:
-                raise ValueError(f"infill_bars must be (low, high) with 1 <= low <= high <= 64, got {self.infill_bars}")
-            if self.infill_context < 1:
-                raise ValueError(f"infill_context must be >= 1 bar, got {self.infill_context}")
+            self._check_infill()
+
+    def _check_infill(self) -> None:
+        if self.representation != "melody":
+            raise ValueError(f"objective infill needs the melody representation, got {self.representation!r}")
+        if self.batching != "chunks":
+            raise ValueError("objective infill draws its own spans; batching must be 'chunks'")
+        if self.weight_drop or self.locked_dropout:
+            raise ValueError("weight_drop and locked_dropout are options of the left-to-right model, "
+                             "not of objective infill")
+        low, high = self.infill_bars
+        if not 1 <= low <= high <= 64:
+            raise ValueError(f"infill_bars must be (low, high) with 1 <= low <= high <= 64, got {self.infill_bars}")
+        if self.infill_context < 1:
+            raise ValueError(f"infill_context must be >= 1 bar, got {self.infill_context}")
+
+    def _check_accompany(self) -> None:
+        if self.representation != "melody" or self.batching != "chunks" or self.lookback:
+            raise ValueError("objective accompany reads melodies and draws its own windows: representation "
+                             "melody, batching chunks, no lookback")
+        if self.weight_drop or self.locked_dropout:
+            raise ValueError("weight_drop and locked_dropout are options of the left-to-right model, "
+                             "not of objective accompany")
+        config = self.accompany_config()          # names a bad voice
+        if "chords" in config.voices and not config.chords:
+            raise ValueError("the chords part needs chord labels (accompany_chords)")
+        if not config.chords and not config.voices:
+            raise ValueError("an accompaniment model predicts chord labels or at least one voice")
+
+    def accompany_config(self):
+        """The AccompanyConfig of an accompaniment run."""
+        from composer.representations.accompany.grid import AccompanyConfig
+        return AccompanyConfig(voices=tuple(self.accompany_voices), chords=self.accompany_chords)
 
     @property
     def transpose_range(self) -> tuple[int, int]:
@@ -160,6 +187,9 @@ class TrainConfig(ConfigMixin):
         return self.eval_every or auto_eval_every(val_tokens, self.batch * self.seq_len * world_size)
 
     def make_tokenizer(self) -> Tokenizer:
+        if self.objective == "accompany":       # (not a Tokenizer: what the harmoniser's files store)
+            from composer.representations.accompany.representation import AccompanyRepresentation
+            return AccompanyRepresentation(self.accompany_config())
         if self.representation == "melody":
             from composer.representations.melody import MelodyConfig, MelodyTokenizer
             return MelodyTokenizer(MelodyConfig(track=self.track, chords=self.chords))
@@ -180,6 +210,13 @@ def model_config(config: TrainConfig, tokenizer: Tokenizer | None = None):
     from composer.model.infill_network import InfillConfig
     from composer.model.network import ModelConfig
     c, tok = config, tokenizer or config.make_tokenizer()
+    if c.objective == "accompany":
+        from composer.model.harmonizer_network import HarmonizerConfig
+        acc = tok.config
+        return HarmonizerConfig(
+            vocab_size=tok.vocab_size, voices=len(tok.rows), chords=acc.chords, steps_per_beat=acc.steps_per_beat,
+            cell=c.cell, embed_dim=c.embed, hidden_size=c.hidden, num_layers=c.layers, dropout=c.dropout,
+            position_classes=16 * acc.steps_per_beat if c.position_input else 0)
     positions = tok.position_classes if c.position_input else 0
     if c.objective == "infill":
         return InfillConfig(
@@ -198,11 +235,13 @@ def parameter_count(config: TrainConfig) -> int:
     """Parameters of the model `config` trains (built on the meta device: no memory used)."""
     import torch
 
+    from composer.model.harmonizer_network import HarmonizerRNN
     from composer.model.infill_network import InfillRNN
     from composer.model.network import MusicRNN
     net_config = model_config(config)
+    model_class = {"infill": InfillRNN, "accompany": HarmonizerRNN}.get(config.objective, MusicRNN)
     with torch.device("meta"):
-        return (InfillRNN if config.objective == "infill" else MusicRNN)(net_config).num_parameters()
+        return model_class(net_config).num_parameters()
 
 
 @dataclass(frozen=True)

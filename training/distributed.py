@@ -122,3 +122,13 @@ def shard(items: list, info: DistInfo, *, fallback: bool = True) -> list:
         return list(items)
     mine = list(items[info.rank::info.world_size])
     return mine or (list(items[:1]) if fallback else [])
+
+
+def all_reduce_harmony(info: DistInfo, bits, device: torch.device):
+    """Sum a harmoniser's validation bits (composer.model.harmonizer_data.HarmonyBits) over every process."""
+    if not info.enabled:
+        return bits
+    t = torch.tensor(bits.as_tuple(), dtype=torch.float64, device=device)
+    dist.all_reduce(t, op=dist.ReduceOp.SUM)
+    chord, beats, voice, notes, steps, pieces = t.tolist()
+    return type(bits)(chord, int(round(beats)), voice, int(round(notes)), int(round(steps)), int(round(pieces)))

@@ -75,6 +75,10 @@ def make_sampler(config, tokenizer, model_config, train_seqs, info, *, infill: b
     """The batches of this process's share of `train_seqs`: spans of bars for
     infill, else chunks (or streams for batching="tbptt")."""
     c = config
+    if c.objective == "accompany":
+        from training.accompany_data import ArrangementSampler
+        return ArrangementSampler(tokenizer, D.shard(train_seqs, info), batch=c.batch, seq_len=c.seq_len,
+                                  transpose=c.transpose_range, seed=c.seed, rank=info.rank)
     if infill:
         return SpanSampler(tokenizer, D.shard(train_seqs, info), batch=c.batch,
                            span_bars=tuple(c.infill_bars), context_bars=c.infill_context,

@@ -7,6 +7,8 @@ import torch
 import torch.nn.functional as F
 
 from composer.errors import ComposerError
+from composer.model.harmonizer_data import batch_nll
+from composer.model.harmonizer_network import HarmonizerRNN
 from composer.model.infill_network import InfillRNN
 from composer.model.modelfile import load_model
 from composer.model.network import MusicRNN
@@ -33,9 +35,10 @@ class RunModel:
         c = self.c = config
         self.info, self.device = info, device
         self.infill = c.objective == "infill"
+        self.accompany = c.objective == "accompany"
         self.model_config = model_config(c, tokenizer)
         torch.manual_seed(c.seed)
-        self.model = (InfillRNN if self.infill else MusicRNN)(self.model_config)
+        self.model = {"infill": InfillRNN, "accompany": HarmonizerRNN}.get(c.objective, MusicRNN)(self.model_config)
         if self.infill and c.init_from and not c.resume:
             try:
                 self.model.init_from_plain(load_model(c.init_from, "cpu").model)
@@ -63,18 +66,10 @@ class RunModel:
         c = self.c
         torch.manual_seed(_step_seed(c.seed, self.info.rank, step))   # dropout: a function of the step
         batch = sampler.batch_at(step)
-        y = batch.targets.to(self.device)                                          # (B, T)
-        positions = batch.positions.to(self.device) if self.model_config.position_classes > 1 else None
         self.net.train()
         try:
             with self.precision.autocast(self.device):
-                if self.infill:     # left context + span, conditioned on the right context
-                    logits, state = self.net(**batch.model_inputs(self.device)), None       # (B, T, V)
-                else:
-                    lookback = batch.lookback.to(self.device) if batch.lookback is not None else None
-                    logits, state = self.net(batch.inputs.to(self.device), self.rnn_state, positions=positions,
-                                             lookback=lookback)
-            loss = F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), y.reshape(-1), ignore_index=PAD)
+                loss, state = self._loss(batch)
             bad = D.sync_max(self.info, [0.0 if torch.isfinite(loss).item() else 1.0], self.device)[0]
             if bad:
                 raise NonFiniteLoss(f"the loss became non-finite ({loss.item()}) at step {step + 1}")
@@ -85,7 +80,24 @@ class RunModel:
             if is_oom(exc):
                 raise ComposerError(oom_message(c.batch, c.seq_len, self.device)) from None
             raise
-        return float(loss.item()), batch.n_tokens
+        return float(loss.item()), (batch.n_targets if self.accompany else batch.n_tokens)
+
+    def _loss(self, batch):
+        """(mean loss in nats per target, the RNN state to carry) of one batch."""
+        if self.accompany:      # chords and voices under the melody, every output its own softmax
+            batch = batch.to(self.device)
+            chord_nll, voice_nll = batch_nll(self.net, batch)
+            return (chord_nll.sum() + voice_nll.sum()) / max(1, batch.n_targets), None
+        if self.infill:         # left context + span, conditioned on the right context
+            logits, state = self.net(**batch.model_inputs(self.device)), None       # (B, T, V)
+        else:
+            positions = batch.positions.to(self.device) if self.model_config.position_classes > 1 else None
+            lookback = batch.lookback.to(self.device) if batch.lookback is not None else None
+            logits, state = self.net(batch.inputs.to(self.device), self.rnn_state, positions=positions,
+                                     lookback=lookback)
+        y = batch.targets.to(self.device)                                          # (B, T)
+        loss = F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), y.reshape(-1), ignore_index=PAD)
+        return loss, state
 
     def _descend(self, loss, step: int) -> None:
         """Backward pass, clipping, optimizer step (scaled on CUDA), weight average."""

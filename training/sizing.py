@@ -80,8 +80,9 @@ def choose(config: TrainConfig, report, device_kind: str = "cpu") -> Sizing:
 
 
 def resolve(config: TrainConfig, report, device_kind: str = "cpu") -> tuple[TrainConfig, Sizing | None]:
-    """`config` with its transposition chosen when not given, and the Sizing (None when given)."""
-    if config.transpose is not None:
+    """`config` with its transposition chosen when not given, and the Sizing (None when given,
+    and for a harmoniser, whose windows of melody and parts move together by its own rule)."""
+    if config.transpose is not None or config.objective == "accompany":
         return config, None
     sizing = choose(config, report, device_kind)
     return dataclasses.replace(config, transpose=sizing.transpose), sizing

@@ -209,7 +209,7 @@ class StepLoop:
         """The copy index of every usable file (training and validation), for
         the model file; None when `copy_index` is off (about 1 s per 100,000
         notes, once, after training)."""
-        if not self.c.copy_index or self.c.private or self.tokenizer.kind == "drums":   # (the meter reads melodies)
+        if not self.c.copy_index or self.c.private or self.tokenizer.kind == "drums" or self.parts.accompany:
             return None
         sequences = self.corpus.sequences
         self.hooks.emit(message=f"indexing the notes of {len(sequences)} file(s) for the copy meter")
@@ -227,8 +227,9 @@ class StepLoop:
         corpus = {"name": folder.resolve().name, "folder": self.c.folder, "files_used": len(used),
                   "files_skipped": len(report.skipped()), "notes": sum(f.n_notes for f in used),
                   "tokens": sum(f.n_tokens for f in used), "train_files": self.n_train, "val_files": v.n_val}
+        metric = {"infill": "span bits per note", "accompany": "bits per beat (chords and voices)"}
         summary = {"corpus": corpus, "objective": self.c.objective,
-                "val_metric": "span bits per note" if self.parts.infill else "bits per note", "steps": step,
+                "val_metric": metric.get(self.c.objective, "bits per note"), "steps": step,
                 "epochs": round(step / self.sampler.steps_per_epoch, 3),
                 "val_bits_per_note": v.best_val, "best_step": v.best_step if v.best_val is not None else None,
                 "last_val_bits_per_note": v.last_val, "stopped_reason": reason,
@@ -237,5 +238,7 @@ class StepLoop:
                 "eval_every": v.eval_every,
                 "transpose": list(self.c.transpose_range),
                 "train_config": self.c.to_dict()}
+        if self.parts.accompany:
+            summary.update(v.summary_fields())
         # no paths of this machine in a file that may be shared (training/scrub.py)
         return shareable_summary(summary, self.files.out, private=self.c.private)

@@ -11,6 +11,9 @@ Runs unchanged under `torchrun` (see training/distributed.py).
 model (composer.model.infill_network.InfillRNN), the batches (random spans of bars
 with context on both sides, training/infill_data.py) and the validation
 metric (span bits per note on deterministic spans of the validation pieces).
+`objective="accompany"` swaps the same three: the harmoniser
+(composer.model.harmonizer_network), windows of Arrangements read from the
+folder (training/accompany_data.py) and bits per beat of chords and voices.
 
 The parts, by job: training/run_files.py (outputs, lock, metrics log),
 training/run_data.py (corpus, split, batches, schedule), training/run_model.py
@@ -30,6 +33,7 @@ from composer.model.network import MusicRNN
 from composer.representations.melody import MelodyTokenizer
 from composer.tasks import ProgressFn, ShouldStop
 from training import distributed as D
+from training.accompany_data import AccompanyValidation, eval_steps, scan_arrangement_corpus
 from training.checkpoint import stored_representation
 from training.config import TrainConfig, TrainProgress, TrainResult
 from training.optim import amp_setup, lr_factor, oom_message
@@ -49,6 +53,7 @@ __all__ = [
     "lr_factor",
     "oom_message",
     "train",
+    "train_arrangements",
     "train_sequences",
 ]
 
@@ -81,6 +86,21 @@ def train_sequences(config: TrainConfig, corpus, val_names, progress: ProgressFn
     if missing:
         raise ComposerError(f"validation piece {missing[0]!r} is not in the corpus")
     return _launch(config, progress, should_stop, after_step, given=(corpus, set(val_names)), tokenizer=tokenizer)
+
+
+def train_arrangements(config: TrainConfig, arrangements, val_names, progress: ProgressFn | None = None,
+                       should_stop: ShouldStop | None = None) -> TrainResult:
+    """Train an accompaniment model (`config.objective` "accompany") like
+    `train`, on Arrangements made elsewhere instead of a scan of
+    `config.folder`; the names in `val_names` are the validation pieces."""
+    from composer.corpus.ingest import Corpus, FileResult, IngestReport
+    if config.objective != "accompany":
+        raise ComposerError(f"train_arrangements trains objective accompany, not {config.objective!r}")
+    files = [FileResult(path=a.name, status="used", n_notes=int((a.melody >= 2).sum()), n_tokens=a.steps)
+             for a in arrangements]
+    corpus = Corpus(report=IngestReport(folder=str(config.folder), representation="accompany", files=files),
+                    sequences={a.name: a for a in arrangements})
+    return train_sequences(config, corpus, val_names, progress, should_stop)
 
 
 def process_device(device_name: str):
@@ -148,16 +168,24 @@ def _tokenizer_for(config, files):
 
 def _set_up(config, info, device, reason, hooks, files, tokenizer, given) -> StepLoop:
     """The data, the model and the validation of a run, ready to train."""
-    corpus = scan_corpus(config, tokenizer, info, hooks.emit, hooks.should_stop, given)
+    if config.objective == "accompany" and given is None:
+        corpus = scan_arrangement_corpus(config, tokenizer, info, hooks.emit, hooks.should_stop)
+    else:
+        corpus = scan_corpus(config, tokenizer, info, hooks.emit, hooks.should_stop, given)
     config, sizing = resolve(config, corpus.report, device.type)
     if sizing is not None:
         hooks.emit(chosen=tuple(sizing.lines()))
     train_seqs, val_seqs, split_names = split_corpus(config, corpus, files.last, given)
     parts = RunModel(config, tokenizer, info, device)
     sampler = make_sampler(config, tokenizer, parts.model_config, train_seqs, info, infill=parts.infill)
-    validation = Validation(val_seqs, eval_every=config.eval_interval(sum(len(s) for s in val_seqs), info.world_size),
-                            infill=parts.infill, tokenizer=tokenizer, info=info, device=device,
-                            best_path=files.best, emit=hooks.emit)
+    common = dict(tokenizer=tokenizer, info=info, device=device, best_path=files.best, emit=hooks.emit)
+    if parts.accompany:
+        validation = AccompanyValidation(val_seqs, eval_every=config.eval_interval(eval_steps(val_seqs),
+                                                                                    info.world_size), **common)
+    else:
+        validation = Validation(val_seqs, eval_every=config.eval_interval(sum(len(s) for s in val_seqs),
+                                                                          info.world_size),
+                                infill=parts.infill, **common)
     return StepLoop(config, info=info, device=device, reason=reason, hooks=hooks, files=files,
                     tokenizer=tokenizer, corpus=corpus, split_names=split_names, n_train=len(train_seqs),
                     parts=parts, sampler=sampler, schedule=Schedule.of(config, sampler.steps_per_epoch),

@@ -18,7 +18,9 @@ from composer.services.report_html import render_html
 def add_eval_parser(sub) -> None:
     p = sub.add_parser("eval", help="measure a model against a folder of MIDI files",
                        description="Bits per note (with bigram and uniform baselines), musical statistics of "
-                                   "generated pieces against the folder, and a copy meter.")
+                                   "generated pieces against the folder, and a copy meter. For an accompaniment "
+                                   "model: bits per chord label (with chord baselines) and per voice note, and "
+                                   "the harmony of its arrangements of the held-out melodies against the folder's.")
     p.add_argument("model", type=Path, help="model file")
     p.add_argument("folder", type=Path, help="folder of MIDI files the model was not trained on")
     p.add_argument("--json", type=Path, default=None, help="write all results as JSON")
@@ -62,12 +64,16 @@ def check_outputs(outputs: dict[str, Path | None], *, force: bool = False) -> No
 
 
 def run_eval(args) -> int:
+    from composer.services.evaluate_accompany import evaluate_accompaniment, is_accompany_model
     check_outputs({"--json": args.json, "--html": args.html}, force=args.force)     # before any work
+    accompany = is_accompany_model(args.model)
+    if accompany and args.html is not None:
+        raise ComposerError("--html: the HTML report is for melody models; use --json for an accompaniment model")
     config = EvalConfig(model=str(args.model), folder=str(args.folder), samples=args.samples, seed=args.seed,
                         bars=args.bars, seconds=args.seconds, temperature=args.temperature, device=args.device,
                         workers=args.workers)
     with terminal_progress("evaluating", disable=args.quiet) as progress:
-        result = evaluate(config, progress)
+        result = (evaluate_accompaniment if accompany else evaluate)(config, progress)
     if args.json is not None:
         write_atomic(args.json, result.to_json().encode() + b"\n", force=args.force)
     if args.html is not None:

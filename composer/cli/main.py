@@ -1,4 +1,4 @@
-"""`python -m composer SUBCOMMAND`: generate, info, copy-index, eval, form, harmony, infill, drums,
+"""`python -m composer SUBCOMMAND`: generate, info, copy-index, eval, form, harmony, infill, harmonize, drums,
 and the commands other installed packages add through the entry point group
 `rnn_composer.commands` (training/ adds `train`; see pyproject.toml).
 
@@ -15,6 +15,7 @@ from pathlib import Path
 from composer.assets import MELODY_MODEL, asset_path
 from composer.cli.drums import add_drums_parser
 from composer.cli.evaluate import add_eval_parser, add_form_parser
+from composer.cli.harmonize import add_harmonize_parser
 from composer.cli.harmony import add_harmony_parser
 from composer.cli.infill import add_infill_parser
 from composer.errors import ComposerError
@@ -109,6 +110,9 @@ def add_generate_parser(sub) -> None:
                         "its phrase back, phrases end on cadences; --bars defaults to a named form's length")
     p.add_argument("--phrase-bars", type=int, default=None, metavar="N",
                    help="bars per phrase of a named --form (default: --bars / phrases, else 4)")
+    p.add_argument("--accompany", type=Path, default=None, metavar="MODEL",
+                   help="harmonise each piece with this accompaniment model (train FOLDER --objective accompany): "
+                        "its chords and voices are written as tracks under the melody")
     p.add_argument("--vary", action="store_true",
                    help="with a named --form: resample the last bar(s) of each repeated phrase (a second ending)")
     _add_part_arguments(p)
@@ -185,6 +189,7 @@ def _check_audio(args, paths) -> None:
 
 
 def run_generate(args) -> int:
+    from composer.cli.harmonize import accompany_songs, load_accompaniment
     from composer.cli.progress import terminal_progress
     from composer.model.device import choose_device
     from composer.model.modelfile import load_model
@@ -199,6 +204,7 @@ def run_generate(args) -> int:
     device, reason = choose_device(args.device)
     model_path = resolve_model_path(args.model)
     loaded = load_model(model_path, device)
+    accompaniment = load_accompaniment(args, device)     # checked before any piece is generated
     drums = _drums_model(args.drums, device)
     if request.primer is not None:
         request.primer = load_primer(request.primer)
@@ -216,6 +222,8 @@ def run_generate(args) -> int:
         generation = generate_checked(loaded, request, index, plan=plan, progress=progress)
     _report_generation(generation, args)
     songs = generation.result.songs
+    if accompaniment is not None:
+        songs = accompany_songs(accompaniment, songs, args, generation.result.seed)
     if drums is not None:
         from composer.services.drums import DrumsRequest, drums_under_each
         with terminal_progress("adding drums", disable=args.quiet) as progress:
@@ -336,6 +344,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_form_parser(sub)
     add_harmony_parser(sub)
     add_infill_parser(sub)
+    add_harmonize_parser(sub)
     add_drums_parser(sub)
     return parser
 

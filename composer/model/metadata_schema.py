@@ -32,6 +32,7 @@ from composer.model.metadata_rules import (
     nesting_depth,
 )
 from composer.model.network import CELLS, LOOKBACK_MAX
+from composer.representations.accompany.grid import VOICE_NAMES
 
 __all__ = ["FieldError", "MAX_DEPTH", "check_metadata", "parse_metadata"]
 
@@ -69,6 +70,13 @@ INFILL_MODEL = Record({
     "context_bars": Int(1, 1024),
     "attention": Bool(),
 }, required=("vocab_size",))
+HARMONIZER_MODEL = Record({
+    **COMMON_MODEL,
+    "architecture": Text(choices=("harmonizer",)),
+    "voices": Int(0, 16),
+    "chords": Bool(),
+    "steps_per_beat": Int(choices=(1, 2, 4)),
+}, required=("vocab_size",))
 
 MELODY = Record({
     "steps_per_quarter": Int(1, 12),
@@ -104,6 +112,14 @@ DRUMS = Record({
     "steps_per_quarter": Int(1, 12),
     "min_hits": COUNT,
 })
+ACCOMPANY = Record({
+    "steps_per_beat": Int(choices=(1, 2, 4)),
+    "voices": ListOf(Text(choices=VOICE_NAMES), most=16),
+    "low": PITCH,
+    "high": PITCH,
+    "programs": ListOf(Int(0, 127), most=16),
+    "chords": Bool(),
+})
 
 
 def _representation(kind: str, config: Record) -> Record:
@@ -128,11 +144,12 @@ METADATA = Record({
     "format": Text(100),
     "format_version": Int(1, 1000),            # newer than this program: refused before these rules
     "created": Text(100),
-    "model": Switch("architecture", {None: PLAIN_MODEL, "infill": INFILL_MODEL}),
+    "model": Switch("architecture", {None: PLAIN_MODEL, "infill": INFILL_MODEL, "harmonizer": HARMONIZER_MODEL}),
     "representation": Switch("kind", {"melody": _representation("melody", MELODY),
                                       "performance": _representation("performance", PERFORMANCE),
                                       "frames": _representation("frames", FRAMES),
-                                      "drums": _representation("drums", DRUMS)}),
+                                      "drums": _representation("drums", DRUMS),
+                                      "accompany": _representation("accompany", ACCOMPANY)}),
     "vocabulary": ListOf(Text(100), least=1, most=100_000),
     "training": TRAINING,
     "library_versions": Record({}, others=Text(200)),

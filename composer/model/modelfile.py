@@ -17,6 +17,7 @@ import torch
 from safetensors.torch import save as save_tensors
 
 from composer.errors import ComposerError, ModelFileError
+from composer.model.harmonizer_network import HarmonizerConfig, HarmonizerRNN, is_harmonizer_config
 from composer.model.infill_network import InfillConfig, InfillRNN, is_infill_config
 from composer.model.metadata_schema import FieldError, check_metadata, parse_metadata
 from composer.model.network import ModelConfig, MusicRNN
@@ -28,8 +29,9 @@ from composer.representations.registry import tokenizer_from_config
 from composer.safe_write import check_target
 
 FORMAT_NAME = "composer-model"
-FORMAT_VERSION = 3          # 2: may hold a copy index; 3: the model has lookback inputs (older readers
-                            # could not run it); a file needs only what it uses, so most are still written as 1
+FORMAT_VERSION = 4          # 2: may hold a copy index; 3: the model has lookback inputs; 4: a harmoniser
+                            # (older readers could not run them); a file needs only what it uses, so most are
+                            # still written as 1
 COPY_PREFIX = "copy_index."  # tensors of the stored copy index (composer.analysis.copymeter), not weights
 MODEL_SUFFIX = ".model"
 WHAT = "model file"          # what messages call the file
@@ -39,8 +41,8 @@ WHAT = "model file"          # what messages call the file
 class LoadedModel:
     """A model ready to sample, with everything its file says about it."""
 
-    model: MusicRNN | InfillRNN      # InfillRNN: an infill model (composer.services.infill)
-    tokenizer: Tokenizer
+    model: MusicRNN | InfillRNN | HarmonizerRNN   # InfillRNN: composer.services.infill; HarmonizerRNN: .harmonize
+    tokenizer: Tokenizer             # (an AccompanyRepresentation for a harmoniser)
     path: Path | None = None
     training: dict = field(default_factory=dict)
     meta: dict = field(default_factory=dict)
@@ -64,8 +66,17 @@ class LoadedModel:
     def is_infill(self) -> bool:
         return isinstance(self.model, InfillRNN)
 
+    @property
+    def is_accompany(self) -> bool:
+        return isinstance(self.model, HarmonizerRNN)
+
     def require_plain(self, task: str) -> None:
-        """Raise ComposerError when `task` (e.g. "generating") needs a left-to-right model and this is an infill one."""
+        """Raise ComposerError when `task` (e.g. "generating") needs a left-to-right model and this is an
+        infill or accompaniment one."""
+        if self.is_accompany:
+            raise ComposerError(f"{shown(self.path) if self.path else 'this model'} is an accompaniment model: it "
+                                f"harmonises a melody (composer harmonize, generate --accompany); {task} needs a "
+                                "melody model")
         if self.is_infill:
             raise ComposerError(f"{shown(self.path) if self.path else 'this model'} is an infill model: it rewrites "
                                 f"bars of a song (composer infill); {task} needs a left-to-right model")
@@ -129,8 +140,11 @@ def model_metadata(model: MusicRNN | InfillRNN, tokenizer: Tokenizer, training: 
 
 
 def _base_version(model_config: dict) -> int:
-    """The format version a model's weights need: 3 with lookback inputs (a reader
-    without them would refuse the config with a less helpful message), else 1."""
+    """The format version a model's weights need: 4 for a harmoniser, 3 with lookback
+    inputs (a reader without them would refuse the config with a less helpful
+    message), else 1."""
+    if is_harmonizer_config(model_config):
+        return 4
     return 3 if model_config.get("lookback") else 1
 
 
@@ -197,7 +211,17 @@ def read_metadata(path: str | os.PathLike) -> dict:
     return _checked(read_header(path, ModelFileError, WHAT), path)[0]
 
 
-def _checked(header: dict, path) -> tuple[dict, Tokenizer, ModelConfig | InfillConfig]:
+def _config_class(model_config: dict):
+    if is_infill_config(model_config):
+        return InfillConfig
+    return HarmonizerConfig if is_harmonizer_config(model_config) else ModelConfig
+
+
+def _model_class(config):
+    return {InfillConfig: InfillRNN, HarmonizerConfig: HarmonizerRNN}.get(type(config), MusicRNN)
+
+
+def _checked(header: dict, path) -> tuple[dict, Tokenizer, ModelConfig | InfillConfig | HarmonizerConfig]:
     """(metadata, tokenizer, model config) of a model file's safetensors header;
     ModelFileError naming the field or value that is wrong."""
     stored = header.get(METADATA, {})
@@ -221,11 +245,14 @@ def _checked(header: dict, path) -> tuple[dict, Tokenizer, ModelConfig | InfillC
         raise ModelFileError(f"model file {shown(path)}: {exc}") from None
     try:
         tokenizer = tokenizer_from_config(meta["representation"]["kind"], meta["representation"]["config"])
-        config = (InfillConfig if is_infill_config(meta["model"]) else ModelConfig).from_dict(meta["model"])
+        config = _config_class(meta["model"]).from_dict(meta["model"])
     except (ValueError, TypeError, ArithmeticError, ComposerError) as exc:
         raise ModelFileError(f"{shown(path)}: invalid metadata ({_one_line(exc)})") from None
     if meta["vocabulary"] != tokenizer.vocab:
         raise ModelFileError(f"{shown(path)}: the stored vocabulary does not match its representation config")
+    if (tokenizer.kind == "accompany") != isinstance(config, HarmonizerConfig):
+        raise ModelFileError(f"{shown(path)}: representation {tokenizer.kind!r} does not fit a "
+                             f"{config.__class__.__name__}")
     if config.vocab_size != tokenizer.vocab_size:
         raise ModelFileError(f"{shown(path)}: model vocab_size {config.vocab_size} does not match the "
                              f"vocabulary ({tokenizer.vocab_size} tokens)")
@@ -241,14 +268,14 @@ def load_model(path: str | os.PathLike, device: torch.device | str = "cpu") -> L
     path = Path(path)
     header, tensors = read_tensors(path, ModelFileError, WHAT)
     meta, tokenizer, config = _checked(header, path)
-    infill = isinstance(config, InfillConfig)
+    model_class = _model_class(config)
     weights = {k: v for k, v in tensors.items() if not k.startswith(COPY_PREFIX)}
     with torch.device("meta"):                 # the config's shapes, before it may ask for memory
-        expected = {k: tuple(v.shape) for k, v in (InfillRNN if infill else MusicRNN)(config).state_dict().items()}
+        expected = {k: tuple(v.shape) for k, v in model_class(config).state_dict().items()}
     if {k: tuple(v.shape) for k, v in weights.items()} != expected:
         raise ModelFileError(f"{shown(path)}: weights do not match the model config "
                              f"({_shape_difference(expected, weights)})")
-    model = InfillRNN(config) if infill else MusicRNN(config)
+    model = model_class(config)
     try:
         model.load_state_dict(weights, strict=True)
     except Exception as exc:

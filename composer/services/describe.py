@@ -16,7 +16,7 @@ from composer.model.modelfile import corpus_name, read_metadata, stored_paramete
 @dataclass(frozen=True)
 class ModelDescription:
     path: Path
-    representation: str             # "melody" | "performance" | "frames"
+    representation: str             # "melody" | "performance" | "frames" | "accompany"
     cell: str                       # "LSTM" | "GRU" | "RNN"
     layers: int
     hidden: int
@@ -45,6 +45,7 @@ class ModelDescription:
             f"vocabulary:      {len(meta.get('vocabulary', []))} tokens",
             f"model:           {model.get('cell', '?').upper()} {model.get('num_layers')}x{model.get('hidden_size')}, "
             f"embedding {model.get('embed_dim')}, dropout {model.get('dropout')}, " + (
+                _harmonizer_text(model, rep.get("config", {})) if model.get("architecture") == "harmonizer" else
                 f"infill (both sides, {model.get('context_bars')} bars of context each"
                 f"{', attention' if model.get('attention') else ''})" if self.infill
                 else f"tied head {model.get('tie_weights')}")
@@ -63,6 +64,12 @@ class ModelDescription:
             lines.append("copy index:      none (the copy meter needs the training folder)")
         lines.append("libraries:       " + ", ".join(f"{k} {v}" for k, v in meta.get("library_versions", {}).items()))
         return lines
+
+
+def _harmonizer_text(model: dict, config: dict) -> str:
+    parts = ", ".join(config.get("voices", [])) or "no voices"
+    return (f"harmoniser (bidirectional over the melody; parts {parts}"
+            f"{', chord labels' if model.get('chords') else ''})")
 
 
 def _score(training: dict) -> dict:
