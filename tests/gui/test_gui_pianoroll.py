@@ -170,3 +170,24 @@ def test_the_variation_list_spells_its_ranges_as_the_roll_does(qtbot, make_windo
     assert "Eb4–Bb4" in variations.item(0).text()
     controls.key.setCurrentText("any")
     assert "D#4–A#4" in variations.item(0).text()
+
+
+def test_the_pitch_range_boxes_spell_for_the_key_as_the_roll_does(qtbot):
+    from gui.controls import GenerateControls
+    controls = GenerateControls()
+    qtbot.addWidget(controls)
+    low, high = controls.pitch_low, controls.pitch_high
+    low.setValue(63)
+    high.setValue(82)
+    assert (low.text(), high.text()) == ("D#4 (63)", "A#5 (82)")
+    controls.key.setCurrentText("F")
+    assert (low.text(), high.text()) == ("Eb4 (63)", "Bb5 (82)")
+    controls.key.setCurrentText("D")
+    assert low.text() == "D#4 (63)"
+    controls.scale.setCurrentText("minor")          # D minor: F major's notes
+    assert low.text() == "Eb4 (63)"
+    low.lineEdit().setText("Gb4")                   # typed in either spelling
+    low.interpretText()
+    assert (low.value(), low.text()) == (66, "Gb4 (66)")
+    controls.key.setCurrentText("any")
+    assert low.text() == "F#4 (66)"
