@@ -70,6 +70,7 @@ class PianoRoll(QAbstractScrollArea):
         self.px_per_beat = 24.0
         self.row_height = 9
         self.pitch_low, self.pitch_high = 48, 84
+        self.span = (48, 84)                   # the pitches the song needs; a tall view shows more around them
         self.notes: list[Note] = []
         self.selected: list[Note] = []          # the selected notes (values of `notes`)
         self.pending: roll_edit.NoteEdit | None = None   # the edit a drag in progress would make, drawn
@@ -106,7 +107,7 @@ class PianoRoll(QAbstractScrollArea):
                 low, high = low - pad, high + (MIN_SPAN - (high - low) - pad)
             if keep_view and had_song:      # an edit must not shift the rows under the mouse
                 low, high = min(low, self.pitch_low), max(high, self.pitch_high)
-            self.pitch_low, self.pitch_high = max(0, low), min(127, high)
+            self.span = self.pitch_low, self.pitch_high = max(0, low), min(127, high)
         if not keep_view:
             self.fit()
         self._update_scrollbars()
@@ -118,8 +119,7 @@ class PianoRoll(QAbstractScrollArea):
     def fit(self) -> None:
         """Choose row height and zoom so that the piece fills the view when it can."""
         view = self.viewport()
-        rows = self.pitch_high - self.pitch_low + 1
-        self.row_height = int(max(MIN_ROW, min(MAX_ROW, (view.height() - self.ruler_height) / rows)))
+        self._fit_rows()
         if self.song is not None:
             self.px_per_beat = max(12.0, min(80.0, (view.width() - KEY_WIDTH - 8) / self.content_beats()))
 
@@ -284,9 +284,20 @@ class PianoRoll(QAbstractScrollArea):
     def resizeEvent(self, event) -> None:
         if event is not None:
             super().resizeEvent(event)
-        rows = self.pitch_high - self.pitch_low + 1
-        self.row_height = int(max(MIN_ROW, min(MAX_ROW, (self.viewport().height() - self.ruler_height) / rows)))
+        self._fit_rows()
         self._update_scrollbars()
+
+    def _fit_rows(self) -> None:
+        """The row height that fits `span` in the view; a view taller than its rows at
+        MAX_ROW shows more pitches above and below rather than an empty area."""
+        low, high = self.span
+        rows = high - low + 1
+        room = self.viewport().height() - self.ruler_height
+        self.row_height = int(max(MIN_ROW, min(MAX_ROW, room / rows)))
+        extra = max(0, room // self.row_height - rows)
+        above = min(127 - high, extra - min(low, extra // 2))
+        below = min(low, extra - above)
+        self.pitch_low, self.pitch_high = low - below, high + above
 
     # ---- input ----------------------------------------------------------------
     def mousePressEvent(self, event) -> None:

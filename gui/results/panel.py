@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSpinBox, QSplitter, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSpinBox, QVBoxLayout, QWidget
 
 from composer.errors import ComposerError
 from composer.music.midifile import read_midi
@@ -16,13 +16,14 @@ from composer.music.song import Song
 from composer.services.primer import damage_warning
 from gui.controls import row_of
 from gui.dialogs import MIDI_FILTER, Dialogs
-from gui.flow_layout import FlowLayout
+from gui.flow_layout import FlowLayout, WrappingBox
 from gui.infill import InfillPanel, notes_between
 from gui.jobs import Job
 from gui.pianoroll import PianoRoll
 from gui.primer import bar_count
 from gui.results.edit_actions import EditActions
 from gui.results.export import SongExport
+from gui.results.fit import ResultsBody
 from gui.results.history import History, PrimerState, Shown
 from gui.results.loop import LoopPlayback
 from gui.results.sound import SoundOutput
@@ -113,37 +114,35 @@ class ResultsPanel(HistorySteps, QWidget):
         self.title.setWordWrap(True)                # a long seed does not widen the window
 
     def _lay_out(self) -> None:
-        """The list and the takes above their two button rows, the roll below."""
-        buttons = FlowLayout()           # the rows wrap in a narrow window rather than widen it
+        """The list and the takes over their buttons and the roll, or beside them
+        in a wide window (gui.results.fit.ResultsBody)."""
+        buttons = FlowLayout()           # one flow of rows that wraps in a narrow window rather than widen it
         for widget in (row_of(self.play_button, self.loop.button), self.export_button, self.export_audio_button,
-                       self.continue_button, row_of(self.regen_button, self.regen_bar)):
+                       self.continue_button, row_of(self.regen_button, self.regen_bar), self.open_button,
+                       *self.edit.widgets()):
             buttons.addWidget(widget)
-        edit_row = FlowLayout()
-        for widget in [self.open_button, *self.edit.widgets()]:
-            edit_row.addWidget(widget)
+        actions = WrappingBox()
+        actions_layout = QVBoxLayout(actions)
+        actions_layout.setContentsMargins(0, 0, 0, 0)
+        actions_layout.addLayout(buttons)
+        actions_layout.addWidget(self.sound_note)
         lists = QHBoxLayout()
         lists.addWidget(self.variations, 1)
         lists.addWidget(self.infill_panel, 1)
-        top = QWidget()
-        top_layout = QVBoxLayout(top)
-        top_layout.setContentsMargins(0, 0, 0, 0)
+        list_box = WrappingBox()
+        list_layout = QVBoxLayout(list_box)
+        list_layout.setContentsMargins(0, 0, 0, 0)
         heading = QHBoxLayout()
         heading.addWidget(self.title, 1)
         heading.addWidget(QLabel("History"))
         heading.addWidget(self.history_combo, 1)
-        top_layout.addLayout(heading)
-        top_layout.addLayout(lists)
-        top_layout.addLayout(buttons)
-        top_layout.addWidget(self.sound_note)
-        top_layout.addLayout(edit_row)
-        splitter = QSplitter(Qt.Orientation.Vertical)
-        splitter.addWidget(top)
-        splitter.addWidget(self.roll)
-        splitter.setStretchFactor(1, 3)
-        splitter.setSizes([180, 620])
+        list_layout.addLayout(heading)
+        list_layout.addLayout(lists, 1)
+        self.body = ResultsBody(list_box, lists, actions, self.roll, self.variations)
+        self.splitter = self.body.splitter
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(splitter)
+        layout.addWidget(self.body)
 
     def _connect(self) -> None:
         self.variations.currentRowChanged.connect(self._on_row_changed)

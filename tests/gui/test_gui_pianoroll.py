@@ -191,3 +191,19 @@ def test_the_pitch_range_boxes_spell_for_the_key_as_the_roll_does(qtbot):
     assert (low.value(), low.text()) == (66, "Gb4 (66)")
     controls.key.setCurrentText("any")
     assert low.text() == "F#4 (66)"
+
+
+def test_a_tall_roll_shows_more_pitches_rather_than_an_empty_band(qtbot):
+    from composer.music.song import Note, melody_song
+    roll = PianoRoll()
+    qtbot.addWidget(roll)
+    roll.resize(800, 1200)
+    roll.show()
+    roll.set_song(melody_song([Note(0, 1, 60), Note(1, 2, 67)]))
+    rows = roll.pitch_high - roll.pitch_low + 1
+    room = roll.viewport().height() - roll.ruler_height
+    assert rows * roll.row_height > room - roll.row_height           # (rows ended at a third of the height)
+    assert roll.pitch_low < 60 - 3 and roll.pitch_high > 67 + 3
+    roll.resize(800, 300)                                          # smaller again: the song's pitches fit
+    assert roll.pitch_low <= 57 and roll.pitch_high >= 70
+    assert (roll.pitch_high - roll.pitch_low + 1) * roll.row_height <= roll.viewport().height() + roll.row_height
