@@ -122,3 +122,13 @@ def test_back_at_1440x900_the_list_returns_over_the_roll(make_window):
     listed, roll = results.variations, results.roll
     assert listed.mapTo(results, QPoint(0, 0)).y() + listed.height() <= roll.mapTo(results, QPoint(0, 0)).y()
     assert listed.width() > 0.9 * results.width()
+
+
+def test_the_takes_beside_the_list_get_room_too(make_window):
+    results = _eight_variations(make_window(), 1440, 900)
+    results.infill_panel.setVisible(True)          # as when takes are offered
+    _settle(results)
+    scroll = results.splitter.top_scroll
+    assert not scroll.verticalScrollBar().isVisible()          # (the line under the buttons was cut)
+    for widget in (results.infill_panel.accept_button, results.sound_note, results.selection_label):
+        assert _inside(widget, scroll.viewport()), widget
