@@ -24,6 +24,7 @@ by `noteAuditioned` to be heard.
 from __future__ import annotations
 
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QAbstractScrollArea, QMenu, QWidget
 
 from composer.music.scales import spell
@@ -65,6 +66,8 @@ class PianoRoll(QAbstractScrollArea):
         self._anchor_bar: int | None = None     # where the last plain click or drag began
         self._dragging = False
         self.ghost_notes: list[Note] = []
+        self.part_colors: dict[Note, QColor] = {}     # a song of several parts: each note's part colour
+        self.drum_notes: list[Note] = []              # drawn too then (gui.parts), not edited
         self.sections: list[tuple[str, int, int]] = []
         self.key: tuple[str | None, str | None] = (None, None)   # (key, scale) the pitch names are spelled in
         self.px_per_beat = 24.0
@@ -93,6 +96,7 @@ class PianoRoll(QAbstractScrollArea):
         self.primer_beats = primer_beats
         self.notes = song.notes if song is not None else []
         self.ghost_notes = []
+        self.part_colors, self.drum_notes = {}, []
         self.pending, self.band = None, None
         self.gestures.mode = None               # a drag in progress ends with the song it began on
         present = set(self.notes) if keep_view else set()
@@ -132,6 +136,11 @@ class PianoRoll(QAbstractScrollArea):
             visible = self.viewport().width() - KEY_WIDTH
             if not bar.value() <= x <= bar.value() + visible * 0.9:
                 bar.setValue(int(max(0.0, x - visible * 0.1)))
+        self.viewport().update()
+
+    def set_parts(self, colors: dict[Note, QColor], drum_notes: list[Note]) -> None:
+        """Draw the notes in their parts' `colors` (not by velocity), and `drum_notes` (gui.parts)."""
+        self.part_colors, self.drum_notes = colors, drum_notes
         self.viewport().update()
 
     def set_ghost_notes(self, notes: list[Note]) -> None:

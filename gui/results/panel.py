@@ -19,6 +19,7 @@ from gui.dialogs import MIDI_FILTER, Dialogs
 from gui.flow_layout import FlowLayout, WrappingBox
 from gui.infill import InfillPanel, notes_between
 from gui.jobs import Job
+from gui.parts import PartsLegend
 from gui.pianoroll import PianoRoll
 from gui.primer import bar_count
 from gui.results.edit_actions import EditActions
@@ -85,6 +86,7 @@ class ResultsPanel(HistorySteps, QWidget):
         self.variations = VariationList()
         self.roll = PianoRoll()
         self.infill_panel = InfillPanel()
+        self.parts = PartsLegend()               # a song of several parts: colours, mute, solo, export
         self.history = History(self)
         self.edit = EditActions(self, self.roll, self.history.undo_action, self.history.redo_action)
         self.sound = SoundOutput(settings, dialogs, self)
@@ -138,6 +140,7 @@ class ResultsPanel(HistorySteps, QWidget):
         heading.addWidget(self.history_combo, 1)
         list_layout.addLayout(heading)
         list_layout.addLayout(lists, 1)
+        list_layout.addWidget(self.parts)
         self.body = ResultsBody(list_box, lists, actions, self.roll, self.variations)
         self.splitter = self.body.splitter
         layout = QVBoxLayout(self)
@@ -157,6 +160,7 @@ class ResultsPanel(HistorySteps, QWidget):
         self.roll.songEdited.connect(self._on_song_edited)
         self.roll.noteAuditioned.connect(lambda note: self.sound.audition(self.roll.song, note))
         self.infill_panel.takeSelected.connect(self._show_take)
+        self.parts.changed.connect(lambda: self.show_parts(self.roll.song))
         self.infill_panel.accepted.connect(self._on_take_accepted)
         self.infill_panel.discarded.connect(self._on_takes_discarded)
         self.sound.positionChanged.connect(self._on_play_position)
@@ -183,7 +187,8 @@ class ResultsPanel(HistorySteps, QWidget):
         elif self.playing:
             self.stop_playback()
         else:
-            self.loop.play(self.shown_song())
+            song = self.shown_song()
+            self.loop.play(self.parts.audible(song) if song is not None else None)
 
     def stop_playback(self) -> None:
         self.loop.stop()
@@ -245,6 +250,7 @@ class ResultsPanel(HistorySteps, QWidget):
         if song is not self.roll.song or not keep_view:      # (an edit in the roll shows its song already)
             self.roll.set_song(song, self.variations.primer_beats, keep_view=keep_view)
         self.roll.set_sections(self.sections if song is not None else [])
+        self.show_parts(song)
         if song is not None:
             bars = bar_count(song)
             self.regen_bar.setMaximum(max(2, bars))
@@ -340,6 +346,7 @@ class ResultsPanel(HistorySteps, QWidget):
         self.stop_playback()
         panel = self.infill_panel
         self.roll.set_song(song, self.variations.primer_beats, keep_view=True)
+        self.show_parts(song)
         if song is not panel.original:     # the original notes this take does not keep, as outlines
             kept = set(song.notes)
             self.roll.set_ghost_notes([n for n in notes_between(panel.original, *panel.span_beats) if n not in kept])
@@ -347,6 +354,13 @@ class ResultsPanel(HistorySteps, QWidget):
     def _on_takes_discarded(self) -> None:
         self.stop_playback()
         self.roll.set_song(self.current_song(), self.variations.primer_beats, keep_view=True)
+        self.show_parts(self.current_song())
+
+    def show_parts(self, song: Song | None) -> None:
+        """The legend of `song`'s parts, and their colours in the roll (gui.parts)."""
+        self.parts.set_song(song)
+        if song is not None and song is self.roll.song:
+            self.roll.set_parts(*self.parts.note_colors(song))
 
     def _on_selection_changed(self, selection) -> None:
         self._update_buttons()
@@ -363,13 +377,13 @@ class ResultsPanel(HistorySteps, QWidget):
         song = self.shown_song()
         if song is None:
             return None
-        return self.export.export_midi(song, self._export_name())
+        return self.export.export_midi(self.parts.exported(song), self._export_name())
 
     def export_audio(self) -> None:
         """Render the song shown (the selected variation or take) to WAV on a worker thread."""
         song = self.shown_song()
         if song is not None:
-            self.export.export_audio(song, self._export_name())
+            self.export.export_audio(self.parts.exported(song), self._export_name())
 
     def running_jobs(self) -> list[Job]:
         return self.export.running_jobs()
