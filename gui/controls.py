@@ -23,8 +23,8 @@ from PySide6.QtWidgets import (
 
 from composer.errors import ComposerError
 from composer.model.copyindex import DEFAULT_ANCHOR
-from composer.music.scales import KEY_NAMES, SCALES, scale_title
-from composer.music.song import parse_time_signature, pitch_name
+from composer.music.scales import KEY_NAMES, SCALES, scale_title, spell
+from composer.music.song import parse_time_signature
 from composer.services.primer import parse_note_list
 from gui.form_controls import FormControl
 from gui.settings import Settings
@@ -45,14 +45,20 @@ def instrument_names() -> list[str]:
 
 
 class PitchSpinBox(QSpinBox):
-    """A MIDI pitch shown as 'C4 (60)'; accepts a name (C4, F#5) or a number."""
+    """A MIDI pitch shown as 'C4 (60)', spelled for the key given to `set_key`
+    (as the roll spells it); accepts a name in either spelling (F#5, Gb5) or a number."""
 
     def __init__(self, parent=None):
         super().__init__(parent)
+        self.key: tuple[str | None, str | None] = (None, None)
         self.setRange(0, 127)
 
+    def set_key(self, key: str | None, scale: str | None = None) -> None:
+        self.key = (key, scale)
+        self.lineEdit().setText(self.textFromValue(self.value()))
+
     def textFromValue(self, value: int) -> str:
-        return f"{pitch_name(value)} ({value})"
+        return f"{spell(value, *self.key)} ({value})"
 
     def valueFromText(self, text: str) -> int:
         return self._parse(text) if self._parse(text) is not None else self.value()
@@ -124,6 +130,8 @@ class GenerateControls(QWidget):
         self._make_key_and_meter()
         self.pitch_low = PitchSpinBox()
         self.pitch_high = PitchSpinBox()
+        for box in (self.pitch_low, self.pitch_high):
+            self.keyChanged.connect(box.set_key)
         self.tempo = QDoubleSpinBox(minimum=20.0, maximum=300.0, decimals=0, singleStep=5.0, suffix=" bpm")
         self.instrument = QComboBox()
         self.instrument.addItems([f"{i}: {name}" for i, name in enumerate(instrument_names())])

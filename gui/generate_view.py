@@ -16,7 +16,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QProgressBar,
     QPushButton,
-    QScrollArea,
     QSplitter,
     QVBoxLayout,
     QWidget,
@@ -29,6 +28,7 @@ from composer.tasks import Progress
 from gui.catalog import INFILL_NOTE, ModelEntry, file_stamp
 from gui.controls import GenerateControls
 from gui.dialogs import Dialogs
+from gui.flow_layout import FittedScrollArea
 from gui.form_controls import form_sections
 from gui.infill import SelectionInfill
 from gui.jobs import Job, JobError
@@ -126,10 +126,7 @@ class GenerateView(ModelPicking, SelectionInfill, PrimerChoice, QWidget):
         left_layout.addWidget(model_box)
         left_layout.addWidget(self.controls)
         left_layout.addStretch(1)
-        scroll = self.controls_scroll = QScrollArea()
-        scroll.setWidget(left)
-        scroll.setWidgetResizable(True)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll = self.controls_scroll = FittedScrollArea(left)
         scroll.setMinimumWidth(left.sizeHint().width() + 20)
         column = QWidget()              # the controls scroll; Generate, the progress and the message stay in view
         column_layout = QVBoxLayout(column)
@@ -138,6 +135,7 @@ class GenerateView(ModelPicking, SelectionInfill, PrimerChoice, QWidget):
         column_layout.addLayout(run_row)
         column_layout.addWidget(self.progress)
         column_layout.addWidget(self.message)
+        column_layout.addStretch(0)         # a tall window: Generate stays under the controls
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(column)
         splitter.addWidget(self.results)

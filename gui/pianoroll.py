@@ -24,6 +24,7 @@ by `noteAuditioned` to be heard.
 from __future__ import annotations
 
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QAbstractScrollArea, QMenu, QWidget
 
 from composer.music.scales import spell
@@ -65,11 +66,14 @@ class PianoRoll(QAbstractScrollArea):
         self._anchor_bar: int | None = None     # where the last plain click or drag began
         self._dragging = False
         self.ghost_notes: list[Note] = []
+        self.part_colors: dict[Note, QColor] = {}     # a song of several parts: each note's part colour
+        self.drum_notes: list[Note] = []              # drawn too then (gui.parts), not edited
         self.sections: list[tuple[str, int, int]] = []
         self.key: tuple[str | None, str | None] = (None, None)   # (key, scale) the pitch names are spelled in
         self.px_per_beat = 24.0
         self.row_height = 9
         self.pitch_low, self.pitch_high = 48, 84
+        self.span = (48, 84)                   # the pitches the song needs; a tall view shows more around them
         self.notes: list[Note] = []
         self.selected: list[Note] = []          # the selected notes (values of `notes`)
         self.pending: roll_edit.NoteEdit | None = None   # the edit a drag in progress would make, drawn
@@ -92,6 +96,7 @@ class PianoRoll(QAbstractScrollArea):
         self.primer_beats = primer_beats
         self.notes = song.notes if song is not None else []
         self.ghost_notes = []
+        self.part_colors, self.drum_notes = {}, []
         self.pending, self.band = None, None
         self.gestures.mode = None               # a drag in progress ends with the song it began on
         present = set(self.notes) if keep_view else set()
@@ -106,7 +111,7 @@ class PianoRoll(QAbstractScrollArea):
                 low, high = low - pad, high + (MIN_SPAN - (high - low) - pad)
             if keep_view and had_song:      # an edit must not shift the rows under the mouse
                 low, high = min(low, self.pitch_low), max(high, self.pitch_high)
-            self.pitch_low, self.pitch_high = max(0, low), min(127, high)
+            self.span = self.pitch_low, self.pitch_high = max(0, low), min(127, high)
         if not keep_view:
             self.fit()
         self._update_scrollbars()
@@ -118,8 +123,7 @@ class PianoRoll(QAbstractScrollArea):
     def fit(self) -> None:
         """Choose row height and zoom so that the piece fills the view when it can."""
         view = self.viewport()
-        rows = self.pitch_high - self.pitch_low + 1
-        self.row_height = int(max(MIN_ROW, min(MAX_ROW, (view.height() - self.ruler_height) / rows)))
+        self._fit_rows()
         if self.song is not None:
             self.px_per_beat = max(12.0, min(80.0, (view.width() - KEY_WIDTH - 8) / self.content_beats()))
 
@@ -132,6 +136,11 @@ class PianoRoll(QAbstractScrollArea):
             visible = self.viewport().width() - KEY_WIDTH
             if not bar.value() <= x <= bar.value() + visible * 0.9:
                 bar.setValue(int(max(0.0, x - visible * 0.1)))
+        self.viewport().update()
+
+    def set_parts(self, colors: dict[Note, QColor], drum_notes: list[Note]) -> None:
+        """Draw the notes in their parts' `colors` (not by velocity), and `drum_notes` (gui.parts)."""
+        self.part_colors, self.drum_notes = colors, drum_notes
         self.viewport().update()
 
     def set_ghost_notes(self, notes: list[Note]) -> None:
@@ -284,9 +293,20 @@ class PianoRoll(QAbstractScrollArea):
     def resizeEvent(self, event) -> None:
         if event is not None:
             super().resizeEvent(event)
-        rows = self.pitch_high - self.pitch_low + 1
-        self.row_height = int(max(MIN_ROW, min(MAX_ROW, (self.viewport().height() - self.ruler_height) / rows)))
+        self._fit_rows()
         self._update_scrollbars()
+
+    def _fit_rows(self) -> None:
+        """The row height that fits `span` in the view; a view taller than its rows at
+        MAX_ROW shows more pitches above and below rather than an empty area."""
+        low, high = self.span
+        rows = high - low + 1
+        room = self.viewport().height() - self.ruler_height
+        self.row_height = int(max(MIN_ROW, min(MAX_ROW, room / rows)))
+        extra = max(0, room // self.row_height - rows)
+        above = min(127 - high, extra - min(low, extra // 2))
+        below = min(low, extra - above)
+        self.pitch_low, self.pitch_high = low - below, high + above
 
     # ---- input ----------------------------------------------------------------
     def mousePressEvent(self, event) -> None:

@@ -106,13 +106,20 @@ def _notes(roll, painter: QPainter) -> None:
         for note in pending.selected_before:
             if note not in kept and roll.pitch_low <= note.pitch <= roll.pitch_high:
                 painter.drawRect(roll.note_rect(note))
+    painter.setPen(border)
+    for note in roll.drum_notes:         # a part of several: drawn, not edited
+        if roll.pitch_low <= note.pitch <= roll.pitch_high:
+            painter.fillRect(roll.note_rect(note), roll.part_colors.get(note, GHOST_PEN))
+            painter.drawRect(roll.note_rect(note))
     notes = pending.after.notes if pending is not None else roll.notes
     selected = set(pending.selected_after if pending is not None else roll.selected)
     for note in notes:
         if not roll.pitch_low <= note.pitch <= roll.pitch_high:
             continue
         rect = roll.note_rect(note)
-        painter.fillRect(rect, velocity_color(note.velocity, faded=note.start < roll.primer_beats - 1e-9))
+        part = roll.part_colors.get(note)
+        painter.fillRect(rect, part if part is not None else
+                         velocity_color(note.velocity, faded=note.start < roll.primer_beats - 1e-9))
         painter.setPen(QPen(SELECTED_PEN, 2) if note in selected else border)
         painter.drawRect(rect)
     if roll.band is not None:

@@ -69,11 +69,10 @@ class CurvePlot(QWidget):
                            area.bottom() - (y - y0) / (y1 - y0) * area.height())
 
         painter.setPen(QColor(90, 90, 100))
-        for frac in (0.0, 0.5, 1.0):
-            y = y0 + frac * (y1 - y0)
-            py = to_px(x0, y).y()
+        for frac, label in zip((0.0, 0.5, 1.0), axis_labels(y0, y1)):
+            py = to_px(x0, y0 + frac * (y1 - y0)).y()
             painter.drawText(QRectF(0, py - 8, MARGIN_LEFT - 4, 16),
-                             Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, f"{y:.3g}")
+                             Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, label)
         painter.drawText(QRectF(area.left(), area.bottom() + 2, 80, 18), Qt.AlignmentFlag.AlignLeft, f"{x0:g}")
         painter.drawText(QRectF(area.right() - 120, area.bottom() + 2, 120, 18), Qt.AlignmentFlag.AlignRight,
                          f"step {x1:g}")
@@ -86,3 +85,13 @@ class CurvePlot(QWidget):
         last = to_px(*self.points[-1])
         painter.drawEllipse(last, 3, 3)
         painter.end()
+
+
+def axis_labels(low: float, high: float) -> list[str]:
+    """The labels of the bottom, middle and top of an axis from `low` to `high`,
+    with as many decimals as it takes to tell them apart (16.87, 16.90, 16.93;
+    three significant digits would read 16.9 three times)."""
+    step = (high - low) / 2
+    decimals = 0 if step <= 0 else max(0, min(6, math.ceil(-math.log10(step))))
+    decimals = max(decimals, 1 if abs(high) < 100 else 0)
+    return [f"{low + frac * (high - low):.{decimals}f}" for frac in (0.0, 0.5, 1.0)]

@@ -6,7 +6,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from PySide6.QtCore import QMimeData, Qt, QUrl
+from PySide6.QtCore import QMimeData, QSize, Qt, QUrl
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import QAbstractItemView, QListWidget, QListWidgetItem, QWidget
 
@@ -20,6 +20,7 @@ from gui.primer import bar_count
 COPY_WARN_NOTES = 12        # a longer run of the training data's notes is marked in the list
 WARN_COLOR = QColor(190, 90, 0)
 DRAG_TIP = "Drag a variation into a DAW or a folder to get it as a .mid file"
+MIN_ROWS = 5                # rows the list keeps however small the window
 
 Copy = tuple[int, "str | None"]     # (longest run of training notes, the file it is in), composer.analysis.copymeter
 
@@ -71,6 +72,14 @@ class VariationList(QListWidget):
         self.setDragDropMode(QAbstractItemView.DragDropMode.DragOnly)
         self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.setToolTip(DRAG_TIP)
+
+    def minimumSizeHint(self) -> QSize:
+        """Tall enough for MIN_ROWS rows, so a splitter or a small window cannot squeeze it to two."""
+        hint = super().minimumSizeHint()
+        return QSize(hint.width(), max(hint.height(), MIN_ROWS * self.row_height() + 2 * self.frameWidth()))
+
+    def row_height(self) -> int:
+        return max(1, self.sizeHintForRow(0) if self.count() else self.fontMetrics().height() + 2)
 
     def set_songs(self, songs: list[Song], kind: str, seed: int | None, primer_beats: float = 0.0,
                   copies: list[Copy] | None = None, copy_index: CopyIndex | None = None, *,

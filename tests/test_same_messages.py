@@ -109,6 +109,21 @@ def test_a_meter_the_model_does_not_know_gets_the_same_message(qtbot, make_windo
     qtbot.waitUntil(lambda: view.job is None, timeout=WAIT_MS)
 
 
+def test_a_meter_other_than_the_primers_gets_the_same_message_with_the_way_out(qtbot, make_window,
+                                                                             tiny_melody_model, tmp_path, capsys):
+    primer = write_midi(melody_song(scale_tune()), tmp_path / "primer.mid")       # in 4/4
+    cli = cli_message(capsys, "generate", "--model", tiny_melody_model, "--primer", primer, "--time-signature",
+                      "6/8", "--out", tmp_path / "out", "--quiet", "--bars", "2")
+    view = make_window().generate_view
+    view.controls.bars.setValue(2)
+    view.controls.meter.setCurrentText("6/8")
+    view.set_primer_file(primer)
+    app = dialog_message(qtbot, view.dialogs,
+                         lambda: qtbot.mouseClick(view.generate_button, Qt.MouseButton.LeftButton))
+    assert cli == app and "ask for 4/4" in app           # (named the clash, not what to do)
+    qtbot.waitUntil(lambda: view.job is None, timeout=WAIT_MS)
+
+
 def test_infill_bars_out_of_range_get_the_same_message(qtbot, make_window, tiny_melody_model, tmp_path, capsys):
     song = melody_song(scale_tune())
     path = write_midi(song, tmp_path / "song.mid")

@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     _wait(gen.job.finished)
     if results.infill_panel.is_open():
         results.infill_panel.list.setCurrentRow(2)
-    QTimer.singleShot(100, app.quit)
+    QTimer.singleShot(300, app.quit)       # (the layout settles a moment after the takes show)
     app.exec()
     _grab(window, out / "infill.png")
     window.close()

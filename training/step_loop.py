@@ -102,11 +102,14 @@ class StepLoop:
                                   min_ratio=c.min_lr_ratio,
                                   warmup_time=elapsed / (WARMUP_BUDGET_SHARE * budget) if budget else 0.0)
             self.parts.set_lr(lr)
+            stepped_at = time.monotonic()
             loss, n_tokens = self.parts.train_step(self.sampler, step)
             step += 1
             if self.hooks.after_step is not None:
                 self.hooks.after_step(step, self.parts.model)
-            if self.after(step, loss, n_tokens, lr, elapsed):
+            # the time up to the end of this step: the ETA's pace (from the start of the
+            # step, step 1 reported ~0 s and an ETA of 0:00)
+            if self.after(step, loss, n_tokens, lr, elapsed + time.monotonic() - stepped_at):
                 return "early stopping", step
 
     def after(self, step: int, loss: float, n_tokens: int, lr: float, elapsed: float) -> bool:

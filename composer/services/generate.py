@@ -138,7 +138,8 @@ def _primer_tokens(loaded: LoadedModel, request: GenerateRequest) -> tuple[list[
             ts = tuple(song.time_signature)
             if request.time_signature and tuple(request.time_signature) != ts:
                 raise ComposerError(f"the primer is in {ts[0]}/{ts[1]} but {request.time_signature[0]}/"
-                                    f"{request.time_signature[1]} was requested")
+                                    f"{request.time_signature[1]} was requested: ask for {ts[0]}/{ts[1]}, "
+                                    f"or for no time signature to go on in the primer's")
             problem = tok.config.meter_problem(ts)
             if problem:
                 raise ComposerError(f"the primer's {problem}")

@@ -49,7 +49,7 @@ class EditActions:
 
     def widgets(self) -> list[QWidget]:
         """The buttons and the selection line, in the order of the edit row."""
-        return [self.infill_button, self.undo_button, self.redo_button, row_of(QLabel("Snap"), self.snap),
+        return [self.infill_button, row_of(self.undo_button, self.redo_button), row_of(QLabel("Snap"), self.snap),
                 self.draw_button, self.selection_label]
 
     def update(self, selection: tuple[int, int] | None, *, can_infill: bool, melody: bool) -> None:

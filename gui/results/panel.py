@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSpinBox, QSplitter, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSpinBox, QVBoxLayout, QWidget
 
 from composer.errors import ComposerError
 from composer.music.midifile import read_midi
@@ -16,13 +16,15 @@ from composer.music.song import Song
 from composer.services.primer import damage_warning
 from gui.controls import row_of
 from gui.dialogs import MIDI_FILTER, Dialogs
-from gui.flow_layout import FlowLayout
+from gui.flow_layout import FlowLayout, WrappingBox
 from gui.infill import InfillPanel, notes_between
 from gui.jobs import Job
+from gui.parts import PartsLegend
 from gui.pianoroll import PianoRoll
 from gui.primer import bar_count
 from gui.results.edit_actions import EditActions
 from gui.results.export import SongExport
+from gui.results.fit import ResultsBody
 from gui.results.history import History, PrimerState, Shown
 from gui.results.loop import LoopPlayback
 from gui.results.sound import SoundOutput
@@ -84,6 +86,7 @@ class ResultsPanel(HistorySteps, QWidget):
         self.variations = VariationList()
         self.roll = PianoRoll()
         self.infill_panel = InfillPanel()
+        self.parts = PartsLegend()               # a song of several parts: colours, mute, solo, export
         self.history = History(self)
         self.edit = EditActions(self, self.roll, self.history.undo_action, self.history.redo_action)
         self.sound = SoundOutput(settings, dialogs, self)
@@ -113,37 +116,36 @@ class ResultsPanel(HistorySteps, QWidget):
         self.title.setWordWrap(True)                # a long seed does not widen the window
 
     def _lay_out(self) -> None:
-        """The list and the takes above their two button rows, the roll below."""
-        buttons = FlowLayout()           # the rows wrap in a narrow window rather than widen it
+        """The list and the takes over their buttons and the roll, or beside them
+        in a wide window (gui.results.fit.ResultsBody)."""
+        buttons = FlowLayout()           # one flow of rows that wraps in a narrow window rather than widen it
         for widget in (row_of(self.play_button, self.loop.button), self.export_button, self.export_audio_button,
-                       self.continue_button, row_of(self.regen_button, self.regen_bar)):
+                       self.continue_button, row_of(self.regen_button, self.regen_bar), self.open_button,
+                       *self.edit.widgets()):
             buttons.addWidget(widget)
-        edit_row = FlowLayout()
-        for widget in [self.open_button, *self.edit.widgets()]:
-            edit_row.addWidget(widget)
+        actions = WrappingBox()
+        actions_layout = QVBoxLayout(actions)
+        actions_layout.setContentsMargins(0, 0, 0, 0)
+        actions_layout.addLayout(buttons)
+        actions_layout.addWidget(self.sound_note)
         lists = QHBoxLayout()
         lists.addWidget(self.variations, 1)
         lists.addWidget(self.infill_panel, 1)
-        top = QWidget()
-        top_layout = QVBoxLayout(top)
-        top_layout.setContentsMargins(0, 0, 0, 0)
+        list_box = WrappingBox()
+        list_layout = QVBoxLayout(list_box)
+        list_layout.setContentsMargins(0, 0, 0, 0)
         heading = QHBoxLayout()
         heading.addWidget(self.title, 1)
         heading.addWidget(QLabel("History"))
         heading.addWidget(self.history_combo, 1)
-        top_layout.addLayout(heading)
-        top_layout.addLayout(lists)
-        top_layout.addLayout(buttons)
-        top_layout.addWidget(self.sound_note)
-        top_layout.addLayout(edit_row)
-        splitter = QSplitter(Qt.Orientation.Vertical)
-        splitter.addWidget(top)
-        splitter.addWidget(self.roll)
-        splitter.setStretchFactor(1, 3)
-        splitter.setSizes([180, 620])
+        list_layout.addLayout(heading)
+        list_layout.addLayout(lists, 1)
+        list_layout.addWidget(self.parts)
+        self.body = ResultsBody(list_box, lists, actions, self.roll, self.variations)
+        self.splitter = self.body.splitter
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(splitter)
+        layout.addWidget(self.body)
 
     def _connect(self) -> None:
         self.variations.currentRowChanged.connect(self._on_row_changed)
@@ -158,6 +160,7 @@ class ResultsPanel(HistorySteps, QWidget):
         self.roll.songEdited.connect(self._on_song_edited)
         self.roll.noteAuditioned.connect(lambda note: self.sound.audition(self.roll.song, note))
         self.infill_panel.takeSelected.connect(self._show_take)
+        self.parts.changed.connect(lambda: self.show_parts(self.roll.song))
         self.infill_panel.accepted.connect(self._on_take_accepted)
         self.infill_panel.discarded.connect(self._on_takes_discarded)
         self.sound.positionChanged.connect(self._on_play_position)
@@ -184,7 +187,8 @@ class ResultsPanel(HistorySteps, QWidget):
         elif self.playing:
             self.stop_playback()
         else:
-            self.loop.play(self.shown_song())
+            song = self.shown_song()
+            self.loop.play(self.parts.audible(song) if song is not None else None)
 
     def stop_playback(self) -> None:
         self.loop.stop()
@@ -246,6 +250,7 @@ class ResultsPanel(HistorySteps, QWidget):
         if song is not self.roll.song or not keep_view:      # (an edit in the roll shows its song already)
             self.roll.set_song(song, self.variations.primer_beats, keep_view=keep_view)
         self.roll.set_sections(self.sections if song is not None else [])
+        self.show_parts(song)
         if song is not None:
             bars = bar_count(song)
             self.regen_bar.setMaximum(max(2, bars))
@@ -341,6 +346,7 @@ class ResultsPanel(HistorySteps, QWidget):
         self.stop_playback()
         panel = self.infill_panel
         self.roll.set_song(song, self.variations.primer_beats, keep_view=True)
+        self.show_parts(song)
         if song is not panel.original:     # the original notes this take does not keep, as outlines
             kept = set(song.notes)
             self.roll.set_ghost_notes([n for n in notes_between(panel.original, *panel.span_beats) if n not in kept])
@@ -348,6 +354,13 @@ class ResultsPanel(HistorySteps, QWidget):
     def _on_takes_discarded(self) -> None:
         self.stop_playback()
         self.roll.set_song(self.current_song(), self.variations.primer_beats, keep_view=True)
+        self.show_parts(self.current_song())
+
+    def show_parts(self, song: Song | None) -> None:
+        """The legend of `song`'s parts, and their colours in the roll (gui.parts)."""
+        self.parts.set_song(song)
+        if song is not None and song is self.roll.song:
+            self.roll.set_parts(*self.parts.note_colors(song))
 
     def _on_selection_changed(self, selection) -> None:
         self._update_buttons()
@@ -364,13 +377,13 @@ class ResultsPanel(HistorySteps, QWidget):
         song = self.shown_song()
         if song is None:
             return None
-        return self.export.export_midi(song, self._export_name())
+        return self.export.export_midi(self.parts.exported(song), self._export_name())
 
     def export_audio(self) -> None:
         """Render the song shown (the selected variation or take) to WAV on a worker thread."""
         song = self.shown_song()
         if song is not None:
-            self.export.export_audio(song, self._export_name())
+            self.export.export_audio(self.parts.exported(song), self._export_name())
 
     def running_jobs(self) -> list[Job]:
         return self.export.running_jobs()

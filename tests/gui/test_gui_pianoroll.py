@@ -170,3 +170,40 @@ def test_the_variation_list_spells_its_ranges_as_the_roll_does(qtbot, make_windo
     assert "Eb4–Bb4" in variations.item(0).text()
     controls.key.setCurrentText("any")
     assert "D#4–A#4" in variations.item(0).text()
+
+
+def test_the_pitch_range_boxes_spell_for_the_key_as_the_roll_does(qtbot):
+    from gui.controls import GenerateControls
+    controls = GenerateControls()
+    qtbot.addWidget(controls)
+    low, high = controls.pitch_low, controls.pitch_high
+    low.setValue(63)
+    high.setValue(82)
+    assert (low.text(), high.text()) == ("D#4 (63)", "A#5 (82)")
+    controls.key.setCurrentText("F")
+    assert (low.text(), high.text()) == ("Eb4 (63)", "Bb5 (82)")
+    controls.key.setCurrentText("D")
+    assert low.text() == "D#4 (63)"
+    controls.scale.setCurrentText("minor")          # D minor: F major's notes
+    assert low.text() == "Eb4 (63)"
+    low.lineEdit().setText("Gb4")                   # typed in either spelling
+    low.interpretText()
+    assert (low.value(), low.text()) == (66, "Gb4 (66)")
+    controls.key.setCurrentText("any")
+    assert low.text() == "F#4 (66)"
+
+
+def test_a_tall_roll_shows_more_pitches_rather_than_an_empty_band(qtbot):
+    from composer.music.song import Note, melody_song
+    roll = PianoRoll()
+    qtbot.addWidget(roll)
+    roll.resize(800, 1200)
+    roll.show()
+    roll.set_song(melody_song([Note(0, 1, 60), Note(1, 2, 67)]))
+    rows = roll.pitch_high - roll.pitch_low + 1
+    room = roll.viewport().height() - roll.ruler_height
+    assert rows * roll.row_height > room - roll.row_height           # (rows ended at a third of the height)
+    assert roll.pitch_low < 60 - 3 and roll.pitch_high > 67 + 3
+    roll.resize(800, 300)                                          # smaller again: the song's pitches fit
+    assert roll.pitch_low <= 57 and roll.pitch_high >= 70
+    assert (roll.pitch_high - roll.pitch_low + 1) * roll.row_height <= roll.viewport().height() + roll.row_height

@@ -369,3 +369,14 @@ def test_without_a_length_a_small_folder_still_gets_enough_steps(folder, tmp_pat
           should_stop=lambda: bool(seen) and seen[-1] is not None)
     total = next(t for t in seen if t is not None)
     assert total == DEFAULT_MIN_STEPS        # 60 epochs of these 5 training tunes at 4 x 24 tokens: 300 steps
+
+
+def test_the_first_progress_counts_the_time_of_its_step(folder, tmp_path):
+    import time
+    reports = []
+    train(tiny_config(folder, tmp_path, steps=4), progress=lambda p: reports.append((time.monotonic(), p.info)))
+    training = [(at, info) for at, info in reports if info.phase == "training"]
+    began = training[0][0]
+    at, first = next((at, info) for at, info in training if info.step == 1)
+    assert first.elapsed_s >= 0.5 * (at - began)            # (the time before the step: ~0 s)
+    assert first.eta_s >= 0.5 * 3 * (at - began)             # 3 steps left at that pace (was 0:00 in the app)
