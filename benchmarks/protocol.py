@@ -48,8 +48,10 @@ def link_folder(root: Path, names: list[str], into: Path) -> Path:
     return into
 
 
-def run_collection(folder: Path, sizes: list[int | None], minutes: list[float], *, stream=sys.stderr) -> list[dict]:
-    """Every (size, budget) of one collection; the same test files for all."""
+def run_collection(folder: Path, sizes: list[int | None], minutes: list[float], *, stream=sys.stderr,
+                   done=lambda row: None) -> list[dict]:
+    """Every (size, budget) of one collection; the same test files for all.
+    `done(row)` is called after each run (a long protocol keeps what it measured)."""
     names = [p.relative_to(folder).as_posix() for p in find_midi_files(folder)]
     train, test = split_files(names, 0.1, 0)
     if not test or len(train) < 2:
@@ -66,6 +68,7 @@ def run_collection(folder: Path, sizes: list[int | None], minutes: list[float], 
                 result = bench.run(train_dir, test_dir, budget * 60.0, stream=stream)
                 rows.append(dict(result, collection=folder.name, size=len(chosen), minutes=budget,
                                  tuned_on=folder.name in TUNED_ON))
+                done(rows[-1])
     return rows
 
 
@@ -115,17 +118,23 @@ def main(argv=None) -> int:
     try:
         sizes, minutes = _sizes(args.sizes), _minutes(args.minutes)
         rows = []
+        command = " ".join(["python -m benchmarks.protocol", *(argv or sys.argv[1:])])
+
+        def done(row: dict) -> None:
+            rows.append(row)
+            print(table([row]).splitlines()[-1], file=sys.stderr, flush=True)
+            if args.json:
+                write_json({"command": command, "runs": rows}, args.json)
+
         for name in [c.strip() for c in args.collections.split(",") if c.strip()]:
             folder = args.data / name
             if not folder.is_dir():
                 raise ComposerError(f"no folder {folder}: convert it with python -m training.corpus {name} {folder}")
-            rows += run_collection(folder, sizes, minutes)
+            run_collection(folder, sizes, minutes, done=done)
     except CLI_ERRORS as exc:
         return fail(exc)
     print(table(rows))
     if args.json:
-        write_json({"command": " ".join(["python -m benchmarks.protocol", *(argv or sys.argv[1:])]), "runs": rows},
-                   args.json)
         print(f"wrote {args.json}")
     return 0
 
