@@ -148,3 +148,13 @@ class AccompanyValidation(Validation):
 def eval_steps(val_pieces: list) -> int:
     """Held-out steps (for the validation interval, as held-out tokens are for melodies)."""
     return sum(a.steps for a in val_pieces)
+
+
+def folder_style(arrangements, config) -> dict:
+    """What the training folder does that sampling may follow: parallel fifths
+    plus octaves per bar (composer.analysis.harmony_stats), mean over pieces."""
+    from composer.analysis.harmony_stats import parallels_per_bar
+    if not arrangements:
+        return {}
+    fifths, octaves = parallels_per_bar(arrangements, config)
+    return {"parallels_per_bar": round(fifths.mean + octaves.mean, 4)}

@@ -242,6 +242,9 @@ class StepLoop:
                 "transpose": list(self.c.transpose_range),
                 "train_config": self.c.to_dict()}
         if self.parts.accompany:
+            from training.accompany_data import folder_style
             summary.update(v.summary_fields())
+            train = [self.corpus.sequences[n] for n in self.split_names["train"]]
+            summary["folder_style"] = folder_style(train, self.tokenizer.config)
         # no paths of this machine in a file that may be shared (training/scrub.py)
         return shareable_summary(summary, self.files.out, private=self.c.private)

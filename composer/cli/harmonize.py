@@ -30,8 +30,9 @@ def add_harmonize_parser(sub) -> None:
     p.add_argument("--key", default=None, help="tonic of the key constraint (voices and chord roots), e.g. D, Bb")
     p.add_argument("--scale", default=None, help="major, minor, dorian, mixolydian, ... (with --key)")
     p.add_argument("--track", type=int, default=None, help="index of the melody track (default: the melody policy)")
-    p.add_argument("--no-parallels", action="store_true",
-                   help="no part moves into a parallel fifth or octave with the melody or a part above it")
+    p.add_argument("--parallels", choices=("auto", "avoid", "allow"), default="auto",
+                   help="parallel fifths and octaves between parts: avoid (no part moves into one with the melody "
+                        "or a part above it), allow, or auto (default: as the model's training folder did)")
     p.add_argument("--seed", type=int, default=None, help="same seed, same device -> same files")
     p.add_argument("--device", default="auto", help="auto (CUDA > MPS > CPU), cpu, cuda, cuda:N, mps")
     p.add_argument("--force", action="store_true", help="overwrite existing files")
@@ -47,7 +48,7 @@ def harmonize_paths(out_dir: Path, stem: str, count: int) -> list[Path]:
 def run_harmonize(args) -> int:
     request = HarmonizeRequest(count=args.count, temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
                                seed=args.seed, key=args.key, scale=args.scale, track=args.track,
-                               no_parallels=args.no_parallels)
+                               no_parallels={"auto": None, "avoid": True, "allow": False}[args.parallels])
     request.validate()
     song = read_midi(args.file)         # refuses a missing file, a FIFO or a device before any work
     check_folder_target(args.out, "--out")

@@ -33,6 +33,7 @@ from composer.services.generate import check_sampling_controls
 from composer.tasks import Progress, ProgressFn, ShouldStop, notify
 
 MAX_COUNT = 64
+PARALLELS_RARE = 0.05          # parallel fifths + octaves per bar below which a folder avoids them
 
 
 @dataclass
@@ -45,7 +46,9 @@ class HarmonizeRequest:
     key: str | None = None       # as GenerateRequest.key / scale: voices' pitch classes and chord roots in key
     scale: str | None = None
     track: int | None = None     # index of the melody track (None: the melody policy picks it)
-    no_parallels: bool = False   # no voice moves into a parallel fifth or octave with a line above it
+    # no voice moves into a parallel fifth or octave with a line above it; None: as the training folder
+    # does (avoided when it had fewer than PARALLELS_RARE a bar, see `avoids_parallels`)
+    no_parallels: bool | None = None
 
     def validate(self) -> None:
         if not 1 <= self.count <= MAX_COUNT:
@@ -64,6 +67,16 @@ class HarmonizeResult:
     seed: int
     arrangements: list[Arrangement] = field(default_factory=list)
     melody_track: int | None = None      # the input's melody track (None: an Arrangement was given)
+
+
+def avoids_parallels(loaded: LoadedModel, request: HarmonizeRequest) -> bool:
+    """Whether sampling keeps the parts out of parallel fifths and octaves:
+    as asked, else as the model's training folder did (Bach's chorales have
+    about 0.02 a bar; a rock band's power chords move in fifths all the time)."""
+    if request.no_parallels is not None:
+        return request.no_parallels
+    rate = (loaded.training.get("folder_style") or {}).get("parallels_per_bar")
+    return isinstance(rate, (int, float)) and rate < PARALLELS_RARE
 
 
 def require_accompany(loaded: LoadedModel) -> None:
@@ -131,8 +144,8 @@ def harmonize(loaded: LoadedModel, melody: Song | Arrangement, request: Harmoniz
             progress(Progress(done, total, "step", "harmonising"))
 
     voices, chords = sample_harmony(loaded.model, arr, config, request.count, request.sampling(), seed,
-                                    pitch_classes=keyed, root_classes=keyed, no_parallels=request.no_parallels,
-                                    progress=on_step,
+                                    pitch_classes=keyed, root_classes=keyed,
+                                    no_parallels=avoids_parallels(loaded, request), progress=on_step,
                                     should_stop=should_stop)
     arrangements = [replace(arr, voices=voices[i], chords=chords[i]) for i in range(request.count)]
     songs = [_song(melody, index, a, config) for a in arrangements]

@@ -111,3 +111,17 @@ def test_a_track_that_does_not_exist_is_named(harmonizer):
     song = Song(tracks=[Track(notes=scale_tune())])
     with pytest.raises(Exception, match="track 3 does not exist"):
         harmonize(load_model(harmonizer), song, HarmonizeRequest(track=3))
+
+
+def test_parallels_are_avoided_when_the_training_folder_avoided_them(harmonizer):
+    """--parallels auto follows the folder's rate stored in the model file; avoid/allow override it."""
+    from composer.services.harmonize import PARALLELS_RARE, avoids_parallels
+    loaded = load_model(harmonizer)
+    auto = HarmonizeRequest()
+    loaded.training["folder_style"] = {"parallels_per_bar": PARALLELS_RARE / 2}       # a chorale folder
+    assert avoids_parallels(loaded, auto) and not avoids_parallels(loaded, HarmonizeRequest(no_parallels=False))
+    loaded.training["folder_style"] = {"parallels_per_bar": 1.5}                      # power chords
+    assert not avoids_parallels(loaded, auto) and avoids_parallels(loaded, HarmonizeRequest(no_parallels=True))
+    loaded.training.pop("folder_style")                                               # a model made before
+    assert not avoids_parallels(loaded, auto)
+

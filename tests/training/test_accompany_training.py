@@ -36,6 +36,7 @@ def test_a_run_writes_an_accompaniment_model_that_learned(trained):
     assert s["val_bits_per_voice_note"] > 0
     assert (trained.checkpoint_dir / "best.model").exists()
     assert "val_bits_per_note" in trained.metrics_path.read_text()
+    assert s["folder_style"]["parallels_per_bar"] >= 0     # what harmonize's --parallels auto follows
 
 
 def test_info_describes_the_harmoniser(trained):
