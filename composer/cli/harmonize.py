@@ -10,6 +10,7 @@ from composer.model.modelfile import load_model
 from composer.music.midifile import read_midi
 from composer.paths import shown
 from composer.safe_write import check_folder_target
+from composer.services.defaults import DEFAULTS
 from composer.services.generate import check_writable, write_songs
 from composer.services.harmonize import HarmonizeRequest, harmonize, melody_arrangement, require_accompany
 from composer.services.primer import damage_warning
@@ -24,9 +25,11 @@ def add_harmonize_parser(sub) -> None:
     p.add_argument("file", type=Path, help="the song (.mid) whose melody is harmonised")
     p.add_argument("--count", type=int, default=4, help="how many versions (default 4)")
     p.add_argument("--out", type=Path, default=Path("songs"), help="output folder (default ./songs)")
-    p.add_argument("--temperature", type=float, default=1.0, help="randomness, > 0 (default 1.0)")
-    p.add_argument("--top-k", type=int, default=0, help="sample among the K likeliest choices (0 = off)")
-    p.add_argument("--top-p", type=float, default=1.0, help="nucleus sampling mass in (0, 1] (1 = off)")
+    p.add_argument("--temperature", type=float, default=DEFAULTS.temperature,
+                   help=f"randomness, > 0 (default {DEFAULTS.temperature})")
+    p.add_argument("--top-k", type=int, default=DEFAULTS.top_k, help="sample among the K likeliest choices (0 = off)")
+    p.add_argument("--top-p", type=float, default=DEFAULTS.top_p,
+                   help=f"nucleus sampling mass in (0, 1] (1 = off; default {DEFAULTS.top_p:g})")
     p.add_argument("--key", default=None, help="tonic of the key constraint (voices and chord roots), e.g. D, Bb")
     p.add_argument("--scale", default=None, help="major, minor, dorian, mixolydian, ... (with --key)")
     p.add_argument("--track", type=int, default=None, help="index of the melody track (default: the melody policy)")

@@ -29,6 +29,7 @@ from composer.representations.accompany.extract import arrangement_to_song, fold
 from composer.representations.accompany.grid import HOLD, REST, AccompanyConfig, Arrangement
 from composer.representations.base import UnusableMusic
 from composer.representations.melody import MelodyConfig, MelodyTokenizer
+from composer.services.defaults import DEFAULTS
 from composer.services.generate import check_sampling_controls
 from composer.tasks import Progress, ProgressFn, ShouldStop, notify
 
@@ -39,9 +40,9 @@ PARALLELS_RARE = 0.05          # parallel fifths + octaves per bar below which a
 @dataclass
 class HarmonizeRequest:
     count: int = 4               # arrangements of the one melody
-    temperature: float = 1.0
-    top_k: int = 0
-    top_p: float = 1.0
+    temperature: float = DEFAULTS.temperature     # the same sampling defaults as generate
+    top_k: int = DEFAULTS.top_k
+    top_p: float = DEFAULTS.top_p
     seed: int | None = None      # None: a fresh seed, reported in the result
     key: str | None = None       # as GenerateRequest.key / scale: voices' pitch classes and chord roots in key
     scale: str | None = None
