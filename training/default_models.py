@@ -52,8 +52,8 @@ RECIPES = {
         "corpus": "bach",
         "representation": "melody",
         "title": "Bach chorale harmoniser",
-        "use": ("`python -m composer harmonize` and the app's Harmonise use it when no accompaniment model is "
-                "chosen: it writes alto, tenor, bass and a chord label per beat under a melody."),
+        "use": ("`python -m composer harmonize default SONG.mid`, `generate --accompany default` and the app's "
+                "Harmonise use it: it writes alto, tenor, bass and a chord label per beat under a melody."),
         "metric": "bits per beat (chord label and the three voices' steps)",
         # small and fast: a 1x128 recurrent decoder reached 0.7 bits per chord label under the baselines in 5 minutes
         "settings": {"objective": "accompany", "accompany_voices": ("alto", "tenor", "bass"), "hidden": 128,

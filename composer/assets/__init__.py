@@ -6,6 +6,7 @@ from pathlib import Path
 
 MELODY_MODEL = "melody.model"          # the default of generate and of the app
 INFILL_MODEL = "melody-infill.model"   # the default of Regenerate selection with a melody model
+HARMONIZER_MODEL = "bach-harmonizer.model"   # `harmonize default ...`, `--accompany default`, the app's Harmonise
 
 
 def assets_dir() -> Path:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from composer.assets import HARMONIZER_MODEL, asset_path
 from composer.cli.progress import terminal_progress
 from composer.model.device import choose_device
 from composer.model.modelfile import load_model
@@ -21,7 +22,8 @@ def add_harmonize_parser(sub) -> None:
                        description="Keep the melody of FILE (a .mid file) and write COUNT versions with the parts "
                                    "of an accompaniment model (train FOLDER --objective accompany) under it: "
                                    "chords, a bass line, inner voices. The song's other tracks are left out.")
-    p.add_argument("model", type=Path, help="accompaniment model file")
+    p.add_argument("model", type=_model_path,
+                   help="accompaniment model file, or 'default' for the shipped Bach chorale harmoniser")
     p.add_argument("file", type=Path, help="the song (.mid) whose melody is harmonised")
     p.add_argument("--count", type=int, default=4, help="how many versions (default 4)")
     p.add_argument("--out", type=Path, default=Path("songs"), help="output folder (default ./songs)")
@@ -73,11 +75,16 @@ def run_harmonize(args) -> int:
     return 0
 
 
+def _model_path(text: str) -> Path:
+    """A model file, or 'default': the shipped harmoniser (composer/assets)."""
+    return asset_path(HARMONIZER_MODEL) if text == "default" else Path(text)
+
+
 def load_accompaniment(args, device):
     """The model of `generate --accompany MODEL` (None without the option), checked before generating."""
     if args.accompany is None:
         return None
-    loaded = load_model(args.accompany, device)
+    loaded = load_model(_model_path(str(args.accompany)), device)
     require_accompany(loaded)
     return loaded
 

@@ -111,7 +111,8 @@ def add_generate_parser(sub) -> None:
     p.add_argument("--phrase-bars", type=int, default=None, metavar="N",
                    help="bars per phrase of a named --form (default: --bars / phrases, else 4)")
     p.add_argument("--accompany", type=Path, default=None, metavar="MODEL",
-                   help="harmonise each piece with this accompaniment model (train FOLDER --objective accompany): "
+                   help="harmonise each piece with this accompaniment model ('default': the shipped Bach chorale "
+                        "harmoniser; or train FOLDER --objective accompany): "
                         "its chords and voices are written as tracks under the melody")
     p.add_argument("--vary", action="store_true",
                    help="with a named --form: resample the last bar(s) of each repeated phrase (a second ending)")

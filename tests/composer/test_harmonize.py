@@ -125,3 +125,21 @@ def test_parallels_are_avoided_when_the_training_folder_avoided_them(harmonizer)
     loaded.training.pop("folder_style")                                               # a model made before
     assert not avoids_parallels(loaded, auto)
 
+
+
+def test_the_shipped_bach_harmoniser_writes_three_voices_without_parallels(tune, tmp_path):
+    """`harmonize default`: the model in composer/assets, trained on chorales that avoid parallels."""
+    from composer.analysis.harmony_stats import parallels_per_bar
+    from composer.assets import HARMONIZER_MODEL, asset_path
+    from composer.services.harmonize import avoids_parallels
+    loaded = load_model(asset_path(HARMONIZER_MODEL))
+    assert loaded.is_accompany and avoids_parallels(loaded, HarmonizeRequest())
+    assert main(["harmonize", "default", str(tune), "--count", "2", "--seed", "3", "--out", str(tmp_path / "o"),
+                 "--quiet"]) == 0
+    written = sorted((tmp_path / "o").glob("*.mid"))
+    assert len(written) == 2
+    song = read_midi(written[0])
+    assert len(song.tracks) == 4 and all(t.notes for t in song.tracks)
+    result = harmonize(loaded, read_midi(tune), HarmonizeRequest(count=2, seed=3))
+    fifths, octaves = parallels_per_bar(result.arrangements, loaded.tokenizer.config)
+    assert fifths.count == octaves.count == 0

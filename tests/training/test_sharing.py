@@ -143,9 +143,12 @@ def paths_in(value) -> list[str]:
     return [value] if isinstance(value, str) and (value.startswith("/") or ".." in value.split("/")) else []
 
 
-@pytest.mark.parametrize("name", ["melody.model", "melody-infill.model"])
-def test_the_shipped_models_name_no_build_paths(name):
+@pytest.mark.parametrize("name, kind", [("melody.model", MelodyTokenizer().kind),
+                                        ("melody-infill.model", MelodyTokenizer().kind),
+                                        ("bach-harmonizer.model", "accompany")])
+def test_the_shipped_models_name_no_build_paths(name, kind):
     meta = read_metadata(assets_dir() / name)
     assert paths_in(meta.get("training")) == []
     assert "runs/" not in json.dumps(meta.get("training"))
-    assert MelodyTokenizer().kind == meta["representation"]["kind"]
+    assert meta["representation"]["kind"] == kind
+    assert (assets_dir() / name).with_suffix(".md").exists()          # its model card
