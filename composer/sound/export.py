@@ -48,8 +48,13 @@ def encode_audio(samples: np.ndarray, sample_rate: int, audio_format: str = "wav
             soundfile.write(buffer, pcm, int(sample_rate), format="FLAC", subtype="PCM_16")
         else:               # Ogg Vorbis: lossy, about a tenth of WAV's size, for sharing and web pages
             # compression 0.85: about 60 kbit/s stereo, 16 bars of melody (35 s) in about 270 KB
-            soundfile.write(buffer, np.clip(samples, -1.0, 1.0).astype(np.float32), int(sample_rate),
-                            format="OGG", subtype="VORBIS", compression_level=0.85)
+            audio = np.clip(samples, -1.0, 1.0).astype(np.float32)
+            with soundfile.SoundFile(buffer, "w", int(sample_rate), audio.shape[1], format="OGG",
+                                     subtype="VORBIS", compression_level=0.85) as out:
+                # a second at a time: libvorbis can overflow its stack on a long buffer written at once
+                # (libsndfile issue 1095; python-soundfile 396): a four-part chorale crashed the app
+                for start in range(0, len(audio), int(sample_rate)):
+                    out.write(audio[start:start + int(sample_rate)])
         return buffer.getvalue()
     raise ValueError(f"audio format must be one of {', '.join(AUDIO_FORMATS)}, got {audio_format!r}")
 

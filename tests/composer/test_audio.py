@@ -4,6 +4,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import wave
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -306,3 +307,16 @@ def test_a_soundfont_over_the_size_cap_is_refused_before_loading(tmp_path):
     fine = tmp_path / "small.sf2"
     fine.write_bytes(b"RIFF")
     assert resolve_soundfont(fine) == fine
+
+
+def test_a_long_four_part_piece_encodes_to_ogg_without_crashing(tmp_path):
+    """libvorbis overflowed its stack on this harmonised chorale written in one call (a segfault that
+    took the app down); encoding a second at a time does not. Run in a child: a crash is its exit code."""
+    song = Path(__file__).resolve().parent.parent / "data" / "harmonised-chorale.mid"
+    code = ("import sys; from composer.music.midifile import read_midi; from composer.sound.export import "
+            "write_audio; write_audio(read_midi(sys.argv[1]), sys.argv[2], audio_format='ogg')")
+    out = tmp_path / "chorale.ogg"
+    done = subprocess.run([sys.executable, "-c", code, str(song), str(out)], capture_output=True, text=True,
+                          timeout=600)
+    assert done.returncode == 0, done.stderr[-500:]
+    assert out.stat().st_size > 10_000
