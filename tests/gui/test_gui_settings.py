@@ -34,6 +34,7 @@ def test_every_control_round_trips_through_a_restart(qtbot, make_window, gui_set
     t.length_unit.setCurrentText("epochs")
     t.epochs.setValue(3.5)
     t.val_share.setValue(0.15)
+    t.form.auto_size.setChecked(False)          # the user's own transposition
     t.transpose_low.setValue(-5)
     t.transpose_high.setValue(6)
     window.tabs.setCurrentIndex(1)
@@ -58,6 +59,7 @@ def test_every_control_round_trips_through_a_restart(qtbot, make_window, gui_set
     assert (t.steps.value(), t.val_share.value(), t.transpose_low.value(), t.transpose_high.value()) == \
         (1234, 0.15, -5, 6)
     assert (t.length_unit.currentText(), t.epochs.value()) == ("epochs", 3.5)
+    assert not t.form.auto_size.isChecked()
     assert t.epochs.isVisibleTo(again) and not t.steps.isVisibleTo(again)
     config = t.config()
     assert (config.epochs, config.steps, config.cell, config.transpose) == (3.5, None, "gru", (-5, 6))

@@ -331,7 +331,7 @@ def test_the_train_tab_shows_and_uses_what_is_chosen_for_the_folder(qtbot, make_
     text = view.form.chosen_label.text()
     assert "chosen for 6 file(s), 192 notes" in text and "transposition off" in text
     view.steps.setValue(5000)                         # many passes over six tunes: the label follows
-    assert "transposition -2..+2 semitones" in view.form.chosen_label.text()
+    assert "transposition -5..+6 semitones" in view.form.chosen_label.text()
     assert view.config().transpose is None            # the trainer chooses the same
     view.form.auto_size.setChecked(False)
     assert view.transpose_low.isEnabled() and view.form.chosen_label.isHidden()

@@ -7,7 +7,15 @@ import pytest
 
 from composer.corpus.ingest import FileResult, IngestReport
 from training.config import DEFAULT_EPOCHS, MELODY_TRANSPOSE, TrainConfig
-from training.sizing import NOMINAL_TOKENS_PER_S, PASSES_FOR_TRANSPOSE, choose, expected_passes, resolve
+from training.sizing import (
+    NOMINAL_TOKENS_PER_S,
+    PASSES_FOR_TRANSPOSE,
+    PASSES_FOR_WIDE,
+    WIDE_TRANSPOSE,
+    choose,
+    expected_passes,
+    resolve,
+)
 
 
 def report_of(notes_per_file: list[int]) -> IngestReport:
@@ -33,12 +41,14 @@ def test_passes_come_from_the_shortest_length():
 def test_transposition_is_off_for_a_run_that_sees_each_note_few_times():
     report = report_of([250] * 100)                 # 100,000 melody tokens, 90,000 trained on
     short = choose(config(steps=300), report)       # 300 x 4,096 / 90,000: about 14 passes
+    middle = choose(config(steps=1000), report)     # about 46
     long = choose(config(steps=3000), report)       # about 137
-    assert short.passes < PASSES_FOR_TRANSPOSE <= long.passes
-    assert (short.transpose, long.transpose) == ((0, 0), MELODY_TRANSPOSE)
+    assert short.passes < PASSES_FOR_TRANSPOSE <= middle.passes < PASSES_FOR_WIDE <= long.passes
+    assert (short.transpose, middle.transpose, long.transpose) == ((0, 0), MELODY_TRANSPOSE, WIDE_TRANSPOSE)
     assert (long.notes, long.files) == (25_000, 100)                  # the skipped file does not count
     assert "transposition off" in short.lines()[0] and "fewer than" in short.lines()[1]
-    assert "about 137 passes" in long.lines()[0] and "-2..+2 semitones" in long.lines()[0]
+    assert "about 137 passes" in long.lines()[0] and "-5..+6 semitones" in long.lines()[0]
+    assert "-2..+2 semitones" in middle.lines()[0]
     assert choose(config(steps=3000, representation="performance"), report).transpose == (0, 0)
 
 
@@ -62,8 +72,8 @@ def test_train_prints_and_stores_the_choice(tmp_path, capsys):
     assert main(["train", str(tmp_path / "small"), "--out", str(model), "--steps", "2000", "--minutes", "0.02",
                  *tiny]) == 0           # 2,000 steps x 32 tokens, or 1.2 s at the nominal speed: > 100 passes
     err = capsys.readouterr().err
-    assert "chosen for 4 file(s), 160 notes, about" in err and "transposition -2..+2 semitones" in err
-    assert read_metadata(model)["training"]["train_config"]["transpose"] == list(MELODY_TRANSPOSE)
+    assert "chosen for 4 file(s), 160 notes, about" in err and "transposition -5..+6 semitones" in err
+    assert read_metadata(model)["training"]["train_config"]["transpose"] == list(WIDE_TRANSPOSE)
     assert main(["train", str(tmp_path / "small"), "--out", str(model), "--steps", "2", "--transpose=-1:1",
                  "--force", *tiny]) == 0
     assert "chosen for" not in capsys.readouterr().err
