@@ -159,8 +159,13 @@ class ArrangeBar(QWidget):
 
     def _update(self) -> None:
         ready = self.song is not None and not self.busy
-        self.harmonize_button.setEnabled(ready and self.harmony_model.path() is not None)
-        self.drums_button.setEnabled(ready and self.drums_model.path() is not None)
+        for button, choice, tip, missing in (
+                (self.harmonize_button, self.harmony_model, HARMONY_TIP,
+                 "No accompaniment model yet: open one in the list beside (train FOLDER --objective accompany)"),
+                (self.drums_button, self.drums_model, DRUMS_TIP,
+                 "No drums model yet: open one in the list beside (train FOLDER --representation drums)")):
+            button.setEnabled(ready and choice.path() is not None)
+            button.setToolTip(tip if choice.path() is not None else missing)
         self.part_button.setEnabled(ready and self.part.count() > 0)
         self.part.setEnabled(self.part.count() > 0)
         self.part_button.setVisible(self.part.count() > 0)

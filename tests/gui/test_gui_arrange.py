@@ -183,3 +183,18 @@ def test_a_wrong_model_or_no_melody_gets_the_clis_message(qtbot, view, models, t
     cli = cli_message(capsys, "harmonize", models / "satb.model", drums_file, "--out", out, "--quiet")
     app = app_message(qtbot, view, bar.harmonize_button)
     assert cli == app and "no melody to harmonise" in app
+
+
+def test_a_shipped_harmoniser_is_not_the_model_generate_starts_with(models, tiny_melody_model, tmp_path):
+    """("bach-harmonizer" sorts before "melody": the picker still starts on the melody model.)"""
+    import shutil
+
+    from gui.catalog import discover, preferred_index
+    assets = tmp_path / "assets"
+    assets.mkdir()
+    shutil.copy(models / "satb.model", assets / "bach-harmonizer.model")
+    shutil.copy(models / "kit.model", assets / "drums.model")
+    shutil.copy(tiny_melody_model, assets / "melody.model")
+    entries = discover(tmp_path / "none", [], assets)
+    assert [e.path.name for e in entries] == ["melody.model", "bach-harmonizer.model", "drums.model"]
+    assert entries[preferred_index(entries, "")].path.name == "melody.model"
