@@ -192,6 +192,9 @@ class Arranging:
                                                 step + " (take {take})")
             text = (f"{len(outcome.songs)} take(s), seed {outcome.seed}, in {outcome.seconds:.1f} s "
                     f"({outcome.loaded.summary()}); pick one and Use this take")
+            if task.what == "accompaniment":
+                text += (f". Every accompaniment part is new, not only {task.part_label} (the harmoniser writes "
+                         "them together); the melody and drums are kept")
         self.message.setText(text)
         self.status.emit(text)
 

@@ -127,11 +127,15 @@ def test_regenerate_an_accompaniment_part_keeps_melody_and_drums_and_says_the_ot
     song = results.current_song()
     assert [t.is_drum for t in song.tracks] == [False, False, False, False, True]   # drums kept under the parts
     assert [bar.part.itemData(i) for i in range(bar.part.count())] == [1, 2, 3, 4]  # not the melody
+    with qtbot.waitSignal(view.dialogs.errorShown) as blocker:
+        view.regenerate_part(0)
+    assert "is the melody: Regenerate part keeps it" in blocker.args[0].text() and view.job is None
     bar.part.setCurrentIndex(1)
     messages = []
     view.status.connect(messages.append)
     run(qtbot, view, bar.part_button)
     assert "the other accompaniment parts are made again too" in messages[0]
+    assert "Every accompaniment part is new, not only Tenor" in view.message.text()
     for take in results.infill_panel.takes:
         assert take.tracks[0] is song.tracks[0] and take.tracks[4] is song.tracks[4] and len(take.tracks) == 5
 
