@@ -1,4 +1,4 @@
-"""The Arrange row of the results: Harmonise and Add drums on the selected
+"""The Arrange column beside the variation list: Harmonise and Add drums on the selected
 variation, each with its model, and Regenerate part on a song of several
 parts. The row only asks; gui/arrange_jobs.py runs the services on a worker
 and offers the takes in the infill takes panel (gui/infill.py).
@@ -14,11 +14,12 @@ from dataclasses import replace
 from pathlib import Path
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QPushButton, QWidget
+from PySide6.QtWidgets import QComboBox, QPushButton, QVBoxLayout, QWidget
 
 from composer.errors import ComposerError
 from composer.music.song import Song
 from gui.catalog import ModelEntry
+from gui.controls import row_of
 from gui.parts import part_name
 
 OPEN_ITEM = "Open model file..."
@@ -75,7 +76,7 @@ class ModelChoice(QComboBox):
         super().__init__(parent)
         self.kind = kind
         self.opened: Path | None = None
-        self.setMinimumContentsLength(14)
+        self.setMinimumContentsLength(10)
         self.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.activated.connect(self._on_activated)
 
@@ -103,7 +104,8 @@ class ModelChoice(QComboBox):
 
 
 class ArrangeBar(QWidget):
-    """Harmonise [model], Add drums [model], Regenerate part [part]."""
+    """Harmonise [model], Add drums [model], Regenerate part [part], one under the
+    other beside the variation list."""
 
     harmonizeRequested = Signal(object)       # Path of the accompaniment model
     drumsRequested = Signal(object)           # Path of the drums model
@@ -123,12 +125,13 @@ class ArrangeBar(QWidget):
         self.part.setToolTip("The part Regenerate part makes again")
         self.part_button = QPushButton("Regenerate part")
         self.part_button.setToolTip(PART_TIP)
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        for widget in (self.harmonize_button, self.harmony_model, self.drums_button, self.drums_model,
-                       self.part_button, self.part):
-            layout.addWidget(widget)
-        layout.addStretch(1)
+        self.rows = [row_of(self.harmonize_button, self.harmony_model), row_of(self.drums_button, self.drums_model),
+                     row_of(self.part_button, self.part)]
+        box = QVBoxLayout(self)
+        box.setContentsMargins(0, 0, 0, 0)
+        for row in self.rows:
+            box.addWidget(row)
+        box.addStretch(1)
         self.song: Song | None = None
         self.busy = False
         self.harmonize_button.clicked.connect(lambda: self._request(self.harmony_model, self.harmonizeRequested))
@@ -167,9 +170,7 @@ class ArrangeBar(QWidget):
             button.setEnabled(ready and choice.path() is not None)
             button.setToolTip(tip if choice.path() is not None else missing)
         self.part_button.setEnabled(ready and self.part.count() > 0)
-        self.part.setEnabled(self.part.count() > 0)
-        self.part_button.setVisible(self.part.count() > 0)
-        self.part.setVisible(self.part.count() > 0)
+        self.rows[2].setVisible(self.part.count() > 0)
 
     def _request(self, choice: ModelChoice, signal) -> None:
         path = choice.path()

@@ -133,6 +133,7 @@ class ResultsPanel(HistorySteps, QWidget):
         lists = QHBoxLayout()
         lists.addWidget(self.variations, 1)
         lists.addWidget(self.infill_panel, 1)
+        lists.addWidget(self.arrange)
         list_box = WrappingBox()
         list_layout = QVBoxLayout(list_box)
         list_layout.setContentsMargins(0, 0, 0, 0)
@@ -143,7 +144,6 @@ class ResultsPanel(HistorySteps, QWidget):
         list_layout.addLayout(heading)
         list_layout.addLayout(lists, 1)
         list_layout.addWidget(self.parts)
-        list_layout.addWidget(self.arrange)
         self.body = ResultsBody(list_box, lists, actions, self.roll, self.variations)
         self.splitter = self.body.splitter
         layout = QVBoxLayout(self)
