@@ -1,6 +1,6 @@
 """The Arrange column beside the variation list: Harmonise and Add drums on the selected
 variation, each with its model, and Regenerate part on a song of several
-parts. The row only asks; gui/arrange_jobs.py runs the services on a worker
+parts. It only asks; gui/arrange_jobs.py runs the services on a worker
 and offers the takes in the infill takes panel (gui/infill.py).
 
 Which part can be made again alone: a drum track (a drums model writes it
