@@ -44,6 +44,11 @@ class ModelEntry:
     def usable(self) -> bool:
         return not self.error
 
+    @property
+    def generates(self) -> bool:
+        """A model Generate can use: not infill, accompaniment or drums (those act on a song)."""
+        return self.usable and not self.infill and self.representation not in ("accompany", "drums")
+
     def label(self) -> str:
         if self.error:
             return f"{self.name} (unusable)"
@@ -77,8 +82,8 @@ def describe(path: str | os.PathLike, origin: str) -> ModelEntry:
 
 
 def discover(user_dir: Path, recent: list[str], assets_dir: Path = ASSETS_DIR) -> list[ModelEntry]:
-    """Every model to offer, defaults first (left-to-right models before infill
-    ones), without duplicates."""
+    """Every model to offer, defaults first (the models that generate before infill,
+    accompaniment and drums ones), without duplicates."""
     from composer.model.modelfile import MODEL_SUFFIX
     seen: set[Path] = set()
     out: list[ModelEntry] = []
@@ -92,7 +97,7 @@ def discover(user_dir: Path, recent: list[str], assets_dir: Path = ASSETS_DIR) -
 
     for path in sorted(assets_dir.glob(f"*{MODEL_SUFFIX}")):
         add(path, "default")
-    out.sort(key=lambda e: e.infill)           # stable: "melody" before "melody-infill"
+    out.sort(key=lambda e: not e.generates)    # stable: "melody" before "melody-infill" and "bach-harmonizer"
     if user_dir.is_dir():
         for path in sorted(user_dir.glob(f"*{MODEL_SUFFIX}"), key=lambda p: p.stat().st_mtime, reverse=True):
             add(path, "trained")
@@ -102,8 +107,8 @@ def discover(user_dir: Path, recent: list[str], assets_dir: Path = ASSETS_DIR) -
 
 
 def preferred_index(entries: list[ModelEntry], current: str) -> int:
-    """The entry at path `current`, else the first usable left-to-right model, else the first (-1: none)."""
-    fallback = next((i for i, e in enumerate(entries) if e.usable and not e.infill), 0 if entries else -1)
+    """The entry at path `current`, else the first model that generates, else the first (-1: none)."""
+    fallback = next((i for i, e in enumerate(entries) if e.generates), 0 if entries else -1)
     return next((i for i, e in enumerate(entries) if str(e.path) == current
                  or e.path.resolve() == Path(current).resolve()), fallback)
 

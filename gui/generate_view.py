@@ -25,6 +25,7 @@ from composer.errors import ComposerError
 from composer.music.song import Song
 from composer.services.defaults import FREE
 from composer.tasks import Progress
+from gui.arrange_jobs import Arranging
 from gui.catalog import INFILL_NOTE, ModelEntry, file_stamp
 from gui.controls import GenerateControls
 from gui.dialogs import Dialogs
@@ -48,7 +49,7 @@ if TYPE_CHECKING:     # these import torch, which loads behind the window (gui/s
 MIDI_SUFFIXES = (".mid", ".midi", ".kar")
 
 
-class GenerateView(ModelPicking, SelectionInfill, PrimerChoice, QWidget):
+class GenerateView(ModelPicking, SelectionInfill, Arranging, PrimerChoice, QWidget):
     busyChanged = Signal(bool)
     status = Signal(str)
 
@@ -156,6 +157,7 @@ class GenerateView(ModelPicking, SelectionInfill, PrimerChoice, QWidget):
         self.results.continueRequested.connect(self.continue_from)
         self.results.regenerateRequested.connect(self.regenerate_from_bar)
         self.results.infillRequested.connect(self.regenerate_selection)
+        self.connect_arrange()
         self.results.status.connect(self.status)
         self.results.primerRestored.connect(self.restore_primer)
         self.results.undo_stack.indexChanged.connect(self._on_history_step)

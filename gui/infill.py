@@ -110,6 +110,7 @@ class InfillPanel(QWidget):
         self.takes: list[Song] = []
         self.row = -1                       # the variation the takes were made from
         self.bars: tuple[int, int] | None = None
+        self.step_label = ""                # the history step of an accepted take ("": of the bars)
         self.span_beats: tuple[float, float] = (0.0, 0.0)
         self.title = QLabel("Takes")
         self.list = QListWidget()
@@ -134,16 +135,29 @@ class InfillPanel(QWidget):
 
     def set_takes(self, row: int, original: Song, result: InfillResult, bars: tuple[int, int]) -> None:
         """Offer `result.songs` as takes for variation `row`; selects the first take."""
-        self.row, self.original, self.takes, self.bars = row, original, list(result.songs), bars
         self.span_beats = tuple(result.span_beats)
         span = f"bar {bars[0]}" if bars[0] == bars[1] else f"bars {bars[0]}-{bars[1]}"
-        self.title.setText(f"Takes for {span} of variation {row + 1}")
+        start, end = self.span_beats
+        lines = [f"{len(notes_between(song, start, end))} notes in the span" for song in [original, *result.songs]]
+        self._offer(row, original, list(result.songs), f"Takes for {span} of variation {row + 1}", lines, bars)
+
+    def set_song_takes(self, row: int, original: Song, songs: list[Song], title: str, lines: list[str],
+                       step_label: str) -> None:
+        """Offer whole-song takes (Harmonise, Add drums, Regenerate part: gui/arrange_jobs.py);
+        `lines`: what each row says after "Original: " / "Take k: "; `step_label`: the history
+        entry of the take accepted ("{take}" is replaced by its number)."""
+        self.span_beats = (0.0, 0.0)           # (no span: no outlines of replaced notes)
+        self._offer(row, original, songs, title, lines, None, step_label)
+
+    def _offer(self, row: int, original: Song, songs: list[Song], title: str, lines: list[str],
+               bars: tuple[int, int] | None, step_label: str = "") -> None:
+        self.row, self.original, self.takes, self.bars, self.step_label = row, original, songs, bars, step_label
+        self.title.setText(title)
         self.list.blockSignals(True)
         self.list.clear()
-        start, end = self.span_beats
-        self.list.addItem(f"Original: {len(notes_between(original, start, end))} notes in the span")
-        for k, song in enumerate(self.takes):
-            self.list.addItem(f"Take {k + 1}: {len(notes_between(song, start, end))} notes in the span")
+        self.list.addItem(f"Original: {lines[0]}")
+        for k, line in enumerate(lines[1:]):
+            self.list.addItem(f"Take {k + 1}: {line}")
         self.list.blockSignals(False)
         self.show()
         self.list.setCurrentRow(1 if self.takes else 0)
@@ -160,7 +174,7 @@ class InfillPanel(QWidget):
     def discard(self) -> None:
         """Close the takes without changing anything."""
         was_open = self.is_open()
-        self.original, self.takes, self.row, self.bars = None, [], -1, None
+        self.original, self.takes, self.row, self.bars, self.step_label = None, [], -1, None, ""
         self.list.blockSignals(True)
         self.list.clear()
         self.list.blockSignals(False)

@@ -32,6 +32,7 @@ class ModelPicking:
         index = preferred_index(self.entries, current)
         self.model_combo.setCurrentIndex(index if index >= 0 else self.model_combo.count() - 1)
         self.model_combo.blockSignals(False)
+        self.results.arrange.set_models(self.entries)
         self._on_model_changed(self.model_combo.currentIndex())
 
     def show_loading(self) -> None:

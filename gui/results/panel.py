@@ -14,6 +14,7 @@ from composer.errors import ComposerError
 from composer.music.midifile import read_midi
 from composer.music.song import Song
 from composer.services.primer import damage_warning
+from gui.arrange import ArrangeBar
 from gui.controls import row_of
 from gui.dialogs import MIDI_FILTER, Dialogs
 from gui.flow_layout import FlowLayout, WrappingBox
@@ -87,6 +88,7 @@ class ResultsPanel(HistorySteps, QWidget):
         self.roll = PianoRoll()
         self.infill_panel = InfillPanel()
         self.parts = PartsLegend()               # a song of several parts: colours, mute, solo, export
+        self.arrange = ArrangeBar()              # Harmonise, Add drums, Regenerate part (gui/arrange_jobs.py)
         self.history = History(self)
         self.edit = EditActions(self, self.roll, self.history.undo_action, self.history.redo_action)
         self.sound = SoundOutput(settings, dialogs, self)
@@ -131,6 +133,7 @@ class ResultsPanel(HistorySteps, QWidget):
         lists = QHBoxLayout()
         lists.addWidget(self.variations, 1)
         lists.addWidget(self.infill_panel, 1)
+        lists.addWidget(self.arrange)
         list_box = WrappingBox()
         list_layout = QVBoxLayout(list_box)
         list_layout.setContentsMargins(0, 0, 0, 0)
@@ -251,6 +254,7 @@ class ResultsPanel(HistorySteps, QWidget):
             self.roll.set_song(song, self.variations.primer_beats, keep_view=keep_view)
         self.roll.set_sections(self.sections if song is not None else [])
         self.show_parts(song)
+        self.arrange.set_song(song)
         if song is not None:
             bars = bar_count(song)
             self.regen_bar.setMaximum(max(2, bars))
@@ -260,6 +264,7 @@ class ResultsPanel(HistorySteps, QWidget):
     def set_busy(self, busy: bool) -> None:
         self._busy = busy
         self.history.set_busy(busy)
+        self.arrange.set_busy(busy)
         self._update_buttons()
 
     def set_generate_reason(self, reason: str) -> None:

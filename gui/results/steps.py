@@ -76,8 +76,12 @@ class HistorySteps:
 
     def _on_take_accepted(self, song: Song) -> None:
         panel = self.infill_panel
-        first, last = panel.bars
         row, take = panel.row, panel.list.currentRow()     # (the step discards the panel)
+        if panel.step_label:
+            label = panel.step_label.format(take=take)
+            self._record_song(row, song, label, f"{label[:1].upper()}{label[1:]} (Ctrl+Z undoes it)")
+            return
+        first, last = panel.bars
         span = f"bar {first}" if first == last else f"bars {first}-{last}"
         self._record_song(row, song, f"regenerate {span} of variation {row + 1} (take {take})",
                           f"Replaced {span} of variation {row + 1} (Ctrl+Z undoes it)")
