@@ -53,7 +53,9 @@ def run(qtbot, view, button) -> None:
 
 def test_the_model_lists_offer_the_models_of_their_kind(view, models):
     bar = view.results.arrange
-    assert [bar.harmony_model.itemText(i) for i in range(bar.harmony_model.count())] == ["satb", "Open model file..."]
+    # the shipped Bach harmoniser (composer/assets) is offered beside the user's own
+    assert [bar.harmony_model.itemText(i) for i in range(bar.harmony_model.count())] == [
+        "bach-harmonizer", "satb", "Open model file..."]
     assert [bar.drums_model.itemText(i) for i in range(bar.drums_model.count())] == ["kit", "Open model file..."]
     assert bar.harmonize_button.isEnabled() and bar.drums_button.isEnabled()
     assert not bar.part_button.isVisible()                   # one part: nothing to make again alone
