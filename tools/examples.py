@@ -34,6 +34,10 @@ def _roll_png(song, sections, path: Path) -> None:
     roll.resize(1100, 360)
     roll.set_sections(sections)
     roll.set_song(song)
+    if len(song.tracks) > 1:            # a colour per part, as the app draws them (gui/parts.py)
+        from gui.parts import part_color
+        colors = {n: part_color(i, t) for i, t in enumerate(song.tracks) for n in t.notes}
+        roll.set_parts(colors, [n for t in song.tracks if t.is_drum for n in t.notes])
     roll.grab().save(str(path))
 
 
