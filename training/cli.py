@@ -75,10 +75,7 @@ def add_train_parser(sub) -> None:
                                    "Ctrl-C writes a checkpoint and stops; --resume continues it.")
     p.add_argument("folder", type=Path, help="folder of .mid/.midi files")
     p.add_argument("--out", type=Path, default=None, help="model file to write (default: FOLDER_NAME.model)")
-    p.add_argument("--representation", choices=REPRESENTATIONS, default=d.representation,
-                   help="melody: one line; performance: all parts merged as a piano performance (timing and "
-                        "dynamics); frames: all parts on a sixteenth-note grid (chorales, block chords). "
-                        "Default %(default)s")
+    p.add_argument("--representation", choices=REPRESENTATIONS, default=d.representation)   # docs/training.md
     p.add_argument("--track", type=_track, default=None, help="melody policy: take this track (index or name)")
     p.add_argument("--chords", choices=("highest", "lowest"), default=d.chords,
                    help="melody policy: which note of a chord to keep (default highest)")

@@ -170,12 +170,16 @@ PERFORMANCE_FORM_REASON = ("a performance model has no meter or beat grid (note 
                            "so bars and repeated bars are not defined")
 
 
-def form_section(generated_songs, folder_songs, folder_names: list[str], bars: int, melody: bool) -> dict:
+FRAMES_FORM_REASON = "the form statistics are defined on one line of melody, and a frames model writes all parts"
+
+
+def form_section(generated_songs, folder_songs, folder_names: list[str], bars: int, kind: str) -> dict:
     """The `form` of an EvalResult: both sides' composer.analysis.form statistics
-    of the first `bars` bars, or {"bars": None, "skipped": reason} for a performance model."""
+    of the first `bars` bars, or {"bars": None, "skipped": reason} for a model of
+    another `kind` than melody."""
     from composer.analysis.form import form_stats
-    if not melody:
-        return {"bars": None, "skipped": PERFORMANCE_FORM_REASON}
+    if kind != "melody":
+        return {"bars": None, "skipped": FRAMES_FORM_REASON if kind == "frames" else PERFORMANCE_FORM_REASON}
     folder = form_stats(folder_songs, bars).to_dict()
     folder["files"] = list(folder_names)
     return {"bars": bars, "generated": form_stats(generated_songs, bars).to_dict(), "folder": folder}
@@ -304,7 +308,6 @@ def evaluate(config: EvalConfig, progress: ProgressFn | None = None,
     progress(Progress) in the stages "scanning", "training data", "likelihood", "generating"."""
     from composer.analysis.stats import compare_sets, set_features
     from composer.model.copyindex import CopyIndex
-    from composer.representations.melody import MelodyTokenizer
     from composer.services.generate import GenerateRequest, generate
 
     started = time.monotonic()
@@ -323,13 +326,12 @@ def evaluate(config: EvalConfig, progress: ProgressFn | None = None,
     notify(progress, 0, 1, "pass", "likelihood")
     likelihood = _likelihood(run.loaded, [corpus.sequences[n] for n in used.eval_names], used.fit_seqs, run.device)
     notify(progress, 1, 1, "pass", "likelihood")
-    melody = isinstance(tok, MelodyTokenizer)
     grid = tok.kind != "performance"                                   # melody and frames: a length in bars
     request = GenerateRequest(count=config.samples, bars=config.bars if grid else None,
                               seconds=None if grid else config.seconds, temperature=config.temperature,
                               seed=config.seed, form="free")     # the model's own music, not the planner's
     generated = generate(run.loaded, request, progress=progress, should_stop=should_stop)
-    reference = [tok.decode(corpus.sequences[n]) for n in names]       # the melody the model sees
+    reference = [tok.decode(corpus.sequences[n]) for n in names]       # the music the model sees
     index = (CopyIndex.from_corpus(used.index_pieces, tok, should_stop=should_stop)
              if used.index_pieces is not None else run.loaded.copy_index())
     return EvalResult(
@@ -341,7 +343,7 @@ def evaluate(config: EvalConfig, progress: ProgressFn | None = None,
         generation={"samples": config.samples, "seed": generated.seed, "bars": request.bars,
                     "seconds": request.seconds, "temperature": config.temperature, "device": run.device_reason},
         skipped=skipped, skipped_files=skipped["count"],
-        form=form_section(generated.songs, reference, names, config.bars, melody),
+        form=form_section(generated.songs, reference, names, config.bars, tok.kind),
         texture=texture_section(tok, generated.tokens, generated.songs, reference),
         seconds=round(time.monotonic() - started, 2))
 

@@ -74,6 +74,7 @@ def test_eval_reports_the_texture_of_a_frames_model(frames_model, tmp_path, caps
     assert main(["eval", str(frames_model), str(frames_model.parent / "chorales"), "--samples", "2", "--bars", "2",
                  "--workers", "1", "--quiet"]) == 0
     out = capsys.readouterr().out
-    assert "voices at once" in out and "notes ended at the" not in out
+    assert "voices at once" in out and "notes ended at the" not in out and "performance" not in out
+    assert "a frames model writes all parts" in out
     folder_voices = next(line for line in out.splitlines() if line.startswith("voices at once")).split()[-1]
     assert float(folder_voices) == pytest.approx(4.0)
