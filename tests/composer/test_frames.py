@@ -226,3 +226,13 @@ def read_midi_bytes_length(song) -> float:
     import mido
     midi = mido.MidiFile(file=io.BytesIO(song_to_bytes(song)))
     return max(sum(m.time for m in track) for track in midi.tracks) / midi.ticks_per_beat
+
+
+def test_the_shipped_polyphonic_model_writes_four_voices_from_the_first_beat():
+    from composer.analysis.texture import texture
+    from composer.assets import asset_path
+    from composer.services.generate import GenerateRequest, generate
+    loaded = load_model(asset_path("polyphonic.model"), "cpu")
+    songs = generate(loaded, GenerateRequest(count=3, bars=4, seed=2)).songs
+    assert all(song.notes and min(n.start for n in song.notes) < 1.0 for song in songs)
+    assert 3.5 <= texture(songs).mean_voices <= 4.5
