@@ -195,10 +195,10 @@ class GenerateControls(QWidget):
         self.new_seed_button.clicked.connect(self.new_seed)
 
     def set_kind(self, kind: str) -> None:
-        """Show bars for melody models, seconds for performance models."""
+        """Show bars for the grid models (melody, frames), seconds for performance models."""
         self.kind = kind
-        self.form.setRowVisible(self.bars, kind == "melody")
-        self.form.setRowVisible(self.seconds, kind != "melody")
+        self.form.setRowVisible(self.bars, kind != "performance")
+        self.form.setRowVisible(self.seconds, kind == "performance")
         self.form.setRowVisible(self.meter, kind != "performance")     # performance models have no meter
         self.form_control.set_kind(kind)
 
@@ -228,10 +228,10 @@ class GenerateControls(QWidget):
         GenerateRequest.validate holds the rules, for the CLI and the app alike)."""
         from composer.services.generate import GenerateRequest  # (imports torch: not before the window shows)
         low, high = self.pitch_low.value(), self.pitch_high.value()
-        melody = self.kind == "melody"
+        grid = self.kind != "performance"
         return GenerateRequest(
-            count=self.count.value(), bars=self.bars.value() if melody else None,
-            seconds=None if melody else self.seconds.value(), temperature=self.temperature.value(),
+            count=self.count.value(), bars=self.bars.value() if grid else None,
+            seconds=None if grid else self.seconds.value(), temperature=self.temperature.value(),
             top_p=self.top_p.value(), seed=self.seed.value(),
             key=self.key_and_scale()[0], scale=self.scale.currentData(), time_signature=self.time_signature(),
             pitch_low=low, pitch_high=high, tempo=self.tempo.value(), program=self.instrument.currentIndex(),

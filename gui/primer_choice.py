@@ -20,7 +20,7 @@ NO_PRIMER = "none: the model starts from scratch"
 
 def primer_length(song: Song, kind: str) -> str:
     """How long a primer is, in the unit of the model's length control."""
-    if kind != "melody":
+    if kind == "performance":
         return f"{song.duration_seconds:.1f} s"
     bars = bar_count(song)
     return f"{bars} bar" if bars == 1 else f"{bars} bars"

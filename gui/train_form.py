@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 
 from gui.controls import row_of
 from gui.settings import Settings
+from training.config import REPRESENTATIONS
 
 # layers, hidden units, embedding size of each preset
 SIZE_PRESETS = {"small": (2, 256, 128), "medium": (2, 512, 256), "large": (3, 768, 256)}
@@ -45,7 +46,11 @@ class TrainForm(QGroupBox):
         self.name = QLineEdit()
         self.name.setToolTip(f"The model is saved as NAME.model in {user_models_dir}")
         self.representation = QComboBox()
-        self.representation.addItems(["melody", "performance", "drums"])
+        self.representation.addItems(list(REPRESENTATIONS))
+        self.representation.setToolTip(
+            "melody: one line of each file (folk tunes, songs); frames: all parts on a sixteenth-note grid "
+            "(chorales, block chords); performance: all parts as one piano performance with its timing and "
+            "dynamics (expressive piano)")
         self.cell = QComboBox()
         self.cell.addItem("LSTM", "lstm")
         self.cell.addItem("GRU", "gru")

@@ -29,7 +29,7 @@ def variation_label(index: int, song: Song, kind: str, copy: Copy | None = None,
                     key: tuple[str | None, str | None] = (None, None)) -> str:
     """'2. 8 bars, 31 notes, D4–Bb5 · copy: 5 notes', the range spelled for `key` (key, scale)."""
     notes = song.notes
-    length = f"{bar_count(song)} bars" if kind == "melody" else f"{song.duration_seconds:.1f} s"
+    length = f"{song.duration_seconds:.1f} s" if kind == "performance" else f"{bar_count(song)} bars"
     if not notes:
         return f"{index + 1}. {length}, no notes"
     low, high = min(n.pitch for n in notes), max(n.pitch for n in notes)

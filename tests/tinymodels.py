@@ -9,6 +9,7 @@ import torch
 from composer.model.modelfile import save_model
 from composer.model.network import ModelConfig, MusicRNN
 from composer.music.song import Note, Song, Track
+from composer.representations.frames import FramesConfig, FramesTokenizer
 from composer.representations.melody import MelodyTokenizer
 from composer.representations.performance import PerformanceTokenizer
 
@@ -40,7 +41,8 @@ def train_tiny(kind: str = "melody", cell: str = "lstm", steps: int = 40, hidden
                position: bool = True, seed: int = 0) -> tuple[MusicRNN, object]:
     """Teacher-forced training of a 1-layer model on the code-made tunes."""
     torch.manual_seed(seed)
-    tokenizer = MelodyTokenizer() if kind == "melody" else PerformanceTokenizer()
+    tokenizer = {"melody": MelodyTokenizer, "performance": PerformanceTokenizer,
+                 "frames": lambda: FramesTokenizer(FramesConfig(frame_cycle=4))}[kind]()
     config = ModelConfig(vocab_size=tokenizer.vocab_size, cell=cell, embed_dim=32, hidden_size=hidden,
                          num_layers=1, dropout=0.0,
                          position_classes=tokenizer.position_classes if position else 0)

@@ -13,7 +13,7 @@ from composer.paths import shown
 from training.cli_objectives import add_objective_options, best_line, objective_settings
 from training.compare import parse_cells
 from training.compare_form import parse_designs
-from training.config import TrainConfig
+from training.config import REPRESENTATIONS, TrainConfig
 from training.distributed import dist_info_from_env
 from training.sizing import CHOSEN
 from training.terminal_view import TerminalView
@@ -66,7 +66,7 @@ def add_train_parser(sub) -> None:
                                    "Ctrl-C writes a checkpoint and stops; --resume continues it.")
     p.add_argument("folder", type=Path, help="folder of .mid/.midi files")
     p.add_argument("--out", type=Path, default=None, help="model file to write (default: FOLDER_NAME.model)")
-    p.add_argument("--representation", choices=("melody", "performance", "drums"), default=d.representation)
+    p.add_argument("--representation", choices=REPRESENTATIONS, default=d.representation)   # docs/training.md
     p.add_argument("--track", type=_track, default=None, help="melody policy: take this track (index or name)")
     p.add_argument("--chords", choices=("highest", "lowest"), default=d.chords,
                    help="melody policy: which note of a chord to keep (default highest)")

@@ -194,8 +194,10 @@ class TrainConfig(ConfigMixin):
             from composer.representations.melody import MelodyConfig, MelodyTokenizer
             return MelodyTokenizer(MelodyConfig(track=self.track, chords=self.chords))
         if self.representation == "frames":
-            from composer.representations.frames import FramesTokenizer
-            return FramesTokenizer()
+            from composer.representations.frames import FramesConfig, FramesTokenizer
+            # a beat clock (frame number within the beat) rather than a bar clock: a piece
+            # that starts on an upbeat keeps its beats in place, its bar lines would not be
+            return FramesTokenizer(FramesConfig(frame_cycle=FramesConfig.steps_per_quarter))
         if self.representation == "drums":
             from composer.representations.drums import DrumsTokenizer
             return DrumsTokenizer()

@@ -1,12 +1,13 @@
 """The recipe for the shipped models: anyone can rerun it.
 
-    python -m training.default_models                  # melody model -> composer/assets/melody.model + melody.md
-    python -m training.default_models --minutes 10 --work /tmp/composer-default
+    python -m training.default_models                  # every recipe -> composer/assets/NAME.model + NAME.md
+    python -m training.default_models --only polyphonic --minutes 10 --work /tmp/composer-default
 
-1. Converts music21's bundled public-domain folk collections (O'Neill's 1850,
-   Ryan's Mammoth, Aird's Airs, misc. folk) to MIDI with training.corpus
-   (never the `essenFolksong` or `nottingham-dataset` folders: those are kept
-   for independent evaluation).
+1. Converts music21's bundled public-domain collections to MIDI with
+   training.corpus: the folk collections (O'Neill's 1850, Ryan's Mammoth,
+   Aird's Airs, misc. folk) for the melody model, the Bach chorales for the
+   polyphonic one (never the `essenFolksong` or `nottingham-dataset`
+   folders: those are kept for independent evaluation).
 2. Trains with the trainer's defaults (chosen by measurement, see
    docs/training.md) for a wall-clock budget.
 3. Writes the model file and its model card (data, licence, settings, steps,
@@ -29,9 +30,13 @@ ASSETS = assets_dir()
 COLLECTIONS = {
     "airdsAirs": "James Aird, *A Selection of Scotch, English, Irish and Foreign Airs* (1782-1797)",
     "miscFolk": "music21's miscellaneous folk files",
+    "bach": "J. S. Bach's four-part chorales (music21's `bach` collection)",
     "oneills1850": "Francis O'Neill, *The Music of Ireland* (1903; music21's `oneills1850` collection)",
     "ryansMammoth": "William Bradbury Ryan, *Ryan's Mammoth Collection* (1883)",
 }
+
+POSITION_INPUT = {"melody": "the position in the bar",
+                  "frames": "the pitch of the frame before that would come next and the step in the beat"}
 
 RECIPES = {
     "melody": {
@@ -66,6 +71,20 @@ RECIPES = {
                     "distributes these encodings for free use. The model file is released under the project's "
                     "MIT licence."),
     },
+    "polyphonic": {
+        "corpus": "bach",
+        "representation": "frames",
+        "title": "Bach chorale model (four voices)",
+        "use": ("Pick it in the app's model list, or `python -m composer generate --model "
+                "composer/assets/polyphonic.model --bars 8`: all four voices on a sixteenth-note grid."),
+        "settings": {},
+        "steps": 2300,         # the shipped run: 40 minutes on a shared 2-core CPU, 2,329 steps
+        "data": ("The chorales of music21's `bach` collection converted to MIDI by `training/corpus.py` "
+                 "(one track per voice, pickups aligned to the bar line)."),
+        "licence": ("Bach's chorale harmonisations (18th century) are in the public domain; music21's corpus "
+                    "distributes these encodings for free use. The model file is released under the project's "
+                    "MIT licence."),
+    },
 }
 
 
@@ -96,12 +115,13 @@ def model_card(name: str, model_path: Path, conversion: dict | None, command: st
         f"# {recipe['title']} (`composer/assets/{model_path.name}`)", "",
         f"A {m['cell'].upper()} {m['num_layers']}x{m['hidden_size']} ({t['parameters'] / 1e6:.2f}M parameters, "
         f"{size_mb:.1f} MB) over the **{meta['representation']['kind']}** representation"
-        + (", with the position in the bar as an extra input" if m.get("position_classes", 0) > 1 else "")
+        + (f", with {POSITION_INPUT.get(meta['representation']['kind'], POSITION_INPUT['melody'])} as an extra input"
+           if m.get("position_classes", 0) > 1 else "")
         + (f", lookback inputs {', '.join(map(str, m['lookback']))} bars back" if m.get("lookback") else "")
         + (" and a copy gate" if m.get("lookback_copy") else "") + ".",
         recipe.get("use", "`python -m composer generate` uses it when no `--model` is given."), "",
         "## Data", recipe["data"], "",
-        *[f"- {n} tunes from {COLLECTIONS.get(k, k)}" for k, n in (collections or {}).items()],
+        *[f"- {n} pieces from {COLLECTIONS.get(k, k)}" for k, n in (collections or {}).items()],
         f"- files used: {corpus['files_used']} ({corpus['notes']:,} notes, {corpus['tokens']:,} tokens), "
         f"skipped: {corpus['files_skipped']}",
         f"- split by file (seed {cfg['seed']}): {corpus['train_files']} training, {corpus['val_files']} validation",

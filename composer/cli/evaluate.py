@@ -27,7 +27,7 @@ def add_eval_parser(sub) -> None:
     p.add_argument("--html", type=Path, default=None, help="write a one-page HTML report with plots")
     p.add_argument("--samples", type=int, default=32, help="generated pieces for the statistics (default 32)")
     p.add_argument("--seed", type=int, default=0, help="generation seed (default 0)")
-    p.add_argument("--bars", type=int, default=16, help="melody: bars per generated piece (default 16)")
+    p.add_argument("--bars", type=int, default=16, help="melody, frames: bars per generated piece (default 16)")
     p.add_argument("--seconds", type=float, default=30.0, help="performance: seconds per generated piece")
     p.add_argument("--temperature", type=float, default=1.0)
     p.add_argument("--device", default="auto", help="auto (CUDA > MPS > CPU), cpu, cuda, cuda:N, mps")

@@ -67,9 +67,9 @@ def add_generate_parser(sub) -> None:
                    help=f"model file (default: the shipped melody model, {DEFAULT_MELODY_MODEL.name})")
     d = DEFAULTS        # the app's controls start from the same (composer.services.defaults)
     p.add_argument("--count", type=int, default=d.count, help=f"how many pieces (default {d.count})")
-    p.add_argument("--bars", type=int, default=None, help=f"length in bars (melody; default {d.bars})")
+    p.add_argument("--bars", type=int, default=None, help=f"length in bars (melody, frames; default {d.bars})")
     p.add_argument("--seconds", type=float, default=None,
-                   help="length in seconds (performance; melody rounds up to bars)")
+                   help="length in seconds (performance; melody and frames round up to bars at --tempo)")
     p.add_argument("--temperature", type=float, default=d.temperature,
                    help=f"randomness, > 0 (default {d.temperature})")
     p.add_argument("--top-k", type=int, default=d.top_k,
@@ -83,7 +83,7 @@ def add_generate_parser(sub) -> None:
     p.add_argument("--scale", default=None, help="major, minor, dorian, mixolydian, major_pentatonic, blues, ...")
     p.add_argument("--pitch-range", type=_pitch_range, default=None, help="lowest-highest pitch, e.g. C4-C6")
     p.add_argument("--time-signature", type=_time_signature, default=None,
-                   help="melody meter, e.g. 6/8, 7/8, 3/2 (default: model's choice)")
+                   help="meter, e.g. 6/8, 7/8, 3/2 (melody default: the model's choice; frames: the bars, default 4/4)")
     p.add_argument("--tempo", type=float, default=d.tempo,
                    help=f"beats per minute written to the file (default {d.tempo:g})")
     p.add_argument("--program", type=int, default=d.program,

@@ -37,7 +37,7 @@ from composer.music.midifile import ReadLimits
 
 log = logging.getLogger(__name__)
 
-CACHE_VERSION = 3        # bump when parsing or encoding changes what a file yields
+CACHE_VERSION = 4        # bump when parsing or encoding changes what a file yields
 COMMIT_EVERY = 256       # entries per transaction
 LOOKUP_BATCH = 256       # keys per SELECT (SQLite allows at least 999 parameters)
 LOCK_TIMEOUT_S = 30.0    # how long to wait for another process holding the database, in seconds

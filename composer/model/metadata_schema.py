@@ -98,6 +98,7 @@ PERFORMANCE = Record({
     "pitch_high": PITCH,
     "min_notes": COUNT,
     "max_simultaneous": Int(1, 128),
+    "max_note_seconds": Number(0.01, 3600),
 })
 FRAMES = Record({
     "steps_per_quarter": Int(1, 96),

@@ -157,7 +157,8 @@ class FramesTokenizer(Tokenizer):
 
     # ---- Song <-> tokens -------------------------------------------------------
     def song_frames(self, song: Song) -> tuple[list[list[int]], int, int]:
-        """(frames, notes used, notes dropped for their pitch) of `song` on the grid."""
+        """(frames, notes used, notes dropped for their pitch) of `song` on the
+        grid, from its first note's beat (or frame clock cycle) on."""
         c = self.config
         spq = c.steps_per_quarter
         cells: list[tuple[int, int, int]] = []
@@ -178,7 +179,12 @@ class FramesTokenizer(Tokenizer):
         for start, end, pitch in cells:
             for k in range(start, end):
                 frames[k].add(pitch)
-        return [sorted(f) for f in frames], len(cells), dropped
+        # silence before the first note goes, in whole cycles of the frame clock (whole beats
+        # without one): in pieces that start on an upbeat it taught models to begin with
+        # long silences (280 of 400 Bach chorales start with 2-51 silent beats)
+        unit = c.frame_cycle or c.steps_per_quarter
+        silent = next((k for k, f in enumerate(frames) if f), 0)
+        return [sorted(f) for f in frames[silent // unit * unit:]], len(cells), dropped
 
     def encode(self, song: Song) -> Encoded:
         c = self.config

@@ -7,7 +7,10 @@ Tokens (after <pad> <bos> <eos>):
   vel:B     set the velocity bin (1..velocity_bins) for following note-ons
 
 All pitched (non-drum) tracks are merged, as for a piano. Lossless on what it
-keeps: times quantized to `shift_ms`, velocities to their bin.
+keeps: times quantized to `shift_ms`, velocities to their bin, and notes no
+longer than `max_note_seconds`: decoding ends a longer note there, as
+Magenta's performance decoder does (5 s), so a note-on whose note-off the
+model never writes does not hang to the end of the piece.
 """
 from __future__ import annotations
 
@@ -30,6 +33,7 @@ class PerformanceConfig(ConfigMixin):
     pitch_high: int = 108
     min_notes: int = 16
     max_simultaneous: int = 16    # sampling: at most this many tokens without a time shift
+    max_note_seconds: float = 5.0  # decoding ends a note held longer than this (model files without it: 5 s)
 
     def __post_init__(self):
         if not 1 <= self.shift_ms <= 1000:
@@ -38,6 +42,8 @@ class PerformanceConfig(ConfigMixin):
             raise ValueError(f"velocity_bins must be in 1..127, got {self.velocity_bins}")
         if not 0 <= self.pitch_low < self.pitch_high <= 127:
             raise ValueError(f"pitch range must be within 0..127, got {self.pitch_low}..{self.pitch_high}")
+        if not 0.01 <= self.max_note_seconds <= 3600:
+            raise ValueError(f"max_note_seconds must be in 0.01..3600, got {self.max_note_seconds}")
 
 
 class PerformanceTokenizer(Tokenizer):
@@ -128,7 +134,26 @@ class PerformanceTokenizer(Tokenizer):
             tokens.append(EOS)
         return tokens
 
+    @property
+    def max_note_steps(self) -> int:
+        """The longest note decoding writes, in time steps (at least one)."""
+        return max(1, round(self.config.max_note_seconds * 1000 / self.config.shift_ms))
+
     def decode_quantized(self, tokens) -> list[tuple[int, int, int, int]]:
+        """(start step, end step, pitch, velocity bin) of every note `tokens`
+        write, none longer than `max_note_steps`."""
+        cap = self.max_note_steps
+        return sorted((s, min(e, s + cap), p, v) for s, e, p, v in self.decode_unlimited(tokens))
+
+    def long_notes(self, tokens) -> tuple[int, int, float]:
+        """(notes, notes decoding ends at the cap, the longest note in seconds before the cap)."""
+        lengths = [e - s for s, e, _, _ in self.decode_unlimited(tokens)]
+        capped = sum(1 for n in lengths if n > self.max_note_steps)
+        return len(lengths), capped, max(lengths, default=0) * self.config.shift_ms / 1000.0
+
+    def decode_unlimited(self, tokens) -> list[tuple[int, int, int, int]]:
+        """The notes as the tokens write them: a note-on ends at its pitch's
+        next note-off or note-on, else at the end of the sequence."""
         c = self.config
         now, vel = 0, self.velocity_bin(80)
         open_notes: dict[int, tuple[int, int]] = {}

@@ -15,6 +15,9 @@
 4. Form (composer.analysis.form): bar and motif repetition, pitch range,
    tonic endings and silent openings of the first `bars` bars, generated
    pieces and the folder's side by side (melody models only).
+5. Texture (composer.analysis.texture): notes per second, voices at once and
+   the longest note, generated and folder; for a performance model also how
+   many generated notes decoding ended at the note-length cap.
 
 `evaluate(config, progress, should_stop)` is the Qt-free service; the CLI
 prints a table and writes JSON (`--json`) and a one-page HTML report (`--html`).
@@ -29,6 +32,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from composer.analysis.texture import texture_lines, texture_section
 from composer.config import ConfigMixin
 from composer.errors import ComposerError
 from composer.tasks import ProgressFn, ShouldStop, notify, relabel
@@ -40,7 +44,7 @@ class EvalConfig(ConfigMixin):
     folder: str
     samples: int = 32               # generated pieces for the statistics and the copy meter
     seed: int = 0                   # generation seed (same seed, same device -> same pieces)
-    bars: int = 16                  # melody: length of each generated piece, bars
+    bars: int = 16                  # melody, frames: length of each generated piece, bars
     seconds: float = 30.0           # performance: length of each generated piece, seconds
     temperature: float = 1.0
     device: str = "auto"
@@ -76,6 +80,7 @@ class EvalResult:
     skipped: dict = field(default_factory=dict)         # skipped_report(): {"count", "by_reason", "files"}
     skipped_files: int = 0                              # = skipped["count"] (kept for older readers)
     form: dict = field(default_factory=dict)            # form_section(): {"bars", "generated", "folder"} or "skipped"
+    texture: dict = field(default_factory=dict)         # analysis.texture.texture_section()
     seconds: float = 0.0
 
     def to_dict(self) -> dict:
@@ -102,6 +107,7 @@ class EvalResult:
             lines.append(f"{f.name:<16}{fmt_number(f.oa):>6}{fmt_number(f.generated_mean):>11}"
                          f"{fmt_number(f.reference_mean):>9}")
         lines += form_lines(self.form)
+        lines += texture_lines(self.texture)
         if self.copies:
             lines.append(self.copy_line())
         return lines
@@ -164,12 +170,16 @@ PERFORMANCE_FORM_REASON = ("a performance model has no meter or beat grid (note 
                            "so bars and repeated bars are not defined")
 
 
-def form_section(generated_songs, folder_songs, folder_names: list[str], bars: int, melody: bool) -> dict:
+FRAMES_FORM_REASON = "the form statistics are defined on one line of melody, and a frames model writes all parts"
+
+
+def form_section(generated_songs, folder_songs, folder_names: list[str], bars: int, kind: str) -> dict:
     """The `form` of an EvalResult: both sides' composer.analysis.form statistics
-    of the first `bars` bars, or {"bars": None, "skipped": reason} for a performance model."""
+    of the first `bars` bars, or {"bars": None, "skipped": reason} for a model of
+    another `kind` than melody."""
     from composer.analysis.form import form_stats
-    if not melody:
-        return {"bars": None, "skipped": PERFORMANCE_FORM_REASON}
+    if kind != "melody":
+        return {"bars": None, "skipped": FRAMES_FORM_REASON if kind == "frames" else PERFORMANCE_FORM_REASON}
     folder = form_stats(folder_songs, bars).to_dict()
     folder["files"] = list(folder_names)
     return {"bars": bars, "generated": form_stats(generated_songs, bars).to_dict(), "folder": folder}
@@ -301,7 +311,6 @@ def evaluate(config: EvalConfig, progress: ProgressFn | None = None,
     progress(Progress) in the stages "scanning", "training data", "likelihood", "generating"."""
     from composer.analysis.stats import compare_sets, set_features
     from composer.model.copyindex import CopyIndex
-    from composer.representations.melody import MelodyTokenizer
     from composer.services.generate import GenerateRequest, generate
 
     started = time.monotonic()
@@ -320,12 +329,12 @@ def evaluate(config: EvalConfig, progress: ProgressFn | None = None,
     notify(progress, 0, 1, "pass", "likelihood")
     likelihood = _likelihood(run.loaded, [corpus.sequences[n] for n in used.eval_names], used.fit_seqs, run.device)
     notify(progress, 1, 1, "pass", "likelihood")
-    melody = isinstance(tok, MelodyTokenizer)
-    request = GenerateRequest(count=config.samples, bars=config.bars if melody else None,
-                              seconds=None if melody else config.seconds, temperature=config.temperature,
+    grid = tok.kind != "performance"                                   # melody and frames: a length in bars
+    request = GenerateRequest(count=config.samples, bars=config.bars if grid else None,
+                              seconds=None if grid else config.seconds, temperature=config.temperature,
                               seed=config.seed, form="free")     # the model's own music, not the planner's
     generated = generate(run.loaded, request, progress=progress, should_stop=should_stop)
-    reference = [tok.decode(corpus.sequences[n]) for n in names]       # the melody the model sees
+    reference = [tok.decode(corpus.sequences[n]) for n in names]       # the music the model sees
     index = (CopyIndex.from_corpus(used.index_pieces, tok, should_stop=should_stop)
              if used.index_pieces is not None else run.loaded.copy_index())
     return EvalResult(
@@ -337,7 +346,8 @@ def evaluate(config: EvalConfig, progress: ProgressFn | None = None,
         generation={"samples": config.samples, "seed": generated.seed, "bars": request.bars,
                     "seconds": request.seconds, "temperature": config.temperature, "device": run.device_reason},
         skipped=skipped, skipped_files=skipped["count"],
-        form=form_section(generated.songs, reference, names, config.bars, melody),
+        form=form_section(generated.songs, reference, names, config.bars, tok.kind),
+        texture=texture_section(tok, generated.tokens, generated.songs, reference),
         seconds=round(time.monotonic() - started, 2))
 
 

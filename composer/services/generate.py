@@ -196,6 +196,8 @@ def _finish(loaded: LoadedModel, song: Song, request: GenerateRequest, primer_le
             primer_used: bool) -> Song:
     """A decoded sequence with the primer dropped if asked."""
     tok = loaded.tokenizer
+    if isinstance(tok, FramesTokenizer) and request.time_signature:     # the meter the bars were counted in
+        song = replace(song, time_signatures=[(0.0, *request.time_signature)])
     if not primer_used or request.keep_primer:
         return song
     if isinstance(tok, MelodyTokenizer):

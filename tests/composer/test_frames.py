@@ -41,9 +41,10 @@ def test_piano_roll_survives_a_real_midi_file(roll):
     song = read_midi(song_to_bytes(tok.decode(tokens, tempo=100)))
     again = tok.encode(song).tokens
     back = tok.decode_roll(again)
-    # trailing empty frames carry no note, so a MIDI file cannot keep them
-    last = int(np.nonzero(roll.any(axis=1))[0].max()) + 1
-    assert np.array_equal(back, roll[:last])
+    # trailing empty frames carry no note, so a MIDI file cannot keep them; leading ones go in whole beats
+    sounding = np.nonzero(roll.any(axis=1))[0]
+    first, last = int(sounding.min()) // 2 * 2, int(sounding.max()) + 1
+    assert np.array_equal(back, roll[first:last])
 
 
 def test_descending_order_writes_the_highest_pitch_first_and_decodes_the_same():
@@ -68,6 +69,15 @@ def test_song_on_a_grid_becomes_frames_of_ascending_pitches():
     assert enc.n_notes == 4 == tok.count_notes(enc.tokens)
     decoded = tok.decode(enc.tokens).tracks[0].notes
     assert Note(0, 1.5, 64, 80) in decoded and len(decoded) == 4
+
+
+@pytest.mark.parametrize("cycle, kept", [(0, 1), (8, 5)])
+def test_silence_before_the_first_note_goes_in_whole_beats_or_clock_cycles(cycle, kept):
+    # an upbeat on the last sixteenth of beat 3 of a 4/4 bar: 13 silent frames, then the music
+    tok = FramesTokenizer(FramesConfig(steps_per_quarter=4, frame_cycle=cycle))
+    frames = tok.decode_frames(tok.encode(Song(tracks=[Track(notes=[Note(3.25, 4, 67), Note(4, 5, 60)])])).tokens)
+    assert frames[:kept] == [[]] * kept and frames[kept] == [67]
+    assert len(frames) == kept + 3 + 4
 
 
 @pytest.mark.parametrize("song, reason", [
@@ -216,3 +226,13 @@ def read_midi_bytes_length(song) -> float:
     import mido
     midi = mido.MidiFile(file=io.BytesIO(song_to_bytes(song)))
     return max(sum(m.time for m in track) for track in midi.tracks) / midi.ticks_per_beat
+
+
+def test_the_shipped_polyphonic_model_writes_four_voices_from_the_first_beat():
+    from composer.analysis.texture import texture
+    from composer.assets import asset_path
+    from composer.services.generate import GenerateRequest, generate
+    loaded = load_model(asset_path("polyphonic.model"), "cpu")
+    songs = generate(loaded, GenerateRequest(count=3, bars=4, seed=2)).songs
+    assert all(song.notes and min(n.start for n in song.notes) < 1.0 for song in songs)
+    assert 3.5 <= texture(songs).mean_voices <= 4.5

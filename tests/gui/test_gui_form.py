@@ -147,6 +147,24 @@ def test_a_performance_model_greys_the_form_and_generates_free(qtbot, make_windo
     assert f.isEnabled() and f.form.currentText() == "AABB" and "a repeated letter" in f.form.toolTip()
 
 
+def test_a_frames_model_generates_bars_with_the_form_greyed(qtbot, make_window, tmp_path):
+    from tinymodels import tiny_model_file
+    model = tiny_model_file(tmp_path / "tiny-chorale.model", "frames", steps=5)
+    view = _view(make_window(), count=1, bars=2)
+    view.add_model(model)
+    assert view.current_entry().representation == "frames"
+    c = view.controls
+    assert c.bars.isVisibleTo(c) and not c.seconds.isVisibleTo(c) and c.meter.isVisibleTo(c)
+    assert not c.form_control.isEnabled()
+    c.meter.setCurrentIndex(c.meter.findText("3/4"))
+    request = c.request()
+    assert (request.bars, request.seconds, request.time_signature, request.form) == (2, None, (3, 4), "free")
+    _generate(qtbot, view)
+    song = view.results.current_song()
+    assert song.time_signature == (3, 4) and song.length == pytest.approx(6.0)
+    assert view.results.variations.item(0).text().startswith("1. 2 bars")
+
+
 def test_max_copy_offers_off_then_4_upward(make_window):
     window = make_window()
     box = window.generate_view.controls.max_copy
