@@ -27,6 +27,7 @@ from gui.jobs import Job, JobError, Throttle
 from gui.settings import Settings
 from gui.train_form import SIZE_PRESETS, TrainForm, parameter_count
 from gui.train_report import IngestReportView, TrainProgressView, format_duration
+from gui.wheel_guard import WheelGuard
 from training.sizing import choose
 
 __all__ = ["SIZE_PRESETS", "TrainView", "format_duration", "parameter_count", "scan_job", "training_api",
@@ -137,6 +138,7 @@ class TrainView(QWidget):
         self.scroll_area = QScrollArea()
         self.scroll_area.setWidget(page)
         self.scroll_area.setWidgetResizable(True)
+        WheelGuard(self.scroll_area)
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
         outer.addWidget(self.scroll_area)

@@ -133,3 +133,46 @@ def test_the_takes_beside_the_list_get_room_too(make_window):
     assert not scroll.verticalScrollBar().isVisible()          # (the line under the buttons was cut)
     for widget in (results.infill_panel.accept_button, results.sound_note, results.selection_label):
         assert _inside(widget, scroll.viewport()), widget
+
+
+def _wheel(widget, steps: int = -1) -> None:
+    """A mouse-wheel notch over the middle of `widget` (negative: scroll down)."""
+    from PySide6.QtCore import QPointF, Qt
+    from PySide6.QtGui import QWheelEvent
+    centre = QPointF(widget.rect().center())
+    event = QWheelEvent(centre, QPointF(widget.mapToGlobal(centre.toPoint())), QPoint(0, 0), QPoint(0, 120 * steps),
+                        Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase, False)
+    QApplication.sendEvent(widget, event)
+
+
+def test_the_wheel_scrolls_the_train_tab_past_its_drop_downs(make_window):
+    window = make_window()
+    window.resize(900, 600)
+    window.tabs.setCurrentWidget(window.train_view)
+    view = window.train_view
+    view.show_advanced.setChecked(True)
+    _settle(window)
+    bar = view.scroll_area.verticalScrollBar()
+    assert bar.maximum() > 0
+    before, top = view.representation.currentText(), bar.value()
+    for _ in range(3):
+        _wheel(view.representation)
+        _settle(window)
+    assert view.representation.currentText() == before           # (turned melody into drums)
+    assert bar.value() > top                                      # the page scrolled instead
+    view.representation.setFocus()                               # clicked or tabbed to: the wheel is its own
+    _settle(window)
+    _wheel(view.representation)
+    assert view.representation.currentText() != before or view.representation.count() == 1
+
+
+def test_the_wheel_leaves_the_generate_tabs_key_alone(make_window):
+    window = make_window()
+    window.resize(900, 600)
+    window.tabs.setCurrentWidget(window.generate_view)
+    _settle(window)
+    key = window.generate_view.controls.key
+    before = key.currentText()
+    _wheel(key)
+    _settle(window)
+    assert key.currentText() == before                            # (went from any to C#)
