@@ -144,7 +144,7 @@ class Arranging:
         self.progress.setRange(0, 0)
         self.message.setText(describe_task(task, model))
         self.status.emit(self.message.text())
-        self.controls.save(self.settings)
+        self.controls.started(controls.seed, self.settings)
         self.job.start()
         self._update_buttons()
         self.busyChanged.emit(True)

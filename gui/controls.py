@@ -4,6 +4,7 @@ themselves through `Settings`."""
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, Signal
@@ -36,6 +37,10 @@ ANY = "any"
 MODEL_METER = "model's choice"
 COMMON_METERS = ["2/4", "3/4", "4/4", "6/8", "9/8", "12/8", "2/2", "3/8", "5/4"]
 MAX_SEED = 2**31 - 1
+
+
+def draw_seed() -> int:
+    return random.SystemRandom().randrange(MAX_SEED)
 
 
 def instrument_names() -> list[str]:
@@ -215,13 +220,25 @@ class GenerateControls(QWidget):
         return (self.max_copy.value() or None) if self.max_copy.isEnabled() else None
 
     def new_seed(self) -> None:
-        self.seed.setValue(random.SystemRandom().randrange(MAX_SEED))
+        self.seed.setValue(draw_seed())
 
     def run_request(self) -> GenerateRequest:
-        """The request of a new run: with the seed unlocked, a new seed first (shown in the box)."""
-        if not self.lock_seed.isChecked():
-            self.new_seed()
-        return self.request()
+        """The request of a new run: with the seed unlocked, a new seed. The box shows
+        it once the run starts (`started`): a refused run leaves the box alone."""
+        request = self.request()
+        if self.lock_seed.isChecked():
+            return request
+        return replace(request, seed=draw_seed())
+
+    def started(self, seed: int, settings: Settings) -> None:
+        """A run with `seed` starts: the box shows its seed; the controls are kept."""
+        self.seed.setValue(seed)
+        self.save(settings)
+
+    def follow(self, seed: int | None) -> None:
+        """An unlocked box shows the seed of the list in view, so Lock makes it again."""
+        if seed is not None and not self.lock_seed.isChecked():
+            self.seed.setValue(seed)
 
     def request(self) -> GenerateRequest:
         """The request the controls describe, not validated (the service's

@@ -229,7 +229,7 @@ class GenerateView(ModelPicking, SelectionInfill, Arranging, PrimerChoice, QWidg
         continuing = f", continuing {self.primer_summary()}" if self.primer is not None and not label else ""
         self.message.setText(f"Generating {request.count} variation(s) with {entry.name}, seed {request.seed}"
                              f"{continuing}...")
-        self.controls.save(self.settings)
+        self.controls.started(request.seed, self.settings)
         self.job.start()
         self._update_buttons()
         self.busyChanged.emit(True)
@@ -247,9 +247,7 @@ class GenerateView(ModelPicking, SelectionInfill, Arranging, PrimerChoice, QWidg
         """Undo, redo or the History showed another list: the last run's line and
         count no longer describe it (a run's own result is described after its step).
         An unlocked seed box shows the list's seed, so Lock makes it again."""
-        seed = self.results.variations.seed
-        if seed is not None and not self.controls.lock_seed.isChecked():
-            self.controls.seed.setValue(seed)
+        self.controls.follow(self.results.variations.seed)
         if self.job is None:
             self.message.setText("")
             self.idle_progress()
@@ -303,12 +301,14 @@ class GenerateView(ModelPicking, SelectionInfill, Arranging, PrimerChoice, QWidg
 
     def _on_failed(self, error: JobError) -> None:
         self.idle_progress()
+        self.controls.follow(self.results.variations.seed)     # no list of this run's seed
         self.message.setText(f"Generation failed: {error.message}")
         self.results.redraw()                    # the roll may show a partial piece of the failed job
         self.dialogs.job_error("Generation failed", error)
 
     def _on_cancelled(self) -> None:
         self.idle_progress()
+        self.controls.follow(self.results.variations.seed)
         self.message.setText("Generation cancelled.")
         self.status.emit(self.message.text())
         self.results.redraw()

@@ -227,7 +227,7 @@ class SelectionInfill:
                    "infill model reads its music)")
         self.message.setText(f"Regenerating {span} of variation {row + 1} {context}...")
         self.status.emit(self.message.text())
-        self.controls.save(self.settings)
+        self.controls.started(request.seed, self.settings)
         self.job.start()
         self._update_buttons()
         self.busyChanged.emit(True)

@@ -238,3 +238,26 @@ def test_an_older_settings_file_with_a_primer_is_ignored_and_cleaned(qtbot, make
     view = make_window(Settings.at_path(path)).generate_view
     assert view.primer is None and view.controls.primer_label.text() == NO_PRIMER
     assert not QSettings(str(path), QSettings.Format.IniFormat).contains("generate/primer")
+
+
+def test_a_run_that_does_not_start_or_is_cancelled_leaves_the_lists_seed_in_the_box(qtbot, make_window):
+    from composer.assets import INFILL_MODEL, asset_path
+    window = make_window()
+    view = _view(window)
+    _run(qtbot, view, view.generate_button)
+    listed = view.results.variations.seed
+    assert view.controls.seed.value() == listed
+    # an infill model refuses Generate: no run, so no new seed in the box
+    index = next(i for i, e in enumerate(view.entries) if e.path.resolve() == asset_path(INFILL_MODEL).resolve())
+    view.model_combo.setCurrentIndex(index)
+    view.generate()
+    assert view.job is None and view.controls.seed.value() == listed        # (drew a new one)
+    view.model_combo.setCurrentIndex(0)
+    # a cancelled run leaves the list as it was, and the box shows that list's seed
+    view.controls.count.setValue(8)
+    view.controls.bars.setValue(64)
+    qtbot.mouseClick(view.generate_button, Qt.MouseButton.LeftButton)
+    assert view.job is not None and view.controls.seed.value() != listed    # the running run's seed
+    view.cancel()
+    qtbot.waitUntil(lambda: view.job is None, timeout=WAIT_MS)
+    assert view.results.variations.seed == listed and view.controls.seed.value() == listed
