@@ -58,7 +58,9 @@ class IngestReportView(QGroupBox):
         self.counts.setText(f"{len(report.files)} files: {len(used)} used"
                             + (f" ({damaged} damaged, read up to the damage)" if damaged else "")
                             + f", {len(skipped)} skipped"
-                            + (f" — {sum(f.n_notes for f in used):,} notes" if used else ""))
+                            + (f" — {sum(f.n_notes for f in used):,} notes" if used else
+                               " — nothing to train on: " + ("no .mid or .midi files in this folder or its subfolders"
+                                                            if not report.files else "each file's reason is below")))
         self.table.setRowCount(len(report.files))
         for row, result in enumerate(report.files):
             reason = result.reason or result.damage      # a used file: what its damage cost
@@ -82,7 +84,7 @@ class TrainProgressView(QGroupBox):
         self.speed = QLabel("")
         self.device = QLabel("")
         self.device.setWordWrap(True)
-        self.loss_plot = CurvePlot(LOSS_PER_TOKEN, "#1f6fd1")
+        self.loss_plot = CurvePlot(LOSS_PER_NOTE, "#1f6fd1")   # per token only for a run without note counts
         self.val_plot = CurvePlot("validation bits per note", "#d1501f")
         self._last_val: float | None = None
         self._tokens_per_note: float | None = None   # of the scanned folder: puts the loss in bits per note
@@ -103,7 +105,7 @@ class TrainProgressView(QGroupBox):
         self.loss_plot.clear()
         self.val_plot.clear()
         self._last_val = self._tokens_per_note = None
-        self.loss_plot.title = LOSS_PER_TOKEN
+        self.loss_plot.title = LOSS_PER_NOTE
 
     def show_training(self, p) -> None:
         """Show `p`, a training.config.TrainProgress."""
@@ -120,6 +122,8 @@ class TrainProgressView(QGroupBox):
                 self._tokens_per_note = sum(f.n_tokens for f in used) / notes
                 self.loss_plot.title = LOSS_PER_NOTE
         if p.train_loss is not None and p.phase == "training":
+            if self._tokens_per_note is None:
+                self.loss_plot.title = LOSS_PER_TOKEN
             scale = self._tokens_per_note / math.log(2) if self._tokens_per_note else 1.0
             self.loss_plot.add_point(p.step, p.train_loss * scale)
         if p.val_bits_per_note is not None and p.val_bits_per_note != self._last_val:

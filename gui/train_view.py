@@ -236,7 +236,7 @@ class TrainView(QWidget):
     def _on_scanned(self, report) -> None:
         self.show_report(report)
         self.progress.setRange(0, max(1, len(report.files)))
-        self.progress.setValue(self.progress.maximum())
+        self.progress.setValue(len(report.files))          # an empty folder: an empty bar
         self.phase.setText(f"Scanned {len(report.files)} file(s).")
 
     def show_report(self, report) -> None:

@@ -264,6 +264,8 @@ def test_an_empty_folder_is_refused_before_replacing_a_model(qtbot, make_window,
     view.scan()
     qtbot.waitUntil(lambda: view.job is None and view.report is not None, timeout=WAIT_MS)
     assert view.counts.text().startswith("0 files") and not view.start_button.isEnabled()
+    assert "no .mid or .midi files in this folder" in view.counts.text()       # the reason, before Start
+    assert view.progress.value() == 0                                           # (a full bar for nothing)
     assert "No usable MIDI file" in view.start_button.toolTip()
 
 
@@ -307,6 +309,7 @@ def test_the_loss_curve_is_in_bits_per_note_like_the_validation_curve(qtbot):
     from training.config import TrainProgress
     view = TrainProgressView()
     qtbot.addWidget(view)
+    assert view.loss_plot.title == LOSS_PER_NOTE            # before a run too (read nats/token until it began)
     report = IngestReport(folder="f", representation="melody",
                           files=[FileResult(path="a.mid", status="used", n_notes=100, n_tokens=250),
                                  FileResult(path="b.mid", status="skipped", reason="no notes")])
@@ -315,6 +318,7 @@ def test_the_loss_curve_is_in_bits_per_note_like_the_validation_curve(qtbot):
     assert view.loss_plot.title == LOSS_PER_NOTE
     assert view.loss_plot.last() == (10, pytest.approx(2.5 / math.log(2)))       # 1 nat/token x 2.5 tokens/note
     view.clear_curves()
+    assert view.loss_plot.title == LOSS_PER_NOTE
     view.show_training(TrainProgress(phase="training", step=1, total_steps=20, train_loss=1.0))
     assert view.loss_plot.title == LOSS_PER_TOKEN and view.loss_plot.last() == (1, 1.0)   # no folder report
 
