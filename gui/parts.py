@@ -72,11 +72,12 @@ class PartsLegend(QWidget):
         self.grid.setColumnStretch(5, 1)           # the boxes stay beside the names, not spread out
         self.song: Song | None = None
         self.rows: list[tuple[QLabel, QLabel, QCheckBox, QCheckBox, QCheckBox]] = []
+        self._kept: dict[str, PartState] = {}        # each part name's boxes, as last set
         self.hide()
 
     def set_song(self, song: Song | None) -> None:
-        """Show the parts of `song`; the boxes stay as they were while the parts are
-        the same (another variation or take of the same band), also across None."""
+        """Show the parts of `song`; a part keeps its boxes by name (another variation
+        or take of the same band, or the band again after a song of other parts)."""
         self.song = song
         if song is None:
             self.hide()
@@ -87,6 +88,7 @@ class PartsLegend(QWidget):
         self.setVisible(len(names) > 1)
 
     def _build(self, song: Song | None) -> None:
+        self._kept.update((row[1].text(), state) for row, state in zip(self.rows, self.states()))
         for row in self.rows:
             for widget in row:
                 widget.deleteLater()
@@ -100,7 +102,10 @@ class PartsLegend(QWidget):
             mute.setToolTip("Mute this part (Play leaves it out)")
             solo.setToolTip(SOLO_TIP)
             export.setToolTip("Export .mid and Export audio write this part")
-            export.setChecked(True)
+            kept = self._kept.get(name.text(), PartState())
+            mute.setChecked(kept.muted)
+            solo.setChecked(kept.soloed)
+            export.setChecked(kept.export)
             for column, widget in enumerate((swatch, name, mute, solo, export)):
                 self.grid.addWidget(widget, i, column)
             for box in (mute, solo, export):
@@ -111,10 +116,10 @@ class PartsLegend(QWidget):
         return [PartState(m.isChecked(), s.isChecked(), e.isChecked()) for _, _, m, s, e in self.rows]
 
     def audible(self, song: Song) -> Song:
-        return audible(song, self.states())
+        return audible(song, self.states()) if len(song.tracks) > 1 else song     # one part: no legend, no boxes
 
     def exported(self, song: Song) -> Song:
-        return exported(song, self.states())
+        return exported(song, self.states()) if len(song.tracks) > 1 else song
 
     def note_colors(self, song: Song) -> tuple[dict[Note, QColor], list[Note]]:
         """The colour of each note of `song` by its part (a part not heard paler) and

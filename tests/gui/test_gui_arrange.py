@@ -204,3 +204,19 @@ def test_a_shipped_harmoniser_is_not_the_model_generate_starts_with(models, tiny
     entries = discover(tmp_path / "none", [], assets)
     assert [e.path.name for e in entries] == ["melody.model", "bach-harmonizer.model", "drums.model"]
     assert entries[preferred_index(entries, "")].path.name == "melody.model"
+
+
+def test_use_this_take_keeps_the_mute_and_solo_set_on_the_takes(qtbot, view):
+    results, bar = view.results, view.results.arrange
+    run(qtbot, view, bar.harmonize_button)
+    results.parts.rows[1][2].setChecked(True)                # mute Alto while listening to the takes
+    results.parts.rows[3][3].setChecked(True)                # solo Bass
+    qtbot.mouseClick(results.infill_panel.accept_button, Qt.MouseButton.LeftButton)
+    assert [(s.muted, s.soloed) for s in results.parts.states()] == [
+        (False, False), (True, False), (False, False), (False, True)]     # (all cleared)
+    # a song of one part shows no boxes, so none of them silences it
+    results.parts.rows[0][2].setChecked(True)                # mute the melody
+    results.undo_action.trigger()
+    song = results.current_song()
+    assert len(song.tracks) == 1 and not results.parts.isVisible()
+    assert results.parts.audible(song) is song and results.parts.exported(song) is song
