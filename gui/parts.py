@@ -8,9 +8,10 @@ from dataclasses import dataclass, replace
 
 from PySide6.QtCore import Signal
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import QCheckBox, QGridLayout, QLabel, QWidget
+from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from composer.music.song import Note, Song, Track
+from gui.flow_layout import FlowLayout, WrappingBox
 
 PART_COLORS = [QColor(120, 200, 40), QColor(40, 120, 220), QColor(230, 140, 30), QColor(170, 80, 200),
                QColor(30, 170, 160), QColor(220, 60, 90), QColor(150, 120, 60), QColor(90, 90, 200)]
@@ -59,17 +60,18 @@ def exported(song: Song, states: list[PartState]) -> Song:
     return replace(song, tracks=[t for t, s in zip(song.tracks, states) if s.export])
 
 
-class PartsLegend(QWidget):
-    """One row per part: its colour, name, M (mute), S (solo) and Export.
-    Hidden for a song of one part."""
+class PartsLegend(WrappingBox):
+    """Per part its colour, name, M (mute), S (solo) and Export, the parts side
+    by side as the width allows. Hidden for a song of one part."""
 
     changed = Signal()
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
-        self.grid = QGridLayout(self)
-        self.grid.setContentsMargins(0, 0, 0, 0)
-        self.grid.setColumnStretch(5, 1)           # the boxes stay beside the names, not spread out
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        self.flow = FlowLayout(spacing=12)          # parts side by side, wrapping: a band of four stays short
+        outer.addLayout(self.flow)
         self.song: Song | None = None
         self.rows: list[tuple[QLabel, QLabel, QCheckBox, QCheckBox, QCheckBox]] = []
         self._kept: dict[str, PartState] = {}        # each part name's boxes, as last set
@@ -89,9 +91,8 @@ class PartsLegend(QWidget):
 
     def _build(self, song: Song | None) -> None:
         self._kept.update((row[1].text(), state) for row, state in zip(self.rows, self.states()))
-        for row in self.rows:
-            for widget in row:
-                widget.deleteLater()
+        while self.flow.count():
+            self.flow.takeAt(0).widget().deleteLater()
         self.rows = []
         for i, track in enumerate(song.tracks if song is not None else []):
             swatch = QLabel()
@@ -106,8 +107,12 @@ class PartsLegend(QWidget):
             mute.setChecked(kept.muted)
             solo.setChecked(kept.soloed)
             export.setChecked(kept.export)
-            for column, widget in enumerate((swatch, name, mute, solo, export)):
-                self.grid.addWidget(widget, i, column)
+            part = QWidget()
+            row = QHBoxLayout(part)
+            row.setContentsMargins(0, 0, 0, 0)
+            for widget in (swatch, name, mute, solo, export):
+                row.addWidget(widget)
+            self.flow.addWidget(part)
             for box in (mute, solo, export):
                 box.toggled.connect(self.changed)
             self.rows.append((swatch, name, mute, solo, export))

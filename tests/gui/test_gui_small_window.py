@@ -82,6 +82,26 @@ def test_at_900x600_the_list_shows_five_variations_and_the_hint_is_whole(make_wi
     assert _inside(roll, results) and roll.viewport().height() >= 12 * roll.row_height      # notes still to see
 
 
+def test_at_900x600_a_band_of_four_parts_leaves_the_edit_row_in_view(make_window):
+    from dataclasses import replace
+
+    from composer.music.song import Note, Track, melody_song
+    window = make_window()
+    window.resize(900, 600)
+    window.tabs.setCurrentWidget(window.generate_view)
+    results = window.generate_view.results
+    melody = melody_song([Note(b, b + 1, 72) for b in range(8)])
+    band = replace(melody, tracks=[melody.tracks[0], *(Track([Note(b, b + 1, p)], program=52, name=name)
+                                                       for b, (p, name) in enumerate(
+                                                           [(64, "Alto"), (57, "Tenor"), (48, "Bass")]))])
+    results.set_results([band, band], "melody", seed=1, primer_beats=0.0)
+    _settle(window)
+    assert results.parts.isVisible() and len(results.parts.rows) == 4
+    viewport = results.splitter.top_scroll.viewport()
+    for widget in (results.selection_label, results.play_button, results.parts):
+        assert _inside(widget, viewport), widget                    # (four legend rows pushed the edit row out)
+
+
 def test_at_700x450_the_list_and_buttons_scroll_over_the_roll(make_window):
     results = _eight_variations(make_window(), 700, 450)
     scroll = results.splitter.top_scroll
