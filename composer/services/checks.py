@@ -2,6 +2,15 @@
 from __future__ import annotations
 
 from composer.errors import ComposerError
+from composer.model.sampling import SamplingConfig
+
+
+class SamplingRequest:
+    """What a request with temperature, top_k and top_p fields (generate, infill,
+    drums, harmonize) hands the sampler."""
+
+    def sampling(self) -> SamplingConfig:
+        return SamplingConfig(temperature=self.temperature, top_k=self.top_k, top_p=self.top_p)
 
 
 def check_seed_and_sampling(request) -> None:

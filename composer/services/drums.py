@@ -13,13 +13,13 @@ from dataclasses import dataclass, field, replace
 
 from composer.errors import ComposerError
 from composer.model.modelfile import LoadedModel
-from composer.model.sampling import SamplingConfig, sample
+from composer.model.sampling import sample
 from composer.music.song import Song
 from composer.paths import shown
 from composer.representations.base import BOS
 from composer.representations.drum_grammar import DrumGrammar
 from composer.representations.drums import drum_track
-from composer.services.checks import check_seed_and_sampling
+from composer.services.checks import SamplingRequest, check_seed_and_sampling
 from composer.services.defaults import DEFAULTS
 from composer.tasks import ProgressFn, ShouldStop, notify
 
@@ -27,7 +27,7 @@ MAX_TAKES = 1000
 
 
 @dataclass
-class DrumsRequest:
+class DrumsRequest(SamplingRequest):
     """How many takes of drums to write under one song, and the sampling controls."""
 
     count: int = 4
@@ -44,9 +44,6 @@ class DrumsRequest:
         if self.batch_size < 1:
             raise ComposerError(f"batch size must be >= 1, got {self.batch_size}")
         check_seed_and_sampling(self)
-
-    def sampling(self) -> SamplingConfig:
-        return SamplingConfig(temperature=self.temperature, top_k=self.top_k, top_p=self.top_p)
 
 
 @dataclass

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from composer.errors import ComposerError, ConstraintError
 from composer.model.modelfile import LoadedModel
-from composer.model.sampling import SamplingConfig, sample
+from composer.model.sampling import sample
 from composer.music.midifile import song_to_bytes, write_atomic
 from composer.music.scales import allowed_pitch_classes
 from composer.music.song import Note, Song, pitch_name
@@ -25,7 +25,7 @@ from composer.representations.melody.config import meter_range_problem
 from composer.representations.performance import PerformanceTokenizer
 from composer.safe_write import check_folder_target, check_target
 from composer.services import chords as lead
-from composer.services.checks import check_seed_and_sampling
+from composer.services.checks import SamplingRequest, check_seed_and_sampling
 from composer.services.defaults import DEFAULTS
 from composer.services.drums import refuse_drums_model
 from composer.services.form_plan import DEFAULT_BARS, check_form, check_form_model, sampling_grammar
@@ -36,7 +36,7 @@ MAX_COUNT = 10_000
 
 
 @dataclass
-class GenerateRequest:
+class GenerateRequest(SamplingRequest):
     """Everything a user can ask of one generation run."""
 
     count: int = DEFAULTS.count          # (every default: composer.services.defaults)
@@ -98,9 +98,6 @@ class GenerateRequest:
                                 f"counted), got {self.max_copy}")
         if self.copy_folder is not None and self.max_copy is None:
             raise ComposerError(f"a copy folder ({self.copy_folder}) is only read with a max copy: give max copy K")
-
-    def sampling(self) -> SamplingConfig:
-        return SamplingConfig(temperature=self.temperature, top_k=self.top_k, top_p=self.top_p)
 
 
 def check_pitch_range(low: int, high: int) -> None:

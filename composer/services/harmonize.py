@@ -21,7 +21,6 @@ import numpy as np
 from composer.errors import ComposerError
 from composer.model.harmonizer_sampling import sample_harmony
 from composer.model.modelfile import LoadedModel
-from composer.model.sampling import SamplingConfig
 from composer.music.scales import allowed_pitch_classes
 from composer.music.song import Song
 from composer.paths import shown
@@ -29,6 +28,7 @@ from composer.representations.accompany.extract import arrangement_to_song, fold
 from composer.representations.accompany.grid import HOLD, REST, AccompanyConfig, Arrangement
 from composer.representations.base import UnusableMusic
 from composer.representations.melody import MelodyConfig, MelodyTokenizer
+from composer.services.checks import SamplingRequest
 from composer.services.defaults import DEFAULTS
 from composer.services.generate import check_sampling_controls
 from composer.tasks import Progress, ProgressFn, ShouldStop, notify
@@ -38,7 +38,7 @@ PARALLELS_RARE = 0.05          # parallel fifths + octaves per bar below which a
 
 
 @dataclass
-class HarmonizeRequest:
+class HarmonizeRequest(SamplingRequest):
     count: int = 4               # arrangements of the one melody
     temperature: float = DEFAULTS.temperature     # the same sampling defaults as generate
     top_k: int = DEFAULTS.top_k
@@ -57,9 +57,6 @@ class HarmonizeRequest:
         if self.track is not None and self.track < 0:
             raise ComposerError(f"track must be a track index >= 0, got {self.track}")
         check_sampling_controls(self)
-
-    def sampling(self) -> SamplingConfig:
-        return SamplingConfig(temperature=self.temperature, top_k=self.top_k, top_p=self.top_p)
 
 
 @dataclass

@@ -36,6 +36,7 @@ from composer.music.scales import allowed_pitch_classes
 from composer.music.song import Note, Song
 from composer.representations.base import BOS, EOS, PAD, Constraints, UnusableMusic
 from composer.representations.melody import BAR, REST, MelodyGrammar, MelodyTokenizer
+from composer.services.checks import SamplingRequest
 from composer.services.generate import check_pitch_range, check_sampling_controls
 from composer.tasks import ProgressFn, ShouldStop, notify
 
@@ -44,7 +45,7 @@ MAX_COUNT = 64
 
 
 @dataclass
-class InfillRequest:
+class InfillRequest(SamplingRequest):
     bars: tuple[int, int]        # first and last bar to rewrite, 1-based, inclusive
     count: int = 4               # variations
     temperature: float = 1.0
@@ -67,9 +68,6 @@ class InfillRequest:
         if self.track is not None and self.track < 0:
             raise ComposerError(f"track must be a track index >= 0, got {self.track}")
         check_sampling_controls(self)
-
-    def sampling(self) -> SamplingConfig:
-        return SamplingConfig(temperature=self.temperature, top_k=self.top_k, top_p=self.top_p)
 
 
 @dataclass
