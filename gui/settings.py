@@ -23,11 +23,13 @@ _TRAIN = TrainConfig(folder="", out="")     # the app starts from the measured d
 ORGANIZATION = "rnn-composer"
 APPLICATION = "RNN Composer Studio"
 MAX_RECENT_MODELS = 10
-SETTINGS_VERSION = 3
+SETTINGS_VERSION = 4
 # the app's own generation defaults before they became the command line's: a stored value
 # equal to one was almost surely never chosen, so it gives way to today's default
 OLD_DEFAULTS = {"generate/top_p": 0.95, "generate/pitch_low": 36, "generate/pitch_high": 96,
                 "generate/seconds": 20.0}
+# train's defaults before version 4 (docs/defaults.md): stored by the Train form, never chosen
+OLD_TRAIN_DEFAULTS = {"train/dropout": 0.4, "train/batch": 16, "train/seq_len": 256, "train/lr": 6e-3}
 OLD_PRIMER_KEY = "generate/primer"     # versions before 3 kept the primer's path here
 
 
@@ -98,13 +100,19 @@ class Settings:
         self.qsettings = qsettings or QSettings(ORGANIZATION, APPLICATION)
         version = self.get("settings/version")
         if version < 2:
-            for name, old in OLD_DEFAULTS.items():
-                if self.qsettings.contains(name) and self.get(name) == old:
-                    self.qsettings.remove(name)
+            self._forget_old_defaults(OLD_DEFAULTS)
         if version < 3:       # the primer is not restored at start any more (it was reused unseen)
             self.qsettings.remove(OLD_PRIMER_KEY)
+        if version < 4:
+            self._forget_old_defaults(OLD_TRAIN_DEFAULTS)
         if version < SETTINGS_VERSION:
             self.set("settings/version", SETTINGS_VERSION)
+
+    def _forget_old_defaults(self, old_defaults: dict) -> None:
+        """A stored value equal to an old default gives way to today's default."""
+        for name, old in old_defaults.items():
+            if self.qsettings.contains(name) and self.get(name) == old:
+                self.qsettings.remove(name)
 
     @classmethod
     def at_path(cls, path: str | os.PathLike) -> Settings:

@@ -116,6 +116,9 @@ def _add_optimization_options(g, d: TrainConfig) -> None:
                    help="random windows, or streams with the state carried over (truncated BPTT); default %(default)s")
     g.add_argument("--lr", type=float, default=d.lr, help=f"peak learning rate (default {d.lr})")
     g.add_argument("--warmup-steps", type=int, default=d.warmup_steps, help=f"default {d.warmup_steps}")
+    g.add_argument("--decay-share", type=float, default=d.decay_share,
+                   help="the last share of the run in which the learning rate decays (cosine) to "
+                        f"{d.min_lr_ratio} x lr; 1 = all along, 0 = constant (default {d.decay_share})")
     g.add_argument("--weight-decay", type=float, default=d.weight_decay, help=f"AdamW (default {d.weight_decay})")
     g.add_argument("--weight-drop", type=float, default=d.weight_drop,
                    help="DropConnect on the recurrent (hidden-to-hidden) weights while training, 0 = off "
@@ -161,7 +164,8 @@ def config_from_args(args) -> TrainConfig:
         position_input=not args.no_position, lookback=args.lookback, lookback_copy=args.lookback_copy,
         steps=args.steps, epochs=args.epochs, minutes=args.minutes,
         batch=args.batch, seq_len=args.seq_len, batching=args.batching, lr=args.lr, warmup_steps=args.warmup_steps,
-        weight_decay=args.weight_decay, weight_drop=args.weight_drop, locked_dropout=args.locked_dropout,
+        weight_decay=args.weight_decay, decay_share=args.decay_share, weight_drop=args.weight_drop,
+        locked_dropout=args.locked_dropout,
         ema=args.ema, clip=args.clip, val_share=args.val_share, transpose=args.transpose,
         seed=args.seed, device=args.device, resume=args.resume, force=args.force,
         report=str(args.report) if args.report else None, checkpoint_every=args.checkpoint_every,

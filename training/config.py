@@ -23,7 +23,7 @@ DEFAULT_EPOCHS = 60          # used when none of steps / epochs / minutes is giv
 DEFAULT_MIN_STEPS = 1000     # ... but at least this many steps: 60 epochs of a small folder are a few dozen steps
 # semitones; measured on ~900 folk tunes at 4,500 steps (a quiet 10 minutes): -2..2 beats off (docs/training.md)
 MELODY_TRANSPOSE = (-2, 2)
-DEFAULT_DROPOUT = 0.4
+DEFAULT_DROPOUT = 0.3
 
 
 @dataclass(frozen=True)
@@ -47,12 +47,14 @@ class TrainConfig(ConfigMixin):
     steps: int | None = None
     epochs: float | None = None
     minutes: float | None = None
-    batch: int = 16                 # chunks per optimizer step (per process)
-    seq_len: int = 256              # tokens per chunk (256 holds a repeated 8-bar strain and its repeat)
+    batch: int = 32                 # chunks per optimizer step (per process)
+    seq_len: int = 128              # tokens per chunk (docs/defaults.md: 32 x 128 beat 16 x 256)
     batching: str = "chunks"        # "chunks": random windows; "tbptt": streams with the state carried over
-    lr: float = 6e-3                # peak learning rate (AdamW)
-    warmup_steps: int = 100         # linear warm-up, then cosine decay to lr * min_lr_ratio
+    lr: float = 3e-3                # peak learning rate (AdamW)
+    warmup_steps: int = 0           # linear warm-up, then the decay of decay_share to lr * min_lr_ratio
     min_lr_ratio: float = 0.05
+    decay_share: float = 0.0        # the last share of the run that decays the lr (1: cosine all along, 0: none;
+                                    # a decay slowed runs that were still learning: docs/defaults.md)
     weight_decay: float = 0.0
     weight_drop: float = 0.0        # DropConnect on the hidden-to-hidden weights (composer.model.network), 0 = off
     locked_dropout: bool = False    # the same dropout mask at every step of a sequence (composer.model.network)
@@ -101,6 +103,8 @@ class TrainConfig(ConfigMixin):
             value = getattr(self, name)
             if value is not None and value <= 0:
                 raise ValueError(f"{name} must be > 0, got {value}")
+        if not 0 <= self.decay_share <= 1:
+            raise ValueError(f"decay_share must be in [0, 1], got {self.decay_share}")
         if not self.lr > 0:
             raise ValueError(f"lr must be > 0, got {self.lr}")
         if not 0 <= self.dropout < 1:

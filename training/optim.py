@@ -26,15 +26,19 @@ WARMUP_BUDGET_SHARE = 0.05     # a run with a time budget warms up for at most t
 
 
 def lr_factor(step: int, *, warmup_steps: int, fraction_done: float, min_ratio: float,
-              warmup_time: float = 0.0) -> float:
-    """Learning-rate multiplier: linear warm-up over `warmup_steps`, then cosine
-    decay from 1 to `min_ratio` as `fraction_done` (0..1 of the run's steps or
-    minutes, whichever is further along) goes from 0 to 1. `warmup_time` is
-    how far the warm-up is by the clock (elapsed / (WARMUP_BUDGET_SHARE x budget)):
-    on a slow or busy machine, 100 warm-up steps can be most of a short budget."""
+              warmup_time: float = 0.0, decay_share: float = 1.0) -> float:
+    """Learning-rate multiplier: linear warm-up over `warmup_steps`, then 1 until
+    the last `decay_share` of the run, which decays it (cosine) to `min_ratio`,
+    as `fraction_done` (0..1 of the run's steps or minutes, whichever is further
+    along) goes to 1; decay_share 1 is a cosine over the whole run, 0 no decay.
+    `warmup_time` is how far the warm-up is by the clock (elapsed /
+    (WARMUP_BUDGET_SHARE x budget)): on a slow or busy machine, 100 warm-up steps
+    can be most of a short budget."""
     if warmup_steps and step < warmup_steps and warmup_time < 1.0:
         return max((step + 1) / warmup_steps, warmup_time)
-    p = min(max(fraction_done, 0.0), 1.0)
+    if decay_share <= 0.0:
+        return 1.0
+    p = min(max((fraction_done - (1.0 - decay_share)) / decay_share, 0.0), 1.0)
     return min_ratio + (1.0 - min_ratio) * 0.5 * (1.0 + math.cos(math.pi * p))
 
 

@@ -99,7 +99,7 @@ class StepLoop:
                 return "minutes", step
             fraction = max(step / total if total else 0.0, elapsed / budget if budget else 0.0)
             lr = c.lr * lr_factor(step, warmup_steps=self.schedule.warmup, fraction_done=fraction,
-                                  min_ratio=c.min_lr_ratio,
+                                  min_ratio=c.min_lr_ratio, decay_share=c.decay_share,
                                   warmup_time=elapsed / (WARMUP_BUDGET_SHARE * budget) if budget else 0.0)
             self.parts.set_lr(lr)
             stepped_at = time.monotonic()

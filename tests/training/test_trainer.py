@@ -85,6 +85,16 @@ def test_learning_rate_warms_up_then_decays():
     assert f(10, 0.0) == pytest.approx(1.0) and f(50, 0.5) == pytest.approx(0.55) and f(99, 1.0) == pytest.approx(0.1)
 
 
+def test_the_learning_rate_decays_only_in_the_last_share_of_the_run():
+    f = lambda done, share: lr_factor(500, warmup_steps=10, fraction_done=done, min_ratio=0.1, decay_share=share)
+    assert f(0.5, 0.2) == 1.0 and f(0.8, 0.2) == pytest.approx(1.0)          # flat until the last fifth
+    assert f(0.9, 0.2) == pytest.approx(0.55) and f(1.0, 0.2) == pytest.approx(0.1)
+    assert f(0.5, 1.0) == pytest.approx(0.55)                                 # 1: cosine over the whole run
+    assert f(1.0, 0.0) == 1.0                                                 # 0: no decay
+    with pytest.raises(ValueError, match="decay_share"):
+        TrainConfig(folder="f", out="o.model", decay_share=1.5)
+
+
 def test_a_time_budget_ends_the_warm_up_by_the_clock_on_a_slow_machine():
     """100 warm-up steps would be most of a 2-minute run that makes 30 steps: the clock ends it sooner."""
     f = lambda step, clock: lr_factor(step, warmup_steps=100, fraction_done=0.01, min_ratio=0.1, warmup_time=clock)
