@@ -62,3 +62,23 @@ def test_settings_saved_with_the_apps_old_defaults_take_the_new_ones(tmp_path):
     assert settings.get("generate/pitch_high") == 84 and settings.get("generate/temperature") == 0.9
     settings.set("generate/pitch_low", 36)               # chosen now: kept from here on
     assert Settings.at_path(path).get("generate/pitch_low") == 36
+
+
+def test_train_values_saved_with_the_old_train_defaults_take_the_new_ones(tmp_path):
+    """The Train form saved dropout 0.4, batch 16 x 256 and lr 6e-3 before train's defaults changed."""
+    from PySide6.QtCore import QSettings
+
+    from gui.settings import Settings
+    from training.config import TrainConfig
+    path = tmp_path / "v3.ini"
+    old = QSettings(str(path), QSettings.Format.IniFormat)
+    for name, value in (("settings/version", 3), ("train/dropout", 0.4), ("train/batch", 16),
+                        ("train/seq_len", 256), ("train/lr", 6e-3), ("train/hidden", 384)):
+        old.setValue(name, value)
+    old.sync()
+    settings, d = Settings.at_path(path), TrainConfig(folder="", out="")
+    assert (settings.get("train/dropout"), settings.get("train/batch"), settings.get("train/seq_len"),
+            settings.get("train/lr")) == (d.dropout, d.batch, d.seq_len, d.lr) == (0.3, 32, 128, 3e-3)
+    assert settings.get("train/hidden") == 384                                   # chosen: kept
+    settings.set("train/batch", 16)                                              # chosen now: kept
+    assert Settings.at_path(path).get("train/batch") == 16
